@@ -1,0 +1,3 @@
+"""ifan-trt: IFAN single-image defocus deblurring, from PyTorch checkpoints to TensorRT engines."""
+
+__version__ = "0.1.0"
