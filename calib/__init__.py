@@ -1,0 +1,1 @@
+"""ifan_trt.calib"""
