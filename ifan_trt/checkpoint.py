@@ -51,9 +51,11 @@ def _read(path: Path) -> object:
         raise IfanError(f"{path}: checkpoint not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IfanError(f"{path}: not a readable PyTorch checkpoint ({first_line})") from None
+    except pickle.UnpicklingError:
+        # weights_only=True refuses pickled code: a state dict never needs it
+        raise IfanError(f"{path}: not a plain PyTorch state dict (corrupt, or it holds pickled code)") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError):
+        raise IfanError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated)") from None
 
 
 def network_state_dict(raw: dict) -> dict[str, torch.Tensor]:

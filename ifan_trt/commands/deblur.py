@@ -1,0 +1,138 @@
+"""`ifan deblur INPUT... -o OUT`: images, folders and globs through any backend."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ifan_trt.errors import IfanError
+from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, write_bytes_atomic
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    target: Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("deblur", help="deblur images (files, folders, globs)",
+                              description="Deblur images. OUT is a file for a single input file, else a folder.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
+    p.add_argument("--checkpoint", help="official IFAN or ifan-trt checkpoint (default: the bundled model)")
+    p.add_argument("--backend", default="auto", help="execution backend (default: auto)")
+    p.add_argument("--in-bit", type=int, choices=(8, 16), help="the model's input depth: 16 for IFAN_16bit")
+    p.add_argument("--iac-mode", choices=("official", "corrected"),
+                   help="IAC mode for official checkpoints (default: official, what they were trained with)")
+    p.add_argument("--left", help="left dual-pixel view (IFAN_dual, one input)")
+    p.add_argument("--right", help="right dual-pixel view (IFAN_dual, one input)")
+    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs never are)")
+    p.add_argument("--crop-official", action="store_true",
+                   help="crop to a multiple of 8 as the official evaluation does, instead of pad and crop back")
+    p.add_argument("--threads", type=int, help="CPU threads for the backend")
+    p.set_defaults(func=run)
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in EXTENSIONS
+
+
+def _folder_images(folder: Path, recursive: bool) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and _is_image(p) and not p.name.startswith("."))
+
+
+def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
+    """Map every input image to its output path. A single file may go to a file; else OUT is a folder."""
+    found: list[tuple[Path, Path]] = []  # (image, path relative to the output folder)
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            images = _folder_images(path, recursive)
+            if not images:
+                raise IfanError(f"{path}: no images ({', '.join(EXTENSIONS)}) in this folder"
+                                + ("" if recursive else "; add --recursive for sub-folders"))
+            found += [(p, p.relative_to(path)) for p in images]
+        elif path.exists():
+            found.append((path, Path(path.name)))
+        elif glob.has_magic(item):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive) if Path(m).is_file())
+            if not matches:
+                raise IfanError(f"{item}: the pattern matches no file")
+            found += [(p, Path(p.name)) for p in matches]
+        else:
+            raise IfanError(f"{path}: no such file or folder")
+
+    out = Path(output)
+    single = len(found) == 1 and not Path(inputs[0]).is_dir() and not out.is_dir() and _is_image(out)
+    if single:
+        return [Job(found[0][0], out)]
+    if out.exists() and not out.is_dir():
+        raise IfanError(f"{out}: exists and is not a folder; several inputs need an output folder")
+    jobs = [Job(src, out / rel) for src, rel in found]
+    targets: dict[Path, Path] = {}
+    for job in jobs:
+        key = job.target.resolve()
+        if key in targets:
+            raise IfanError(f"{job.source} and {targets[key]} would both be written to {job.target}")
+        targets[key] = job.source
+    return jobs
+
+
+def _check_targets(jobs: list[Job], overwrite: bool) -> None:
+    sources = {job.source.resolve() for job in jobs}
+    for job in jobs:
+        if job.target.resolve() in sources:
+            raise IfanError(f"{job.target}: is an input; choose another output (inputs are never overwritten)")
+        if job.target.exists() and not overwrite:
+            raise IfanError(f"{job.target}: exists; pass --overwrite to replace it")
+        if job.target.suffix.lower() not in EXTENSIONS:
+            raise IfanError(f"{job.target}: unsupported output format; use one of {', '.join(EXTENSIONS)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ifan_trt.runtime.backends import open_executor
+    from ifan_trt.runtime.pipeline import deblur_image
+
+    jobs = collect_jobs(args.inputs, args.output, args.recursive)
+    _check_targets(jobs, args.overwrite)
+    if (args.left or args.right) and len(jobs) != 1:
+        raise IfanError("--left/--right go with exactly one input image")
+    left = read_image(args.left) if args.left else None
+    right = read_image(args.right) if args.right else None
+
+    executor = open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit,
+                             iac_mode=args.iac_mode, threads=args.threads)
+    failures = 0
+    with executor, tqdm(jobs, unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
+        for job in progress:
+            try:
+                image = read_image(job.source)
+                result = deblur_image(executor, image, left, right, crop_official=args.crop_official)
+                data = encode_image(result, job.target)
+                job.target.parent.mkdir(parents=True, exist_ok=True)
+                write_bytes_atomic(job.target, data)
+            except (IfanError, ValueError, OSError) as exc:
+                message = getattr(exc, "strerror", None) or str(exc)
+                if not message.startswith(str(job.source)) and not message.startswith(str(job.target)):
+                    message = f"{job.source}: {message}"
+                if len(jobs) == 1:
+                    raise IfanError(message) from None
+                failures += 1
+                progress.write(f"ifan deblur: skipped {message}", file=sys.stderr)
+    if failures:
+        print(f"ifan deblur: {failures} of {len(jobs)} inputs failed", file=sys.stderr)
+        return 1
+    if len(jobs) == 1:
+        print(f"wrote {jobs[0].target}")
+    else:
+        print(f"wrote {len(jobs)} images to {args.output}")
+    return 0
