@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch")
 
-from ifan_trt.model import IFAN, IFANConfig  # noqa: E402
+def random_model(config=None, seed: int = 0, scale: float = 0.1):
+    """A small model (ch=8, N=2 unless config says) whose output depends visibly on every layer."""
+    torch = pytest.importorskip("torch")
+    from ifan_trt.model import IFAN, IFANConfig
 
-SMALL = IFANConfig(ch=8, n_iters=2)
-
-
-def random_model(config: IFANConfig = SMALL, seed: int = 0, scale: float = 0.1) -> IFAN:
-    """A model whose output depends visibly on every layer (weights large enough to matter)."""
+    config = config or IFANConfig(ch=8, n_iters=2)
     torch.manual_seed(seed)
     model = IFAN(config)
     with torch.no_grad():
@@ -21,9 +19,11 @@ def random_model(config: IFANConfig = SMALL, seed: int = 0, scale: float = 0.1) 
     return model.eval()
 
 
-def write_official(model: IFAN, path, prefix: str = "module.Network.", reblur: bool = True):
+def write_official(model, path, prefix: str = "module.Network.", reblur: bool = True):
     """The official file: torch.save of the training wrapper's state dict (DataParallel prefix,
     reblurring network keys)."""
+    import torch
+
     state = {prefix + k: v for k, v in model.state_dict().items()}
     if reblur:
         state[prefix.replace("Network.", "") + "reblurNet.conv1.0.weight"] = torch.zeros(4, 3, 3, 3)
