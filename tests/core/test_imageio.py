@@ -80,10 +80,11 @@ def test_sixteen_bit_to_jpeg_becomes_eight_bit(tmp_path):
     assert cv2.imread(str(tmp_path / "a.jpg"), cv2.IMREAD_UNCHANGED).dtype == np.uint8
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
 @pytest.mark.parametrize("orientation,transform", [
     (3, lambda x: x[::-1, ::-1]), (6, lambda x: np.rot90(x, -1)), (8, lambda x: np.rot90(x, 1)),
     (2, lambda x: x[:, ::-1])])
-def test_exif_orientation_is_applied(tmp_path, orientation, transform):
+def test_exif_orientation_is_applied_once(tmp_path, fmt, orientation, transform):
     from PIL import Image as PILImage
 
     a = np.zeros((20, 30, 3), np.uint8)
@@ -92,12 +93,13 @@ def test_exif_orientation_is_applied(tmp_path, orientation, transform):
     exif = im.getexif()
     exif[0x0112] = orientation
     buf = io.BytesIO()
-    im.save(buf, "PNG", exif=exif)  # PNG: lossless, 8-bit path through IMREAD_UNCHANGED
-    (tmp_path / "o.png").write_bytes(buf.getvalue())
-    got = read_image(tmp_path / "o.png").rgb
+    im.save(buf, fmt, exif=exif, **({"quality": 100} if fmt == "JPEG" else {}))
+    (tmp_path / "o.img").write_bytes(buf.getvalue())
+    got = read_image(tmp_path / "o.img").rgb
     expected = transform(a).astype(np.float32) / 255
     assert got.shape == expected.shape
-    np.testing.assert_array_equal(got, expected)
+    assert np.abs(got - expected).max() <= (0 if fmt == "PNG" else 0.5)  # JPEG: chroma bleeds at the edge
+    assert np.abs(got - expected).mean() <= (0 if fmt == "PNG" else 0.02)  # misoriented: ~0.15
 
 
 @pytest.mark.parametrize("content,message", [
