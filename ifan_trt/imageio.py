@@ -166,3 +166,12 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 def write_image(path: str | os.PathLike, image: Image) -> None:
     path = Path(path)
     write_bytes_atomic(path, encode_image(image, path))
+
+
+def side_by_side(before: Image, after: Image, gap: int = 8) -> Image:
+    """Before | after on one canvas (white gap), for looking at a result; no alpha."""
+    h = max(before.size[0], after.size[0])
+    canvas = np.ones((h, before.size[1] + gap + after.size[1], 3), np.float32)
+    canvas[: before.size[0], : before.size[1]] = before.rgb
+    canvas[: after.size[0], before.size[1] + gap:] = after.rgb
+    return Image(canvas, after.dtype, after.gray, None)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
-from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, write_bytes_atomic
+from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_bytes_atomic, write_image
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs never are)")
     p.add_argument("--crop-official", action="store_true",
                    help="crop to a multiple of 8 as the official evaluation does, instead of pad and crop back")
+    p.add_argument("--compare", metavar="FILE",
+                   help="also write input and output side by side to FILE (one input)")
     p.add_argument("--threads", type=int, help="CPU threads for the backend")
     p.set_defaults(func=run)
 
@@ -104,8 +106,10 @@ def run(args: argparse.Namespace) -> int:
 
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
     _check_targets(jobs, args.overwrite)
-    if (args.left or args.right) and len(jobs) != 1:
-        raise IfanError("--left/--right go with exactly one input image")
+    if (args.left or args.right or args.compare) and len(jobs) != 1:
+        raise IfanError("--left/--right and --compare go with exactly one input image")
+    if args.compare:
+        _check_targets([Job(jobs[0].source, Path(args.compare))], args.overwrite)
     left = read_image(args.left) if args.left else None
     right = read_image(args.right) if args.right else None
 
@@ -120,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
                 data = encode_image(result, job.target)
                 job.target.parent.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(job.target, data)
+                if args.compare:
+                    write_image(args.compare, side_by_side(image, result))
             except (IfanError, ValueError, OSError) as exc:
                 message = getattr(exc, "strerror", None) or str(exc)
                 if not message.startswith(str(job.source)) and not message.startswith(str(job.target)):

@@ -131,3 +131,14 @@ def test_command_line_process_has_no_traceback(tmp_path, small_checkpoint):
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"ifan deblur: error: {tmp_path / 'junk.jpg'}: not a readable image (unknown format or corrupt data)"
     assert not (tmp_path / "o.png").exists()
+
+
+def test_compare_writes_input_and_output_side_by_side(tmp_path, small_checkpoint):
+    a = _img(tmp_path / "in.png", 21, 30)
+    assert main(["deblur", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
+                 "--compare", str(tmp_path / "cmp.png"), "--checkpoint", str(small_checkpoint)]) == 0
+    cmp = cv2.imread(str(tmp_path / "cmp.png"))
+    out = cv2.imread(str(tmp_path / "out.png"))
+    assert cmp.shape == (21, 30 + 8 + 30, 3)
+    np.testing.assert_array_equal(cmp[:, :30], a)
+    np.testing.assert_array_equal(cmp[:, 38:], out)
