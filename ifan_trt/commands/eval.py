@@ -1,0 +1,3 @@
+"""`ifan eval`: PSNR/SSIM/MAE on DPDD, RealDOF or source/target folders (see ifan_trt.evaluate)."""
+
+from ..evaluate import register  # noqa: F401  (the parser and run live with the evaluation code)

@@ -1,0 +1,3 @@
+"""`ifan train`: train IFAN on synthetic defocus on the CPU (see ifan_trt.train)."""
+
+from ..train import register  # noqa: F401  (the parser and run live with the training code)

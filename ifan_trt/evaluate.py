@@ -1,0 +1,242 @@
+"""`ifan eval`: PSNR / SSIM / MAE of a model (checkpoint, ONNX or engine) on a test set.
+
+Layouts (found by looking at DIR):
+  DPDD     DIR/test_c/source, DIR/test_c/target; dual-pixel models also DIR/test_l/source and
+           DIR/test_r/source (IFAN_dual).
+  RealDOF  DIR/source, DIR/target (also any plain source/target pair of folders, e.g. `ifan synth`).
+Source and target images are paired by file name (stem).
+
+Metrics follow the paper (ifan_trt.metrics): float RGB in [0, 1], PSNR and SSIM with data range 1
+over the channels, MAE averaged over channels; the first row of the table is the blurry input
+against the target. LPIPS (AlexNet) is reported only when the `lpips` package and its weights are
+installed (nothing is downloaded); otherwise the table says it was not computed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IfanError
+from .metrics import mae, psnr, ssim
+
+METRICS = ("psnr", "ssim", "mae")
+
+
+@dataclass
+class Pair:
+    name: str
+    source: Path
+    target: Path
+    left: Path | None = None
+    right: Path | None = None
+
+
+def _images(folder: Path) -> dict[str, Path]:
+    from .imageio import EXTENSIONS
+
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in EXTENSIONS}
+
+
+def find_pairs(data: str | os.PathLike, dual: bool = False) -> tuple[str, list[Pair]]:
+    """(layout name, pairs) for a DPDD, RealDOF or plain source/target folder."""
+    root = Path(data)
+    if not root.is_dir():
+        raise IfanError(f"{root}: no such folder (expected a DPDD, RealDOF or source/target folder)")
+    if (root / "test_c" / "source").is_dir():
+        layout, src_dir, tgt_dir = "DPDD", root / "test_c" / "source", root / "test_c" / "target"
+    elif (root / "source").is_dir():
+        layout, src_dir, tgt_dir = "source/target", root / "source", root / "target"
+    else:
+        raise IfanError(f"{root}: neither test_c/source (DPDD) nor source/ (RealDOF or plain) found")
+    if not tgt_dir.is_dir():
+        raise IfanError(f"{tgt_dir}: missing; every source image needs a sharp target of the same name")
+    sources, targets = _images(src_dir), _images(tgt_dir)
+    missing = sorted(set(sources) - set(targets))
+    if missing:
+        raise IfanError(f"{tgt_dir}: no target for {len(missing)} source image(s), e.g. {missing[0]}")
+    if not sources:
+        raise IfanError(f"{src_dir}: no images")
+    lefts = rights = {}
+    if dual:
+        if layout != "DPDD":
+            raise IfanError(f"{root}: a dual-pixel model needs the DPDD layout (test_l/source, test_r/source)")
+        lefts, rights = _images(root / "test_l" / "source"), _images(root / "test_r" / "source")
+        gaps = sorted(set(sources) - set(lefts) | set(sources) - set(rights))
+        if gaps:
+            raise IfanError(f"{root}: no dual-pixel views (test_l/test_r) for {len(gaps)} image(s), e.g. {gaps[0]}")
+    pairs = [Pair(n, sources[n], targets[n], lefts.get(n), rights.get(n)) for n in sorted(sources)]
+    return layout, pairs
+
+
+def lpips_status() -> tuple[object | None, str]:
+    """An LPIPS(AlexNet) scorer if usable offline, else (None, why not)."""
+    try:
+        import lpips  # noqa: F401
+    except ImportError:
+        return None, "LPIPS not computed: the `lpips` package is not installed"
+    try:
+        import contextlib
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            import lpips
+
+            # pretrained=True loads the linear layers shipped in the package; AlexNet comes from
+            # torchvision's cache: if it is not there, this would download, so check first
+            import torch.hub
+
+            cached = Path(torch.hub.get_dir()) / "checkpoints"
+            if not any(cached.glob("alexnet-*.pth")):
+                return None, "LPIPS not computed: torchvision's AlexNet weights are not cached (no downloads)"
+            return lpips.LPIPS(net="alex", verbose=False).eval(), "LPIPS (AlexNet)"
+    except Exception as exc:  # any failure of an optional metric must not stop the evaluation
+        return None, f"LPIPS not computed: {type(exc).__name__}: {exc}"
+
+
+def _lpips(scorer, a: np.ndarray, b: np.ndarray) -> float:
+    import torch
+
+    t = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)[None], np.float32)) * 2 - 1
+    with torch.no_grad():
+        return float(scorer(t(a), t(b)))
+
+
+def _model_name(checkpoint, onnx, engine) -> str:
+    if onnx or engine:
+        return Path(onnx or engine).name
+    return Path(checkpoint).name if checkpoint else "default model"
+
+
+def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx: str | None = None,
+                    engine: str | None = None, csv_path: str | os.PathLike | None = None,
+                    save_dir: str | os.PathLike | None = None, official_crop: bool = False,
+                    threads: int | None = None, progress: bool = True, limit: int | None = None) -> dict:
+    """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}."""
+    from tqdm import tqdm
+
+    from .imageio import read_image, write_image
+
+    try:
+        from ifan_trt.runtime.backends import open_executor
+        from ifan_trt.runtime.padding import official_crop as crop8
+        from ifan_trt.runtime.pipeline import deblur_image
+    except ImportError as exc:
+        raise IfanError(f"the runtime backends are not available in this install ({exc}); "
+                        "`ifan eval` needs ifan_trt.runtime") from None
+
+    executor = open_executor("auto", checkpoint=checkpoint, onnx=onnx, engine=engine, threads=threads)
+    layout, pairs = find_pairs(data, dual=executor.info.dual)
+    if limit:
+        pairs = pairs[:limit]
+    scorer, lpips_note = lpips_status()
+    if save_dir:
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
+
+    rows = []
+    for pair in tqdm(pairs, desc="eval", unit="img", disable=not progress):
+        src, tgt = read_image(pair.source), read_image(pair.target)
+        left = read_image(pair.left) if pair.left else None
+        right = read_image(pair.right) if pair.right else None
+        if src.rgb.shape != tgt.rgb.shape:
+            raise IfanError(f"{pair.target}: {tgt.rgb.shape[1]}x{tgt.rgb.shape[0]}, but the source is "
+                            f"{src.rgb.shape[1]}x{src.rgb.shape[0]}")
+        start = time.perf_counter()
+        out = deblur_image(executor, src, left, right, crop_official=official_crop)
+        seconds = time.perf_counter() - start
+        target = crop8(tgt.rgb) if official_crop else tgt.rgb
+        source = crop8(src.rgb) if official_crop else src.rgb
+        row = {"image": pair.name}
+        for prefix, img in (("input", source), ("model", out.rgb)):
+            row[f"{prefix}_psnr"] = psnr(img, target)
+            row[f"{prefix}_ssim"] = ssim(img, target)
+            row[f"{prefix}_mae"] = mae(img, target)
+            if scorer is not None:
+                row[f"{prefix}_lpips"] = _lpips(scorer, img, target)
+        row["seconds"] = seconds
+        rows.append(row)
+        if save_dir:
+            write_image(Path(save_dir) / f"{pair.name}.png", out)
+
+    keys = list(METRICS) + (["lpips"] if scorer is not None else [])
+    summary = {
+        "data": str(data), "layout": layout, "count": len(rows),
+        "model": _model_name(checkpoint, onnx, engine), "backend": executor.backend,
+        "lpips": lpips_note, "official_crop": official_crop,
+        "input": {k: float(np.mean([r[f"input_{k}"] for r in rows])) for k in keys},
+        "output": {k: float(np.mean([r[f"model_{k}"] for r in rows])) for k in keys},
+        "seconds_per_image": float(np.mean([r["seconds"] for r in rows])),
+    }
+    if csv_path:
+        write_csv(csv_path, rows)
+    return summary
+
+
+def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(buf.getvalue())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def format_table(summary: dict) -> str:
+    """A paper-style Markdown table: the input row, then the model."""
+    has_lpips = "lpips" in summary["input"]
+    head = "| | PSNR (dB) ↑ | SSIM ↑ | MAE ↓ |" + (" LPIPS ↓ |" if has_lpips else "")
+    rule = "|---|---:|---:|---:|" + ("---:|" if has_lpips else "")
+    lines = [head, rule]
+    for label, key in (("Input (blurry)", "input"), (f"{summary['model']} ({summary['backend']})", "output")):
+        m = summary[key]
+        cells = [f"{m['psnr']:.2f}", f"{m['ssim']:.4f}", f"{m['mae']:.4f}"]
+        if has_lpips:
+            cells.append(f"{m['lpips']:.4f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    note = f"{summary['count']} images, {summary['layout']} layout, {summary['data']}"
+    if not has_lpips:
+        note += f"; {summary['lpips']}"
+    return "\n".join(lines) + "\n\n" + note + "\n"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("eval", help="PSNR/SSIM/MAE of a model on DPDD, RealDOF or source/target folders",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="test set folder (DPDD root, RealDOF root or source/target)")
+    model = p.add_mutually_exclusive_group()
+    model.add_argument("--checkpoint", help="PyTorch checkpoint (official or ours); default: the bundled model")
+    model.add_argument("--onnx", help="ONNX model (ONNX Runtime)")
+    model.add_argument("--engine", help="TensorRT engine")
+    p.add_argument("--csv", help="per-image metrics CSV (default: none)")
+    p.add_argument("--table", help="also write the Markdown table to this file")
+    p.add_argument("--save-dir", help="write the deblurred images here")
+    p.add_argument("--official-crop", action="store_true",
+                   help="crop to multiples of 8 as the official evaluation does (default: pad and crop back)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch / ONNX Runtime")
+    p.add_argument("--limit", type=int, default=None, help="only the first N pairs")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    summary = evaluate_folder(args.data, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
+                              csv_path=args.csv, save_dir=args.save_dir, official_crop=args.official_crop,
+                              threads=args.threads, limit=args.limit)
+    table = format_table(summary)
+    print(table, end="")
+    if args.table:
+        tmp = Path(args.table).with_name(f".{Path(args.table).name}.tmp{os.getpid()}")
+        tmp.write_text(table)
+        os.replace(tmp, args.table)
+    return 0

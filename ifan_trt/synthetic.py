@@ -1,0 +1,365 @@
+"""Synthetic defocus data: sharp scenes with depth, rendered through a thin lens.
+
+A scene is a stack of layers (colour, alpha, inverse depth), far to near: a background plane
+with a smooth depth ramp and a few textured foreground objects at their own depths. Textures
+are redistributable photos bundled with scikit-image (public domain / CC0, see PHOTOS) or
+procedural dead-leaves images.
+
+Rendering (in linear light):
+- thin lens: CoC radius in pixels = strength * |1/z - 1/z_focus|, i.e. proportional to the
+  inverse-depth distance from the focal plane (`coc_radius`);
+- aperture: a disc or a regular polygon (`aperture_kernel`), anti-aliased;
+- occlusion: pixels are grouped into layers of equal radius and composited back to front with
+  the blurred alpha ("over"), so near blur spreads over the background but far blur does not
+  leak over a near sharp object; the accumulated alpha normalises the result;
+- dual-pixel views: the same with the left / right half of the aperture, mirrored behind the
+  focal plane (optional, `dual=True`).
+Then sensor noise (shot + read) and optional JPEG. Everything is drawn from one
+``numpy.random.Generator``: the same seed gives the same images.
+
+Needs scikit-image for the photos (the ``train`` extra); dead leaves alone need only numpy/cv2.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import IfanError
+
+GAMMA = 2.2
+# skimage.data photos we may redistribute derived images of, with their licence (skimage docs)
+PHOTOS = {
+    "astronaut": "public domain (NASA)",
+    "chelsea": "CC0 (Stefan van der Walt)",
+    "coffee": "CC0 (Rachel Michetti)",
+    "rocket": "public domain (SpaceX)",
+    "hubble_deep_field": "public domain (NASA)",
+    "immunohistochemistry": "no known copyright restrictions",
+}
+# grey CC0 textures, tinted at random
+TEXTURES = {
+    "brick": "CC0 (CC0Textures)",
+    "grass": "CC0 (CC0Textures)",
+    "gravel": "CC0 (CC0Textures)",
+    "camera": "CC0 (Lav Varshney)",
+}
+# coffee is kept out of training so it can check generalisation (and make the bundled sample)
+TRAIN_PHOTOS = tuple(p for p in PHOTOS if p != "coffee")
+
+_CACHE: dict[str, np.ndarray] = {}
+
+
+def _skimage_image(name: str) -> np.ndarray:
+    """A bundled skimage.data image as linear float32 RGB (cached)."""
+    if name not in _CACHE:
+        try:
+            import skimage.data
+        except ImportError:
+            raise IfanError("synthetic photos need scikit-image: pip install 'ifan-trt[train]' "
+                            "(or use --photos none for dead leaves only)") from None
+        img = getattr(skimage.data, name)()
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        img = img[..., :3].astype(np.float32) / 255.0
+        _CACHE[name] = img ** GAMMA
+    return _CACHE[name]
+
+
+def to_linear(srgb: np.ndarray) -> np.ndarray:
+    return np.clip(srgb, 0, 1) ** GAMMA
+
+
+def to_srgb(linear: np.ndarray) -> np.ndarray:
+    return np.clip(linear, 0, 1) ** (1.0 / GAMMA)
+
+
+# ---------------------------------------------------------------- textures
+
+def dead_leaves(rng: np.random.Generator, h: int, w: int, n: int | None = None) -> np.ndarray:
+    """Dead-leaves image (linear RGB): discs and polygons with power-law sizes, later ones on top,
+    with a mild per-leaf gradient so surfaces are not perfectly flat."""
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = rng.uniform(0.05, 0.9, 3)
+    n = n or int(200 + h * w / 50)
+    rmin, rmax = 2.5, max(h, w) / 3
+    # r ~ r^-3 (scale invariant): inverse-CDF sampling
+    u = rng.random(n)
+    radii = (rmin ** -2 - u * (rmin ** -2 - rmax ** -2)) ** -0.5
+    for r in radii:
+        colour = tuple(float(c) for c in rng.uniform(0.0, 1.0, 3) ** 1.5)
+        cx, cy = rng.uniform(-r, w + r), rng.uniform(-r, h + r)
+        if rng.random() < 0.6:
+            cv2.circle(img, (int(cx * 16), int(cy * 16)), int(r * 16), colour, -1, cv2.LINE_AA, 4)
+        else:
+            k = int(rng.integers(3, 7))
+            ang = rng.uniform(0, 2 * np.pi) + np.sort(rng.uniform(0, 2 * np.pi, k))
+            pts = np.stack([cx + r * np.cos(ang), cy + r * np.sin(ang)], 1)
+            cv2.fillPoly(img, [np.round(pts * 16).astype(np.int32)], colour, cv2.LINE_AA, 4)
+    # fine texture: fixed-pattern grain so flat areas carry high frequencies too
+    grain = rng.normal(1.0, rng.uniform(0.0, 0.08), (h, w, 1)).astype(np.float32)
+    return np.clip(img * grain, 0, 1)
+
+
+def _crop_photo(rng: np.random.Generator, img: np.ndarray, h: int, w: int, tint: bool) -> np.ndarray:
+    ih, iw = img.shape[:2]
+    # downscaling sharpens; upscale only as much as the crop needs
+    scale = max(h / ih, w / iw, rng.uniform(0.45, 1.1))
+    ch, cw = min(ih, int(math.ceil(h / scale))), min(iw, int(math.ceil(w / scale)))
+    y, x = int(rng.integers(0, ih - ch + 1)), int(rng.integers(0, iw - cw + 1))
+    crop = img[y:y + ch, x:x + cw]
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    crop = cv2.resize(crop, (w, h), interpolation=interp)
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    if tint:
+        crop = crop * rng.uniform(0.3, 1.0, 3).astype(np.float32)
+    return np.ascontiguousarray(np.clip(crop, 0, 1), dtype=np.float32)
+
+
+def texture(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...]) -> np.ndarray:
+    """A random texture: a photo crop (55%), a tinted CC0 texture (15%) or dead leaves."""
+    u = rng.random()
+    if photos and u < 0.55:
+        name = photos[int(rng.integers(len(photos)))]
+        return _crop_photo(rng, _skimage_image(name), h, w, tint=False)
+    if photos and u < 0.70:
+        name = list(TEXTURES)[int(rng.integers(len(TEXTURES)))]
+        return _crop_photo(rng, _skimage_image(name), h, w, tint=True)
+    return dead_leaves(rng, h, w)
+
+
+# ---------------------------------------------------------------- scene
+
+@dataclass
+class Layer:
+    colour: np.ndarray     # (H, W, 3) linear RGB
+    alpha: np.ndarray      # (H, W) coverage in [0, 1]
+    inv_depth: np.ndarray  # (H, W) 1/z, larger = nearer
+
+
+def _shape_mask(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """An anti-aliased object silhouette: ellipse, polygon or a blob of a few of them."""
+    mask = np.zeros((h, w), np.float32)
+    size = min(h, w) * rng.uniform(0.12, 0.45)
+    cx, cy = rng.uniform(0.1 * w, 0.9 * w), rng.uniform(0.1 * h, 0.9 * h)
+    for _ in range(int(rng.integers(1, 4))):
+        ox, oy = cx + rng.normal(0, size / 3), cy + rng.normal(0, size / 3)
+        if rng.random() < 0.5:
+            axes = (int(size * rng.uniform(0.4, 1) * 16), int(size * rng.uniform(0.4, 1) * 16))
+            cv2.ellipse(mask, (int(ox * 16), int(oy * 16)), axes, rng.uniform(0, 180), 0, 360,
+                        1.0, -1, cv2.LINE_AA, 4)
+        else:
+            k = int(rng.integers(3, 9))
+            ang = rng.uniform(0, 2 * np.pi) + np.sort(rng.uniform(0, 2 * np.pi, k))
+            rad = size * rng.uniform(0.5, 1.0, k)
+            pts = np.stack([ox + rad * np.cos(ang), oy + rad * np.sin(ang)], 1)
+            cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
+    return np.clip(mask, 0, 1)
+
+
+def _ramp(rng: np.random.Generator, h: int, w: int, near: float, far: float) -> np.ndarray:
+    """A plane in inverse depth spanning [far, near] along a random direction, plus a mild bend."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    theta = rng.uniform(0, 2 * np.pi)
+    t = (xx * np.cos(theta) + yy * np.sin(theta))
+    t = (t - t.min()) / max(float(np.ptp(t)), 1e-6)
+    t = t ** rng.uniform(0.6, 1.6)
+    return (far + (near - far) * t).astype(np.float32)
+
+
+def make_scene(rng: np.random.Generator, h: int, w: int,
+               photos: tuple[str, ...] = TRAIN_PHOTOS) -> list[Layer]:
+    """Background with a depth ramp + 0..4 objects, far to near. Inverse depth in [0, 1]."""
+    lo = rng.uniform(0.0, 0.5)
+    hi = lo + rng.uniform(0.0, 0.5) if rng.random() < 0.7 else lo
+    layers = [Layer(texture(rng, h, w, photos), np.ones((h, w), np.float32), _ramp(rng, h, w, hi, lo))]
+    n_obj = int(rng.choice([0, 1, 2, 3, 4], p=[0.15, 0.3, 0.25, 0.2, 0.1]))
+    depths = np.sort(rng.uniform(lo, 1.0, n_obj))
+    for d in depths:
+        inv = np.full((h, w), d, np.float32)
+        if rng.random() < 0.3:  # slightly tilted object
+            inv = inv + _ramp(rng, h, w, 0.05, 0.0)
+        layers.append(Layer(texture(rng, h, w, photos), _shape_mask(rng, h, w), inv))
+    return layers
+
+
+def composite_sharp(layers: list[Layer]) -> tuple[np.ndarray, np.ndarray]:
+    """All-in-focus image and the visible inverse depth (hard over, back to front)."""
+    img = np.zeros_like(layers[0].colour)
+    inv = np.zeros_like(layers[0].inv_depth)
+    for layer in layers:
+        a = layer.alpha[..., None]
+        img = img * (1 - a) + layer.colour * a
+        inv = np.where(layer.alpha >= 0.5, layer.inv_depth, inv)
+    return img, inv
+
+
+# ---------------------------------------------------------------- optics
+
+def coc_radius(inv_depth: np.ndarray | float, inv_focus: float, strength: float) -> np.ndarray:
+    """Signed circle-of-confusion radius in pixels (thin lens): strength * (1/z - 1/z_f).
+
+    Thin lens: CoC diameter = A f / (z_f - f) * |z - z_f| / z = A f z_f / (z_f - f) * |1/z_f - 1/z|,
+    so with the aperture, focal length and focus fixed it is linear in inverse depth; `strength`
+    folds the constant and the pixel pitch. Positive = in front of the focal plane.
+    """
+    return strength * (np.asarray(inv_depth, np.float32) - inv_focus)
+
+
+def aperture_kernel(radius: float, blades: int = 0, rotation: float = 0.0, half: str = "") -> np.ndarray:
+    """Normalised anti-aliased aperture of |radius| px: a disc (blades=0) or a regular polygon.
+
+    half="left"/"right": the dual-pixel sub-aperture (mirrored when radius < 0, behind focus),
+    scaled so that (left + right) / 2 equals the full kernel.
+    """
+    r = abs(float(radius))
+    n = int(math.ceil(r + 0.5))
+    yy, xx = np.mgrid[-n:n + 1, -n:n + 1].astype(np.float32)
+    dist = np.hypot(xx, yy)
+    if blades >= 3:
+        ang = np.arctan2(yy, xx) - rotation
+        sector = 2 * np.pi / blades
+        # distance in units of the polygon's inscribed shape: r at every vertex
+        dist = dist * np.cos(np.pi / blades) / np.cos(np.mod(ang, sector) - sector / 2)
+    k = np.clip(r + 0.5 - dist, 0.0, 1.0)
+    if k.sum() <= 0:  # r < 0.5: a point
+        k = np.zeros_like(k)
+        k[n, n] = 1.0
+    k /= k.sum()
+    if half:
+        side = np.clip(0.5 - xx, 0.0, 1.0) if half == "left" else np.clip(0.5 + xx, 0.0, 1.0)
+        side = np.where(xx == 0, 0.5, side)
+        if radius < 0:
+            side = side[:, ::-1]
+        k = 2.0 * k * side
+    return k.astype(np.float32)
+
+
+def render_defocus(layers: list[Layer], inv_focus: float, strength: float, blades: int = 0,
+                   rotation: float = 0.0, step: float = 0.5, dual: bool = False) -> dict[str, np.ndarray]:
+    """Defocused image (linear) of a layer stack; {"c": centre, and "l", "r" when dual}.
+
+    Each layer is split into groups of equal quantised radius (steps of `step` px); every group's
+    premultiplied colour and alpha are blurred with the aperture and composited back to front.
+    """
+    views = ("c", "l", "r") if dual else ("c",)
+    h, w = layers[0].alpha.shape
+    acc = {v: np.zeros((h, w, 3), np.float32) for v in views}
+    weight = {v: np.zeros((h, w), np.float32) for v in views}
+    for layer in layers:
+        rad = coc_radius(layer.inv_depth, inv_focus, strength)
+        q = np.round(rad / step).astype(np.int32)
+        covered = layer.alpha > 0
+        # groups far to near: behind focus (negative radius) is further away
+        for level in np.unique(q[covered]):
+            a = np.where(q == level, layer.alpha, 0).astype(np.float32)
+            rgba = np.concatenate([layer.colour * a[..., None], a[..., None]], axis=2)
+            for v in views:
+                kern = aperture_kernel(level * step, blades, rotation,
+                                       half={"c": "", "l": "left", "r": "right"}[v])
+                if kern.shape[0] > 1:
+                    blurred = cv2.filter2D(rgba, -1, kern, borderType=cv2.BORDER_REFLECT)
+                else:
+                    blurred = rgba
+                cover = np.clip(blurred[..., 3], 0, 1)
+                acc[v] = acc[v] * (1 - cover[..., None]) + blurred[..., :3]
+                weight[v] = weight[v] * (1 - cover) + cover
+    return {v: acc[v] / np.maximum(weight[v], 1e-6)[..., None] for v in views}
+
+
+# ---------------------------------------------------------------- one sample
+
+@dataclass
+class Sample:
+    source: np.ndarray   # (H, W, 3) sRGB float32 in [0, 1], defocused + noise (+ JPEG)
+    target: np.ndarray   # (H, W, 3) sRGB float32, all in focus
+    inv_depth: np.ndarray
+    params: dict
+    left: np.ndarray | None = None
+    right: np.ndarray | None = None
+
+
+def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    u8 = np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", u8[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+
+
+def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...] = TRAIN_PHOTOS,
+                max_radius: float = 10.0, noise: bool = True, jpeg_prob: float = 0.0,
+                dual: bool = False) -> Sample:
+    """One (defocused, sharp) pair. The largest CoC radius in the image is drawn in
+    [0.5, max_radius] px; the focus sits on an object or the background half of the time."""
+    layers = make_scene(rng, h, w, photos)
+    sharp, inv = composite_sharp(layers)
+    if rng.random() < 0.5:
+        inv_focus = float(rng.choice([float(np.median(l.inv_depth)) for l in layers]))
+    else:
+        inv_focus = float(rng.uniform(0.0, 1.0))
+    spread = max(abs(float(inv.max()) - inv_focus), abs(float(inv.min()) - inv_focus), 0.05)
+    strength = float(rng.uniform(0.5, max_radius)) / spread
+    blades = int(rng.choice([0, 0, 5, 6, 7, 8]))
+    rotation = float(rng.uniform(0, 2 * np.pi))
+    views = render_defocus(layers, inv_focus, strength, blades, rotation, dual=dual)
+
+    params = {"inv_focus": inv_focus, "strength": strength, "blades": blades,
+              "max_radius_px": strength * spread}
+    out = {}
+    read, shot = (float(rng.uniform(0, 0.01)), float(rng.uniform(0, 0.01))) if noise else (0.0, 0.0)
+    quality = int(rng.integers(70, 96)) if rng.random() < jpeg_prob else 0
+    for v, lin in views.items():
+        img = to_srgb(lin)
+        if noise:
+            sigma = np.sqrt(read ** 2 + shot ** 2 * img)
+            img = img + rng.normal(0, 1, img.shape).astype(np.float32) * sigma
+        img = np.clip(img, 0, 1)
+        if quality:
+            img = _jpeg(img, quality)
+        out[v] = img.astype(np.float32)
+    params.update({"read_noise": read, "shot_noise": shot, "jpeg_quality": quality})
+    return Sample(out["c"], to_srgb(sharp).astype(np.float32), inv, params,
+                  out.get("l"), out.get("r"))
+
+
+# ---------------------------------------------------------------- writing folders
+
+def _write_png(path: Path, rgb: np.ndarray) -> None:
+    u8 = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    if not cv2.imwrite(str(tmp), np.ascontiguousarray(u8[..., ::-1])):
+        raise IfanError(f"{path}: cannot write the image")
+    os.replace(tmp, path)
+
+
+def write_dataset(out: str | os.PathLike, count: int, size: tuple[int, int], seed: int,
+                  photos: tuple[str, ...] = tuple(PHOTOS), max_radius: float = 10.0,
+                  jpeg_prob: float = 0.0, dual: bool = False, progress: bool = True) -> Path:
+    """DPDD-style folders. Single view: OUT/source, OUT/target (RealDOF layout); dual: OUT/test_c/
+    source, OUT/test_c/target, OUT/test_l/source, OUT/test_r/source (DPDD layout). Image i is
+    drawn from seed (seed, i), so any subset can be regenerated alone."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    w, h = size
+    base = out / "test_c" if dual else out
+    dirs = {"source": base / "source", "target": base / "target"}
+    if dual:
+        dirs.update({"left": out / "test_l" / "source", "right": out / "test_r" / "source"})
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    for i in tqdm(range(count), desc="synth", disable=not progress, unit="img"):
+        s = make_sample(np.random.default_rng([seed, i]), h, w, photos, max_radius,
+                        noise=True, jpeg_prob=jpeg_prob, dual=dual)
+        name = f"{i:05d}.png"
+        _write_png(dirs["source"] / name, s.source)
+        _write_png(dirs["target"] / name, s.target)
+        if dual:
+            _write_png(dirs["left"] / name, s.left)
+            _write_png(dirs["right"] / name, s.right)
+    return out
