@@ -14,6 +14,9 @@ from .errors import IfanError
 # module (relative to ifan_trt) per subcommand, in --help order
 COMMANDS = [
     ".commands.deblur",
+    ".commands.synth",
+    ".commands.train",
+    ".commands.eval",
 ]
 
 
