@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,18 +19,53 @@ class ModelInfo:
     iac_mode: str = "official"
     precision: str = "fp32"
     size_multiple: int = 8
+    normalization: str = "rgb/255"
+    iac_form: str = ""  # "plugin" or "onnx" for exported models, "" for PyTorch
+    extra: dict = field(default_factory=dict, compare=False)  # other recorded facts, shown in reports
+
+
+@dataclass(frozen=True)
+class ShapeLimits:
+    """Input sizes an executor accepts (inclusive). None: no upper limit (CPU backends)."""
+
+    min_batch: int = 1
+    max_batch: int | None = None
+    min_hw: tuple[int, int] = (8, 8)
+    max_hw: tuple[int, int] | None = None
+
+    def fits_hw(self, h: int, w: int) -> bool:
+        if h < self.min_hw[0] or w < self.min_hw[1]:
+            return False
+        return self.max_hw is None or (h <= self.max_hw[0] and w <= self.max_hw[1])
 
 
 class Executor(ABC):
     """Runs the network on batches: input (and left/right for IFAN_dual) [B,3,H,W] float32 RGB in
-    [0, 1], H and W multiples of info.size_multiple; returns output [B,3,H,W] float32 in [0, 1]."""
+    [0, 1], H and W multiples of info.size_multiple; returns output [B,3,H,W] float32 in [0, 1].
+
+    After each run, `stage_ms` holds the time of the stages the backend can separate
+    ("h2d", "compute", "d2h", and "gpu_compute" from CUDA events); CPU backends only "compute".
+    """
 
     backend: str = ""
     info: ModelInfo
+    limits: ShapeLimits = ShapeLimits()
 
     @abstractmethod
     def run(self, input: np.ndarray, left: np.ndarray | None = None,
             right: np.ndarray | None = None) -> np.ndarray: ...
+
+    @property
+    def stage_ms(self) -> dict[str, float]:
+        return getattr(self, "_stage_ms", {})
+
+    def max_batch(self, h: int, w: int) -> int:
+        """The largest batch of H x W inputs one run() accepts (CPU backends: no limit)."""
+        return self.limits.max_batch or 1 << 16
+
+    def describe(self) -> str:
+        """One line for overlays and reports: backend and precision."""
+        return f"{self.backend} {self.info.precision}"
 
     def close(self) -> None:
         """Release backend resources (GPU buffers, sessions)."""

@@ -1,8 +1,9 @@
-"""One image through an executor: pad to the size multiple, run, crop back, restore the format."""
+"""Images and frames through an executor: pad to the size multiple (and the engine's minimum),
+run whole or tiled, crop back, restore the format."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -11,16 +12,53 @@ from ifan_trt.imageio import Image
 
 from .executor import Executor
 from .padding import official_crop, pad_to_multiple
+from .tiling import DEFAULT_OVERLAP, choose_tile, run_tiled
 
 
-def _nchw(rgb: np.ndarray, multiple: int) -> np.ndarray:
-    return np.ascontiguousarray(pad_to_multiple(rgb, multiple).transpose(2, 0, 1)[None], np.float32)
+@dataclass(frozen=True)
+class Tiling:
+    """When to tile: an explicit tile size, a pixel budget, or (always) beyond the engine's limits."""
+
+    tile: tuple[int, int] | None = None
+    max_pixels: int | None = None
+    overlap: int = DEFAULT_OVERLAP
+
+
+def _nchw(rgb: np.ndarray, multiple: int, min_hw: tuple[int, int] = (0, 0)) -> np.ndarray:
+    a = pad_to_multiple(rgb, multiple)
+    h, w = a.shape[:2]
+    if h < min_hw[0] or w < min_hw[1]:  # e.g. a static 720p engine and a smaller image
+        a = np.pad(a, ((0, max(0, min_hw[0] - h)), (0, max(0, min_hw[1] - w)), (0, 0)), mode="edge")
+    return np.ascontiguousarray(a.transpose(2, 0, 1)[None], np.float32)
+
+
+def _to_rgb(out: np.ndarray, h: int, w: int) -> np.ndarray:
+    return np.ascontiguousarray(out[:, :h, :w].transpose(1, 2, 0))
+
+
+def infer(executor: Executor, x: np.ndarray, left: np.ndarray | None = None, right: np.ndarray | None = None,
+          tiling: Tiling | None = None) -> np.ndarray:
+    """[B,3,H,W] (padded) through the executor: whole if it fits, else tile by tile per image."""
+    tiling = tiling or Tiling()
+    b, _, h, w = x.shape
+    tile = choose_tile(h, w, executor.limits, tiling.tile, tiling.max_pixels, executor.info.size_multiple)
+    if tile is None and b <= executor.max_batch(h, w):
+        return executor.run(x, left, right)
+    if tile is None:  # the batch is too large for the engine: split it
+        step = executor.max_batch(h, w)
+        return np.concatenate([executor.run(x[i:i + step], None if left is None else left[i:i + step],
+                                            None if right is None else right[i:i + step])
+                               for i in range(0, b, step)])
+    pick = lambda a, i: None if a is None else a[i:i + 1]
+    return np.concatenate([run_tiled(executor, x[i:i + 1], tile, tiling.overlap, pick(left, i), pick(right, i))
+                           for i in range(b)])
 
 
 def deblur_image(executor: Executor, image: Image, left: Image | None = None, right: Image | None = None,
-                 crop_official: bool = False) -> Image:
+                 crop_official: bool = False, tiling: Tiling | None = None) -> Image:
     """The deblurred image with the input's size, channels and depth (or the official crop)."""
     multiple = executor.info.size_multiple
+    min_hw = executor.limits.min_hw
     if crop_official:
         image = replace(image, rgb=official_crop(image.rgb, multiple),
                         alpha=None if image.alpha is None else official_crop(image.alpha, multiple))
@@ -34,6 +72,16 @@ def deblur_image(executor: Executor, image: Image, left: Image | None = None, ri
         for name, view in (("left", left), ("right", right)):
             if view.size != (h, w):
                 raise IfanError(f"the {name} view is {view.size[0]}x{view.size[1]}, the image {h}x{w}: they must match")
-            views[name] = _nchw(view.rgb, multiple)
-    out = executor.run(_nchw(image.rgb, multiple), views.get("left"), views.get("right"))
-    return replace(image, rgb=np.ascontiguousarray(out[0, :, :h, :w].transpose(1, 2, 0)))
+            views[name] = _nchw(view.rgb, multiple, min_hw)
+    out = infer(executor, _nchw(image.rgb, multiple, min_hw), views.get("left"), views.get("right"), tiling)
+    return replace(image, rgb=_to_rgb(out[0], h, w))
+
+
+def deblur_frames(executor: Executor, frames: list[np.ndarray], tiling: Tiling | None = None) -> list[np.ndarray]:
+    """Same-size H x W x 3 RGB float frames as one batch (split or tiled as the engine needs)."""
+    if executor.info.dual:
+        raise IfanError(f"{executor.info.variant} needs dual-pixel views; video input is not supported for it")
+    h, w = frames[0].shape[:2]
+    x = np.concatenate([_nchw(f, executor.info.size_multiple, executor.limits.min_hw) for f in frames])
+    out = infer(executor, x, tiling=tiling)
+    return [_to_rgb(o, h, w) for o in out]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .executor import Executor, ModelInfo
@@ -29,6 +31,8 @@ class TorchExecutor(Executor):
     def run(self, input, left=None, right=None):
         torch = self._torch
         as_tensor = lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(self.device)
+        start = time.perf_counter()
         with torch.inference_mode():
-            out = self.model(as_tensor(input), as_tensor(left), as_tensor(right))
-        return out.cpu().numpy()
+            out = self.model(as_tensor(input), as_tensor(left), as_tensor(right)).cpu().numpy()
+        self._stage_ms = {"compute": (time.perf_counter() - start) * 1e3}
+        return out

@@ -1,0 +1,105 @@
+"""ONNX Runtime backend: the exported model on the CPU, or on ONNX Runtime's CUDA / TensorRT
+execution providers when the installed build has them. Works for both IAC forms: the standard-op
+graph runs anywhere; the plugin-node graph (op IFAN_IAC) runs through ifan_trt.export's session
+helper, which supplies a CPU implementation of the node."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from ifan_trt.errors import IfanError
+
+from .executor import Executor
+from .metadata import info_from_metadata
+
+DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+_PROVIDERS = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+}
+_NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+
+def providers_for(device: str, available: list[str]) -> list[str]:
+    """Execution providers for a device choice; "auto" takes CUDA when the build has it."""
+    if device not in DEVICES:
+        raise IfanError(f"unknown ONNX Runtime device {device!r}; choose one of {', '.join(DEVICES)}")
+    if device == "auto":
+        device = "cuda" if "CUDAExecutionProvider" in available else "cpu"
+    wanted = _PROVIDERS[device]
+    if wanted[0] not in available:
+        raise IfanError(f"this onnxruntime build has no {wanted[0]} (it has {', '.join(available)}); "
+                        "install onnxruntime-gpu for CUDA/TensorRT, or use --device cpu")
+    return wanted
+
+
+def _session_options(ort, threads: int | None):
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return options
+
+
+def _uses_plugin_node(path: str) -> bool:
+    """True when the graph holds an IFAN_IAC node (cheap check of the op names in the file)."""
+    with open(path, "rb") as fh:
+        return b"IFAN_IAC" in fh.read()
+
+
+def create_session(path: str, providers: list[str], threads: int | None = None):
+    import onnxruntime as ort
+
+    try:
+        if _uses_plugin_node(path):
+            try:
+                from ifan_trt.export.ort_plugin import ort_session  # a CPU kernel for the IFAN_IAC node
+            except ImportError as exc:
+                raise IfanError(f"{path}: holds the IFAN_IAC plugin node; running it on ONNX Runtime needs "
+                                f"onnx and onnxruntime-extensions ({exc.name} is missing), or export with "
+                                "--iac-form onnx") from None
+            return ort_session(path, providers=providers, threads=threads)
+        return ort.InferenceSession(path, sess_options=_session_options(ort, threads), providers=providers)
+    except IfanError:
+        raise
+    except Exception as exc:  # onnxruntime and onnx raise their own types for bad files
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise IfanError(f"{path}: ONNX Runtime cannot load it ({first})") from None
+
+
+class OrtExecutor(Executor):
+    backend = "onnxruntime"
+
+    def __init__(self, onnx_path: str | os.PathLike, device: str = "auto", threads: int | None = None):
+        import onnxruntime as ort
+
+        path = str(onnx_path)
+        if not os.path.isfile(path):
+            raise IfanError(f"{path}: no such ONNX file")
+        self.providers = providers_for(device, ort.get_available_providers())
+        self.session = create_session(path, self.providers, threads)
+        self.info = info_from_metadata(self.session.get_modelmeta().custom_metadata_map, path)
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        if "input" not in inputs:
+            raise IfanError(f"{path}: no input tensor named 'input' (has {', '.join(inputs)})")
+        self._dtypes = {name: _NP_TYPES.get(i.type, np.float32) for name, i in inputs.items()}
+        self._stage_ms = {}
+
+    def describe(self) -> str:
+        provider = self.session.get_providers()[0].replace("ExecutionProvider", "")
+        return f"onnxruntime-{provider.lower()} {self.info.precision}"
+
+    def run(self, input, left=None, right=None):
+        feeds = {"input": input}
+        if self.info.dual:
+            feeds.update(left=left, right=right)
+        feeds = {name: np.ascontiguousarray(a, self._dtypes[name]) for name, a in feeds.items()}
+        start = time.perf_counter()
+        (out,) = self.session.run(["output"], feeds)
+        self._stage_ms = {"compute": (time.perf_counter() - start) * 1e3}
+        return np.asarray(out, np.float32)

@@ -1,0 +1,137 @@
+"""Tiled inference for inputs larger than the engine's largest profile or a memory budget.
+
+The padded image is cut into tiles (sizes and positions multiples of 8, so each tile is a valid
+network input and the 1/8-resolution grid lines up with the full frame's), neighbouring tiles
+overlap, and the outputs are blended with linear ramps across each overlap ("feathering"), so no
+seam shows. Tiles only see their own pixels: near a tile border the network lacks context, which
+is why the overlap must cover most of its effective receptive field (DEFAULT_OVERLAP was chosen by
+measurement, see tests/runtime/test_tiling.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ifan_trt.errors import IfanError
+
+from .executor import Executor, ShapeLimits
+from .padding import SIZE_MULTIPLE
+
+DEFAULT_OVERLAP = 64  # px; measured: >= 40 dB PSNR tiled vs full frame (see module docstring)
+
+
+@dataclass(frozen=True)
+class Tile:
+    y: int
+    x: int
+    h: int
+    w: int
+
+
+def _floor8(n: int, multiple: int = SIZE_MULTIPLE) -> int:
+    return n // multiple * multiple
+
+
+def _starts(size: int, tile: int, overlap: int, multiple: int) -> list[int]:
+    """Tile starts along one axis: step tile - overlap, the last tile flush with the end."""
+    if tile >= size:
+        return [0]
+    step = max(multiple, _floor8(tile - overlap, multiple))
+    starts = list(range(0, size - tile, step))
+    starts.append(size - tile)
+    return starts
+
+
+def plan_tiles(h: int, w: int, tile_h: int, tile_w: int, overlap: int = DEFAULT_OVERLAP,
+               multiple: int = SIZE_MULTIPLE) -> list[Tile]:
+    """Tiles covering an H x W image (H, W multiples of `multiple`) row by row."""
+    if h % multiple or w % multiple:
+        raise ValueError(f"{h}x{w}: pad to multiples of {multiple} before tiling")
+    tile_h, tile_w = min(tile_h, h), min(tile_w, w)
+    if tile_h < multiple or tile_w < multiple or tile_h % multiple or tile_w % multiple:
+        raise IfanError(f"tile {tile_h}x{tile_w}: tiles must be multiples of {multiple}, at least {multiple}x{multiple}")
+    if overlap < 0:
+        raise IfanError(f"overlap {overlap}: must be >= 0")
+    return [Tile(y, x, tile_h, tile_w)
+            for y in _starts(h, tile_h, overlap, multiple) for x in _starts(w, tile_w, overlap, multiple)]
+
+
+def _ramp(length: int, start: int, end: int, size: int, overlap: int) -> np.ndarray:
+    """1-D blend weight of a tile spanning [start, end) of an axis of `size`: rises linearly over
+    `overlap` pixels at edges shared with a neighbour, flat (1) at the image border."""
+    weight = np.ones(length, np.float32)
+    ramp_len = min(overlap, length // 2)
+    if ramp_len > 0:
+        ramp = (np.arange(ramp_len, dtype=np.float32) + 0.5) / ramp_len
+        if start > 0:
+            weight[:ramp_len] = np.minimum(weight[:ramp_len], ramp)
+        if end < size:
+            weight[-ramp_len:] = np.minimum(weight[-ramp_len:], ramp[::-1])
+    return weight
+
+
+def blend_weights(tile: Tile, h: int, w: int, overlap: int) -> np.ndarray:
+    """H x W weight of one tile (outer product of the two 1-D ramps)."""
+    wy = _ramp(tile.h, tile.y, tile.y + tile.h, h, overlap)
+    wx = _ramp(tile.w, tile.x, tile.x + tile.w, w, overlap)
+    return wy[:, None] * wx[None, :]
+
+
+def choose_tile(h: int, w: int, limits: ShapeLimits, tile: tuple[int, int] | None = None,
+                max_pixels: int | None = None, multiple: int = SIZE_MULTIPLE) -> tuple[int, int] | None:
+    """The tile size for an H x W (padded) input, or None to run it whole.
+
+    An explicit tile wins; else a pixel budget (largest near-square tile within it); else the
+    executor's largest accepted size when the input exceeds it.
+    """
+    if tile is not None:
+        th, tw = (_floor8(min(t, s), multiple) for t, s in zip(tile, (h, w)))
+        return None if (th, tw) == (h, w) else (th, tw)
+    if max_pixels and h * w > max_pixels:
+        side = _floor8(int(math.isqrt(max_pixels)), multiple)
+        th = min(h, side)
+        tw = min(w, _floor8(max_pixels // max(th, 1), multiple))
+        if th < multiple or tw < multiple:
+            raise IfanError(f"--max-pixels {max_pixels}: too small for one {multiple}x{multiple} tile")
+        return th, tw
+    if limits.max_hw is not None and (h > limits.max_hw[0] or w > limits.max_hw[1]):
+        return _floor8(min(h, limits.max_hw[0]), multiple), _floor8(min(w, limits.max_hw[1]), multiple)
+    return None
+
+
+def parse_tile(text: str) -> tuple[int, int]:
+    """"HxW" (or one number for a square) as a tile size, multiples of 8."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < SIZE_MULTIPLE or any(p % SIZE_MULTIPLE for p in parts):
+        raise IfanError(f"--tile {text}: expected HxW, multiples of {SIZE_MULTIPLE} (e.g. 512x512)")
+    return parts[0], parts[1]
+
+
+def run_tiled(executor: Executor, input: np.ndarray, tile_hw: tuple[int, int], overlap: int = DEFAULT_OVERLAP,
+              left: np.ndarray | None = None, right: np.ndarray | None = None) -> np.ndarray:
+    """The network's output for a [1,3,H,W] input computed tile by tile and blended; tiles are
+    batched as far as the executor accepts."""
+    _, c, h, w = input.shape
+    tiles = plan_tiles(h, w, tile_hw[0], tile_hw[1], overlap, executor.info.size_multiple)
+    out = np.zeros((c, h, w), np.float32)
+    weight = np.zeros((h, w), np.float32)
+    th, tw = tiles[0].h, tiles[0].w
+    batch = max(1, min(executor.max_batch(th, tw), len(tiles)))
+    cut = lambda a, group: None if a is None else np.concatenate(
+        [a[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in group])
+    for i in range(0, len(tiles), batch):
+        group = tiles[i:i + batch]
+        result = executor.run(cut(input, group), cut(left, group), cut(right, group))
+        for t, r in zip(group, result):
+            wt = blend_weights(t, h, w, overlap)
+            out[:, t.y:t.y + t.h, t.x:t.x + t.w] += r * wt
+            weight[t.y:t.y + t.h, t.x:t.x + t.w] += wt
+    return (out / weight)[None]

@@ -1,0 +1,209 @@
+"""TensorRT backend: a serialised engine (and the IFAN_IAC plugin library) run with the
+TensorRT 10/11 Python API: tensors by name, set_input_shape per input, set_tensor_address,
+execute_async_v3 on one stream. Pinned host and device buffers are allocated once for the largest
+shape the profiles allow and reused; a static-shape engine is replayed as a CUDA graph.
+
+Decisions (profile choice, shape checks, buffer sizes) are in trt_plan (tested on the CPU); CUDA
+calls go through cuda_memory. Every TensorRT call that reports success is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ifan_trt.errors import IfanError
+
+from . import trt_plan
+from .cuda_memory import open_cuda
+from .executor import Executor
+from .metadata import info_from_sidecar, read_sidecar
+
+
+def _ok(result, what: str):
+    """TensorRT's Python API reports many failures as False/None instead of raising."""
+    if result is None or result is False:
+        raise RuntimeError(f"TensorRT: {what} failed (see the TensorRT log above)")
+    return result
+
+
+def _layer_profiler(trt):
+    class LayerTimes(trt.IProfiler):
+        """Accumulates IProfiler's per-layer times over runs (ms)."""
+
+        def __init__(self):
+            trt.IProfiler.__init__(self)
+            self.total_ms: dict[str, float] = {}
+            self.runs = 0
+
+        def report_layer_time(self, layer_name, ms):
+            self.total_ms[layer_name] = self.total_ms.get(layer_name, 0.0) + ms
+
+    return LayerTimes()
+
+
+class TrtExecutor(Executor):
+    backend = "tensorrt"
+
+    def __init__(self, engine_path: str | os.PathLike, cuda: str = "auto", plugin: str | None = None,
+                 device: int = 0, cuda_graphs: bool = True):
+        try:
+            import tensorrt as trt
+        except ImportError:
+            raise IfanError("TensorRT is not installed: pip install 'ifan-trt[trt]' (or use JetPack's "
+                            "python3-libnvinfer), or run the ONNX model with --backend onnxruntime") from None
+        path = Path(engine_path)
+        if not path.is_file():
+            raise IfanError(f"{path}: no such engine file")
+        self.info = info_from_sidecar(path)
+        sidecar = read_sidecar(path)
+        self.trt = trt
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        if self.info.iac_form != "onnx":  # the plugin graph (or unknown): the IAC plugin must be registered
+            self._load_plugin(plugin)
+        self.cuda = open_cuda(cuda, device)
+        try:
+            self._open(path, sidecar)
+        except BaseException:
+            self.cuda.close()
+            raise
+        self._use_graphs = cuda_graphs and self.cuda.supports_graphs and trt_plan.is_static(self.tensors)
+        self._graph = None
+        self._profiler = None
+        self._stage_ms = {}
+
+    @staticmethod
+    def _load_plugin(plugin: str | None) -> None:
+        from .plugin_library import load_plugin
+
+        load_plugin(plugin) if plugin else load_plugin()
+
+    def _open(self, path: Path, sidecar: dict) -> None:
+        trt = self.trt
+        self._runtime = _ok(trt.Runtime(self._logger), "creating the runtime")
+        engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
+        if engine is None:
+            built = sidecar.get("tensorrt_version", "unknown")
+            raise IfanError(f"{path}: TensorRT {trt.__version__} cannot load this engine (built with TensorRT "
+                            f"{built}); engines are tied to the TensorRT version and GPU: rebuild it here")
+        self.engine = engine
+        self.tensors = []
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            self.tensors.append(trt_plan.TensorSpec(
+                name=name, is_input=engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT,
+                dtype=np.dtype(trt.nptype(engine.get_tensor_dtype(name))),
+                shape=tuple(engine.get_tensor_shape(name))))
+        inputs = [t.name for t in self.tensors if t.is_input]
+        if trt_plan.is_static(self.tensors):
+            self.profiles = trt_plan.static_profiles(self.tensors)
+        else:
+            self.profiles = [trt_plan.Profile(p, {n: tuple(tuple(s) for s in engine.get_tensor_profile_shape(n, p))
+                                                  for n in inputs})
+                             for p in range(engine.num_optimization_profiles)]
+        self.limits = trt_plan.shape_limits(self.profiles)
+        self.context = _ok(engine.create_execution_context(), "creating an execution context")
+        self._sizes = trt_plan.plan_buffers(self.tensors, self.profiles)
+        self._device = {name: self.cuda.device_alloc(n) for name, n in self._sizes.items()}
+        self._host = {name: self.cuda.host_alloc(n) for name, n in self._sizes.items()}
+        for name, ptr in self._device.items():
+            _ok(self.context.set_tensor_address(name, ptr), f"set_tensor_address({name})")
+        self._profile = 0
+        self._shapes: dict[str, tuple] | None = None
+        self._events = [self.cuda.event() for _ in range(4)]
+
+    def describe(self) -> str:
+        return f"tensorrt {self.info.precision}"
+
+    def max_batch(self, h: int, w: int) -> int:
+        return max(1, trt_plan.max_batch(self.profiles, h, w))
+
+    def enable_layer_profiling(self) -> None:
+        """Per-layer times from TensorRT's IProfiler on every later run (no CUDA graph then)."""
+        self._profiler = _layer_profiler(self.trt)
+        self.context.profiler = self._profiler
+        self._use_graphs, self._graph = False, None
+
+    def layer_times(self) -> dict[str, float]:
+        """Mean ms per layer over the profiled runs."""
+        p = self._profiler
+        return {} if p is None or not p.runs else {k: v / p.runs for k, v in p.total_ms.items()}
+
+    def _set_shapes(self, shapes: dict[str, tuple]) -> None:
+        trt_plan.check_rank(self.tensors, shapes)
+        profile = trt_plan.choose_profile(self.profiles, shapes)
+        if profile.index != self._profile:
+            _ok(self.context.set_optimization_profile_async(profile.index, self.cuda.stream_handle),
+                f"set_optimization_profile_async({profile.index})")
+            self._profile, self._shapes = profile.index, None
+        if shapes != self._shapes:
+            for name, shape in shapes.items():
+                _ok(self.context.set_input_shape(name, shape), f"set_input_shape({name}, {list(shape)})")
+            self._shapes, self._graph = dict(shapes), None
+
+    def _view(self, name: str, shape: tuple) -> np.ndarray:
+        spec = next(t for t in self.tensors if t.name == name)
+        nbytes = int(np.prod(shape)) * spec.dtype.itemsize
+        return self._host[name][:nbytes].view(spec.dtype).reshape(shape)
+
+    def _enqueue(self) -> None:
+        if self._graph is not None:
+            self.cuda.launch(self._graph)
+        else:
+            _ok(self.context.execute_async_v3(self.cuda.stream_handle), "execute_async_v3")
+
+    def _capture_graph(self) -> None:
+        """Record one enqueue as a CUDA graph; called after a normal run (TensorRT finishes its
+        lazy set-up during the first enqueue, which must not be captured)."""
+        try:
+            self.cuda.begin_capture()
+            try:
+                _ok(self.context.execute_async_v3(self.cuda.stream_handle), "execute_async_v3 (capture)")
+            finally:
+                graph = self.cuda.end_capture()
+            self._graph = graph
+        except RuntimeError as exc:
+            print(f"ifan: CUDA graph capture failed, running without ({exc})", file=sys.stderr)
+            self._use_graphs = False
+
+    def run(self, input, left=None, right=None):
+        feeds = {"input": input}
+        if self.info.dual:
+            feeds.update(left=left, right=right)
+        self._set_shapes({name: tuple(a.shape) for name, a in feeds.items()})
+        out_shape = tuple(self.context.get_tensor_shape("output"))
+        if any(d < 0 for d in out_shape):
+            raise RuntimeError(f"TensorRT could not infer the output shape for {list(input.shape)}")
+        for name, a in feeds.items():
+            self._view(name, a.shape)[...] = a  # into pinned memory (cast to the engine's type)
+        out_host = self._view("output", out_shape)
+        cuda, (e0, e1, e2, e3) = self.cuda, self._events
+        cuda.record(e0)
+        for name, a in feeds.items():
+            cuda.copy_to_device(self._device[name], self._view(name, a.shape).reshape(-1).view(np.uint8))
+        cuda.record(e1)
+        self._enqueue()
+        cuda.record(e2)
+        cuda.copy_to_host(out_host.reshape(-1).view(np.uint8), self._device["output"])
+        cuda.record(e3)
+        cuda.synchronize()
+        if self._profiler is not None:
+            self._profiler.runs += 1
+        compute = cuda.elapsed_ms(e1, e2)
+        self._stage_ms = {"h2d": cuda.elapsed_ms(e0, e1), "compute": compute, "gpu_compute": compute,
+                          "d2h": cuda.elapsed_ms(e2, e3)}
+        out = out_host.astype(np.float32, copy=True)
+        if self._use_graphs and self._graph is None:
+            self._capture_graph()
+        return out
+
+    def close(self):
+        if getattr(self, "cuda", None) is None:
+            return
+        self.context = None  # the context must go before the memory it points at
+        self.engine = None
+        self.cuda.close()
+        self.cuda = None
