@@ -14,6 +14,10 @@ from .errors import IfanError
 # module (relative to ifan_trt) per subcommand, in --help order
 COMMANDS = [
     ".commands.deblur",
+    ".commands.demo",
+    ".commands.profile",
+    ".commands.export",
+    ".commands.verify",
     ".commands.synth",
     ".commands.train",
     ".commands.eval",

@@ -1,0 +1,198 @@
+"""Export an IFAN model to ONNX: dynamic shapes, the IAC as a plugin node or standard ops,
+kernel2 rows pruned in official mode, ``ifan.*`` metadata.
+
+Exporter: torch.onnx.export(dynamo=True) (torch.export-based) with the IAC as the custom op
+``ifan::iac`` translated by ``iac_op.TRANSLATIONS``. H and W are declared multiples of 8 (the
+network's contract), so every shape in the graph is exact, not a rounded expression.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx_ir as ir
+import torch
+
+from ifan_trt import __version__
+from ifan_trt.checkpoint import LoadedModel, load_checkpoint
+from ifan_trt.errors import IfanError
+from ifan_trt.iac import compact_rows, filter_channels
+from ifan_trt.model import IFAN, IFANConfig
+
+from .contract import (DEFAULT_OPSET, check_shape, parse_shape, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
+                       IAC_OUTPUT, INPUT, LEFT, OUTPUT, RIGHT, SIZE_MULTIPLE, normalization)
+from .iac_op import TRANSLATIONS, IACOp, iac_op
+
+MIN_OPSET = 17  # edge Pad and Slice with steps as the standard-op IAC needs them
+
+
+@dataclass
+class ExportResult:
+    """What export_onnx wrote. filter_bytes_*: F's size at 1280x720 in FP32, batch 1."""
+
+    path: Path
+    config: IFANConfig
+    iac_form: str
+    filter_layout: str
+    opset: int
+    seconds: float
+    filter_bytes_full: int
+    filter_bytes_exported: int
+    metadata: dict = field(default_factory=dict)
+
+
+def filter_bytes(config: IFANConfig, layout: str, height: int = 720, width: int = 1280,
+                 bytes_per_value: int = 4) -> int:
+    """Size of the filter tensor F for one image (F is at 1/8 resolution)."""
+    channels = filter_channels(config.n_iters, config.feat_channels, config.filter_size, layout)
+    return channels * (height // 8) * (width // 8) * bytes_per_value
+
+
+def build_export_model(model: IFAN, prune: bool = True) -> IFAN:
+    """A copy of model whose IAC is the custom op; with prune (official mode only) the filter
+    predictor's last 1x1 conv keeps just the rows the IAC reads (compact layout). Lossless:
+    the kept rows are copied unchanged, the dropped ones (kernel2) are never read."""
+    config = model.config
+    source_layout = model.iac.layout
+    layout = "compact" if (prune and config.iac_mode == "official") or source_layout == "compact" else "full"
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if layout == "compact" and source_layout == "full":
+        rows = torch.tensor(compact_rows(config.n_iters, config.feat_channels, config.filter_size))
+        state["F.3.weight"] = state["F.3.weight"][rows].contiguous()
+        state["F.3.bias"] = state["F.3.bias"][rows].contiguous()
+    out = IFAN(config, filter_layout=layout)
+    out.load_state_dict(state, strict=True)
+    out.iac = IACOp(config.n_iters, config.filter_size, config.iac_mode, layout, model.iac.slope)
+    return out.eval()
+
+
+def _resolve(model) -> tuple[IFAN, str]:
+    """(network, checkpoint sha256) from a LoadedModel, a checkpoint path or a bare IFAN."""
+    if isinstance(model, (str, os.PathLike)):
+        model = load_checkpoint(model)
+    if isinstance(model, LoadedModel):
+        return model.model, model.sha256
+    if isinstance(model, IFAN):
+        return model, "unknown"
+    raise TypeError(f"export_onnx needs a LoadedModel, a checkpoint path or an IFAN, not {type(model).__name__}")
+
+
+def _dynamic_shapes(names, shape, batch):
+    """Batch, height and width dynamic unless fixed; H and W as 8 * Dim so shapes stay exact."""
+    dims = {0: torch.export.Dim("batch", min=1)} if batch is None else {}
+    if shape is None:
+        dims[2] = SIZE_MULTIPLE * torch.export.Dim("height_8", min=1)
+        dims[3] = SIZE_MULTIPLE * torch.export.Dim("width_8", min=1)
+    return {name: dict(dims) for name in names}
+
+
+def _metadata(config: IFANConfig, iac_form: str, layout: str, sha256: str) -> dict[str, str]:
+    return {
+        "ifan.variant": config.variant,
+        "ifan.n_iters": str(config.n_iters),
+        "ifan.dual": "true" if config.dual else "false",
+        "ifan.in_bit": str(config.in_bit),
+        "ifan.iac_mode": config.iac_mode,
+        "ifan.iac_form": iac_form,
+        "ifan.filter_layout": layout,
+        "ifan.normalization": normalization(config.in_bit),
+        "ifan.size_multiple": str(SIZE_MULTIPLE),
+        "ifan.tool_version": __version__,
+        "ifan.checkpoint_sha256": sha256,
+        "ifan.precision": "fp32",
+    }
+
+
+def _finish_graph(ir_model, boundary, names, shape, batch, metadata, variant) -> None:
+    """Stable names at the IAC boundary, readable I/O dims, metadata; drop exporter noise."""
+    x, filters, out = boundary
+    fx_iac = out.name  # the exporter names the IAC output after the FX node
+    for value, name in ((x, IAC_FEATURES), (filters, IAC_FILTERS), (out, IAC_OUTPUT)):
+        value.name = name
+    graph = ir_model.graph
+    count = 0
+    for node in graph:
+        node.metadata_props.pop("pkg.torch.onnx.stack_trace", None)  # paths of this machine
+        if "ifan.iac" in node.metadata_props.get("pkg.torch.onnx.fx_node", "") or node.name == f"node_{fx_iac}":
+            node.name = f"{IAC_NODE_PREFIX}{node.op_type}_{count}"
+            count += 1
+    h, w = shape if shape is not None else ("height", "width")
+    for value in [*graph.inputs, *graph.outputs]:
+        value.shape = ir.Shape([batch or "batch", 3, h, w])
+    graph.name = variant
+    ir_model.producer_name, ir_model.producer_version = "ifan-trt", __version__
+    ir_model.metadata_props.update(metadata)
+
+
+def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | None = None,
+                prune: bool = True, opset: int = DEFAULT_OPSET, batch: int | None = None) -> ExportResult:
+    """Export IFAN to an ONNX file; returns an ExportResult.
+
+    model: an ifan_trt.checkpoint.LoadedModel, a checkpoint path, or an IFAN module.
+    iac_form: "plugin" (one IFAN_IAC node for the TensorRT plugin) or "onnx" (standard ops).
+    shape: (H, W) to fix height and width (multiples of 8); None keeps them dynamic.
+    prune: in official mode, drop the never-read kernel2 rows (compact filter layout).
+    opset: ONNX opset (>= 17). batch: fix the batch size; None keeps it dynamic.
+    The file is written atomically; tensor names and metadata follow ifan_trt.export.contract.
+    """
+    if iac_form not in IAC_FORMS:
+        raise IfanError(f"iac form {iac_form!r}: expected one of {', '.join(IAC_FORMS)}")
+    if opset < MIN_OPSET:
+        raise IfanError(f"opset {opset}: the export needs opset {MIN_OPSET} or newer")
+    if shape is not None:
+        shape = (int(shape[0]), int(shape[1]))
+        check_shape(shape)
+    if batch is not None and batch < 1:
+        raise IfanError(f"batch {batch}: must be >= 1")
+    path = Path(path)
+    start = time.perf_counter()
+    network, sha256 = _resolve(model)
+    config = network.config
+    export_model = build_export_model(network, prune)
+    layout = export_model.iac.layout
+
+    names = [INPUT, LEFT, RIGHT] if config.dual else [INPUT]
+    example_hw = shape or (64, 96)
+    example = tuple(torch.rand(batch or 2, 3, *example_hw) for _ in names)
+    boundary = []
+
+    def translate(x, filters, n_iters: int, k: int, mode: int, layout: int, slope: float):
+        result = TRANSLATIONS[iac_form](x, filters, n_iters, k, mode, layout, slope)
+        boundary.append((x, filters, result))
+        return result
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # exporter deprecation chatter, not ours to fix
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        try:
+            program = torch.onnx.export(
+                export_model, example, dynamo=True, opset_version=opset, verbose=False,
+                input_names=names, output_names=[OUTPUT],
+                dynamic_shapes=_dynamic_shapes(names, shape, batch),
+                custom_translation_table={torch.ops.ifan.iac.default: translate},
+            )
+        except Exception as exc:  # the exporter's errors are long reports: keep the first line
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RuntimeError(f"ONNX export of {config.variant} failed: {first}") from exc
+    if len(boundary) != 1:
+        raise RuntimeError(f"expected one IAC in the exported graph, found {len(boundary)}")
+    metadata = _metadata(config, iac_form, layout, sha256)
+    _finish_graph(program.model, boundary[0], names, shape, batch, metadata, config.variant)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        program.save(tmp, external_data=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportResult(path, config, iac_form, layout, opset, time.perf_counter() - start,
+                        filter_bytes(config, "full"), filter_bytes(config, layout), metadata)
+
+
+__all__ = ["ExportResult", "build_export_model", "export_onnx", "filter_bytes", "iac_op", "parse_shape"]

@@ -1,0 +1,58 @@
+"""`ifan export`: a checkpoint to an ONNX graph (IAC as the TensorRT plugin node or standard ops)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import IfanError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="export a checkpoint to ONNX",
+        description="Export an IFAN checkpoint (official or ifan-trt) to ONNX with dynamic batch, "
+                    "height and width, named I/O (input[, left, right] -> output) and ifan.* metadata.")
+    p.add_argument("--checkpoint", required=True, help="official IFAN checkpoint or ifan-trt checkpoint")
+    p.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    p.add_argument("--iac", choices=("plugin", "onnx"), default="plugin",
+                   help="IAC as one IFAN_IAC plugin node (TensorRT plugin) or as standard ONNX ops "
+                        "(runs anywhere) (default: plugin)")
+    p.add_argument("--shape", metavar="HxW", help="static height and width (multiples of 8); default dynamic")
+    p.add_argument("--batch", type=int, metavar="B", help="static batch size; default dynamic")
+    p.add_argument("--in-bit", type=int, choices=(8, 16),
+                   help="input bit depth (official checkpoints do not record it: 16 for IFAN_16bit)")
+    p.add_argument("--iac-mode", choices=("official", "corrected"),
+                   help="IAC arithmetic (official checkpoints: official, the default)")
+    p.add_argument("--no-prune", action="store_true",
+                   help="keep the filter predictor's never-read kernel2 rows (full filter layout)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (>= 17; default 19)")
+    p.add_argument("--verify", action="store_true",
+                   help="then check the file and compare ONNX Runtime with PyTorch (as `ifan verify`)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ifan_trt.checkpoint import load_checkpoint
+    from ifan_trt.export.contract import DEFAULT_OPSET
+    from ifan_trt.export.contract import parse_shape
+    from ifan_trt.export.onnx_export import export_onnx
+
+    shape = parse_shape(args.shape) if args.shape else None
+    if args.output == args.checkpoint:
+        raise IfanError(f"{args.output}: the output would overwrite the checkpoint; choose another -o")
+    loaded = load_checkpoint(args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode)
+    result = export_onnx(loaded, args.output, iac_form=args.iac, shape=shape, prune=not args.no_prune,
+                         opset=args.opset or DEFAULT_OPSET, batch=args.batch)
+    cfg = result.config
+    dims = "x".join([str(args.batch or "B"), "3", *(map(str, shape) if shape else ("H", "W"))])
+    print(f"{result.path}: {cfg.variant} (N={cfg.n_iters}, {cfg.iac_mode} IAC as {result.iac_form}, "
+          f"{result.filter_layout} filter layout), input {dims}, opset {result.opset}, "
+          f"exported in {result.seconds:.1f} s")
+    full, ours = result.filter_bytes_full, result.filter_bytes_exported
+    note = f"-{100 * (full - ours) / full:.1f}%, pruned losslessly" if ours < full else "not pruned"
+    print(f"filter tensor F at 1280x720 (FP32, batch 1): {full / 1e6:.1f} MB full -> {ours / 1e6:.1f} MB ({note})")
+    if args.verify:
+        from .verify import report_and_status
+
+        return report_and_status(result.path, loaded, shape, args.batch or 1, None)
+    return 0

@@ -1,0 +1,42 @@
+"""`ifan verify`: check an exported ONNX graph and compare ONNX Runtime (CPU) with PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "verify", help="check an exported ONNX graph against PyTorch",
+        description="onnx.checker full check, strict shape inference, then ONNX Runtime on the CPU "
+                    "(either IAC form) against the PyTorch model: max abs error and PSNR. Exit 1 "
+                    "above the tolerance.")
+    p.add_argument("onnx", help="ONNX file written by `ifan export`")
+    p.add_argument("--checkpoint", help="checkpoint the graph was exported from (without it: no "
+                                        "reference, only the checks and a run)")
+    p.add_argument("--shape", metavar="HxW", help="image size to run (multiples of 8; default: the "
+                                                  "graph's static size or 120x200)")
+    p.add_argument("--batch", type=int, default=1, help="batch size to run (default 1)")
+    p.add_argument("--tol", type=float, help="max abs error allowed (default by the graph's "
+                                             "precision: fp32 1e-4, fp16 5e-2, int8 0.25)")
+    p.set_defaults(func=run)
+
+
+def report_and_status(path, reference, shape, batch: int, tol: float | None) -> int:
+    """Run the verification, print its report, return the exit status (1 above tolerance)."""
+    from ifan_trt.export.verify import verify_onnx
+
+    report = verify_onnx(path, reference, shape=shape, batch=batch, tolerance=tol)
+    for line in report.lines():
+        print(line)
+    return 0 if report.passed else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    from ifan_trt.errors import IfanError
+    from ifan_trt.export.contract import parse_shape
+
+    shape = parse_shape(args.shape) if args.shape else None
+    if args.batch < 1:
+        raise IfanError(f"--batch {args.batch}: must be >= 1")
+    return report_and_status(args.onnx, args.checkpoint, shape, args.batch, args.tol)
