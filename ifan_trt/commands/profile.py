@@ -1,0 +1,75 @@
+"""`ifan profile`: end-to-end latency of one or several models (ONNX, engine, checkpoint) with a
+per-stage breakdown, compared in one report (terminal table, JSON, CSV, PNG)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ifan_trt.errors import IfanError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("profile", help="measure end-to-end latency per stage (compare several models)",
+                              description="Measure end-to-end latency (decode, preprocess, H2D, compute, D2H, "
+                                          "postprocess) of each model given; all are compared in one report.")
+    p.add_argument("--onnx", action="append", default=[], metavar="MODEL", help="ONNX model (repeatable)")
+    p.add_argument("--engine", action="append", default=[], metavar="ENGINE", help="TensorRT engine (repeatable)")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="CKPT", help="PyTorch checkpoint (repeatable)")
+    p.add_argument("--shape", default="1x3x720x1280", help="input shape BxCxHxW (default 1x3x720x1280)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--iterations", type=int, default=None, help="timed runs (default 20)")
+    group.add_argument("--duration", type=float, help="time each model for this many seconds instead")
+    p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
+    p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime / PyTorch")
+    p.add_argument("--layers", action="store_true", help="per-layer times from TensorRT's profiler (engines)")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    p.add_argument("--csv", metavar="FILE", help="write one CSV row per model")
+    p.add_argument("--png", metavar="FILE", help="write the latency histogram and stage breakdown")
+    p.add_argument("--out-dir", metavar="DIR", help="write profile.json, profile.csv and profile.png here")
+    p.set_defaults(func=run)
+
+
+def _models(args) -> list[tuple[str, str, dict]]:
+    models = [(m, "onnxruntime", {"onnx": m}) for m in args.onnx]
+    models += [(m, "tensorrt", {"engine": m}) for m in args.engine]
+    models += [(m, "torch", {"checkpoint": m}) for m in args.checkpoint]
+    if not models:
+        raise IfanError("nothing to profile: pass --onnx MODEL, --engine ENGINE or --checkpoint CKPT (repeatable)")
+    return models
+
+
+def _labels(paths: list[str]) -> list[str]:
+    """File names, or longer paths where names repeat."""
+    names = [Path(p).name for p in paths]
+    return [p if names.count(n) > 1 else n for p, n in zip(paths, names)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from ifan_trt.runtime.backends import open_executor
+    from ifan_trt.runtime.profile_report import table, write_reports
+    from ifan_trt.runtime.profiler import parse_shape, profile
+
+    shape = parse_shape(args.shape)
+    if args.warmup < 0 or (args.iterations is not None and args.iterations < 1) or \
+            (args.duration is not None and args.duration <= 0):
+        raise IfanError("--warmup must be >= 0, --iterations >= 1, --duration > 0")
+    iterations = args.iterations or 20
+    models = _models(args)
+    results = []
+    for label, (path, backend, kwargs) in zip(_labels([m[0] for m in models]), models):
+        with open_executor(backend, threads=args.threads, device=args.device, **kwargs) as executor:
+            print(f"profiling {label} ({executor.describe()}) at {args.shape}", file=sys.stderr)
+            results.append(profile(executor, shape, label, warmup=args.warmup, iterations=iterations,
+                                   duration=args.duration, layers=args.layers, progress=sys.stderr.isatty()))
+    print(table(results))
+    out = Path(args.out_dir) if args.out_dir else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    pick = lambda given, name: given or (out / name if out else None)
+    for path in write_reports(results, pick(args.json, "profile.json"), pick(args.csv, "profile.csv"),
+                              pick(args.png, "profile.png")):
+        print(f"wrote {path}")
+    return 0

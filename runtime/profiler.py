@@ -1,0 +1,143 @@
+"""End-to-end latency of the whole pipeline around an executor, stage by stage:
+decode (JPEG -> pixels) -> preprocess (RGB float, pad, NCHW) -> H2D -> compute -> D2H ->
+postprocess (crop, 8-bit BGR). CPU backends have no transfers; TensorRT reports H2D, compute and
+D2H from CUDA events, and what its run() spends outside them (pinned staging, sync) as "other"."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ifan_trt.errors import IfanError
+
+from . import stats
+from .executor import Executor
+from .pipeline import _nchw
+
+STAGES = ("decode", "preprocess", "h2d", "compute", "d2h", "other", "postprocess")
+
+
+@dataclass
+class ProfileResult:
+    label: str
+    backend: str  # executor.describe()
+    shape: tuple[int, int, int, int]
+    e2e_ms: list[float] = field(default_factory=list)
+    stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    gpu_ms: list[float] = field(default_factory=list)
+    layer_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> stats.Summary:
+        return stats.summarize(self.e2e_ms)
+
+    def stage_means(self) -> dict[str, float]:
+        return {s: float(np.mean(v)) for s, v in self.stage_ms.items() if v}
+
+    @property
+    def throughput(self) -> float:
+        return stats.throughput(self.summary.mean, self.shape[0])
+
+    @property
+    def warnings(self) -> list[str]:
+        return stats.warnings_for(self.summary, self.stage_means())
+
+    def to_dict(self) -> dict:
+        out = {"label": self.label, "backend": self.backend, "shape": list(self.shape),
+               "latency_ms": self.summary.to_dict(), "throughput_img_s": self.throughput,
+               "stage_mean_ms": self.stage_means(), "warnings": self.warnings, "iterations_ms": self.e2e_ms}
+        if self.gpu_ms:
+            out["gpu_compute_ms"] = stats.summarize(self.gpu_ms).to_dict()
+        if self.layer_ms:
+            out["layer_mean_ms"] = self.layer_ms
+        return out
+
+
+def parse_shape(text: str) -> tuple[int, int, int, int]:
+    """"BxCxHxW" (or "HxW" for one image)."""
+    try:
+        dims = [int(d) for d in text.lower().split("x")]
+    except ValueError:
+        dims = []
+    if len(dims) == 2:
+        dims = [1, 3, *dims]
+    if len(dims) != 4 or dims[1] != 3 or min(dims) < 1:
+        raise IfanError(f"--shape {text}: expected BxCxHxW with C = 3 (e.g. 1x3x720x1280) or HxW")
+    return tuple(dims)  # type: ignore[return-value]
+
+
+def synthetic_jpegs(shape: tuple[int, int, int, int], seed: int = 0) -> list[bytes]:
+    """Camera-like frames (smooth colour fields plus noise) as JPEG bytes: decode work is realistic."""
+    b, _, h, w = shape
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(b):
+        small = rng.random((max(2, h // 64), max(2, w // 64), 3)).astype(np.float32)
+        img = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC) + 0.03 * rng.standard_normal((h, w, 3))
+        ok, buf = cv2.imencode(".jpg", np.clip(img * 255, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        frames.append(buf.tobytes())
+    return frames
+
+
+def _one(executor: Executor, jpegs: list[bytes], h: int, w: int) -> dict[str, float]:
+    clock = time.perf_counter
+    t0 = clock()
+    bgr = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
+    t1 = clock()
+    x = np.concatenate([_nchw(f[:, :, ::-1].astype(np.float32) / 255.0, executor.info.size_multiple,
+                              executor.limits.min_hw) for f in bgr])
+    t2 = clock()
+    out = executor.run(x)
+    t3 = clock()
+    frames = [np.ascontiguousarray((np.clip(o[:, :h, :w], 0, 1).transpose(1, 2, 0)[:, :, ::-1] * 255 + 0.5)
+                                   .astype(np.uint8)) for o in out]
+    t4 = clock()
+    del frames
+    ms = lambda a, b: (b - a) * 1e3
+    inner = dict(executor.stage_ms)
+    run_ms = ms(t2, t3)
+    stage = {"decode": ms(t0, t1), "preprocess": ms(t1, t2), "postprocess": ms(t3, t4)}
+    if "h2d" in inner:  # GPU backend: event times, plus the host work around them
+        stage.update(h2d=inner["h2d"], compute=inner["compute"], d2h=inner["d2h"],
+                     other=max(0.0, run_ms - inner["h2d"] - inner["compute"] - inner["d2h"]))
+        stage["gpu_compute"] = inner.get("gpu_compute", inner["compute"])
+    else:
+        stage["compute"] = run_ms
+    stage["e2e"] = ms(t0, t4)
+    return stage
+
+
+def profile(executor: Executor, shape: tuple[int, int, int, int], label: str, warmup: int = 3,
+            iterations: int | None = 20, duration: float | None = None, layers: bool = False,
+            progress: bool = True) -> ProfileResult:
+    """Warm up, then measure `iterations` runs or as many as fit in `duration` seconds."""
+    from tqdm import tqdm
+
+    b, _, h, w = shape
+    if b > executor.max_batch(h, w):
+        raise IfanError(f"--shape {'x'.join(map(str, shape))}: {label} accepts at most batch "
+                        f"{executor.max_batch(h, w)} at {h}x{w}")
+    jpegs = synthetic_jpegs(shape)
+    for _ in range(warmup):
+        _one(executor, jpegs, h, w)
+    if layers and hasattr(executor, "enable_layer_profiling"):
+        executor.enable_layer_profiling()
+    result = ProfileResult(label, executor.describe(), shape)
+    deadline = time.perf_counter() + duration if duration else None
+    total = None if deadline else iterations
+    with tqdm(total=total, desc=label, unit="it", disable=not progress, leave=False) as bar:
+        while (deadline and time.perf_counter() < deadline) or (not deadline and len(result.e2e_ms) < iterations):
+            stage = _one(executor, jpegs, h, w)
+            result.e2e_ms.append(stage.pop("e2e"))
+            if "gpu_compute" in stage:
+                result.gpu_ms.append(stage.pop("gpu_compute"))
+            for name, value in stage.items():
+                result.stage_ms[name].append(value)
+            bar.update()
+    result.stage_ms = {k: v for k, v in result.stage_ms.items() if v}
+    if layers and hasattr(executor, "layer_times"):
+        result.layer_ms = executor.layer_times()
+    return result

@@ -1,0 +1,112 @@
+"""Video files in and out with OpenCV: every frame read is written, with the input's size and
+frame rate; the output goes to a temporary file beside the target and is renamed when complete."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ifan_trt.errors import IfanError
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
+# codec per container that OpenCV's bundled FFmpeg writes everywhere (pip wheels have no H.264 encoder)
+_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+class VideoReader:
+    """Frames as H x W x 3 uint8 BGR arrays; fps and size from the container."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise IfanError(f"{self.path}: no such file")
+        self.cap = cv2.VideoCapture(str(self.path))
+        if not self.cap.isOpened():
+            raise IfanError(f"{self.path}: OpenCV cannot open this video (unknown container or codec)")
+        self.fps = float(self.cap.get(cv2.CAP_PROP_FPS)) or 30.0
+        self.size = (int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
+        self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))  # the container's claim; may be 0
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self.cap.read()
+        return frame if ok else None
+
+    def batches(self, size: int):
+        """Lists of up to `size` consecutive frames."""
+        batch = []
+        while (frame := self.read()) is not None:
+            batch.append(frame)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def close(self) -> None:
+        self.cap.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class AtomicVideoWriter:
+    """Writes frames to `.<name>.part<pid><ext>` beside the target; commit() renames it into place,
+    and an exit without commit() (error, Ctrl-C) deletes it."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]):
+        self.path = Path(path)
+        ext = self.path.suffix.lower()
+        if ext not in _FOURCC:
+            raise IfanError(f"{self.path}: unsupported video format {ext or '(none)'}; use one of {', '.join(VIDEO_EXTENSIONS)}")
+        self.tmp = self.path.with_name(f".{self.path.stem}.part{os.getpid()}{ext}")
+        h, w = size
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*_FOURCC[ext]), fps, (w, h))
+        if not self.writer.isOpened():
+            self.tmp.unlink(missing_ok=True)
+            raise IfanError(f"{self.path}: OpenCV cannot write {ext} video here")
+        self.size = size
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.shape[:2] != self.size:
+            raise ValueError(f"frame {frame.shape[1]}x{frame.shape[0]} != video {self.size[1]}x{self.size[0]}")
+        self.writer.write(np.ascontiguousarray(frame))
+        self.frames += 1
+
+    def commit(self) -> None:
+        self.writer.release()
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            raise IfanError(f"{self.path}: cannot write ({exc.strerror})") from None
+
+    def abort(self) -> None:
+        self.writer.release()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def bgr_to_rgb_float(frame: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(frame[:, :, ::-1], np.float32) / 255.0
+
+
+def rgb_float_to_bgr(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray((np.clip(rgb, 0.0, 1.0)[:, :, ::-1] * 255.0 + 0.5).astype(np.uint8))
