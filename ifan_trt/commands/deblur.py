@@ -1,4 +1,6 @@
-"""`ifan deblur INPUT... -o OUT`: images, folders and globs through any backend."""
+"""`ifan deblur INPUT... -o OUT`: images, folders, globs and video files through any backend
+(PyTorch checkpoint, ONNX model, TensorRT engine), tiled when an input exceeds the engine or a
+pixel budget."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from ifan_trt.errors import IfanError
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_bytes_atomic, write_image
+from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
 
 
 @dataclass(frozen=True)
@@ -20,12 +23,25 @@ class Job:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("deblur", help="deblur images (files, folders, globs)",
-                              description="Deblur images. OUT is a file for a single input file, else a folder.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p = subparsers.add_parser("deblur", help="deblur images and videos (files, folders, globs)",
+                              description="Deblur images and videos. OUT is a file for a single input file, "
+                                          "else a folder. Videos keep their frame count, size and frame rate.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help=f"image files, folders or glob patterns; video files ({', '.join(VIDEO_EXTENSIONS)})")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
     p.add_argument("--checkpoint", help="official IFAN or ifan-trt checkpoint (default: the bundled model)")
-    p.add_argument("--backend", default="auto", help="execution backend (default: auto)")
+    p.add_argument("--onnx", help="exported ONNX model (run with ONNX Runtime)")
+    p.add_argument("--engine", help="TensorRT engine (its .json sidecar beside it)")
+    p.add_argument("--backend", default="auto",
+                   help="auto, tensorrt, onnxruntime or torch (default auto: TensorRT for an engine on a GPU, "
+                        "else ONNX Runtime, else PyTorch for a checkpoint)")
+    p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
+    p.add_argument("--plugin", metavar="LIB", help="IFAN_IAC plugin library for engines (default: the installed one)")
+    p.add_argument("--batch", type=int,
+                   help="video frames per run (default: the engine's largest batch, up to 8; 1 on CPU backends)")
+    p.add_argument("--tile", metavar="HxW", help="run in tiles of this size (multiples of 8), blended over --overlap")
+    p.add_argument("--max-pixels", type=int, metavar="N", help="tile inputs larger than N pixels (memory budget)")
+    p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the measured safe value)")
     p.add_argument("--in-bit", type=int, choices=(8, 16), help="the model's input depth: 16 for IFAN_16bit")
     p.add_argument("--iac-mode", choices=("official", "corrected"),
                    help="IAC mode for official checkpoints (default: official, what they were trained with)")
@@ -72,7 +88,7 @@ def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
             raise IfanError(f"{path}: no such file or folder")
 
     out = Path(output)
-    single = len(found) == 1 and not Path(inputs[0]).is_dir() and not out.is_dir() and _is_image(out)
+    single = len(found) == 1 and not Path(inputs[0]).is_dir() and not out.is_dir() and (_is_image(out) or is_video(out))
     if single:
         return [Job(found[0][0], out)]
     if out.exists() and not out.is_dir():
@@ -94,7 +110,10 @@ def _check_targets(jobs: list[Job], overwrite: bool) -> None:
             raise IfanError(f"{job.target}: is an input; choose another output (inputs are never overwritten)")
         if job.target.exists() and not overwrite:
             raise IfanError(f"{job.target}: exists; pass --overwrite to replace it")
-        if job.target.suffix.lower() not in EXTENSIONS:
+        if is_video(job.source):
+            if not is_video(job.target):
+                raise IfanError(f"{job.target}: a video input needs a video output; use one of {', '.join(VIDEO_EXTENSIONS)}")
+        elif job.target.suffix.lower() not in EXTENSIONS:
             raise IfanError(f"{job.target}: unsupported output format; use one of {', '.join(EXTENSIONS)}")
 
 
@@ -102,25 +121,39 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.pipeline import deblur_image
+    from ifan_trt.runtime.pipeline import Tiling, deblur_image
+    from ifan_trt.runtime.tiling import DEFAULT_OVERLAP, parse_tile
 
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
     _check_targets(jobs, args.overwrite)
     if (args.left or args.right or args.compare) and len(jobs) != 1:
         raise IfanError("--left/--right and --compare go with exactly one input image")
     if args.compare:
+        if is_video(jobs[0].source):
+            raise IfanError("--compare writes an image; it does not apply to a video input")
         _check_targets([Job(jobs[0].source, Path(args.compare))], args.overwrite)
+    if args.batch is not None and args.batch < 1:
+        raise IfanError(f"--batch {args.batch}: must be >= 1")
+    if args.overlap is not None and args.overlap < 0:
+        raise IfanError(f"--overlap {args.overlap}: must be >= 0")
+    tiling = Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels,
+                    overlap=DEFAULT_OVERLAP if args.overlap is None else args.overlap)
     left = read_image(args.left) if args.left else None
     right = read_image(args.right) if args.right else None
 
     executor = open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit,
-                             iac_mode=args.iac_mode, threads=args.threads)
+                             iac_mode=args.iac_mode, threads=args.threads, onnx=args.onnx, engine=args.engine,
+                             device=args.device, plugin=args.plugin)
     failures = 0
     with executor, tqdm(jobs, unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
         for job in progress:
             try:
+                if is_video(job.source):
+                    job.target.parent.mkdir(parents=True, exist_ok=True)
+                    _deblur_video(executor, job, args.batch, tiling)
+                    continue
                 image = read_image(job.source)
-                result = deblur_image(executor, image, left, right, crop_official=args.crop_official)
+                result = deblur_image(executor, image, left, right, crop_official=args.crop_official, tiling=tiling)
                 data = encode_image(result, job.target)
                 job.target.parent.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(job.target, data)
@@ -140,5 +173,37 @@ def run(args: argparse.Namespace) -> int:
     if len(jobs) == 1:
         print(f"wrote {jobs[0].target}")
     else:
-        print(f"wrote {len(jobs)} images to {args.output}")
+        kind = "images" if not any(is_video(j.source) for j in jobs) else "files"
+        print(f"wrote {len(jobs)} {kind} to {args.output}")
     return 0
+
+
+def _video_batch(executor, h: int, w: int, requested: int | None) -> int:
+    """Frames per run: as asked, else the engine's largest batch (up to 8); CPU backends gain
+    nothing from batching, so 1 there."""
+    from ifan_trt.runtime.padding import padded_size
+
+    limit = executor.max_batch(*padded_size(h, w, executor.info.size_multiple))
+    if requested:
+        return max(1, min(requested, limit))
+    return max(1, min(8, limit)) if executor.limits.max_batch is not None else 1
+
+
+def _deblur_video(executor, job: Job, batch: int | None, tiling) -> None:
+    """Every frame through the executor, in batches; written to a temporary file, then renamed."""
+    from tqdm import tqdm
+
+    from ifan_trt.runtime.pipeline import deblur_frames
+    from ifan_trt.runtime.video import AtomicVideoWriter, VideoReader, bgr_to_rgb_float, rgb_float_to_bgr
+
+    with VideoReader(job.source) as reader:
+        size = max(1, _video_batch(executor, *reader.size, batch))
+        with AtomicVideoWriter(job.target, reader.fps, reader.size) as writer, \
+                tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
+                     file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
+            for frames in reader.batches(size):
+                for out in deblur_frames(executor, [bgr_to_rgb_float(f) for f in frames], tiling):
+                    writer.write(rgb_float_to_bgr(out))
+                frames_bar.update(len(frames))
+            if writer.frames == 0:
+                raise IfanError(f"{job.source}: no frame could be decoded")
