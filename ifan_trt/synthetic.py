@@ -213,21 +213,30 @@ def coc_radius(inv_depth: np.ndarray | float, inv_focus: float, strength: float)
 
 
 def aperture_kernel(radius: float, blades: int = 0, rotation: float = 0.0, half: str = "") -> np.ndarray:
-    """Normalised anti-aliased aperture of |radius| px: a disc (blades=0) or a regular polygon.
+    """Normalised anti-aliased aperture of |radius| px: a disc (blades=0), a regular polygon
+    with its vertices on that circle (the blades inside the lens's round opening), or (blades < 0)
+    a Gaussian of the same RMS radius, for lenses whose blur is soft-edged.
 
     half="left"/"right": the dual-pixel sub-aperture (mirrored when radius < 0, behind focus),
     scaled so that (left + right) / 2 equals the full kernel.
     """
     r = abs(float(radius))
-    n = int(math.ceil(r + 0.5))
+    sigma = r / math.sqrt(2)  # blades < 0: a Gaussian with the disc's RMS radius
+    n = int(math.ceil(3 * sigma if blades < 0 else r + 0.5))
     yy, xx = np.mgrid[-n:n + 1, -n:n + 1].astype(np.float32)
     dist = np.hypot(xx, yy)
-    if blades >= 3:
-        ang = np.arctan2(yy, xx) - rotation
+    if blades < 0:
+        # soft PSF: what aberrations and diffraction make of a real lens's disc
+        k = np.exp(-(dist * dist) / (2 * sigma * sigma)) if r >= 0.5 else (dist == 0).astype(np.float32)
+        k[dist > 3 * sigma + 0.5] = 0
+    elif blades >= 3:
         sector = 2 * np.pi / blades
-        # distance in units of the polygon's inscribed shape: r at every vertex
-        dist = dist * np.cos(np.pi / blades) / np.cos(np.mod(ang, sector) - sector / 2)
-    k = np.clip(r + 0.5 - dist, 0.0, 1.0)
+        # angle from the normal of the nearest side (vertices at rotation + j * sector); a side at
+        # apothem a is where dist * cos(phi) = a, and the vertices on radius r give a = r cos(pi/n)
+        phi = np.mod(np.arctan2(yy, xx) - rotation, sector) - sector / 2
+        dist = dist * np.cos(phi) / np.cos(np.pi / blades)
+    if blades >= 0:
+        k = np.clip(r + 0.5 - dist, 0.0, 1.0)
     if k.sum() <= 0:  # r < 0.5: a point
         k = np.zeros_like(k)
         k[n, n] = 1.0
@@ -304,7 +313,7 @@ def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...
         inv_focus = float(rng.uniform(0.0, 1.0))
     spread = max(abs(float(inv.max()) - inv_focus), abs(float(inv.min()) - inv_focus), 0.05)
     strength = float(rng.uniform(0.5, max_radius)) / spread
-    blades = int(rng.choice([0, 0, 5, 6, 7, 8]))
+    blades = int(rng.choice([0, 0, 0, 5, 6, 7, 8, -1, -1]))  # disc, polygon or soft (Gaussian)
     rotation = float(rng.uniform(0, 2 * np.pi))
     views = render_defocus(layers, inv_focus, strength, blades, rotation, dual=dual)
 
