@@ -1,0 +1,93 @@
+"""Where live frames come from: a camera index or /dev/videoN (V4L2), a Jetson CSI camera
+(GStreamer nvarguscamerasrc), a GStreamer pipeline, an RTSP/HTTP URL, or a video file."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from ifan_trt.errors import IfanError
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # camera, v4l2, csi, gstreamer, url, file
+    target: str | int  # what cv2.VideoCapture opens
+    live: bool  # a live source reconnects when it drops; a file ends
+
+    @property
+    def uses_gstreamer(self) -> bool:
+        return self.kind in ("csi", "gstreamer")
+
+
+def csi_pipeline(sensor: int = 0, width: int = 1280, height: int = 720, fps: int = 30) -> str:
+    """Jetson CSI camera through Argus: NVMM frames converted to BGR for OpenCV's appsink, which
+    keeps only the newest buffer (no queue, bounded latency)."""
+    return (f"nvarguscamerasrc sensor-id={sensor} ! "
+            f"video/x-raw(memory:NVMM), width=(int){width}, height=(int){height}, framerate=(fraction){fps}/1 ! "
+            f"nvvidconv ! video/x-raw, format=(string)BGRx ! videoconvert ! video/x-raw, format=(string)BGR ! "
+            f"appsink drop=true max-buffers=1 sync=false")
+
+
+def parse_source(text: str, width: int = 1280, height: int = 720, fps: int = 30) -> Source:
+    text = text.strip()
+    if re.fullmatch(r"\d+", text):
+        return Source("camera", int(text), True)
+    if re.fullmatch(r"/dev/video\d+", text):
+        return Source("v4l2", text, True)
+    match = re.fullmatch(r"csi(?::(\d+))?", text.lower())
+    if match:
+        return Source("csi", csi_pipeline(int(match.group(1) or 0), width, height, fps), True)
+    if "!" in text:  # a GStreamer pipeline given verbatim (must end in appsink)
+        return Source("gstreamer", text, True)
+    if re.match(r"(rtsp|rtsps|http|https|rtmp)://", text, re.IGNORECASE):
+        return Source("url", text, True)
+    path = Path(text)
+    if not path.is_file():
+        raise IfanError(f"{text}: no such video file, and not a camera (0, /dev/video0, csi, csi:1), "
+                        "an RTSP/HTTP URL or a GStreamer pipeline")
+    return Source("file", str(path), False)
+
+
+def gstreamer_available() -> bool:
+    """Whether this OpenCV build has GStreamer (pip wheels do not; JetPack's OpenCV does)."""
+    info = cv2.getBuildInformation()
+    match = re.search(r"GStreamer:\s*(\w+)", info)
+    return bool(match) and match.group(1).upper() == "YES"
+
+
+def open_capture(source: Source, width: int | None = None, height: int | None = None,
+                 fps: int | None = None) -> cv2.VideoCapture:
+    """An opened capture, or IfanError saying why and what to do."""
+    if source.uses_gstreamer:
+        if not gstreamer_available():
+            raise IfanError(f"{source.kind} camera: this OpenCV was built without GStreamer "
+                            "(cv2.getBuildInformation() says GStreamer: NO); pip's opencv-python wheels lack it. "
+                            "On a Jetson use JetPack's OpenCV (apt install python3-opencv, and uninstall the pip "
+                            "wheel), or use the camera through V4L2 (/dev/video0)")
+        cap = cv2.VideoCapture(source.target, cv2.CAP_GSTREAMER)
+    elif source.kind in ("camera", "v4l2") and sys.platform.startswith("linux"):
+        cap = cv2.VideoCapture(source.target, cv2.CAP_V4L2)
+    else:
+        cap = cv2.VideoCapture(source.target)
+    if not cap.isOpened():
+        cap.release()
+        hint = {"camera": "is the camera connected and free (not used by another program)?",
+                "v4l2": "does the device exist and may this user read it (group video)?",
+                "url": "is the stream reachable, and is the URL complete (credentials, path)?",
+                "file": "OpenCV cannot decode this container or codec",
+                }.get(source.kind, "check the pipeline with gst-launch-1.0")
+        raise IfanError(f"{source.target}: cannot open the {source.kind} source; {hint}")
+    if source.kind in ("camera", "v4l2"):
+        if width:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        if height:
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        if fps:
+            cap.set(cv2.CAP_PROP_FPS, fps)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue would add latency
+    return cap
