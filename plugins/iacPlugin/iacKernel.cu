@@ -1,0 +1,212 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * CUDA kernels of the IAC: one launch per iteration, each fusing the vertical and the horizontal
+ * pass over a shared-memory tile (iacTile.h), N launches queued by one launchIac() call.
+ */
+#include "iacKernel.h"
+#include "iacTile.h"
+
+#include <cstdint>
+#include <cstring>
+
+namespace ifan
+{
+namespace iac
+{
+
+template <>
+struct Elem<__half>
+{
+    static IFAN_HD float load(__half v)
+    {
+        return __half2float(v);
+    }
+    static IFAN_HD __half store(float v)
+    {
+        return __float2half_rn(v);
+    }
+};
+
+// 16-byte accesses for four floats; filters use the streaming (evict-first) load: read once.
+template <>
+struct Io<float, 4>
+{
+    static __device__ __forceinline__ void unpack(float4 v, float (&out)[4])
+    {
+        out[0] = v.x;
+        out[1] = v.y;
+        out[2] = v.z;
+        out[3] = v.w;
+    }
+    static __device__ __forceinline__ void load(float const* p, float (&out)[4])
+    {
+        unpack(*reinterpret_cast<float4 const*>(p), out);
+    }
+    static __device__ __forceinline__ void loadStreaming(float const* p, float (&out)[4])
+    {
+        unpack(__ldcs(reinterpret_cast<float4 const*>(p)), out);
+    }
+    static __device__ __forceinline__ void store(float* p, float const (&v)[4])
+    {
+        *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    }
+};
+
+// 8-byte accesses for four halves, converted in pairs.
+template <>
+struct Io<__half, 4>
+{
+    static __device__ __forceinline__ void unpack(uint2 raw, float (&out)[4])
+    {
+        __half2 lo;
+        __half2 hi;
+        memcpy(&lo, &raw.x, sizeof(lo));
+        memcpy(&hi, &raw.y, sizeof(hi));
+        float2 const a = __half22float2(lo);
+        float2 const b = __half22float2(hi);
+        out[0] = a.x;
+        out[1] = a.y;
+        out[2] = b.x;
+        out[3] = b.y;
+    }
+    static __device__ __forceinline__ void load(__half const* p, float (&out)[4])
+    {
+        unpack(*reinterpret_cast<uint2 const*>(p), out);
+    }
+    static __device__ __forceinline__ void loadStreaming(__half const* p, float (&out)[4])
+    {
+        unpack(__ldcs(reinterpret_cast<uint2 const*>(p)), out);
+    }
+    static __device__ __forceinline__ void store(__half* p, float const (&v)[4])
+    {
+        __half2 const lo = __floats2half2_rn(v[0], v[1]);
+        __half2 const hi = __floats2half2_rn(v[2], v[3]);
+        uint2 raw;
+        memcpy(&raw.x, &lo, sizeof(lo));
+        memcpy(&raw.y, &hi, sizeof(hi));
+        *reinterpret_cast<uint2*>(p) = raw;
+    }
+};
+
+namespace
+{
+
+//! One iteration: block (plane b*C + ch, tile), threads (column group, row).
+template <typename T, int K, int VEC>
+__global__ void __launch_bounds__(kBLOCK_THREADS) iacIterationKernel(IterArgs<T> const args)
+{
+    extern __shared__ float smem[];
+    Tile const tile = tileOf(args.problem, args.plan, static_cast<int32_t>(blockIdx.x), static_cast<int32_t>(blockIdx.y));
+    int32_t const tid = static_cast<int32_t>(threadIdx.y * blockDim.x + threadIdx.x);
+    loadFeatureTile<T, K, VEC>(args, tile, smem, tid, static_cast<int32_t>(blockDim.x * blockDim.y));
+    __syncthreads();
+    ThreadState<K, VEC> state;
+    int32_t const gx = static_cast<int32_t>(threadIdx.x);
+    int32_t const r = static_cast<int32_t>(threadIdx.y);
+    verticalPass<T, K, VEC>(args, tile, smem, gx, r, state);
+    __syncthreads();
+    horizontalPass<T, K, VEC>(args, tile, smem, gx, r, state);
+}
+
+bool aligned(void const* p, size_t bytes)
+{
+    return reinterpret_cast<uintptr_t>(p) % bytes == 0;
+}
+
+constexpr size_t kWORKSPACE_ALIGNMENT = 256;
+
+template <typename T, int K, int VEC>
+cudaError_t launchIterations(Problem const& problem, Plan const& plan, T const* features, T const* filters, T* out,
+    T* scratch, cudaStream_t stream)
+{
+    dim3 const grid(static_cast<uint32_t>(problem.B * problem.C), static_cast<uint32_t>(plan.tilesX * plan.tilesY));
+    dim3 const block(static_cast<uint32_t>(plan.groups), static_cast<uint32_t>(plan.rows));
+    T const* src = features;
+    for (int32_t i = 0; i < problem.N; ++i)
+    {
+        // the last iteration writes out; earlier ones alternate so that src != dst
+        T* dst = ((problem.N - 1 - i) % 2 == 0) ? out : scratch;
+        IterArgs<T> const args{problem, plan, i, src, filters, dst};
+        iacIterationKernel<T, K, VEC><<<grid, block, static_cast<size_t>(plan.smemBytes), stream>>>(args);
+        cudaError_t const status = cudaGetLastError();
+        if (status != cudaSuccess)
+        {
+            return status;
+        }
+        src = dst;
+    }
+    return cudaSuccess;
+}
+
+template <typename T, int K>
+cudaError_t dispatchVec(Problem const& problem, Plan const& plan, T const* features, T const* filters, T* out,
+    T* scratch, cudaStream_t stream)
+{
+    if (plan.vec == 4)
+    {
+        return launchIterations<T, K, 4>(problem, plan, features, filters, out, scratch, stream);
+    }
+    return launchIterations<T, K, 1>(problem, plan, features, filters, out, scratch, stream);
+}
+
+} // namespace
+
+size_t workspaceBytes(Problem const& problem, size_t elemBytes)
+{
+    if (problem.N <= 1)
+    {
+        return 0;
+    }
+    size_t const elements = static_cast<size_t>(problem.B) * problem.C * problem.H * problem.W;
+    return elements * elemBytes + kWORKSPACE_ALIGNMENT;
+}
+
+template <typename T>
+cudaError_t launchIac(Problem const& problem, T const* features, T const* filters, T* out, void* workspace,
+    size_t workspaceSize, cudaStream_t stream)
+{
+    if (problemError(problem) != nullptr)
+    {
+        return cudaErrorInvalidValue;
+    }
+    if (static_cast<int64_t>(problem.B) * problem.C * problem.H * problem.W == 0)
+    {
+        return cudaSuccess; // empty tensor: nothing to do
+    }
+    size_t const needed = workspaceBytes(problem, sizeof(T));
+    if (features == nullptr || filters == nullptr || out == nullptr || (needed > 0 && workspace == nullptr)
+        || workspaceSize < needed)
+    {
+        return cudaErrorInvalidValue;
+    }
+    // scratch starts at the first aligned address of the workspace (slack is in workspaceBytes)
+    uintptr_t const base = reinterpret_cast<uintptr_t>(workspace);
+    uintptr_t const start = (base + kWORKSPACE_ALIGNMENT - 1) / kWORKSPACE_ALIGNMENT * kWORKSPACE_ALIGNMENT;
+    T* const scratch = needed > 0 ? reinterpret_cast<T*>(start) : nullptr;
+
+    size_t const vecBytes = 4 * sizeof(T);
+    bool const canVectorise = aligned(features, vecBytes) && aligned(filters, vecBytes) && aligned(out, vecBytes);
+    Plan const plan = makePlan(problem, canVectorise);
+    if (static_cast<int64_t>(plan.tilesX) * plan.tilesY > 65535
+        || static_cast<int64_t>(problem.B) * problem.C > 0x7FFFFFFF)
+    {
+        return cudaErrorInvalidConfiguration;
+    }
+    switch (problem.k)
+    {
+    case 1: return dispatchVec<T, 1>(problem, plan, features, filters, out, scratch, stream);
+    case 3: return dispatchVec<T, 3>(problem, plan, features, filters, out, scratch, stream);
+    case 5: return dispatchVec<T, 5>(problem, plan, features, filters, out, scratch, stream);
+    case 7: return dispatchVec<T, 7>(problem, plan, features, filters, out, scratch, stream);
+    default: return cudaErrorInvalidValue;
+    }
+}
+
+template cudaError_t launchIac<float>(
+    Problem const&, float const*, float const*, float*, void*, size_t, cudaStream_t);
+template cudaError_t launchIac<__half>(
+    Problem const&, __half const*, __half const*, __half*, void*, size_t, cudaStream_t);
+
+} // namespace iac
+} // namespace ifan
