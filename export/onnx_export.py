@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -28,7 +29,9 @@ from .contract import (DEFAULT_OPSET, check_shape, parse_shape, IAC_FEATURES, IA
                        IAC_OUTPUT, INPUT, LEFT, OUTPUT, RIGHT, SIZE_MULTIPLE, normalization)
 from .iac_op import TRANSLATIONS, IACOp, iac_op
 
-MIN_OPSET = 17  # edge Pad and Slice with steps as the standard-op IAC needs them
+# torch.onnx's dynamo exporter emits opset 18 or newer: below that it runs ONNX's version
+# converter, which has no Pad adapter (the standard-op IAC's edge padding) and gives up.
+MIN_OPSET = 18
 
 
 @dataclass
@@ -121,12 +124,29 @@ def _finish_graph(ir_model, boundary, names, shape, batch, metadata, variant) ->
         if "ifan.iac" in node.metadata_props.get("pkg.torch.onnx.fx_node", "") or node.name == f"node_{fx_iac}":
             node.name = f"{IAC_NODE_PREFIX}{node.op_type}_{count}"
             count += 1
+    _rename_anonymous(graph)
     h, w = shape if shape is not None else ("height", "width")
     for value in [*graph.inputs, *graph.outputs]:
         value.shape = ir.Shape([batch or "batch", 3, h, w])
     graph.name = variant
     ir_model.producer_name, ir_model.producer_version = "ifan-trt", __version__
     ir_model.metadata_props.update(metadata)
+
+
+def _rename_anonymous(graph) -> None:
+    """Give the exporter's counter-named values ("val_123") names that do not depend on the IAC
+    form: the standard-op IAC creates values too, which shifts the counter for everything after
+    it. Values are numbered in node order, separately inside ("iac/val_*") and outside the IAC."""
+    anonymous = re.compile(r"val_\d+$")
+    renamed, counts = set(), {"": 0, IAC_NODE_PREFIX: 0}
+    for node in graph:
+        prefix = IAC_NODE_PREFIX if node.name.startswith(IAC_NODE_PREFIX) else ""
+        for value in [*node.inputs, *node.outputs]:
+            if value is None or id(value) in renamed or not anonymous.match(value.name or ""):
+                continue
+            value.name = f"{prefix}v{counts[prefix]}"
+            counts[prefix] += 1
+            renamed.add(id(value))
 
 
 def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | None = None,
@@ -137,7 +157,7 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     iac_form: "plugin" (one IFAN_IAC node for the TensorRT plugin) or "onnx" (standard ops).
     shape: (H, W) to fix height and width (multiples of 8); None keeps them dynamic.
     prune: in official mode, drop the never-read kernel2 rows (compact filter layout).
-    opset: ONNX opset (>= 17). batch: fix the batch size; None keeps it dynamic.
+    opset: ONNX opset (>= 18). batch: fix the batch size; None keeps it dynamic.
     The file is written atomically; tensor names and metadata follow ifan_trt.export.contract.
     """
     if iac_form not in IAC_FORMS:

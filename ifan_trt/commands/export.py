@@ -25,7 +25,7 @@ def register(subparsers) -> None:
                    help="IAC arithmetic (official checkpoints: official, the default)")
     p.add_argument("--no-prune", action="store_true",
                    help="keep the filter predictor's never-read kernel2 rows (full filter layout)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (>= 17; default 19)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (>= 18; default 19)")
     p.add_argument("--verify", action="store_true",
                    help="then check the file and compare ONNX Runtime with PyTorch (as `ifan verify`)")
     p.set_defaults(func=run)
