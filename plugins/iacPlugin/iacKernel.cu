@@ -15,6 +15,22 @@ namespace ifan
 namespace iac
 {
 
+// Streaming (evict-first) loads, ld.global.cs: what __ldcs does, written out so that every CUDA
+// compiler (nvcc, clang) accepts it for these vector types.
+__device__ __forceinline__ float4 loadStreaming(float4 const* p)
+{
+    float4 v;
+    asm("ld.global.cs.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "l"(p));
+    return v;
+}
+
+__device__ __forceinline__ uint2 loadStreaming(uint2 const* p)
+{
+    uint2 v;
+    asm("ld.global.cs.v2.u32 {%0, %1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
+    return v;
+}
+
 template <>
 struct Elem<__half>
 {
@@ -45,7 +61,7 @@ struct Io<float, 4>
     }
     static __device__ __forceinline__ void loadStreaming(float const* p, float (&out)[4])
     {
-        unpack(__ldcs(reinterpret_cast<float4 const*>(p)), out);
+        unpack(iac::loadStreaming(reinterpret_cast<float4 const*>(p)), out);
     }
     static __device__ __forceinline__ void store(float* p, float const (&v)[4])
     {
@@ -76,7 +92,7 @@ struct Io<__half, 4>
     }
     static __device__ __forceinline__ void loadStreaming(__half const* p, float (&out)[4])
     {
-        unpack(__ldcs(reinterpret_cast<uint2 const*>(p)), out);
+        unpack(iac::loadStreaming(reinterpret_cast<uint2 const*>(p)), out);
     }
     static __device__ __forceinline__ void store(__half* p, float const (&v)[4])
     {

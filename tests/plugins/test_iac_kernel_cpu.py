@@ -10,6 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from iac_emulator import emulator  # noqa: E402,F401  (fixture)
 from ifan_trt.iac import LAYOUT_CODES, MODE_CODES, filter_channels, iac  # noqa: E402
 
 FP32_TOL = 1e-5
