@@ -21,6 +21,10 @@ COMMANDS = [
     ".commands.synth",
     ".commands.train",
     ".commands.eval",
+    ".commands.fp16",
+    ".commands.calibrate",
+    ".commands.audit",
+    ".commands.build",
 ]
 
 

@@ -1,0 +1,109 @@
+"""Accuracy audit of a precision-reduced graph against the FP32 graph, on the CPU.
+
+Both graphs run in ONNX Runtime (the export's session helper, so the plugin form runs too) on
+the same images; per image and on average we report PSNR, SSIM (ifan_trt.metrics, as
+the paper computes them) and the largest absolute error
+of the candidate's output against the FP32 output. The threshold applies to every image: one
+image below it fails the audit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ifan_trt.errors import IfanError
+
+from . import images as imgs
+from ifan_trt import metrics
+
+
+@dataclass
+class ImageScore:
+    image: str
+    psnr: float
+    ssim: float
+    max_abs_error: float
+
+
+@dataclass
+class AuditResult:
+    fp32: str
+    candidate: str
+    size: str
+    scores: list[ImageScore]
+    min_psnr: float | None
+
+    @property
+    def mean(self) -> ImageScore:
+        return ImageScore("mean", float(np.mean([s.psnr for s in self.scores])),
+                          float(np.mean([s.ssim for s in self.scores])),
+                          float(np.mean([s.max_abs_error for s in self.scores])))
+
+    @property
+    def worst_psnr(self) -> float:
+        return min(s.psnr for s in self.scores)
+
+    @property
+    def passed(self) -> bool:
+        return self.min_psnr is None or self.worst_psnr >= self.min_psnr
+
+    def to_dict(self) -> dict:
+        def clean(v):  # JSON has no infinity: identical outputs give PSNR inf
+            return None if isinstance(v, float) and math.isinf(v) else v
+
+        rows = [{k: clean(v) for k, v in asdict(s).items()} for s in self.scores]
+        return {"fp32": self.fp32, "candidate": self.candidate, "size": self.size,
+                "min_psnr": self.min_psnr, "passed": self.passed,
+                "mean": {k: clean(v) for k, v in asdict(self.mean).items() if k != "image"},
+                "worst_psnr": clean(self.worst_psnr), "images": rows}
+
+    def table_rows(self) -> list[list[str]]:
+        return [[s.image, f"{s.psnr:.2f}", f"{s.ssim:.5f}", f"{s.max_abs_error:.2e}"]
+                for s in self.scores + [self.mean]]
+
+
+HEADER = ["image", "PSNR dB", "SSIM", "max abs err"]
+
+
+def _session(path: Path):
+    from ifan_trt.export.ort_plugin import ort_session
+
+    try:
+        return ort_session(path)
+    except Exception as exc:  # ONNX Runtime reports a bad graph with its own exception types
+        raise IfanError(f"{path}: ONNX Runtime cannot run this graph ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: tuple[int, int] | None = None,
+          min_psnr: float | None = None, progress: bool = True) -> AuditResult:
+    from tqdm import tqdm
+
+    ref, cand = _session(Path(fp32_path)), _session(Path(candidate_path))
+    names = [i.name for i in ref.get_inputs()]
+    if sorted(names) != sorted(i.name for i in cand.get_inputs()):
+        raise IfanError(f"{candidate_path}: inputs {[i.name for i in cand.get_inputs()]} differ from the "
+                        f"FP32 graph's {names}")
+    out_ref, out_cand = ref.get_outputs()[0].name, cand.get_outputs()[0].name
+    scores = []
+    for path in tqdm(image_paths, desc="audit", unit="img", disable=not progress):
+        feeds = imgs.feeds_for(names, path, size)
+        a = ref.run([out_ref], feeds)[0][0].astype(np.float32).transpose(1, 2, 0)
+        b = cand.run([out_cand], feeds)[0][0].astype(np.float32).transpose(1, 2, 0)
+        if not np.all(np.isfinite(b)):
+            scores.append(ImageScore(path.name, float("-inf"), float("nan"), float("inf")))
+            continue
+        scores.append(ImageScore(path.name, metrics.psnr(a, b), metrics.ssim(a, b), float(np.max(np.abs(a - b)))))
+    size_text = f"{size[0]}x{size[1]}" if size else "native (cropped to a multiple of 8)"
+    return AuditResult(str(fp32_path), str(candidate_path), size_text, scores, min_psnr)
+
+
+def write_json(result: AuditResult, path: Path) -> None:
+    from ifan_trt.imageio import write_bytes_atomic
+
+    write_bytes_atomic(path, (json.dumps(result.to_dict(), indent=1) + "\n").encode())

@@ -1,0 +1,246 @@
+"""FP16 graphs with FP32 I/O, where the nodes that stay FP32 are chosen by measurement.
+
+Measurement (``measure``): the FP32 graph runs in ONNX Runtime on real images with every node
+output exposed. Beside every float node the measuring graph holds a twin that reads the same
+inputs rounded to FP16 (weights rounded the way the converter rounds them) and whose output is
+rounded to FP16: what that node alone does to its own output when it runs in FP16. Per node we
+record the largest |activation| of the FP32 graph (FP16 overflows above 65504) and the twin's
+relative L2 error against the FP32 output. One session run per image gives all of it.
+
+On the CPU ONNX Runtime computes an FP16 node in FP32 between FP16 roundings; TensorRT, too,
+accumulates FP16 convolutions in FP32. The measure therefore covers what FP16 changes on the
+GPU (storage rounding, overflow, cancellation after rounding) but not a kernel's own FP16
+accumulation order.
+
+Conversion (``convert``): onnxconverter-common's float16 conversion with keep_io_types, the
+default op block list plus the kept nodes and op types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ifan_trt.errors import IfanError
+
+from . import graphs
+
+FP16_MAX = 65504.0
+# A node whose values reach half the FP16 range on these images may overflow on others.
+OVERFLOW_MARGIN = 0.5
+DEFAULT_MAX_REL_ERROR = 1e-2  # FP16 rounding alone gives ~3e-4; 30x that is cancellation
+_SUFFIX = "/fp16_alone"
+_NO_MEASURE_OPS = {"Constant", "Shape", "Size", "ConstantOfShape"}
+
+
+@dataclass
+class NodeStats:
+    name: str
+    op_type: str
+    output: str
+    max_abs: float = 0.0
+    rel_error: float = 0.0  # relative L2 error of the node alone in FP16 (max over images)
+    max_abs_error: float = 0.0
+    keep_fp32: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _node_names(model) -> None:
+    """Give unnamed nodes a stable name (block lists and reports refer to nodes by name)."""
+    seen = set()
+    for i, node in enumerate(model.graph.node):
+        if not node.name or node.name in seen:
+            node.name = f"{node.op_type}_{i}"
+        seen.add(node.name)
+
+
+def _round_fp16_array(a: np.ndarray) -> np.ndarray:
+    """FP32 -> FP16 -> FP32 as onnxconverter-common rounds initializers (it clamps to its range)."""
+    from onnxconverter_common.float16 import convert_np_to_float16
+
+    shape = a.shape
+    return convert_np_to_float16(np.atleast_1d(a)).astype(np.float32).reshape(shape)
+
+
+def _float_outputs(model, session_factory, feeds) -> dict[str, np.dtype]:
+    """Run once with every node output exposed; keep the names whose values are float32."""
+    import onnx
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    existing = {o.name for o in probe.graph.output}
+    known = graphs.value_types(model)  # typed where inference knows (the plugin session reads types)
+    names = [o for n in probe.graph.node if n.op_type not in _NO_MEASURE_OPS for o in n.output if o]
+    for name in names:
+        if name not in existing:
+            probe.graph.output.append(onnx.helper.make_tensor_value_info(name, known[name], None)
+                                      if known.get(name) else onnx.ValueInfoProto(name=name))
+    session = session_factory(probe)
+    out_names = [o.name for o in session.get_outputs()]
+    values = session.run(out_names, feeds)
+    return {n: v.dtype for n, v in zip(out_names, values) if isinstance(v, np.ndarray) and v.dtype == np.float32}
+
+
+def measuring_graph(model, float_tensors: set[str]):
+    """model plus, for every node with a float output, its FP16-alone twin; returns (graph,
+    [(node, output, twin output)])."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = onnx.ModelProto()
+    g.CopyFrom(model)
+    inits = {t.name: t for t in g.graph.initializer}
+    rounded: dict[str, str] = {}  # tensor -> its FP16-rounded copy
+    new_nodes, new_inits, pairs = [], [], []
+
+    def rounded_name(name: str) -> str:
+        if name in rounded:
+            return rounded[name]
+        if name in inits and inits[name].data_type == TensorProto.FLOAT:
+            arr = _round_fp16_array(numpy_helper.to_array(inits[name]))
+            new_inits.append(numpy_helper.from_array(arr, name + "/fp16_rounded"))
+        elif name in float_tensors or name in graph_inputs:
+            half = name + "/fp16"
+            new_nodes.append(helper.make_node("Cast", [name], [half], to=TensorProto.FLOAT16, name=half + "_cast"))
+            new_nodes.append(helper.make_node("Cast", [half], [name + "/fp16_rounded"], to=TensorProto.FLOAT,
+                                              name=name + "/fp16_rounded_cast"))
+        else:  # integer shape data, optional empty inputs: used as they are
+            rounded[name] = name
+            return name
+        rounded[name] = name + "/fp16_rounded"
+        return rounded[name]
+
+    graph_inputs = {i.name for i in g.graph.input if i.type.tensor_type.elem_type == TensorProto.FLOAT}
+    for node in list(g.graph.node):
+        outs = [o for o in node.output if o in float_tensors]
+        if node.op_type in _NO_MEASURE_OPS or not outs:
+            continue
+        twin = onnx.NodeProto()
+        twin.CopyFrom(node)
+        twin.name = node.name + _SUFFIX
+        twin.input[:] = [rounded_name(i) if i else i for i in node.input]
+        twin.output[:] = [o + _SUFFIX if o else o for o in node.output]
+        new_nodes.append(twin)
+        out = node.output[0] if node.output[0] in float_tensors else outs[0]
+        half = out + _SUFFIX + "/fp16"
+        new_nodes.append(helper.make_node("Cast", [out + _SUFFIX], [half], to=TensorProto.FLOAT16, name=half + "_cast"))
+        new_nodes.append(helper.make_node("Cast", [half], [half + "/fp32"], to=TensorProto.FLOAT, name=half + "_back"))
+        pairs.append((node, out, half + "/fp32"))
+    g.graph.node.extend(new_nodes)
+    g.graph.initializer.extend(new_inits)
+    existing = {o.name for o in g.graph.output}
+    for _, out, twin_out in pairs:
+        for name in (out, twin_out):
+            if name not in existing:
+                g.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+                existing.add(name)
+    return g, pairs
+
+
+def measure(model, image_feeds, session_factory=None, max_rel_error: float = DEFAULT_MAX_REL_ERROR,
+            progress: bool = True) -> list[NodeStats]:
+    """Per-node FP16 statistics of an FP32 graph over image_feeds (a list of feed dicts)."""
+    from tqdm import tqdm
+
+    if session_factory is None:
+        session_factory = default_session
+    _node_names(model)
+    if not image_feeds:
+        raise IfanError("FP16 measurement needs at least one image")
+    floats = set(_float_outputs(model, session_factory, image_feeds[0]))
+    g, pairs = measuring_graph(model, floats)
+    session = session_factory(g)
+    wanted = sorted({n for _, a, b in pairs for n in (a, b)})
+    stats = {node.name: NodeStats(node.name, node.op_type, out) for node, out, _ in pairs}
+    for feeds in tqdm(image_feeds, desc="fp16 measure", unit="img", disable=not progress):
+        values = dict(zip(wanted, session.run(wanted, feeds)))
+        for node, out, twin_out in pairs:
+            ref, sim = values[out].astype(np.float64), values[twin_out].astype(np.float64)
+            s = stats[node.name]
+            s.max_abs = max(s.max_abs, float(np.max(np.abs(ref))) if ref.size else 0.0)
+            diff = sim - ref
+            if not np.all(np.isfinite(sim)):
+                s.rel_error = float("inf")
+                s.max_abs_error = float("inf")
+                continue
+            denom = float(np.linalg.norm(ref))
+            rel = float(np.linalg.norm(diff)) / denom if denom > 0 else float(np.linalg.norm(diff) > 0)
+            s.rel_error = max(s.rel_error, rel)
+            s.max_abs_error = max(s.max_abs_error, float(np.max(np.abs(diff))) if diff.size else 0.0)
+    result = list(stats.values())
+    for s in result:
+        if s.max_abs >= FP16_MAX * OVERFLOW_MARGIN:
+            s.keep_fp32 = True
+            s.reasons.append(f"|x| up to {s.max_abs:.3g} (FP16 max {FP16_MAX:g})")
+        if s.rel_error > max_rel_error:
+            s.keep_fp32 = True
+            s.reasons.append(f"rel. error {s.rel_error:.2e} > {max_rel_error:.0e}")
+    return result
+
+
+def default_session(model):
+    """ONNX Runtime CPU session that also runs the IAC plugin node (the export's Python op)."""
+    from ifan_trt.export.ort_plugin import ort_session
+
+    return ort_session(model)
+
+
+def resolve_keep(model, names: list[str]) -> tuple[list[str], list[str]]:
+    """User's --keep-fp32 entries -> (op types, node names); an unknown entry is an error."""
+    ops = {n.op_type for n in model.graph.node}
+    nodes = {n.name for n in model.graph.node}
+    op_list, node_list = [], []
+    for name in names:
+        if name in ops:
+            op_list.append(name)
+        elif name in nodes:
+            node_list.append(name)
+        else:
+            raise IfanError(f"--keep-fp32 {name}: neither an op type nor a node name of this graph "
+                            f"(op types: {', '.join(sorted(ops))})")
+    return op_list, node_list
+
+
+def convert(model, keep_ops: list[str] = (), keep_nodes: list[str] = ()):
+    """FP16 graph with FP32 inputs and outputs; keep_ops / keep_nodes stay FP32."""
+    from onnxconverter_common import float16
+
+    import onnx
+
+    model_copy = onnx.ModelProto()
+    model_copy.CopyFrom(model)  # the converter edits its argument
+    model = model_copy
+    _node_names(model)
+    block_ops = sorted(set(float16.DEFAULT_OP_BLOCK_LIST) | set(keep_ops))
+    try:
+        out = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=block_ops,
+                                               node_block_list=list(keep_nodes))
+    except Exception as exc:
+        raise IfanError(f"FP16 conversion failed ({type(exc).__name__}: {exc})") from None
+    graphs.set_metadata(out, graphs.PRECISION_KEY, "fp16")
+    return out
+
+
+def float16_nodes(model) -> list[str]:
+    """Names of nodes whose first output is FP16 according to ONNX shape inference (for tests)."""
+    from onnx import TensorProto
+
+    types = graphs.value_types(model)
+    return [n.name for n in model.graph.node if n.output and types.get(n.output[0]) == TensorProto.FLOAT16]
+
+
+def report_rows(stats: list[NodeStats], limit: int | None = 25) -> list[list[str]]:
+    """Table rows, worst first: every kept node, then the largest errors up to limit rows."""
+    order = sorted(stats, key=lambda s: (not s.keep_fp32, -s.rel_error))
+    if limit is not None:
+        kept = [s for s in order if s.keep_fp32]
+        order = kept + [s for s in order if not s.keep_fp32][: max(0, limit - len(kept))]
+    return [[s.name, s.op_type, f"{s.max_abs:.4g}", f"{s.rel_error:.2e}", f"{s.max_abs_error:.2e}",
+             "FP32" if s.keep_fp32 else "FP16", "; ".join(s.reasons)] for s in order]
+
+
+REPORT_HEADER = ["node", "op", "max |x|", "rel err", "max abs err", "keeps", "why"]

@@ -1,0 +1,115 @@
+"""Small ONNX helpers shared by the precision steps: load, save atomically, hash, metadata.
+
+Everything here works on ``onnx.ModelProto``; nothing needs ONNX Runtime or TensorRT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from ifan_trt.errors import IfanError
+
+PRECISION_KEY = "ifan.precision"
+# the IAC as one node (the plugin contract with plugins/); kept here as a fallback so the
+# precision tools can read graphs even where the export package is not importable
+PLUGIN_OP = "IFAN_IAC"
+
+
+def load_model(path: str | os.PathLike):
+    """The ONNX model at path, with a one-line error for a missing or unreadable file."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise IfanError(f"{path}: no such ONNX file")
+    try:
+        return onnx.load(os.fspath(path))
+    except Exception as exc:  # protobuf raises several unrelated types for a corrupt file
+        raise IfanError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+
+
+def save_model(model, path: str | os.PathLike) -> Path:
+    """Write model to path atomically (temp file beside it, then rename)."""
+    path = Path(path)
+    data = model.SerializeToString()
+    tmp = path.with_name(f".{path.name}.part{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise IfanError(f"{path}: cannot write ({exc.strerror})") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike) -> Path:
+    """Refuse to overwrite an input file (inputs are never overwritten)."""
+    out = Path(output)
+    for item in inputs:
+        if item is not None and Path(item).exists() and out.exists() and out.resolve() == Path(item).resolve():
+            raise IfanError(f"{out}: is also an input; choose another output path")
+    if not out.parent.exists():
+        raise IfanError(f"{out.parent}: output folder does not exist")
+    return out
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_hash(model) -> str:
+    """SHA-256 of the serialised graph: the identity of what was calibrated or measured."""
+    return sha256_bytes(model.SerializeToString(deterministic=True))
+
+
+def metadata(model) -> dict[str, str]:
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def set_metadata(model, key: str, value: str) -> None:
+    for prop in model.metadata_props:
+        if prop.key == key:
+            prop.value = value
+            return
+    model.metadata_props.add(key=key, value=value)
+
+
+def plugin_nodes(model) -> list:
+    """The IAC plugin nodes (plugin form); empty for the standard-op form."""
+    return [n for n in model.graph.node if n.op_type == PLUGIN_OP]
+
+
+def opset(model, domain: str = "") -> int:
+    for entry in model.opset_import:
+        if entry.domain in (domain, "ai.onnx" if domain == "" else domain):
+            return entry.version
+    return 0
+
+
+def value_types(model) -> dict[str, int]:
+    """Element type (onnx.TensorProto enum) of every tensor whose type ONNX shape inference knows."""
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:  # custom ops or oversize models: fall back to what the file declares
+        inferred = model
+    types = {}
+    for vi in list(inferred.graph.input) + list(inferred.graph.output) + list(inferred.graph.value_info):
+        if vi.type.HasField("tensor_type"):
+            types[vi.name] = vi.type.tensor_type.elem_type
+    for init in model.graph.initializer:
+        types[init.name] = init.data_type
+    return types

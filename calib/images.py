@@ -1,0 +1,109 @@
+"""Images for measurement, calibration and the audit: found in a folder, read as the network
+reads them (RGB float in [0, 1]) and brought to one size.
+
+A size HxW is taken as a centre crop at the native resolution (blur sizes stay what the camera
+made); images smaller than HxW are first resized to cover it. Without a size, an image is
+cropped to a multiple of 8 as the official evaluation does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ifan_trt.errors import IfanError
+from ifan_trt.imageio import EXTENSIONS, read_image
+
+SIZE_MULTIPLE = 8
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'HxW' -> (H, W), both positive multiples of 8; None stays None."""
+    if text is None:
+        return None
+    m = _SIZE.match(str(text))
+    if not m:
+        raise IfanError(f"--size {text!r}: expected HxW, e.g. 256x256")
+    h, w = int(m.group(1)), int(m.group(2))
+    if h <= 0 or w <= 0 or h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
+        raise IfanError(f"--size {text}: height and width must be positive multiples of {SIZE_MULTIPLE}")
+    return h, w
+
+
+def bundled_images_dir() -> Path | None:
+    """The sample images shipped with the repository (samples/), if present."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parent.parent / "samples", here.parent / "samples"):
+        if candidate.is_dir() and find_images(candidate, required=False):
+            return candidate
+    return None
+
+
+def find_images(folder: str | os.PathLike | None, count: int | None = None, required: bool = True) -> list[Path]:
+    """Image files of a folder (not recursive, sorted by name), at most count of them.
+    folder None: the bundled samples."""
+    if folder is None:
+        bundled = bundled_images_dir()
+        if bundled is None:
+            if required:
+                raise IfanError("no images given and no bundled samples/ folder; pass --images DIR")
+            return []
+        folder = bundled
+    folder = Path(folder)
+    if not folder.is_dir():
+        if required:
+            raise IfanError(f"{folder}: not a folder of images")
+        return []
+    images = sorted(p for p in folder.iterdir()
+                    if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."))
+    if count is not None:
+        if count < 1:
+            raise IfanError(f"--count {count}: must be at least 1")
+        images = images[:count]
+    if not images and required:
+        raise IfanError(f"{folder}: no images ({', '.join(EXTENSIONS)}) in this folder")
+    return images
+
+
+def fit(rgb: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """H x W x 3 -> the requested size (centre crop, resize up first if smaller), or cropped
+    to a multiple of 8 when size is None."""
+    h, w = rgb.shape[:2]
+    if size is None:
+        th, tw = h - h % SIZE_MULTIPLE, w - w % SIZE_MULTIPLE
+        if th == 0 or tw == 0:
+            raise IfanError(f"image of {h}x{w} pixels is smaller than {SIZE_MULTIPLE}x{SIZE_MULTIPLE}")
+    else:
+        th, tw = size
+        if h < th or w < tw:
+            scale = max(th / h, tw / w)
+            nh, nw = max(th, round(h * scale)), max(tw, round(w * scale))
+            rgb = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_CUBIC)
+            rgb = np.clip(rgb, 0.0, 1.0)
+            h, w = nh, nw
+    top, left = (h - th) // 2, (w - tw) // 2
+    return np.ascontiguousarray(rgb[top:top + th, left:left + tw])
+
+
+def load_tensor(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
+    """One image as the network's input: 1 x 3 x H x W float32 RGB in [0, 1]."""
+    rgb = fit(read_image(path).rgb, size)
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None].astype(np.float32))
+
+
+def feeds_for(input_names: list[str], path: Path, size: tuple[int, int] | None) -> dict[str, np.ndarray]:
+    """Inputs for one image. IFAN_dual's `left`/`right` views come from sub-folders of the same
+    names beside the image (DPDD keeps them apart likewise); without them the image itself is used."""
+    feeds = {}
+    for name in input_names:
+        source = path
+        if name != "input":
+            view = path.parent / name / path.name
+            source = view if view.is_file() else path
+        feeds[name] = load_tensor(source, size)
+    return feeds

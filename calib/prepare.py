@@ -1,0 +1,120 @@
+"""The precision steps end to end, as the `ifan fp16`, `ifan calibrate` and `ifan build`
+commands run them: read the FP32 export, measure or calibrate on images, write the graph."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ifan_trt.errors import IfanError
+
+from . import fp16 as fp16_mod
+from . import graphs, images, int8
+from .table import format_table
+
+DEFAULT_MEASURE_SIZE = (256, 256)
+DEFAULT_MEASURE_COUNT = 8
+DEFAULT_CALIB_SIZE = (256, 256)
+DEFAULT_CALIB_COUNT = 32
+
+
+@dataclass
+class Fp16Plan:
+    keep_ops: list[str]
+    keep_nodes: list[str]
+    stats: list  # fp16.NodeStats, empty when not measured
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def read_fp32(path: Path):
+    model = graphs.load_model(path)
+    precision = graphs.metadata(model).get(graphs.PRECISION_KEY, "fp32")
+    if precision != "fp32" or any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node):
+        raise IfanError(f"{path}: is a {precision} graph; start from the FP32 export")
+    return model
+
+
+def _feeds(model, paths, size):
+    names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    return [images.feeds_for(names, p, size) for p in paths]
+
+
+def plan_fp16(model, image_dir, keep: list[str] = (), size=DEFAULT_MEASURE_SIZE, count=DEFAULT_MEASURE_COUNT,
+              max_rel_error=fp16_mod.DEFAULT_MAX_REL_ERROR, measure: bool = True, show_all: bool = False,
+              progress: bool = True) -> Fp16Plan:
+    """Which ops/nodes stay FP32: the user's list plus, when measure, what the measurement flags."""
+    keep_ops, keep_nodes = fp16_mod.resolve_keep(model, list(keep))
+    stats = []
+    if measure:
+        paths = images.find_images(image_dir, count)
+        size_text = f"{size[0]}x{size[1]}"
+        _log(f"measuring FP16 per node on {len(paths)} image(s) at {size_text}")
+        stats = fp16_mod.measure(model, _feeds(model, paths, size), max_rel_error=max_rel_error, progress=progress)
+        rows = fp16_mod.report_rows(stats, None if show_all else 25)
+        _log(format_table(fp16_mod.REPORT_HEADER, rows))
+        flagged = [s.name for s in stats if s.keep_fp32]
+        _log(f"{len(stats)} float nodes measured; kept in FP32 by measurement: "
+             f"{', '.join(flagged) if flagged else 'none'}"
+             + ("" if show_all else f" (table: kept nodes and the largest errors; --all for every node)"))
+        keep_nodes = sorted(set(keep_nodes) | set(flagged))
+    return Fp16Plan(keep_ops, keep_nodes, stats)
+
+
+def output_psnr(reference, candidate, feeds_list) -> list[float]:
+    """PSNR of candidate's output against reference's, per feed dict (both ModelProto)."""
+    from ifan_trt.export.ort_plugin import ort_session
+
+    from ifan_trt.metrics import psnr
+
+    a_s, b_s = ort_session(reference), ort_session(candidate)
+    out_a, out_b = a_s.get_outputs()[0].name, b_s.get_outputs()[0].name
+    return [psnr(a_s.run([out_a], f)[0], b_s.run([out_b], f)[0].astype(np.float32)) for f in feeds_list]
+
+
+def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=DEFAULT_MEASURE_SIZE, count=DEFAULT_MEASURE_COUNT,
+              max_rel_error=fp16_mod.DEFAULT_MAX_REL_ERROR, measure=True, show_all=False, progress=True) -> Path:
+    graphs.check_output_path(out, src)
+    model = read_fp32(src)
+    plan = plan_fp16(model, image_dir, keep, size, count, max_rel_error, measure, show_all, progress)
+    converted = fp16_mod.convert(model, plan.keep_ops, plan.keep_nodes)
+    graphs.set_metadata(converted, "ifan.fp32_nodes", ",".join(plan.keep_ops + plan.keep_nodes))
+    if measure:
+        paths = images.find_images(image_dir, min(count, 4))
+        values = output_psnr(model, converted, _feeds(model, paths, size))
+        _log(f"FP16 graph vs FP32 on {len(paths)} measurement image(s): PSNR mean {np.mean(values):.2f} dB, "
+             f"min {min(values):.2f} dB")
+    graphs.save_model(converted, out)
+    _log(f"wrote {out} (FP16, FP32 I/O; FP32 ops: {', '.join(plan.keep_ops) or 'none'}; "
+         f"FP32 nodes: {len(plan.keep_nodes)})")
+    return out
+
+
+def make_int8(src: Path, out: Path, image_dir, method="entropy", count=DEFAULT_CALIB_COUNT,
+              size=DEFAULT_CALIB_SIZE, cache: Path | None = None, fp16: bool = False, keep=(),
+              progress=True) -> Path:
+    """INT8 Q/DQ graph (fp16=True: the int8-fp16 graph) from the FP32 export at src."""
+    graphs.check_output_path(out, src)
+    if cache is not None:
+        graphs.check_output_path(cache, src)
+    model = read_fp32(src)
+    paths = images.find_images(image_dir, count)
+    names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    qdq, info = int8.calibrate(model, paths, lambda p: images.feeds_for(names, p, size), method, size, cache,
+                               progress)
+    _log(info.summary() + (f" (cache {cache})" if cache else ""))
+    if fp16:
+        plan = plan_fp16(model, image_dir, keep, DEFAULT_MEASURE_SIZE, min(count, DEFAULT_MEASURE_COUNT),
+                         progress=progress)
+        qdq = int8.to_int8_fp16(qdq, plan.keep_nodes, plan.keep_ops)
+        graphs.set_metadata(qdq, "ifan.fp32_nodes", ",".join(plan.keep_ops + plan.keep_nodes))
+    graphs.save_model(qdq, out)
+    n_q = sum(n.op_type == "QuantizeLinear" for n in qdq.graph.node)
+    _log(f"wrote {out} ({'INT8 + FP16' if fp16 else 'INT8'} Q/DQ, {n_q} quantize nodes, "
+         f"{method} on {len(paths)} image(s) at {size[0]}x{size[1]})")
+    return out

@@ -1,0 +1,40 @@
+"""`ifan audit --fp32 A.onnx --candidate B.onnx --images DIR`: accuracy against FP32 on the CPU."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ifan_trt.calib import images
+from ifan_trt.calib.audit import HEADER, audit, write_json
+from ifan_trt.calib.table import format_table
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "audit", help="PSNR/SSIM/max error of a reduced-precision graph against the FP32 graph",
+        description="Run both graphs in ONNX Runtime (CPU) on a folder of images and compare outputs. "
+                    "Exits 1 when any image is below --min-psnr.")
+    p.add_argument("--fp32", type=Path, required=True, help="the FP32 reference graph")
+    p.add_argument("--candidate", type=Path, required=True, help="the FP16/INT8 graph to check")
+    p.add_argument("--images", type=Path, help="folder of images (default: the bundled samples)")
+    p.add_argument("--count", type=int, help="use only the first N images")
+    p.add_argument("--size", help="centre crop HxW (default: whole image cropped to a multiple of 8)")
+    p.add_argument("--min-psnr", type=float, default=45.0, help="fail below this PSNR in dB (default: %(default)s)")
+    p.add_argument("--json", type=Path, help="write the results as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    paths = images.find_images(args.images, args.count)
+    result = audit(args.fp32, args.candidate, paths, images.parse_size(args.size), args.min_psnr)
+    print(format_table(HEADER, result.table_rows()))
+    if args.json:
+        write_json(result, args.json)
+    verdict = "PASS" if result.passed else "FAIL"
+    print(f"{verdict}: worst PSNR {result.worst_psnr:.2f} dB, mean {result.mean.psnr:.2f} dB "
+          f"(threshold {args.min_psnr:g} dB, {len(paths)} image(s), size {result.size})")
+    if not result.passed:
+        print(f"ifan audit: {args.candidate}: PSNR below {args.min_psnr:g} dB", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,39 @@
+"""`ifan fp16 MODEL.onnx`: an FP16 graph with FP32 I/O; what stays FP32 is measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ifan_trt.calib import images, prepare
+from ifan_trt.calib.fp16 import DEFAULT_MAX_REL_ERROR
+
+
+def default_output(src: Path, suffix: str) -> Path:
+    return src.with_name(f"{src.stem}.{suffix}.onnx")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "fp16", help="FP16 graph with FP32 I/O, sensitive nodes kept FP32 by measurement",
+        description="Convert an FP32 IFAN export to FP16 (inputs/outputs stay FP32). Every node is "
+                    "measured on real images: nodes whose activations approach the FP16 range or whose "
+                    "FP16 rounding error is large stay FP32.")
+    p.add_argument("model", type=Path, help="FP32 ONNX export (plugin or standard-op IAC form)")
+    p.add_argument("-o", "--output", type=Path, help="output ONNX (default: MODEL.fp16.onnx)")
+    p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME",
+                   help="op types (e.g. IFAN_IAC, ConvTranspose) or node names to keep FP32 in any case")
+    p.add_argument("--images", type=Path, help="folder of images to measure on (default: the bundled samples)")
+    p.add_argument("--count", type=int, default=prepare.DEFAULT_MEASURE_COUNT, help="images to use (default: %(default)s)")
+    p.add_argument("--size", default="256x256", help="measurement crop HxW (default: %(default)s)")
+    p.add_argument("--max-rel-error", type=float, default=DEFAULT_MAX_REL_ERROR,
+                   help="keep a node FP32 when its FP16 relative error exceeds this (default: %(default)g)")
+    p.add_argument("--no-measure", action="store_true", help="convert without measuring (only --keep-fp32 stays FP32)")
+    p.add_argument("--all", action="store_true", help="print every node in the report, not only the worst")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    out = args.output or default_output(args.model, "fp16")
+    prepare.make_fp16(args.model, out, args.images, args.keep_fp32, images.parse_size(args.size), args.count,
+                      args.max_rel_error, not args.no_measure, args.all)
+    return 0
