@@ -1,0 +1,134 @@
+"""The TensorRT executor's logic that needs no GPU: profile choice, shape checks, buffer planning,
+limits for tiling and batching, the engine sidecar, the CUDA module's selection."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ifan_trt.errors import IfanError
+from ifan_trt.runtime import trt_plan
+from ifan_trt.runtime.metadata import info_from_sidecar, read_sidecar
+from ifan_trt.runtime.trt_plan import Profile, TensorSpec
+
+DYNAMIC = [TensorSpec("input", True, np.dtype(np.float32), (-1, 3, -1, -1)),
+           TensorSpec("output", False, np.dtype(np.float32), (-1, 3, -1, -1))]
+PROFILES = [  # a small-image profile with batching, and a large single-image one
+    Profile(0, {"input": ((1, 3, 64, 64), (4, 3, 256, 256), (8, 3, 512, 512))}),
+    Profile(1, {"input": ((1, 3, 256, 256), (1, 3, 720, 1280), (1, 3, 1088, 1920))}),
+]
+
+
+def test_profile_choice_prefers_the_nearest_opt():
+    assert trt_plan.choose_profile(PROFILES, {"input": (4, 3, 256, 256)}).index == 0
+    assert trt_plan.choose_profile(PROFILES, {"input": (1, 3, 720, 1280)}).index == 1
+    # fits both: 1x3x480x480 is nearer profile 0's opt volume (4*256*256) than profile 1's (720*1280)
+    assert trt_plan.choose_profile(PROFILES, {"input": (1, 3, 480, 480)}).index == 0
+    assert trt_plan.choose_profile(PROFILES, {"input": (1, 3, 600, 1000)}).index == 1
+
+
+def test_shape_outside_every_profile_names_the_ranges_and_the_fix():
+    with pytest.raises(IfanError, match=r"input: shape 2x3x720x1280 is outside every optimisation profile.*"
+                                        r"profile 0: 1x3x64x64 \.\. 8x3x512x512.*--tile"):
+        trt_plan.choose_profile(PROFILES, {"input": (2, 3, 720, 1280)})
+
+
+def test_shape_checks_against_the_declared_tensors():
+    trt_plan.check_rank(DYNAMIC, {"input": (1, 3, 64, 64)})
+    with pytest.raises(IfanError, match=r"input: shape \[1, 4, 64, 64\] does not match"):
+        trt_plan.check_rank(DYNAMIC, {"input": (1, 4, 64, 64)})
+    with pytest.raises(IfanError, match="no such input"):
+        trt_plan.check_rank(DYNAMIC, {"input": (1, 3, 8, 8), "left": (1, 3, 8, 8)})
+    dual = DYNAMIC + [TensorSpec("left", True, np.dtype(np.float32), (-1, 3, -1, -1))]
+    with pytest.raises(IfanError, match="also needs the inputs left"):
+        trt_plan.check_rank(dual, {"input": (1, 3, 8, 8)})
+
+
+def test_buffers_planned_once_for_the_largest_shape():
+    sizes = trt_plan.plan_buffers(DYNAMIC, PROFILES)
+    largest = 8 * 3 * 1088 * 1920 * 4  # element-wise max over profiles: batch 8 and 1088x1920
+    assert sizes == {"input": largest, "output": largest}
+    fp16 = [TensorSpec("input", True, np.dtype(np.float16), (1, 3, 720, 1280)),
+            TensorSpec("output", False, np.dtype(np.float16), (1, 3, 720, 1280))]
+    assert trt_plan.plan_buffers(fp16, trt_plan.static_profiles(fp16)) == {"input": 5529600, "output": 5529600}
+
+
+def test_static_engines():
+    static = [TensorSpec("input", True, np.dtype(np.float32), (1, 3, 720, 1280)),
+              TensorSpec("output", False, np.dtype(np.float32), (1, 3, 720, 1280))]
+    assert trt_plan.is_static(static) and not trt_plan.is_static(DYNAMIC)
+    profiles = trt_plan.static_profiles(static)
+    limits = trt_plan.shape_limits(profiles)
+    assert (limits.min_hw, limits.max_hw, limits.max_batch) == ((720, 1280), (720, 1280), 1)
+    with pytest.raises(IfanError):
+        trt_plan.choose_profile(profiles, {"input": (1, 3, 480, 640)})
+
+
+def test_limits_and_batch_for_the_pipeline():
+    limits = trt_plan.shape_limits(PROFILES)
+    assert (limits.min_batch, limits.max_batch, limits.min_hw, limits.max_hw) == (1, 8, (64, 64), (1088, 1920))
+    assert trt_plan.max_batch(PROFILES, 256, 256) == 8
+    assert trt_plan.max_batch(PROFILES, 720, 1280) == 1
+    assert trt_plan.max_batch(PROFILES, 2000, 2000) == 0
+
+
+def _sidecar(tmp_path, **extra):
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"engine")
+    data = {"metadata": {"ifan.variant": "IFAN", "ifan.n_iters": "17", "ifan.dual": "false", "ifan.in_bit": "8",
+                         "ifan.iac_mode": "official", "ifan.iac_form": "plugin", "ifan.normalization": "rgb/255",
+                         "ifan.size_multiple": "8", "ifan.precision": "fp32"},
+            "precision": "fp16", "tensorrt_version": "10.3.0",
+            "profiles": [{"input": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [2, 3, 1088, 1920]}}]}
+    data.update(extra)
+    (tmp_path / "m.engine.json").write_text(json.dumps(data))
+    return engine
+
+
+def test_sidecar_gives_model_facts_and_profiles(tmp_path):
+    engine = _sidecar(tmp_path)
+    info = info_from_sidecar(engine)
+    assert (info.variant, info.n_iters, info.precision, info.iac_form) == ("IFAN", 17, "fp16", "plugin")
+    profiles = trt_plan.profiles_from_sidecar(read_sidecar(engine))
+    assert profiles == [Profile(0, {"input": ((1, 3, 64, 64), (1, 3, 720, 1280), (2, 3, 1088, 1920))})]
+
+
+def test_sidecar_errors(tmp_path):
+    with pytest.raises(IfanError, match=r"m.engine.json: missing; the engine's sidecar"):
+        info_from_sidecar(tmp_path / "m.engine")
+    (tmp_path / "m.engine.json").write_text("{broken")
+    with pytest.raises(IfanError, match="not a readable JSON sidecar"):
+        info_from_sidecar(tmp_path / "m.engine")
+    engine = _sidecar(tmp_path, metadata={"ifan.n_iters": "17"})
+    with pytest.raises(IfanError, match="no ifan.variant metadata"):
+        info_from_sidecar(engine)
+
+
+def test_cuda_module_selection_without_bindings(monkeypatch):
+    from ifan_trt.runtime import cuda_memory
+
+    monkeypatch.setattr(cuda_memory, "available_implementations", lambda: [])
+    with pytest.raises(IfanError, match="needs cuda-python or pycuda"):
+        cuda_memory.open_cuda("auto")
+    monkeypatch.setattr(cuda_memory, "available_implementations", lambda: ["cuda-python"])
+    with pytest.raises(IfanError, match="pycuda is not installed"):
+        cuda_memory.open_cuda("pycuda")
+    with pytest.raises(IfanError, match="unknown CUDA implementation"):
+        cuda_memory.open_cuda("opencl")
+
+
+def test_tensorrt_missing_is_a_clear_error(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tensorrt(name, *args, **kwargs):
+        if name == "tensorrt":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorrt)
+    from ifan_trt.runtime.trt_executor import TrtExecutor
+
+    with pytest.raises(IfanError, match="TensorRT is not installed.*--backend onnxruntime"):
+        TrtExecutor(_sidecar(tmp_path))
