@@ -42,6 +42,15 @@ class IacSpec:
         ])
 
 
+def iac_traffic_bytes(shape, spec: IacSpec, elem_bytes: int) -> int:
+    """Bytes an IAC must move at least (each tensor element read or written once), all iterations:
+    per iteration the features x_i, the kernel taps (k in official mode, 2k corrected), the bias,
+    and the output x_{i+1}, each one feature map of B*c*h*w elements."""
+    b, c, h, w = shape
+    taps = spec.k * (2 if spec.mode == 1 else 1)
+    return spec.n_iters * (1 + taps + 1 + 1) * b * c * h * w * elem_bytes
+
+
 def strongly_typed_network(trt, builder):
     flag = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
     return builder.create_network(flag)
