@@ -93,14 +93,14 @@ class Demo:
         while not self.stop.is_set():
             tries += 1
             self.stats.reconnects += 1
-            print(f"ifan demo: {self.source.target} dropped; reconnecting (attempt {tries})", file=sys.stderr)
+            print(f"ifan demo: {self.source.label}: lost the stream; reconnecting (attempt {tries})", file=sys.stderr)
             if self.stop.wait(self.opt.reconnect_wait_s):
                 return None
             try:
                 return self._open()
             except IfanError:
                 if self.opt.reconnect_tries is not None and tries >= self.opt.reconnect_tries:
-                    print(f"ifan demo: giving up on {self.source.target} after {tries} attempts", file=sys.stderr)
+                    print(f"ifan demo: {self.source.label}: giving up after {tries} attempts", file=sys.stderr)
                     return None
         return None
 

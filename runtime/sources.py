@@ -20,6 +20,11 @@ class Source:
     live: bool  # a live source reconnects when it drops; a file ends
 
     @property
+    def label(self) -> str:
+        """For messages: a pipeline string is too long to repeat."""
+        return {"csi": "the CSI camera", "gstreamer": "the GStreamer pipeline"}.get(self.kind, f"{self.kind} {self.target}")
+
+    @property
     def uses_gstreamer(self) -> bool:
         return self.kind in ("csi", "gstreamer")
 

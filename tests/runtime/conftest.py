@@ -64,8 +64,8 @@ def write_video(path, frames: int = 10, size=(48, 64), fps: float = 25.0) -> lis
     written = []
     for i in range(frames):
         frame = np.full((h, w, 3), 190, np.uint8)
-        frame[:, :, 0] = 150 + 4 * i
-        cv2.circle(frame, (8 + 4 * i, h // 2), max(3, h // 6), (40, 70, 110), -1)
+        frame[:, :, 0] = 150 + 4 * (i % 20)
+        cv2.circle(frame, (8 + 4 * (i % 20), h // 2), max(3, h // 6), (40, 70, 110), -1)
         writer.write(frame)
         written.append(frame)
     writer.release()
