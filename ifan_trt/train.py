@@ -60,6 +60,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT.state.pt")
 
 
+def full_command(args) -> str:
+    """The run as one `ifan train` command with every option spelled out (defaults included), so
+    the record reproduces the run even if defaults change; --resume is not part of the recipe."""
+    parts = ["ifan", "train"]
+    for key, value in vars(args).items():
+        if key in ("func", "command", "resume") or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        parts += [flag] if value is True else [flag, shlex.quote(str(value))]
+    return " ".join(parts)
+
+
 def charbonnier(x, y, eps: float = 1e-3):
     return ((x - y) ** 2 + eps * eps).sqrt().mean()
 
@@ -121,9 +133,7 @@ def run(args) -> int:
     model = IFAN(config)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, elapsed, history = 0, 0.0, []
-    prog = "ifan train" if Path(sys.argv[0]).name == "ifan" else "python -m ifan_trt.train"
-    rest = sys.argv[2:] if prog == "ifan train" else sys.argv[1:]
-    command = " ".join([prog] + [shlex.quote(a) for a in rest])
+    command = full_command(args)
     if args.resume:
         if not state_path.is_file():
             raise IfanError(f"{state_path}: no training state to resume; drop --resume")
