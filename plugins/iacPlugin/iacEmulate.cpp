@@ -34,11 +34,11 @@ void runIterations(Problem const& p, Plan const& plan, T const* features, T cons
     {
         T* dst = ((p.N - 1 - i) % 2 == 0) ? out : scratch.data();
         IterArgs<T> const args{p, plan, i, src, filters, dst};
-        for (int32_t bx = 0; bx < p.B * p.C; ++bx)
+        for (int32_t plane = 0; plane < p.B * p.C; ++plane)
         {
-            for (int32_t by = 0; by < plan.tilesX * plan.tilesY; ++by)
+            for (int32_t tileIndex = 0; tileIndex < plan.tilesX * plan.tilesY; ++tileIndex)
             {
-                Tile const tile = tileOf(p, plan, bx, by);
+                Tile const tile = tileOf(p, plan, plane, tileIndex);
                 // poison shared memory: a read of a value no phase wrote shows up as NaN
                 for (float& v : smem)
                 {

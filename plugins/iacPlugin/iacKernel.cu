@@ -108,12 +108,12 @@ struct Io<__half, 4>
 namespace
 {
 
-//! One iteration: block (plane b*C + ch, tile), threads (column group, row).
+//! One iteration: block (tile, plane b*C + ch), threads (column group, row).
 template <typename T, int K, int VEC>
 __global__ void __launch_bounds__(kBLOCK_THREADS) iacIterationKernel(IterArgs<T> const args)
 {
     extern __shared__ float smem[];
-    Tile const tile = tileOf(args.problem, args.plan, static_cast<int32_t>(blockIdx.x), static_cast<int32_t>(blockIdx.y));
+    Tile const tile = tileOf(args.problem, args.plan, static_cast<int32_t>(blockIdx.y), static_cast<int32_t>(blockIdx.x));
     int32_t const tid = static_cast<int32_t>(threadIdx.y * blockDim.x + threadIdx.x);
     loadFeatureTile<T, K, VEC>(args, tile, smem, tid, static_cast<int32_t>(blockDim.x * blockDim.y));
     __syncthreads();
@@ -136,7 +136,7 @@ template <typename T, int K, int VEC>
 cudaError_t launchIterations(Problem const& problem, Plan const& plan, T const* features, T const* filters, T* out,
     T* scratch, cudaStream_t stream)
 {
-    dim3 const grid(static_cast<uint32_t>(problem.B * problem.C), static_cast<uint32_t>(plan.tilesX * plan.tilesY));
+    dim3 const grid(static_cast<uint32_t>(plan.tilesX * plan.tilesY), static_cast<uint32_t>(problem.B * problem.C));
     dim3 const block(static_cast<uint32_t>(plan.groups), static_cast<uint32_t>(plan.rows));
     T const* src = features;
     for (int32_t i = 0; i < problem.N; ++i)
@@ -204,8 +204,9 @@ cudaError_t launchIac(Problem const& problem, T const* features, T const* filter
     size_t const vecBytes = 4 * sizeof(T);
     bool const canVectorise = aligned(features, vecBytes) && aligned(filters, vecBytes) && aligned(out, vecBytes);
     Plan const plan = makePlan(problem, canVectorise);
-    if (static_cast<int64_t>(plan.tilesX) * plan.tilesY > 65535
-        || static_cast<int64_t>(problem.B) * problem.C > 0x7FFFFFFF)
+    // grid: tiles in x (up to 2^31 - 1), planes B * C in y (up to 65535: B <= 511 at c = 128)
+    if (static_cast<int64_t>(plan.tilesX) * plan.tilesY > 0x7FFFFFFF
+        || static_cast<int64_t>(problem.B) * problem.C > 65535)
     {
         return cudaErrorInvalidConfiguration;
     }

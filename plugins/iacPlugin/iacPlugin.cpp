@@ -24,6 +24,7 @@ namespace
 constexpr int32_t kNB_INPUTS = 2; // features, filters
 constexpr int32_t kNB_OUTPUTS = 1;
 constexpr int32_t kFAILURE = -1;
+constexpr int64_t kMAX_PLANES = 65535; // gridDim.y of the kernel
 
 void logError(std::string const& where, std::string const& message) noexcept
 {
@@ -339,6 +340,11 @@ std::string IacPlugin::problemFor(Dims const& features, Dims const& filters, Pro
     {
         return "features " + dimsToString(features) + " and filters " + dimsToString(filters)
             + " must agree in batch, height and width";
+    }
+    if (features.d[0] >= 0 && features.d[1] >= 0 && features.d[0] * features.d[1] > kMAX_PLANES)
+    {
+        return "batch x channels of " + dimsToString(features) + " exceeds " + std::to_string(kMAX_PLANES)
+            + " (one CUDA grid row per plane)";
     }
     if (features.d[1] >= 0 && filters.d[1] >= 0)
     {

@@ -108,13 +108,16 @@ struct Tile
     int32_t x0;
 };
 
-IFAN_HD Tile tileOf(Problem const& p, Plan const& plan, int32_t blockX, int32_t blockY)
+//! plane = b * C + ch; tile = tile row * tilesX + tile column. The kernel takes the tile from
+//! blockIdx.x (scheduled first), so the tiles of one plane run together and the p feature rows a
+//! tile shares with its neighbours are still in L2.
+IFAN_HD Tile tileOf(Problem const& p, Plan const& plan, int32_t plane, int32_t tile)
 {
     Tile t;
-    t.b = blockX / p.C;
-    t.ch = blockX % p.C;
-    t.y0 = (blockY / plan.tilesX) * plan.rows;
-    t.x0 = (blockY % plan.tilesX) * plan.groups * plan.vec;
+    t.b = plane / p.C;
+    t.ch = plane % p.C;
+    t.y0 = (tile / plan.tilesX) * plan.rows;
+    t.x0 = (tile % plan.tilesX) * plan.groups * plan.vec;
     return t;
 }
 
