@@ -372,3 +372,15 @@ def write_dataset(out: str | os.PathLike, count: int, size: tuple[int, int], see
             _write_png(dirs["left"] / name, s.left)
             _write_png(dirs["right"] / name, s.right)
     return out
+
+
+def defocus_photo(srgb: np.ndarray, inv_depth: np.ndarray, inv_focus: float, strength: float,
+                  blades: int = 0, read_noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Defocus one sRGB photo (H, W, 3 in [0, 1]) given a per-pixel inverse depth: the same lens
+    model as the generator, for single images (e.g. the bundled sample)."""
+    layer = Layer(to_linear(srgb).astype(np.float32), np.ones(srgb.shape[:2], np.float32),
+                  np.asarray(inv_depth, np.float32))
+    out = to_srgb(render_defocus([layer], inv_focus, strength, blades)["c"])
+    if read_noise:
+        out = out + np.random.default_rng(seed).normal(0, read_noise, out.shape)
+    return np.clip(out, 0, 1).astype(np.float32)
