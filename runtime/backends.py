@@ -6,6 +6,7 @@ provider is installed), else PyTorch when only a checkpoint (or nothing: the bun
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -26,8 +27,15 @@ def default_checkpoint() -> str:
 
 
 def _engine_onnx(engine: str) -> str | None:
-    """An ONNX file beside the engine (same stem): what auto falls back to without a GPU."""
-    for candidate in (Path(engine).with_suffix(".onnx"), Path(str(engine) + ".onnx")):
+    """The ONNX model an engine was built from (recorded in its sidecar) or one beside it with the
+    same stem: what auto falls back to without a GPU."""
+    candidates = [Path(engine).with_suffix(".onnx"), Path(str(engine) + ".onnx")]
+    try:
+        recorded = json.loads(Path(f"{engine}.json").read_text()).get("onnx") or {}
+        candidates = [Path(recorded[k]) for k in ("path", "source") if recorded.get(k)] + candidates
+    except (OSError, ValueError, AttributeError):
+        pass
+    for candidate in candidates:
         if candidate.is_file():
             return str(candidate)
     return None

@@ -45,6 +45,14 @@ def _layer_profiler(trt):
     return LayerTimes()
 
 
+def _recorded_plugin(sidecar: dict) -> str | None:
+    """The plugin library the engine was built with, when it is still where the sidecar says
+    (else None: plugin_library searches its usual places)."""
+    entry = sidecar.get("plugin_library") or {}
+    path = entry.get("path") if isinstance(entry, dict) else None
+    return path if path and Path(path).is_file() else None
+
+
 class TrtExecutor(Executor):
     backend = "tensorrt"
 
@@ -62,8 +70,10 @@ class TrtExecutor(Executor):
         sidecar = read_sidecar(path)
         self.trt = trt
         self._logger = trt.Logger(trt.Logger.WARNING)
-        if self.info.iac_form != "onnx":  # the plugin graph (or unknown): the IAC plugin must be registered
-            self._load_plugin(plugin)
+        builder = sidecar.get("builder") or {}
+        embedded = bool(builder.get("version_compatible")) and bool(sidecar.get("plugin_library"))
+        if self.info.iac_form != "onnx" and not embedded:  # the plugin graph: register the IAC plugin
+            self._load_plugin(plugin or _recorded_plugin(sidecar))
         self.cuda = open_cuda(cuda, device)
         try:
             self._open(path, sidecar)
@@ -79,11 +89,13 @@ class TrtExecutor(Executor):
     def _load_plugin(plugin: str | None) -> None:
         from .plugin_library import load_plugin
 
-        load_plugin(plugin) if plugin else load_plugin()
+        load_plugin(plugin)
 
     def _open(self, path: Path, sidecar: dict) -> None:
         trt = self.trt
         self._runtime = _ok(trt.Runtime(self._logger), "creating the runtime")
+        if (sidecar.get("builder") or {}).get("version_compatible"):
+            self._runtime.engine_host_code_allowed = True  # the plan carries the lean runtime (and the plugin)
         engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
         if engine is None:
             built = sidecar.get("tensorrt_version", "unknown")
