@@ -49,10 +49,14 @@ def _with_contrib_domain(model):
     Graphs typed FP16 feed the plugin FP16; the Python kernel is FP32, so such nodes are
     wrapped in Casts (the comparison then measures the rest of the graph's FP16 error).
     """
+    import onnx
     from onnx import TensorProto, helper
 
     model = _copy(model)
     types = _value_types(model)
+    if any(name not in types for n in _plugin_nodes(model) for name in n.input):
+        # value_info was stripped (e.g. by a precision pass): infer the plugin inputs' types
+        types.update(_value_types(onnx.shape_inference.infer_shapes(model)))
     new_nodes = []
     for node in model.graph.node:
         if node.op_type != PLUGIN_OP:

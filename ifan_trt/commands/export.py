@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..errors import IfanError
 
@@ -12,7 +13,8 @@ def register(subparsers) -> None:
         "export", help="export a checkpoint to ONNX",
         description="Export an IFAN checkpoint (official or ifan-trt) to ONNX with dynamic batch, "
                     "height and width, named I/O (input[, left, right] -> output) and ifan.* metadata.")
-    p.add_argument("--checkpoint", required=True, help="official IFAN checkpoint or ifan-trt checkpoint")
+    p.add_argument("--checkpoint", help="official IFAN checkpoint or ifan-trt checkpoint "
+                                        "(default: the bundled model)")
     p.add_argument("-o", "--output", required=True, help="ONNX file to write")
     p.add_argument("--iac", choices=("plugin", "onnx"), default="plugin",
                    help="IAC as one IFAN_IAC plugin node (TensorRT plugin) or as standard ONNX ops "
@@ -38,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.export.onnx_export import export_onnx
 
     shape = parse_shape(args.shape) if args.shape else None
-    if args.output == args.checkpoint:
+    if args.checkpoint is None:
+        from ifan_trt.weights import default_checkpoint_path
+
+        args.checkpoint = str(default_checkpoint_path())
+    if os.path.abspath(args.output) == os.path.abspath(args.checkpoint):
         raise IfanError(f"{args.output}: the output would overwrite the checkpoint; choose another -o")
     loaded = load_checkpoint(args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode)
     result = export_onnx(loaded, args.output, iac_form=args.iac, shape=shape, prune=not args.no_prune,

@@ -12,8 +12,9 @@ def register(subparsers) -> None:
                     "(either IAC form) against the PyTorch model: max abs error and PSNR. Exit 1 "
                     "above the tolerance.")
     p.add_argument("onnx", help="ONNX file written by `ifan export`")
-    p.add_argument("--checkpoint", help="checkpoint the graph was exported from (without it: no "
-                                        "reference, only the checks and a run)")
+    p.add_argument("--checkpoint", help="checkpoint the graph was exported from (default: the "
+                                        "bundled model if the graph came from it; otherwise only "
+                                        "the checks and a run, no reference)")
     p.add_argument("--shape", metavar="HxW", help="image size to run (multiples of 8; default: the "
                                                   "graph's static size or 120x200)")
     p.add_argument("--batch", type=int, default=1, help="batch size to run (default 1)")
@@ -39,4 +40,24 @@ def run(args: argparse.Namespace) -> int:
     shape = parse_shape(args.shape) if args.shape else None
     if args.batch < 1:
         raise IfanError(f"--batch {args.batch}: must be >= 1")
-    return report_and_status(args.onnx, args.checkpoint, shape, args.batch, args.tol)
+    return report_and_status(args.onnx, args.checkpoint or _bundled_if_source(args.onnx), shape,
+                             args.batch, args.tol)
+
+
+def _bundled_if_source(path) -> str | None:
+    """The bundled checkpoint when the graph's recorded SHA-256 is its, else None."""
+    from ifan_trt.errors import IfanError
+    from ifan_trt.export.contract import read_metadata
+
+    try:
+        from ifan_trt.checkpoint import sha256_file
+        from ifan_trt.weights import default_checkpoint_path
+
+        bundled = default_checkpoint_path()
+    except (ImportError, IfanError):  # no torch or no bundled model in this install
+        return None
+    try:
+        recorded = read_metadata(path).get("ifan.checkpoint_sha256")
+    except Exception:  # missing or unreadable file: verify_onnx reports it with its reason
+        return None
+    return str(bundled) if recorded == sha256_file(bundled) else None
