@@ -88,7 +88,8 @@ def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
             raise IfanError(f"{path}: no such file or folder")
 
     out = Path(output)
-    single = len(found) == 1 and not Path(inputs[0]).is_dir() and not out.is_dir() and (_is_image(out) or is_video(out))
+    # one input file and an OUT with an extension: OUT is the output file (its format is checked later)
+    single = len(found) == 1 and not Path(inputs[0]).is_dir() and not out.is_dir() and bool(out.suffix)
     if single:
         return [Job(found[0][0], out)]
     if out.exists() and not out.is_dir():

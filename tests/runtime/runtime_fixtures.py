@@ -1,8 +1,17 @@
-"""Fixtures for the runtime tests: one small seeded IFAN (ch=8, N=2), its checkpoint and its ONNX
-exports (each made once per session: an export costs ~10 s on 2 cores), tiny videos, and a fake
-executor for the logic that does not need a network."""
+"""Helpers for the runtime tests: one small seeded IFAN (ch=8, N=2), its checkpoint and its ONNX
+exports (each made once per process: an export costs ~10 s on 2 cores), tiny videos, and a fake
+executor for the logic that does not need a network.
+
+A module, not a conftest.py: test modules elsewhere import the top-level tests/conftest.py as
+`conftest`, which a second conftest.py would shadow. Test modules import the `models` fixture
+from here."""
 
 from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -24,28 +33,34 @@ def small_model(seed: int = 0, scale: float = 0.06):
     return model.eval()
 
 
-@pytest.fixture(scope="session")
-def models(tmp_path_factory):
-    """models(kind) -> path, kind in checkpoint / onnx (standard-op IAC) / plugin (IFAN_IAC node)."""
-    folder = tmp_path_factory.mktemp("models")
-    cache = {}
+_MODELS: dict[str, Path] = {}
+_FOLDER: list[Path] = []
 
-    def get(kind: str):
-        if kind not in cache:
-            checkpoint = folder / "small.pth"
-            if not checkpoint.exists():
-                from ifan_trt.checkpoint import save_checkpoint
 
-                save_checkpoint(small_model(), checkpoint)
-            if kind == "checkpoint":
-                cache[kind] = checkpoint
-            else:
-                from ifan_trt.export import export_onnx
+def model_path(kind: str) -> Path:
+    """kind in checkpoint / onnx (standard-op IAC) / plugin (IFAN_IAC node); made once per process."""
+    if kind not in _MODELS:
+        if not _FOLDER:
+            _FOLDER.append(Path(tempfile.mkdtemp(prefix="ifan_runtime_tests_")))
+            atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
+        checkpoint = _FOLDER[0] / "small.pth"
+        if not checkpoint.exists():
+            from ifan_trt.checkpoint import save_checkpoint
 
-                cache[kind] = export_onnx(checkpoint, folder / f"small_{kind}.onnx", iac_form=kind).path
-        return cache[kind]
+            save_checkpoint(small_model(), checkpoint)
+        if kind == "checkpoint":
+            _MODELS[kind] = checkpoint
+        else:
+            from ifan_trt.export import export_onnx
 
-    return get
+            _MODELS[kind] = export_onnx(checkpoint, _FOLDER[0] / f"small_{kind}.onnx", iac_form=kind).path
+    return _MODELS[kind]
+
+
+@pytest.fixture
+def models():
+    """models(kind) -> path of the small model as a checkpoint or an ONNX export."""
+    return model_path
 
 
 def scene(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -90,8 +105,3 @@ class FakeExecutor(Executor):
             assert b <= self.limits.max_batch
         self._stage_ms = dict(self._fixed_stage or {"compute": 1.0})
         return self.fn(input).astype(np.float32)
-
-
-@pytest.fixture
-def fake_executor():
-    return FakeExecutor
