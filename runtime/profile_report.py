@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+from ifan_trt.errors import IfanError
 from ifan_trt.imageio import write_bytes_atomic
 
 from .profiler import STAGES, ProfileResult
@@ -64,7 +65,10 @@ def to_csv(results: list[ProfileResult]) -> str:
 
 
 def to_png(results: list[ProfileResult]) -> bytes:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise IfanError("--png needs matplotlib: pip install 'ifan-trt[plot]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
