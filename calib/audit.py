@@ -1,6 +1,7 @@
 """Accuracy audit of a precision-reduced graph against the FP32 graph, on the CPU.
 
-Both graphs run in ONNX Runtime (the export's session helper, so the plugin form runs too) on
+Both graphs run in ONNX Runtime (the export's session helper, so the plugin form runs too; FP16
+tensors rounded explicitly, see calib.emulate) on
 the same images; per image and on average we report PSNR, SSIM (ifan_trt.metrics, as
 the paper computes them) and the largest absolute error
 of the candidate's output against the FP32 output. The threshold applies to every image: one
@@ -71,10 +72,16 @@ HEADER = ["image", "PSNR dB", "SSIM", "max abs err"]
 
 
 def _session(path: Path):
+    """Session for a graph file; FP16 graphs run emulated (see calib.emulate) so that the CPU
+    sees the FP16 roundings a GPU makes."""
     from ifan_trt.export.ort_plugin import ort_session
 
+    from . import graphs
+    from .emulate import cpu_model
+
+    model = graphs.load_model(path)
     try:
-        return ort_session(path)
+        return ort_session(cpu_model(model))
     except Exception as exc:  # ONNX Runtime reports a bad graph with its own exception types
         raise IfanError(f"{path}: ONNX Runtime cannot run this graph ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None

@@ -29,6 +29,9 @@ from . import graphs
 FP16_MAX = 65504.0
 # A node whose values reach half the FP16 range on these images may overflow on others.
 OVERFLOW_MARGIN = 0.5
+# onnxconverter-common clamps FP16 initializers to +-1e4 by default, which silently changes
+# weights between 1e4 and the real FP16 limit: we pass the real limit
+MAX_FINITE = FP16_MAX
 DEFAULT_MAX_REL_ERROR = 1e-2  # FP16 rounding alone gives ~3e-4; 30x that is cancellation
 _SUFFIX = "/fp16_alone"
 _NO_MEASURE_OPS = {"Constant", "Shape", "Size", "ConstantOfShape"}
@@ -63,7 +66,7 @@ def _round_fp16_array(a: np.ndarray) -> np.ndarray:
     from onnxconverter_common.float16 import convert_np_to_float16
 
     shape = a.shape
-    return convert_np_to_float16(np.atleast_1d(a)).astype(np.float32).reshape(shape)
+    return convert_np_to_float16(np.atleast_1d(a), max_finite_val=MAX_FINITE).astype(np.float32).reshape(shape)
 
 
 def _float_outputs(model, session_factory, feeds) -> dict[str, np.dtype]:
@@ -172,10 +175,19 @@ def measure(model, image_feeds, session_factory=None, max_rel_error: float = DEF
             s.rel_error = max(s.rel_error, rel)
             s.max_abs_error = max(s.max_abs_error, float(np.max(np.abs(diff))) if diff.size else 0.0)
     result = list(stats.values())
+    readers: dict[str, list[str]] = {}
+    for node in model.graph.node:
+        for i in node.input:
+            readers.setdefault(i, []).append(node.name)
     for s in result:
         if s.max_abs >= FP16_MAX * OVERFLOW_MARGIN:
             s.keep_fp32 = True
             s.reasons.append(f"|x| up to {s.max_abs:.3g} (FP16 max {FP16_MAX:g})")
+            # the tensor must reach its readers in FP32 too, so they stay FP32 with it
+            for reader in readers.get(s.output, []):
+                if reader in stats and s.name != reader:
+                    stats[reader].keep_fp32 = True
+                    stats[reader].reasons.append(f"reads {s.output} (|x| up to {s.max_abs:.3g})")
         if s.rel_error > max_rel_error:
             s.keep_fp32 = True
             s.reasons.append(f"rel. error {s.rel_error:.2e} > {max_rel_error:.0e}")
@@ -218,11 +230,88 @@ def convert(model, keep_ops: list[str] = (), keep_nodes: list[str] = ()):
     block_ops = sorted(set(float16.DEFAULT_OP_BLOCK_LIST) | set(keep_ops))
     try:
         out = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=block_ops,
-                                               node_block_list=list(keep_nodes))
+                                               node_block_list=list(keep_nodes), max_finite_val=MAX_FINITE)
     except Exception as exc:
         raise IfanError(f"FP16 conversion failed ({type(exc).__name__}: {exc})") from None
+    drop_cast_roundtrips(out)
+    restore_fp32_weights(out, model)
     graphs.set_metadata(out, graphs.PRECISION_KEY, "fp16")
     return out
+
+
+def drop_cast_roundtrips(model) -> int:
+    """The converter casts every output of an FP32-kept node to FP16 and back for the next
+    kept node: a tensor that overflows FP16 would still pass through FP16. Remove such
+    FP32 -> FP16 -> FP32 round trips so that kept neighbours exchange FP32. Returns how many."""
+    from onnx import TensorProto, helper
+
+    def cast_to(node):
+        return next((helper.get_attribute_value(a) for a in node.attribute if a.name == "to"), None)
+
+    consumers: dict[str, list] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    producers = {o: n for n in model.graph.node for o in n.output}
+    graph_outputs = {o.name for o in model.graph.output}
+    types = graphs.value_types(model)
+    removed = 0
+    for down in list(model.graph.node):
+        if down.op_type != "Cast" or cast_to(down) != TensorProto.FLOAT16:
+            continue
+        src = down.input[0]
+        if types.get(src) != TensorProto.FLOAT and (producers.get(src) is None or producers[src].op_type == "Cast"):
+            continue
+        users = consumers.get(down.output[0], [])
+        ups = [u for u in users if u.op_type == "Cast" and cast_to(u) == TensorProto.FLOAT]
+        for up in ups:
+            if up.output[0] in graph_outputs:
+                continue
+            for user in consumers.get(up.output[0], []):
+                user.input[:] = [src if i == up.output[0] else i for i in user.input]
+            model.graph.node.remove(up)
+            removed += 1
+        if len(ups) == len(users) and down.output[0] not in graph_outputs and \
+                all(u.output[0] not in graph_outputs for u in ups):
+            model.graph.node.remove(down)
+    return removed
+
+
+def restore_fp32_weights(converted, original) -> int:
+    """The converter turns every float initializer to FP16 and casts it back for FP32-kept
+    nodes, so a kept node would still see FP16-rounded weights. Give such nodes the original
+    FP32 initializer instead. Returns how many casts it replaced."""
+    from onnx import TensorProto, helper
+
+    fp32 = {t.name: t for t in original.graph.initializer if t.data_type == TensorProto.FLOAT}
+    half = {t.name: t for t in converted.graph.initializer if t.data_type == TensorProto.FLOAT16}
+    consumers: dict[str, list] = {}
+    for n in converted.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    have = {t.name for t in converted.graph.initializer}
+    replaced = 0
+    for cast in list(converted.graph.node):
+        if cast.op_type != "Cast" or cast.input[0] not in half or cast.input[0] not in fp32:
+            continue
+        if next((helper.get_attribute_value(a) for a in cast.attribute if a.name == "to"), None) != TensorProto.FLOAT:
+            continue
+        name = cast.input[0]
+        restored = f"{name}/fp32"
+        if restored not in have:
+            t = type(fp32[name])()
+            t.CopyFrom(fp32[name])
+            t.name = restored
+            converted.graph.initializer.append(t)
+            have.add(restored)
+        for user in consumers.get(cast.output[0], []):
+            user.input[:] = [restored if i == cast.output[0] else i for i in user.input]
+        converted.graph.node.remove(cast)
+        replaced += 1
+    used = {i for n in converted.graph.node for i in n.input}
+    for t in [t for t in converted.graph.initializer if t.name in half and t.name not in used]:
+        converted.graph.initializer.remove(t)
+    return replaced
 
 
 def float16_nodes(model) -> list[str]:

@@ -72,7 +72,9 @@ def output_psnr(reference, candidate, feeds_list) -> list[float]:
 
     from ifan_trt.metrics import psnr
 
-    a_s, b_s = ort_session(reference), ort_session(candidate)
+    from .emulate import cpu_model
+
+    a_s, b_s = ort_session(reference), ort_session(cpu_model(candidate))
     out_a, out_b = a_s.get_outputs()[0].name, b_s.get_outputs()[0].name
     return [psnr(a_s.run([out_a], f)[0], b_s.run([out_b], f)[0].astype(np.float32)) for f in feeds_list]
 
