@@ -7,6 +7,7 @@ This is how DEFAULT_OVERLAP was chosen (>= 40 dB). Run it on your own model and 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 
 import numpy as np
@@ -31,11 +32,12 @@ def tiled_psnr(executor: Executor, rgb: np.ndarray, tile: tuple[int, int],
     return {ov: psnr(run_tiled(executor, x, tile, ov), full) for ov in overlaps}
 
 
-def defocused_image(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """A synthetic defocused photo (ifan_trt.synthetic), the kind of input the model is for."""
-    from ifan_trt.synthetic import make_sample
+def defocused_image(h: int, w: int, seed: int = 0, photos: bool = False) -> np.ndarray:
+    """A synthetic defocused scene (ifan_trt.synthetic), the kind of input the model is for: dead
+    leaves, or with photos=True crops of scikit-image's sample photos (needs the train extra)."""
+    from ifan_trt.synthetic import TRAIN_PHOTOS, make_sample
 
-    return make_sample(np.random.default_rng(seed), h, w).source
+    return make_sample(np.random.default_rng(seed), h, w, photos=TRAIN_PHOTOS if photos else ()).source
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tile", default="192x192")
     p.add_argument("--threads", type=int)
     args = p.parse_args(argv)
-    rgb = read_image(args.image).rgb if args.image else defocused_image(384, 512)
+    photos = importlib.util.find_spec("skimage") is not None
+    rgb = read_image(args.image).rgb if args.image else defocused_image(384, 512, photos=photos)
     rgb = pad_to_multiple(rgb)
     with open_executor("auto", checkpoint=args.checkpoint, onnx=args.onnx, threads=args.threads) as ex:
         results = tiled_psnr(ex, rgb, parse_tile(args.tile))

@@ -4,6 +4,7 @@ per-stage breakdown, compared in one report (terminal table, JSON, CSV, PNG)."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -69,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if out:
         out.mkdir(parents=True, exist_ok=True)
     pick = lambda given, name: given or (out / name if out else None)
-    for path in write_reports(results, pick(args.json, "profile.json"), pick(args.csv, "profile.csv"),
-                              pick(args.png, "profile.png")):
+    png = pick(args.png, "profile.png")
+    if png and not args.png and importlib.util.find_spec("matplotlib") is None:
+        print("ifan profile: no PNG without matplotlib (pip install 'ifan-trt[plot]')", file=sys.stderr)
+        png = None
+    for path in write_reports(results, pick(args.json, "profile.json"), pick(args.csv, "profile.csv"), png):
         print(f"wrote {path}")
     return 0
