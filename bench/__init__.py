@@ -1,0 +1,2 @@
+"""CPU speed and memory benchmarks of IFAN (issue 8). Run from the repository root:
+``python -m bench.cpu_speed`` (see bench/README.md). Not part of the installed package."""

@@ -1,0 +1,219 @@
+"""IFAN on the CPU: PyTorch eager baseline vs our PyTorch model vs ONNX Runtime FP32 / native IAC /
+INT8, and the IAC alone (issue 8). One table, every row measured in this run, each configuration
+in its own process (its peak RSS is its own), median of --runs timed runs after --warmup.
+
+    python -m bench.cpu_speed                 # 1280x720 and 1920x1080, 2 threads, 5 runs
+    python -m bench.cpu_speed --sizes 720x1280 --rows a,c,e
+
+Artefacts (random-init full-size checkpoint, ONNX graphs, INT8 graph, inputs) are made on the fly
+and cached in --work; results (markdown table, JSON, PNG) go to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import prepare
+from .report import (MiB, TABLE_HEADER, Row, check_targets, format_table, format_targets, maxrss_bytes,
+                     median_seconds, psnr, table_rows)
+
+# the fastest ONNX Runtime CPU settings measured (see bench/README.md, ablation)
+BEST_ORT = {"level": "ORT_ENABLE_ALL", "arena": True, "mem_pattern": False}
+
+LABELS = {
+    "a": "PyTorch eager, unfold IAC (official data flow)",
+    "b": "PyTorch eager, ifan_trt.model.IFAN",
+    "c": "ORT FP32, standard-op IAC (pruned, streamed F, sub-pixel upconv)",
+    "d": "ORT FP32, native fused IAC op (plugin form)",
+    "e": "ORT INT8 Q/DQ (convs, u8 activations), IAC float",
+    "f-unfold": "IAC alone: unfold (PyTorch)",
+    "f-ours": "IAC alone: ifan_trt.iac (PyTorch)",
+    "f-native": "IAC alone: native fused C++",
+}
+ROW_GROUPS = {"a": ["a"], "b": ["b"], "c": ["c"], "d": ["d"], "e": ["e"], "f": ["f-unfold", "f-ours", "f-native"]}
+
+
+def run_worker(spec: dict, work: Path) -> tuple[dict, int]:
+    """Run one configuration in a child process; (its JSON result, its peak RSS in bytes)."""
+    fd, spec_path = tempfile.mkstemp(prefix="spec_", suffix=".json", dir=work)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(spec, fh)
+    env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]))
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "bench.worker", spec_path], stdout=out, stderr=err,
+                                cwd=Path(__file__).resolve().parent.parent, env=env)
+        # wait4, not proc.wait(): it also returns this child's own resource usage (peak RSS)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        lines, errors = out.read().decode().strip().splitlines(), err.read().decode().strip().splitlines()
+    os.unlink(spec_path)
+    if code != 0 or not lines:
+        raise RuntimeError(f"exit {code}: {(errors or ['no output'])[-1]}")
+    result = json.loads(lines[-1])
+    peak = maxrss_bytes(usage.ru_maxrss)
+    return result, max(peak, result["vmhwm"])
+
+
+def plan(args, work: Path) -> list[tuple[Row, dict]]:
+    """(row, worker spec) for every configuration, in measuring order."""
+    want = [k for g in args.rows.split(",") for k in ROW_GROUPS[g.strip()]]
+    common = {"threads": args.threads, "runs": args.runs, "warmup": args.warmup, "cache_dir": str(work)}
+    need_onnx = any(k in want for k in ("c", "d", "e"))
+    ckpt = prepare.checkpoint(work)
+    graphs = {}
+    if need_onnx:
+        standard = prepare.exported(work, ckpt, "onnx", prune=True)
+        graphs["c"] = prepare.optimised(work, standard)
+        if "e" in want:
+            graphs["e"] = prepare.int8(work, graphs["c"], "u8")
+        if "d" in want:
+            graphs["d"] = prepare.optimised(work, prepare.exported(work, ckpt, "plugin", prune=True), stream=False)
+    out = []
+    for size in args.sizes.split(","):
+        inp = str(prepare.input_path(work, size)) if any(k in want for k in "abcde") else ""
+        for key in want:
+            row = Row(key, LABELS[key], size, base=("f-unfold" if key.startswith("f") else "a") + f"@{size}")
+            spec = dict(common, size=size, output=str(work / f"out_{key}_{size}.npy"))
+            if key in ("a", "b"):
+                spec.update(kind="torch_unfold" if key == "a" else "torch_ours", checkpoint=str(ckpt), input=inp)
+            elif key in ("c", "d", "e"):
+                spec.update(kind="ort_native" if key == "d" else "ort", onnx=str(graphs[key]), input=inp, ort=BEST_ORT)
+            else:
+                spec.update(kind="iac", variant=key.split("-")[1])
+            out.append((row, spec))
+    return out
+
+
+def machine() -> dict:
+    info = {"cpu": platform.processor() or "unknown", "cores": os.cpu_count()}
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                info["ram_gib"] = round(int(line.split()[1]) / (1 << 20), 1)
+    except OSError:
+        pass
+    info["load_avg"] = [round(v, 2) for v in os.getloadavg()]
+    import onnxruntime
+    info["onnxruntime"] = onnxruntime.__version__
+    return info
+
+
+def plot(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    good = [r for r in rows if not r.error]
+    sizes = sorted({r.size for r in good}, key=lambda s: int(s.split("x")[0]))
+    fig, axes = plt.subplots(len(sizes), 2, figsize=(13, 3.2 * len(sizes)), squeeze=False)
+    for i, size in enumerate(sizes):
+        sel = [r for r in good if r.size == size]
+        names = [r.key for r in sel]
+        by_id = {r.id: r for r in good}
+        ups = [by_id[r.base].seconds / r.seconds if r.base in by_id else 0 for r in sel]
+        axes[i][0].barh(names, ups, color=["#888" if r.id == r.base else "#2a7" for r in sel])
+        axes[i][0].axvline(1.0, color="k", lw=0.8)
+        axes[i][0].set_xscale("log")
+        axes[i][0].set_title(f"{size}: speed-up vs its baseline (a; f-unfold for f)")
+        for y, v in enumerate(ups):
+            axes[i][0].text(v, y, f" {v:.2f}x", va="center", fontsize=8)
+        rss = [r.rss / MiB for r in sel]
+        axes[i][1].barh(names, rss, color="#37a")
+        axes[i][1].set_title(f"{size}: peak RSS (MiB)")
+        for y, v in enumerate(rss):
+            axes[i][1].text(v, y, f" {v:.0f}", va="center", fontsize=8)
+        for ax in axes[i]:
+            ax.invert_yaxis()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cpu_speed", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="720x1280,1080x1920", help="HxW list (multiples of 8)")
+    parser.add_argument("--rows", default="a,b,c,d,e,f", help="which rows (a..f)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per configuration (median)")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", default="/tmp/ifan_bench", help="cache of generated artefacts")
+    parser.add_argument("--out", default="bench/results", help="where the table, JSON and PNG go")
+    args = parser.parse_args(argv)
+    from tqdm import tqdm
+
+    work, out_dir = Path(args.work), Path(args.out)
+    work.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    print("preparing models and inputs (cached in", work, ")", file=sys.stderr)
+    jobs = plan(args, work)
+    load_before = os.getloadavg()
+    rows = []
+    for row, spec in tqdm(jobs, desc="configurations", unit="cfg"):
+        tqdm.write(f"{row.key} {row.size}: {row.label}", file=sys.stderr)
+        try:
+            result, peak = run_worker(spec, work)
+            row.seconds, row.rss = median_seconds(result["times"]), peak
+            row.extra = {"times": result["times"], "setup_s": result["setup_s"]}
+        except Exception as exc:  # one failing configuration must not lose the others
+            row.error = str(exc)
+        rows.append(row)
+    # accuracy: max |difference| against each row's baseline output; INT8 also PSNR vs FP32 graph
+    int8_psnr = {}
+    for row in rows:
+        if row.error:
+            continue
+        base = work / f"out_{row.base.split('@')[0]}_{row.size}.npy"
+        mine = work / f"out_{row.key}_{row.size}.npy"
+        if base.is_file() and mine.is_file():
+            row.max_abs_diff = float(np.abs(np.load(base) - np.load(mine)).max())
+        fp32 = work / f"out_c_{row.size}.npy"
+        if row.key == "e" and fp32.is_file():
+            int8_psnr[row.size] = row.extra["psnr_vs_c_db"] = psnr(np.load(fp32), np.load(mine))
+    info = machine()
+    info["load_avg_before"] = [round(v, 2) for v in load_before]
+    text = [f"IFAN CPU benchmark: {info['cpu']}, {info['cores']} cores, {info.get('ram_gib', '?')} GiB RAM, "
+            f"onnxruntime {info['onnxruntime']}, {args.threads} threads, median of {args.runs} runs after "
+            f"{args.warmup} warm-up; load average before/after: {info['load_avg_before'][0]:.2f} / "
+            f"{info['load_avg'][0]:.2f}", "", format_table(TABLE_HEADER, table_rows(rows)), ""]
+    for size, value in int8_psnr.items():
+        text.append(f"e vs c (INT8 vs FP32 graph) at {size}: PSNR {value:.1f} dB")
+    targets = []
+    for size in args.sizes.split(","):
+        by_key = {r.key: r for r in rows if r.size == size}
+        fastest = [r for r in rows if r.size == size and r.key in ("f-ours", "f-native") and not r.error]
+        if fastest:
+            by_key["f-best"] = min(fastest, key=lambda r: r.seconds)
+        targets += check_targets(by_key, size, int8_psnr.get(size))
+    text += ["", format_targets(targets), "", f"total bench time {time.time() - start:.0f} s"]
+    report = "\n".join(text)
+    print(report)
+    (out_dir / "cpu_speed.md").write_text(report + "\n")
+    (out_dir / "cpu_speed.json").write_text(json.dumps(
+        {"machine": info, "args": vars(args), "ort_options": BEST_ORT,
+         "rows": [dict(vars(r), id=r.id) for r in rows]}, indent=1, default=str) + "\n")
+    plot(rows, out_dir / "cpu_speed.png")
+    return 0 if all(not r.error for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""What the benchmark runs on, made on the fly (no downloads) and cached in a work folder.
+
+- a full-size official-architecture IFAN (N=17, ch=32) with seeded random weights, saved as an
+  ifan-trt checkpoint;
+- defocused test images from ifan_trt.synthetic (seeded; the calibration images use other seeds);
+- ONNX graphs from ifan_trt.export: the standard-op IAC form (kernel2 pruned, and unpruned for
+  the ablation), the plugin form (for the native IAC), and the CPU-optimised FP32 graph
+  (bench.graph_opt: streamed filters, sub-pixel upconvs);
+- the INT8 Q/DQ graph of the optimised graph (bench.int8_cpu).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+SEED = 0
+CALIB_SEEDS = (101, 102, 103, 104)
+CALIB_SIZE = (192, 320)
+
+
+def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def image(h: int, w: int, seed: int) -> np.ndarray:
+    """A defocused synthetic image as the network's input, [1, 3, h, w] float32 RGB in [0, 1]."""
+    from ifan_trt import synthetic
+
+    sample = synthetic.make_sample(np.random.default_rng(seed), h, w, photos=())  # dead leaves only
+    return np.ascontiguousarray(sample.source.transpose(2, 0, 1)[None], np.float32)
+
+
+def input_path(work: Path, size: str, seed: int = SEED) -> Path:
+    path = work / f"input_{size}_s{seed}.npy"
+    if not path.is_file():
+        h, w = (int(v) for v in size.split("x"))
+        _atomic_save_npy(path, image(h, w, seed))
+    return path
+
+
+def checkpoint(work: Path, seed: int = SEED) -> Path:
+    """A random-init full-size IFAN checkpoint (same seed, same weights)."""
+    path = work / f"ifan_random_s{seed}.pth"
+    if not path.is_file():
+        import torch
+
+        from ifan_trt.checkpoint import save_checkpoint
+        from ifan_trt.model import IFAN, IFANConfig
+
+        torch.manual_seed(seed)
+        save_checkpoint(IFAN(IFANConfig()).eval(), path, {"note": "random init for bench/"})
+    return path
+
+
+def exported(work: Path, ckpt: Path, iac_form: str, prune: bool) -> Path:
+    path = work / f"{ckpt.stem}_{iac_form}{'' if prune else '_unpruned'}.onnx"
+    if not path.is_file():
+        from ifan_trt.export import export_onnx
+
+        export_onnx(ckpt, path, iac_form=iac_form, prune=prune)
+    return path
+
+
+def optimised(work: Path, source: Path, stream: bool = True, subpixel: bool = True) -> Path:
+    """The FP32 graph with the CPU rewrites of bench.graph_opt applied."""
+    import onnx
+
+    from .graph_opt import stream_filters, subpixel_conv_transpose
+
+    tag = ("_stream" if stream else "") + ("_subpixel" if subpixel else "")
+    path = source.with_name(source.stem + tag + ".onnx")
+    if not path.is_file() or path.stat().st_mtime < Path(__file__).with_name("graph_opt.py").stat().st_mtime:
+        model = onnx.load(os.fspath(source))
+        if stream:
+            model, _ = stream_filters(model)
+        if subpixel:
+            model, _ = subpixel_conv_transpose(model)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        onnx.save(model, os.fspath(tmp))
+        os.replace(tmp, path)
+    return path
+
+
+def int8(work: Path, fp32: Path, activations: str = "s8") -> Path:
+    path = fp32.with_name(fp32.stem + f"_int8_{activations}.onnx")
+    if not path.is_file():
+        from .int8_cpu import quantize
+
+        feeds = [image(*CALIB_SIZE, seed) for seed in CALIB_SEEDS]
+        quantize(fp32, path, feeds, activations)
+    return path
