@@ -67,3 +67,25 @@ def test_dual_model_needs_dpdd_views(tiny_set):
 
     with pytest.raises(IfanError, match="needs the DPDD layout"):
         find_pairs(tiny_set, dual=True)
+
+
+def test_onnx_scores_like_the_checkpoint(tiny_set, small_checkpoint, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    onnx_path = tmp_path / "small.onnx"
+    assert main(["export", "--checkpoint", str(small_checkpoint), "--iac", "onnx", "-o", str(onnx_path)]) == 0
+    scores = {}
+    for flag, model in (("--checkpoint", small_checkpoint), ("--onnx", onnx_path)):
+        out_csv = tmp_path / f"{flag[2:]}.csv"
+        assert main(["eval", "--data", str(tiny_set), flag, str(model), "--csv", str(out_csv)]) == 0
+        scores[flag] = [float(r["model_psnr"]) for r in csv.DictReader(out_csv.open())]
+    # FP32 ONNX Runtime against PyTorch: the same network, differences ~1e-6 in the pixels
+    assert scores["--onnx"] == pytest.approx(scores["--checkpoint"], abs=1e-3)
+
+
+def test_engine_without_gpu_is_a_clear_error(tiny_set, tmp_path, capsys):
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"not an engine")
+    code = main(["eval", "--data", str(tiny_set), "--engine", str(engine)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("ifan eval: error: ") and err.count("\n") == 1
