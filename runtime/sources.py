@@ -22,7 +22,8 @@ class Source:
     @property
     def label(self) -> str:
         """For messages: a pipeline string is too long to repeat."""
-        return {"csi": "the CSI camera", "gstreamer": "the GStreamer pipeline"}.get(self.kind, f"{self.kind} {self.target}")
+        return {"csi": "CSI camera", "gstreamer": "GStreamer pipeline", "file": str(self.target),
+                "url": str(self.target)}.get(self.kind, f"{self.kind} {self.target}")
 
     @property
     def uses_gstreamer(self) -> bool:
@@ -70,7 +71,7 @@ def open_capture(source: Source, width: int | None = None, height: int | None = 
     """An opened capture, or IfanError saying why and what to do."""
     if source.uses_gstreamer:
         if not gstreamer_available():
-            raise IfanError(f"{source.kind} camera: this OpenCV was built without GStreamer "
+            raise IfanError(f"{source.label}: this OpenCV was built without GStreamer "
                             "(cv2.getBuildInformation() says GStreamer: NO); pip's opencv-python wheels lack it. "
                             "On a Jetson use JetPack's OpenCV (apt install python3-opencv, and uninstall the pip "
                             "wheel), or use the camera through V4L2 (/dev/video0)")
@@ -86,7 +87,7 @@ def open_capture(source: Source, width: int | None = None, height: int | None = 
                 "url": "is the stream reachable, and is the URL complete (credentials, path)?",
                 "file": "OpenCV cannot decode this container or codec",
                 }.get(source.kind, "check the pipeline with gst-launch-1.0")
-        raise IfanError(f"{source.target}: cannot open the {source.kind} source; {hint}")
+        raise IfanError(f"{source.label}: cannot open it; {hint}")
     if source.kind in ("camera", "v4l2"):
         if width:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
