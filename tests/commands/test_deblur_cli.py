@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import random_model  # noqa: E402
+from ifan_fixtures import random_model  # noqa: E402
 from ifan_trt.checkpoint import save_checkpoint  # noqa: E402
 from ifan_trt.cli import main  # noqa: E402
 from ifan_trt.model import IFANConfig  # noqa: E402

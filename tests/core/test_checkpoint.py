@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import random_model, write_official  # noqa: E402
+from ifan_fixtures import random_model, write_official  # noqa: E402
 from ifan_trt.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from ifan_trt.errors import IfanError  # noqa: E402
 from ifan_trt.model import IFANConfig  # noqa: E402
