@@ -105,7 +105,8 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
         if not np.all(np.isfinite(b)):
             scores.append(ImageScore(path.name, float("-inf"), float("nan"), float("inf")))
             continue
-        scores.append(ImageScore(path.name, metrics.psnr(a, b), metrics.ssim(a, b), float(np.max(np.abs(a - b)))))
+        scores.append(ImageScore(path.name, float(metrics.psnr(a, b)), float(metrics.ssim(a, b)),
+                                 float(np.max(np.abs(a - b)))))
     size_text = f"{size[0]}x{size[1]}" if size else "native (cropped to a multiple of 8)"
     return AuditResult(str(fp32_path), str(candidate_path), size_text, scores, min_psnr)
 

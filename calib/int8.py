@@ -149,24 +149,29 @@ def collect_ranges(twin_path: Path, method: str, make_feeds, image_paths: list[P
             served += reader.served
     # the quantizer only reads the ranges of conv inputs; histogram methods spend about a second
     # per tensor, so drop the conv outputs (half the tensors) before the search
+    wanted = conv_inputs(twin_path)
     histograms = getattr(getattr(calibrator, "collector", None), "histogram_dict", None)
     if isinstance(histograms, dict):
-        wanted = conv_inputs(twin_path)
         for name in [n for n in histograms if n not in wanted]:
             del histograms[name]
     data = calibrator.compute_data()
     ranges = {}
     for name, td in data.data.items():
+        if name not in wanted:
+            continue
         lo, hi = td.range_value
         ranges[name] = (float(np.asarray(lo).reshape(-1)[0]), float(np.asarray(hi).reshape(-1)[0]))
     return ranges, served
 
 
 def conv_inputs(model_path: Path) -> set[str]:
-    """Activation inputs of the convolutions (the tensors that get Q/DQ)."""
+    """Activation inputs of the convolutions of the graph file (the tensors that get Q/DQ)."""
     import onnx
 
-    model = onnx.load(os.fspath(model_path), load_external_data=False)
+    return conv_inputs_of(onnx.load(os.fspath(model_path), load_external_data=False))
+
+
+def conv_inputs_of(model) -> set[str]:
     inits = {t.name for t in model.graph.initializer}
     return {n.input[0] for n in model.graph.node if n.op_type in QUANTIZED_OPS and n.input[0] not in inits}
 
