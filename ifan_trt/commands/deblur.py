@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ifan_trt.errors import IfanError
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_bytes_atomic, write_image
+from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
 from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
 
 
@@ -41,7 +42,8 @@ def register(subparsers) -> None:
                    help="video frames per run (default: the engine's largest batch, up to 8; 1 on CPU backends)")
     p.add_argument("--tile", metavar="HxW", help="run in tiles of this size (multiples of 8), blended over --overlap")
     p.add_argument("--max-pixels", type=int, metavar="N", help="tile inputs larger than N pixels (memory budget)")
-    p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the measured safe value)")
+    p.add_argument("--overlap", type=int, help=f"tile overlap in pixels (default {DEFAULT_OVERLAP}: tiled output "
+                                                "within 40 dB PSNR of the full frame, measured)")
     p.add_argument("--in-bit", type=int, choices=(8, 16), help="the model's input depth: 16 for IFAN_16bit")
     p.add_argument("--iac-mode", choices=("official", "corrected"),
                    help="IAC mode for official checkpoints (default: official, what they were trained with)")
@@ -123,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ifan_trt.runtime.backends import open_executor
     from ifan_trt.runtime.pipeline import Tiling, deblur_image
-    from ifan_trt.runtime.tiling import DEFAULT_OVERLAP, parse_tile
+    from ifan_trt.runtime.tiling import parse_tile
 
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
     _check_targets(jobs, args.overwrite)
