@@ -180,7 +180,7 @@ class Demo:
 
     def _keys(self, picture: np.ndarray | None) -> None:
         key = cv2.waitKey(1) & 0xFF
-        if key in (ord("q"), 27):  # q or Esc
+        if key in (ord("q"), 27) or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:  # q, Esc, closed
             self.stop.set()
         elif key == ord("s") and picture is not None:
             self._snapshot(picture)
