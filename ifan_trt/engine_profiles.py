@@ -53,6 +53,8 @@ def _dims(text: str, spec: str) -> Shape:
 def parse_profile(spec: str) -> ProfileShapes:
     """'min=...,opt=...,max=...' -> ProfileShapes; a clear error naming the fault otherwise."""
     parts = {}
+    if ";" in str(spec):
+        raise IfanError(f"--shapes {spec!r}: expected min=NxCxHxW,opt=NxCxHxW,max=NxCxHxW separated by commas")
     for item in str(spec).split(","):
         if not item.strip():
             continue

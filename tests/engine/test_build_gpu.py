@@ -1,0 +1,59 @@
+"""Real TensorRT builds (GPU machines): strongly typed FP32/FP16/INT8 engines of a tiny graph and
+the precision each layer got. Skipped here: no TensorRT, no GPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from build_helpers import tiny_graph  # noqa: E402
+
+trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (GPU machines only)")
+pytestmark = pytest.mark.gpu
+
+
+def _gpu_count() -> int:
+    from ifan_trt.runtime.cuda_memory import gpu_count
+
+    return gpu_count()
+
+
+if _gpu_count() == 0:
+    pytest.skip("no CUDA GPU visible", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def pics(tmp_path_factory):
+    import cv2
+
+    folder = tmp_path_factory.mktemp("pics")
+    for i in range(4):
+        img = (np.random.default_rng(i).random((64, 64, 3)) * 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"{i}.png"), cv2.GaussianBlur(img, (0, 0), 2))
+    return folder
+
+
+@pytest.mark.parametrize("precision, expect", [("fp32", "FP32"), ("fp16", "FP16"), ("int8", "INT8"),
+                                               ("int8-fp16", "INT8")])
+def test_strongly_typed_build_gives_the_asked_precision(tmp_path, pics, precision, expect):
+    from ifan_trt import engine_build
+
+    onnx_path = tiny_graph(tmp_path / "tiny.onnx")
+    out = tmp_path / f"tiny.{precision}.plan"
+    args = engine_build.build_parser().parse_args([
+        "--onnx", str(onnx_path), "-o", str(out), "--precision", precision, "--calib-images", str(pics),
+        "--calib-method", "minmax", "--calib-size", "64x64", "--shapes", "min=1x3x32x32,opt=1x3x64x64,max=2x3x128x128",
+        "--workspace", "256M", "--timing-cache", str(tmp_path / "timing.cache")])
+    assert engine_build.run(args) == 0
+    side = json.loads(Path(f"{out}.json").read_text())
+    assert side["precision"] == precision
+    assert side["tensorrt_version"] == trt.__version__
+    assert side["gpu"]["compute_capability"] != "unknown"
+    assert side["layer_precisions"].get(expect, 0) >= 1, side["layer_precisions"]
+    assert (tmp_path / "timing.cache").stat().st_size > 0
+    # the plan deserialises and reports the same layers again
+    layers = engine_build.inspect_plan(trt, out.read_bytes(), False)
+    assert any(lp.precision == expect for lp in layers)
