@@ -133,10 +133,30 @@ def _finish_graph(ir_model, boundary, names, shape, batch, metadata, variant) ->
     ir_model.metadata_props.update(metadata)
 
 
+def _optimize(ir_model) -> None:
+    """torch.onnx's optimizer minus its pattern rewriter: constant folding and clean-up only.
+
+    The rewriter's rules (made for transformer graphs) never fire on IFAN, but matching them
+    against the ~500 nodes of the standard-op IAC took longer than the rest of the export.
+    """
+    import onnx_ir.passes.common as common
+    import onnxscript.optimizer
+
+    common.InlinePass()(ir_model)
+    for _ in range(2):
+        onnxscript.optimizer.fold_constants(ir_model)
+        common.RemoveUnusedNodesPass()(ir_model)
+    for step in (common.RemoveUnusedFunctionsPass(), common.RemoveUnusedOpsetsPass(),
+                 common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0),
+                 common.DeduplicateInitializersPass(), common.CommonSubexpressionEliminationPass(),
+                 common.OutputFixPass(), common.NameFixPass()):
+        step(ir_model)
+
+
 def _rename_anonymous(graph) -> None:
     """Give the exporter's counter-named values ("val_123") names that do not depend on the IAC
     form: the standard-op IAC creates values too, which shifts the counter for everything after
-    it. Values are numbered in node order, separately inside ("iac/val_*") and outside the IAC."""
+    it. Values are numbered in node order, separately inside ("iac/v<n>") and outside ("v<n>")."""
     anonymous = re.compile(r"val_\d+$")
     renamed, counts = set(), {"": 0, IAC_NODE_PREFIX: 0}
     for node in graph:
@@ -186,19 +206,25 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
         boundary.append((x, filters, result))
         return result
 
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # exporter deprecation chatter, not ours to fix
-        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        logger.setLevel(logging.ERROR)  # e.g. "torchvision is not installed" on every export
         try:
             program = torch.onnx.export(
                 export_model, example, dynamo=True, opset_version=opset, verbose=False,
                 input_names=names, output_names=[OUTPUT],
                 dynamic_shapes=_dynamic_shapes(names, shape, batch),
                 custom_translation_table={torch.ops.ifan.iac.default: translate},
+                optimize=False,  # _optimize below: the same passes without the slow rewriter
             )
+            _optimize(program.model)
         except Exception as exc:  # the exporter's errors are long reports: keep the first line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RuntimeError(f"ONNX export of {config.variant} failed: {first}") from exc
+        finally:
+            logger.setLevel(level)
     if len(boundary) != 1:
         raise RuntimeError(f"expected one IAC in the exported graph, found {len(boundary)}")
     metadata = _metadata(config, iac_form, layout, sha256)

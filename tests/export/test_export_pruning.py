@@ -59,3 +59,12 @@ def test_filter_size_at_720p():
     config = IFANConfig()
     assert filter_bytes(config, "full") == 15232 * 90 * 160 * 4 == 877_363_200
     assert filter_bytes(config, "compact") == 8704 * 90 * 160 * 4 == 501_350_400
+
+
+def test_metadata_of_a_16bit_model():
+    """IFAN_16bit records its normalisation, so the runtime divides by 65535 without asking."""
+    from ifan_trt.export.onnx_export import _metadata
+
+    meta = _metadata(IFANConfig(in_bit=16), "onnx", "compact", "ab" * 32)
+    assert meta["ifan.variant"] == "IFAN_16bit" and meta["ifan.in_bit"] == "16"
+    assert meta["ifan.normalization"] == "rgb/65535" and meta["ifan.checkpoint_sha256"] == "ab" * 32
