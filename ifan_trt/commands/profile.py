@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     group.add_argument("--duration", type=float, help="time each model for this many seconds instead")
     p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
     p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime / PyTorch")
-    p.add_argument("--layers", action="store_true", help="per-layer times from TensorRT's profiler (engines)")
+    p.add_argument("--no-layers", dest="layers", action="store_false",
+                   help="skip the per-layer pass (engines: TensorRT's IProfiler, after the timed runs)")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per model")
     p.add_argument("--png", metavar="FILE", help="write the latency histogram and stage breakdown")

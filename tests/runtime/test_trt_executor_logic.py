@@ -220,3 +220,14 @@ def test_layer_profiler_disables_graphs(make_executor):
     ex.run(_x(1, 3, 16, 16))
     ex.run(_x(1, 3, 16, 16))
     assert cuda.launches == 0 and ex.layer_times() == {"conv1": 0.25}
+
+
+def test_profile_times_layers_in_a_separate_pass(make_executor):
+    from ifan_trt.runtime.profiler import LAYER_RUNS, profile
+
+    ex, cuda, calls = make_executor(shapes=(1, 3, 16, 16))
+    result = profile(ex, (1, 3, 16, 16), "engine", warmup=1, iterations=3, layers=True, progress=False)
+    assert len(result.e2e_ms) == 3 and result.gpu_ms == [1.0, 1.0, 1.0]
+    assert cuda.launches == 3  # warm-up enqueued (then captured); the 3 timed runs replayed the graph
+    assert ex._profiler is not None and ex._profiler.runs == LAYER_RUNS
+
