@@ -72,8 +72,13 @@ class TrtExecutor(Executor):
         self._logger = trt.Logger(trt.Logger.WARNING)
         builder = sidecar.get("builder") or {}
         embedded = bool(builder.get("version_compatible")) and bool(sidecar.get("plugin_library"))
-        if self.info.iac_form != "onnx" and not embedded:  # the plugin graph: register the IAC plugin
+        if self.info.iac_form == "plugin" and not embedded:  # the plugin graph: register the IAC plugin
             self._load_plugin(plugin or _recorded_plugin(sidecar))
+        elif not self.info.iac_form and (plugin or _recorded_plugin(sidecar)):  # unrecorded form: try it
+            try:
+                self._load_plugin(plugin or _recorded_plugin(sidecar))
+            except IfanError:
+                pass  # a standard-op engine needs no plugin; a plugin engine fails to load below, with TensorRT's reason
         self.cuda = open_cuda(cuda, device)
         try:
             self._open(path, sidecar)
@@ -110,6 +115,10 @@ class TrtExecutor(Executor):
                 dtype=np.dtype(trt.nptype(engine.get_tensor_dtype(name))),
                 shape=tuple(engine.get_tensor_shape(name))))
         inputs = [t.name for t in self.tensors if t.is_input]
+        outputs = [t.name for t in self.tensors if not t.is_input]
+        if "input" not in inputs or "output" not in outputs:
+            raise IfanError(f"{path}: expected tensors 'input' and 'output' (found inputs {inputs}, outputs "
+                            f"{outputs}); build the engine from an `ifan export` ONNX model")
         if trt_plan.is_static(self.tensors):
             self.profiles = trt_plan.static_profiles(self.tensors)
         else:
