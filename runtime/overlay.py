@@ -43,7 +43,7 @@ def draw_overlay(picture: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 def status_lines(fps: float, latency_ms: float, backend: str, paused: bool = False) -> list[str]:
-    lines = [f"{fps:5.1f} FPS", f"{latency_ms:6.1f} ms", backend]
+    lines = [f"{fps:5.1f} FPS" if fps > 0 else "-- FPS", f"{latency_ms:6.1f} ms", backend]  # no rate from one frame
     if paused:
         lines.append("PAUSED")
     return lines
