@@ -94,7 +94,8 @@ def _copy(model):
 def _value_types(model) -> dict[str, int]:
     """Element type of every tensor whose type is known (inputs, initializers, value_info)."""
     types = {v.name: v.type.tensor_type.elem_type
-             for v in [*model.graph.input, *model.graph.value_info, *model.graph.output]}
+             for v in [*model.graph.input, *model.graph.value_info, *model.graph.output]
+             if v.type.tensor_type.elem_type}  # 0: declared without a type
     types.update({t.name: t.data_type for t in model.graph.initializer})
     return types
 

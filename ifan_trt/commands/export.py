@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     p.add_argument("--checkpoint", help="official IFAN checkpoint or ifan-trt checkpoint "
                                         "(default: the bundled model)")
     p.add_argument("-o", "--output", required=True, help="ONNX file to write")
-    p.add_argument("--iac", choices=("plugin", "onnx"), default="plugin",
+    p.add_argument("--iac", "--iac-form", dest="iac", choices=("plugin", "onnx"), default="plugin",
                    help="IAC as one IFAN_IAC plugin node (TensorRT plugin) or as standard ONNX ops "
                         "(runs anywhere) (default: plugin)")
     p.add_argument("--shape", metavar="HxW", help="static height and width (multiples of 8); default dynamic")
