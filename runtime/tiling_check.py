@@ -29,6 +29,7 @@ def tiled_psnr(executor: Executor, rgb: np.ndarray, tile: tuple[int, int],
     float in [0, 1], H and W multiples of 8."""
     x = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], np.float32)
     full = executor.run(x)
+    tiled_psnr.residual_rms = float(np.sqrt(np.mean((full - x) ** 2)))  # how much the model changes
     return {ov: psnr(run_tiled(executor, x, tile, ov), full) for ov in overlaps}
 
 
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     rgb = pad_to_multiple(rgb)
     with open_executor("auto", checkpoint=args.checkpoint, onnx=args.onnx, threads=args.threads) as ex:
         results = tiled_psnr(ex, rgb, parse_tile(args.tile))
-    print(f"{rgb.shape[0]}x{rgb.shape[1]} image, tiles {args.tile}, model {args.checkpoint or args.onnx}")
+    print(f"{rgb.shape[0]}x{rgb.shape[1]} image, tiles {args.tile}, model {args.checkpoint or args.onnx} "
+          f"(changes pixels by {tiled_psnr.residual_rms:.3f} RMS)")
     for ov, value in results.items():
         mark = "  <- default" if ov == DEFAULT_OVERLAP else ""
         print(f"overlap {ov:3d} px: {value:6.2f} dB{mark}")
