@@ -80,6 +80,8 @@ class Demo:
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.backend = ""
+        self.wipe_at: float | None = None  # wipe position chosen with the mouse (None: sweeping)
+        self._picture_width = 0
         self._lock = threading.Lock()
 
     # --- capture thread -------------------------------------------------------------------
@@ -178,6 +180,14 @@ class Demo:
             self.stats.snapshots.append(path)
             print(f"ifan demo: saved {path}", file=sys.stderr)
 
+    def _mouse(self, event, x, y, flags, param) -> None:
+        """Wipe view: press or drag the left button to place the line; the right button releases it."""
+        if event == cv2.EVENT_RBUTTONDOWN:
+            self.wipe_at = None
+        elif event == cv2.EVENT_LBUTTONDOWN or (event == cv2.EVENT_MOUSEMOVE and flags & cv2.EVENT_FLAG_LBUTTON):
+            if self._picture_width:  # OpenCV reports mouse positions in picture pixels
+                self.wipe_at = x / self._picture_width
+
     def _keys(self, picture: np.ndarray | None) -> None:
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), 27) or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:  # q, Esc, closed
@@ -213,7 +223,8 @@ class Demo:
                     fps = rate if fps == 0 else 0.9 * fps + 0.1 * rate
                 last = now
                 latency = (now - t_read) * 1e3
-                picture = compose(self.opt.view, frame, out, now - start)
+                picture = compose(self.opt.view, frame, out, now - start, self.wipe_at)
+                self._picture_width = picture.shape[1]
                 draw_overlay(picture, status_lines(fps, latency, self.backend, self.paused.is_set()))
                 self.stats.latency_ms.append(latency)
                 self.stats.shown += 1
@@ -235,6 +246,7 @@ class Demo:
         if not self.opt.headless:
             try:
                 cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+                cv2.setMouseCallback(WINDOW, self._mouse)
             except cv2.error:
                 raise IfanError("this OpenCV cannot open windows (opencv-python-headless, or no display); "
                                 "run with --headless --record out.mp4, or install opencv-python") from None

@@ -11,15 +11,18 @@ import numpy as np
 VIEWS = ("side", "wipe")
 
 
-def compose(view: str, frame: np.ndarray, output: np.ndarray, t: float = 0.0) -> np.ndarray:
-    """BGR uint8 frames of one size -> the picture to show. The wipe line sweeps across the frame
-    (period 6 s) with the input on its left and the output on its right."""
+def compose(view: str, frame: np.ndarray, output: np.ndarray, t: float = 0.0,
+            position: float | None = None) -> np.ndarray:
+    """BGR uint8 frames of one size -> the picture to show. The wipe line (input on its left,
+    output on its right) sits at `position` (0..1, e.g. where the mouse dragged it) or sweeps
+    across the frame with a period of 6 s."""
     if view == "side":
         return np.hstack([frame, output])
     if view != "wipe":
         raise ValueError(f"unknown view {view!r}; expected one of {VIEWS}")
     w = frame.shape[1]
-    x = int(round((0.5 + 0.4 * math.sin(2 * math.pi * t / 6.0)) * w))
+    where = position if position is not None else 0.5 + 0.4 * math.sin(2 * math.pi * t / 6.0)
+    x = int(round(min(max(where, 0.0), 1.0) * w))
     picture = output.copy()
     picture[:, :x] = frame[:, :x]
     cv2.line(picture, (x, 0), (x, picture.shape[0] - 1), (255, 255, 255), max(1, w // 400))

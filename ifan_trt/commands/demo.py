@@ -25,7 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
     p.add_argument("--plugin", metavar="LIB", help="IFAN_IAC plugin library for engines")
     p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime / PyTorch")
-    p.add_argument("--view", choices=("side", "wipe"), default="side", help="side by side (default) or a wipe")
+    p.add_argument("--view", choices=("side", "wipe"), default="side",
+                   help="side by side (default) or a wipe (sweeps by itself; drag it with the left mouse button, "
+                        "right button to let it sweep again)")
     p.add_argument("--headless", action="store_true", help="no window (use with --record)")
     p.add_argument("--record", metavar="FILE", help="record what is shown to a video file (.mp4, .avi, ...)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --record file")
