@@ -10,7 +10,7 @@ from ifan_trt.checkpoint import sha256_file
 from ifan_trt.cli import main
 from ifan_trt.export.contract import PLUGIN_OP, read_metadata
 
-from conftest import small_model
+from export_helpers import small_model
 
 
 def write_official(model, path):

@@ -8,7 +8,7 @@ from ifan_trt.export import export_onnx
 from ifan_trt.export.contract import PLUGIN_OP, read_metadata
 from ifan_trt.model import IFAN, IFANConfig
 
-from conftest import FP32_TOL, assert_close_iac, make_inputs, ort_run, torch_run
+from export_helpers import FP32_TOL, assert_close_iac, make_inputs, ort_run, torch_run
 
 # The bound is one minute on this 2-core machine (measured ~19 s when idle); the margin
 # absorbs the load of CI running other suites at the same time.

@@ -9,7 +9,7 @@ from ifan_trt.export.onnx_export import build_export_model, filter_bytes
 from ifan_trt.iac import compact_rows
 from ifan_trt.model import IFANConfig
 
-from conftest import make_inputs, ort_run, torch_run
+from export_helpers import make_inputs, ort_run, torch_run
 
 LOSSLESS = 1e-6  # the bound for pruned vs unpruned
 
