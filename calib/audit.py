@@ -29,6 +29,10 @@ class ImageScore:
     psnr: float
     ssim: float
     max_abs_error: float
+    # ||candidate - fp32|| / ||fp32 - input||: the error relative to what the network changes.
+    # IFAN adds a correction to its input; a model that corrects little has a high PSNR against
+    # FP32 whatever the precision does to that correction, which this ratio shows.
+    correction_error: float = 0.0
 
 
 @dataclass
@@ -43,7 +47,8 @@ class AuditResult:
     def mean(self) -> ImageScore:
         return ImageScore("mean", float(np.mean([s.psnr for s in self.scores])),
                           float(np.mean([s.ssim for s in self.scores])),
-                          float(np.mean([s.max_abs_error for s in self.scores])))
+                          float(np.mean([s.max_abs_error for s in self.scores])),
+                          float(np.mean([s.correction_error for s in self.scores])))
 
     @property
     def worst_psnr(self) -> float:
@@ -64,11 +69,11 @@ class AuditResult:
                 "worst_psnr": clean(self.worst_psnr), "images": rows}
 
     def table_rows(self) -> list[list[str]]:
-        return [[s.image, f"{s.psnr:.2f}", f"{s.ssim:.5f}", f"{s.max_abs_error:.2e}"]
-                for s in self.scores + [self.mean]]
+        return [[s.image, f"{s.psnr:.2f}", f"{s.ssim:.5f}", f"{s.max_abs_error:.2e}",
+                 f"{100 * s.correction_error:.2f}"] for s in self.scores + [self.mean]]
 
 
-HEADER = ["image", "PSNR dB", "SSIM", "max abs err"]
+HEADER = ["image", "PSNR dB", "SSIM", "max abs err", "corr. err %"]
 
 
 def _session(path: Path):
@@ -105,8 +110,11 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
         if not np.all(np.isfinite(b)):
             scores.append(ImageScore(path.name, float("-inf"), float("nan"), float("inf")))
             continue
+        x = feeds.get("input", feeds[names[0]])[0].transpose(1, 2, 0)
+        change = float(np.linalg.norm(a - x))
+        corr = float(np.linalg.norm(b - a)) / change if change > 0 else 0.0
         scores.append(ImageScore(path.name, float(metrics.psnr(a, b)), float(metrics.ssim(a, b)),
-                                 float(np.max(np.abs(a - b)))))
+                                 float(np.max(np.abs(a - b))), corr))
     size_text = f"{size[0]}x{size[1]}" if size else "native (cropped to a multiple of 8)"
     return AuditResult(str(fp32_path), str(candidate_path), size_text, scores, min_psnr)
 

@@ -63,10 +63,15 @@ def _node_names(model) -> None:
 
 def _round_fp16_array(a: np.ndarray) -> np.ndarray:
     """FP32 -> FP16 -> FP32 as onnxconverter-common rounds initializers (it clamps to its range)."""
+    import warnings
+
     from onnxconverter_common.float16 import convert_np_to_float16
 
     shape = a.shape
-    return convert_np_to_float16(np.atleast_1d(a), max_finite_val=MAX_FINITE).astype(np.float32).reshape(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "truncated to 1e-07": expected rounding
+        half = convert_np_to_float16(np.atleast_1d(a), max_finite_val=MAX_FINITE)
+    return half.astype(np.float32).reshape(shape)
 
 
 def _float_outputs(model, session_factory, feeds) -> dict[str, np.dtype]:
@@ -219,9 +224,10 @@ def resolve_keep(model, names: list[str]) -> tuple[list[str], list[str]]:
 
 def convert(model, keep_ops: list[str] = (), keep_nodes: list[str] = ()):
     """FP16 graph with FP32 inputs and outputs; keep_ops / keep_nodes stay FP32."""
-    from onnxconverter_common import float16
+    import warnings
 
     import onnx
+    from onnxconverter_common import float16
 
     model_copy = onnx.ModelProto()
     model_copy.CopyFrom(model)  # the converter edits its argument
@@ -229,8 +235,11 @@ def convert(model, keep_ops: list[str] = (), keep_nodes: list[str] = ()):
     _node_names(model)
     block_ops = sorted(set(float16.DEFAULT_OP_BLOCK_LIST) | set(keep_ops))
     try:
-        out = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=block_ops,
-                                               node_block_list=list(keep_nodes), max_finite_val=MAX_FINITE)
+        with warnings.catch_warnings():
+            # the converter warns for every weight below 1e-7 it rounds up: expected, not news
+            warnings.simplefilter("ignore", UserWarning)
+            out = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=block_ops,
+                                                   node_block_list=list(keep_nodes), max_finite_val=MAX_FINITE)
     except Exception as exc:
         raise IfanError(f"FP16 conversion failed ({type(exc).__name__}: {exc})") from None
     drop_cast_roundtrips(out)
@@ -326,7 +335,8 @@ def report_rows(stats: list[NodeStats], limit: int | None = 25) -> list[list[str
     """Table rows, worst first: every kept node, then the largest errors up to limit rows."""
     order = sorted(stats, key=lambda s: (not s.keep_fp32, -s.rel_error))
     if limit is not None:
-        kept = [s for s in order if s.keep_fp32]
+        # kept nodes and the IAC (the decision the measurement exists for) always appear
+        kept = [s for s in order if s.keep_fp32 or s.op_type == graphs.PLUGIN_OP]
         order = kept + [s for s in order if not s.keep_fp32][: max(0, limit - len(kept))]
     return [[s.name, s.op_type, f"{s.max_abs:.4g}", f"{s.rel_error:.2e}", f"{s.max_abs_error:.2e}",
              "FP32" if s.keep_fp32 else "FP16", "; ".join(s.reasons)] for s in order]

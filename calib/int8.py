@@ -388,7 +388,7 @@ def topological_sort(model) -> None:
 
 # ---------------------------------------------------------------- the whole step
 
-def calibrate(model, image_paths: list[Path], make_feeds, method: str = "entropy",
+def calibrate(model, image_paths: list[Path], make_feeds, method: str = "percentile",
               size: tuple[int, int] = (256, 256), cache_path: Path | None = None, progress: bool = True):
     """INT8 Q/DQ version of model (either IAC form). Returns (graph, CalibrationInfo)."""
     _calibration_method(method)

@@ -97,7 +97,7 @@ def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=DEFAULT_MEASUR
     return out
 
 
-def make_int8(src: Path, out: Path, image_dir, method="entropy", count=DEFAULT_CALIB_COUNT,
+def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAULT_CALIB_COUNT,
               size=DEFAULT_CALIB_SIZE, cache: Path | None = None, fp16: bool = False, keep=(),
               progress=True) -> Path:
     """INT8 Q/DQ graph (fp16=True: the int8-fp16 graph) from the FP32 export at src."""
@@ -111,8 +111,7 @@ def make_int8(src: Path, out: Path, image_dir, method="entropy", count=DEFAULT_C
                                progress)
     _log(info.summary() + (f" (cache {cache})" if cache else ""))
     if fp16:
-        plan = plan_fp16(model, image_dir, keep, DEFAULT_MEASURE_SIZE, min(count, DEFAULT_MEASURE_COUNT),
-                         progress=progress)
+        plan = plan_fp16(model, image_dir, keep, size, min(count, DEFAULT_MEASURE_COUNT), progress=progress)
         qdq = int8.to_int8_fp16(qdq, plan.keep_nodes, plan.keep_ops)
         graphs.set_metadata(qdq, "ifan.fp32_nodes", ",".join(plan.keep_ops + plan.keep_nodes))
     graphs.save_model(qdq, out)

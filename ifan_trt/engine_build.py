@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="engine precision; an FP32 graph is converted first (default: the graph's own)")
     p.add_argument("--calib-images", type=Path,
                    help="images for INT8 calibration (and FP16 measurement; default there: the bundled samples)")
-    p.add_argument("--calib-method", default="entropy", choices=("entropy", "percentile", "minmax"),
+    p.add_argument("--calib-method", default="percentile", choices=("entropy", "percentile", "minmax"),
                    help="INT8 range method (default: %(default)s)")
     p.add_argument("--calib-count", type=int, default=32, help="INT8 calibration images (default: %(default)s)")
     p.add_argument("--calib-size", default="256x256", help="INT8 calibration crop HxW (default: %(default)s)")
