@@ -32,6 +32,32 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def source_onnx(arg: Path, out: Path) -> Path:
+    """The FP32 ONNX to start from: arg itself, or for a checkpoint (.pth/.pt) or the word
+    "default" (the bundled model) its plugin-form export beside out (reused while the
+    checkpoint's SHA-256 matches the export's metadata)."""
+    arg = Path(arg)
+    if str(arg) != "default" and arg.suffix.lower() not in (".pth", ".pt"):
+        return arg
+    from ifan_trt.checkpoint import sha256_file
+
+    if str(arg) == "default":
+        from ifan_trt.weights import default_checkpoint_path
+
+        arg = default_checkpoint_path()
+    if not arg.is_file():
+        raise IfanError(f"{arg}: no such checkpoint")
+    target = out.with_name(f"{arg.stem}.fp32.onnx")
+    if target.is_file():
+        if graphs.metadata(graphs.load_model(target)).get("ifan.checkpoint_sha256") == sha256_file(arg):
+            return target
+    from ifan_trt.export import export_onnx
+
+    _log(f"exporting {arg} to {target} (IAC as plugin node)")
+    export_onnx(arg, target, iac_form="plugin")
+    return target
+
+
 def read_fp32(path: Path):
     model = graphs.load_model(path)
     precision = graphs.metadata(model).get(graphs.PRECISION_KEY, "fp32")

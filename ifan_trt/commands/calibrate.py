@@ -12,7 +12,7 @@ def register(subparsers) -> None:
         "calibrate", help="INT8 Q/DQ graph calibrated on images (optionally FP16 elsewhere)",
         description="Insert TensorRT-style Q/DQ nodes (symmetric INT8, per-channel weights, per-tensor "
                     "activations, convolution inputs only, IAC left float) calibrated with ONNX Runtime.")
-    p.add_argument("model", type=Path, help="FP32 ONNX export (plugin or standard-op IAC form)")
+    p.add_argument("model", type=Path, help="FP32 ONNX export (either IAC form), a checkpoint (.pth, exported first) or 'default'")
     p.add_argument("--images", type=Path, required=True, help="folder of calibration images")
     p.add_argument("-o", "--output", type=Path, help="output ONNX (default: MODEL.int8.onnx / MODEL.int8-fp16.onnx)")
     p.add_argument("--method", choices=int8.METHODS, default="percentile",
@@ -29,6 +29,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     out = args.output or args.model.with_name(f"{args.model.stem}.{'int8-fp16' if args.fp16 else 'int8'}.onnx")
     cache = args.cache or out.with_name(f"{out.stem}.calib.json")
-    prepare.make_int8(args.model, out, args.images, args.method, args.count, images.parse_size(args.size),
-                      cache, args.fp16, args.keep_fp32)
+    source = prepare.source_onnx(args.model, out)
+    prepare.make_int8(source, out, args.images, args.method, args.count, images.parse_size(args.size), cache,
+                      args.fp16, args.keep_fp32)
     return 0

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
         description="Convert an FP32 IFAN export to FP16 (inputs/outputs stay FP32). Every node is "
                     "measured on real images: nodes whose activations approach the FP16 range or whose "
                     "FP16 rounding error is large stay FP32.")
-    p.add_argument("model", type=Path, help="FP32 ONNX export (plugin or standard-op IAC form)")
+    p.add_argument("model", type=Path, help="FP32 ONNX export (either IAC form), a checkpoint (.pth, exported first) or 'default'")
     p.add_argument("-o", "--output", type=Path, help="output ONNX (default: MODEL.fp16.onnx)")
     p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME",
                    help="op types (e.g. IFAN_IAC, ConvTranspose) or node names to keep FP32 in any case")
@@ -34,6 +34,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     out = args.output or default_output(args.model, "fp16")
-    prepare.make_fp16(args.model, out, args.images, args.keep_fp32, images.parse_size(args.size), args.count,
+    source = prepare.source_onnx(args.model, out)
+    prepare.make_fp16(source, out, args.images, args.keep_fp32, images.parse_size(args.size), args.count,
                       args.max_rel_error, not args.no_measure, args.all)
     return 0

@@ -32,7 +32,7 @@ def heldout_images(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_exports(tmp_path_factory) -> dict[str, Path]:
-    """{"plugin": path, "onnx": path} of the same small random model."""
+    """{"plugin": ONNX path, "onnx": ONNX path, "checkpoint": .pth path} of one small random model."""
     torch = pytest.importorskip("torch")
     from ifan_trt.export import export_onnx
     from ifan_trt.model import IFAN, IFANConfig
@@ -44,5 +44,10 @@ def small_exports(tmp_path_factory) -> dict[str, Path]:
             p.normal_(0.0, 0.06)  # visible effect of every layer without saturating the output
     model.eval()
     folder = tmp_path_factory.mktemp("onnx")
-    return {form: export_onnx(model, folder / f"small_{form}.onnx", iac_form=form).path
-            for form in ("plugin", "onnx")}
+    from ifan_trt.checkpoint import save_checkpoint
+
+    paths = {form: export_onnx(model, folder / f"small_{form}.onnx", iac_form=form).path
+             for form in ("plugin", "onnx")}
+    paths["checkpoint"] = folder / "small.pth"
+    save_checkpoint(model, paths["checkpoint"])
+    return paths

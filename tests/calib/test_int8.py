@@ -202,16 +202,21 @@ def test_cli_calibrate_and_audit(small_exports, calib_images, heldout_images, tm
     from ifan_trt.cli import main
 
     out = tmp_path / "m.int8.onnx"
-    args = ["calibrate", str(small_exports["plugin"]), "--images", str(calib_images), "--method", "minmax",
+    # a checkpoint is exported first (plugin form, beside the output), then calibrated
+    args = ["calibrate", str(small_exports["checkpoint"]), "--images", str(calib_images), "--method", "minmax",
             "--size", "32x32", "-o", str(out)]
     assert main(args) == 0
     err = capsys.readouterr().err
+    assert f"exporting {small_exports['checkpoint']}" in err
     assert "minmax calibration on 4 image(s) at 32x32: calibrated" in err
     assert (tmp_path / "m.int8.calib.json").is_file()
+    fp32 = tmp_path / "small.fp32.onnx"
+    assert graphs.metadata(onnx.load(fp32))["ifan.iac_form"] == "plugin"
     assert main(args) == 0
-    assert "reused from the cache" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "reused from the cache" in err and "exporting" not in err  # export reused too
     report = tmp_path / "audit.json"
-    ok = main(["audit", "--fp32", str(small_exports["plugin"]), "--candidate", str(out), "--images",
+    ok = main(["audit", "--fp32", str(fp32), "--candidate", str(out), "--images",
                str(heldout_images), "--min-psnr", "30", "--json", str(report)])
     text = capsys.readouterr().out
     assert ok == 0 and "PASS" in text and "mean" in text
