@@ -46,7 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-iters", type=int, default=8, help="IAC iterations N (official 17)")
     p.add_argument("--patch", type=int, default=128, help="training patch size (multiple of 8)")
     p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--loss", choices=("l2", "charbonnier"), default="l2",
+                   help="l2 optimises PSNR directly; Charbonnier (~L1) spends a small model on denoising "
+                        "flat areas and measured worse PSNR than the input after 900 steps")
     p.add_argument("--steps", type=int, default=100000, help="step cap (the budget usually ends first)")
     p.add_argument("--budget-min", type=float, default=80.0, help="wall-clock training budget, minutes")
     p.add_argument("--seed", type=int, default=0)
@@ -159,7 +162,8 @@ def run(args) -> int:
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
                      "patch": args.patch, "render_margin": 16, "max_radius_px": args.max_radius,
                      "jpeg_prob": args.jpeg_prob, "noise": "shot + read, sigma <= 0.01 each"},
-            "loss": "Charbonnier (eps 1e-3) between output and sharp target",
+            "loss": ("mean squared error" if args.loss == "l2" else "Charbonnier (eps 1e-3)")
+                    + " between output and sharp target (the paper's auxiliary losses not used)",
             "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0, 200-step warmup, cosine to 2% over max(step/steps, time/budget)",
             "batch": args.batch, "steps": step, "train_minutes": round(elapsed / 60, 2),
             "budget_min": args.budget_min, "threads": args.threads,
@@ -184,7 +188,8 @@ def run(args) -> int:
         lr = lr_at(max(step / args.steps, elapsed / budget), args.lr, step)
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = charbonnier(model(x), y)
+        out_batch = model(x)
+        loss = ((out_batch - y) ** 2).mean() if args.loss == "l2" else charbonnier(out_batch, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # one bad synthetic batch must not derail a short run
@@ -195,7 +200,7 @@ def run(args) -> int:
         elapsed += now - t_last
         t_last = now
         if step % args.log_every == 0:
-            log(f"step {step} loss {np.mean(losses):.5f} lr {lr:.2e} "
+            log(f"step {step} loss {np.mean(losses):.6f} lr {lr:.2e} "
                 f"{elapsed / step:.2f} s/step, {elapsed / 60:.1f}/{args.budget_min:.0f} min")
             losses = []
         if now - last_ckpt > args.ckpt_every_min * 60:
