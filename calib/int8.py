@@ -447,6 +447,16 @@ def _restore_metadata(model, source) -> None:
 
 # ---------------------------------------------------------------- int8 + fp16
 
+def _subnormal_fp16_scales(model) -> list[str]:
+    """Names of FP16 scale initializers with values below the smallest normal FP16 number."""
+    from onnx import TensorProto, numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    names = {n.input[1] for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")}
+    return sorted(name for name in names if name in inits and inits[name].data_type == TensorProto.FLOAT16
+                  and float(np.abs(numpy_helper.to_array(inits[name]).astype(np.float32)).min()) < 6.1e-5)
+
+
 def to_int8_fp16(qdq_model, keep_nodes: list[str] = (), keep_ops: list[str] = ()):
     """The Q/DQ graph with FP16 elsewhere: Q/DQ scales become FP16 where their float tensor is
     FP16 (TensorRT 10.3 wants the scale type to equal the Q input type; opset 19 allows FP16
@@ -476,6 +486,12 @@ def to_int8_fp16(qdq_model, keep_nodes: list[str] = (), keep_ops: list[str] = ()
                     extra.append(q.name)
     out = convert(model, keep_ops=list(keep_ops), keep_nodes=sorted(keep | set(extra)))
     graphs.set_metadata(out, graphs.PRECISION_KEY, "int8-fp16")
+    tiny = _subnormal_fp16_scales(out)
+    if tiny:
+        import sys
+
+        print(f"warning: {len(tiny)} Q/DQ scale(s) below FP16's normal range (6.1e-5), e.g. {tiny[0]}: "
+              "they lose precision in FP16; keep their convolutions FP32 with --keep-fp32", file=sys.stderr)
     problems = qdq_problems(out)
     if problems:
         raise IfanError("INT8+FP16 graph breaks TensorRT's conventions: " + "; ".join(problems[:5]))
