@@ -17,18 +17,23 @@ from .profiler import STAGES, ProfileResult
 _COLUMNS = ("min", "mean", "median", "p90", "p95", "p99", "max")
 
 
+def _shapes(results: list[ProfileResult]) -> str:
+    shapes = list(dict.fromkeys("x".join(map(str, r.shape)) for r in results))
+    return ("shape " if len(shapes) == 1 else "shapes ") + ", ".join(shapes)
+
+
 def table(results: list[ProfileResult], top_layers: int = 10) -> str:
     lines = []
-    head = f"{'model':<28} {'backend':<24} " + " ".join(f"{c:>8}" for c in _COLUMNS) + f" {'cv':>6} {'img/s':>8}"
-    lines += [f"end-to-end latency (ms), shape {'x'.join(map(str, results[0].shape))}", head, "-" * len(head)]
+    head = f"{'model':<36} {'backend':<24} " + " ".join(f"{c:>8}" for c in _COLUMNS) + f" {'cv':>6} {'img/s':>8}"
+    lines += [f"end-to-end latency (ms), {_shapes(results)}", head, "-" * len(head)]
     for r in results:
         s = r.summary
-        lines.append(f"{r.label[:28]:<28} {r.backend[:24]:<24} " + " ".join(f"{getattr(s, c):8.2f}" for c in _COLUMNS)
+        lines.append(f"{r.label[:36]:<36} {r.backend[:24]:<24} " + " ".join(f"{getattr(s, c):8.2f}" for c in _COLUMNS)
                      + f" {s.cv:6.1%} {r.throughput:8.2f}")
-    lines += ["", "mean per stage (ms)", f"{'model':<28} " + " ".join(f"{s:>11}" for s in STAGES)]
+    lines += ["", "mean per stage (ms)", f"{'model':<36} " + " ".join(f"{s:>11}" for s in STAGES)]
     for r in results:
         means = r.stage_means()
-        lines.append(f"{r.label[:28]:<28} " + " ".join(f"{means[s]:11.2f}" if s in means else f"{'-':>11}"
+        lines.append(f"{r.label[:36]:<36} " + " ".join(f"{means[s]:11.2f}" if s in means else f"{'-':>11}"
                                                        for s in STAGES))
     for r in results:
         if r.gpu_ms:
@@ -96,7 +101,7 @@ def to_png(results: list[ProfileResult]) -> bytes:
     bars.set(ylabel="mean ms", title="stage breakdown")
     bars.legend(fontsize=8)
     bars.tick_params(axis="x", labelrotation=15, labelsize=8)
-    fig.suptitle(f"ifan profile, shape {'x'.join(map(str, results[0].shape))}")
+    fig.suptitle(f"ifan profile, {_shapes(results)}")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)

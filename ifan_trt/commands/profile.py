@@ -18,7 +18,8 @@ def register(subparsers) -> None:
     p.add_argument("--onnx", action="append", default=[], metavar="MODEL", help="ONNX model (repeatable)")
     p.add_argument("--engine", action="append", default=[], metavar="ENGINE", help="TensorRT engine (repeatable)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="CKPT", help="PyTorch checkpoint (repeatable)")
-    p.add_argument("--shape", default="1x3x720x1280", help="input shape BxCxHxW (default 1x3x720x1280)")
+    p.add_argument("--shape", action="append", metavar="BxCxHxW",
+                   help="input shape (default 1x3x720x1280); repeat to profile every model at several shapes")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--iterations", type=int, default=None, help="timed runs (default 20)")
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.runtime.profile_report import table, write_reports
     from ifan_trt.runtime.profiler import parse_shape, profile
 
-    shape = parse_shape(args.shape)
+    shapes = [parse_shape(text) for text in (args.shape or ["1x3x720x1280"])]
     if args.warmup < 0 or (args.iterations is not None and args.iterations < 1) or \
             (args.duration is not None and args.duration <= 0):
         raise IfanError("--warmup must be >= 0, --iterations >= 1, --duration > 0")
@@ -63,9 +64,12 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for label, (path, backend, kwargs) in zip(_labels([m[0] for m in models]), models):
         with open_executor(backend, threads=args.threads, device=args.device, **kwargs) as executor:
-            print(f"profiling {label} ({executor.describe()}) at {args.shape}", file=sys.stderr)
-            results.append(profile(executor, shape, label, warmup=args.warmup, iterations=iterations,
-                                   duration=args.duration, layers=args.layers, progress=sys.stderr.isatty()))
+            for shape in shapes:
+                text = "x".join(map(str, shape))
+                print(f"profiling {label} ({executor.describe()}) at {text}", file=sys.stderr)
+                name = label if len(shapes) == 1 else f"{label} @{text}"
+                results.append(profile(executor, shape, name, warmup=args.warmup, iterations=iterations,
+                                       duration=args.duration, layers=args.layers, progress=sys.stderr.isatty()))
     print(table(results))
     out = Path(args.out_dir) if args.out_dir else None
     if out:

@@ -91,6 +91,16 @@ def test_profile_cli_compares_onnx_and_checkpoint(models, tmp_path, capsys):
     assert len((tmp_path / "profile.csv").read_text().splitlines()) == 3
 
 
+def test_profile_cli_several_shapes(models, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    assert main(["profile", "--onnx", str(models("onnx")), "--shape", "1x3x16x24", "--shape", "2x3x32x32",
+                 "--warmup", "0", "--iterations", "2", "--json", str(tmp_path / "p.json")]) == 0
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert [r["shape"] for r in data["results"]] == [[1, 3, 16, 24], [2, 3, 32, 32]]
+    assert data["results"][1]["label"] == "small_onnx.onnx @2x3x32x32"
+    assert "shapes 1x3x16x24, 2x3x32x32" in capsys.readouterr().out
+
+
 def test_profile_cli_needs_a_model(capsys):
     assert main(["profile"]) == 1
     assert "nothing to profile" in capsys.readouterr().err
