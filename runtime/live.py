@@ -231,6 +231,8 @@ class Demo:
                 if self.opt.record is not None:
                     if writer is None:
                         writer = AtomicVideoWriter(self.opt.record, record_fps, picture.shape[:2])
+                    if picture.shape[:2] != writer.size:  # a stream that changed resolution mid-way
+                        picture = cv2.resize(picture, (writer.size[1], writer.size[0]), interpolation=cv2.INTER_AREA)
                     writer.write(picture)
                 if not self.opt.headless:
                     cv2.imshow(WINDOW, picture)
