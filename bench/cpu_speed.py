@@ -23,19 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import prepare
 from .report import (MiB, TABLE_HEADER, Row, check_targets, format_table, format_targets, maxrss_bytes,
                      median_seconds, psnr, table_rows)
 
 # the fastest ONNX Runtime CPU settings measured (see bench/README.md, ablation)
-BEST_ORT = {"level": "ORT_ENABLE_ALL", "arena": True, "mem_pattern": False}
+BEST_ORT = {"level": "ORT_ENABLE_ALL", "arena": "same_as_requested", "mem_pattern": False}
 
+ROOT = Path(__file__).resolve().parent.parent
 LABELS = {
     "a": "PyTorch eager, unfold IAC (official data flow)",
     "b": "PyTorch eager, ifan_trt.model.IFAN",
     "c": "ORT FP32, standard-op IAC (pruned, streamed F, sub-pixel upconv)",
     "d": "ORT FP32, native fused IAC op (plugin form)",
-    "e": "ORT INT8 Q/DQ (convs, u8 activations), IAC float",
+    "e": "ORT INT8 Q/DQ (all convs incl. filter convs, u8 act.), IAC float",
     "f-unfold": "IAC alone: unfold (PyTorch)",
     "f-ours": "IAC alone: ifan_trt.iac (PyTorch)",
     "f-native": "IAC alone: native fused C++",
@@ -44,15 +44,20 @@ ROW_GROUPS = {"a": ["a"], "b": ["b"], "c": ["c"], "d": ["d"], "e": ["e"], "f": [
 
 
 def run_worker(spec: dict, work: Path) -> tuple[dict, int]:
-    """Run one configuration in a child process; (its JSON result, its peak RSS in bytes)."""
+    """Run one configuration in a child process; (its JSON result, its peak RSS in bytes).
+
+    The peak is the child's own VmHWM (read by the child from /proc/self/status at its end).
+    wait4's ru_maxrss for the child is kept in the result as a cross-check: it can include the
+    parent's peak (a child started with vfork inherits it at exec), so the parent stays small.
+    """
     fd, spec_path = tempfile.mkstemp(prefix="spec_", suffix=".json", dir=work)
     with os.fdopen(fd, "w") as fh:
         json.dump(spec, fh)
     env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]))
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([sys.executable, "-m", "bench.worker", spec_path], stdout=out, stderr=err,
-                                cwd=Path(__file__).resolve().parent.parent, env=env)
-        # wait4, not proc.wait(): it also returns this child's own resource usage (peak RSS)
+                                cwd=ROOT, env=env)
+        # wait4, not proc.wait(): it also returns this child's resource usage
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = code = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -62,27 +67,31 @@ def run_worker(spec: dict, work: Path) -> tuple[dict, int]:
     if code != 0 or not lines:
         raise RuntimeError(f"exit {code}: {(errors or ['no output'])[-1]}")
     result = json.loads(lines[-1])
-    peak = maxrss_bytes(usage.ru_maxrss)
-    return result, max(peak, result["vmhwm"])
+    result["ru_maxrss"] = maxrss_bytes(usage.ru_maxrss)
+    return result, result["vmhwm"]
+
+
+def prepare_in_child(work: Path, what: list[str], sizes: list[str]) -> dict[str, str]:
+    """Make the artefacts in a child process (torch export, calibration), so that this process,
+    the parent of every measured child, stays small. Returns name -> path."""
+    cmd = [sys.executable, "-m", "bench.prepare", "--work", str(work), "--sizes", ",".join(sizes),
+           "--what", ",".join(what)]
+    result = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if result.returncode:
+        raise SystemExit(f"preparing the benchmark artefacts failed (exit {result.returncode}): {' '.join(cmd)}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def plan(args, work: Path) -> list[tuple[Row, dict]]:
     """(row, worker spec) for every configuration, in measuring order."""
     want = [k for g in args.rows.split(",") for k in ROW_GROUPS[g.strip()]]
     common = {"threads": args.threads, "runs": args.runs, "warmup": args.warmup, "cache_dir": str(work)}
-    need_onnx = any(k in want for k in ("c", "d", "e"))
-    ckpt = prepare.checkpoint(work)
-    graphs = {}
-    if need_onnx:
-        standard = prepare.exported(work, ckpt, "onnx", prune=True)
-        graphs["c"] = prepare.optimised(work, standard)
-        if "e" in want:
-            graphs["e"] = prepare.int8(work, graphs["c"], "u8")
-        if "d" in want:
-            graphs["d"] = prepare.optimised(work, prepare.exported(work, ckpt, "plugin", prune=True), stream=False)
+    sizes = args.sizes.split(",")
+    paths = prepare_in_child(work, [k for k in want if k in "abcde"], sizes)
+    ckpt, graphs = paths["checkpoint"], paths
     out = []
-    for size in args.sizes.split(","):
-        inp = str(prepare.input_path(work, size)) if any(k in want for k in "abcde") else ""
+    for size in sizes:
+        inp = paths.get(f"input_{size}", "")
         for key in want:
             row = Row(key, LABELS[key], size, base=("f-unfold" if key.startswith("f") else "a") + f"@{size}")
             spec = dict(common, size=size, output=str(work / f"out_{key}_{size}.npy"))
@@ -173,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result, peak = run_worker(spec, work)
             row.seconds, row.rss = median_seconds(result["times"]), peak
-            row.extra = {"times": result["times"], "setup_s": result["setup_s"]}
+            row.extra = {"times": result["times"], "setup_s": result["setup_s"], "ru_maxrss": result["ru_maxrss"]}
         except Exception as exc:  # one failing configuration must not lose the others
             row.error = str(exc)
         rows.append(row)

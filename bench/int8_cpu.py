@@ -33,12 +33,15 @@ class _Feeds:
         return None if x is None else {"input": x}
 
 
-def quantize(fp32: Path, out: Path, calibration: list[np.ndarray], activations: str = "s8") -> Path:
+def quantize(fp32: Path, out: Path, calibration: list[np.ndarray], activations: str = "s8",
+             quantize_filters: bool = False) -> Path:
+    """quantize_filters: also quantize the streamed filter convs (iac/.../stream/Conv)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     model = onnx.load(os.fspath(fp32), load_external_data=False)
-    exclude = [n.name for n in model.graph.node if n.name.startswith(IAC_PREFIX)]
+    exclude = [n.name for n in model.graph.node if n.name.startswith(IAC_PREFIX)
+               and not (quantize_filters and n.op_type == "Conv")]
     symmetric = activations == "s8"
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     with tempfile.TemporaryDirectory(prefix="ifan-bench-int8-") as work:

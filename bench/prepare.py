@@ -86,11 +86,43 @@ def optimised(work: Path, source: Path, stream: bool = True, subpixel: bool = Tr
     return path
 
 
-def int8(work: Path, fp32: Path, activations: str = "s8") -> Path:
-    path = fp32.with_name(fp32.stem + f"_int8_{activations}.onnx")
+def int8(work: Path, fp32: Path, activations: str = "s8", quantize_filters: bool = False) -> Path:
+    path = fp32.with_name(fp32.stem + f"_int8_{activations}{'_qf' if quantize_filters else ''}.onnx")
     if not path.is_file():
         from .int8_cpu import quantize
 
         feeds = [image(*CALIB_SIZE, seed) for seed in CALIB_SEEDS]
-        quantize(fp32, path, feeds, activations)
+        quantize(fp32, path, feeds, activations, quantize_filters)
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Make what the rows need; print one JSON line name -> path (run by bench.cpu_speed)."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m bench.prepare")
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--sizes", default="720x1280")
+    parser.add_argument("--what", default="a,b,c,d,e", help="rows to prepare for")
+    args = parser.parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    want = set(args.what.split(","))
+    out = {"checkpoint": str(checkpoint(work))}
+    ckpt = Path(out["checkpoint"])
+    if want & {"c", "e"}:
+        out["c"] = str(optimised(work, exported(work, ckpt, "onnx", prune=True)))
+    if "e" in want:
+        out["e"] = str(int8(work, Path(out["c"]), "u8", quantize_filters=True))
+    if "d" in want:
+        out["d"] = str(optimised(work, exported(work, ckpt, "plugin", prune=True), stream=False))
+    if want & {"a", "b", "c", "d", "e"}:
+        for size in args.sizes.split(","):
+            out[f"input_{size}"] = str(input_path(work, size))
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -46,8 +46,17 @@ def session_options(spec):
     so.intra_op_num_threads = spec["threads"]
     so.inter_op_num_threads = 1
     so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, opts.get("level", "ORT_ENABLE_ALL"))
-    so.enable_cpu_mem_arena = opts.get("arena", True)
+    arena = opts.get("arena", True)
+    so.enable_cpu_mem_arena = bool(arena)
+    if arena == "same_as_requested":
+        # a process-wide CPU arena that grows by what is asked for, not by powers of two
+        # (ONNX Runtime's default extend strategy can reserve up to twice the live peak)
+        info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 1, -1, -1))  # 1: kSameAsRequested
+        so.add_session_config_entry("session.use_env_allocators", "1")
     so.enable_mem_pattern = opts.get("mem_pattern", True)
+    if not opts.get("spinning", True):  # idle threads sleep instead of spinning between ops
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.execution_mode = (ort.ExecutionMode.ORT_PARALLEL if opts.get("parallel") else ort.ExecutionMode.ORT_SEQUENTIAL)
     return so
 
