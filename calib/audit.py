@@ -119,6 +119,36 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
     return AuditResult(str(fp32_path), str(candidate_path), size_text, scores, min_psnr)
 
 
+def write_plot(result: AuditResult, path: Path) -> None:
+    """PNG: PSNR per image against the threshold (matplotlib, Agg backend)."""
+    from . import graphs
+
+    matplotlib = graphs.require("matplotlib", "plot")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ifan_trt.imageio import write_bytes_atomic
+
+    names = [s.image for s in result.scores]
+    values = [min(s.psnr, 150.0) for s in result.scores]  # identical outputs: inf, drawn at 150
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * len(names) + 2), 3.5), dpi=100)
+    ax.bar(range(len(names)), values, color="#4c72b0")
+    if result.min_psnr is not None:
+        ax.axhline(result.min_psnr, color="#c44e52", linestyle="--", label=f"threshold {result.min_psnr:g} dB")
+    ax.axhline(min(result.mean.psnr, 150.0), color="#55a868", label=f"mean {result.mean.psnr:.2f} dB")
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("PSNR vs FP32 (dB)")
+    ax.set_title(Path(result.candidate).name, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+
+
 def write_json(result: AuditResult, path: Path) -> None:
     from ifan_trt.imageio import write_bytes_atomic
 

@@ -154,6 +154,8 @@ def measure(model, image_feeds, session_factory=None, max_rel_error: float = DEF
     """Per-node FP16 statistics of an FP32 graph over image_feeds (a list of feed dicts)."""
     from tqdm import tqdm
 
+    graphs.require("onnxconverter_common")
+    graphs.require("onnxruntime")
     if session_factory is None:
         session_factory = default_session
     _node_names(model)
@@ -227,7 +229,8 @@ def convert(model, keep_ops: list[str] = (), keep_nodes: list[str] = ()):
     import warnings
 
     import onnx
-    from onnxconverter_common import float16
+
+    float16 = graphs.require("onnxconverter_common.float16")
 
     model_copy = onnx.ModelProto()
     model_copy.CopyFrom(model)  # the converter edits its argument

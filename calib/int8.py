@@ -113,10 +113,10 @@ def write_cache(path: Path, data: dict) -> None:
 # ---------------------------------------------------------------- calibration
 
 def _calibration_method(method: str):
-    from onnxruntime.quantization import CalibrationMethod
-
     if method not in METHODS:
         raise IfanError(f"--method {method}: expected one of {', '.join(METHODS)}")
+    from onnxruntime.quantization import CalibrationMethod
+
     return {"entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile,
             "minmax": CalibrationMethod.MinMax}[method]
 
@@ -391,6 +391,7 @@ def topological_sort(model) -> None:
 def calibrate(model, image_paths: list[Path], make_feeds, method: str = "percentile",
               size: tuple[int, int] = (256, 256), cache_path: Path | None = None, progress: bool = True):
     """INT8 Q/DQ version of model (either IAC form). Returns (graph, CalibrationInfo)."""
+    graphs.require("onnxruntime")
     _calibration_method(method)
     if graphs.opset(model) < 13:
         raise IfanError(f"opset {graphs.opset(model)}: per-channel Q/DQ needs opset 13 or newer; re-export")

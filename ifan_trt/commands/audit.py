@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ifan_trt.calib import images
-from ifan_trt.calib.audit import HEADER, audit, write_json
+from ifan_trt.calib.audit import HEADER, audit, write_json, write_plot
 from ifan_trt.calib.table import format_table
 
 
@@ -22,6 +22,7 @@ def register(subparsers) -> None:
     p.add_argument("--size", help="centre crop HxW (default: whole image cropped to a multiple of 8)")
     p.add_argument("--min-psnr", type=float, default=45.0, help="fail below this PSNR in dB (default: %(default)s)")
     p.add_argument("--json", type=Path, help="write the results as JSON")
+    p.add_argument("--plot", type=Path, help="write PSNR per image as a PNG (needs matplotlib)")
     p.set_defaults(func=run)
 
 
@@ -31,6 +32,8 @@ def run(args) -> int:
     print(format_table(HEADER, result.table_rows()))
     if args.json:
         write_json(result, args.json)
+    if args.plot:
+        write_plot(result, args.plot)
     verdict = "PASS" if result.passed else "FAIL"
     print(f"{verdict}: worst PSNR {result.worst_psnr:.2f} dB, mean {result.mean.psnr:.2f} dB "
           f"(threshold {args.min_psnr:g} dB, {len(paths)} image(s), size {result.size})")

@@ -216,17 +216,27 @@ def test_cli_calibrate_and_audit(small_exports, calib_images, heldout_images, tm
     err = capsys.readouterr().err
     assert "reused from the cache" in err and "exporting" not in err  # export reused too
     report = tmp_path / "audit.json"
+    plot = ["--plot", str(tmp_path / "audit.png")] if _has("matplotlib") else []
     ok = main(["audit", "--fp32", str(fp32), "--candidate", str(out), "--images",
-               str(heldout_images), "--min-psnr", "30", "--json", str(report)])
+               str(heldout_images), "--min-psnr", "30", "--json", str(report), *plot])
     text = capsys.readouterr().out
     assert ok == 0 and "PASS" in text and "mean" in text
     data = json.loads(report.read_text())
     assert len(data["images"]) == 3 and data["passed"] and data["mean"]["psnr"] > 30
     assert data["size"].startswith("native")
+    assert all(0 <= row["correction_error"] < 0.5 for row in data["images"])
+    if plot:
+        assert (tmp_path / "audit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = main(["audit", "--fp32", str(small_exports["plugin"]), "--candidate", str(out), "--images",
                 str(heldout_images), "--min-psnr", "99"])
     captured = capsys.readouterr()
     assert bad == 1 and "FAIL" in captured.out and "PSNR below 99 dB" in captured.err
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def test_calibrate_refuses_bad_inputs(small_exports, calib_images, tmp_path):
