@@ -40,10 +40,28 @@ def providers_for(device: str, available: list[str]) -> list[str]:
 def _session_options(ort, threads: int | None):
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # CPU defaults measured by bench/ (issue 8, bench/README.md): no memory pattern (it reserves
+    # the run's peak as one extra block) and a CPU arena that grows by what is asked, not by
+    # doubling: same speed, a lower peak RSS
+    options.enable_mem_pattern = False
+    _lean_cpu_arena(ort, options)
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     return options
+
+
+_arena_registered = False
+
+
+def _lean_cpu_arena(ort, options) -> None:
+    """Sessions share one process-wide CPU arena with the kSameAsRequested extend strategy."""
+    global _arena_registered
+    if not _arena_registered:
+        info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 1, -1, -1))  # 1: kSameAsRequested
+        _arena_registered = True
+    options.add_session_config_entry("session.use_env_allocators", "1")
 
 
 def _uses_plugin_node(path: str) -> bool:
