@@ -43,9 +43,9 @@ def steps(work: Path) -> list[tuple[str, str, Path, dict]]:
         ("v4", "c with arena and memory pattern on", best, dict(BEST_ORT, mem_pattern=True)),
         ("v5", "c with parallel execution mode", best, dict(BEST_ORT, parallel=True)),
         ("v6", "c with thread spinning off", best, dict(BEST_ORT, spinning=False)),
-        ("i1", "INT8, symmetric s8 activations (TensorRT-style)", prepare.int8(work, best, "s8"), BEST_ORT),
-        ("i2", "INT8, asymmetric u8 activations = row e", prepare.int8(work, best, "u8"), BEST_ORT),
-        ("i3", "INT8 u8, the streamed filter convs quantized too", prepare.int8(work, best, "u8", True), BEST_ORT),
+        ("i1", "INT8, symmetric s8 activations (TensorRT-style), filter convs float", prepare.int8(work, best, "s8"), BEST_ORT),
+        ("i2", "INT8, asymmetric u8 activations, filter convs float", prepare.int8(work, best, "u8"), BEST_ORT),
+        ("i3", "INT8 u8, streamed filter convs quantized too = row e", prepare.int8(work, best, "u8", True), BEST_ORT),
     ]
 
 
