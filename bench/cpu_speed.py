@@ -82,17 +82,18 @@ def prepare_in_child(work: Path, what: list[str], sizes: list[str]) -> dict[str,
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def plan(args, work: Path) -> list[tuple[Row, dict]]:
-    """(row, worker spec) for every configuration, in measuring order."""
+def plan(args, work: Path) -> tuple[list[tuple[Row, dict]], dict[str, str]]:
+    """(row, worker spec) for every configuration in measuring order, and the artefact paths."""
     want = [k for g in args.rows.split(",") for k in ROW_GROUPS[g.strip()]]
+    want_large = [k for g in args.rows_large.split(",") for k in ROW_GROUPS[g.strip()] if k in want]
     common = {"threads": args.threads, "runs": args.runs, "warmup": args.warmup, "cache_dir": str(work)}
     sizes = args.sizes.split(",")
     paths = prepare_in_child(work, [k for k in want if k in "abcde"], sizes)
     ckpt, graphs = paths["checkpoint"], paths
     out = []
-    for size in sizes:
+    for i, size in enumerate(sizes):
         inp = paths.get(f"input_{size}", "")
-        for key in want:
+        for key in (want if i == 0 else want_large):
             row = Row(key, LABELS[key], size, base=("f-unfold" if key.startswith("f") else "a") + f"@{size}")
             spec = dict(common, size=size, output=str(work / f"out_{key}_{size}.npy"))
             if key in ("a", "b"):
@@ -102,7 +103,7 @@ def plan(args, work: Path) -> list[tuple[Row, dict]]:
             else:
                 spec.update(kind="iac", variant=key.split("-")[1])
             out.append((row, spec))
-    return out
+    return out, paths
 
 
 def machine() -> dict:
@@ -161,9 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="720x1280,1080x1920", help="HxW list (multiples of 8)")
     parser.add_argument("--rows", default="a,b,c,d,e,f", help="which rows (a..f)")
+    parser.add_argument("--rows-large", default="a,c,e,f",
+                        help="rows measured at the sizes after the first (keeps the bench under 15 minutes)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per configuration (median)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--audit-size", default="360x640", help="size of the INT8 audit images")
     parser.add_argument("--work", default="/tmp/ifan_bench", help="cache of generated artefacts")
     parser.add_argument("--out", default="bench/results", help="where the table, JSON and PNG go")
     args = parser.parse_args(argv)
@@ -174,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.time()
     print("preparing models and inputs (cached in", work, ")", file=sys.stderr)
-    jobs = plan(args, work)
+    jobs, paths = plan(args, work)
     load_before = os.getloadavg()
     rows = []
     for row, spec in tqdm(jobs, desc="configurations", unit="cfg"):
@@ -198,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         fp32 = work / f"out_c_{row.size}.npy"
         if row.key == "e" and fp32.is_file():
             int8_psnr[row.size] = row.extra["psnr_vs_c_db"] = psnr(np.load(fp32), np.load(mine))
+    audit = None
+    if "c" in paths and "e" in paths:  # the audit's accuracy, on images calibration never saw
+        made = subprocess.run([sys.executable, "-m", "bench.audit_int8", "--work", str(work), "--fp32", paths["c"],
+                               "--int8", paths["e"], "--size", args.audit_size], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)
+        audit = json.loads(made.stdout.strip().splitlines()[-1]) if made.returncode == 0 else None
     info = machine()
     info["load_avg_before"] = [round(v, 2) for v in load_before]
     text = [f"IFAN CPU benchmark: {info['cpu']}, {info['cores']} cores, {info.get('ram_gib', '?')} GiB RAM, "
@@ -205,20 +215,25 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.warmup} warm-up; load average before/after: {info['load_avg_before'][0]:.2f} / "
             f"{info['load_avg'][0]:.2f}", "", format_table(TABLE_HEADER, table_rows(rows)), ""]
     for size, value in int8_psnr.items():
-        text.append(f"e vs c (INT8 vs FP32 graph) at {size}: PSNR {value:.1f} dB")
+        text.append(f"e vs c (INT8 vs FP32 graph) on the bench input at {size}: PSNR {value:.1f} dB")
+    if audit:
+        text.append(f"audit (ifan_trt.calib.audit) of e vs c on {audit['images']} synthetic images at {audit['size']} "
+                    f"not used in calibration: worst PSNR {audit['worst_psnr']:.1f} dB, mean SSIM "
+                    f"{audit['mean_ssim']:.4f}, max abs error {audit['max_abs_error']:.1e}, error relative to the "
+                    f"network's own change {100 * (audit['correction_error'] or 0):.1f}%")
     targets = []
     for size in args.sizes.split(","):
         by_key = {r.key: r for r in rows if r.size == size}
         fastest = [r for r in rows if r.size == size and r.key in ("f-ours", "f-native") and not r.error]
         if fastest:
             by_key["f-best"] = min(fastest, key=lambda r: r.seconds)
-        targets += check_targets(by_key, size, int8_psnr.get(size))
+        targets += check_targets(by_key, size, audit["worst_psnr"] if audit else int8_psnr.get(size))
     text += ["", format_targets(targets), "", f"total bench time {time.time() - start:.0f} s"]
     report = "\n".join(text)
     print(report)
     (out_dir / "cpu_speed.md").write_text(report + "\n")
     (out_dir / "cpu_speed.json").write_text(json.dumps(
-        {"machine": info, "args": vars(args), "ort_options": BEST_ORT,
+        {"machine": info, "args": vars(args), "ort_options": BEST_ORT, "int8_audit": audit,
          "rows": [dict(vars(r), id=r.id) for r in rows]}, indent=1, default=str) + "\n")
     plot(rows, out_dir / "cpu_speed.png")
     return 0 if all(not r.error for r in rows) else 1
