@@ -52,15 +52,6 @@ class NodeStats:
         return asdict(self)
 
 
-def _node_names(model) -> None:
-    """Give unnamed nodes a stable name (block lists and reports refer to nodes by name)."""
-    seen = set()
-    for i, node in enumerate(model.graph.node):
-        if not node.name or node.name in seen:
-            node.name = f"{node.op_type}_{i}"
-        seen.add(node.name)
-
-
 def _round_fp16_array(a: np.ndarray) -> np.ndarray:
     """FP32 -> FP16 -> FP32 as onnxconverter-common rounds initializers (it clamps to its range)."""
     import warnings
@@ -158,7 +149,7 @@ def measure(model, image_feeds, session_factory=None, max_rel_error: float = DEF
     graphs.require("onnxruntime")
     if session_factory is None:
         session_factory = default_session
-    _node_names(model)
+    graphs.name_nodes(model)
     if not image_feeds:
         raise IfanError("FP16 measurement needs at least one image")
     floats = set(_float_outputs(model, session_factory, image_feeds[0]))
@@ -235,7 +226,7 @@ def convert(model, keep_ops: list[str] = (), keep_nodes: list[str] = ()):
     model_copy = onnx.ModelProto()
     model_copy.CopyFrom(model)  # the converter edits its argument
     model = model_copy
-    _node_names(model)
+    graphs.name_nodes(model)
     block_ops = sorted(set(float16.DEFAULT_OP_BLOCK_LIST) | set(keep_ops))
     try:
         with warnings.catch_warnings():

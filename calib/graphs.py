@@ -97,6 +97,16 @@ def set_metadata(model, key: str, value: str) -> None:
     model.metadata_props.add(key=key, value=value)
 
 
+def name_nodes(model) -> None:
+    """Give unnamed (or duplicate-named) nodes a stable name: block lists, reports and the Q/DQ
+    transfer between IAC forms refer to nodes by name."""
+    seen = set()
+    for i, node in enumerate(model.graph.node):
+        if not node.name or node.name in seen:
+            node.name = f"{node.op_type}_{i}"
+        seen.add(node.name)
+
+
 def plugin_nodes(model) -> list:
     """The IAC plugin nodes (plugin form); empty for the standard-op form."""
     return [n for n in model.graph.node if n.op_type == PLUGIN_OP]

@@ -397,6 +397,7 @@ def calibrate(model, image_paths: list[Path], make_feeds, method: str = "percent
         raise IfanError(f"opset {graphs.opset(model)}: per-channel Q/DQ needs opset 13 or newer; re-export")
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node):
         raise IfanError("this graph already has Q/DQ nodes; calibrate the FP32 export")
+    graphs.name_nodes(model)
     twin = standard_twin(model)
     key = cache_key(graphs.model_hash(twin), method, size, image_paths)
     cache = read_cache(cache_path)
