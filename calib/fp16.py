@@ -13,7 +13,14 @@ GPU (storage rounding, overflow, cancellation after rounding) but not a kernel's
 accumulation order.
 
 Conversion (``convert``): onnxconverter-common's float16 conversion with keep_io_types, the
-default op block list plus the kept nodes and op types.
+default op block list plus the kept nodes and op types; then kept nodes get their FP32 weights
+back and exchange FP32 tensors (the converter alone rounds both through FP16).
+
+The IAC plugin node is measured like any node and, unless the measurement flags it, runs in FP16
+like its neighbours (the plugin supports FP32 and FP16). Decided by measurement: in the
+standard-op form, where every intermediate of the IAC's iterations is stored in FP16, the
+output's PSNR against FP32 equals that of the graph with the IAC kept FP32 to 0.01 dB (trained
+ch=16, N=8 model, 8 held-out images), and FP16 halves F, the largest tensor of the network.
 """
 
 from __future__ import annotations
