@@ -230,7 +230,12 @@ def make_sidecar(*, engine: Path, engine_sha256: str, trt_version: str, gpu: dic
 
 def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int, optimization_level,
                version_compatible: bool, plugin_lib: Path | None, timing_cache: Path | None) -> bytes:
-    """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan."""
+    """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
+    polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
+    1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag."""
+    from ifan_trt.calib.graphs import require
+
+    require("polygraphy", "trt")
     from polygraphy.backend.trt import (CreateConfig, PostprocessConfig, Profile, engine_bytes_from_network,
                                         network_from_onnx_path)
     from polygraphy.exception import PolygraphyException
