@@ -316,6 +316,7 @@ def run(args) -> int:
     precision = args.precision or graph_precision(source)
 
     trt = import_tensorrt()
+    graphs.require("polygraphy", "trt")  # before any long preparation
     version = parse_version(trt.__version__)
     strongly = hasattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED")
     for w in check_request(version, precision, has_plugin, args.version_compatible,
