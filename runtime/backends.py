@@ -52,7 +52,7 @@ def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engi
         raise IfanError("give one model: --checkpoint, --onnx or --engine")
     if backend == "tensorrt":
         if not engine:
-            raise IfanError("--backend tensorrt runs an engine: pass --engine FILE (build it with `ifan build-engine`)")
+            raise IfanError("--backend tensorrt runs an engine: pass --engine FILE (build it with `ifan build`)")
         return backend, engine
     if backend == "onnxruntime":
         if engine:

@@ -53,7 +53,7 @@ def read_sidecar(engine: str | os.PathLike) -> dict:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise IfanError(f"{path}: missing; the engine's sidecar (written by `ifan build-engine` beside "
+        raise IfanError(f"{path}: missing; the engine's sidecar (written by `ifan build` beside "
                         "the engine) carries the model facts; rebuild the engine or copy the .json with it") from None
     except (OSError, ValueError) as exc:
         raise IfanError(f"{path}: not a readable JSON sidecar ({exc})") from None
