@@ -302,7 +302,7 @@ def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 
 def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...] = TRAIN_PHOTOS,
                 max_radius: float = 10.0, noise: bool = True, jpeg_prob: float = 0.0,
-                dual: bool = False) -> Sample:
+                dual: bool = False, srgb_blur_prob: float = 0.5) -> Sample:
     """One (defocused, sharp) pair. The largest CoC radius in the image is drawn in
     [0.5, max_radius] px; the focus sits on an object or the background half of the time."""
     layers = make_scene(rng, h, w, photos)
@@ -315,15 +315,21 @@ def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...
     strength = float(rng.uniform(0.5, max_radius)) / spread
     blades = int(rng.choice([0, 0, 0, 5, 6, 7, 8, -1, -1]))  # disc, polygon or soft (Gaussian)
     rotation = float(rng.uniform(0, 2 * np.pi))
+    # A lens blurs linear light (blurred highlights come out brighter in sRGB); blurs made in
+    # software on 8-bit images usually act on sRGB values. Both, so that the model does not learn
+    # "blurred means brighter" and darken what a user blurred in sRGB.
+    srgb_blur = bool(rng.random() < srgb_blur_prob)
+    if srgb_blur:
+        layers = [Layer(to_srgb(l.colour), l.alpha, l.inv_depth) for l in layers]
     views = render_defocus(layers, inv_focus, strength, blades, rotation, dual=dual)
 
-    params = {"inv_focus": inv_focus, "strength": strength, "blades": blades,
+    params = {"inv_focus": inv_focus, "strength": strength, "blades": blades, "srgb_blur": srgb_blur,
               "max_radius_px": strength * spread}
     out = {}
     read, shot = (float(rng.uniform(0, 0.01)), float(rng.uniform(0, 0.01))) if noise else (0.0, 0.0)
     quality = int(rng.integers(70, 96)) if rng.random() < jpeg_prob else 0
     for v, lin in views.items():
-        img = to_srgb(lin)
+        img = np.clip(lin, 0, 1) if srgb_blur else to_srgb(lin)
         if noise:
             sigma = np.sqrt(read ** 2 + shot ** 2 * img)
             img = img + rng.normal(0, 1, img.shape).astype(np.float32) * sigma

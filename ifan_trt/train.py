@@ -61,6 +61,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-count", type=int, default=8, help="fixed validation images (seed+1)")
     p.add_argument("--eval-data", help="folder for `ifan eval` on the final model (recorded in meta)")
     p.add_argument("--resume", action="store_true", help="continue from OUT.state.pt")
+    p.add_argument("--init", help="start from this checkpoint's weights (fine-tuning: new optimizer "
+                                  "and schedule; its training record is kept in meta['init_record'])")
 
 
 def full_command(args) -> str:
@@ -137,6 +139,15 @@ def run(args) -> int:
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, elapsed, history = 0, 0.0, []
     command = full_command(args)
+    init_record = None
+    if args.init:
+        from .checkpoint import load_checkpoint
+
+        start = load_checkpoint(args.init)
+        if start.config != config:
+            raise IfanError(f"{args.init}: is {start.config.variant}, not {config.variant}; match --ch/--n-iters")
+        model.load_state_dict(start.model.state_dict())
+        init_record = {"sha256": start.sha256, **start.meta}
     if args.resume:
         if not state_path.is_file():
             raise IfanError(f"{state_path}: no training state to resume; drop --resume")
@@ -168,6 +179,7 @@ def run(args) -> int:
             "batch": args.batch, "steps": step, "train_minutes": round(elapsed / 60, 2),
             "budget_min": args.budget_min, "threads": args.threads,
             "final": final, "history": history[-40:], "metrics": metrics or {},
+            "init_record": init_record,
             "torch": str(torch.__version__), "python": platform.python_version(),
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
