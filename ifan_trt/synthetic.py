@@ -244,7 +244,10 @@ def aperture_kernel(radius: float, blades: int = 0, rotation: float = 0.0, half:
     if half:
         side = np.clip(0.5 - xx, 0.0, 1.0) if half == "left" else np.clip(0.5 + xx, 0.0, 1.0)
         side = np.where(xx == 0, 0.5, side)
-        if radius < 0:
+        # In front of the focal plane the light through the left half of the lens stays on the
+        # left (the image of a near point is shifted left); behind it the rays have crossed.
+        # cv2.filter2D correlates, so the kernel is the mirrored PSF: mirror when in front.
+        if radius > 0:
             side = side[:, ::-1]
         k = 2.0 * k * side
     return k.astype(np.float32)
