@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
@@ -41,7 +40,8 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--onnx", type=Path, required=True, help="IFAN ONNX export (FP32, or already FP16/INT8)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="engine file to write (a .json sidecar goes beside it)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="engine file to write (a .json sidecar goes beside it)")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="engine precision; an FP32 graph is converted first (default: the graph's own)")
     p.add_argument("--calib-images", type=Path,
@@ -52,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib-size", default="256x256", help="INT8 calibration crop HxW (default: %(default)s)")
     p.add_argument("--shapes", action="append", metavar="min=NxCxHxW,opt=...,max=...",
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
-    p.add_argument("--plugin-lib", type=Path, help="IFAN_IAC plugin library (default: searched, see ifan_trt.runtime.plugin_library)")
+    p.add_argument("--plugin-lib", type=Path,
+                   help="IFAN_IAC plugin library (default: searched, see ifan_trt.runtime.plugin_library)")
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
     p.add_argument("--builder-optimization-level", type=int, metavar="0-5",

@@ -12,7 +12,8 @@ def register(subparsers) -> None:
         "calibrate", help="INT8 Q/DQ graph calibrated on images (optionally FP16 elsewhere)",
         description="Insert TensorRT-style Q/DQ nodes (symmetric INT8, per-channel weights, per-tensor "
                     "activations, convolution inputs only, IAC left float) calibrated with ONNX Runtime.")
-    p.add_argument("model", type=Path, help="FP32 ONNX export (either IAC form), a checkpoint (.pth, exported first) or 'default'")
+    p.add_argument("model", type=Path,
+                   help="FP32 ONNX export (either IAC form), a checkpoint (.pth, exported first) or 'default'")
     p.add_argument("--images", type=Path, required=True, help="folder of calibration images")
     p.add_argument("-o", "--output", type=Path, help="output ONNX (default: MODEL.int8.onnx / MODEL.int8-fp16.onnx)")
     p.add_argument("--method", choices=int8.METHODS, default="percentile",
@@ -22,7 +23,8 @@ def register(subparsers) -> None:
     p.add_argument("--size", default="256x256", help="calibration crop HxW (default: %(default)s)")
     p.add_argument("--cache", type=Path, help="calibration cache JSON (default: OUTPUT with .calib.json)")
     p.add_argument("--fp16", action="store_true", help="the int8-fp16 graph: FP16 outside the Q/DQ")
-    p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME", help="with --fp16: op types or node names kept FP32")
+    p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME",
+                   help="with --fp16: op types or node names kept FP32")
     p.set_defaults(func=run)
 
 

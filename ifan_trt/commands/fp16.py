@@ -18,12 +18,14 @@ def register(subparsers) -> None:
         description="Convert an FP32 IFAN export to FP16 (inputs/outputs stay FP32). Every node is "
                     "measured on real images: nodes whose activations approach the FP16 range or whose "
                     "FP16 rounding error is large stay FP32.")
-    p.add_argument("model", type=Path, help="FP32 ONNX export (either IAC form), a checkpoint (.pth, exported first) or 'default'")
+    p.add_argument("model", type=Path,
+                   help="FP32 ONNX export (either IAC form), a checkpoint (.pth, exported first) or 'default'")
     p.add_argument("-o", "--output", type=Path, help="output ONNX (default: MODEL.fp16.onnx)")
     p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME",
                    help="op types (e.g. IFAN_IAC, ConvTranspose) or node names to keep FP32 in any case")
     p.add_argument("--images", type=Path, help="folder of images to measure on (default: the bundled samples)")
-    p.add_argument("--count", type=int, default=prepare.DEFAULT_MEASURE_COUNT, help="images to use (default: %(default)s)")
+    p.add_argument("--count", type=int, default=prepare.DEFAULT_MEASURE_COUNT,
+                   help="images to use (default: %(default)s)")
     p.add_argument("--size", default="256x256", help="measurement crop HxW (default: %(default)s)")
     p.add_argument("--max-rel-error", type=float, default=DEFAULT_MAX_REL_ERROR,
                    help="keep a node FP32 when its FP16 relative error exceeds this (default: %(default)g)")

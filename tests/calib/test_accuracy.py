@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 import pytest
 
-from ifan_trt.calib import audit, fp16, images, int8, prepare
+from ifan_trt.calib import audit, images, int8, prepare
 
 FP16_MIN_PSNR = 45.0
 INT8_MIN_PSNR = 33.0
