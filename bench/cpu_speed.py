@@ -124,7 +124,7 @@ def machine() -> dict:
     return info
 
 
-def plot(rows: list[Row], path: Path) -> None:
+def plot(rows: list[Row], path: Path, title: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -151,7 +151,9 @@ def plot(rows: list[Row], path: Path) -> None:
             axes[i][1].text(v, y, f" {v:.0f}", va="center", fontsize=8)
         for ax in axes[i]:
             ax.invert_yaxis()
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.96) if title else None)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
@@ -235,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     (out_dir / "cpu_speed.json").write_text(json.dumps(
         {"machine": info, "args": vars(args), "ort_options": BEST_ORT, "int8_audit": audit,
          "rows": [dict(vars(r), id=r.id) for r in rows]}, indent=1, default=str) + "\n")
-    plot(rows, out_dir / "cpu_speed.png")
+    plot(rows, out_dir / "cpu_speed.png", f"{info['cpu']}, {args.threads} threads, median of {args.runs} runs; "
+         f"load average {info['load_avg_before'][0]:.2f} before, {info['load_avg'][0]:.2f} after")
     return 0 if all(not r.error for r in rows) else 1
 
 
