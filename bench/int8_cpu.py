@@ -57,6 +57,7 @@ def quantize(fp32: Path, out: Path, calibration: list[np.ndarray], activations: 
     exclude = [n.name for n in model.graph.node if n.name.startswith(IAC_PREFIX)
                and not (quantize_filters and n.op_type == "Conv")]
     thin = thin_convs(model)
+    exclude += thin  # float weights; float_convs below also frees their activations
     symmetric = activations == "s8"
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     with tempfile.TemporaryDirectory(prefix="ifan-bench-int8-") as work:

@@ -87,7 +87,7 @@ def optimised(work: Path, source: Path, stream: bool = True, subpixel: bool = Tr
 
 
 def int8(work: Path, fp32: Path, activations: str = "s8", quantize_filters: bool = False) -> Path:
-    recipe = "r2"  # bump when bench.int8_cpu changes what it makes (the file is cached by name)
+    recipe = "r3"  # bump when bench.int8_cpu changes what it makes (the file is cached by name)
     path = fp32.with_name(fp32.stem + f"_int8{recipe}_{activations}{'_qf' if quantize_filters else ''}.onnx")
     if not path.is_file():
         from .int8_cpu import quantize
