@@ -42,9 +42,11 @@ def _session_options(ort, threads: int | None):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # CPU defaults measured by bench/ (issue 8, bench/README.md): no memory pattern (it reserves
     # the run's peak as one extra block) and a CPU arena that grows by what is asked, not by
-    # doubling: same speed, a lower peak RSS
+    # doubling: same speed, a lower peak RSS; idle intra-op threads sleep instead of spinning
+    # (faster when the cores are shared, e.g. with the demo's capture and display threads)
     options.enable_mem_pattern = False
     _lean_cpu_arena(ort, options)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
