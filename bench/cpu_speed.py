@@ -27,7 +27,7 @@ from .report import (MiB, TABLE_HEADER, Row, check_targets, format_table, format
                      median_seconds, psnr, table_rows)
 
 # the fastest ONNX Runtime CPU settings measured (see bench/README.md, ablation)
-BEST_ORT = {"level": "ORT_ENABLE_ALL", "arena": "same_as_requested", "mem_pattern": False}
+BEST_ORT = {"level": "ORT_ENABLE_ALL", "arena": "same_as_requested", "mem_pattern": False, "spinning": False}
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {
