@@ -125,11 +125,16 @@ def _crop_photo(rng: np.random.Generator, img: np.ndarray, h: int, w: int, tint:
 def texture(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...]) -> np.ndarray:
     """A random texture: a photo crop (55%), a tinted CC0 texture (15%) or dead leaves."""
     u = rng.random()
+    # a target must be sharp: photos that would need more than the 1.1x upscale the random
+    # scale allows are left out at this size (e.g. chelsea, 451x300, for a 512x384 image)
+    fits = lambda name: max(h / _skimage_image(name).shape[0], w / _skimage_image(name).shape[1]) <= 1.1
+    photos = tuple(p for p in photos if fits(p))
     if photos and u < 0.55:
         name = photos[int(rng.integers(len(photos)))]
         return _crop_photo(rng, _skimage_image(name), h, w, tint=False)
-    if photos and u < 0.70:
-        name = list(TEXTURES)[int(rng.integers(len(TEXTURES)))]
+    textures = [t for t in TEXTURES if fits(t)]
+    if photos and textures and u < 0.70:
+        name = textures[int(rng.integers(len(textures)))]
         return _crop_photo(rng, _skimage_image(name), h, w, tint=True)
     return dead_leaves(rng, h, w)
 
