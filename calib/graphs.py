@@ -43,17 +43,10 @@ def load_model(path: str | os.PathLike):
 
 def save_model(model, path: str | os.PathLike) -> Path:
     """Write model to path atomically (temp file beside it, then rename)."""
+    from ifan_trt.imageio import write_bytes_atomic
+
     path = Path(path)
-    data = model.SerializeToString()
-    tmp = path.with_name(f".{path.name}.part{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise IfanError(f"{path}: cannot write ({exc.strerror})") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_bytes_atomic(path, model.SerializeToString())
     return path
 
 
