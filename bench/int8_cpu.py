@@ -101,16 +101,7 @@ def float_convs(model, names: list[str]) -> int:
                 for user in readers.get(dq_after.output[0], []):
                     user.input[:] = [conv.output[0] if i == dq_after.output[0] else i for i in user.input]
         freed += 1
-    graph_outputs = {o.name for o in model.graph.output}
-    while True:
-        used = {i for n in model.graph.node for i in n.input} | graph_outputs
-        dead = [n for n in model.graph.node
-                if n.op_type in ("QuantizeLinear", "DequantizeLinear") and not any(o in used for o in n.output)]
-        if not dead:
-            break
-        for n in dead:
-            model.graph.node.remove(n)
-    used = {i for n in model.graph.node for i in n.input}
-    for t in [t for t in model.graph.initializer if t.name not in used]:
-        model.graph.initializer.remove(t)
+    from ifan_trt.calib.int8 import remove_dead_qdq
+
+    remove_dead_qdq(model)
     return freed

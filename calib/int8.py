@@ -224,8 +224,15 @@ def keep_qdq_on_conv_inputs(model) -> int:
                 continue
             node.input[idx] = q.input[0]
             rewired += 1
+    remove_dead_qdq(model)
+    return rewired
+
+
+def remove_dead_qdq(model) -> None:
+    """Drop Q/DQ nodes whose outputs nobody reads (repeatedly: a Q feeding only a dead DQ), then
+    the initializers left unused."""
     graph_outputs = {o.name for o in model.graph.output}
-    while True:  # remove Q/DQ nodes whose outputs nobody reads
+    while True:
         used = {i for n in model.graph.node for i in n.input} | graph_outputs
         dead = [n for n in model.graph.node
                 if n.op_type in ("QuantizeLinear", "DequantizeLinear") and not any(o in used for o in n.output)]
@@ -234,10 +241,8 @@ def keep_qdq_on_conv_inputs(model) -> int:
         for n in dead:
             model.graph.node.remove(n)
     used = {i for n in model.graph.node for i in n.input}
-    unused = [t for t in model.graph.initializer if t.name not in used]
-    for t in unused:
+    for t in [t for t in model.graph.initializer if t.name not in used]:
         model.graph.initializer.remove(t)
-    return rewired
 
 
 def fix_weight_axes(model) -> list[str]:
