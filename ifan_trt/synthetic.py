@@ -313,10 +313,19 @@ def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...
                 dual: bool = False, srgb_blur_prob: float = 0.5) -> Sample:
     """One (defocused, sharp) pair. The largest CoC radius in the image is drawn in
     [0.5, max_radius] px; the focus sits on an object or the background half of the time."""
-    layers = make_scene(rng, h, w, photos)
-    sharp, inv = composite_sharp(layers)
+    return make_crops(rng, h, w, [(0, 0, h, w)], photos, max_radius, noise, jpeg_prob, dual, srgb_blur_prob)[0]
+
+
+def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int, int, int, int]],
+               photos: tuple[str, ...] = TRAIN_PHOTOS, max_radius: float = 10.0, noise: bool = True,
+               jpeg_prob: float = 0.0, dual: bool = False, srgb_blur_prob: float = 0.5) -> list[Sample]:
+    """(defocused, sharp) pairs of windows (y, x, height, width) of one h x w scene: training
+    patches keep the scale of full-size images (objects, textures and CoC relative to them) while
+    only the windows are rendered. Focus and lens are chosen for the whole scene."""
+    scene = make_scene(rng, h, w, photos)
+    sharp, inv = composite_sharp(scene)
     if rng.random() < 0.5:
-        inv_focus = float(rng.choice([float(np.median(l.inv_depth)) for l in layers]))
+        inv_focus = float(rng.choice([float(np.median(l.inv_depth)) for l in scene]))
     else:
         inv_focus = float(rng.uniform(0.0, 1.0))
     spread = max(abs(float(inv.max()) - inv_focus), abs(float(inv.min()) - inv_focus), 0.05)
@@ -328,26 +337,30 @@ def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...
     # "blurred means brighter" and darken what a user blurred in sRGB.
     srgb_blur = bool(rng.random() < srgb_blur_prob)
     if srgb_blur:
-        layers = [Layer(to_srgb(l.colour), l.alpha, l.inv_depth) for l in layers]
-    views = render_defocus(layers, inv_focus, strength, blades, rotation, dual=dual)
-
-    params = {"inv_focus": inv_focus, "strength": strength, "blades": blades, "srgb_blur": srgb_blur,
-              "max_radius_px": strength * spread}
-    out = {}
-    read, shot = (float(rng.uniform(0, 0.01)), float(rng.uniform(0, 0.01))) if noise else (0.0, 0.0)
-    quality = int(rng.integers(70, 96)) if rng.random() < jpeg_prob else 0
-    for v, lin in views.items():
-        img = np.clip(lin, 0, 1) if srgb_blur else to_srgb(lin)
-        if noise:
-            sigma = np.sqrt(read ** 2 + shot ** 2 * img)
-            img = img + rng.normal(0, 1, img.shape).astype(np.float32) * sigma
-        img = np.clip(img, 0, 1)
-        if quality:
-            img = _jpeg(img, quality)
-        out[v] = img.astype(np.float32)
-    params.update({"read_noise": read, "shot_noise": shot, "jpeg_quality": quality})
-    return Sample(out["c"], to_srgb(sharp).astype(np.float32), inv, params,
-                  out.get("l"), out.get("r"))
+        scene = [Layer(to_srgb(l.colour), l.alpha, l.inv_depth) for l in scene]
+    samples = []
+    for y, x, wh, ww in windows:
+        cut = (slice(y, y + wh), slice(x, x + ww))
+        layers = [Layer(l.colour[cut], l.alpha[cut], l.inv_depth[cut]) for l in scene]
+        views = render_defocus(layers, inv_focus, strength, blades, rotation, dual=dual)
+        params = {"inv_focus": inv_focus, "strength": strength, "blades": blades, "srgb_blur": srgb_blur,
+                  "max_radius_px": strength * spread}
+        out = {}
+        read, shot = (float(rng.uniform(0, 0.01)), float(rng.uniform(0, 0.01))) if noise else (0.0, 0.0)
+        quality = int(rng.integers(70, 96)) if rng.random() < jpeg_prob else 0
+        for v, lin in views.items():
+            img = np.clip(lin, 0, 1) if srgb_blur else to_srgb(lin)
+            if noise:
+                sigma = np.sqrt(read ** 2 + shot ** 2 * img)
+                img = img + rng.normal(0, 1, img.shape).astype(np.float32) * sigma
+            img = np.clip(img, 0, 1)
+            if quality:
+                img = _jpeg(img, quality)
+            out[v] = img.astype(np.float32)
+        params.update({"read_noise": read, "shot_noise": shot, "jpeg_quality": quality})
+        samples.append(Sample(out["c"], to_srgb(sharp[cut]).astype(np.float32), inv[cut], params,
+                              out.get("l"), out.get("r")))
+    return samples
 
 
 # ---------------------------------------------------------------- writing folders

@@ -46,6 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-iters", type=int, default=8, help="IAC iterations N (official 17)")
     p.add_argument("--patch", type=int, default=128, help="training patch size (multiple of 8)")
     p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--scene", default="512x384",
+                   help="WxH of the scenes patches are cut from: the size of the images the model is for "
+                        "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
+    p.add_argument("--crops-per-scene", type=int, default=2, help="patches cut from one scene (saves rendering)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--loss", choices=("l2", "charbonnier"), default="l2",
                    help="l2 optimises PSNR directly; Charbonnier (~L1) spends a small model on denoising "
@@ -81,21 +85,40 @@ def charbonnier(x, y, eps: float = 1e-3):
     return ((x - y) ** 2 + eps * eps).sqrt().mean()
 
 
-def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, jpeg_prob: float):
+def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, jpeg_prob: float,
+               scene: tuple[int, int] | None = None, crops_per_scene: int = 1):
+    """Batch `step` of run `seed`: patches of scenes of size scene=(h, w) (None: the patch and its
+    margin are a whole scene), `crops_per_scene` from each."""
     import torch
 
-    from .synthetic import TRAIN_PHOTOS, make_sample
+    from .synthetic import TRAIN_PHOTOS, make_crops
 
     margin = 16  # render a little larger and crop: the blur at the border sees real context
+    side = patch + 2 * margin
+    h, w = scene or (side, side)
+    if h < side or w < side:
+        raise IfanError(f"--scene {w}x{h}: smaller than the patch plus its {margin} px margin ({side})")
     src, tgt = [], []
-    for j in range(batch):
+    for j in range(0, batch, crops_per_scene):
         rng = np.random.default_rng([seed, step, j])
-        s = make_sample(rng, patch + 2 * margin, patch + 2 * margin, TRAIN_PHOTOS, max_radius,
-                        noise=True, jpeg_prob=jpeg_prob)
-        src.append(s.source[margin:-margin, margin:-margin])
-        tgt.append(s.target[margin:-margin, margin:-margin])
+        n = min(crops_per_scene, batch - j)
+        windows = [(int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1)), side, side)
+                   for _ in range(n)]
+        for s in make_crops(rng, h, w, windows, TRAIN_PHOTOS, max_radius, noise=True, jpeg_prob=jpeg_prob):
+            src.append(s.source[margin:-margin, margin:-margin])
+            tgt.append(s.target[margin:-margin, margin:-margin])
     to_t = lambda a: torch.from_numpy(np.ascontiguousarray(np.stack(a))).permute(0, 3, 1, 2)
     return to_t(src), to_t(tgt)
+
+
+def parse_scene(text: str) -> tuple[int, int] | None:
+    if text == "0":
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise IfanError(f"--scene {text}: expected WxH, e.g. 512x384, or 0") from None
+    return h, w
 
 
 def lr_at(progress: float, base: float, step: int, warmup: int = 200) -> float:
@@ -159,7 +182,8 @@ def run(args) -> int:
     budget = args.budget_min * 60
 
     # fixed validation set: seed + 1, never a training seed
-    val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0) for i in range(args.val_count)]
+    scene = parse_scene(args.scene)
+    val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, scene) for i in range(args.val_count)]
 
     def meta(final: bool, metrics: dict | None = None) -> dict:
         return {
@@ -171,7 +195,8 @@ def run(args) -> int:
             "data": {"generator": "ifan_trt.synthetic.make_sample, batch (seed, step, j)",
                      "photos": "skimage.data " + ", ".join(__import__("ifan_trt.synthetic").synthetic.TRAIN_PHOTOS)
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
-                     "patch": args.patch, "render_margin": 16, "max_radius_px": args.max_radius,
+                     "patch": args.patch, "scene": args.scene, "crops_per_scene": args.crops_per_scene,
+                     "render_margin": 16, "max_radius_px": args.max_radius,
                      "jpeg_prob": args.jpeg_prob, "noise": "shot + read, sigma <= 0.01 each"},
             "loss": ("mean squared error" if args.loss == "l2" else "Charbonnier (eps 1e-3)")
                     + " between output and sharp target (the paper's auxiliary losses not used)",
@@ -196,7 +221,8 @@ def run(args) -> int:
     model.train()
     t_last, last_ckpt, losses = time.time(), time.time(), []
     while step < args.steps and elapsed < budget:
-        x, y = make_batch(args.seed, step, args.batch, args.patch, args.max_radius, args.jpeg_prob)
+        x, y = make_batch(args.seed, step, args.batch, args.patch, args.max_radius, args.jpeg_prob, scene,
+                          args.crops_per_scene)
         lr = lr_at(max(step / args.steps, elapsed / budget), args.lr, step)
         for g in opt.param_groups:
             g["lr"] = lr

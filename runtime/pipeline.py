@@ -77,6 +77,23 @@ def deblur_image(executor: Executor, image: Image, left: Image | None = None, ri
     return replace(image, rgb=_to_rgb(out[0], h, w))
 
 
+def deblur_images(executor: Executor, images: list[Image], left: Image | None = None, right: Image | None = None,
+                  crop_official: bool = False, tiling: Tiling | None = None) -> list[Image]:
+    """Images of one size as one batch (split or tiled as the engine needs), each restored to its
+    own format; a single image may bring dual-pixel views."""
+    if len(images) == 1:
+        return [deblur_image(executor, images[0], left, right, crop_official, tiling)]
+    if len({image.size for image in images}) != 1:
+        raise ValueError("deblur_images: the images of one batch must have one size")
+    if crop_official:
+        multiple = executor.info.size_multiple
+        images = [replace(image, rgb=official_crop(image.rgb, multiple),
+                          alpha=None if image.alpha is None else official_crop(image.alpha, multiple))
+                  for image in images]
+    outs = deblur_frames(executor, [image.rgb for image in images], tiling)
+    return [replace(image, rgb=out) for image, out in zip(images, outs)]
+
+
 def deblur_frames(executor: Executor, frames: list[np.ndarray], tiling: Tiling | None = None) -> list[np.ndarray]:
     """Same-size H x W x 3 RGB float frames as one batch (split or tiled as the engine needs)."""
     if executor.info.dual:

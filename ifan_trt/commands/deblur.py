@@ -39,7 +39,8 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
     p.add_argument("--plugin", metavar="LIB", help="IFAN_IAC plugin library for engines (default: the installed one)")
     p.add_argument("--batch", type=int,
-                   help="video frames per run (default: the engine's largest batch, up to 8; 1 on CPU backends)")
+                   help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
+                        "1 on CPU backends)")
     p.add_argument("--tile", metavar="HxW", help="run in tiles of this size (multiples of 8), blended over --overlap")
     p.add_argument("--max-pixels", type=int, metavar="N", help="tile inputs larger than N pixels (memory budget)")
     p.add_argument("--overlap", type=int, help=f"tile overlap in pixels (default {DEFAULT_OVERLAP}: tiled output "
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.pipeline import Tiling, deblur_image
+    from ifan_trt.runtime.pipeline import Tiling
     from ifan_trt.runtime.tiling import parse_tile
 
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
@@ -148,28 +149,29 @@ def run(args: argparse.Namespace) -> int:
                              iac_mode=args.iac_mode, threads=args.threads, onnx=args.onnx, engine=args.engine,
                              device=args.device, plugin=args.plugin)
     failures = 0
-    with executor, tqdm(jobs, unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
-        for job in progress:
-            try:
-                if is_video(job.source):
-                    job.target.parent.mkdir(parents=True, exist_ok=True)
-                    _deblur_video(executor, job, args.batch, tiling)
-                    continue
-                image = read_image(job.source)
-                result = deblur_image(executor, image, left, right, crop_official=args.crop_official, tiling=tiling)
-                data = encode_image(result, job.target)
-                job.target.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes_atomic(job.target, data)
-                if args.compare:
-                    write_image(args.compare, side_by_side(image, result))
-            except (IfanError, ValueError, OSError) as exc:
-                message = getattr(exc, "strerror", None) or str(exc)
-                if not message.startswith(str(job.source)) and not message.startswith(str(job.target)):
-                    message = f"{job.source}: {message}"
-                if len(jobs) == 1:
-                    raise IfanError(message) from None
-                failures += 1
-                progress.write(f"ifan deblur: skipped {message}", file=sys.stderr)
+
+    def fail(job: Job, exc: Exception) -> None:
+        nonlocal failures
+        message = getattr(exc, "strerror", None) or str(exc)
+        if not message.startswith(str(job.source)) and not message.startswith(str(job.target)):
+            message = f"{job.source}: {message}"
+        if len(jobs) == 1:
+            raise IfanError(message) from None
+        failures += 1
+        progress.write(f"ifan deblur: skipped {message}", file=sys.stderr)
+
+    with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
+        single = bool(left or right or args.compare) or executor.info.dual
+        for chunk in _chunks(jobs, 1 if single else _batch_size(executor, args.batch)):
+            if is_video(chunk[0].source):
+                try:
+                    chunk[0].target.parent.mkdir(parents=True, exist_ok=True)
+                    _deblur_video(executor, chunk[0], args.batch, tiling)
+                except ERRORS as exc:
+                    fail(chunk[0], exc)
+            else:
+                _deblur_image_jobs(executor, chunk, args, left, right, tiling, fail)
+            progress.update(len(chunk))
     if failures:
         print(f"ifan deblur: {failures} of {len(jobs)} inputs failed", file=sys.stderr)
         return 1
@@ -181,15 +183,72 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _video_batch(executor, h: int, w: int, requested: int | None) -> int:
-    """Frames per run: as asked, else the engine's largest batch (up to 8); CPU backends gain
-    nothing from batching, so 1 there."""
+ERRORS = (IfanError, ValueError, OSError)  # reported per input; anything else is a bug and shows its traceback
+
+
+def _batch_size(executor, requested: int | None, h: int | None = None, w: int | None = None) -> int:
+    """Frames or same-size images per run: as asked, else the engine's largest batch (up to 8);
+    CPU backends gain nothing from batching, so 1 there. With a size, also within what the engine
+    takes at that size (images are split further by the pipeline when larger)."""
     from ifan_trt.runtime.padding import padded_size
 
-    limit = executor.max_batch(*padded_size(h, w, executor.info.size_multiple))
+    if h is not None:
+        limit = executor.max_batch(*padded_size(h, w, executor.info.size_multiple))
+    else:
+        limit = executor.limits.max_batch or 1 << 16
     if requested:
         return max(1, min(requested, limit))
     return max(1, min(8, limit)) if executor.limits.max_batch is not None else 1
+
+
+def _chunks(jobs: list[Job], size: int):
+    """Videos one at a time; images in runs of up to `size` consecutive jobs."""
+    run: list[Job] = []
+    for job in jobs:
+        if is_video(job.source):
+            if run:
+                yield run
+                run = []
+            yield [job]
+            continue
+        run.append(job)
+        if len(run) == size:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+def _deblur_image_jobs(executor, jobs: list[Job], args, left, right, tiling, fail) -> None:
+    """Read the images, run those of equal size as one batch, write each; a failure skips only
+    the inputs it concerns."""
+    from ifan_trt.runtime.pipeline import deblur_images
+
+    same_size: dict[tuple[int, int], list] = {}
+    for job in jobs:
+        try:
+            image = read_image(job.source)
+        except ERRORS as exc:
+            fail(job, exc)
+            continue
+        same_size.setdefault(image.size, []).append((job, image))
+    for group in same_size.values():
+        try:
+            results = deblur_images(executor, [image for _, image in group], left, right,
+                                    crop_official=args.crop_official, tiling=tiling)
+        except ERRORS as exc:
+            for job, _ in group:
+                fail(job, exc)
+            continue
+        for (job, image), result in zip(group, results):
+            try:
+                data = encode_image(result, job.target)
+                job.target.parent.mkdir(parents=True, exist_ok=True)
+                write_bytes_atomic(job.target, data)
+                if args.compare:
+                    write_image(args.compare, side_by_side(image, result))
+            except ERRORS as exc:
+                fail(job, exc)
 
 
 def _deblur_video(executor, job: Job, batch: int | None, tiling) -> None:
@@ -200,7 +259,7 @@ def _deblur_video(executor, job: Job, batch: int | None, tiling) -> None:
     from ifan_trt.runtime.video import AtomicVideoWriter, VideoReader, bgr_to_rgb_float, rgb_float_to_bgr
 
     with VideoReader(job.source) as reader:
-        size = max(1, _video_batch(executor, *reader.size, batch))
+        size = _batch_size(executor, batch, *reader.size)
         with AtomicVideoWriter(job.target, reader.fps, reader.size) as writer, \
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
