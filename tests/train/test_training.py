@@ -38,3 +38,36 @@ def test_learning_rate_warms_up_then_anneals():
     assert lr_at(0.0, 1e-3, 500) == pytest.approx(1e-3)
     assert lr_at(0.5, 1e-3, 500) == pytest.approx(1e-3 * (0.02 + 0.49))
     assert lr_at(1.0, 1e-3, 500) == pytest.approx(2e-5)
+
+
+def test_patches_are_crops_of_full_size_scenes():
+    """A rendered window equals the same window of the whole rendered scene (away from the window's
+    border, where the blur would need pixels outside it): patches keep the scene's scale."""
+    import numpy as np
+
+    from ifan_trt.synthetic import make_crops, make_sample
+
+    whole = make_sample(np.random.default_rng([4, 1]), 96, 128, max_radius=4.0, noise=False)
+    (crop,) = make_crops(np.random.default_rng([4, 1]), 96, 128, [(20, 30, 48, 64)], max_radius=4.0, noise=False)
+    assert crop.source.shape == (48, 64, 3)
+    np.testing.assert_array_equal(crop.target, whole.target[20:68, 30:94])
+    m = 6  # > largest radius + 1: the reflected border does not reach here
+    np.testing.assert_allclose(crop.source[m:-m, m:-m], whole.source[20 + m:68 - m, 30 + m:94 - m], atol=1e-5)
+    assert np.abs(crop.source - crop.target).mean() > 1e-3  # it is blurred
+
+
+def test_batches_from_scenes_are_deterministic_and_checked():
+    import numpy as np
+
+    from ifan_trt.errors import IfanError
+    from ifan_trt.train import make_batch, parse_scene
+
+    a = make_batch(5, 7, 3, 32, 6.0, 0.0, (96, 128), 2)
+    b = make_batch(5, 7, 3, 32, 6.0, 0.0, (96, 128), 2)
+    assert a[0].shape == (3, 3, 32, 32) and np.array_equal(a[0].numpy(), b[0].numpy())
+    assert not np.array_equal(a[0][0].numpy(), a[0][1].numpy())  # two different windows of one scene
+    assert parse_scene("512x384") == (384, 512) and parse_scene("0") is None
+    with pytest.raises(IfanError, match=r"--scene 5x5x: expected WxH"):
+        parse_scene("5x5x")
+    with pytest.raises(IfanError, match=r"--scene 40x40: smaller than the patch plus its 16 px margin \(64\)"):
+        make_batch(0, 0, 1, 32, 6.0, 0.0, (40, 40))
