@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELS = {
     "a": "PyTorch eager, unfold IAC (official data flow)",
     "b": "PyTorch eager, ifan_trt.model.IFAN",
-    "c": "ORT FP32, standard-op IAC (pruned, streamed F, sub-pixel upconv)",
+    "c": "ORT FP32: ifan export + the runtime's CPU path (standard-op IAC, streamed F, sub-pixel upconv)",
     "d": "ORT FP32, native fused IAC op (plugin form)",
     "e": "ORT INT8 Q/DQ (all convs incl. filter convs, u8 act.), IAC float",
     "f-unfold": "IAC alone: unfold (PyTorch)",
@@ -98,7 +98,9 @@ def plan(args, work: Path) -> tuple[list[tuple[Row, dict]], dict[str, str]]:
             spec = dict(common, size=size, output=str(work / f"out_{key}_{size}.npy"))
             if key in ("a", "b"):
                 spec.update(kind="torch_unfold" if key == "a" else "torch_ours", checkpoint=str(ckpt), input=inp)
-            elif key in ("c", "d", "e"):
+            elif key == "c":
+                spec.update(kind="product", onnx=str(graphs[key]), input=inp)
+            elif key in ("d", "e"):
                 spec.update(kind="ort_native" if key == "d" else "ort", onnx=str(graphs[key]), input=inp, ort=BEST_ORT)
             else:
                 spec.update(kind="iac", variant=key.split("-")[1])

@@ -5,7 +5,7 @@
 - defocused test images from ifan_trt.synthetic (seeded; the calibration images use other seeds);
 - ONNX graphs from ifan_trt.export: the standard-op IAC form (kernel2 pruned, and unpruned for
   the ablation), the plugin form (for the native IAC), and the CPU-optimised FP32 graph
-  (bench.graph_opt: streamed filters, sub-pixel upconvs);
+  (runtime/cpu_graph.py: streamed filters, sub-pixel upconvs);
 - the INT8 Q/DQ graph of the optimised graph (bench.int8_cpu).
 """
 
@@ -67,14 +67,16 @@ def exported(work: Path, ckpt: Path, iac_form: str, prune: bool) -> Path:
 
 
 def optimised(work: Path, source: Path, stream: bool = True, subpixel: bool = True) -> Path:
-    """The FP32 graph with the CPU rewrites of bench.graph_opt applied."""
+    """The FP32 graph with the CPU rewrites of ifan_trt.runtime.cpu_graph applied."""
     import onnx
 
-    from .graph_opt import stream_filters, subpixel_conv_transpose
+    from ifan_trt.runtime.cpu_graph import stream_filters, subpixel_conv_transpose
 
     tag = ("_stream" if stream else "") + ("_subpixel" if subpixel else "")
     path = source.with_name(source.stem + tag + ".onnx")
-    if not path.is_file() or path.stat().st_mtime < Path(__file__).with_name("graph_opt.py").stat().st_mtime:
+    from ifan_trt.runtime import cpu_graph
+
+    if not path.is_file() or path.stat().st_mtime < Path(cpu_graph.__file__).stat().st_mtime:
         model = onnx.load(os.fspath(source))
         if stream:
             model, _ = stream_filters(model)
@@ -112,10 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     want = set(args.what.split(","))
     out = {"checkpoint": str(checkpoint(work))}
     ckpt = Path(out["checkpoint"])
-    if want & {"c", "e"}:
-        out["c"] = str(optimised(work, exported(work, ckpt, "onnx", prune=True)))
+    if "c" in want:  # the product: `ifan export`'s default graph; the runtime rewrites it for the CPU
+        out["c"] = str(exported(work, ckpt, "plugin", prune=True))
     if "e" in want:
-        out["e"] = str(int8(work, Path(out["c"]), "u8", quantize_filters=True))
+        out["e"] = str(int8(work, optimised(work, exported(work, ckpt, "onnx", prune=True)), "u8", quantize_filters=True))
     if "d" in want:
         out["d"] = str(optimised(work, exported(work, ckpt, "plugin", prune=True), stream=False))
     if want & {"a", "b", "c", "d", "e"}:

@@ -78,6 +78,14 @@ def _ort_model(spec):
     return run
 
 
+def _product_model(spec):
+    """What `ifan deblur --onnx MODEL` runs on the CPU: the runtime's executor on the plain export,
+    rewriting it (runtime/cpu_graph.py) and setting its session options itself."""
+    from ifan_trt.runtime.ort_executor import OrtExecutor
+
+    return OrtExecutor(spec["onnx"], device="cpu", threads=spec["threads"]).run
+
+
 def _iac_inputs(spec):
     """Deterministic IAC inputs: features and full-layout filters at 1/8 of the image size."""
     h, w = (int(v) // 8 for v in spec["size"].split("x"))
@@ -119,7 +127,8 @@ def main(argv: list[str]) -> int:
         run, x = _iac_model(spec)
     else:
         x = np.load(spec["input"])
-        run = _torch_model(spec) if spec["kind"].startswith("torch") else _ort_model(spec)
+        kind = spec["kind"]
+        run = _torch_model(spec) if kind.startswith("torch") else _product_model(spec) if kind == "product" else _ort_model(spec)
     setup = time.perf_counter() - start
     out = None
     for _ in range(spec.get("warmup", 1)):

@@ -66,6 +66,7 @@ def iac_nodes(node, c: int, prefix: str):
         return out
 
     p = (k - 1) // 2
+    kernels: dict[int, str] = {}
 
     def directional(x, start, axis):
         xp = add("Pad", [x, const([0, 0, p, 0, 0, 0, p, 0] if axis == 2 else [0, 0, 0, p, 0, 0, 0, p])],
@@ -74,7 +75,10 @@ def iac_nodes(node, c: int, prefix: str):
         for t in range(k):
             end = t - 2 * p if t < 2 * p else _INT64_MAX
             shifted = add("Slice", [xp, const([t]), const([end]), const([axis])]) if p else xp
-            kernel = add("Slice", [f_name, const([start + t]), const([start + c * k]), const([1]), const([k])])
+            if start + t not in kernels:  # official mode: both passes read the same taps (as the export does)
+                kernels[start + t] = add("Slice", [f_name, const([start + t]), const([start + c * k]), const([1]),
+                                                   const([k])])
+            kernel = kernels[start + t]
             term = add("Mul", [kernel, shifted])
             out = term if out is None else add("Add", [out, term])
         return out

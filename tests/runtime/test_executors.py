@@ -31,6 +31,30 @@ def test_ort_matches_torch(models, kind):
     assert np.abs(want - x).mean() > 0.01  # the model really changes the picture
 
 
+@pytest.mark.parametrize("kind,rewrites", [
+    # every Slice of F becomes its own conv: k = 3 taps shared by both passes (official mode) + the
+    # bias, N = 2 iterations; IFAN's three upconvs
+    ("onnx", {"filter slices streamed": 8, "upconvs as sub-pixel convs": 3}),
+    ("plugin", {"plugin node as standard ops": 1, "filter slices streamed": 8, "upconvs as sub-pixel convs": 3}),
+])
+def test_cpu_sessions_run_the_rewritten_graph(models, kind, rewrites):
+    """On the CPU the executor streams F and turns the upconvs into sub-pixel convs (and the plugin
+    node into standard ops): F is never made, and the output is the file's own within FP32 noise."""
+    import onnx
+    import onnxruntime as ort
+
+    x = _batch(1, 32, 48)
+    ex = OrtExecutor(models(kind), device="cpu", threads=1)
+    assert ex.cpu_rewrites == rewrites
+    graph = onnx.load(str(models(kind))).graph
+    big = next(n for n in graph.node if "iac_filters" in n.output)
+    assert big.op_type == "Conv"  # in the file; the session's graph has no such conv any more
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    as_exported = ort.InferenceSession(str(models("onnx")), so, providers=["CPUExecutionProvider"])
+    assert np.abs(ex.run(x) - as_exported.run(["output"], {"input": x})[0]).max() <= 1e-5
+
+
 def test_model_facts_from_metadata(models):
     ex = OrtExecutor(models("onnx"))
     info = ex.info

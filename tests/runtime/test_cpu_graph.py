@@ -1,9 +1,9 @@
-"""The benchmark's graph rewrites keep the network's output (ONNX Runtime on tiny graphs)."""
+"""The CPU graph rewrites keep the network's output (ONNX Runtime on tiny graphs)."""
 
 import numpy as np
 import pytest
 
-from bench.graph_opt import slice_indices, stream_filters, subpixel_conv_transpose, subpixel_taps
+from ifan_trt.runtime.cpu_graph import slice_indices, stream_filters, subpixel_conv_transpose, subpixel_taps
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
