@@ -30,6 +30,7 @@ def steps(work: Path) -> list[tuple[str, str, Path, dict]]:
     pruned = prepare.exported(work, ckpt, "onnx", prune=True)
     streamed = prepare.optimised(work, pruned, stream=True, subpixel=False)
     best = prepare.optimised(work, pruned)
+    plugin = prepare.exported(work, ckpt, "plugin", prune=True)
     return [
         ("s0", "export as is (kernel2 kept), ORT defaults", unpruned, DEFAULT_ORT),
         ("s1", "+ kernel2 rows pruned (export prune=True)", pruned, DEFAULT_ORT),
@@ -43,9 +44,9 @@ def steps(work: Path) -> list[tuple[str, str, Path, dict]]:
         ("v3b", "c with the default arena (power-of-two growth)", best, dict(BEST_ORT, arena=True)),
         ("v4", "c with arena and memory pattern on", best, dict(BEST_ORT, mem_pattern=True)),
         ("v5", "c with parallel execution mode", best, dict(BEST_ORT, parallel=True)),
-        ("i1", "INT8, symmetric s8 activations (TensorRT-style), filter convs float", prepare.int8(work, best, "s8"), BEST_ORT),
-        ("i2", "INT8, asymmetric u8 activations, filter convs float", prepare.int8(work, best, "u8"), BEST_ORT),
-        ("i3", "INT8 u8, streamed filter convs quantized too = row e", prepare.int8(work, best, "u8", True), BEST_ORT),
+        ("i1", "INT8 graph for TensorRT (Q/DQ on conv inputs only) on ONNX Runtime", prepare.int8(work, plugin, "tensorrt"), BEST_ORT),
+        ("i2", "INT8 for the CPU (u8 activations, DQ-op-Q units), filter convs float", prepare.int8(work, plugin, "cpu", False), BEST_ORT),
+        ("i3", "INT8 for the CPU, streamed filter convs quantized too = row e", prepare.int8(work, plugin, "cpu"), BEST_ORT),
     ]
 
 

@@ -35,7 +35,7 @@ LABELS = {
     "b": "PyTorch eager, ifan_trt.model.IFAN",
     "c": "ORT FP32: ifan export + the runtime's CPU path (standard-op IAC, streamed F, sub-pixel upconv)",
     "d": "ORT FP32, native fused IAC op (plugin form)",
-    "e": "ORT INT8 Q/DQ (all convs incl. filter convs, u8 act.), IAC float",
+    "e": "ORT INT8: ifan calibrate --target cpu (u8 activations, DQ-op-Q), IAC float, runtime's CPU path",
     "f-unfold": "IAC alone: unfold (PyTorch)",
     "f-ours": "IAC alone: ifan_trt.iac (PyTorch)",
     "f-native": "IAC alone: native fused C++",
@@ -98,10 +98,10 @@ def plan(args, work: Path) -> tuple[list[tuple[Row, dict]], dict[str, str]]:
             spec = dict(common, size=size, output=str(work / f"out_{key}_{size}.npy"))
             if key in ("a", "b"):
                 spec.update(kind="torch_unfold" if key == "a" else "torch_ours", checkpoint=str(ckpt), input=inp)
-            elif key == "c":
+            elif key in ("c", "e"):
                 spec.update(kind="product", onnx=str(graphs[key]), input=inp)
-            elif key in ("d", "e"):
-                spec.update(kind="ort_native" if key == "d" else "ort", onnx=str(graphs[key]), input=inp, ort=BEST_ORT)
+            elif key == "d":
+                spec.update(kind="ort_native", onnx=str(graphs[key]), input=inp, ort=BEST_ORT)
             else:
                 spec.update(kind="iac", variant=key.split("-")[1])
             out.append((row, spec))

@@ -6,7 +6,7 @@
 - ONNX graphs from ifan_trt.export: the standard-op IAC form (kernel2 pruned, and unpruned for
   the ablation), the plugin form (for the native IAC), and the CPU-optimised FP32 graph
   (runtime/cpu_graph.py: streamed filters, sub-pixel upconvs);
-- the INT8 Q/DQ graph of the optimised graph (bench.int8_cpu).
+- the INT8 graph `ifan calibrate --target cpu` makes (ifan_trt.calib.cpu_int8).
 """
 
 from __future__ import annotations
@@ -88,14 +88,44 @@ def optimised(work: Path, source: Path, stream: bool = True, subpixel: bool = Tr
     return path
 
 
-def int8(work: Path, fp32: Path, activations: str = "s8", quantize_filters: bool = False) -> Path:
-    recipe = "r3"  # bump when bench.int8_cpu changes what it makes (the file is cached by name)
-    path = fp32.with_name(fp32.stem + f"_int8{recipe}_{activations}{'_qf' if quantize_filters else ''}.onnx")
-    if not path.is_file():
-        from .int8_cpu import quantize
+def calibration_images(work: Path) -> Path:
+    """Synthetic defocused PNGs for calibration (seeds the audit never uses), as a folder, the way
+    `ifan calibrate --images DIR` takes them."""
+    import cv2
 
-        feeds = [image(*CALIB_SIZE, seed) for seed in CALIB_SEEDS]
-        quantize(fp32, path, feeds, activations, quantize_filters)
+    folder = work / f"calib_{CALIB_SIZE[0]}x{CALIB_SIZE[1]}"
+    folder.mkdir(exist_ok=True)
+    for seed in CALIB_SEEDS:
+        path = folder / f"s{seed}.png"
+        if not path.is_file():
+            rgb = image(*CALIB_SIZE, seed)[0].transpose(1, 2, 0)
+            cv2.imwrite(str(path), cv2.cvtColor(np.round(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def int8(work: Path, fp32: Path, target: str = "cpu", quantize_filters: bool = True) -> Path:
+    """The INT8 graph `ifan calibrate` makes from the FP32 export (percentile, the command's default
+    method): target "cpu" (row e; quantize_filters=False keeps the streamed filter convs float) or
+    "tensorrt" (the graph for TensorRT, run here on the CPU for comparison)."""
+    from ifan_trt.calib import images as calib_images
+
+    tag = "tensorrt" if target == "tensorrt" else "cpu" + ("" if quantize_filters else "_filters_float")
+    path = fp32.with_name(f"{fp32.stem}_int8_{tag}.onnx")
+    if not path.is_file():
+        folder, count = calibration_images(work), len(CALIB_SEEDS)
+        if target == "tensorrt":
+            from ifan_trt.calib.prepare import make_int8
+
+            make_int8(fp32, path, folder, "percentile", count, CALIB_SIZE, progress=False)
+        else:
+            from ifan_trt.calib import cpu_int8, graphs
+            from ifan_trt.calib.prepare import read_fp32
+
+            model = read_fp32(fp32)
+            paths = calib_images.find_images(folder, count)
+            qdq = cpu_int8.quantize(model, paths, lambda p: calib_images.feeds_for(["input"], p, CALIB_SIZE),
+                                    "percentile", quantize_filters, progress=False)
+            graphs.save_model(qdq, path)
     return path
 
 
@@ -116,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = Path(out["checkpoint"])
     if "c" in want:  # the product: `ifan export`'s default graph; the runtime rewrites it for the CPU
         out["c"] = str(exported(work, ckpt, "plugin", prune=True))
-    if "e" in want:
-        out["e"] = str(int8(work, optimised(work, exported(work, ckpt, "onnx", prune=True)), "u8", quantize_filters=True))
+    if "e" in want:  # `ifan calibrate --target cpu` on the same export
+        out["e"] = str(int8(work, exported(work, ckpt, "plugin", prune=True)))
     if "d" in want:
         out["d"] = str(optimised(work, exported(work, ckpt, "plugin", prune=True), stream=False))
     if want & {"a", "b", "c", "d", "e"}:

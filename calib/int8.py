@@ -121,35 +121,36 @@ def _calibration_method(method: str):
             "minmax": CalibrationMethod.MinMax}[method]
 
 
-def _calibrator_options(method: str) -> dict:
+def _calibrator_options(method: str, symmetric: bool = True) -> dict:
     if method == "minmax":
-        return {"symmetric": True}
+        return {"symmetric": symmetric}
     if method == "percentile":
-        return {"symmetric": True, "num_bins": 2048, "percentile": 99.999}
+        return {"symmetric": symmetric, "num_bins": 2048, "percentile": 99.999}
     # entropy: TensorRT's recipe (2048 bins, 128 quantized levels); ONNX Runtime's default of
     # 128 bins leaves nothing to search and degenerates to min/max
-    return {"symmetric": True, "num_bins": 2048, "num_quantized_bins": 128}
+    return {"symmetric": symmetric, "num_bins": 2048, "num_quantized_bins": 128}
 
 
 def collect_ranges(twin_path: Path, method: str, make_feeds, image_paths: list[Path], workdir: Path,
-                   progress: bool = True) -> tuple[dict[str, tuple[float, float]], int]:
-    """Calibrate the conv input/output tensors of the (standard-op) graph at twin_path.
-    Returns (ranges, images served)."""
+                   progress: bool = True, op_types=QUANTIZED_OPS, symmetric: bool = True,
+                   wanted: set[str] | None = None) -> tuple[dict[str, tuple[float, float]], int]:
+    """Calibrate the input/output tensors of the op_types of the (standard-op) graph at twin_path,
+    keeping those in `wanted` (default: the conv inputs). Returns (ranges, images served)."""
     from onnxruntime.quantization.calibrate import create_calibrator
     from tqdm import tqdm
 
     calibrator = create_calibrator(
-        twin_path, list(QUANTIZED_OPS), augmented_model_path=os.fspath(workdir / "augmented.onnx"),
-        calibrate_method=_calibration_method(method), extra_options=_calibrator_options(method))
+        twin_path, list(op_types), augmented_model_path=os.fspath(workdir / "augmented.onnx"),
+        calibrate_method=_calibration_method(method), extra_options=_calibrator_options(method, symmetric))
     served = 0
     with tqdm(total=len(image_paths), desc=f"calibrate ({method})", unit="img", disable=not progress) as bar:
         for start in range(0, len(image_paths), CHUNK):
             reader = ImageReader(make_feeds, image_paths[start:start + CHUNK], bar)
             calibrator.collect_data(reader)
             served += reader.served
-    # the quantizer only reads the ranges of conv inputs; histogram methods spend about a second
-    # per tensor, so drop the conv outputs (half the tensors) before the search
-    wanted = conv_inputs(twin_path)
+    # the TensorRT quantizer only reads the ranges of conv inputs; histogram methods spend about
+    # a second per tensor, so drop the others (half the tensors) before the search
+    wanted = conv_inputs(twin_path) if wanted is None else wanted
     histograms = getattr(getattr(calibrator, "collector", None), "histogram_dict", None)
     if isinstance(histograms, dict):
         for name in [n for n in histograms if n not in wanted]:

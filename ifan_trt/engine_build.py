@@ -310,6 +310,9 @@ def run(args) -> int:
     if not args.output.parent.is_dir():
         raise IfanError(f"{args.output.parent}: output folder does not exist")
     source = graphs.load_model(args.onnx)
+    if graphs.metadata(source).get("ifan.int8_target") == "cpu":
+        raise IfanError(f"{args.onnx}: is the INT8 graph for ONNX Runtime's CPU provider (asymmetric UINT8); "
+                        "TensorRT needs `ifan calibrate` without --target cpu")
     has_plugin = bool(graphs.plugin_nodes(source))
     inputs = graph_inputs(source)
     for name, dims in inputs:

@@ -1,10 +1,12 @@
-"""`ifan calibrate MODEL.onnx --images DIR -o OUT.onnx`: INT8 Q/DQ graph for TensorRT."""
+"""`ifan calibrate MODEL.onnx --images DIR -o OUT.onnx`: INT8 Q/DQ graph for TensorRT, or with
+--target cpu for ONNX Runtime's CPU provider."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ifan_trt.calib import images, int8, prepare
+from ifan_trt.errors import IfanError
 
 
 def register(subparsers) -> None:
@@ -15,7 +17,11 @@ def register(subparsers) -> None:
     p.add_argument("model", type=Path,
                    help="FP32 ONNX export (either IAC form), a checkpoint (.pth, exported first) or 'default'")
     p.add_argument("--images", type=Path, required=True, help="folder of calibration images")
-    p.add_argument("-o", "--output", type=Path, help="output ONNX (default: MODEL.int8.onnx / MODEL.int8-fp16.onnx)")
+    p.add_argument("--target", choices=("tensorrt", "cpu"), default="tensorrt",
+                   help="tensorrt: symmetric Q/DQ on conv inputs (for `ifan build`); cpu: the graph ONNX Runtime's "
+                        "CPU provider runs in INT8 (CPU rewrites, DQ -> op -> Q units, UINT8 activations)")
+    p.add_argument("-o", "--output", type=Path,
+                   help="output ONNX (default: MODEL.int8.onnx / MODEL.int8-fp16.onnx / MODEL.int8-cpu.onnx)")
     p.add_argument("--method", choices=int8.METHODS, default="percentile",
                    help="range method (default: %(default)s, the most accurate and fastest measured here)")
     p.add_argument("--count", type=int, default=prepare.DEFAULT_CALIB_COUNT,
@@ -29,9 +35,17 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    size = images.parse_size(args.size)
+    if args.target == "cpu":
+        if args.fp16 or args.keep_fp32 or args.cache:
+            raise IfanError("--fp16, --keep-fp32 and --cache are for the TensorRT graph, not --target cpu")
+        from ifan_trt.calib.cpu_int8 import make_cpu_int8
+
+        out = args.output or args.model.with_name(f"{args.model.stem}.int8-cpu.onnx")
+        make_cpu_int8(prepare.source_onnx(args.model, out), out, args.images, args.method, args.count, size)
+        return 0
     out = args.output or args.model.with_name(f"{args.model.stem}.{'int8-fp16' if args.fp16 else 'int8'}.onnx")
     cache = args.cache or out.with_name(f"{out.stem}.calib.json")
     source = prepare.source_onnx(args.model, out)
-    prepare.make_int8(source, out, args.images, args.method, args.count, images.parse_size(args.size), cache,
-                      args.fp16, args.keep_fp32)
+    prepare.make_int8(source, out, args.images, args.method, args.count, size, cache, args.fp16, args.keep_fp32)
     return 0

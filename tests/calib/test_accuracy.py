@@ -83,3 +83,14 @@ def test_int8_graph_meets_33_db(trained, fp16_too):
     result = _audit(path, out, held)
     assert result.worst_psnr >= INT8_MIN_PSNR
     assert np.isfinite(result.mean.max_abs_error)
+
+
+def test_cpu_int8_graph_meets_33_db(trained):
+    """`ifan calibrate --target cpu` (ONNX Runtime's INT8 layout, UINT8 activations) on the same
+    images and threshold."""
+    from ifan_trt.calib.cpu_int8 import make_cpu_int8
+
+    path, calib, held, folder = trained
+    out = make_cpu_int8(path, folder / "trained.int8-cpu.onnx", calib, "percentile", 8, (128, 128), progress=False)
+    result = _audit(path, out, held)
+    assert result.worst_psnr >= INT8_MIN_PSNR

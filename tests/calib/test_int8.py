@@ -252,3 +252,59 @@ def test_calibrate_refuses_bad_inputs(small_exports, calib_images, tmp_path):
         prepare.make_int8(small_exports["onnx"], tmp_path / "x.onnx", tmp_path, progress=False)
     with pytest.raises(IfanError, match="--method fancy"):
         int8.calibrate(onnx.load(small_exports["onnx"]), [], None, "fancy")
+
+
+@pytest.mark.parametrize("method", ["minmax", "percentile"])
+def test_cpu_target_is_laid_out_for_onnx_runtime(small_exports, calib_images, heldout_images, tmp_path, capsys,
+                                                  method):
+    """--target cpu: the CPU rewrites, then DQ -> Conv -> Q units (UINT8 activations, per-channel
+    INT8 weights) so ONNX Runtime runs the convs in INT8; the IAC's own ops and the RGB convs
+    float; close to the FP32 graph; refused by `ifan build`."""
+    from ifan_trt import engine_build
+    from ifan_trt.calib.cpu_int8 import IAC_PREFIX, thin_convs
+    from ifan_trt.cli import main
+
+    out = tmp_path / "m.int8-cpu.onnx"
+    assert main(["calibrate", str(small_exports["plugin"]), "--images", str(calib_images), "--method", method,
+                 "--size", "32x32", "--target", "cpu", "-o", str(out)]) == 0
+    assert f"wrote {out} (INT8 for ONNX Runtime's CPU provider, {method} on 4 image(s) at 32x32" in capsys.readouterr().err
+    q = onnx.load(out)
+    meta = graphs.metadata(q)
+    assert (meta["ifan.precision"], meta["ifan.int8_target"], meta["ifan.iac_form"]) == ("int8", "cpu", "onnx")
+    producers = {o: n for n in q.graph.node for o in n.output}
+    readers = {}
+    for n in q.graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    inits = {t.name: t for t in q.graph.initializer}
+    convs = [n for n in q.graph.node if n.op_type == "Conv"]
+    int8_convs = [n for n in convs if producers.get(n.input[0]) is not None
+                  and producers[n.input[0]].op_type == "DequantizeLinear"]
+    thin = set(thin_convs(q))  # at most 4 channels in or out: RGB convs (and this tiny model's 1-channel convs)
+    assert 3 <= len(thin) <= 6 and {n.name for n in convs} - thin == {n.name for n in int8_convs}
+    for conv in int8_convs:
+        dq_x, dq_w = producers[conv.input[0]], producers[conv.input[1]]
+        assert dq_w.op_type == "DequantizeLinear" and inits[dq_w.input[0]].data_type == TensorProto.INT8
+        assert numpy_helper.to_array(inits[dq_w.input[1]]).size > 1  # per-channel weight scales
+        assert inits[dq_x.input[2]].data_type == TensorProto.UINT8  # asymmetric UINT8 activations
+        after = readers[conv.output[0]]
+        assert after and all(r.op_type in ("QuantizeLinear", "LeakyRelu") for r in after), conv.name
+    iac_products = [n for n in q.graph.node if n.name.startswith(IAC_PREFIX) and n.op_type in ("Mul", "Pad", "Add")]
+    assert iac_products and not any(r.op_type == "QuantizeLinear" for n in iac_products
+                                    for r in readers.get(n.output[0], []))  # the IAC's arithmetic is float
+    assert not graphs.plugin_nodes(q) and not any(n.op_type == "ConvTranspose" for n in q.graph.node)
+    for feeds in feeds_of(heldout_images, SIZE):
+        assert _psnr(run_graph(q, feeds), run_graph(onnx.load(small_exports["onnx"]), feeds)) > 30
+
+    args = engine_build.build_parser().parse_args(["--onnx", str(out), "--output", str(tmp_path / "m.engine")])
+    with pytest.raises(IfanError, match="INT8 graph for ONNX Runtime's CPU provider"):
+        engine_build.run(args)
+
+
+def test_cpu_target_refuses_tensorrt_options(small_exports, calib_images, tmp_path, capsys):
+    from ifan_trt.cli import main
+
+    assert main(["calibrate", str(small_exports["onnx"]), "--images", str(calib_images), "--target", "cpu",
+                 "--fp16", "-o", str(tmp_path / "x.onnx")]) == 1
+    assert "--fp16, --keep-fp32 and --cache are for the TensorRT graph, not --target cpu" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()

@@ -1,4 +1,4 @@
-"""The CPU INT8 recipe on a tiny graph: RGB convs stay float, the middle conv is fused to
+"""`ifan calibrate --target cpu`'s recipe on a tiny graph: RGB convs stay float, the middle conv is fused to
 QLinearConv by ONNX Runtime, the IAC-named nodes stay float, and the output stays close."""
 
 import numpy as np
@@ -9,7 +9,7 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxruntime.quantization")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from bench.int8_cpu import quantize, thin_convs  # noqa: E402
+from ifan_trt.calib.cpu_int8 import quantize, thin_convs  # noqa: E402
 
 
 def _model(path):
@@ -46,8 +46,9 @@ def test_int8_graph_keeps_thin_convs_and_iac_float(tmp_path):
     fp32 = _model(tmp_path / "f.onnx")
     rng = np.random.default_rng(1)
     calib = [rng.random((1, 3, 16, 16), dtype=np.float32) for _ in range(4)]
-    out = quantize(fp32, tmp_path / "q.onnx", calib, "u8")
-    model = onnx.load(str(out))
+    model = quantize(onnx.load(str(fp32)), list(range(4)), lambda i: {"input": calib[i]}, "minmax", progress=False)
+    out = tmp_path / "q.onnx"
+    onnx.save(model, str(out))
     producers = {o: n for n in model.graph.node for o in n.output}
     by_name = {n.name: n for n in model.graph.node}
     # RGB convs read float tensors and float weights; the middle conv reads Q/DQ'd ones

@@ -1,0 +1,135 @@
+"""INT8 for ONNX Runtime's CPU provider (`ifan calibrate --target cpu`).
+
+The TensorRT graph (calib/int8.py) has Q/DQ on convolution inputs only. ONNX Runtime's CPU
+provider runs a convolution in INT8 (QLinearConv) only when its output is quantized too
+(DQ -> Conv -> Q); otherwise the conv stays float and the DQs only add work, so that graph is no
+faster on a CPU. This graph is laid out for ONNX Runtime instead: first the CPU rewrites
+(runtime/cpu_graph.py: standard-op IAC, streamed filter convs, sub-pixel upconvs), then ONNX
+Runtime's quantize_static in QDQ format on the convolutions, their LeakyReLUs, the skip Adds and
+DepthToSpace: per-channel symmetric INT8 weights, asymmetric UINT8 activations (what its x86
+kernels run fastest), calibrated on images with the same methods as the TensorRT graph.
+
+The IAC's own ops (nodes named iac/...) stay float: a per-pixel product chain INT8 would ruin,
+and cheap. The streamed filter convs that feed it are quantized (their outputs are dequantized
+before the IAC). The RGB convs at full resolution (3 channels in or out) stay float: ONNX
+Runtime's INT8 kernels are slower on them. Zero points are not 0, so TensorRT cannot take this
+graph: `ifan build` refuses it (metadata ifan.int8_target = cpu).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ifan_trt.errors import IfanError
+
+from . import graphs, images
+from .int8 import _calibration_method, collect_ranges, remove_dead_qdq
+
+TARGET_KEY = "ifan.int8_target"
+OPS = ["Conv", "LeakyRelu", "Add", "DepthToSpace"]
+IAC_PREFIX = "iac/"
+
+
+def thin_convs(model, max_channels: int = 4) -> list[str]:
+    """Convs with at most max_channels inputs or outputs (IFAN's RGB in and out convs at full
+    resolution): ONNX Runtime's INT8 kernels run them slower than its FP32 ones, so they stay float."""
+    shapes = {t.name: list(t.dims) for t in model.graph.initializer}
+    out = []
+    for n in model.graph.node:
+        dims = shapes.get(n.input[1]) if n.op_type == "Conv" and len(n.input) > 1 else None
+        if dims and (dims[0] <= max_channels or dims[1] <= max_channels):
+            out.append(n.name)
+    return out
+
+
+def quantize(model, image_paths: list[Path], make_feeds, method: str = "percentile",
+             quantize_filters: bool = True, progress: bool = True):
+    """The CPU INT8 graph of an FP32 graph (ModelProto, either IAC form)."""
+    import numpy as np
+    import onnx
+    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization.calibrate import TensorData, TensorsData
+    from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
+    from onnxruntime.quantization.quant_utils import load_model_with_shape_infer
+
+    from ifan_trt.runtime.cpu_graph import optimise_for_cpu
+
+    model, _ = optimise_for_cpu(model)
+    exclude = [n.name for n in model.graph.node if n.name.startswith(IAC_PREFIX)
+               and not (quantize_filters and n.op_type == "Conv")]
+    thin = thin_convs(model)
+    exclude += thin  # float weights; float_convs below also frees their activations
+    with tempfile.TemporaryDirectory(prefix="ifan-cpu-int8-") as work:
+        path = Path(work) / "fp32.onnx"
+        onnx.save(model, os.fspath(path))
+        # the steps of quantize_static, with the calibrator fed in chunks (bounded memory) and
+        # TensorRT's histogram settings (calib/int8.py), asymmetric for UINT8
+        ranges, served = collect_ranges(path, method, make_feeds, image_paths, Path(work), progress,
+                                        op_types=OPS, symmetric=False, wanted=_calibrated_tensors(model, OPS))
+        if served != len(image_paths):
+            raise IfanError(f"calibration read {served} of {len(image_paths)} images")
+        tensors = TensorsData(_calibration_method(method), {
+            name: TensorData(lowest=np.array(lo, dtype=np.float32), highest=np.array(hi, dtype=np.float32))
+            for name, (lo, hi) in ranges.items()})
+        quantizer = QDQQuantizer(load_model_with_shape_infer(path), True, False, QuantType.QInt8, QuantType.QUInt8,
+                                 tensors, [], exclude, OPS, {"ActivationSymmetric": False, "WeightSymmetric": True})
+        quantizer.quantize_model()
+        quantized = quantizer.model.model
+    float_convs(quantized, thin)
+    graphs.set_metadata(quantized, graphs.PRECISION_KEY, "int8")
+    graphs.set_metadata(quantized, TARGET_KEY, "cpu")
+    return quantized
+
+
+def _calibrated_tensors(model, ops) -> set[str]:
+    """Activation inputs and outputs of the ops the quantizer may quantize."""
+    inits = {t.name for t in model.graph.initializer}
+    return {name for n in model.graph.node if n.op_type in ops
+            for name in (*n.input, *n.output) if name and name not in inits}
+
+
+def make_cpu_int8(src: Path, out: Path, image_dir, method: str, count: int, size: tuple[int, int],
+                  progress: bool = True) -> Path:
+    """`ifan calibrate --target cpu`: read the FP32 export at src, calibrate, write out."""
+    from .prepare import _log, read_fp32
+
+    graphs.check_output_path(out, src)
+    model = read_fp32(src)
+    paths = images.find_images(image_dir, count)
+    names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    start = time.time()
+    qdq = quantize(model, paths, lambda p: images.feeds_for(names, p, size), method, progress=progress)
+    graphs.save_model(qdq, out)
+    _log(f"wrote {out} (INT8 for ONNX Runtime's CPU provider, {method} on {len(paths)} image(s) at "
+         f"{size[0]}x{size[1]}, {time.time() - start:.0f} s)")
+    return out
+
+
+def float_convs(model, names: list[str]) -> int:
+    """Take the named convs out of the Q/DQ graph: their input is the float tensor before its
+    Q/DQ pair, their output feeds the readers of the Q/DQ pair after them directly (weights
+    stay float). Q/DQ nodes nobody reads any more are dropped. Returns how many were freed."""
+    producers = {o: n for n in model.graph.node for o in n.output}
+    readers: dict[str, list] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    freed = 0
+    for conv in [n for n in model.graph.node if n.name in set(names)]:
+        dq = producers.get(conv.input[0])
+        q = producers.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+        if q is not None and q.op_type == "QuantizeLinear":
+            conv.input[0] = q.input[0]
+        after = readers.get(conv.output[0], [])
+        if len(after) == 1 and after[0].op_type == "QuantizeLinear":
+            for dq_after in readers.get(after[0].output[0], []):
+                if dq_after.op_type != "DequantizeLinear":
+                    continue
+                for user in readers.get(dq_after.output[0], []):
+                    user.input[:] = [conv.output[0] if i == dq_after.output[0] else i for i in user.input]
+        freed += 1
+    remove_dead_qdq(model)
+    return freed
