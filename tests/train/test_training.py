@@ -71,3 +71,18 @@ def test_batches_from_scenes_are_deterministic_and_checked():
         parse_scene("5x5x")
     with pytest.raises(IfanError, match=r"--scene 40x40: smaller than the patch plus its 16 px margin \(64\)"):
         make_batch(0, 0, 1, 32, 6.0, 0.0, (40, 40))
+
+
+def test_psnr_loss_is_minus_the_mean_patch_psnr():
+    import numpy as np
+    import torch
+
+    from ifan_trt.metrics import psnr
+    from ifan_trt.train import psnr_loss
+
+    rng = np.random.default_rng(0)
+    y = rng.random((3, 3, 16, 16)).astype(np.float32)
+    x = y + rng.normal(0, [[[[0.001]]], [[[0.01]]], [[[0.1]]]], y.shape).astype(np.float32)
+    want = -np.mean([psnr(x[i].transpose(1, 2, 0), y[i].transpose(1, 2, 0)) for i in range(3)])
+    assert float(psnr_loss(torch.from_numpy(x), torch.from_numpy(y), eps=0.0)) == pytest.approx(want, abs=1e-3)
+    assert float(psnr_loss(torch.from_numpy(y), torch.from_numpy(y))) == pytest.approx(-60.0)  # eps caps it
