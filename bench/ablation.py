@@ -44,7 +44,7 @@ def steps(work: Path) -> list[tuple[str, str, Path, dict]]:
         ("v3b", "c with the default arena (power-of-two growth)", best, dict(BEST_ORT, arena=True)),
         ("v4", "c with arena and memory pattern on", best, dict(BEST_ORT, mem_pattern=True)),
         ("v5", "c with parallel execution mode", best, dict(BEST_ORT, parallel=True)),
-        ("i1", "INT8 graph for TensorRT (Q/DQ on conv inputs only) on ONNX Runtime", prepare.int8(work, plugin, "tensorrt"), BEST_ORT),
+        ("i1", "INT8 graph for TensorRT (Q/DQ on conv inputs only), standard-op form", prepare.int8(work, pruned, "tensorrt"), BEST_ORT),
         ("i2", "INT8 for the CPU (u8 activations, DQ-op-Q units), filter convs float", prepare.int8(work, plugin, "cpu", False), BEST_ORT),
         ("i3", "INT8 for the CPU, streamed filter convs quantized too = row e", prepare.int8(work, plugin, "cpu"), BEST_ORT),
     ]

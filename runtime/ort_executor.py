@@ -108,7 +108,9 @@ def create_session(path: str, providers: list[str], threads: int | None = None, 
             model, applied = _cpu_model(path)
             if cpu_rewrites is not None:
                 cpu_rewrites.update(applied)
-            if model is not None:
+            if model is None:
+                _return_freed_memory()  # the graph read to decide
+            else:
                 data = model.SerializeToString()
                 del model
                 session = ort.InferenceSession(data, sess_options=_session_options(ort, threads), providers=providers)
