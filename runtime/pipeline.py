@@ -36,6 +36,12 @@ def _to_rgb(out: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.ascontiguousarray(out[:, :h, :w].transpose(1, 2, 0))
 
 
+def _official(image: Image, multiple: int) -> Image:
+    """The image (and its alpha) cropped to a multiple as the official evaluation does."""
+    return replace(image, rgb=official_crop(image.rgb, multiple),
+                   alpha=None if image.alpha is None else official_crop(image.alpha, multiple))
+
+
 def infer(executor: Executor, x: np.ndarray, left: np.ndarray | None = None, right: np.ndarray | None = None,
           tiling: Tiling | None = None) -> np.ndarray:
     """[B,3,H,W] (padded) through the executor: whole if it fits, else tile by tile per image."""
@@ -60,8 +66,7 @@ def deblur_image(executor: Executor, image: Image, left: Image | None = None, ri
     multiple = executor.info.size_multiple
     min_hw = executor.limits.min_hw
     if crop_official:
-        image = replace(image, rgb=official_crop(image.rgb, multiple),
-                        alpha=None if image.alpha is None else official_crop(image.alpha, multiple))
+        image = _official(image, multiple)
         left = left and replace(left, rgb=official_crop(left.rgb, multiple))
         right = right and replace(right, rgb=official_crop(right.rgb, multiple))
     h, w = image.size
@@ -86,10 +91,7 @@ def deblur_images(executor: Executor, images: list[Image], left: Image | None = 
     if len({image.size for image in images}) != 1:
         raise ValueError("deblur_images: the images of one batch must have one size")
     if crop_official:
-        multiple = executor.info.size_multiple
-        images = [replace(image, rgb=official_crop(image.rgb, multiple),
-                          alpha=None if image.alpha is None else official_crop(image.alpha, multiple))
-                  for image in images]
+        images = [_official(image, executor.info.size_multiple) for image in images]
     outs = deblur_frames(executor, [image.rgb for image in images], tiling)
     return [replace(image, rgb=out) for image, out in zip(images, outs)]
 
