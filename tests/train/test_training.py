@@ -86,3 +86,30 @@ def test_psnr_loss_is_minus_the_mean_patch_psnr():
     want = -np.mean([psnr(x[i].transpose(1, 2, 0), y[i].transpose(1, 2, 0)) for i in range(3)])
     assert float(psnr_loss(torch.from_numpy(x), torch.from_numpy(y), eps=0.0)) == pytest.approx(want, abs=1e-3)
     assert float(psnr_loss(torch.from_numpy(y), torch.from_numpy(y))) == pytest.approx(-60.0)  # eps caps it
+
+
+def test_psnr_scene_loss_pools_the_mse_of_a_scenes_crops():
+    import numpy as np
+    import torch
+
+    from ifan_trt.metrics import psnr
+    from ifan_trt.train import LOSSES, psnr_loss
+
+    rng = np.random.default_rng(1)
+    y = rng.random((4, 3, 16, 16)).astype(np.float32)
+    x = y + rng.normal(0, [[[[0.001]]], [[[0.1]]], [[[0.01]]], [[[0.02]]]], y.shape).astype(np.float32)
+    # two scenes of two crops: each scene's PSNR is that of its crops side by side, as one image
+    whole = lambda a, i: np.concatenate([a[i], a[i + 1]], axis=2).transpose(1, 2, 0)
+    want = -np.mean([psnr(whole(x, i), whole(y, i)) for i in (0, 2)])
+    got = float(LOSSES["psnr-scene"][0](torch.from_numpy(x), torch.from_numpy(y), 2))
+    assert float(psnr_loss(torch.from_numpy(x), torch.from_numpy(y), 2, eps=0.0)) == pytest.approx(want, abs=1e-3)
+    assert got == pytest.approx(want, abs=0.02)  # eps 1e-6 moves it a little
+    per_patch = float(LOSSES["psnr"][0](torch.from_numpy(x), torch.from_numpy(y), 2))
+    assert per_patch < got - 5  # the nearly clean crop no longer dominates its scene
+
+
+def test_psnr_scene_loss_needs_whole_scenes_in_a_batch(tmp_path, capsys):
+    assert main(["--out", str(tmp_path / "m.pth"), "--loss", "psnr-scene", "--batch", "6",
+                 "--crops-per-scene", "4", "--steps", "1"]) == 1
+    assert "--loss psnr-scene: --batch 6 is not a multiple of --crops-per-scene 4" in capsys.readouterr().err
+    assert not (tmp_path / "m.pth").exists()
