@@ -54,8 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=tuple(LOSSES), default="l2",
                    help="l2: mean squared error; psnr: minus the mean per-patch PSNR, the test metric (keeps "
                         "nearly sharp inputs intact); psnr-scene: the same with the MSE pooled over the crops "
-                        "of a scene, as the PSNR of a whole image pools it; Charbonnier (~L1) spent a small model on denoising flat "
-                        "areas and measured worse PSNR than the input after 900 steps")
+                        "of a scene, as the PSNR of a whole image pools it; Charbonnier (~L1) spent a small "
+                        "model on denoising flat areas and measured worse PSNR than the input after 900 steps")
     p.add_argument("--steps", type=int, default=100000, help="step cap (the budget usually ends first)")
     p.add_argument("--budget-min", type=float, default=80.0, help="wall-clock training budget, minutes")
     p.add_argument("--seed", type=int, default=0)
