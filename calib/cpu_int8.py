@@ -6,7 +6,8 @@ provider runs a convolution in INT8 (QLinearConv) only when its output is quanti
 faster on a CPU. This graph is laid out for ONNX Runtime instead: first the CPU rewrites
 (runtime/cpu_graph.py: standard-op IAC, streamed filter convs, sub-pixel upconvs), then ONNX
 Runtime's QDQ quantizer on the convolutions, their LeakyReLUs, the skip Adds and DepthToSpace:
-per-channel symmetric INT8 weights, asymmetric UINT8 activations (what its x86 kernels run fastest), calibrated on images with the same methods as the TensorRT graph.
+per-channel symmetric INT8 weights, asymmetric UINT8 activations (what its x86 kernels run
+fastest), calibrated on images with the same methods as the TensorRT graph.
 
 The IAC's own ops (nodes named iac/...) stay float: a per-pixel product chain INT8 would ruin,
 and cheap. The streamed filter convs that feed it are quantized (their outputs are dequantized
