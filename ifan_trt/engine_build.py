@@ -26,7 +26,8 @@ from pathlib import Path
 from ifan_trt import __version__
 from ifan_trt.errors import IfanError
 
-from .engine_inspect import layer_precisions, summary, unexpected_fp32
+from .engine_inspect import (engine_information, engine_information_in_child, layer_precisions, summary,
+                             unexpected_fp32)
 from .engine_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles, profiles_to_sidecar
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")
@@ -60,6 +61,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
     p.add_argument("--version-compatible", action="store_true",
                    help="version-compatible engine; the plugin library is serialised into the plan")
+    p.add_argument("--no-tf32", dest="tf32", action="store_false",
+                   help="FP32 layers without TF32 math (Ampere and newer use TF32 by default, as TensorRT does)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,14 +86,9 @@ def parse_workspace(text: str) -> int:
 # ---------------------------------------------------------------- TensorRT and the request
 
 def import_tensorrt():
-    try:
-        import tensorrt as trt
-    except (ImportError, OSError) as exc:
-        raise IfanError("TensorRT is not installed or not loadable "
-                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no module'}); "
-                        "build engines on the target machine: pip install 'ifan-trt[trt]' (or JetPack 6 on Jetson)"
-                        ) from None
-    return trt
+    from ifan_trt.runtime.tensorrt_import import import_tensorrt as owner
+
+    return owner("build engines on the target machine")
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
@@ -185,26 +183,17 @@ def graph_inputs(model) -> list[tuple[str, list]]:
 # ---------------------------------------------------------------- facts for the sidecar
 
 def gpu_info() -> dict:
-    """Name and compute capability of GPU 0 via cuda-python; "unknown" where it is missing."""
-    try:
-        try:
-            from cuda.bindings import runtime as cudart
-        except ImportError:
-            from cuda import cudart
-        status, prop = cudart.cudaGetDeviceProperties(0)
-        if int(status) != 0:
-            raise RuntimeError(str(status))
-        name = prop.name.decode(errors="replace") if isinstance(prop.name, bytes) else str(prop.name)
-        return {"name": name.strip("\x00 "), "compute_capability": f"{prop.major}.{prop.minor}"}
-    except Exception:
-        return {"name": "unknown", "compute_capability": "unknown"}
+    """Name, compute capability and CUDA binding of GPU 0 (runtime.cuda_memory); "unknown" with the reason."""
+    from ifan_trt.runtime.cuda_memory import gpu_info as device_info
+
+    return device_info(0)
 
 
 def make_sidecar(*, engine: Path, engine_sha256: str, trt_version: str, gpu: dict, precision: str,
                  profiles: list, inputs: list[str], onnx_path: Path, onnx_sha256: str, source_onnx: Path,
                  plugin_lib: Path | None, plugin_sha256: str | None, workspace: int, optimization_level: int | None,
                  version_compatible: bool, timing_cache: Path | None, build_seconds: float,
-                 metadata: dict, layers: dict | None) -> dict:
+                 metadata: dict, layers: dict | None, tf32: bool = True) -> dict:
     return {
         "format": SIDECAR_FORMAT,
         "engine": engine.name,
@@ -218,7 +207,7 @@ def make_sidecar(*, engine: Path, engine_sha256: str, trt_version: str, gpu: dic
         "plugin_library": None if plugin_lib is None else {"path": str(plugin_lib), "sha256": plugin_sha256},
         "builder": {"strongly_typed": True, "workspace_bytes": workspace,
                     "builder_optimization_level": optimization_level, "version_compatible": version_compatible,
-                    "timing_cache": None if timing_cache is None else str(timing_cache)},
+                    "tf32": tf32, "timing_cache": None if timing_cache is None else str(timing_cache)},
         "build_seconds": round(build_seconds, 3),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "tool_version": __version__,
@@ -230,10 +219,12 @@ def make_sidecar(*, engine: Path, engine_sha256: str, trt_version: str, gpu: dic
 # ---------------------------------------------------------------- TensorRT steps
 
 def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int, optimization_level,
-               version_compatible: bool, plugin_lib: Path | None, timing_cache: Path | None) -> bytes:
+               version_compatible: bool, plugin_lib: Path | None, timing_cache: Path | None,
+               tf32: bool = True) -> bytes:
     """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
     polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
-    1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag."""
+    1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag. TF32 is
+    passed explicitly: CreateConfig clears TensorRT's (default-on) TF32 flag unless told tf32=True."""
     from ifan_trt.calib.graphs import require
 
     require("polygraphy", "trt")
@@ -253,6 +244,7 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
         load_timing_cache=str(timing_cache) if timing_cache is not None and timing_cache.is_file() else None,
         builder_optimization_level=optimization_level,
         version_compatible=version_compatible or None,
+        tf32=tf32,
         profiling_verbosity=trt.ProfilingVerbosity.DETAILED,  # the inspector's per-layer types
     )
     if version_compatible and plugin_lib is not None:
@@ -271,16 +263,12 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
     return bytes(plan)
 
 
-def inspect_plan(trt, plan: bytes, version_compatible: bool):
-    """Per-layer precisions of a plan (deserialised once, with IEngineInspector)."""
-    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-    if version_compatible:
-        runtime.engine_host_code_allowed = True  # the plan embeds the lean runtime (and plugin)
-    engine = runtime.deserialize_cuda_engine(plan)
-    if engine is None:
-        raise IfanError("the engine just built does not deserialise (see TensorRT's log above)")
-    inspector = engine.create_engine_inspector()
-    return layer_precisions(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
+def inspect_plan(trt, plan: bytes, version_compatible: bool, embedded_plugin: bool = False):
+    """Per-layer precisions of a plan (deserialised once, with IEngineInspector); in a child
+    process when the plan embeds the plugin this process has registered (engine_inspect)."""
+    if version_compatible and embedded_plugin:
+        return layer_precisions(engine_information_in_child(plan))
+    return layer_precisions(engine_information(trt, plan, version_compatible))
 
 
 def _sha256(path: Path) -> str:
@@ -337,9 +325,9 @@ def run(args) -> int:
     print(f"building {precision} engine from {onnx_path} with TensorRT {trt.__version__} "
           f"({len(profiles)} profile(s))", file=sys.stderr)
     plan = build_plan(trt, onnx_path, profiles, [n for n, _ in inputs], workspace, args.builder_optimization_level,
-                      args.version_compatible, plugin_lib, args.timing_cache)
+                      args.version_compatible, plugin_lib, args.timing_cache, tf32=args.tf32)
     seconds = time.time() - start
-    layers = inspect_plan(trt, plan, args.version_compatible)
+    layers = inspect_plan(trt, plan, args.version_compatible, embedded_plugin=plugin_lib is not None)
     counts = summary(layers)
     print(format_table(["layer", "type", "precision"], [[lp.name, lp.layer_type, lp.precision] for lp in layers]),
           file=sys.stderr)
@@ -348,15 +336,18 @@ def run(args) -> int:
     if slow:
         print(f"warning: {precision} was asked for but {len(slow)} compute layer(s) run in FP32: "
               + ", ".join(lp.name for lp in slow[:8]) + (" ..." if len(slow) > 8 else ""), file=sys.stderr)
+    gpu = gpu_info()
+    if gpu.get("reason"):
+        print(f"warning: the sidecar cannot name the GPU: {gpu['reason']}", file=sys.stderr)
     graph = graphs.load_model(onnx_path)
     sidecar = make_sidecar(
         engine=args.output, engine_sha256=graphs.sha256_bytes(plan), trt_version=str(trt.__version__),
-        gpu=gpu_info(), precision=precision, profiles=profiles, inputs=[n for n, _ in inputs],
+        gpu=gpu, precision=precision, profiles=profiles, inputs=[n for n, _ in inputs],
         onnx_path=onnx_path, onnx_sha256=_sha256(onnx_path), source_onnx=args.onnx, plugin_lib=plugin_lib,
         plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, workspace=workspace,
         optimization_level=args.builder_optimization_level, version_compatible=args.version_compatible,
         timing_cache=args.timing_cache, build_seconds=seconds,
-        metadata={**graphs.metadata(graph), "ifan.precision": precision}, layers=counts)
+        metadata={**graphs.metadata(graph), "ifan.precision": precision}, layers=counts, tf32=args.tf32)
     write_engine(args.output, plan, sidecar)
     print(f"wrote {args.output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {args.output}.json", file=sys.stderr)
     return 0

@@ -21,6 +21,7 @@ from . import trt_plan
 from .cuda_memory import open_cuda
 from .executor import Executor
 from .metadata import info_from_sidecar, read_sidecar
+from .tensorrt_import import import_tensorrt
 
 
 def _ok(result, what: str):
@@ -58,11 +59,7 @@ class TrtExecutor(Executor):
 
     def __init__(self, engine_path: str | os.PathLike, cuda: str = "auto", plugin: str | None = None,
                  device: int = 0, cuda_graphs: bool = True):
-        try:
-            import tensorrt as trt
-        except ImportError:
-            raise IfanError("TensorRT is not installed: pip install 'ifan-trt[trt]' (or use JetPack's "
-                            "python3-libnvinfer), or run the ONNX model with --backend onnxruntime") from None
+        trt = import_tensorrt("or run the ONNX model with --backend onnxruntime")
         path = Path(engine_path)
         if not path.is_file():
             raise IfanError(f"{path}: no such engine file")
@@ -80,12 +77,14 @@ class TrtExecutor(Executor):
             except IfanError:
                 pass  # a standard-op engine needs no plugin; a plugin engine fails to load below, with TensorRT's reason
         self.cuda = open_cuda(cuda, device)
+        self.cuda_binding = self.cuda.name
         try:
             self._open(path, sidecar)
         except BaseException:
             self.cuda.close()
             raise
-        self._use_graphs = cuda_graphs and self.cuda.supports_graphs and trt_plan.is_static(self.tensors)
+        static = trt_plan.is_static(self.tensors, self.profiles)
+        self._use_graphs = cuda_graphs and self.cuda.supports_graphs and static
         self._graph = None
         self._profiler = None
         self._stage_ms = {}
@@ -138,7 +137,7 @@ class TrtExecutor(Executor):
         self._events = [self.cuda.event() for _ in range(4)]
 
     def describe(self) -> str:
-        return f"tensorrt {self.info.precision}"
+        return f"tensorrt {self.info.precision} ({self.cuda_binding})"
 
     def max_batch(self, h: int, w: int) -> int:
         return max(1, trt_plan.max_batch(self.profiles, h, w))
