@@ -97,7 +97,7 @@ def engine_information_in_child(plan: bytes, timeout: float = 900) -> str:
     except subprocess.TimeoutExpired:
         raise IfanError(f"inspecting the engine just built: the child process gave no answer in {timeout:.0f} s"
                         ) from None
-    if r.returncode != 0:
+    if r.returncode != 0:  # the last line the child wrote: TensorRT's reason, or Python's
         lines = r.stderr.decode(errors="replace").strip().splitlines() or [f"exit status {r.returncode}"]
         raise IfanError(f"the engine just built does not deserialise in a fresh process: {lines[-1]}")
     return r.stdout.decode()
@@ -108,9 +108,8 @@ def _child_main() -> int:
 
     try:
         sys.stdout.write(engine_information(trt, sys.stdin.buffer.read(), host_code=True))
-    except IfanError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    except IfanError:
+        return 1  # TensorRT has logged why on stderr
     return 0
 
 
