@@ -289,7 +289,7 @@ def open_cuda(implementation: str = "auto", device: int = 0) -> Cuda:
         raise IfanError(f"unknown CUDA implementation {implementation!r}; choose {', '.join(IMPLEMENTATIONS)}")
     if implementation == "auto" and not found:
         raise IfanError("TensorRT needs cuda-python or pycuda: pip install 'ifan-trt[trt-cu12]' "
-                        "(or 'ifan-trt[trt-cu13]' with an NVIDIA driver 580 or newer)")
+                        "(or 'ifan-trt[trt-cu13]' with an NVIDIA driver 580 or newer; on a Jetson 'ifan-trt[cu12]')")
     if implementation != "auto" and implementation not in found:
         raise IfanError(f"{implementation} is not installed (found: {', '.join(found) or 'none'})")
     failures = []
