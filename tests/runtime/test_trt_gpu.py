@@ -11,12 +11,13 @@ import pytest
 trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (pip install 'ifan-trt[trt]')")
 pytest.importorskip("polygraphy", reason="polygraphy is not installed (pip install 'ifan-trt[trt]')")
 
-from ifan_trt.runtime.cuda_memory import available_implementations, gpu_count  # noqa: E402
+from ifan_trt.runtime.cuda_memory import available_implementations, probe_gpus  # noqa: E402
 
 if not available_implementations():
     pytest.skip("neither cuda-python nor pycuda is installed", allow_module_level=True)
-if gpu_count() == 0:
-    pytest.skip("no CUDA GPU visible", allow_module_level=True)
+_PROBE = probe_gpus()
+if _PROBE.count == 0:  # a GPU behind a broken binding is named, not hidden behind "no GPU"
+    pytest.skip(f"no usable CUDA GPU{f' ({_PROBE.problem})' if _PROBE.problem else ''}", allow_module_level=True)
 
 from runtime_fixtures import models, scene  # noqa: E402, F401 (models: a fixture)
 from ifan_trt.runtime.ort_executor import OrtExecutor  # noqa: E402
