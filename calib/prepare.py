@@ -12,7 +12,8 @@ import numpy as np
 from ifan_trt.errors import IfanError
 
 from . import fp16 as fp16_mod
-from . import graphs, images, int8
+from ifan_trt.export import graph as graphs
+from ifan_trt.calib import images, int8
 from .table import format_table
 
 DEFAULT_MEASURE_SIZE = (256, 256)

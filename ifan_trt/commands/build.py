@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ifan_trt import engine_build
+from ifan_trt.runtime.tensorrt import build as engine_build
 
 
 def register(subparsers) -> None:

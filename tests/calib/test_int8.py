@@ -10,8 +10,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from calib_helpers import feeds_of, run_graph  # noqa: E402
-from ifan_trt.calib import emulate, graphs, images, int8
-from ifan_trt.calib.twin import standard_twin
+from ifan_trt.export import graph as graphs
+from ifan_trt.calib import emulate, images, int8
+from ifan_trt.export.twin import standard_twin
 from ifan_trt.errors import IfanError
 
 SIZE = (32, 32)
@@ -260,7 +261,7 @@ def test_cpu_target_is_laid_out_for_onnx_runtime(small_exports, calib_images, he
     """--target cpu: the CPU rewrites, then DQ -> Conv -> Q units (UINT8 activations, per-channel
     INT8 weights) so ONNX Runtime runs the convs in INT8; the IAC's own ops and the RGB convs
     float; close to the FP32 graph; refused by `ifan build`."""
-    from ifan_trt import engine_build
+    from ifan_trt.runtime.tensorrt import build as engine_build
     from ifan_trt.calib.cpu_int8 import IAC_PREFIX, thin_convs
     from ifan_trt.cli import main
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from build_helpers import tiny_graph  # noqa: E402
-from ifan_trt import engine_build
-from ifan_trt.engine_inspect import layer_precisions, summary, unexpected_fp32
+from ifan_trt.runtime.tensorrt import build as engine_build
+from ifan_trt.runtime.tensorrt.inspect import layer_precisions, summary, unexpected_fp32
 from ifan_trt.errors import IfanError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,7 +149,7 @@ def test_sidecar_content(tmp_path, stubbed_build, monkeypatch, capsys):
     onnx_path = tiny_graph(tmp_path / "tiny.onnx", plugin=True)
     lib = tmp_path / "libifan_iac_plugin_trt10.so"
     lib.write_bytes(b"not really a library")
-    import ifan_trt.runtime.plugin_library as plugin_library
+    import ifan_trt.runtime.tensorrt.plugin_library as plugin_library
 
     monkeypatch.setattr(plugin_library, "load_plugin", lambda path=None: lib)
     out = tmp_path / "tiny.plan"
@@ -163,7 +163,7 @@ def test_sidecar_content(tmp_path, stubbed_build, monkeypatch, capsys):
     assert stubbed_build["workspace"] == 1 << 30 and stubbed_build["level"] == 4
     assert [p.max for p in stubbed_build["profiles"]] == [(2, 3, 256, 256), (1, 3, 720, 1280)]
     side = json.loads(Path(f"{out}.json").read_text())
-    from ifan_trt.calib.graphs import sha256_bytes, sha256_file
+    from ifan_trt.export.graph import sha256_bytes, sha256_file
 
     assert side["tensorrt_version"] == "10.3.0.26"
     assert side["gpu"] == {"name": "Orin (fake)", "compute_capability": "8.7"}

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.gpu
 
 
 def _gpu_count() -> int:
-    from ifan_trt.runtime.cuda_memory import gpu_count
+    from ifan_trt.runtime.tensorrt.cuda import gpu_count
 
     return gpu_count()
 
@@ -39,7 +39,7 @@ def pics(tmp_path_factory):
 @pytest.mark.parametrize("precision, expect", [("fp32", "FP32"), ("fp16", "FP16"), ("int8", "INT8"),
                                                ("int8-fp16", "INT8")])
 def test_strongly_typed_build_gives_the_asked_precision(tmp_path, pics, precision, expect):
-    from ifan_trt import engine_build
+    from ifan_trt.runtime.tensorrt import build as engine_build
 
     onnx_path = tiny_graph(tmp_path / "tiny.onnx")
     out = tmp_path / f"tiny.{precision}.plan"

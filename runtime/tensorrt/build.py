@@ -26,8 +26,8 @@ from pathlib import Path
 from ifan_trt import __version__
 from ifan_trt.errors import IfanError
 
-from .engine_inspect import layer_precisions, summary, unexpected_fp32
-from .engine_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles, profiles_to_sidecar
+from ifan_trt.runtime.tensorrt.inspect import layer_precisions, summary, unexpected_fp32
+from ifan_trt.runtime.tensorrt.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles, profiles_to_sidecar
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")
 MIN_TENSORRT = (10, 0)  # strongly typed networks and Q/DQ with FP16 scales
@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shapes", action="append", metavar="min=NxCxHxW,opt=...,max=...",
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
     p.add_argument("--plugin-lib", type=Path,
-                   help="IFAN_IAC plugin library (default: searched, see ifan_trt.runtime.plugin_library)")
+                   help="IFAN_IAC plugin library (default: searched, see ifan_trt.runtime.tensorrt.plugin_library)")
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
     p.add_argument("--builder-optimization-level", type=int, metavar="0-5",
@@ -142,7 +142,8 @@ def prepared_path(output: Path, onnx_path: Path, precision: str) -> Path:
 def select_graph(args, progress: bool = True) -> tuple[Path, str]:
     """(graph to build, its precision): the --onnx graph when it has the requested precision, a
     previously prepared graph beside the engine, or one prepared now from the FP32 export."""
-    from ifan_trt.calib import graphs, images, prepare
+    from ifan_trt.export import graph as graphs
+    from ifan_trt.calib import images, prepare
 
     model = graphs.load_model(args.onnx)
     have = graph_precision(model)
@@ -234,7 +235,7 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
     """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
     polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
     1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag."""
-    from ifan_trt.calib.graphs import require
+    from ifan_trt.export.graph import require
 
     require("polygraphy", "trt")
     from polygraphy.backend.trt import (CreateConfig, PostprocessConfig, Profile, engine_bytes_from_network,
@@ -284,7 +285,7 @@ def inspect_plan(trt, plan: bytes, version_compatible: bool):
 
 
 def _sha256(path: Path) -> str:
-    from ifan_trt.calib.graphs import sha256_file
+    from ifan_trt.export.graph import sha256_file
 
     return sha256_file(path)
 
@@ -297,7 +298,7 @@ def write_engine(output: Path, plan: bytes, sidecar: dict) -> None:
 
 
 def run(args) -> int:
-    from ifan_trt.calib import graphs
+    from ifan_trt.export import graph as graphs
     from ifan_trt.calib.table import format_table
 
     # everything that needs no TensorRT is checked first: bad options fail fast anywhere
@@ -330,7 +331,7 @@ def run(args) -> int:
     onnx_path, precision = select_graph(args)
     plugin_lib = None
     if has_plugin or args.plugin_lib is not None:
-        from ifan_trt.runtime.plugin_library import load_plugin
+        from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
 
         plugin_lib = Path(load_plugin(args.plugin_lib))
     start = time.time()
