@@ -44,7 +44,7 @@ def _engine_onnx(engine: str) -> str | None:
 def _probe_gpu() -> tuple[bool, str | None]:
     """(a GPU is usable, why not when a binding failed): a GPU behind a broken binding or an old
     driver is named, so that auto does not fall to the CPU silently."""
-    from .cuda_memory import probe_gpus
+    from ifan_trt.runtime.tensorrt.cuda import probe_gpus
 
     probe = probe_gpus()
     return probe.count > 0, probe.problem or None
@@ -98,7 +98,7 @@ def open_executor(backend: str = "auto", checkpoint: str | None = None, in_bit: 
                   cuda: str = "auto") -> Executor:
     backend, path = resolve_backend(backend, checkpoint, onnx, engine)
     if backend == "tensorrt":
-        from .trt_executor import TrtExecutor
+        from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 
         return TrtExecutor(path, cuda=cuda, plugin=plugin)
     if backend == "onnxruntime":

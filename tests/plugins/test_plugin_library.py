@@ -10,7 +10,7 @@ import types
 import pytest
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime import plugin_library as pl
+from ifan_trt.runtime.tensorrt import plugin_library as pl
 
 
 def fake_library(path, version="10.3.0"):
@@ -172,7 +172,7 @@ def test_registry_is_listed_not_queried(monkeypatch, search_in):
 
 
 def test_without_tensorrt(monkeypatch):
-    from ifan_trt.runtime import tensorrt_import
+    from ifan_trt.runtime.tensorrt import importing as tensorrt_import
 
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # import raises ImportError
     monkeypatch.setattr(tensorrt_import, "on_jetson", lambda: False)
@@ -183,6 +183,6 @@ def test_without_tensorrt(monkeypatch):
 def test_import_needs_neither_tensorrt_nor_torch():
     import subprocess
 
-    code = ("import sys; import ifan_trt.runtime.plugin_library, ifan_trt.runtime.iac_network; "
+    code = ("import sys; import ifan_trt.runtime.tensorrt.plugin_library, bench.iac_network; "
             "assert 'tensorrt' not in sys.modules and 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

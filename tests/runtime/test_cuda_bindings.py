@@ -11,7 +11,8 @@ import types
 import pytest
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime import backends, cuda_memory
+from ifan_trt.runtime import backends
+from ifan_trt.runtime.tensorrt import cuda as cuda_memory
 
 SUCCESS, INSUFFICIENT, NO_DEVICE = 0, 35, 100
 NAMES = {SUCCESS: "cudaSuccess", INSUFFICIENT: "cudaErrorInsufficientDriver", NO_DEVICE: "cudaErrorNoDevice"}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ifan_trt.errors import IfanError
 
-from .tensorrt_import import import_tensorrt
+from .importing import import_tensorrt
 
 PLUGIN_NAME = "IFAN_IAC"
 PLUGIN_VERSION = "1"

@@ -9,7 +9,7 @@ narrowest type among its inputs (what its kernel reads): INT8/FP8 < FP16/BF16 < 
 
 A version-compatible plan that embeds the plugin library registers IFAN_IAC when it is
 deserialised; TensorRT refuses that in a process that already loaded the library (the build
-does), so such a plan is inspected in a fresh Python (``python -m ifan_trt.engine_inspect``,
+does), so such a plan is inspected in a fresh Python (``python -m ifan_trt.runtime.tensorrt.inspect``,
 plan on stdin, the inspector's JSON on stdout).
 """
 
@@ -92,8 +92,8 @@ def engine_information(trt, plan: bytes, host_code: bool) -> str:
 def engine_information_in_child(plan: bytes, timeout: float = 900) -> str:
     """The same in a fresh Python, where nothing has registered the plugin yet."""
     try:
-        r = subprocess.run([sys.executable, "-m", "ifan_trt.engine_inspect"], input=plan, capture_output=True,
-                           timeout=timeout)
+        r = subprocess.run([sys.executable, "-m", "ifan_trt.runtime.tensorrt.inspect"], input=plan,
+                           capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise IfanError(f"inspecting the engine just built: the child process gave no answer in {timeout:.0f} s"
                         ) from None

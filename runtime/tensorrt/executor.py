@@ -4,7 +4,7 @@ execute_async_v3 on one stream. Pinned host and device buffers are allocated onc
 shape the profiles allow and reused; a static-shape engine is replayed as a CUDA graph.
 
 Decisions (profile choice, shape checks, buffer sizes) are in trt_plan (tested on the CPU); CUDA
-calls go through cuda_memory. Every TensorRT call that reports success is checked.
+calls go through .cuda. Every TensorRT call that reports success is checked.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from . import trt_plan
-from .cuda_memory import open_cuda
-from .executor import Executor
-from .metadata import info_from_sidecar, read_sidecar
-from .tensorrt_import import import_tensorrt
+from ifan_trt.runtime.executor import Executor
+from ifan_trt.runtime.metadata import info_from_sidecar, read_sidecar
+from ifan_trt.runtime.tensorrt import plan as trt_plan
+from ifan_trt.runtime.tensorrt.cuda import open_cuda
+from ifan_trt.runtime.tensorrt.importing import import_tensorrt
 
 
 def _ok(result, what: str):
@@ -91,7 +91,7 @@ class TrtExecutor(Executor):
 
     @staticmethod
     def _load_plugin(plugin: str | None) -> None:
-        from .plugin_library import load_plugin
+        from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
 
         load_plugin(plugin)
 
