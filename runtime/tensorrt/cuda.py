@@ -276,9 +276,10 @@ def _open_one(implementation: str, device: int) -> Cuda:
     return CudaPython(device) if implementation == "cuda-python" else PyCuda(device)
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _problem(binding: str, exc: BaseException) -> str:
+    """One line for a binding that failed (an insufficient-driver line already names it)."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if isinstance(exc, DriverTooOld) else f"{binding}: {text}"
 
 
 def open_cuda(implementation: str = "auto", device: int = 0) -> Cuda:
@@ -297,7 +298,7 @@ def open_cuda(implementation: str = "auto", device: int = 0) -> Cuda:
         try:
             cuda = _open_one(name, device)
         except Exception as exc:  # CudaError, pycuda.driver.Error, a native part that fails to load
-            failures.append(f"{name}: {_reason(exc)}")
+            failures.append(_problem(name, exc))
             continue
         if failures:
             print(f"ifan: CUDA through {binding_version(name)} ({'; '.join(failures)})", file=sys.stderr)
@@ -358,7 +359,7 @@ def probe_gpus() -> GpuProbe:
         try:
             return GpuProbe(_COUNTERS[name](), name, tuple(problems))
         except Exception as exc:
-            problems.append(f"{name}: {_reason(exc)}" if not isinstance(exc, DriverTooOld) else _reason(exc))
+            problems.append(_problem(name, exc))
     return GpuProbe(0, None, tuple(problems))
 
 
@@ -389,6 +390,6 @@ def gpu_info(device: int = 0) -> dict:
         try:
             return {**_properties(probe.binding, device), "cuda_binding": binding_version(probe.binding)}
         except Exception as exc:
-            probe = GpuProbe(probe.count, probe.binding, probe.problems + (f"{probe.binding}: {_reason(exc)}",))
+            probe = GpuProbe(probe.count, probe.binding, probe.problems + (_problem(probe.binding, exc),))
     reason = probe.problem or ("no CUDA binding installed" if probe.binding is None else f"no GPU {device}")
     return {"name": "unknown", "compute_capability": "unknown", "cuda_binding": None, "reason": reason}

@@ -102,12 +102,12 @@ def test_auto_falls_back_to_pycuda_and_says_why_in_one_line(bindings, capsys):
     cuda = cuda_memory.open_cuda("auto")
     assert cuda.name == "pycuda" and cuda.stream_handle == 12
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith("ifan: CUDA through pycuda (cuda-python: " + DRIVER_LINE)
+    assert len(err) == 1 and err[0].startswith("ifan: CUDA through pycuda (" + DRIVER_LINE)
 
 
 def test_no_binding_opens_the_gpu_is_one_error_naming_the_fix(bindings):
     bindings(cudart=fake_cudart(**CU13_ON_JETPACK6))
-    with pytest.raises(IfanError, match=r"^GPU 0: no CUDA binding could open it \(cuda-python: cuda-python 13\.0\.1 "
+    with pytest.raises(IfanError, match=r"^GPU 0: no CUDA binding could open it \(cuda-python 13\.0\.1 "
                                         r"needs the CUDA 13\.0 runtime.*trt-cu12"):
         cuda_memory.open_cuda("auto")
     with pytest.raises(IfanError, match="insufficient driver"):  # asked for by name: the same reason
