@@ -4,7 +4,7 @@ execute_async_v3 on one stream. Pinned host and device buffers are allocated onc
 shape the profiles allow and reused; a static-shape engine is replayed as a CUDA graph.
 
 Decisions (profile choice, shape checks, buffer sizes) are in trt_plan (tested on the CPU); CUDA
-calls go through .cuda. Every TensorRT call that reports success is checked.
+calls go through runtime/tensorrt/cuda.py. Every TensorRT call that reports success is checked.
 """
 
 from __future__ import annotations
