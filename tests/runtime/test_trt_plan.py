@@ -154,3 +154,23 @@ def test_static_from_the_profiles_when_the_engine_declares_dynamic_dims():
     assert trt_plan.is_static(DYNAMIC, [fixed, Profile(1, {"input": ((2, 3, 256, 256),) * 3})])
     assert not trt_plan.is_static(DYNAMIC, [fixed, PROFILES[0]])
     assert not trt_plan.is_static(DYNAMIC, []) and not trt_plan.is_static(DYNAMIC)
+
+
+def test_ifan_says_in_one_line_that_tensorrt_is_missing(tmp_path):
+    """End to end in a child Python where `import tensorrt` fails: one line, exit 1, no output."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    engine = _sidecar(tmp_path)
+    cv2.imwrite(str(tmp_path / "in.png"), np.zeros((16, 16, 3), np.uint8))
+    code = ("import sys; sys.modules['tensorrt'] = None; from ifan_trt.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, "deblur", str(tmp_path / "in.png"), "-o", str(tmp_path / "o.png"),
+                        "--engine", str(engine), "--backend", "tensorrt"], capture_output=True, text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("ifan deblur: error: TensorRT is not installed (import of tensorrt halted")
+    assert "'ifan-trt[" in lines[0] and lines[0].endswith("or run the ONNX model with --backend onnxruntime")
+    assert not (tmp_path / "o.png").exists()
