@@ -28,8 +28,9 @@ from ifan_trt.errors import IfanError
 from ifan_trt.export import graph as graphs
 from ifan_trt.calib import images
 from .int8 import _calibration_method, collect_ranges, remove_dead_qdq
+from ifan_trt.contract import META
 
-TARGET_KEY = "ifan.int8_target"
+TARGET_KEY = META.int8_target
 OPS = ["Conv", "LeakyRelu", "Add", "DepthToSpace"]
 IAC_PREFIX = "iac/"
 

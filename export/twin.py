@@ -12,6 +12,7 @@ from __future__ import annotations
 from ifan_trt.errors import IfanError
 
 from ifan_trt.export import graph as graphs
+from ifan_trt.contract import META
 
 _INT64_MAX = 2**63 - 1
 
@@ -122,5 +123,5 @@ def standard_twin(model):
     keep = [o for o in twin.opset_import if o.domain in ("", "ai.onnx") or o.domain in used]
     del twin.opset_import[:]
     twin.opset_import.extend(keep)
-    graphs.set_metadata(twin, "ifan.iac_form", "onnx")
+    graphs.set_metadata(twin, META.iac_form, "onnx")
     return twin
