@@ -9,7 +9,6 @@ cropped to a multiple of 8 as the official evaluation does.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import cv2

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ifan_trt.contract import IAC_FILTERS
+
 
 def optimise_for_cpu(model):
     """(model, {rewrite: count}) with the rewrites above applied where they fit. Q/DQ graphs are
@@ -46,7 +48,7 @@ def slice_indices(start: int, end: int, step: int, size: int) -> list[int]:
     return list(range(size))[slice(start, end, step)]
 
 
-def stream_filters(model, filters: str = "iac_filters"):
+def stream_filters(model, filters: str = IAC_FILTERS):
     """A copy of model where every channel Slice of the tensor `filters` (made by a Conv) is its
     own Conv over the rows of the weights it keeps; the big conv goes when nothing else reads it.
     Returns (model, number of slices rewritten)."""

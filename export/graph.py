@@ -9,14 +9,10 @@ import hashlib
 import os
 from pathlib import Path
 
-from ifan_trt.contract import META_PREFIX, PRECISIONS
+from ifan_trt.contract import META, META_PREFIX, PLUGIN_OP, PRECISIONS
 from ifan_trt.errors import IfanError
-from ifan_trt.contract import META
 
 PRECISION_KEY = META.precision
-# the IAC as one node (the plugin contract with plugins/); kept here as a fallback so the
-# precision tools can read graphs even where the export package is not importable
-PLUGIN_OP = "IFAN_IAC"
 
 
 def require(module: str, extra: str = "cpu"):

@@ -23,7 +23,7 @@ from ifan_trt import __version__
 from ifan_trt.checkpoint import LoadedModel, load_checkpoint
 from ifan_trt.errors import IfanError
 from ifan_trt.sizes import check_size
-from ifan_trt.iac import compact_rows, filter_channels
+from ifan_trt.contract import compact_rows, filter_channels
 from ifan_trt.model import IFAN, IFANConfig
 
 from ifan_trt.contract import (DEFAULT_OPSET, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,

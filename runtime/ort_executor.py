@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
 
 from .executor import Executor
@@ -69,7 +70,7 @@ def _lean_cpu_arena(ort, options) -> None:
 def _uses_plugin_node(path: str) -> bool:
     """True when the graph holds an IFAN_IAC node (cheap check of the op names in the file)."""
     with open(path, "rb") as fh:
-        return b"IFAN_IAC" in fh.read()
+        return PLUGIN_OP.encode() in fh.read()
 
 
 def _cpu_model(path: str):

@@ -8,7 +8,6 @@ is repeatable for several profiles. Every image input of the graph (``input``, a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ifan_trt.contract import SIZE_MULTIPLE
