@@ -1,6 +1,6 @@
 """INT8 graphs with Q/DQ nodes as TensorRT wants them, calibrated on the CPU.
 
-Recipe (DESIGN.md section 4): ONNX Runtime's static quantizer in QDQ format, symmetric INT8 for
+Recipe (docs/ARCHITECTURE.md, facts about TensorRT): ONNX Runtime's static quantizer in QDQ format, symmetric INT8 for
 activations (per tensor) and weights (per output channel), zero points 0, bias left float,
 weights kept float behind a Q/DQ pair, and only Conv/ConvTranspose quantized, so the Q/DQ sit on
 convolution inputs and the IAC stays float (TensorRT does not fuse DQ -> plugin -> Q).

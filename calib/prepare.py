@@ -83,7 +83,7 @@ def plan_fp16(model, image_dir, keep: list[str] = (), size=DEFAULT_MEASURE_SIZE,
     if measure:
         paths = images.find_images(image_dir, count)
         size_text = f"{size[0]}x{size[1]}"
-        _log(f"measuring FP16 per node on {len(paths)} image(s) at {size_text}")
+        _log(f"measuring FP16 per node on {len(paths)} image(s) of {paths[0].parent} at {size_text}")
         stats = fp16_mod.measure(model, _feeds(model, paths, size), max_rel_error=max_rel_error, progress=progress)
         rows = fp16_mod.report_rows(stats, None if show_all else 25)
         _log(format_table(fp16_mod.REPORT_HEADER, rows))
