@@ -29,6 +29,7 @@ from ifan_trt.table import format_table
 
 from .inspect import engine_information, engine_information_in_child, layer_precisions, summary, unexpected_fp32
 from .optimization_profiles import profiles_to_sidecar
+from ifan_trt.contract import META
 
 MIN_TENSORRT = (10, 0)  # strongly typed networks and Q/DQ with FP16 scales
 TESTED_MAJORS = (10, 11)
@@ -239,7 +240,7 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
         plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, workspace=workspace,
         optimization_level=optimization_level, version_compatible=version_compatible,
         timing_cache=timing_cache, build_seconds=seconds,
-        metadata={**metadata, "ifan.precision": precision}, layers=counts, tf32=tf32)
+        metadata={**metadata, META.precision: precision}, layers=counts, tf32=tf32)
     write_engine(output, plan, sidecar)
     print(f"wrote {output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {output}.json", file=sys.stderr)
     return len(plan)

@@ -31,7 +31,7 @@ def build_engine(onnx_path, engine_path, shapes, plugin=None):
     """A strongly typed FP32 engine with one profile per (min, opt, max), and its sidecar."""
     from polygraphy.backend.trt import CreateConfig, Profile, engine_bytes_from_network, network_from_onnx_path
 
-    from ifan_trt.contract import read_metadata
+    from ifan_trt.export.graph import read_metadata
 
     if plugin is not None:
         from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
