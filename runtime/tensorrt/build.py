@@ -111,7 +111,7 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
     """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
     polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
     1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag."""
-    from ifan_trt.export.graph import require
+    from ifan_trt.optional import require
 
     require("polygraphy", "trt")
     from polygraphy.backend.trt import (CreateConfig, PostprocessConfig, Profile, engine_bytes_from_network,
@@ -178,7 +178,7 @@ def write_engine(output: Path, plan: bytes, sidecar: dict) -> None:
 
 def probe_tensorrt(precision: str, has_plugin: bool, version_compatible: bool, optimization_level: int | None):
     """The tensorrt module, after refusing what it cannot build; warnings go to stderr."""
-    from ifan_trt.export.graph import require
+    from ifan_trt.optional import require
 
     trt = import_tensorrt()
     require("polygraphy", "trt")  # before any long preparation
