@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from ifan_trt.errors import IfanError
 from ifan_trt.imageio import read_image
 from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
+
+from . import args as arg_groups
 from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
 
 if TYPE_CHECKING:
@@ -25,33 +27,18 @@ def register(subparsers) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help=f"image files, folders or glob patterns; video files ({', '.join(VIDEO_EXTENSIONS)})")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
-    p.add_argument("--checkpoint", help="official IFAN or ifan-trt checkpoint (default: the bundled model)")
-    p.add_argument("--onnx", help="exported ONNX model (run with ONNX Runtime)")
-    p.add_argument("--engine", help="TensorRT engine (its .json sidecar beside it)")
-    p.add_argument("--backend", default="auto",
-                   help="auto, tensorrt, onnxruntime or torch (default auto: TensorRT for an engine on a GPU, "
-                        "else ONNX Runtime, else PyTorch for a checkpoint)")
-    p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
-    p.add_argument("--plugin", metavar="LIB", help="IFAN_IAC plugin library for engines (default: the installed one)")
+    arg_groups.add_model(p)
     p.add_argument("--batch", type=int,
                    help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
                         "1 on CPU backends)")
-    p.add_argument("--tile", metavar="HxW", help="run in tiles of this size (multiples of 8), blended over --overlap")
-    p.add_argument("--max-pixels", type=int, metavar="N", help="tile inputs larger than N pixels (memory budget)")
-    p.add_argument("--overlap", type=int, help=f"tile overlap in pixels (default {DEFAULT_OVERLAP}: tiled output "
-                                                "within 40 dB PSNR of the full frame, measured)")
-    p.add_argument("--in-bit", type=int, choices=(8, 16), help="the model's input depth: 16 for IFAN_16bit")
-    p.add_argument("--iac-mode", choices=("official", "corrected"),
-                   help="IAC mode for official checkpoints (default: official, what they were trained with)")
+    arg_groups.add_tiling(p)
     p.add_argument("--left", help="left dual-pixel view (IFAN_dual, one input)")
     p.add_argument("--right", help="right dual-pixel view (IFAN_dual, one input)")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs never are)")
-    p.add_argument("--crop-official", action="store_true",
-                   help="crop to a multiple of 8 as the official evaluation does, instead of pad and crop back")
+    arg_groups.add_overwrite(p)
+    arg_groups.add_crop_official(p)
     p.add_argument("--compare", metavar="FILE",
                    help="also write input and output side by side to FILE (one input)")
-    p.add_argument("--threads", type=int, help="CPU threads for the backend")
     p.set_defaults(func=run)
 
 
