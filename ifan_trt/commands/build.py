@@ -91,8 +91,8 @@ def run(args) -> int:
 
     trt = trt_build.probe_tensorrt(args.precision or graphs.graph_precision(source), has_plugin,
                                    args.version_compatible, args.builder_optimization_level)
-    onnx_path, precision = graph_for(args.onnx, args.output, args.precision, args.calib_images,
-                                     args.calib_method, args.calib_count, calib_size)
+    onnx_path, precision, metadata = graph_for(args.onnx, args.output, args.precision, args.calib_images,
+                                               args.calib_method, args.calib_count, calib_size, source=source)
     plugin_lib = None
     if has_plugin or args.plugin is not None:
         from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
@@ -100,7 +100,7 @@ def run(args) -> int:
         plugin_lib = Path(load_plugin(Path(args.plugin) if args.plugin else None))
     trt_build.build_engine(
         trt, onnx_path=onnx_path, output=args.output, precision=precision, profiles=profiles,
-        inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=graphs.metadata(graphs.load_model(onnx_path)),
+        inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=metadata,
         workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, timing_cache=args.timing_cache)
     return 0
