@@ -15,6 +15,7 @@ from . import fp16 as fp16_mod
 from ifan_trt.export import graph as graphs
 from ifan_trt.export.graph import graph_precision
 from ifan_trt.calib import images, int8
+from ifan_trt.calib.qdq import to_int8_fp16
 from ifan_trt.table import format_table
 from ifan_trt.contract import META
 
@@ -141,7 +142,7 @@ def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAUL
     _log(info.summary() + (f" (cache {cache})" if cache else ""))
     if fp16:
         plan = plan_fp16(model, image_dir, keep, size, min(count, DEFAULT_MEASURE_COUNT), progress=progress)
-        qdq = int8.to_int8_fp16(qdq, plan.keep_nodes, plan.keep_ops)
+        qdq = to_int8_fp16(qdq, plan.keep_nodes, plan.keep_ops)
         graphs.set_metadata(qdq, META.fp32_nodes, ",".join(plan.keep_ops + plan.keep_nodes))
     graphs.save_model(qdq, out)
     n_q = sum(n.op_type == "QuantizeLinear" for n in qdq.graph.node)
