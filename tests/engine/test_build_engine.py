@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from build_helpers import tiny_graph  # noqa: E402
+from tests.helpers.build import tiny_graph  # noqa: E402
 from ifan_trt.cli import build_parser
 from ifan_trt.commands import build as build_cmd
 from ifan_trt.runtime.tensorrt import build as engine_build

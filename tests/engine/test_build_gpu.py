@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from build_helpers import tiny_graph  # noqa: E402
+from tests.helpers.build import tiny_graph  # noqa: E402
 
 trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (GPU machines only)")
 pytestmark = pytest.mark.gpu

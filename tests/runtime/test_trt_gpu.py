@@ -17,7 +17,7 @@ if not available_implementations():
 if gpu_count() == 0:
     pytest.skip("no CUDA GPU visible", allow_module_level=True)
 
-from runtime_fixtures import models, scene  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import models, scene  # noqa: E402, F401 (models: a fixture)
 from ifan_trt.runtime.ort_executor import OrtExecutor  # noqa: E402
 from ifan_trt.runtime.tensorrt.executor import TrtExecutor  # noqa: E402
 
