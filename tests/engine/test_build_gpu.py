@@ -11,7 +11,9 @@ import pytest
 
 from tests.helpers.build import tiny_graph  # noqa: E402
 
-trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (GPU machines only)")
+from tests.helpers.gpu import require_tensorrt_gpu  # noqa: E402
+
+trt = require_tensorrt_gpu(binding=False)
 pytestmark = pytest.mark.gpu
 
 
