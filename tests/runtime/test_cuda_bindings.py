@@ -1,7 +1,6 @@
 """Which CUDA binding runs, and what the user is told when one cannot: stand-ins for cuda-python's
-runtime module and for pycuda.driver are put in sys.modules (no GPU needed). They follow the real
-APIs: cuda-python returns (status, *values) and reports cudaErrorInsufficientDriver (35) when its
-runtime is newer than the driver; pycuda raises pycuda.driver.Error."""
+runtime module and for pycuda.driver (tests/helpers/fake_tensorrt.py) are put in sys.modules (no
+GPU needed)."""
 
 from __future__ import annotations
 
@@ -13,50 +12,7 @@ import pytest
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime import backends
 from ifan_trt.runtime.tensorrt import cuda as cuda_memory
-
-SUCCESS, INSUFFICIENT, NO_DEVICE = 0, 35, 100
-NAMES = {SUCCESS: "cudaSuccess", INSUFFICIENT: "cudaErrorInsufficientDriver", NO_DEVICE: "cudaErrorNoDevice"}
-
-
-def fake_cudart(status=SUCCESS, count=1, runtime=13000, driver=13000):
-    """cuda.bindings.runtime whose every call returns `status` (the driver/runtime version queries
-    always answer, as the real ones do)."""
-    rt = types.ModuleType("cuda.bindings.runtime")
-    rt.cudaError_t = types.SimpleNamespace(cudaSuccess=SUCCESS, cudaErrorInsufficientDriver=INSUFFICIENT,
-                                           cudaErrorNoDevice=NO_DEVICE)
-    rt.cudaGetErrorName = lambda s: (SUCCESS, NAMES[s].encode())
-    rt.cudaRuntimeGetVersion = lambda: (SUCCESS, runtime)
-    rt.cudaDriverGetVersion = lambda: (SUCCESS, driver)
-    rt.cudaGetDeviceCount = lambda: (status, count if status == SUCCESS else 0)
-    rt.cudaSetDevice = lambda device: (status,)
-    rt.cudaStreamCreate = lambda: (status, 11)
-    prop = types.SimpleNamespace(name=b"NVIDIA Fake GPU\x00", major=8, minor=7)
-    rt.cudaGetDeviceProperties = lambda device: (status, prop)
-    return rt
-
-
-def fake_pycuda(count=1, init_error=None):
-    drv = types.ModuleType("pycuda.driver")
-    drv.Error = type("Error", (Exception,), {})
-
-    def init():
-        if init_error:
-            raise drv.Error(init_error)
-
-    class Device:
-        def __init__(self, index):
-            self.index = index
-
-        count = staticmethod(lambda: globals_count[0])
-        name = lambda self: "Orin (fake)"  # noqa: E731
-        compute_capability = lambda self: (8, 7)  # noqa: E731
-        retain_primary_context = lambda self: types.SimpleNamespace(push=lambda: None, pop=lambda: None)  # noqa: E731
-
-    globals_count = [count]
-    drv.init, drv.Device = init, Device
-    drv.Stream = lambda: types.SimpleNamespace(handle=12, synchronize=lambda: None)
-    return drv
-
+from tests.helpers.fake_tensorrt import INSUFFICIENT, NO_DEVICE, fake_cudart, fake_pycuda
 
 @pytest.fixture
 def bindings(monkeypatch):
