@@ -1,16 +1,13 @@
-"""Helpers for the runtime tests: the small random IFAN's checkpoint and ONNX exports (each made
-once per session in pytest's temporary folder: an export costs ~10 s on 2 cores), tiny scenes and
-videos, and a fake executor for the logic that does not need a network (the `models` fixture is
-in tests/conftest.py)."""
+"""Helpers for the runtime tests: tiny scenes and videos, and a fake executor for the logic that
+does not need a network. The small model's checkpoint and exports are the `models` fixture of
+tests/conftest.py."""
 
 from __future__ import annotations
-
 
 import cv2
 import numpy as np
 
 from ifan_trt.runtime.executor import Executor, ModelInfo, ShapeLimits
-
 
 
 def scene(h: int, w: int, seed: int = 0) -> np.ndarray:
