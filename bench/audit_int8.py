@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from ifan_trt.sizes import parse_size
 
 from . import prepare

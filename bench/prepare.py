@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+
 from ifan_trt.sizes import parse_size
 
 SEED = 0
