@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 
+from ifan_trt.sizes import parse_size
+
 from .report import conv_macs, iac_macs, split_macs
 
 ROW_LAYOUT = {"a": ("full", False), "b": ("full", False), "c": ("compact", False), "d": ("compact", False),
@@ -54,7 +56,7 @@ def row_macs(sizes: list[str]) -> dict[str, dict[str, dict[str, int]]]:
 
     out: dict[str, dict[str, dict[str, int]]] = {key: {} for key in ROW_LAYOUT}
     for size in sizes:
-        h, w = (int(v) for v in size.split("x"))
+        h, w = parse_size(size, "--sizes")
         counted = {layout: network_macs(IFANConfig(), h, w, layout) for layout in ("full", "compact")}
         for key, (layout, int8) in ROW_LAYOUT.items():
             convs, iac = counted[layout]
