@@ -26,7 +26,8 @@ class FakeCudaArray:
 
 def buffers(b=1, c=2, h=5, w=7, n=2, k=3, layout=0, typestr="<f4"):
     cf = n * c * ((2 * k + 1) if layout == 0 else (k + 1))
-    return FakeCudaArray((b, c, h, w), typestr), FakeCudaArray((b, cf, h, w), typestr), FakeCudaArray((b, c, h, w), typestr)
+    features, out = FakeCudaArray((b, c, h, w), typestr), FakeCudaArray((b, c, h, w), typestr)
+    return features, FakeCudaArray((b, cf, h, w), typestr), out
 
 
 def check(*arrays, n=2, k=3, mode=0, layout=0):
@@ -110,8 +111,9 @@ def test_built_library_abi(iac_cuda_build_87):
     does (one feature map + 256 B when N > 1) and returns CUDA's status for a bad problem."""
     lib = iac_cuda.load_library(library_in(iac_cuda_build_87))
     assert lib.ifan_iac_abi_version() == iac_cuda.ABI_VERSION == 1
-    assert iac_cuda.workspace_bytes((2, 3, 5, 7), 4, "float16", library_in(iac_cuda_build_87)) == 2 * 3 * 5 * 7 * 2 + 256
-    assert iac_cuda.workspace_bytes((2, 3, 5, 7), 1, "float32", library_in(iac_cuda_build_87)) == 0
+    path = library_in(iac_cuda_build_87)
+    assert iac_cuda.workspace_bytes((2, 3, 5, 7), 4, "float16", path) == 2 * 3 * 5 * 7 * 2 + 256
+    assert iac_cuda.workspace_bytes((2, 3, 5, 7), 1, "float32", path) == 0
     null = ctypes.c_void_p(0)
     status = lib.ifan_iac_run_float(null, null, null, null, 0, 1, 2, 5, 7, 1, 4, 0, 0, 0.1, null)  # k=4
     assert status == 1 and lib.ifan_iac_error_name(status) == b"cudaErrorInvalidValue"
