@@ -108,6 +108,33 @@ def test_library_exports_only_entry_points(tmp_path):
         assert built_for(library) is not None and f" {built_for(library)[0]}" in version
 
 
+
+def test_profile_max_over_grid_limit_fails_configure(tmp_path):
+    """configurePlugin checks B*C <= 65535 against the profile's max (the build fails, not the
+    first inference) and says why through TensorRT's logger; exactly at the limit it passes."""
+    compiler = nvcc()
+    cuda = cuda_include()
+    kernel = tmp_path / "iacKernel.o"
+    run([compiler, "-std=c++17", "-O1", "-arch=sm_87", *NVCC_WARNINGS, "-c", "iacKernel.cu", "-o", str(kernel)])
+    for i, include in enumerate(tensorrt_include_dirs()):
+        objects = []
+        for source in [*GLUE, str(Path(__file__).with_name("configure_harness.cpp"))]:
+            obj = tmp_path / f"{i}_{Path(source).stem}.o"
+            run(["g++", "-std=c++17", "-O1", *WARNINGS, "-isystem", str(include), "-isystem", str(cuda),
+                 "-I", str(PLUGIN_DIR), "-c", source, "-o", str(obj)])
+            objects.append(str(obj))
+        harness = tmp_path / f"harness_{i}"
+        run([compiler, "-arch=sm_87", "-o", str(harness), str(kernel), *objects])
+        for max_batch, ok in ((511, True), (512, False)):  # 511 * 128 = 65408, 512 * 128 = 65536
+            result = subprocess.run([str(harness), "128", str(max_batch)], capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+            assert ("RC 0" in result.stdout) is ok and ("RC -1" in result.stdout) is not ok, result.stdout
+            logged = [line for line in result.stdout.splitlines() if line.startswith("LOG 1 ")]  # kERROR
+            if ok:
+                assert logged == [], result.stdout
+            else:
+                assert len(logged) == 1 and "batch x channels of [512, 128, 8, 8] exceeds 65535" in logged[0], logged
+
 def test_sm72_with_cuda12_toolchain(tmp_path):
     """Xavier (sm_72) needs CUDA 12.x, whose nvcc is not a PyPI wheel: compile the device code with
     clang against a CUDA 12 tree (IFAN_CUDA12_ROOT: include/ with the runtime, crt, curand and CCCL
