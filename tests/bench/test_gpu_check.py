@@ -63,3 +63,8 @@ def test_pytest_counts():
     assert gpu_check.pytest_counts("3 failed, 161 passed, 2 skipped in 12.3s") == {"failed": 3, "passed": 161,
                                                                                    "skipped": 2}
     assert gpu_check.pytest_counts("garbage") == {}
+
+
+def test_kernel_figure_with_eager_time():
+    row = dict(gpu_check.kernel_row("iac", 752_025_600, 2.0, 0.0), eager_ms=2.5)
+    assert gpu_check.kernel_figure(row) == "376 GB/s (752 MB); 2.500 ms from Python"
