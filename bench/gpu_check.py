@@ -45,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-tests", action="store_true", help="do not run the GPU tests")
     p.add_argument("--skip-sanitizer", action="store_true", help="do not run compute-sanitizer")
     p.add_argument("--skip-engines", action="store_true", help="do not build TensorRT engines")
+    p.add_argument("--engine-precisions", nargs="+", choices=("fp32", "fp16"), default=["fp16"],
+                   help="engines to build and time with TensorRT (default fp16: each build takes minutes)")
     return p.parse_args(argv)
 
 
@@ -149,11 +151,11 @@ def run_sanitizer(env: dict) -> dict:
     for check in ("memcheck", "racecheck"):
         cmd = [tool, "--tool", check, "--error-exitcode", "9", sys.executable, "-m", "bench.iac_sanitize"]
         try:
-            result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+            result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=90)
             summary = [line for line in result.stdout.splitlines() if "ERROR SUMMARY" in line or "RACECHECK" in line]
             results[check] = {"rc": result.returncode, "summary": summary[-1:] or result.stdout.splitlines()[-1:]}
         except subprocess.TimeoutExpired:
-            results[check] = {"rc": None, "summary": ["timed out after 120 s"]}
+            results[check] = {"rc": None, "summary": ["timed out after 90 s"]}
     return results
 
 
@@ -219,31 +221,35 @@ def measure_kernel(torch, library: Path, runs: int, copy: float) -> list[dict]:
 def time_model(torch, runs: int) -> list[dict]:
     """ifan_trt.model.IFAN at official size (N=17, ch=32, seeded random weights) at 1280x720:
     FP32 and FP16, eager and replayed as a CUDA graph."""
-    from ifan_trt.model import IFAN, IFANConfig
-
-    torch.manual_seed(0)
     rows = []
     for dtype in (torch.float32, torch.float16):
-        model = IFAN(IFANConfig()).cuda().eval().to(dtype)
-        x = torch.rand(IMAGE_SHAPE, device="cuda").to(dtype)
-        with torch.inference_mode():
-            eager = time_cuda(torch, lambda: model(x), runs)
-            try:
-                replay = replay_ms(torch, lambda: model(x), runs, reps=1)
-            except RuntimeError as exc:  # a model that cannot be captured is a finding, not a crash
-                replay, why = None, str(exc).splitlines()[0]
-        name = f"PyTorch IFAN {str(dtype)[6:]} 1280x720"
-        rows.append({"name": f"{name} eager", "ms": eager, "figure": paper_figure(eager)})
-        rows.append({"name": f"{name} CUDA graph", "ms": replay,
-                     "figure": paper_figure(replay) if replay is not None else f"capture failed: {why}"})
-        del model
+        rows += _time_model_in(torch, dtype, runs)
         torch.cuda.empty_cache()
     return rows
 
 
-def time_engines(work: Path, plugin_dir: Path) -> list[dict]:
-    """With TensorRT: export, build (FP32, FP16) and profile through the ifan CLI, the product's
-    own engine-build code. [] without TensorRT."""
+def _time_model_in(torch, dtype, runs: int) -> list[dict]:
+    from ifan_trt.model import IFAN, IFANConfig
+
+    torch.manual_seed(0)
+    model = IFAN(IFANConfig()).cuda().eval().to(dtype)
+    x = torch.rand(IMAGE_SHAPE, device="cuda").to(dtype)
+    why = ""
+    with torch.inference_mode():
+        eager = time_cuda(torch, lambda: model(x), runs)
+        try:
+            replay = replay_ms(torch, lambda: model(x), runs, reps=1)
+        except RuntimeError as exc:  # a model that cannot be captured is a finding, not a crash
+            replay, why = None, str(exc).splitlines()[0]
+    name = f"PyTorch IFAN {str(dtype)[6:]} 1280x720"
+    return [{"name": f"{name} eager", "ms": eager, "figure": paper_figure(eager)},
+            {"name": f"{name} CUDA graph", "ms": replay,
+             "figure": paper_figure(replay) if replay is not None else f"capture failed: {why}"}]
+
+
+def time_engines(work: Path, plugin_dir: Path, precisions: list[str]) -> list[dict]:
+    """With TensorRT: export, build (each of precisions) and profile through the ifan CLI, the
+    product's own engine-build code. [] without TensorRT."""
     try:
         import tensorrt  # noqa: F401
     except ImportError:
@@ -261,7 +267,7 @@ def time_engines(work: Path, plugin_dir: Path) -> list[dict]:
     _run_cli(ifan + ["export", "--checkpoint", str(checkpoint), "-o", str(onnx), "--shape", "720x1280",
                      "--batch", "1"], env)
     rows = []
-    for precision in ("fp32", "fp16"):
+    for precision in precisions:
         engine, report = work / f"ifan_{precision}.engine", work / f"profile_{precision}.json"
         _run_cli(ifan + ["build", "--onnx", str(onnx), "-o", str(engine), "--precision", precision], env)
         _run_cli(ifan + ["profile", "--engine", str(engine), "--shape", "1x3x720x1280", "--no-layers",
@@ -317,7 +323,7 @@ def measure(args, torch, gpu: str) -> tuple[list[dict], dict]:
     rows += time_model(torch, args.runs)
     if not args.skip_engines:
         with tempfile.TemporaryDirectory(prefix="gpu_check_") as work:
-            rows += time_engines(Path(work), library.parent)
+            rows += time_engines(Path(work), library.parent, args.engine_precisions)
     steps.update(); steps.close()
     report["copy_gbps"] = copy
     return rows, report
