@@ -101,8 +101,10 @@ def device_buffer(array, name: str) -> DeviceBuffer:
             raise IfanError(f"iac_cuda: {name}: a torch tensor on {array.device}, not on a CUDA device")
         if not array.is_contiguous():
             raise IfanError(f"iac_cuda: {name}: not contiguous; pass tensor.contiguous()")
-        dtype = np.dtype(str(array.dtype).replace("torch.", "")) if array.is_floating_point() else None
-        buffer = DeviceBuffer(name, int(array.data_ptr()), tuple(array.shape), dtype)
+        dtype = str(array.dtype).replace("torch.", "")  # torch names its float32/float16 as NumPy does
+        if dtype not in ("float32", "float16"):
+            raise IfanError(f"iac_cuda: {name}: dtype {dtype}, the kernels take float32 or float16")
+        buffer = DeviceBuffer(name, int(array.data_ptr()), tuple(array.shape), np.dtype(dtype))
     else:
         interface = getattr(array, "__cuda_array_interface__", None)
         if interface is None:

@@ -106,18 +106,32 @@ def test_4k_feature_map(library):
     run_case(library, (1, 128, 270, 480), 2, 3, 0, 1, "fp16")
 
 
-def test_runs_on_the_given_stream(library):
-    """The launches are queued on the stream passed in, not on the default stream."""
-    shape, dtype = (1, 2, 5, 8), "fp32"
-    x, f = make_inputs("stream", shape, 2, 3, 0, dtype)
-    stream = torch.cuda.Stream()
-    inputs = device_copy(x, False), device_copy(f, False)
+def test_launches_follow_the_current_stream(library):
+    """run_iac queues on the framework's current stream: captured into a CUDA graph (where a
+    launch on any other stream is an error) and replayed on new inputs, it computes those."""
+    shape, n_iters = (1, 2, 5, 8), 2
+    x, f = make_inputs("graph-a", shape, n_iters, 3, 0, "fp32")
+    features, filters = device_copy(x, False), device_copy(f, False)
+    out = poisoned(shape, "fp32", False)
+    workspace = torch.empty(iac_cuda.workspace_bytes(shape, n_iters, np.float32, library), dtype=torch.uint8,
+                            device="cuda")
+
+    def iac():
+        iac_cuda.run_iac(features, filters, out, n_iters=n_iters, workspace=workspace, library=library)
+
+    iac()
     torch.cuda.synchronize()
-    with torch.cuda.stream(stream):
-        out = iac_cuda.run_iac(*inputs, n_iters=2, library=library)  # the current stream: stream
-    stream.synchronize()
-    expected = iac_numpy(x.astype(np.float64), f.astype(np.float64), 2, 3, 0, 0, 0.1)
-    np.testing.assert_allclose(out.cpu().numpy(), expected, rtol=TOL[dtype], atol=TOL[dtype])
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        iac()
+    x, f = make_inputs("graph-b", shape, n_iters, 3, 0, "fp32")
+    features.copy_(torch.from_numpy(x))
+    filters.copy_(torch.from_numpy(f))
+    out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    expected = iac_numpy(x.astype(np.float64), f.astype(np.float64), n_iters, 3, 0, 0, 0.1)
+    np.testing.assert_allclose(out.cpu().numpy(), expected, rtol=TOL["fp32"], atol=TOL["fp32"])
 
 
 def test_cupy_arrays(library):

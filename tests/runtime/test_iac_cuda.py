@@ -8,6 +8,7 @@ import ctypes
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from cuda_library import iac_cuda_build_87, library_in  # noqa: F401 (fixture)
@@ -67,8 +68,6 @@ def test_problem_errors(arrays, kwargs, message):
 
 
 def test_buffer_errors():
-    import numpy as np
-
     with pytest.raises(IfanError, match="features: a numpy.ndarray is not a CUDA array"):
         iac_cuda.device_buffer(np.zeros((1, 2, 3, 4), np.float32), "features")
     with pytest.raises(IfanError, match="dtype float64, the kernels take float32 or float16"):
@@ -78,10 +77,30 @@ def test_buffer_errors():
     assert iac_cuda.device_buffer(FakeCudaArray((2, 3), strides=(12, 4)), "x").shape == (2, 3)
 
 
-def test_torch_cpu_tensors_are_refused():
+def test_torch_tensors_are_checked():
     torch = pytest.importorskip("torch")
     with pytest.raises(IfanError, match="features: a torch tensor on cpu, not on a CUDA device"):
         iac_cuda.device_buffer(torch.zeros(1, 2, 3, 4), "features")
+
+    class FakeCudaTensor:  # what the checks read of a CUDA tensor
+        __module__ = "torch"
+        is_cuda = True
+
+        def __init__(self, dtype, contiguous=True):
+            self.dtype, self.shape, self._contiguous = dtype, (1, 2, 3, 4), contiguous
+
+        def is_contiguous(self):
+            return self._contiguous
+
+        def data_ptr(self):
+            return 4096
+
+    assert iac_cuda.device_buffer(FakeCudaTensor(torch.float16), "x") == iac_cuda.DeviceBuffer(
+        "x", 4096, (1, 2, 3, 4), np.dtype(np.float16))
+    with pytest.raises(IfanError, match="filters: dtype bfloat16, the kernels take float32 or float16"):
+        iac_cuda.device_buffer(FakeCudaTensor(torch.bfloat16), "filters")
+    with pytest.raises(IfanError, match=r"out: not contiguous; pass tensor.contiguous\(\)"):
+        iac_cuda.device_buffer(FakeCudaTensor(torch.float32, contiguous=False), "out")
 
 
 def test_library_not_found(monkeypatch, tmp_path):
