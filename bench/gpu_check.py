@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PROG = "bench.gpu_check"
-GPU_TESTS = ["tests/plugins/test_iac_cuda_gpu.py", "tests/runtime/test_cuda_memory_gpu.py"]
+GPU_TESTS = ["tests/plugins/test_iac_cuda_gpu.py", "tests/runtime/test_tensorrt_cuda_gpu.py"]
 IAC_SHAPE = (1, 128, 90, 160)  # IFAN's IAC features at 1280x720: c = 128, 1/8 resolution
 IMAGE_SHAPE = (1, 3, 720, 1280)
 PAPER_SECONDS = 0.014  # IFAN paper, 1280x720 on a desktop GPU
@@ -60,7 +60,7 @@ def copy_gbps(nbytes: int, ms: float) -> float:
 def iac_bytes(shape, n_iters: int, k: int, mode: int, elem_bytes: int) -> int:
     """Bytes the IAC must move (plugins/iacPlugin/README.md): per iteration x_i, k (official) or
     2k (corrected) tap planes, the bias and x_{i+1}, each one feature map."""
-    from ifan_trt.runtime.iac_network import IacSpec, iac_traffic_bytes
+    from bench.iac_network import IacSpec, iac_traffic_bytes
 
     return iac_traffic_bytes(shape, IacSpec(n_iters, k, mode, 1 if mode == 0 else 0), elem_bytes)
 
@@ -104,7 +104,7 @@ def gpu_visible() -> tuple[object, str]:
     except ImportError as exc:
         raise CheckError(f"no CUDA GPU visible: torch is not installed ({exc}); pip install 'ifan-trt[torch]'")
     if not torch.cuda.is_available():
-        from ifan_trt.runtime.cuda_memory import gpu_count
+        from ifan_trt.runtime.tensorrt.cuda import gpu_count
 
         why = "torch.cuda.is_available() is False"
         if gpu_count() == 0:

@@ -16,7 +16,7 @@ from onnxscript.values import Opset
 
 from ifan_trt.iac import LAYOUT_CODES, LAYOUTS, MODE_CODES, MODES, iac
 
-from .contract import PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_OP, PLUGIN_VERSION
+from ifan_trt.contract import PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_OP, PLUGIN_VERSION
 
 
 @torch.library.custom_op("ifan::iac", mutates_args=())

@@ -25,7 +25,7 @@ from ifan_trt.errors import IfanError
 from ifan_trt.iac import compact_rows, filter_channels
 from ifan_trt.model import IFAN, IFANConfig
 
-from .contract import (DEFAULT_OPSET, check_shape, parse_shape, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
+from ifan_trt.contract import (DEFAULT_OPSET, check_shape, parse_shape, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
                        IAC_OUTPUT, INPUT, LEFT, OUTPUT, RIGHT, SIZE_MULTIPLE, normalization)
 from .iac_op import TRANSLATIONS, IACOp, iac_op
 
@@ -178,7 +178,7 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     shape: (H, W) to fix height and width (multiples of 8); None keeps them dynamic.
     prune: in official mode, drop the never-read kernel2 rows (compact filter layout).
     opset: ONNX opset (>= 18). batch: fix the batch size; None keeps it dynamic.
-    The file is written atomically; tensor names and metadata follow ifan_trt.export.contract.
+    The file is written atomically; tensor names and metadata follow ifan_trt.contract.
     """
     if iac_form not in IAC_FORMS:
         raise IfanError(f"iac form {iac_form!r}: expected one of {', '.join(IAC_FORMS)}")

@@ -22,8 +22,8 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 from ifan_trt.export.iac_numpy import LAYOUTS, MODES, filter_channels
-from ifan_trt.runtime.cuda_memory import CudaError
-from ifan_trt.runtime.plugin_library import search_dirs
+from ifan_trt.runtime.tensorrt.cuda import CudaError
+from ifan_trt.runtime.tensorrt.plugin_library import search_dirs
 
 ENV_VAR = "IFAN_IAC_CUDA_LIB"
 LIBRARY_NAME = "libifan_iac_cuda.so"

@@ -13,7 +13,7 @@ import pytest
 
 from cuda_library import iac_cuda_build_87, library_in  # noqa: F401 (fixture)
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime.cuda_memory import CudaError
+from ifan_trt.runtime.tensorrt.cuda import CudaError
 from ifan_trt.runtime.tensorrt import iac_cuda
 
 
@@ -145,3 +145,11 @@ def test_failed_launch_raises_cuda_error(iac_cuda_build_87):
     with pytest.raises(CudaError, match=r"ifan_iac_run_float failed: cudaError\w+ \(\d+\)"):
         iac_cuda.run_iac(*buffers(), n_iters=2, workspace=FakeCudaArray((1000,), "|u1"),
                          library=library_in(iac_cuda_build_87))
+
+
+def test_build_folder_of_the_checkout_is_searched():
+    """The CMake build folder at the checkout's root (where the README's cmake line puts it)."""
+    from pathlib import Path
+
+    root = Path(iac_cuda.__file__).resolve().parents[2]
+    assert root / "build" / "plugins" / "iacPlugin" in iac_cuda.search_dirs()

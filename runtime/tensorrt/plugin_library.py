@@ -53,7 +53,7 @@ def built_for(path: str | os.PathLike) -> tuple[int, int, int] | None:
 
 def search_dirs() -> list[Path]:
     """Folders searched for the library when no path is given, in order."""
-    package_dir = Path(__file__).resolve().parent          # ifan_trt/runtime (or runtime/ in a checkout)
+    package_dir = Path(__file__).resolve().parents[1]      # ifan_trt/runtime (or runtime/ in a checkout)
     roots = [package_dir.parent, Path.cwd()]                # the source checkout, the current folder
     dirs: list[Path] = []
     for root in roots:

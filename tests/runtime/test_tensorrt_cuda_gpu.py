@@ -1,4 +1,4 @@
-"""runtime/cuda_memory.py on a GPU, once per installed binding (cuda-python, pycuda): device and
+"""runtime/tensorrt/cuda.py on a GPU, once per installed binding (cuda-python, pycuda): device and
 pinned allocations, copies that round-trip, events, and (cuda-python) a captured graph that
 re-reads its host buffer at each launch. Bindings that are not installed are skipped."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ifan_trt.runtime.cuda_memory import IMPLEMENTATIONS, available_implementations, gpu_count, open_cuda
+from ifan_trt.runtime.tensorrt.cuda import IMPLEMENTATIONS, available_implementations, gpu_count, open_cuda
 
 if gpu_count() == 0:
     pytest.skip("no CUDA GPU visible to cuda-python or pycuda (gpu_count() == 0)", allow_module_level=True)

@@ -28,6 +28,8 @@ IAC_OUTPUT = "iac_output"
 IAC_NODE_PREFIX = "iac/"
 
 IAC_FORMS = ("plugin", "onnx")
+# graph and engine precisions (fp32..int8-fp16 for TensorRT; cpu-int8 is the CPU INT8 graph)
+PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")
 INPUT, LEFT, RIGHT, OUTPUT = "input", "left", "right", "output"
 SIZE_MULTIPLE = 8
 DEFAULT_OPSET = 19  # >= 17 for the standard ops; 19 so the precision work may use FP16 scales
