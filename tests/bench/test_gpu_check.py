@@ -68,3 +68,32 @@ def test_pytest_counts():
 def test_kernel_figure_with_eager_time():
     row = dict(gpu_check.kernel_row("iac", 752_025_600, 2.0, 0.0), eager_ms=2.5)
     assert gpu_check.kernel_figure(row) == "376 GB/s (752 MB); 2.500 ms from Python"
+
+
+def test_engines_go_through_the_cli(tmp_path, monkeypatch):
+    """With TensorRT importable: ifan export, then ifan build and ifan profile per precision; the
+    row takes the profile's GPU compute median."""
+    import json
+    import types
+
+    pytest.importorskip("torch")
+    monkeypatch.setitem(sys.modules, "tensorrt", types.ModuleType("tensorrt"))
+    calls = []
+
+    def fake_cli(cmd, env):
+        calls.append(cmd[3])
+        if cmd[3] == "profile":
+            report = Path(cmd[cmd.index("--json") + 1])
+            report.write_text(json.dumps({"results": [{"gpu_compute_ms": {"median": 7.0}, "latency_ms": {"median": 9.0}}]}))
+
+    monkeypatch.setattr(gpu_check, "_run_cli", fake_cli)
+    rows = gpu_check.time_engines(tmp_path, tmp_path, ["fp32", "fp16"])
+    assert calls == ["export", "build", "profile", "build", "profile"]
+    assert [(r["name"], r["ms"], r["figure"]) for r in rows] == [
+        ("TensorRT engine fp32 1280x720", 7.0, "0.50x the paper's 0.014 s"),
+        ("TensorRT engine fp16 1280x720", 7.0, "0.50x the paper's 0.014 s")]
+
+
+def test_no_tensorrt_no_engine_rows(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # import fails
+    assert gpu_check.time_engines(tmp_path, tmp_path, ["fp16"]) == []
