@@ -152,6 +152,17 @@ def check_problem(features: DeviceBuffer, filters: DeviceBuffer, out: DeviceBuff
                         f"{filters.dtype}, {out.dtype}")
     if b * c > 65535:
         raise IfanError(f"iac_cuda: batch x channels = {b * c} exceeds 65535 (one CUDA grid row per plane)")
+    for source in (features, filters):
+        if _overlap(out, source):
+            raise IfanError(f"iac_cuda: out overlaps {source.name}: the iterations read it while writing out")
+
+
+def _nbytes(buffer: DeviceBuffer) -> int:
+    return int(np.prod(buffer.shape, dtype=np.int64)) * buffer.dtype.itemsize
+
+
+def _overlap(a: DeviceBuffer, b: DeviceBuffer) -> bool:
+    return a.ptr < b.ptr + _nbytes(b) and b.ptr < a.ptr + _nbytes(a)
 
 
 def _like(array, shape, dtype):

@@ -27,8 +27,8 @@ class FakeCudaArray:
 
 def buffers(b=1, c=2, h=5, w=7, n=2, k=3, layout=0, typestr="<f4"):
     cf = n * c * ((2 * k + 1) if layout == 0 else (k + 1))
-    features, out = FakeCudaArray((b, c, h, w), typestr), FakeCudaArray((b, c, h, w), typestr)
-    return features, FakeCudaArray((b, cf, h, w), typestr), out
+    features, out = FakeCudaArray((b, c, h, w), typestr, 1 << 20), FakeCudaArray((b, c, h, w), typestr, 1 << 28)
+    return features, FakeCudaArray((b, cf, h, w), typestr, 1 << 24), out
 
 
 def check(*arrays, n=2, k=3, mode=0, layout=0):
@@ -60,6 +60,8 @@ def test_valid_problems_pass():
     (buffers()[:2] + (FakeCudaArray((1, 2, 5, 7), "<f2"),), {}, "must have one dtype"),
     ((FakeCudaArray((2, 5, 7)),) + buffers()[1:], {}, "features: shape (2, 5, 7), expected 4-D"),
     (buffers(b=513, c=128, h=1, w=1, n=1), {"n": 1}, "batch x channels = 65664 exceeds 65535"),
+    (buffers()[:2] + (FakeCudaArray((1, 2, 5, 7), ptr=(1 << 20) + 4),), {}, "out overlaps features"),
+    (buffers()[:2] + (FakeCudaArray((1, 2, 5, 7), ptr=(1 << 24) + 1000),), {}, "out overlaps filters"),
 ])
 def test_problem_errors(arrays, kwargs, message):
     with pytest.raises(IfanError) as info:
