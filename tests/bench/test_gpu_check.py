@@ -97,3 +97,14 @@ def test_engines_go_through_the_cli(tmp_path, monkeypatch):
 def test_no_tensorrt_no_engine_rows(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # import fails
     assert gpu_check.time_engines(tmp_path, tmp_path, ["fp16"]) == []
+
+
+def test_check_rows():
+    tests = {"rc": 1, "counts": {"failed": 2, "passed": 160}}
+    sanitizer = {"memcheck": {"rc": 0, "summary": ["========= ERROR SUMMARY: 0 errors"]}}
+    rows = gpu_check.check_rows(tests, sanitizer, "not built (CMake found no TensorRT)")
+    assert [(r["name"], r["figure"]) for r in rows] == [
+        ("TensorRT plugin", "not built (CMake found no TensorRT)"),
+        ("GPU tests (pytest)", "FAILED: 2 failed, 160 passed"),
+        ("compute-sanitizer memcheck", "ok: ========= ERROR SUMMARY: 0 errors")]
+    assert gpu_check.check_rows({}, {})[0]["figure"] == "not found: skipped"
