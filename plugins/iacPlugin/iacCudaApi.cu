@@ -34,6 +34,10 @@ __attribute__((visibility("default"))) int32_t ifan_iac_abi_version(void)
 __attribute__((visibility("default"))) size_t ifan_iac_workspace_bytes(
     int32_t batch, int32_t channels, int32_t height, int32_t width, int32_t iterations, size_t elem_bytes)
 {
+    if (batch < 0 || channels < 0 || height < 0 || width < 0)
+    {
+        return 0; // no such problem: the run functions refuse it
+    }
     Problem const problem = problemOf(batch, channels, height, width, iterations, 1, 0, 0, 0.0F);
     return ifan::iac::workspaceBytes(problem, elem_bytes);
 }

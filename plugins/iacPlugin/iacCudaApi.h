@@ -28,7 +28,7 @@ extern "C"
 /* IFAN_IAC_ABI_VERSION of the library: bumped when a signature or a meaning changes. */
 int32_t ifan_iac_abi_version(void);
 
-/* Bytes of workspace a call needs (0 when N == 1); elem_bytes 4 (float) or 2 (half). */
+/* Bytes of workspace a call needs (0 when N <= 1 or a size is negative); elem_bytes 4 (float) or 2 (half). */
 size_t ifan_iac_workspace_bytes(int32_t batch, int32_t channels, int32_t height, int32_t width,
     int32_t iterations, size_t elem_bytes);
 

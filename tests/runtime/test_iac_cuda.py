@@ -135,6 +135,7 @@ def test_built_library_abi(iac_cuda_build_87):
     path = library_in(iac_cuda_build_87)
     assert iac_cuda.workspace_bytes((2, 3, 5, 7), 4, "float16", path) == 2 * 3 * 5 * 7 * 2 + 256
     assert iac_cuda.workspace_bytes((2, 3, 5, 7), 1, "float32", path) == 0
+    assert iac_cuda.workspace_bytes((-1, 3, 5, 7), 4, "float32", path) == 0
     null = ctypes.c_void_p(0)
     status = lib.ifan_iac_run_float(null, null, null, null, 0, 1, 2, 5, 7, 1, 4, 0, 0, 0.1, null)  # k=4
     assert status == 1 and lib.ifan_iac_error_name(status) == b"cudaErrorInvalidValue"
