@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -39,11 +38,11 @@ def read_cache(build_dir: Path) -> dict[str, str]:
     return cache
 
 
-def build_dir_for(arch: str) -> Path:
+def build_dir_for(arch: str, tmp_path_factory) -> Path:
     """A build folder holding libifan_iac_cuda.so for arch (CMAKE_CUDA_ARCHITECTURES), built
-    once per session: one architecture keeps the build short."""
+    once per session under pytest's temporary folder: one architecture keeps the build short."""
     if arch not in _built:
-        build_dir = Path(tempfile.mkdtemp(prefix=f"ifan_iac_cuda_{arch}_"))
+        build_dir = tmp_path_factory.mktemp(f"ifan_iac_cuda_{arch}")
         configure(build_dir, f"-DCMAKE_CUDA_ARCHITECTURES={arch}", "-DIFAN_BUILD_PLUGIN=OFF")
         result = subprocess.run([shutil.which("cmake"), "--build", str(build_dir), "--target", "ifan_iac_cuda", "-j2"],
                                 capture_output=True, text=True, timeout=900)
@@ -57,6 +56,6 @@ def library_in(build_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def iac_cuda_build_87() -> Path:
+def iac_cuda_build_87(tmp_path_factory) -> Path:
     """Build folder of libifan_iac_cuda.so for sm_87 (enough to load it and read its ABI)."""
-    return build_dir_for("87")
+    return build_dir_for("87", tmp_path_factory)

@@ -32,11 +32,11 @@ SHAPES = [(1, 2, 5, 7), (2, 3, 9, 16), (1, 2, 1, 1), (1, 2, 2, 3), (1, 1, 13, 30
 
 
 @pytest.fixture(scope="module")
-def library():
+def library(tmp_path_factory):
     if os.environ.get(iac_cuda.ENV_VAR):
         return iac_cuda.find_library()
     major, minor = torch.cuda.get_device_capability()
-    return library_in(build_dir_for(f"{major}{minor}"))
+    return library_in(build_dir_for(f"{major}{minor}", tmp_path_factory))
 
 
 def make_inputs(case: str, shape, n_iters, k, layout, dtype):
