@@ -210,7 +210,7 @@ def replay_ms(torch, fn, runs: int, reps: int = 10) -> float:
 def measure_kernel(torch, library: Path, runs: int, copy: float) -> list[dict]:
     """The IAC at 1280x720 (c=128, 90x160, N=17, k=3): official compact FP16/FP32, corrected
     full FP16; bandwidth from graph replays, eager_ms (one run_iac call from Python) beside it."""
-    from ifan_trt.export.iac_numpy import filter_channels
+    from ifan_trt.contract import filter_channels
     from ifan_trt.runtime.tensorrt.iac_cuda import run_iac, workspace_bytes
 
     rows = []

@@ -15,7 +15,7 @@ import numpy as np
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.tensorrt.plugin_library import PLUGIN_NAME, PLUGIN_NAMESPACE, PLUGIN_VERSION
 
-FEATURES, FILTERS, OUTPUT = "iac_features", "iac_filters", "iac_output"
+from ifan_trt.contract import IAC_FEATURES as FEATURES, IAC_FILTERS as FILTERS, IAC_OUTPUT as OUTPUT  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ CASES = [  # (B, c, h, w), N, k, mode, layout, dtype, element offset of every bu
 def main() -> int:
     import torch
 
-    from ifan_trt.export.iac_numpy import filter_channels
+    from ifan_trt.contract import filter_channels
     from ifan_trt.runtime.tensorrt.iac_cuda import run_iac
 
     for shape, n, k, mode, layout, dtype, offset in CASES:

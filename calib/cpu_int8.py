@@ -28,10 +28,11 @@ from ifan_trt.errors import IfanError
 from ifan_trt.export import graph as graphs
 from ifan_trt.calib import images
 from .int8 import _calibration_method, collect_ranges, remove_dead_qdq
+from ifan_trt.contract import IAC_NODE_PREFIX, META
 
-TARGET_KEY = "ifan.int8_target"
+TARGET_KEY = META.int8_target
 OPS = ["Conv", "LeakyRelu", "Add", "DepthToSpace"]
-IAC_PREFIX = "iac/"
+IAC_PREFIX = IAC_NODE_PREFIX
 
 
 def thin_convs(model, max_channels: int = 4) -> list[str]:

@@ -9,24 +9,10 @@ import hashlib
 import os
 from pathlib import Path
 
-from ifan_trt.contract import PRECISIONS
+from ifan_trt.contract import META, META_PREFIX, PLUGIN_OP, PRECISIONS
 from ifan_trt.errors import IfanError
 
-PRECISION_KEY = "ifan.precision"
-# the IAC as one node (the plugin contract with plugins/); kept here as a fallback so the
-# precision tools can read graphs even where the export package is not importable
-PLUGIN_OP = "IFAN_IAC"
-
-
-def require(module: str, extra: str = "cpu"):
-    """Import module, or fail with the install line (one line, no traceback)."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        package = module.split(".")[0].replace("_", "-")
-        raise IfanError(f"{package} is not installed: pip install 'ifan-trt[{extra}]'") from None
+PRECISION_KEY = META.precision
 
 
 def load_model(path: str | os.PathLike):
@@ -135,8 +121,17 @@ def graph_precision(model) -> str:
     from onnx import TensorProto
 
     meta = {p.key: p.value for p in model.metadata_props}
-    if meta.get("ifan.precision") in PRECISIONS:
-        return meta["ifan.precision"]
+    if meta.get(META.precision) in PRECISIONS:
+        return meta[META.precision]
     qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
     half = any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer)
     return ("int8-fp16" if half else "int8") if qdq else ("fp16" if half else "fp32")
+
+
+def read_metadata(model) -> dict[str, str]:
+    """The ``ifan.*`` metadata of an ONNX file path or ModelProto (weights are not loaded)."""
+    import onnx
+
+    if isinstance(model, (str, os.PathLike)):
+        model = onnx.load(os.fspath(model), load_external_data=False)
+    return {p.key: p.value for p in model.metadata_props if p.key.startswith(META_PREFIX)}

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
 
 from .executor import Executor
@@ -40,7 +41,7 @@ def providers_for(device: str, available: list[str]) -> list[str]:
 def _session_options(ort, threads: int | None):
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # CPU defaults measured by bench/ (issue 8, bench/README.md): no memory pattern (it reserves
+    # CPU defaults measured by bench/ (bench/README.md): no memory pattern (it reserves
     # the run's peak as one extra block) and a CPU arena that grows by what is asked, not by
     # doubling: same speed, a lower peak RSS; idle intra-op threads sleep instead of spinning
     # (faster when the cores are shared, e.g. with the demo's capture and display threads)
@@ -69,7 +70,7 @@ def _lean_cpu_arena(ort, options) -> None:
 def _uses_plugin_node(path: str) -> bool:
     """True when the graph holds an IFAN_IAC node (cheap check of the op names in the file)."""
     with open(path, "rb") as fh:
-        return b"IFAN_IAC" in fh.read()
+        return PLUGIN_OP.encode() in fh.read()
 
 
 def _cpu_model(path: str):

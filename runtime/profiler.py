@@ -12,10 +12,12 @@ import cv2
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.sizes import parse_tensor_shape
 
 from . import stats
 from .executor import Executor
-from .pipeline import _nchw
+from .pipeline import network_input, network_output
+from .video import bgr_to_rgb_float, rgb_float_to_bgr
 
 LAYER_RUNS = 5  # profiled runs averaged for the per-layer times
 STAGES = ("decode", "preprocess", "h2d", "compute", "d2h", "other", "postprocess")
@@ -58,16 +60,8 @@ class ProfileResult:
 
 
 def parse_shape(text: str) -> tuple[int, int, int, int]:
-    """"BxCxHxW" (or "HxW" for one image)."""
-    try:
-        dims = [int(d) for d in text.lower().split("x")]
-    except ValueError:
-        dims = []
-    if len(dims) == 2:
-        dims = [1, 3, *dims]
-    if len(dims) != 4 or dims[1] != 3 or min(dims) < 1:
-        raise IfanError(f"--shape {text}: expected BxCxHxW with C = 3 (e.g. 1x3x720x1280) or HxW")
-    return tuple(dims)  # type: ignore[return-value]
+    """"BxCxHxW" (or "HxW" for one image, or trtexec's "input:BxCxHxW")."""
+    return parse_tensor_shape(text, "--shape")
 
 
 def synthetic_jpegs(shape: tuple[int, int, int, int], seed: int = 0) -> list[bytes]:
@@ -88,13 +82,11 @@ def _one(executor: Executor, jpegs: list[bytes], h: int, w: int) -> dict[str, fl
     t0 = clock()
     bgr = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
     t1 = clock()
-    x = np.concatenate([_nchw(f[:, :, ::-1].astype(np.float32) / 255.0, executor.info.size_multiple,
-                              executor.limits.min_hw) for f in bgr])
+    x = network_input(executor, [bgr_to_rgb_float(f) for f in bgr])
     t2 = clock()
     out = executor.run(x)
     t3 = clock()
-    frames = [np.ascontiguousarray((np.clip(o[:, :h, :w], 0, 1).transpose(1, 2, 0)[:, :, ::-1] * 255 + 0.5)
-                                   .astype(np.uint8)) for o in out]
+    frames = [rgb_float_to_bgr(f) for f in network_output(out, h, w)]
     t4 = clock()
     del frames
     ms = lambda a, b: (b - a) * 1e3

@@ -15,6 +15,7 @@ from pathlib import Path
 from ifan_trt.contract import PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.tensorrt.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles
+from ifan_trt.contract import META
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -79,7 +80,7 @@ def run(args) -> int:
     if not args.output.parent.is_dir():
         raise IfanError(f"{args.output.parent}: output folder does not exist")
     source = graphs.load_model(args.onnx)
-    if graphs.metadata(source).get("ifan.int8_target") == "cpu":
+    if graphs.metadata(source).get(META.int8_target) == "cpu":
         raise IfanError(f"{args.onnx}: is the INT8 graph for ONNX Runtime's CPU provider (asymmetric UINT8); "
                         "TensorRT needs `ifan calibrate` without --target cpu")
     has_plugin = bool(graphs.plugin_nodes(source))

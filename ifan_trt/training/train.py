@@ -18,13 +18,13 @@ import math
 import os
 import platform
 import shlex
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.sizes import parse_size
 
 WHY = ("ch=16 (feature width 64) and N=8: a quarter of the official width and half its IAC "
        "iterations, ~2.4 M parameters and ~1/12 of the official convolution MACs, so training "
@@ -46,8 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-iters", type=int, default=8, help="IAC iterations N (official 17)")
     p.add_argument("--patch", type=int, default=128, help="training patch size (multiple of 8)")
     p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--scene", default="512x384",
-                   help="WxH of the scenes patches are cut from: the size of the images the model is for "
+    p.add_argument("--scene", default="384x512",
+                   help="HxW of the scenes patches are cut from: the size of the images the model is for "
                         "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
     p.add_argument("--crops-per-scene", type=int, default=2, help="patches cut from one scene (saves rendering)")
     p.add_argument("--lr", type=float, default=5e-4)
@@ -119,7 +119,7 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
     side = patch + 2 * margin
     h, w = scene or (side, side)
     if h < side or w < side:
-        raise IfanError(f"--scene {w}x{h}: smaller than the patch plus its {margin} px margin ({side})")
+        raise IfanError(f"--scene {h}x{w}: smaller than the patch plus its {margin} px margin ({side})")
     src, tgt = [], []
     for j in range(0, batch, crops_per_scene):
         rng = np.random.default_rng([seed, step, j])
@@ -134,13 +134,10 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
 
 
 def parse_scene(text: str) -> tuple[int, int] | None:
+    """'HxW' (rows first, as every size), or '0' for a whole small scene per patch."""
     if text == "0":
         return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise IfanError(f"--scene {text}: expected WxH, e.g. 512x384, or 0") from None
-    return h, w
+    return parse_size(text, "--scene")
 
 
 def lr_at(progress: float, base: float, step: int, warmup: int = 200) -> float:
@@ -289,19 +286,3 @@ def run(args) -> int:
         except Exception as exc:  # the weights are saved either way; the record says why not
             log(f"final evaluation failed: {exc!r}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ifan_trt.training.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except IfanError as exc:
-        print(f"train: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

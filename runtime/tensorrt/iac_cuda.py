@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.errors import IfanError
-from ifan_trt.export.iac_numpy import LAYOUTS, MODES, filter_channels
+from ifan_trt.contract import LAYOUT_CODES, LAYOUTS, MODE_CODES, filter_channels
 from ifan_trt.runtime.tensorrt.cuda import CudaError
 from ifan_trt.runtime.tensorrt.plugin_library import search_dirs
 
@@ -131,7 +131,7 @@ def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
 def check_problem(features: DeviceBuffer, filters: DeviceBuffer, out: DeviceBuffer, n_iters: int, k: int,
                   mode: int, layout: int) -> None:
     """One-line IfanError when the buffers and attributes do not make one IAC problem."""
-    if mode not in MODES or layout not in LAYOUTS:
+    if mode not in MODE_CODES.values() or layout not in LAYOUT_CODES.values():
         raise IfanError(f"iac_cuda: mode must be 0 (official) or 1 (corrected) and layout 0 (full) or 1 (compact), "
                         f"got mode={mode}, layout={layout}")
     if mode == 1 and layout == 1:

@@ -20,15 +20,13 @@ import os
 import re
 from pathlib import Path
 
+from ifan_trt.contract import PLUGIN_NAMESPACE, PLUGIN_VERSION
+from ifan_trt.contract import PLUGIN_OP as PLUGIN_NAME  # TensorRT looks the op type up as the plugin name
 from ifan_trt.errors import IfanError
-
-PLUGIN_NAME = "IFAN_IAC"
-PLUGIN_VERSION = "1"
-PLUGIN_NAMESPACE = ""
 ENV_VAR = "IFAN_TRT_PLUGIN"
 LIBRARY_PREFIX = "libifan_iac_plugin_trt"
 
-_BUILD_TAG = re.compile(rb"IFAN_IAC_TENSORRT_VERSION=(\d+)\.(\d+)\.(\d+)")
+_BUILD_TAG = re.compile(re.escape(PLUGIN_NAME.encode()) + rb"_TENSORRT_VERSION=(\d+)\.(\d+)\.(\d+)")
 _BUILD_HINT = ("build it with `cmake -S . -B build -DTensorRT_ROOT=<TensorRT folder> && cmake --build build -j2` "
                "in the ifan-trt source folder (plugins/iacPlugin/README.md), or set "
                f"{ENV_VAR}=<path to {LIBRARY_PREFIX}<major>.so>")
@@ -52,19 +50,16 @@ def built_for(path: str | os.PathLike) -> tuple[int, int, int] | None:
 
 
 def search_dirs() -> list[Path]:
-    """Folders searched for the library when no path is given, in order."""
-    package_dir = Path(__file__).resolve().parents[1]      # ifan_trt/runtime (or runtime/ in a checkout)
-    roots = [package_dir.parent, Path.cwd()]                # the source checkout, the current folder
+    """Folders searched for the library when no path is given, in order: the build folders of
+    the source checkout this module lives in, then those of the current folder (where
+    `cmake -B build` puts it)."""
+    checkout = Path(__file__).resolve().parents[2]  # runtime/tensorrt/ -> the checkout
     dirs: list[Path] = []
-    for root in roots:
+    for root in (checkout, Path.cwd()):
         for sub in ("build", "build/plugins/iacPlugin", "build/lib", "build/Release"):
-            dirs.append(root / sub)
-    dirs += [package_dir, package_dir.parent / "lib"]
-    unique: list[Path] = []
-    for d in dirs:
-        if d not in unique:
-            unique.append(d)
-    return unique
+            if root / sub not in dirs:
+                dirs.append(root / sub)
+    return dirs
 
 
 def check_library(path: Path, trt_major: int, source: str) -> Path:

@@ -20,7 +20,8 @@ if not torch.cuda.is_available():
     pytest.skip("no CUDA GPU visible to torch (torch.cuda.is_available() is False)", allow_module_level=True)
 
 from cuda_library import build_dir_for, library_in  # noqa: E402
-from ifan_trt.export.iac_numpy import filter_channels, iac_numpy  # noqa: E402
+from ifan_trt.contract import filter_channels  # noqa: E402
+from ifan_trt.export.iac_numpy import iac_numpy  # noqa: E402
 from ifan_trt.runtime.tensorrt import iac_cuda  # noqa: E402
 
 TOL = {"fp32": 1e-5, "fp16": 1e-2}

@@ -7,7 +7,12 @@ import pytest
 pytest.importorskip("torch")
 
 from ifan_trt.checkpoint import load_checkpoint
-from ifan_trt.training.train import lr_at, main
+from ifan_trt.cli import main as cli_main
+from ifan_trt.training.train import lr_at
+
+
+def main(argv):
+    return cli_main(["train", *argv])
 
 
 def test_tiny_run_records_and_resumes(tmp_path):
@@ -66,8 +71,8 @@ def test_batches_from_scenes_are_deterministic_and_checked():
     b = make_batch(5, 7, 3, 32, 6.0, 0.0, (96, 128), 2)
     assert a[0].shape == (3, 3, 32, 32) and np.array_equal(a[0].numpy(), b[0].numpy())
     assert not np.array_equal(a[0][0].numpy(), a[0][1].numpy())  # two different windows of one scene
-    assert parse_scene("512x384") == (384, 512) and parse_scene("0") is None
-    with pytest.raises(IfanError, match=r"--scene 5x5x: expected WxH"):
+    assert parse_scene("384x512") == (384, 512) and parse_scene("0") is None
+    with pytest.raises(IfanError, match=r"--scene '5x5x': expected HxW"):
         parse_scene("5x5x")
     with pytest.raises(IfanError, match=r"--scene 40x40: smaller than the patch plus its 16 px margin \(64\)"):
         make_batch(0, 0, 1, 32, 6.0, 0.0, (40, 40))
