@@ -15,11 +15,11 @@ import zlib
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is not installed (it provides the GPU buffers)")
-if not torch.cuda.is_available():
-    pytest.skip("no CUDA GPU visible to torch (torch.cuda.is_available() is False)", allow_module_level=True)
+from tests.helpers.gpu import require_torch_cuda  # noqa: E402
 
-from cuda_library import build_dir_for, library_in  # noqa: E402
+torch = require_torch_cuda()
+
+from tests.helpers.cuda_library import build_dir_for, library_in  # noqa: E402
 from ifan_trt.contract import filter_channels  # noqa: E402
 from ifan_trt.export.iac_numpy import iac_numpy  # noqa: E402
 from ifan_trt.runtime.tensorrt import iac_cuda  # noqa: E402

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cuda_library import cmake_and_nvcc, configure, iac_cuda_build_87, library_in, read_cache  # noqa: F401 (fixture)
+from tests.helpers.cuda_library import cmake_and_nvcc, configure, iac_cuda_build_87, library_in, read_cache  # noqa: F401 (fixture)
 from ifan_trt.runtime.tensorrt.plugin_library import built_for
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from cuda_library import iac_cuda_build_87, library_in  # noqa: F401 (fixture)
+from tests.helpers.cuda_library import iac_cuda_build_87, library_in  # noqa: F401 (fixture)
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.tensorrt.cuda import CudaError
 from ifan_trt.runtime.tensorrt import iac_cuda
