@@ -28,6 +28,10 @@ IAC_OUTPUT = "iac_output"
 IAC_NODE_PREFIX = "iac/"
 
 IAC_FORMS = ("plugin", "onnx")
+# "true" when each IAC iteration is its own one-iteration node fed by its own slice of the filter
+# conv (export/iac_split.py): F is never written; boundary names as above, per-iteration filters
+# named iac_filters_<i>. Absent or "false": the one-node form with one iac_filters tensor.
+META_IAC_SPLIT = "ifan.iac_split"
 INPUT, LEFT, RIGHT, OUTPUT = "input", "left", "right", "output"
 SIZE_MULTIPLE = 8
 DEFAULT_OPSET = 19  # >= 17 for the standard ops; 19 so the precision work may use FP16 scales
@@ -40,6 +44,7 @@ META_KEYS = (
     "ifan.in_bit",
     "ifan.iac_mode",
     "ifan.iac_form",
+    "ifan.iac_split",
     "ifan.filter_layout",
     "ifan.normalization",
     "ifan.size_multiple",
