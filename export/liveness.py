@@ -183,7 +183,7 @@ def peak_report(model, shape: tuple[int, int], batch: int = 1, activation_dtype:
     producers = {o: n.name or n.op_type for n in model.graph.node for o in n.output}
     largest = sorted(alive, key=lambda item: -item[1][2])[:top]
     return {
-        "input_shape": [batch, *shape],
+        "input_shape": next(iter(input_dims(model, shape, batch).values()), [batch, 0, *shape]),
         "activation_dtype": activation_dtype or "as typed",
         "peak_bytes": int(per_node[at]) if len(per_node) else 0,
         "peak_by_dtype": by_dtype,
@@ -198,12 +198,12 @@ def peak_report(model, shape: tuple[int, int], batch: int = 1, activation_dtype:
 def format_peak(report: dict, fp16: dict | None = None) -> str:
     """One line: the peak in MB (10^6 bytes) at the shape, where, and the largest tensors there;
     with fp16 (the same graph's report with activation_dtype="float16"), that figure too."""
-    b, h, w = report["input_shape"]
+    dims = "x".join(map(str, report["input_shape"]))
     node = report["peak_node"]
     dtype = "" if report["activation_dtype"] == "as typed" else f" as {report['activation_dtype']}"
     half = f" ({fp16['peak_bytes'] / 1e6:.1f} MB as FP16)" if fp16 else ""
     largest = ", ".join(f"{t['name']} {t['bytes'] / 1e6:.1f}" for t in report["largest_live"][:3])
-    return (f"peak live activations at {b}x3x{h}x{w}: {report['peak_bytes'] / 1e6:.1f} MB{dtype}{half} "
+    return (f"peak live activations at {dims}: {report['peak_bytes'] / 1e6:.1f} MB{dtype}{half} "
             f"at node {node['name'] or node['index']} ({node['op_type']}); largest there: {largest} MB")
 
 
