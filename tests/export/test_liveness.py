@@ -1,5 +1,7 @@
 """export/liveness.py on tiny hand-made graphs whose peak is known by hand."""
 
+import json
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
@@ -32,6 +34,7 @@ def test_chain_peak_is_the_widest_producer_and_consumer_pair():
     assert report["peak_bytes"] == 128 and report["peak_node"] == {"index": 2, "name": "n2", "op_type": "Relu"}
     assert live_names(report) == ["b", "y"] and report["peak_by_dtype"] == {"float32": 128}
     assert tensors["b"] == ((1, 4, 2, 2), "float32", 64, (1, 2))
+    assert json.loads(json.dumps(report)) == report  # what `ifan inspect` writes as JSON
 
 
 def test_fork_join_keeps_the_fork_input_alive_until_its_last_reader():
