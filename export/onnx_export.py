@@ -265,18 +265,26 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
 
 
 def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch) -> ExportResult:
-    """iac_split="auto": the one-node export, replaced by the split export when that lowers the
-    peak of live activations (judged on the split rewrite of the one-node plugin graph)."""
+    """iac_split="auto": the split export when it lowers the peak of live activations, judged on
+    the split rewrite of the one-node plugin graph (exported beside path first), else one node."""
     import onnx
 
     from .liveness import split_gain
 
-    model = _resolve(model)[0] if not isinstance(model, IFAN) else model
-    result = export_onnx(model, path, "plugin", shape, prune, opset, batch)
-    gain = split_gain(onnx.load(result.path), shape or (720, 1280), batch or 1)
-    if gain["lowers"] or iac_form != "plugin":
-        return export_onnx(model, path, iac_form, shape, prune, opset, batch, iac_split=gain["lowers"])
-    return result
+    if isinstance(model, (str, os.PathLike)):
+        model = load_checkpoint(model)  # once, keeping its sha256 for both exports
+    path = Path(path)
+    probe = path.with_name(f".{path.stem}.probe{os.getpid()}.onnx")
+    try:
+        result = export_onnx(model, probe, "plugin", shape, prune, opset, batch)
+        lowers = split_gain(onnx.load(probe), shape or (720, 1280), batch or 1)["lowers"]
+        if lowers or iac_form != "plugin":
+            return export_onnx(model, path, iac_form, shape, prune, opset, batch, iac_split=lowers)
+        os.replace(probe, path)
+        result.path = path
+        return result
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 __all__ = ["ExportResult", "build_export_model", "export_onnx", "filter_bytes", "iac_op", "parse_shape"]

@@ -124,6 +124,7 @@ def test_auto_keeps_the_one_node_form_when_split_does_not_help(tmp_path):
     model = small_model(n_iters=2, seed=8)  # at 64x96 the full-resolution stage is the peak
     result = export_onnx(model, tmp_path / "auto.onnx", shape=(64, 96), batch=1, iac_split="auto")
     assert not result.iac_split and read_metadata(result.path)[META_IAC_SPLIT] == "false"
+    assert result.path == tmp_path / "auto.onnx" and [p.name for p in tmp_path.iterdir()] == ["auto.onnx"]
     assert sum(n.op_type == PLUGIN_OP for n in onnx.load(result.path).graph.node) == 1
 
 
