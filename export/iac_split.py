@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .contract import IAC_FILTERS, IAC_NODE_PREFIX, PLUGIN_OP
+from .contract import IAC_FILTERS, IAC_NODE_PREFIX, META_IAC_SPLIT, PLUGIN_OP
 
 
 def iteration_rows(n_iters: int, c: int, k: int, layout: str, i: int) -> list[int]:
@@ -42,20 +42,18 @@ def _attributes(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def split_plugin_graph(model):
-    """A copy of a one-node plugin graph (IFAN_IAC with N > 1 fed by a 1x1 Conv with initializer
-    weights) in the split form; ValueError when the graph is not of that form."""
-    import onnx
-    from onnx import helper, numpy_helper
+def _filter_conv(model):
+    """(plugin node, its attributes, the Conv making its filters, weight, bias or None) of a
+    one-node plugin graph; ValueError when the graph is not of that form."""
+    from onnx import numpy_helper
 
     plugins = [n for n in model.graph.node if n.op_type == PLUGIN_OP]
     if len(plugins) != 1:
         raise ValueError(f"expected one {PLUGIN_OP} node, found {len(plugins)}")
     node = plugins[0]
     attrs = _attributes(node)
-    n_iters, k, layout = attrs["N"], attrs["k"], ("full", "compact")[attrs["layout"]]
-    if n_iters < 2:
-        raise ValueError(f"the {PLUGIN_OP} node has N={n_iters}: nothing to split")
+    if attrs["N"] < 2:
+        raise ValueError(f"the {PLUGIN_OP} node has N={attrs['N']}: nothing to split")
     filters = node.input[1]
     conv = next((n for n in model.graph.node if filters in n.output), None)
     readers = [n for n in model.graph.node if filters in n.input]
@@ -66,52 +64,59 @@ def split_plugin_graph(model):
     bias = numpy_helper.to_array(inits[conv.input[2]]) if len(conv.input) > 2 else None
     if weight.shape[2:] != (1, 1):
         raise ValueError(f"{filters}: made by a {weight.shape[2]}x{weight.shape[3]} conv, not 1x1")
-    c = weight.shape[0] // (n_iters * (k * (2 if layout == "full" else 1) + 1))
+    return node, attrs, conv, weight, bias
 
+
+def _iteration_nodes(graph, node, attrs, conv, weight, bias) -> list:
+    """Conv over iteration i's rows, then IFAN_IAC with N=1, for each i; new weights go into graph."""
+    from onnx import helper, numpy_helper
+
+    n_iters, k, layout = attrs["N"], attrs["k"], ("full", "compact")[attrs["layout"]]
+    c = weight.shape[0] // (n_iters * (k * (2 if layout == "full" else 1) + 1))
+    nodes, state = [], node.input[0]
+    for i in range(n_iters):
+        rows = iteration_rows(n_iters, c, k, layout, i)
+        name = split_filters_name(i)
+        params = [(weight, f"{name}/W")] + ([(bias, f"{name}/B")] if bias is not None else [])
+        for array, key in params:
+            graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(array[rows]), key))
+        part = helper.make_node("Conv", [conv.input[0], *(key for _, key in params)], [name], name=f"{name}/Conv")
+        part.attribute.extend(conv.attribute)
+        result = node.output[0] if i == n_iters - 1 else split_state_name(i + 1)
+        nodes += [part, helper.make_node(PLUGIN_OP, [state, name], [result], name=f"{node.name or PLUGIN_OP}/{i}",
+                                         domain=node.domain, **{**attrs, "N": 1})]
+        state = result
+    return nodes
+
+
+def split_plugin_graph(model):
+    """A copy of a one-node plugin graph (IFAN_IAC with N > 1 fed by a 1x1 Conv with initializer
+    weights) in the split form, same tensor names outside the IAC; ValueError for other graphs."""
+    import onnx
+
+    node, attrs, conv, weight, bias = _filter_conv(model)
     out = onnx.ModelProto()
     out.CopyFrom(model)
     graph = out.graph
     new_nodes = []
     for n in graph.node:
-        if n.output == conv.output:
-            continue
-        if n.op_type != PLUGIN_OP:
+        if n.op_type == PLUGIN_OP:
+            new_nodes += _iteration_nodes(graph, n, attrs, conv, weight, bias)
+        elif n.output != conv.output:
             new_nodes.append(n)
-            continue
-        state = n.input[0]
-        for i in range(n_iters):
-            rows = iteration_rows(n_iters, c, k, layout, i)
-            name = split_filters_name(i)
-            graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(weight[rows]), f"{name}/W"))
-            inputs = [conv.input[0], f"{name}/W"]
-            if bias is not None:
-                graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(bias[rows]), f"{name}/B"))
-                inputs.append(f"{name}/B")
-            new_conv = helper.make_node("Conv", inputs, [name], name=f"{name}/Conv")
-            new_conv.attribute.extend(conv.attribute)
-            result = n.output[0] if i == n_iters - 1 else split_state_name(i + 1)
-            iac = helper.make_node(PLUGIN_OP, [state, name], [result], name=f"{n.name or PLUGIN_OP}/{i}",
-                                   domain=n.domain, **{**attrs, "N": 1})
-            new_nodes.extend([new_conv, iac])
-            state = result
     del graph.node[:]
     graph.node.extend(new_nodes)
-    keep = [t for t in graph.initializer if t.name not in conv.input[1:]]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
-    keep_info = [v for v in graph.value_info if v.name != filters]
-    del graph.value_info[:]
-    graph.value_info.extend(keep_info)
+    for field, drop in ((graph.initializer, set(conv.input[1:])), (graph.value_info, {node.input[1]})):
+        keep = [t for t in field if t.name not in drop]
+        del field[:]
+        field.extend(keep)
     _set_split_metadata(out)
     return out
 
 
 def _set_split_metadata(model) -> None:
-    from .contract import META_IAC_SPLIT
-
     for p in model.metadata_props:
         if p.key == META_IAC_SPLIT:
             p.value = "true"
             return
-    entry = model.metadata_props.add()
-    entry.key, entry.value = META_IAC_SPLIT, "true"
+    model.metadata_props.add(key=META_IAC_SPLIT, value="true")

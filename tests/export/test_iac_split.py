@@ -84,6 +84,7 @@ def test_onnx_rewrite_equals_the_split_export(exports):
     _, split = exports("official-plugin-split")
     rewritten = split_plugin_graph(onnx.load(one.path))
     onnx.checker.check_model(rewritten)
+    assert read_metadata(rewritten)[META_IAC_SPLIT] == "true"
     feeds = make_inputs(model, 1, 32, 48, seed=5)
     path = split.path.with_name("rewritten.onnx")
     onnx.save(rewritten, path)
