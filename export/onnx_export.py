@@ -104,7 +104,8 @@ def _dynamic_shapes(names, shape, batch):
     return {name: dict(dims) for name in names}
 
 
-def _metadata(config: IFANConfig, iac_form: str, layout: str, sha256: str, split: bool) -> dict[str, str]:
+def _metadata(config: IFANConfig, iac_form: str, layout: str, sha256: str,
+              split: bool = False) -> dict[str, str]:
     return {
         "ifan.variant": config.variant,
         "ifan.n_iters": str(config.n_iters),
