@@ -31,7 +31,7 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from . import graphs
+from ifan_trt.export import graph as graphs
 
 FP16_MAX = 65504.0
 # A node whose values reach half the FP16 range on these images may overflow on others.

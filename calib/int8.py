@@ -25,8 +25,8 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from . import graphs
-from .twin import standard_twin
+from ifan_trt.export import graph as graphs
+from ifan_trt.export.twin import standard_twin
 
 METHODS = ("entropy", "percentile", "minmax")
 QUANTIZED_OPS = ("Conv", "ConvTranspose")

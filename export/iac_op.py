@@ -14,9 +14,9 @@ from onnx.defs import OpSchema
 from onnxscript import opset19 as op
 from onnxscript.values import Opset
 
+from ifan_trt.contract import PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_OP, PLUGIN_VERSION
 from ifan_trt.iac import LAYOUT_CODES, LAYOUTS, MODE_CODES, MODES, filter_channels, iac
 
-from .contract import PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_OP, PLUGIN_VERSION
 from .iac_split import iteration_rows
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .contract import IAC_FILTERS, IAC_NODE_PREFIX, META_IAC_SPLIT, PLUGIN_OP
+from ifan_trt.contract import IAC_FILTERS, IAC_NODE_PREFIX, META_IAC_SPLIT, PLUGIN_OP
 
 
 def iteration_rows(n_iters: int, c: int, k: int, layout: str, i: int) -> list[int]:

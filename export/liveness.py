@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from .contract import PLUGIN_OP
+from ifan_trt.contract import PLUGIN_OP
 
 _SMALL = 64  # initializers up to this many elements keep their data (Reshape/Slice parameters)
 

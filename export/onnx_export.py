@@ -25,7 +25,7 @@ from ifan_trt.errors import IfanError
 from ifan_trt.iac import compact_rows, filter_channels
 from ifan_trt.model import IFAN, IFANConfig
 
-from .contract import (DEFAULT_OPSET, check_shape, parse_shape, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
+from ifan_trt.contract import (DEFAULT_OPSET, check_shape, parse_shape, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
                        IAC_OUTPUT, INPUT, LEFT, META_IAC_SPLIT, OUTPUT, RIGHT, SIZE_MULTIPLE,
                        normalization)
 from .iac_op import TRANSLATIONS, IACOp, SplitIACOp, iac_op
@@ -199,7 +199,7 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     iac_split: True for the split form (one IAC node per iteration, each fed by its own slice of
     the filter conv: F is never written); "auto": the split form when it lowers the peak of live
     activations (export/liveness.py) at shape, or 720x1280 when the shape is dynamic.
-    The file is written atomically; tensor names and metadata follow ifan_trt.export.contract.
+    The file is written atomically; tensor names and metadata follow ifan_trt.contract.
     """
     if iac_form not in IAC_FORMS:
         raise IfanError(f"iac form {iac_form!r}: expected one of {', '.join(IAC_FORMS)}")

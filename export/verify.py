@@ -12,7 +12,7 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from .contract import INPUT, LEFT, RIGHT, SIZE_MULTIPLE, read_metadata
+from ifan_trt.contract import INPUT, LEFT, RIGHT, SIZE_MULTIPLE, read_metadata
 from .ort_plugin import load_model, ort_session
 
 # max abs error allowed against the FP32 PyTorch model, per ifan.precision of the graph

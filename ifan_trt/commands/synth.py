@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from .. import synthetic
+    from ifan_trt.training import synthetic
 
     if args.count < 1:
         raise IfanError(f"--count {args.count}: must be at least 1")

@@ -35,7 +35,7 @@ def report_and_status(path, reference, shape, batch: int, tol: float | None) -> 
 
 def run(args: argparse.Namespace) -> int:
     from ifan_trt.errors import IfanError
-    from ifan_trt.export.contract import parse_shape
+    from ifan_trt.contract import parse_shape
 
     shape = parse_shape(args.shape) if args.shape else None
     if args.batch < 1:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 def _bundled_if_source(path) -> str | None:
     """The bundled checkpoint when the graph's recorded SHA-256 is its, else None."""
     from ifan_trt.errors import IfanError
-    from ifan_trt.export.contract import read_metadata
+    from ifan_trt.contract import read_metadata
 
     try:
         from ifan_trt.checkpoint import sha256_file

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.skipif(CHECKPOINT is None or not CHECKPOINT.is_file(),
 def trained(tmp_path_factory):
     pytest.importorskip("torch")
     from ifan_trt.export import export_onnx
-    from ifan_trt.synthetic import write_dataset
+    from ifan_trt.training.synthetic import write_dataset
 
     folder = tmp_path_factory.mktemp("trained")
     try:

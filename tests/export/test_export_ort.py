@@ -5,7 +5,7 @@ import numpy as np
 import onnx
 import pytest
 
-from ifan_trt.export.contract import (IAC_FEATURES, IAC_FILTERS, IAC_NODE_PREFIX, IAC_OUTPUT,
+from ifan_trt.contract import (IAC_FEATURES, IAC_FILTERS, IAC_NODE_PREFIX, IAC_OUTPUT,
                                       META_KEYS, PLUGIN_DOMAIN, PLUGIN_OP, read_metadata)
 from ifan_trt.export.verify import structural_checks
 

@@ -9,7 +9,7 @@ from onnx import numpy_helper
 
 from ifan_trt.cli import main
 from ifan_trt.export import export_onnx
-from ifan_trt.export.contract import IAC_FEATURES, IAC_FILTERS, IAC_OUTPUT, META_IAC_SPLIT, PLUGIN_OP, read_metadata
+from ifan_trt.contract import IAC_FEATURES, IAC_FILTERS, IAC_OUTPUT, META_IAC_SPLIT, PLUGIN_OP, read_metadata
 from ifan_trt.export.iac_split import iteration_rows, split_plugin_graph
 from ifan_trt.export.liveness import peak_report, split_gain, tensor_types
 from ifan_trt.iac import filter_channels

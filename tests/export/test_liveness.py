@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from ifan_trt.export.contract import PLUGIN_DOMAIN, PLUGIN_OP
+from ifan_trt.contract import PLUGIN_DOMAIN, PLUGIN_OP
 from ifan_trt.export.liveness import analyse, format_peak, input_dims, peak_report, tensor_types
 
 F32, F16 = TensorProto.FLOAT, TensorProto.FLOAT16

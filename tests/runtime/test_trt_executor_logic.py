@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime import cuda_memory, trt_executor
+from ifan_trt.runtime.tensorrt import cuda as cuda_memory
+from ifan_trt.runtime.tensorrt import executor as trt_executor
 
 
 class FakeCuda(cuda_memory.Cuda):

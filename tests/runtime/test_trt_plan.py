@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime import trt_plan
+from ifan_trt.runtime.tensorrt import plan as trt_plan
 from ifan_trt.runtime.metadata import info_from_sidecar, read_sidecar
-from ifan_trt.runtime.trt_plan import Profile, TensorSpec
+from ifan_trt.runtime.tensorrt.plan import Profile, TensorSpec
 
 DYNAMIC = [TensorSpec("input", True, np.dtype(np.float32), (-1, 3, -1, -1)),
            TensorSpec("output", False, np.dtype(np.float32), (-1, 3, -1, -1))]
@@ -105,7 +105,7 @@ def test_sidecar_errors(tmp_path):
 
 
 def test_cuda_module_selection_without_bindings(monkeypatch):
-    from ifan_trt.runtime import cuda_memory
+    from ifan_trt.runtime.tensorrt import cuda as cuda_memory
 
     monkeypatch.setattr(cuda_memory, "available_implementations", lambda: [])
     with pytest.raises(IfanError, match="needs cuda-python or pycuda"):
@@ -128,7 +128,7 @@ def test_tensorrt_missing_is_a_clear_error(tmp_path, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_tensorrt)
-    from ifan_trt.runtime.trt_executor import TrtExecutor
+    from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 
     with pytest.raises(IfanError, match="TensorRT is not installed.*--backend onnxruntime"):
         TrtExecutor(_sidecar(tmp_path))

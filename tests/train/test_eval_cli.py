@@ -10,10 +10,10 @@ import pytest
 pytest.importorskip("torch")
 
 from ifan_trt.cli import main
-from ifan_trt.evaluate import find_pairs
+from ifan_trt.training.evaluate import find_pairs
 from ifan_trt.imageio import read_image
 from ifan_trt.metrics import psnr, ssim
-from ifan_trt.synthetic import write_dataset
+from ifan_trt.training.synthetic import write_dataset
 
 
 @pytest.fixture

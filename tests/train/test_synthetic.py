@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ifan_trt import synthetic as syn
+from ifan_trt.training import synthetic as syn
 
 
 def _spread(img: np.ndarray) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ifan_trt.errors import IfanError
 
-from . import graphs
+from ifan_trt.export import graph as graphs
 
 _INT64_MAX = 2**63 - 1
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import IfanError
+from ifan_trt.errors import IfanError
 
 GAMMA = 2.2
 # skimage.data photos we may redistribute derived images of, with their licence (skimage docs)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IfanError
+from ifan_trt.errors import IfanError
 
 WHY = ("ch=16 (feature width 64) and N=8: a quarter of the official width and half its IAC "
        "iterations, ~2.4 M parameters and ~1/12 of the official convolution MACs, so training "
@@ -113,7 +113,7 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
     margin are a whole scene), `crops_per_scene` from each."""
     import torch
 
-    from .synthetic import TRAIN_PHOTOS, make_crops
+    from ifan_trt.training.synthetic import TRAIN_PHOTOS, make_crops
 
     margin = 16  # render a little larger and crop: the blur at the border sees real context
     side = patch + 2 * margin
@@ -151,7 +151,7 @@ def lr_at(progress: float, base: float, step: int, warmup: int = 200) -> float:
 def validate(model, val) -> dict:
     import torch
 
-    from .metrics import psnr
+    from ifan_trt.metrics import psnr
 
     with torch.no_grad():
         p_in, p_out = [], []
@@ -169,8 +169,8 @@ def log(msg: str) -> None:
 def run(args) -> int:
     import torch
 
-    from .checkpoint import save_checkpoint
-    from .model import IFAN, IFANConfig
+    from ifan_trt.checkpoint import save_checkpoint
+    from ifan_trt.model import IFAN, IFANConfig
 
     if args.patch % 8:
         raise IfanError(f"--patch {args.patch}: must be a multiple of 8")
@@ -189,7 +189,7 @@ def run(args) -> int:
     command = full_command(args)
     init_record = None
     if args.init:
-        from .checkpoint import load_checkpoint
+        from ifan_trt.checkpoint import load_checkpoint
 
         start = load_checkpoint(args.init)
         if start.config != config:
@@ -212,13 +212,13 @@ def run(args) -> int:
 
     def meta(final: bool, metrics: dict | None = None) -> dict:
         return {
-            "what": "ifan-trt default model, trained on synthetic defocus (ifan_trt.synthetic)",
+            "what": "ifan-trt default model, trained on synthetic defocus (ifan_trt.training.synthetic)",
             "command": command,
             "seed": args.seed,
             "config": config.to_dict(),
             "why_this_size": WHY,
-            "data": {"generator": "ifan_trt.synthetic.make_sample, batch (seed, step, j)",
-                     "photos": "skimage.data " + ", ".join(__import__("ifan_trt.synthetic").synthetic.TRAIN_PHOTOS)
+            "data": {"generator": "ifan_trt.training.synthetic.make_sample, batch (seed, step, j)",
+                     "photos": "skimage.data " + ", ".join(__import__("ifan_trt.training.synthetic").training.synthetic.TRAIN_PHOTOS)
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
                      "patch": args.patch, "scene": args.scene, "crops_per_scene": args.crops_per_scene,
                      "render_margin": 16, "max_radius_px": args.max_radius,
@@ -282,7 +282,7 @@ def run(args) -> int:
     checkpoint(True, {"validation": v})
     if args.eval_data:
         try:
-            from .evaluate import evaluate_folder
+            from ifan_trt.training.evaluate import evaluate_folder
             table = evaluate_folder(args.eval_data, checkpoint=str(out), csv_path=None, progress=False)
             checkpoint(True, {"validation": v, "test": table})
             log("test: " + json.dumps(table))
@@ -292,7 +292,7 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ifan_trt.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m ifan_trt.training.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -29,9 +29,11 @@ IAC_NODE_PREFIX = "iac/"
 
 IAC_FORMS = ("plugin", "onnx")
 # "true" when each IAC iteration is its own one-iteration node fed by its own slice of the filter
-# conv (export/iac_split.py): F is never written; boundary names as above, per-iteration filters
+# conv (ifan_trt.export.iac_split): F is never written; boundary names as above, per-iteration filters
 # named iac_filters_<i>. Absent or "false": the one-node form with one iac_filters tensor.
 META_IAC_SPLIT = "ifan.iac_split"
+# graph and engine precisions (fp32..int8-fp16 for TensorRT; cpu-int8 is the CPU INT8 graph)
+PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")
 INPUT, LEFT, RIGHT, OUTPUT = "input", "left", "right", "output"
 SIZE_MULTIPLE = 8
 DEFAULT_OPSET = 19  # >= 17 for the standard ops; 19 so the precision work may use FP16 scales

@@ -9,6 +9,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from ifan_trt.contract import PRECISIONS
 from ifan_trt.errors import IfanError
 
 PRECISION_KEY = "ifan.precision"
@@ -127,3 +128,15 @@ def value_types(model) -> dict[str, int]:
     for init in model.graph.initializer:
         types[init.name] = init.data_type
     return types
+
+
+def graph_precision(model) -> str:
+    """The graph's precision: its ifan.precision metadata, else what its nodes show."""
+    from onnx import TensorProto
+
+    meta = {p.key: p.value for p in model.metadata_props}
+    if meta.get("ifan.precision") in PRECISIONS:
+        return meta["ifan.precision"]
+    qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
+    half = any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer)
+    return ("int8-fp16" if half else "int8") if qdq else ("fp16" if half else "fp32")

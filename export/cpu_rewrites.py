@@ -22,7 +22,8 @@ import numpy as np
 def optimise_for_cpu(model):
     """(model, {rewrite: count}) with the rewrites above applied where they fit. Q/DQ graphs are
     left as the quantizer laid them out (ONNX Runtime fuses its own patterns there)."""
-    from ifan_trt.calib import graphs, twin
+    from ifan_trt.export import graph as graphs
+    from ifan_trt.export import twin
 
     applied: dict[str, int] = {}
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node):
