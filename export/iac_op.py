@@ -15,8 +15,10 @@ from onnxscript import opset19 as op
 from onnxscript.values import Opset
 
 from ifan_trt.contract import (LAYOUT_CODES, LAYOUTS, MODE_CODES, MODES, PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_OP,
-                               PLUGIN_VERSION, iteration_channels)
+                               PLUGIN_VERSION, filter_channels, iteration_channels)
 from ifan_trt.iac import iac
+
+from .iac_split import iteration_rows
 
 
 @torch.library.custom_op("ifan::iac", mutates_args=())
@@ -29,6 +31,31 @@ def iac_op(x: torch.Tensor, filters: torch.Tensor, n_iters: int, k: int, mode: i
 @iac_op.register_fake
 def _iac_shape(x, filters, n_iters, k, mode, layout, slope):
     return torch.empty_like(x)
+
+
+class SplitIACOp(torch.nn.Module):
+    """The IAC with the filter predictor's last 1x1 conv folded in, one custom op per iteration
+    (N=1), each fed by a conv over the rows of F that iteration reads (export/iac_split.py).
+    forward(x, trunk): trunk is the conv's input, so the full F is never computed."""
+
+    def __init__(self, conv: torch.nn.Conv2d, n_iters: int, k: int, mode: str, layout: str, slope: float):
+        super().__init__()
+        self.layout = layout
+        c = conv.out_channels // filter_channels(n_iters, 1, k, layout)
+        self.convs = torch.nn.ModuleList()
+        for i in range(n_iters):
+            rows = torch.tensor(iteration_rows(n_iters, c, k, layout, i))
+            part = torch.nn.Conv2d(conv.in_channels, len(rows), 1)
+            with torch.no_grad():
+                part.weight.copy_(conv.weight[rows])
+                part.bias.copy_(conv.bias[rows])
+            self.convs.append(part)
+        self.args = (1, k, MODE_CODES[mode], LAYOUT_CODES[layout], float(slope))
+
+    def forward(self, x: torch.Tensor, trunk: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = iac_op(x, conv(trunk), *self.args)
+        return x
 
 
 class IACOp(torch.nn.Module):
