@@ -2,7 +2,9 @@
 kernel2 rows pruned in official mode, ``ifan.*`` metadata.
 
 Exporter: torch.onnx.export(dynamo=True) (torch.export-based) with the IAC as the custom op
-``ifan::iac`` translated by ``iac_op.TRANSLATIONS``. H and W are declared multiples of 8 (the
+``ifan::iac`` translated to the IFAN_IAC plugin node (``iac_op.iac_plugin``); the standard-op form
+is that graph with the node replaced by export/twin.py, the one emitter of the IAC as standard ops
+(the calibration twin and the CPU rewrites use it too). H and W are declared multiples of 8 (the
 network's contract), so every shape in the graph is exact, not a rounded expression.
 """
 
@@ -28,7 +30,7 @@ from ifan_trt.model import IFAN, IFANConfig
 
 from ifan_trt.contract import (DEFAULT_OPSET, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
                        IAC_OUTPUT, INPUT, LEFT, OUTPUT, RIGHT, SIZE_MULTIPLE, normalization)
-from .iac_op import TRANSLATIONS, IACOp, SplitIACOp, iac_op
+from .iac_op import IACOp, SplitIACOp, iac_op, iac_plugin
 from .iac_split import split_filters_name, split_state_name
 from ifan_trt.contract import META
 
@@ -226,7 +228,7 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     boundary = []
 
     def translate(x, filters, n_iters: int, k: int, mode: int, layout: int, slope: float):
-        result = TRANSLATIONS[iac_form](x, filters, n_iters, k, mode, layout, slope)
+        result = iac_plugin(x, filters, n_iters, k, mode, layout, slope)  # standard ops: below
         boundary.append((x, filters, result))
         return result
 
@@ -256,12 +258,17 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     _finish_graph(program.model, boundary, names, shape, batch, metadata, config.variant)
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        program.save(tmp, external_data=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if iac_form == "onnx":  # the one standard-op emitter, the same the calibration twin uses
+        from . import graph, twin
+
+        graph.save_model(twin.standard_twin(ir.serde.serialize_model(program.model)), path)
+    else:
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            program.save(tmp, external_data=False)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return ExportResult(path, config, iac_form, layout, opset, time.perf_counter() - start,
                         filter_bytes(config, "full"), filter_bytes(config, layout), metadata, bool(iac_split))
 
