@@ -232,6 +232,20 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
         boundary.append((x, filters, result))
         return result
 
+    program = _trace(export_model, example, names, shape, batch, opset, translate, config.variant)
+    expected = config.n_iters if iac_split else 1
+    if len(boundary) != expected:
+        raise RuntimeError(f"expected {expected} IAC call(s) in the exported graph, found {len(boundary)}")
+    metadata = _metadata(config, iac_form, layout, sha256, bool(iac_split))
+    _finish_graph(program.model, boundary, names, shape, batch, metadata, config.variant)
+
+    _save(program, path, iac_form)
+    return ExportResult(path, config, iac_form, layout, opset, time.perf_counter() - start,
+                        filter_bytes(config, "full"), filter_bytes(config, layout), metadata, bool(iac_split))
+
+
+def _trace(export_model, example, names, shape, batch, opset, translate, variant: str):
+    """torch.onnx.export (dynamo) of the model with the IAC translated by translate, optimised."""
     logger = logging.getLogger("torch.onnx")
     level = logger.level
     with warnings.catch_warnings(), torch.no_grad():
@@ -248,15 +262,14 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
             _optimize(program.model)
         except Exception as exc:  # the exporter's errors are long reports: keep the first line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RuntimeError(f"ONNX export of {config.variant} failed: {first}") from exc
+            raise RuntimeError(f"ONNX export of {variant} failed: {first}") from exc
         finally:
             logger.setLevel(level)
-    expected = config.n_iters if iac_split else 1
-    if len(boundary) != expected:
-        raise RuntimeError(f"expected {expected} IAC call(s) in the exported graph, found {len(boundary)}")
-    metadata = _metadata(config, iac_form, layout, sha256, bool(iac_split))
-    _finish_graph(program.model, boundary, names, shape, batch, metadata, config.variant)
+    return program
 
+
+def _save(program, path: Path, iac_form: str) -> None:
+    """Write the graph atomically; the standard-op form replaces the IAC node first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if iac_form == "onnx":  # the one standard-op emitter, the same the calibration twin uses
         from . import graph, twin
@@ -269,8 +282,6 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-    return ExportResult(path, config, iac_form, layout, opset, time.perf_counter() - start,
-                        filter_bytes(config, "full"), filter_bytes(config, layout), metadata, bool(iac_split))
 
 
 def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch) -> ExportResult:
