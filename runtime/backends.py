@@ -25,6 +25,15 @@ def default_checkpoint() -> str:
     return str(default_checkpoint_path())
 
 
+def _probe_gpu() -> tuple[bool, str | None]:
+    """(a GPU is usable, why not when a binding failed): a GPU behind a broken binding or an old
+    driver is named, so that auto does not fall to the CPU silently."""
+    from ifan_trt.runtime.tensorrt.cuda import probe_gpus
+
+    probe = probe_gpus()
+    return probe.count > 0, probe.problem or None
+
+
 def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engine: str | None,
                     gpu: bool | None = None) -> tuple[str, str | None]:
     """(backend, model path) for a request; `gpu` is probed when None. Pure logic, tested on CPU."""
@@ -50,17 +59,17 @@ def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engi
         return backend, checkpoint
     # auto
     if engine:
+        why = None
         if gpu is None:
-            from ifan_trt.runtime.tensorrt.cuda import gpu_count
-
-            gpu = gpu_count() > 0
+            gpu, why = _probe_gpu()
         if gpu:
             return "tensorrt", engine
+        missing = f"no usable GPU ({why})" if why else "no GPU"
         fallback = recorded_onnx(engine)
         if not fallback:
-            raise IfanError(f"{engine}: a TensorRT engine needs an NVIDIA GPU and none was found; "
+            raise IfanError(f"{engine}: a TensorRT engine needs an NVIDIA GPU: {missing}; "
                             "pass the ONNX model with --onnx to run on the CPU")
-        print(f"ifan: no GPU for {engine}; running {fallback} with ONNX Runtime on the CPU", file=sys.stderr)
+        print(f"ifan: {missing} for {engine}; running {fallback} with ONNX Runtime on the CPU", file=sys.stderr)
         return "onnxruntime", fallback
     if onnx:
         return "onnxruntime", onnx

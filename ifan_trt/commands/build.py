@@ -51,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
     p.add_argument("--version-compatible", action="store_true",
                    help="version-compatible engine; the plugin library is serialised into the plan")
+    p.add_argument("--no-tf32", dest="tf32", action="store_false",
+                   help="FP32 layers without TF32 math (Ampere and newer use TF32 by default, as TensorRT does)")
 
 
 def parse_workspace(text: str) -> int:
@@ -124,5 +126,5 @@ def run(args) -> int:
         trt, onnx_path=onnx_path, output=args.output, precision=precision, profiles=profiles,
         inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=metadata,
         workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
-        version_compatible=args.version_compatible, timing_cache=args.timing_cache)
+        version_compatible=args.version_compatible, timing_cache=args.timing_cache, tf32=args.tf32)
     return 0
