@@ -59,7 +59,10 @@ def http_infer(server, a: np.ndarray, model: str | None = None) -> np.ndarray:
     request = httpclient.InferInput("image", list(a.shape), {np.uint8: "UINT8", np.uint16: "UINT16",
                                                              np.float32: "FP32"}[a.dtype.type])
     request.set_data_from_numpy(a)
-    return client.infer(model, [request]).as_numpy("image")
+    try:
+        return client.infer(model, [request]).as_numpy("image")
+    finally:
+        client.close()  # in this thread: gevent's hub is per thread
 
 
 def assert_within_one(got: np.ndarray, want: np.ndarray) -> None:
