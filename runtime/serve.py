@@ -1,7 +1,7 @@
 """A Triton Inference Server (PyTriton's bundled tritonserver) in front of the deblur pipeline.
 
 Triton does the serving: HTTP/gRPC, health and readiness, dynamic batching of same-shape requests,
-metrics. Each batch it forms comes here as [N, H, W, C] and goes through `deblur_images`, the same
+metrics. Each batch it forms reaches `ImageHandler` as [N, H, W, C] and goes through `deblur_images`, the same
 code `ifan deblur` runs (padding, tiling past the budget, gray, alpha, 16-bit, static-shape models).
 """
 
@@ -134,6 +134,8 @@ def _stop_on_sigterm() -> None:
 def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: str = "",
           announce: Callable[[str], None] = print) -> None:
     """Open `instances` executors, start Triton with the two models, serve until SIGINT/SIGTERM."""
+    if not options.verbose:  # PyTriton leaves its shared memory to multiprocessing's tracker, which warns at exit
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
     try:
         import pytriton  # noqa: F401
     except ImportError:
@@ -148,8 +150,6 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
     use_own_libpython()
     if not options.verbose:
         logging.getLogger("pytriton").setLevel(logging.ERROR)
-        # PyTriton leaves shared-memory segments to multiprocessing's tracker, which warns at exit
-        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
     handlers = [ImageHandler(e, options.tiling, options.max_image_pixels) for e in executors]
     with tempfile.TemporaryDirectory(prefix="ifan_serve_") as workspace:
         triton = _triton(options, Path(workspace))

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--iac-mode", choices=("official", "corrected"), help="IAC mode for official checkpoints")
     p.add_argument("--threads", type=int, help="CPU threads per instance")
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)")
+                   help="address to listen on (default 127.0.0.1: local connections only; 0.0.0.0 for every interface)")
     p.add_argument("--http-port", type=int, default=8000, help="HTTP port (default 8000)")
     p.add_argument("--grpc-port", type=int, default=8001, help="gRPC port (default 8001)")
     p.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (default 8002)")
