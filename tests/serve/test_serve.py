@@ -21,6 +21,7 @@ from serve_helpers import HOST, ServerProcess, make_array, write_test_image  # n
 from ifan_trt.runtime.serve_protocol import from_wire, to_wire  # noqa: E402
 
 BUDGET = 120_000  # --max-image-pixels of the test server
+TILING = ["--max-pixels", "4096", "--overlap", "8"]  # images above 64x64 run in tiles, on the server as locally
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -38,7 +39,7 @@ def server(checkpoint, tmp_path_factory):
     log = tmp_path_factory.mktemp("serve_log") / "serve.log"
     # a long queue delay so that concurrent same-size requests are sure to meet in one batch
     proc = ServerProcess(["--checkpoint", str(checkpoint), "--instances", "2", "--max-batch", "4", "--max-queue-delay-us", "100000",
-                          "--max-image-pixels", str(BUDGET), "--threads", "1"], log)
+                          "--max-image-pixels", str(BUDGET), "--threads", "1", *TILING], log)
     yield proc
     proc.stop()
 
@@ -47,10 +48,11 @@ def server(checkpoint, tmp_path_factory):
 def local(checkpoint):
     """local(array) -> what `ifan deblur` computes for that image, as the same [H, W, C] samples."""
     from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.pipeline import deblur_image
+    from ifan_trt.runtime.pipeline import Tiling, deblur_image
 
     executor = open_executor("torch", checkpoint=str(checkpoint))
-    return lambda a: to_wire(deblur_image(executor, from_wire(a)))
+    tiling = Tiling(max_pixels=int(TILING[1]), overlap=int(TILING[3]))
+    return lambda a, tiled=True: to_wire(deblur_image(executor, from_wire(a), tiling=tiling if tiled else None))
 
 
 def http_infer(server, a: np.ndarray, model: str | None = None) -> np.ndarray:
@@ -83,8 +85,8 @@ def test_start_line_names_addresses_model_and_backend(server, checkpoint):
 
 
 @pytest.mark.parametrize("h, w, c, dtype", [(37, 53, 3, np.uint8), (29, 45, 3, np.uint16), (41, 31, 1, np.uint8),
-                                            (33, 47, 4, np.uint8), (27, 39, 4, np.uint16)],
-                         ids=["rgb8", "rgb16", "gray8", "rgba8", "rgba16"])
+                                            (33, 47, 4, np.uint8), (27, 39, 4, np.uint16), (83, 101, 3, np.uint8)],
+                         ids=["rgb8", "rgb16", "gray8", "rgba8", "rgba16", "rgb8-tiled"])
 def test_results_equal_a_local_run(server, local, h, w, c, dtype):
     a = make_array(h, w, c, dtype, seed=h)
     out = http_infer(server, a[None])[0]
@@ -92,6 +94,8 @@ def test_results_equal_a_local_run(server, local, h, w, c, dtype):
     if c == 4:  # alpha passes through untouched
         assert np.array_equal(out[:, :, 3], a[:, :, 3])
     assert np.abs(out.astype(float) - a).mean() > 0.5  # the model did change the image
+    if h * w > int(TILING[1]):  # the server did tile it: the whole-image result differs
+        assert np.abs(out.astype(np.int64) - local(a, tiled=False)).max() > 1
 
 
 def test_grpc_gives_the_same_result(server, local):
@@ -211,7 +215,7 @@ def test_deblur_with_server_writes_what_a_local_run_writes(server, checkpoint, t
     err = capsys.readouterr().err
     assert err.count("skipped") == 1 and "broken.png" in err and "1 of 4 inputs failed" in err
     (src / "broken.png").unlink()
-    assert main(["deblur", str(src), "-o", str(tmp_path / "local"), "--checkpoint", str(checkpoint)]) == 0
+    assert main(["deblur", str(src), "-o", str(tmp_path / "local"), "--checkpoint", str(checkpoint), *TILING]) == 0
     for name in ("a.png", "b.png", "c.png"):
         got = cv2.imread(str(tmp_path / "remote" / name), cv2.IMREAD_UNCHANGED)
         want = cv2.imread(str(tmp_path / "local" / name), cv2.IMREAD_UNCHANGED)
