@@ -44,7 +44,7 @@ def onnx_model(path: Path, max_batch: int) -> RepoModel:
     """The standard-op ONNX export as an onnxruntime_onnx model; the plugin form is refused."""
     import onnx
 
-    from ifan_trt.export.contract import PLUGIN_OP
+    from ifan_trt.contract import PLUGIN_OP
 
     try:
         model = onnx.load(os.fspath(path), load_external_data=False)
