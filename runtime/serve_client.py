@@ -79,7 +79,9 @@ class RemoteModel:
                 result = client.infer(model_for(a.dtype), [request], client_timeout=self.timeout_s)
             else:
                 result = client.infer(model_for(a.dtype), [request])
-        except Exception as exc:
+        except Exception as exc:  # tritonclient's InferenceServerException, or the transport's own errors
+            if isinstance(exc, OSError) or any(s in str(exc) for s in ("UNAVAILABLE", "DEADLINE_EXCEEDED")):
+                raise IfanError(f"no answer from {self.url} ({server_message(exc)})") from None
             raise IfanError(f"the server refused it: {server_message(exc)}") from None
         out = result.as_numpy(TENSOR)
         if out is None or out.shape != a.shape or out.dtype != a.dtype:
