@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="serve_load_") as tmp:
         proc, http = start_server(serve_args, Path(tmp) / "serve.log")
         try:
-            started = next(l for l in (Path(tmp) / "serve.log").read_text().splitlines() if l.startswith("ifan serve: "))
+            log = (Path(tmp) / "serve.log").read_text().splitlines()
+            started = next(line for line in log if line.startswith("ifan serve: "))
             run_level(http, image, 1, 2)  # warm-up, not reported
             rows = [run_level(http, image, int(c), args.requests) for c in args.clients.split(",")]
         finally:

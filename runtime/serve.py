@@ -89,10 +89,11 @@ def _triton(options: ServeOptions, workspace: Path):
 
     from .tensorrt.cuda import gpu_count
 
-    config = TritonConfig(allow_gpu_metrics=gpu_count() > 0,http_address=options.host, http_port=options.http_port,
+    config = TritonConfig(http_address=options.host, http_port=options.http_port,
                           grpc_address=options.host, grpc_port=options.grpc_port,
                           metrics_address=options.host, metrics_port=options.metrics_port,
-                          exit_timeout_secs=5, log_verbose=1 if options.verbose else 0,
+                          allow_gpu_metrics=gpu_count() > 0, exit_timeout_secs=5,
+                          log_verbose=1 if options.verbose else 0,
                           log_file=None if options.verbose else workspace / "tritonserver.log")
     return Triton(config=config, workspace=workspace / "triton",
                   security_config=TritonSecurityConfig(restricted_endpoints=list(_RESTRICTED)))
@@ -121,7 +122,8 @@ def _check_ports(options: ServeOptions) -> None:
             try:
                 s.bind((options.host, port))
             except OSError as exc:
-                raise IfanError(f"{options.host}:{port}: cannot listen ({exc.strerror}); choose another {flag}") from None
+                raise IfanError(f"{options.host}:{port}: cannot listen ({exc.strerror}); "
+                                f"choose another {flag}") from None
 
 
 def _stop_on_sigterm() -> None:
@@ -146,6 +148,8 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
     _check_ports(options)
     executors = [open_executor() for _ in range(options.instances)]
     if executors[0].info.dual:
+        for executor in executors:
+            executor.close()
         raise IfanError(f"{executors[0].info.variant} needs dual-pixel views; serving takes single images")
     use_own_libpython()
     if not options.verbose:
@@ -158,7 +162,8 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
             _stop_on_sigterm()
             triton.run()
             announce(f"ifan serve: {options.addresses()}; models {', '.join(MODELS.values())}: "
-                     f"{model or executors[0].info.variant} on {executors[0].describe()}, {options.instances} instance(s), "
+                     f"{model or executors[0].info.variant} on {executors[0].describe()}, "
+                     f"{options.instances} instance(s), "
                      f"batches up to {options.max_batch}")
             sys.stdout.flush()
             triton.serve()

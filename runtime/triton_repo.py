@@ -62,7 +62,8 @@ def onnx_model(path: Path, max_batch: int) -> RepoModel:
                 continue
             t = v.type.tensor_type
             if t.elem_type not in _ONNX_TYPES:
-                raise IfanError(f"{path}: tensor {v.name!r} has ONNX element type {t.elem_type}, which this does not map")
+                raise IfanError(f"{path}: tensor {v.name!r} has ONNX element type {t.elem_type}; "
+                                "Triton configs are written for FP32, FP16 and FP64 tensors")
             out.append(Tensor(v.name, _ONNX_TYPES[t.elem_type], tuple(_onnx_dim(d) for d in t.shape.dim)))
         return out
 

@@ -37,7 +37,8 @@ def register(subparsers) -> None:
                    help=f"refuse requests with images above N pixels (default {DEFAULT_MAX_IMAGE_PIXELS})")
     p.add_argument("--tile", metavar="HxW", help="run in tiles of this size (multiples of 8), blended over --overlap")
     p.add_argument("--max-pixels", type=int, metavar="N", help="tile images larger than N pixels (memory budget)")
-    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help=f"tile overlap in pixels (default {DEFAULT_OVERLAP})")
+    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
+                   help=f"tile overlap in pixels (default {DEFAULT_OVERLAP})")
     p.add_argument("--verbose", action="store_true", help="show Triton's and PyTriton's logs")
     p.set_defaults(func=run)
 

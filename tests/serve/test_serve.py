@@ -4,6 +4,7 @@ and a clean SIGTERM stop. One server for the module (it takes ~20 s to start on 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from pathlib import Path
@@ -38,7 +39,8 @@ def checkpoint(tmp_path_factory):
 def server(checkpoint, tmp_path_factory):
     log = tmp_path_factory.mktemp("serve_log") / "serve.log"
     # a long queue delay so that concurrent same-size requests are sure to meet in one batch
-    proc = ServerProcess(["--checkpoint", str(checkpoint), "--instances", "2", "--max-batch", "4", "--max-queue-delay-us", "100000",
+    proc = ServerProcess(["--checkpoint", str(checkpoint), "--instances", "2", "--max-batch", "4",
+                          "--max-queue-delay-us", "100000",
                           "--max-image-pixels", str(BUDGET), "--threads", "1", *TILING], log)
     yield proc
     proc.stop()
@@ -188,7 +190,8 @@ def test_garbage_body_gets_an_error_response(server, local):
 
 def test_server_survives_a_client_that_hangs_up_mid_request(server, local):
     a = make_array(30, 30, 3, np.uint8, seed=9)
-    header = f'{{"inputs":[{{"name":"image","shape":[1,30,30,3],"datatype":"UINT8","parameters":{{"binary_data_size":{a.size}}}}}]}}'
+    header = json.dumps({"inputs": [{"name": "image", "shape": [1, 30, 30, 3], "datatype": "UINT8",
+                                     "parameters": {"binary_data_size": a.size}}]})
     body = header.encode() + a.tobytes()
     head = (f"POST /v2/models/ifan/infer HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/octet-stream\r\n"
             f"Inference-Header-Content-Length: {len(header)}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
@@ -230,10 +233,11 @@ def test_deblur_with_server_over_grpc_and_its_errors(server, tmp_path, capsys):
     from ifan_trt.cli import main
 
     image = write_test_image(tmp_path / "one.png", make_array(19, 23, 3, np.uint8, seed=4))
-    assert main(["deblur", str(image), "-o", str(tmp_path / "out.png"), "--server", f"grpc://{HOST}:{server.grpc}"]) == 0
+    grpc_url, http_url = f"grpc://{HOST}:{server.grpc}", f"http://{HOST}:{server.http}"
+    assert main(["deblur", str(image), "-o", str(tmp_path / "out.png"), "--server", grpc_url]) == 0
     assert (tmp_path / "out.png").is_file()
     big = write_test_image(tmp_path / "big.png", make_array(400, 400, 3, np.uint8))
-    assert main(["deblur", str(big), "-o", str(tmp_path / "big_out.png"), "--server", f"http://{HOST}:{server.http}"]) == 1
+    assert main(["deblur", str(big), "-o", str(tmp_path / "big_out.png"), "--server", http_url]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"ifan deblur: error: {big}: the server refused it: image: 400x400 is 160000 pixels, "
                    f"above this server's budget of {BUDGET}"]
