@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
@@ -27,17 +28,25 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
+def folder():
+    """The server's files, outside pytest's numbered temp folders (a concurrent pytest session
+    prunes those; the server outlives single tests)."""
+    with tempfile.TemporaryDirectory(prefix="ifan_serve_tests_") as name:
+        yield Path(name)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(folder):
     from ifan_trt.checkpoint import save_checkpoint
 
-    path = tmp_path_factory.mktemp("serve") / "small.pth"
+    path = folder / "small.pth"
     save_checkpoint(random_model(), path)
     return path
 
 
 @pytest.fixture(scope="module")
-def server(checkpoint, tmp_path_factory):
-    log = tmp_path_factory.mktemp("serve_log") / "serve.log"
+def server(checkpoint, folder):
+    log = folder / "serve.log"
     # a long queue delay so that concurrent same-size requests are sure to meet in one batch
     proc = ServerProcess(["--checkpoint", str(checkpoint), "--instances", "2", "--max-batch", "4",
                           "--max-queue-delay-us", "100000",

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,16 +24,22 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory):
-    from ifan_trt.export import export_onnx
-
-    return export_onnx(random_model(seed=3), tmp_path_factory.mktemp("serve_onnx") / "std.onnx", iac_form="onnx").path
+def folder():
+    """The server's files, outside pytest's numbered temp folders (a concurrent session prunes those)."""
+    with tempfile.TemporaryDirectory(prefix="ifan_serve_onnx_tests_") as name:
+        yield Path(name)
 
 
 @pytest.fixture(scope="module")
-def server(onnx_model, tmp_path_factory):
-    proc = ServerProcess(["--onnx", str(onnx_model), "--instances", "2", "--threads", "1"],
-                         tmp_path_factory.mktemp("serve_onnx_log") / "serve.log")
+def onnx_model(folder):
+    from ifan_trt.export import export_onnx
+
+    return export_onnx(random_model(seed=3), folder / "std.onnx", iac_form="onnx").path
+
+
+@pytest.fixture(scope="module")
+def server(onnx_model, folder):
+    proc = ServerProcess(["--onnx", str(onnx_model), "--instances", "2", "--threads", "1"], folder / "serve.log")
     yield proc
     proc.stop()
 
