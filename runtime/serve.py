@@ -111,6 +111,30 @@ def _bind(triton, handlers: list[ImageHandler], options: ServeOptions) -> None:
                     strict=True)
 
 
+def _start(handlers: list[ImageHandler], options: ServeOptions, workspace: Path, attempts: int = 3):
+    """Triton started with both models bound. PyTriton's later instances of a model fetch their
+    config from the first one over a Unix socket and, on a loaded machine, may connect before it
+    listens; that model load fails, so such a start is retried with a fresh server."""
+    from tritonclient.utils import InferenceServerException
+
+    for attempt in range(attempts):
+        folder = workspace / f"start{attempt}"
+        folder.mkdir()
+        triton = _triton(options, folder)
+        try:
+            _bind(triton, handlers, options)
+            triton.run()
+            return triton
+        except InferenceServerException as exc:
+            triton.stop()
+            if attempt == attempts - 1 or "load failed" not in str(exc):
+                reason = str(exc).strip().splitlines()[0]
+                raise IfanError(f"Triton could not load the model ({reason}); --verbose shows its log") from None
+        except BaseException:
+            triton.stop()
+            raise
+
+
 def _check_ports(options: ServeOptions) -> None:
     """A port in use is found before the models load, and named."""
     import socket
@@ -155,21 +179,20 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
     if not options.verbose:
         logging.getLogger("pytriton").setLevel(logging.ERROR)
     handlers = [ImageHandler(e, options.tiling, options.max_image_pixels) for e in executors]
+    triton = None
     with tempfile.TemporaryDirectory(prefix="ifan_serve_") as workspace:
-        triton = _triton(options, Path(workspace))
         try:
-            _bind(triton, handlers, options)
             _stop_on_sigterm()
-            triton.run()
+            triton = _start(handlers, options, Path(workspace))
             announce(f"ifan serve: {options.addresses()}; models {', '.join(MODELS.values())}: "
                      f"{model or executors[0].info.variant} on {executors[0].describe()}, "
-                     f"{options.instances} instance(s), "
-                     f"batches up to {options.max_batch}")
+                     f"{options.instances} instance(s), batches up to {options.max_batch}")
             sys.stdout.flush()
             triton.serve()
         except KeyboardInterrupt:
             pass
         finally:
-            triton.stop()
+            if triton is not None:
+                triton.stop()
             for executor in executors:
                 executor.close()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from ifan_trt.errors import IfanError
 from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
 from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
+
+from . import args as arg_groups
 
 
 def register(subparsers) -> None:
@@ -14,17 +17,9 @@ def register(subparsers) -> None:
         description="Serve the model on Triton Inference Server (PyTriton; needs the serve extra). Models "
                     "'ifan' (UINT8) and 'ifan_uint16' (UINT16) take `image` [N, H, W, C] (C = 1, 3 or 4, RGB "
                     "order) and return the deblurred images in the same shape and type.")
-    p.add_argument("--checkpoint", help="official IFAN or ifan-trt checkpoint (default: the bundled model)")
-    p.add_argument("--onnx", help="exported ONNX model (run with ONNX Runtime)")
-    p.add_argument("--engine", help="TensorRT engine (its .json sidecar beside it)")
-    p.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime or torch (as in `ifan deblur`)")
-    p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
-    p.add_argument("--plugin", metavar="LIB", help="IFAN_IAC plugin library for engines (default: the installed one)")
-    p.add_argument("--in-bit", type=int, choices=(8, 16), help="the model's input depth: 16 for IFAN_16bit")
-    p.add_argument("--iac-mode", choices=("official", "corrected"), help="IAC mode for official checkpoints")
-    p.add_argument("--threads", type=int, help="CPU threads per instance")
+    arg_groups.add_model(p)
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: local connections only; 0.0.0.0 for every interface)")
+                   help="address to listen on (default 127.0.0.1: local connections only; 0.0.0.0: every interface)")
     p.add_argument("--http-port", type=int, default=8000, help="HTTP port (default 8000)")
     p.add_argument("--grpc-port", type=int, default=8001, help="gRPC port (default 8001)")
     p.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (default 8002)")
@@ -35,10 +30,7 @@ def register(subparsers) -> None:
                    help="how long a request may wait for others to batch with, microseconds (default 2000)")
     p.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
                    help=f"refuse requests with images above N pixels (default {DEFAULT_MAX_IMAGE_PIXELS})")
-    p.add_argument("--tile", metavar="HxW", help="run in tiles of this size (multiples of 8), blended over --overlap")
-    p.add_argument("--max-pixels", type=int, metavar="N", help="tile images larger than N pixels (memory budget)")
-    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
-                   help=f"tile overlap in pixels (default {DEFAULT_OVERLAP})")
+    arg_groups.add_tiling(p)
     p.add_argument("--verbose", action="store_true", help="show Triton's and PyTriton's logs")
     p.set_defaults(func=run)
 
@@ -49,11 +41,14 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.runtime.serve import ServeOptions, serve
     from ifan_trt.runtime.tiling import parse_tile
 
+    if args.overlap is not None and args.overlap < 0:
+        raise IfanError(f"--overlap {args.overlap}: must be >= 0")
     options = ServeOptions(host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
                            metrics_port=args.metrics_port, instances=args.instances, max_batch=args.max_batch,
                            max_queue_delay_us=args.max_queue_delay_us, max_image_pixels=args.max_image_pixels,
                            tiling=Tiling(tile=parse_tile(args.tile) if args.tile else None,
-                                         max_pixels=args.max_pixels, overlap=args.overlap),
+                                         max_pixels=args.max_pixels,
+                                         overlap=DEFAULT_OVERLAP if args.overlap is None else args.overlap),
                            verbose=args.verbose)
 
     def executor():

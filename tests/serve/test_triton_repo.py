@@ -3,8 +3,6 @@ copy) and says what the model really takes; the plugin-form ONNX is refused with
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 model_config_pb2 = pytest.importorskip("tritonclient.grpc.model_config_pb2",
@@ -70,11 +68,14 @@ def test_plugin_form_onnx_is_refused_with_the_fix(tmp_path):
 
 
 def _fake_engine(folder, profiles, plugin=None):
+    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+
     engine = folder / "m.engine"
     engine.write_bytes(b"plan bytes")
-    sidecar = {"inputs": ["input"], "profiles": [{"input": p} for p in profiles], "precision": "fp16",
-               "plugin_library": None if plugin is None else {"path": str(plugin), "sha256": "0"}}
-    (folder / "m.engine.json").write_text(json.dumps(sidecar))
+    sidecar = make_sidecar(engine=engine, precision="fp16", profiles=[{"input": p} for p in profiles],
+                           inputs=["input"], metadata={}, tensorrt_version="10.3.0", plugin_lib=plugin,
+                           plugin_sha256="0")
+    sidecar_path(engine).write_bytes(sidecar_bytes(sidecar))
     return engine
 
 
