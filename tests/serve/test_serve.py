@@ -220,18 +220,22 @@ def test_deblur_with_server_writes_what_a_local_run_writes(server, checkpoint, t
     write_test_image(src / "a.png", make_array(37, 29, 3, np.uint8, seed=1))
     write_test_image(src / "b.png", make_array(31, 45, 4, np.uint16, seed=2))
     write_test_image(src / "c.png", make_array(25, 33, 1, np.uint8, seed=3))
+    # a float TIFF travels as 16-bit samples and comes back as float
+    cv2.imwrite(str(src / "d.tif"), make_array(27, 35, 3, np.uint16, seed=4).astype(np.float32) / 65535)
     (src / "broken.png").write_bytes(b"\x89PNG not really")
     before = {p.name: p.read_bytes() for p in src.iterdir()}
     assert main(["deblur", str(src), "-o", str(tmp_path / "remote"), "--server", f"http://{HOST}:{server.http}",
                  "--concurrency", "3"]) == 1
     err = capsys.readouterr().err
-    assert err.count("skipped") == 1 and "broken.png" in err and "1 of 4 inputs failed" in err
+    assert err.count("skipped") == 1 and "broken.png" in err and "1 of 5 inputs failed" in err
     (src / "broken.png").unlink()
     assert main(["deblur", str(src), "-o", str(tmp_path / "local"), "--checkpoint", str(checkpoint), *TILING]) == 0
     for name in ("a.png", "b.png", "c.png"):
         got = cv2.imread(str(tmp_path / "remote" / name), cv2.IMREAD_UNCHANGED)
         want = cv2.imread(str(tmp_path / "local" / name), cv2.IMREAD_UNCHANGED)
         assert_within_one(got, want)
+    got, want = (cv2.imread(str(tmp_path / run / "d.tif"), cv2.IMREAD_UNCHANGED) for run in ("remote", "local"))
+    assert got.dtype == want.dtype == np.float32 and np.abs(got - want).max() <= 2 / 65535
     assert not (tmp_path / "remote" / "broken.png").exists()
     assert {p.name: p.read_bytes() for p in src.iterdir() if p.name != "broken.png"} == \
         {k: v for k, v in before.items() if k != "broken.png"}
