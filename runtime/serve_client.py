@@ -103,6 +103,7 @@ def deblur_remote(args, jobs) -> int:
     from ifan_trt.runtime.video import is_video
 
     given = [f"--{k.replace('_', '-')}" for k in _LOCAL_ONLY if getattr(args, k, None)]
+    given += [f"--{k}" for k in ("backend", "device") if getattr(args, k, "auto") != "auto"]
     if given:
         raise IfanError(f"{' '.join(given)}: the server runs its own model and settings; drop them with --server")
     if any(is_video(j.source) for j in jobs):

@@ -258,6 +258,10 @@ def test_deblur_with_server_over_grpc_and_its_errors(server, tmp_path, capsys):
     assert main(["deblur", str(image), "-o", str(tmp_path / "x.png"), "--server", f"http://{HOST}:{server.http}",
                  "--checkpoint", "foo.pth"]) == 1
     assert "--checkpoint: the server runs its own model" in capsys.readouterr().err
+    assert main(["deblur", str(image), "-o", str(tmp_path / "x.png"), "--server", http_url, "--backend", "torch",
+                 "--tile", "64x64"]) == 1
+    assert "--tile --backend: the server runs its own model and settings" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_sigterm_stops_the_server_cleanly(server):
