@@ -17,8 +17,7 @@ pytest.importorskip("pytriton", reason="PyTriton not installed (the serve extra)
 httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient not installed (the serve extra)")
 grpcclient = pytest.importorskip("tritonclient.grpc", reason="tritonclient not installed (the serve extra)")
 
-from ifan_fixtures import random_model  # noqa: E402
-from serve_helpers import HOST, ServerProcess, make_array, write_test_image  # noqa: E402
+from tests.helpers.serve import HOST, ServerProcess, make_array, write_test_image  # noqa: E402
 
 from ifan_trt.runtime.serve_protocol import from_wire, to_wire  # noqa: E402
 
@@ -29,19 +28,15 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def folder():
-    """The server's files, outside pytest's numbered temp folders (a concurrent pytest session
+    """The server's log, outside pytest's numbered temp folders (a concurrent pytest session
     prunes those; the server outlives single tests)."""
     with tempfile.TemporaryDirectory(prefix="ifan_serve_tests_") as name:
         yield Path(name)
 
 
 @pytest.fixture(scope="module")
-def checkpoint(folder):
-    from ifan_trt.checkpoint import save_checkpoint
-
-    path = folder / "small.pth"
-    save_checkpoint(random_model(), path)
-    return path
+def checkpoint(models):
+    return models("checkpoint")
 
 
 @pytest.fixture(scope="module")

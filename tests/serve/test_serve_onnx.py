@@ -15,8 +15,7 @@ pytest.importorskip("onnxruntime", reason="ONNX Runtime not installed (the cpu e
 pytest.importorskip("onnxscript", reason="the ONNX export needs the torch extra")
 httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient not installed (the serve extra)")
 
-from ifan_fixtures import random_model  # noqa: E402
-from serve_helpers import HOST, ServerProcess, make_array  # noqa: E402
+from tests.helpers.serve import HOST, ServerProcess, make_array  # noqa: E402
 
 from ifan_trt.runtime.serve_protocol import from_wire, to_wire  # noqa: E402
 
@@ -25,16 +24,14 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def folder():
-    """The server's files, outside pytest's numbered temp folders (a concurrent session prunes those)."""
+    """The server's log, outside pytest's numbered temp folders (a concurrent session prunes those)."""
     with tempfile.TemporaryDirectory(prefix="ifan_serve_onnx_tests_") as name:
         yield Path(name)
 
 
 @pytest.fixture(scope="module")
-def onnx_model(folder):
-    from ifan_trt.export import export_onnx
-
-    return export_onnx(random_model(seed=3), folder / "std.onnx", iac_form="onnx").path
+def onnx_model(models):
+    return models("onnx")  # the standard-op export of the small model
 
 
 @pytest.fixture(scope="module")

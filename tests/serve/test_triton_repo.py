@@ -11,8 +11,6 @@ onnx = pytest.importorskip("onnx")
 
 from google.protobuf import text_format  # noqa: E402
 
-from ifan_fixtures import random_model  # noqa: E402
-
 from ifan_trt.cli import main  # noqa: E402
 from ifan_trt.errors import IfanError  # noqa: E402
 from ifan_trt.runtime.triton_repo import write_repository  # noqa: E402
@@ -29,11 +27,9 @@ def io(config):
 
 
 @pytest.fixture(scope="module")
-def standard_onnx(tmp_path_factory):
+def standard_onnx(models):
     pytest.importorskip("torch")
-    from ifan_trt.export import export_onnx
-
-    return export_onnx(random_model(), tmp_path_factory.mktemp("repo") / "small.onnx", iac_form="onnx").path
+    return models("onnx")
 
 
 def test_onnx_repository_for_onnxruntime(standard_onnx, tmp_path, capsys):

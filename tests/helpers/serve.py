@@ -1,5 +1,5 @@
-"""Helpers for the serving tests: free ports, a real `ifan serve` process on 127.0.0.1, test images
-and the local results they must match. A module, not a conftest.py (see tests/runtime/runtime_fixtures.py)."""
+"""Helpers for the serving tests: free ports, a real `ifan serve` process on 127.0.0.1, and test
+images as they travel ([H, W, C] in RGB order) and as files."""
 
 from __future__ import annotations
 
