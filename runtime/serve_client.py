@@ -113,19 +113,22 @@ def deblur_remote(args, jobs) -> int:
     model = RemoteModel(args.server)
     model.check_ready()
     failures = 0
-    with ThreadPoolExecutor(args.concurrency) as pool, \
-            tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
-        futures = {pool.submit(_one, model, job): job for job in jobs}
-        for future, job in futures.items():
-            try:
-                future.result()
-            except (IfanError, ValueError, OSError) as exc:
-                message = str(exc) if str(exc).startswith(str(job.source)) else f"{job.source}: {exc}"
-                if len(jobs) == 1:
-                    raise IfanError(message) from None
-                failures += 1
-                progress.write(f"ifan deblur: skipped {message}", file=sys.stderr)
-            progress.update(1)
+    pool = ThreadPoolExecutor(args.concurrency)
+    try:
+        with tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
+            futures = {pool.submit(_one, model, job): job for job in jobs}
+            for future, job in futures.items():
+                try:
+                    future.result()
+                except (IfanError, ValueError, OSError) as exc:
+                    message = str(exc) if str(exc).startswith(str(job.source)) else f"{job.source}: {exc}"
+                    if len(jobs) == 1:
+                        raise IfanError(message) from None
+                    failures += 1
+                    progress.write(f"ifan deblur: skipped {message}", file=sys.stderr)
+                progress.update(1)
+    finally:  # on Ctrl-C: drop the requests not sent yet, finish the K in flight (their writes are atomic)
+        pool.shutdown(wait=False, cancel_futures=True)
     if failures:
         print(f"ifan deblur: {failures} of {len(jobs)} inputs failed", file=sys.stderr)
         return 1
