@@ -134,6 +134,17 @@ def test_sixteen_concurrent_clients_each_get_their_own_image(server, local):
         assert_within_one(got, want)
 
 
+def test_health_and_metrics_endpoints(server):
+    from urllib.request import urlopen
+
+    for path in ("/v2/health/live", "/v2/health/ready", "/v2/models/ifan/ready", "/v2/models/ifan_uint16/ready"):
+        with urlopen(f"http://{HOST}:{server.http}{path}", timeout=10) as answer:
+            assert answer.status == 200
+    with urlopen(f"http://{HOST}:{server.metrics}/metrics", timeout=10) as answer:
+        metrics = answer.read().decode()
+    assert 'nv_inference_request_success{model="ifan",version="1"}' in metrics
+
+
 def _stats(server, model: str = "ifan") -> tuple[int, int]:
     client = httpclient.InferenceServerClient(f"{HOST}:{server.http}")
     stats = client.get_inference_statistics(model)["model_stats"][0]
