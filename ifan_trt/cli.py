@@ -25,6 +25,8 @@ COMMANDS = [
     ".commands.calibrate",
     ".commands.audit",
     ".commands.build",
+    ".commands.serve",
+    ".commands.triton_repo",
 ]
 
 

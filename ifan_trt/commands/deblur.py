@@ -39,6 +39,9 @@ def register(subparsers) -> None:
     arg_groups.add_crop_official(p)
     p.add_argument("--compare", metavar="FILE",
                    help="also write input and output side by side to FILE (one input)")
+    p.add_argument("--server", metavar="URL",
+                   help="send the images to an `ifan serve` server (http://HOST:8000 or grpc://HOST:8001)")
+    p.add_argument("--concurrency", type=int, default=4, metavar="K", help="requests in flight with --server (default 4)")
     p.set_defaults(func=run)
 
 
@@ -67,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
     check_targets(jobs, args.overwrite)
+    if args.server:
+        from ifan_trt.runtime.serve_client import deblur_remote
+
+        return deblur_remote(args, jobs)
     if (args.left or args.right or args.compare) and len(jobs) != 1:
         raise IfanError("--left/--right and --compare go with exactly one input image")
     if args.compare:
