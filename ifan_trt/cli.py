@@ -10,6 +10,7 @@ import sys
 
 from . import __version__
 from .errors import IfanError
+from .opencv import import_failure
 
 # module (relative to ifan_trt) per subcommand, in --help order
 COMMANDS = [
@@ -43,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except IfanError as exc:
         print(f"ifan {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except ImportError as exc:  # OpenCV is an extra (the system's build may be the one to use)
+        message = import_failure(exc)
+        if message is None:
+            raise
+        print(f"ifan {args.command}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"ifan {args.command}: interrupted", file=sys.stderr)
