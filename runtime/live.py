@@ -86,6 +86,8 @@ class Demo:
         self.paused = threading.Event()
         self.ready = threading.Event()
         self.error: BaseException | None = None
+        self.gave_up = False  # a live source lost for good (reconnect_tries failed in a row)
+        self._attempts = 0
         self.backend = ""  # "onnxruntime-cpu fp32": the overlay's words for backend and precision
         self.backend_name, self.precision = "", ""
         self.wipe_at: float | None = None  # wipe position chosen with the mouse (None: sweeping)
@@ -98,22 +100,28 @@ class Demo:
         return self.capture_factory(self.source, size[0], size[1], self.opt.fps)
 
     def _reconnect(self, cap) -> cv2.VideoCapture | None:
+        """Reopen a live source; attempts count until a frame arrives again, at most reconnect_tries."""
         cap.release()
-        tries = 0
+        limit = self.opt.reconnect_tries
+        if limit == 0:
+            print(f"ifan demo: {self.source.label}: the stream ended (--reconnect 0: not reopened)", file=sys.stderr)
+            return None
         while not self.stop.is_set():
-            tries += 1
+            if limit is not None and self._attempts >= limit:
+                print(f"ifan demo: {self.source.label}: giving up after {self._attempts} attempts", file=sys.stderr)
+                self.gave_up = True
+                return None
+            self._attempts += 1
             self.stats.reconnects += 1
-            limit = f" of {self.opt.reconnect_tries}" if self.opt.reconnect_tries is not None else ""
-            print(f"ifan demo: {self.source.label}: lost the stream; reconnecting (attempt {tries}{limit})",
+            of = f" of {limit}" if limit is not None else ""
+            print(f"ifan demo: {self.source.label}: lost the stream; reconnecting (attempt {self._attempts}{of})",
                   file=sys.stderr)
             if self.stop.wait(self.opt.reconnect_wait_s):
                 return None
             try:
                 return self._open()
             except IfanError:
-                if self.opt.reconnect_tries is not None and tries >= self.opt.reconnect_tries:
-                    print(f"ifan demo: {self.source.label}: giving up after {tries} attempts", file=sys.stderr)
-                    return None
+                continue
         return None
 
     def _capture(self, cap: cv2.VideoCapture) -> None:
@@ -129,6 +137,7 @@ class Demo:
                     if cap is None:
                         break
                     continue
+                self._attempts = 0  # the source is back
                 self.frames.put((frame, time.perf_counter(), self.stats.read))  # seq: the frame's place
                 self.stats.read += 1
                 if self.opt.max_frames and self.stats.read >= self.opt.max_frames:

@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {record}")
     if json_path is not None:
         _write_json(json_path, demo, args, build.describe())
+    if demo.gave_up:
+        raise IfanError(f"{source.label}: lost, and {args.reconnect} reconnection attempts in a row failed")
     return 0
 
 
