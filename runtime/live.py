@@ -258,6 +258,9 @@ class Demo:
                 self.stats.shown += 1
                 sinks.write(picture, seq)
                 if not self.opt.headless:
+                    if self.stats.shown == 1:  # the window starts at the picture's size (scaled to fit a screen)
+                        scale = min(1.0, 1600 / picture.shape[1], 900 / picture.shape[0])
+                        cv2.resizeWindow(WINDOW, round(picture.shape[1] * scale), round(picture.shape[0] * scale))
                     cv2.imshow(WINDOW, picture)
                     self._keys(picture)
         except BaseException:

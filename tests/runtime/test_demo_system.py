@@ -5,13 +5,13 @@ its input (no torch), so that each half of a picture can be checked against the 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import cv2
@@ -33,8 +33,9 @@ W, H = 160, 120
 BARS = f"videotestsrc is-live=true pattern=smpte75 ! video/x-raw,width={W},height={H},framerate=30/1 ! videoconvert"
 
 
-def card() -> np.ndarray:
-    cap = cv2.VideoCapture(f"videotestsrc num-buffers=1 pattern=smpte75 ! video/x-raw,width={W},height={H} ! "
+def card(w: int = W, h: int = H) -> np.ndarray:
+    """One frame of the still test card, straight from videotestsrc."""
+    cap = cv2.VideoCapture(f"videotestsrc num-buffers=1 pattern=smpte75 ! video/x-raw,width={w},height={h} ! "
                            "videoconvert ! video/x-raw,format=BGR ! appsink", cv2.CAP_GSTREAMER)
     ok, frame = cap.read()
     cap.release()
@@ -195,3 +196,186 @@ def test_live_source_that_does_not_come_back_gives_up(model, tmp_path):
     assert "frames read 10," in out
     assert err.strip().splitlines()[-1] == ("ifan demo: error: GStreamer pipeline: lost, and 2 reconnection attempts "
                                             "in a row failed")
+
+
+# --- stream output ---------------------------------------------------------------------------
+
+def test_view_streamed_over_rtp_to_localhost(model):
+    from ifan_trt.runtime.stream_output import rtp_receive_pipeline
+
+    port = free_port()
+    received, done = [], threading.Event()
+
+    def receive():  # the receiving side of another machine: udpsrc, as in README
+        cap = cv2.VideoCapture(rtp_receive_pipeline(port, "127.0.0.1"), cv2.CAP_GSTREAMER)
+        while cap.isOpened() and not done.is_set() and len(received) < 5:
+            ok, frame = cap.read()
+            if ok:
+                received.append(frame)
+        cap.release()
+
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
+    time.sleep(0.5)  # udpsrc bound before the first packet
+    code, out, err = finish(demo([f"{BARS.replace('is-live=true', 'is-live=true num-buffers=90')} ! appsink",
+                                  "--onnx", model, "--headless", "--output", f"rtp://127.0.0.1:{port}",
+                                  "--reconnect", "0"]))
+    receiver.join(timeout=10)
+    done.set()
+    assert code == 0, err
+    assert len(received) == 5 and received[-1].shape == (H, 2 * W, 3)
+    assert_halves(received[-1], card(), W, tol=24)  # I420 + JPEG: the colours shift by ~12 levels
+
+
+def test_appsrc_pipeline_output_gets_one_picture_per_source_frame(model, tmp_path):
+    pattern = tmp_path / "out_%03d.png"
+    code, out, err = finish(demo([f"videotestsrc num-buffers=15 pattern=smpte75 ! video/x-raw,width={W},height={H},"
+                                  "framerate=30/1 ! videoconvert ! appsink", "--onnx", model, "--headless",
+                                  "--output", f"appsrc ! videoconvert ! pngenc ! multifilesink location={pattern}",
+                                  "--reconnect", "0"]))
+    assert code == 0, err
+    written = sorted(tmp_path.glob("out_*.png"))
+    assert len(written) == 15 and "frames read 15," in out
+    picture = cv2.imread(str(written[-1]))
+    assert picture.shape == (H, 2 * W, 3)
+    assert_halves(picture, card(), W, tol=3)  # lossless
+
+
+def test_output_that_is_not_a_stream_is_refused(model):
+    code, out, err = finish(demo([BARS + " ! appsink", "--onnx", model, "--headless", "--output", "out.mp4"]))
+    assert code == 1 and err.strip().splitlines()[-1] == (
+        "ifan demo: error: --output out.mp4: not a stream; give rtp://HOST:PORT or a GStreamer pipeline starting "
+        "with appsrc (files go to --record)")
+
+
+# --- the window under Xvfb ------------------------------------------------------------------
+
+class Window:
+    """The demo's window on a private X server, driven as a user would (xdotool: XTEST input)."""
+
+    def __init__(self, display: str, proc: subprocess.Popen, size: tuple[int, int]):
+        self.display, self.proc = display, proc
+        self.env = dict(os.environ, DISPLAY=display)
+        deadline = time.time() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            found = self._xdo("search", "--name", "^ifan demo$").split()
+            if found and self.geometry(found[0])[2:] == size[::-1]:  # shown, at the picture's size
+                self.id = found[0]
+                break
+            assert time.time() < deadline, "no window"
+            time.sleep(0.1)
+        time.sleep(0.5)
+
+    def _xdo(self, *args) -> str:
+        return subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True, timeout=20).stdout
+
+    def geometry(self, wid=None) -> tuple[int, int, int, int]:
+        shell = dict(line.split("=") for line in self._xdo("getwindowgeometry", "--shell", wid or self.id).split())
+        return int(shell.get("X", 0)), int(shell.get("Y", 0)), int(shell.get("WIDTH", 0)), int(shell.get("HEIGHT", 0))
+
+    def shot(self) -> np.ndarray:
+        """What the screen shows inside the window."""
+        png = subprocess.run(["import", "-window", "root", "png:-"], env=self.env, capture_output=True,
+                             timeout=20).stdout
+        x, y, w, h = self.geometry()
+        return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[y:y + h, x:x + w]
+
+    def key(self, key: str) -> None:
+        self._xdo("windowfocus", "--sync", self.id, "key", key)  # no window manager: focus it first
+
+    def drag(self, x0: int, x1: int, y: int) -> None:
+        wx, wy, _, _ = self.geometry()
+        self._xdo("mousemove", "--sync", str(wx + x0), str(wy + y), "mousedown", "1")
+        for x in np.linspace(x0, x1, 6).astype(int)[1:]:
+            self._xdo("mousemove", "--sync", str(wx + x), str(wy + y))
+        self._xdo("mouseup", "1")
+
+    def close(self) -> None:
+        """What a window manager's close button does: WM_DELETE_WINDOW."""
+        from Xlib import X, display, protocol
+
+        d = display.Display(self.display)
+        window = d.create_resource_object("window", int(self.id))
+        event = protocol.event.ClientMessage(window=window, client_type=d.intern_atom("WM_PROTOCOLS"),
+                                             data=(32, [d.intern_atom("WM_DELETE_WINDOW"), X.CurrentTime, 0, 0, 0]))
+        window.send_event(event)
+        d.flush()
+        d.close()
+
+
+BIG = (2 * H, 2 * W)  # the window tests' source size (labels large enough to find)
+
+
+def window_demo(display, model, tmp_path, view: str, pattern: str = "smpte75"):
+    source = (f"videotestsrc is-live=true pattern={pattern} ! video/x-raw,width={BIG[1]},height={BIG[0]},"
+              "framerate=30/1 ! videoconvert ! appsink")
+    proc = demo([source, "--onnx", model, "--view", view, "--snapshot-dir", tmp_path], display)
+    return proc, Window(display, proc, (BIG[0], BIG[1] * (2 if view == "side" else 1)))
+
+
+def has_label(picture: np.ndarray, x0: int, x1: int) -> bool:
+    """A dark box with light text in the bottom band between columns x0 and x1."""
+    band = picture[-max(12, round(picture.shape[1] / 1280 * 36)):, x0:x1].max(axis=2)
+    return (band < 70).mean() > 0.4 and (band > 200).sum() > 20
+
+
+def test_window_side_by_side_snapshot_and_quit(display, model, tmp_path):
+    proc, window = window_demo(display, model, tmp_path, "side")
+    frame = card(BIG[1], BIG[0])
+    shot = window.shot()
+    assert shot.shape == (BIG[0], 2 * BIG[1], 3)
+    assert_halves(shot, frame, BIG[1], tol=3)  # the screen shows the picture unscaled
+    assert has_label(shot, BIG[1] - 24, BIG[1]) and has_label(shot, BIG[1] + 2, BIG[1] + 100)  # input | deblurred
+    assert not has_label(frame, BIG[1] - 24, BIG[1])  # (not in the frame itself)
+    top = shot[:12].max(axis=2)
+    assert (top > 200).sum() > 50 and np.median(top) < 70  # the status band: light text on dark
+    window.key("s")
+    deadline = time.time() + 20
+    while not list(tmp_path.glob("ifan_snapshot_*.png")):
+        assert time.time() < deadline, "no snapshot"
+        time.sleep(0.1)
+    snapshot = cv2.imread(str(next(tmp_path.glob("ifan_snapshot_*.png"))))
+    assert snapshot.shape == shot.shape
+    assert_halves(snapshot, frame, BIG[1], tol=3)
+    window.key("q")
+    code, out, err = finish(proc, timeout=30)
+    assert code == 0, err
+    assert "ifan demo: saved " in err and "frames read" in out and "glass-to-glass latency p50" in out
+
+
+def test_space_pauses_the_picture(display, model, tmp_path):
+    proc, window = window_demo(display, model, tmp_path, "side", pattern="ball")
+    body_rows = slice(20, BIG[0] - 20)
+    moving = [window.shot()[body_rows] for _ in range(2) if not time.sleep(0.4)]
+    assert np.abs(moving[0].astype(int) - moving[1]).max() > 100  # the ball moves
+    window.key("space")
+    time.sleep(0.5)
+    still = [window.shot()[body_rows] for _ in range(2) if not time.sleep(0.6)]
+    assert (still[0] == still[1]).all()  # paused: the same picture
+    window.key("space")
+    time.sleep(0.5)
+    again = [window.shot()[body_rows] for _ in range(2) if not time.sleep(0.4)]
+    assert np.abs(again[0].astype(int) - again[1]).max() > 100  # running again
+    window.key("q")
+    code, out, err = finish(proc, timeout=30)
+    assert code == 0, err
+    assert err.count("ifan demo: paused") == 1 and err.count("ifan demo: resumed") == 1
+
+
+def test_wipe_follows_a_mouse_drag_and_closing_the_window_ends_the_demo(display, model, tmp_path):
+    pytest.importorskip("Xlib", reason="closing a window needs python-xlib (python3-xlib)")
+    proc, window = window_demo(display, model, tmp_path, "wipe")
+    frame = card(BIG[1], BIG[0])
+    w = BIG[1]
+    window.drag(w // 5, 3 * w // 4, BIG[0] // 2)
+    time.sleep(0.5)
+    shot = window.shot()
+    assert_halves(shot, frame, 3 * w // 4, tol=3)  # input left of the line where the mouse let go
+    assert has_label(shot, 3 * w // 4 - 24, 3 * w // 4) and has_label(shot, 3 * w // 4 + 2, w)  # either side of the line
+    time.sleep(1.0)
+    assert_halves(window.shot(), frame, 3 * w // 4, tol=3)  # it stays there (no sweep)
+    window.close()
+    code, out, err = finish(proc, timeout=30)
+    assert code == 0, err
+    assert "frames read" in out
