@@ -54,4 +54,5 @@ def opencv_build() -> OpenCVBuild:
 
 GSTREAMER_FIX = ("pip's opencv-python wheels lack it: use the system's OpenCV (JetPack's, or apt install "
                  "python3-opencv) in a venv made with --system-site-packages, without the opencv extra")
-GUI_FIX = "run with --headless --record out.mp4, or use an OpenCV with a GUI (pip install opencv-python, or the system's)"
+GUI_FIX = ("run with --headless --record out.mp4, or use an OpenCV with a GUI: the system's, or pip's "
+           "opencv-python in place of opencv-python-headless")

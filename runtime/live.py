@@ -72,7 +72,8 @@ class DemoStats:
         return text
 
     def percentiles(self) -> str:
-        return f"{summary_line('glass-to-glass latency', self.latency_ms)}; {summary_line('inference', self.inference_ms)}"
+        return f"{summary_line('glass-to-glass latency', self.latency_ms)}; " \
+               f"{summary_line('inference', self.inference_ms)}"
 
 
 class Demo:
