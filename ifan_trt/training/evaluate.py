@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IfanError
-from .metrics import mae, psnr, ssim
+from ifan_trt.errors import IfanError
+from ifan_trt.metrics import mae, psnr, ssim
 
 METRICS = ("psnr", "ssim", "mae")
 
@@ -39,7 +39,7 @@ class Pair:
 
 
 def _images(folder: Path) -> dict[str, Path]:
-    from .imageio import EXTENSIONS
+    from ifan_trt.imageio import EXTENSIONS
 
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in EXTENSIONS}
 
@@ -120,7 +120,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}."""
     from tqdm import tqdm
 
-    from .imageio import read_image, write_image
+    from ifan_trt.imageio import read_image, write_image
 
     try:
         from ifan_trt.runtime.backends import open_executor
