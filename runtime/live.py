@@ -5,6 +5,7 @@ Ctrl-C stops cleanly. The window (or, headless, the recording) is driven from th
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -273,6 +274,10 @@ class Demo:
         build = opencv_build()
         if not build.has_gui:
             raise IfanError(f"{build.describe()}: this OpenCV cannot open windows; {GUI_FIX}")
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            # checked here: Qt aborts the process when it finds no display
+            raise IfanError("no display to open a window on (DISPLAY is not set); run with --headless --record "
+                            "out.mp4, or --output rtp://HOST:PORT to watch it elsewhere")
         try:
             # GUI_NORMAL: no toolbar or status bar (Qt), the window holds the picture only
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)

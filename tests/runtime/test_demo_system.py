@@ -55,6 +55,11 @@ def display():
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     number = xvfb.stdout.readline().strip()
     assert number.isdigit(), "Xvfb did not start"
+    env = dict(os.environ, DISPLAY=f":{number}")
+    deadline = time.time() + 30
+    while subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True).returncode != 0:
+        assert time.time() < deadline, "Xvfb accepts no connection"
+        time.sleep(0.1)
     yield f":{number}"
     xvfb.terminate()
     xvfb.wait(timeout=10)
@@ -72,6 +77,7 @@ def demo(args, display=None, **kw) -> subprocess.Popen:
         env["DISPLAY"] = display
     else:
         env.pop("DISPLAY", None)
+        env.pop("WAYLAND_DISPLAY", None)
     return subprocess.Popen([sys.executable, "-m", "ifan_trt.cli", "demo", *map(str, args)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
@@ -144,6 +150,13 @@ def test_missing_v4l2_device_is_one_line(model):
     lines = [line for line in err.splitlines() if "error" in line]
     assert code == 1 and lines == ["ifan demo: error: /dev/video63: no such device; ls /dev/video* lists the "
                                    "cameras (a Jetson CSI camera is csi or csi:N)"]
+
+
+def test_a_window_without_a_display_is_one_line(model):
+    code, out, err = finish(demo([BARS + " ! appsink", "--onnx", model]))  # no DISPLAY
+    assert code == 1 and err.strip().splitlines()[-1] == (
+        "ifan demo: error: no display to open a window on (DISPLAY is not set); run with --headless --record "
+        "out.mp4, or --output rtp://HOST:PORT to watch it elsewhere")
 
 
 def test_rtp_stream_from_a_gstreamer_sender(model, tmp_path):
