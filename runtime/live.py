@@ -256,7 +256,6 @@ class Demo:
                 last = now
                 latency = (now - t_read) * 1e3
                 picture = self._compose(frame, out, now - start, fps, latency)
-                self.stats.latency_ms.append(latency)
                 self.stats.shown += 1
                 sinks.write(picture, seq)
                 if not self.opt.headless:
@@ -264,6 +263,8 @@ class Demo:
                         scale = min(1.0, 1600 / picture.shape[1], 900 / picture.shape[0])
                         cv2.resizeWindow(WINDOW, round(picture.shape[1] * scale), round(picture.shape[0] * scale))
                     cv2.imshow(WINDOW, picture)
+                self.stats.latency_ms.append((time.perf_counter() - t_read) * 1e3)  # glass to glass: shown/sent
+                if not self.opt.headless:
                     self._keys(picture)
         except BaseException:
             sinks.abort()
