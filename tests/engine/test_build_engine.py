@@ -20,7 +20,7 @@ from ifan_trt.runtime.tensorrt.inspect import layer_precisions, summary, unexpec
 from ifan_trt.errors import IfanError
 
 REPO = Path(__file__).resolve().parents[2]
-# a child Python in which `import tensorrt` fails, whatever this machine has installed
+# a child Python in which `import tensorrt` fails, whatever is installed
 NO_TRT = "import sys; sys.modules['tensorrt'] = None; sys.argv[0] = 'build_engine.py'; " \
          "import runpy; runpy.run_path('build_engine.py', run_name='__main__')"
 

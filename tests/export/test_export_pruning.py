@@ -12,7 +12,7 @@ from ifan_trt.model import IFANConfig
 
 from export_helpers import make_inputs, ort_run, torch_run
 
-LOSSLESS = 1e-6  # the bound for pruned vs unpruned
+LOSSLESS = 1e-6  # pruning must be lossless: pruned vs unpruned
 
 
 def test_pruned_pytorch_model_is_lossless(exports):

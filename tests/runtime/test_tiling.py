@@ -11,7 +11,7 @@ from ifan_trt.runtime.tiling import (DEFAULT_OVERLAP, blend_weights, choose_tile
                                      run_tiled)
 from bench.tiling_check import defocused_image, tiled_psnr
 
-MIN_PSNR = 40.0  # dB, tiled vs full frame (the bound)
+MIN_PSNR = 40.0  # dB, tiled vs full frame (the bound README states)
 
 
 @pytest.mark.parametrize("h,w,th,tw,ov", [(96, 128, 48, 64, 16), (720, 1280, 512, 512, 64), (64, 64, 64, 64, 32),
