@@ -16,8 +16,9 @@ from . import args as arg_groups
 def register(subparsers) -> None:
     p = subparsers.add_parser("demo", help="live deblurring from a camera, stream or video file",
                               description="Live deblurring demo. SOURCE: a camera index (0), /dev/videoN, csi or "
-                                          "csi:N (Jetson CSI camera via GStreamer), an rtsp:// or http:// URL, a "
-                                          "GStreamer pipeline ending in appsink, or a video file. Keys: q quits, "
+                                          "csi:N (Jetson CSI camera via GStreamer), an rtsp:// or http:// URL, "
+                                          "rtp://:PORT (what --output rtp:// sends), a GStreamer pipeline ending "
+                                          "in appsink, or a video file. Keys: q quits, "
                                           "s saves a snapshot, space pauses.")
     p.add_argument("source", nargs="?", default="0", help="video source (default: camera 0)")
     arg_groups.add_model(p)
