@@ -1,8 +1,10 @@
-"""Helpers for the runtime tests: tiny scenes and videos, and a fake executor for the logic that
-does not need a network. The small model's checkpoint and exports are the `models` fixture of
-tests/conftest.py."""
+"""Helpers for the runtime tests: tiny scenes and videos, a fake executor for the logic that
+does not need a network, and a torch-free stand-in ONNX model (output = 1 - input). The small
+model's checkpoint and exports are the `models` fixture of tests/conftest.py."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np

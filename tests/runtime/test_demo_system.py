@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from ifan_trt.opencv import opencv_build
-from runtime_fixtures import inverting_onnx
+from tests.helpers.runtime import inverting_onnx
 
 _BUILD = opencv_build()
 _TOOLS = ("Xvfb", "xdotool", "import", "gst-launch-1.0")
