@@ -10,6 +10,7 @@ import sys
 
 from . import __version__
 from .errors import IfanError
+from .opencv import import_failure
 
 # module (relative to ifan_trt) per subcommand, in --help order
 COMMANDS = [
@@ -39,13 +40,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _without_opencv(exc: ImportError, prog: str) -> int:
+    """An ImportError that means "no usable OpenCV" (an extra: the system's build may be the one
+    to use) becomes one line naming the fix; any other is a bug and propagates."""
+    message = import_failure(exc)
+    if message is None:
+        raise exc
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except ImportError as exc:
+        return _without_opencv(exc, "ifan")
+    args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except IfanError as exc:
         print(f"ifan {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except ImportError as exc:
+        return _without_opencv(exc, f"ifan {args.command}")
     except KeyboardInterrupt:
         print(f"ifan {args.command}: interrupted", file=sys.stderr)
         return 130

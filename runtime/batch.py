@@ -193,7 +193,7 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
 
     with VideoReader(job.source) as reader:
         size = batch_size(executor, options.batch, *reader.size)
-        with AtomicVideoWriter(job.target, reader.fps, reader.size) as writer, \
+        with AtomicVideoWriter(job.target, reader.fps, reader.size, audio_from=job.source) as writer, \
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
             for frames in reader.batches(size):
