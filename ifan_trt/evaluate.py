@@ -107,12 +107,6 @@ def _lpips(scorer, a: np.ndarray, b: np.ndarray) -> float:
         return float(scorer(t(a), t(b)))
 
 
-def _model_name(checkpoint, onnx, engine) -> str:
-    if onnx or engine:
-        return Path(onnx or engine).name
-    return Path(checkpoint).name if checkpoint else "default model"
-
-
 def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx: str | None = None,
                     engine: str | None = None, csv_path: str | os.PathLike | None = None,
                     save_dir: str | os.PathLike | None = None, official_crop: bool = False,
@@ -123,7 +117,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     from .imageio import read_image, write_image
 
     try:
-        from ifan_trt.runtime.backends import open_executor
+        from ifan_trt.runtime.backends import model_label, open_executor
         from ifan_trt.runtime.padding import official_crop as crop8
         from ifan_trt.runtime.pipeline import deblur_image
     except ImportError as exc:
@@ -166,7 +160,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     keys = list(METRICS) + (["lpips"] if scorer is not None else [])
     summary = {
         "data": str(data), "layout": layout, "count": len(rows),
-        "model": _model_name(checkpoint, onnx, engine), "backend": executor.backend,
+        "model": model_label(executor.model_path), "backend": executor.backend,
         "lpips": lpips_note, "official_crop": official_crop,
         "input": {k: float(np.mean([r[f"input_{k}"] for r in rows])) for k in keys},
         "output": {k: float(np.mean([r[f"model_{k}"] for r in rows])) for k in keys},

@@ -56,7 +56,10 @@ def infer(executor: Executor, x: np.ndarray, left: np.ndarray | None = None, rig
                                             None if right is None else right[i:i + step])
                                for i in range(0, b, step)])
     pick = lambda a, i: None if a is None else a[i:i + 1]
-    return np.concatenate([run_tiled(executor, x[i:i + 1], tile, tiling.overlap, pick(left, i), pick(right, i))
+    overlap = tiling.overlap
+    if executor.limits.max_hw == tile:  # a static model's own size: keep at least half of each tile new
+        overlap = min(overlap, min(tile) // 2)
+    return np.concatenate([run_tiled(executor, x[i:i + 1], tile, overlap, pick(left, i), pick(right, i))
                            for i in range(b)])
 
 

@@ -85,8 +85,11 @@ def choose_tile(h: int, w: int, limits: ShapeLimits, tile: tuple[int, int] | Non
     """The tile size for an H x W (padded) input, or None to run it whole.
 
     An explicit tile wins; else a pixel budget (largest near-square tile within it); else the
-    executor's largest accepted size when the input exceeds it.
+    executor's largest accepted size when the input exceeds it. A static-shape model (one fixed
+    H x W) always runs tiles of its own size; the pipeline pads smaller inputs up to it.
     """
+    if limits.max_hw is not None and limits.min_hw == limits.max_hw:
+        return None if (h, w) == limits.max_hw else limits.max_hw
     if tile is not None:
         th, tw = (_floor8(min(t, s), multiple) for t, s in zip(tile, (h, w)))
         return None if (th, tw) == (h, w) else (th, tw)
