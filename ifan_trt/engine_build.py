@@ -55,6 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plugin-lib", type=Path,
                    help="IFAN_IAC plugin library (default: searched, see ifan_trt.runtime.plugin_library)")
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the build report (the sidecar) as JSON")
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
     p.add_argument("--builder-optimization-level", type=int, metavar="0-5",
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
@@ -358,6 +359,10 @@ def run(args) -> int:
         timing_cache=args.timing_cache, build_seconds=seconds,
         metadata={**graphs.metadata(graph), "ifan.precision": precision}, layers=counts)
     write_engine(args.output, plan, sidecar)
+    if getattr(args, "json", None):
+        from .reports import write_json
+
+        write_json(args.json, {"engine": str(args.output), **sidecar})
     print(f"wrote {args.output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {args.output}.json", file=sys.stderr)
     return 0
 

@@ -18,61 +18,15 @@ import csv
 import io
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .datasets import Pair, find_pairs  # noqa: F401  (one owner of the folder layouts)
 from .errors import IfanError
 from .metrics import mae, psnr, ssim
 
 METRICS = ("psnr", "ssim", "mae")
-
-
-@dataclass
-class Pair:
-    name: str
-    source: Path
-    target: Path
-    left: Path | None = None
-    right: Path | None = None
-
-
-def _images(folder: Path) -> dict[str, Path]:
-    from .imageio import EXTENSIONS
-
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in EXTENSIONS}
-
-
-def find_pairs(data: str | os.PathLike, dual: bool = False) -> tuple[str, list[Pair]]:
-    """(layout name, pairs) for a DPDD, RealDOF or plain source/target folder."""
-    root = Path(data)
-    if not root.is_dir():
-        raise IfanError(f"{root}: no such folder (expected a DPDD, RealDOF or source/target folder)")
-    if (root / "test_c" / "source").is_dir():
-        layout, src_dir, tgt_dir = "DPDD", root / "test_c" / "source", root / "test_c" / "target"
-    elif (root / "source").is_dir():
-        layout, src_dir, tgt_dir = "source/target", root / "source", root / "target"
-    else:
-        raise IfanError(f"{root}: neither test_c/source (DPDD) nor source/ (RealDOF or plain) found")
-    if not tgt_dir.is_dir():
-        raise IfanError(f"{tgt_dir}: missing; every source image needs a sharp target of the same name")
-    sources, targets = _images(src_dir), _images(tgt_dir)
-    missing = sorted(set(sources) - set(targets))
-    if missing:
-        raise IfanError(f"{tgt_dir}: no target for {len(missing)} source image(s), e.g. {missing[0]}")
-    if not sources:
-        raise IfanError(f"{src_dir}: no images")
-    lefts = rights = {}
-    if dual:
-        if layout != "DPDD":
-            raise IfanError(f"{root}: a dual-pixel model needs the DPDD layout (test_l/source, test_r/source)")
-        lefts, rights = _images(root / "test_l" / "source"), _images(root / "test_r" / "source")
-        gaps = sorted(set(sources) - set(lefts) | set(sources) - set(rights))
-        if gaps:
-            raise IfanError(f"{root}: no dual-pixel views (test_l/test_r) for {len(gaps)} image(s), e.g. {gaps[0]}")
-    pairs = [Pair(n, sources[n], targets[n], lefts.get(n), rights.get(n)) for n in sorted(sources)]
-    return layout, pairs
 
 
 def lpips_status() -> tuple[object | None, str]:
@@ -216,6 +170,7 @@ def register(subparsers) -> None:
     p.add_argument("--csv", help="per-image metrics CSV (default: none)")
     p.add_argument("--table", help="also write the Markdown table to this file")
     p.add_argument("--save-dir", help="write the deblurred images here")
+    p.add_argument("--json", metavar="FILE", help="write the summary as JSON (with machine, versions, command)")
     p.add_argument("--official-crop", action="store_true",
                    help="crop to multiples of 8 as the official evaluation does (default: pad and crop back)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch / ONNX Runtime")
@@ -229,6 +184,10 @@ def run(args) -> int:
                               threads=args.threads, limit=args.limit)
     table = format_table(summary)
     print(table, end="")
+    if args.json:
+        from .reports import write_json
+
+        write_json(args.json, summary)
     if args.table:
         tmp = Path(args.table).with_name(f".{Path(args.table).name}.tmp{os.getpid()}")
         tmp.write_text(table)

@@ -29,9 +29,12 @@ def register(subparsers) -> None:
                                           "else a folder. Videos keep their frame count, size and frame rate.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help=f"image files, folders or glob patterns; video files ({', '.join(VIDEO_EXTENSIONS)})")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
-    p.add_argument("--checkpoint", help="official IFAN or ifan-trt checkpoint (default: the bundled model)")
-    p.add_argument("--onnx", help="exported ONNX model (run with ONNX Runtime)")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="output file (one input) or folder (default for one image: NAME.deblurred.EXT in the "
+                        "current folder)")
+    p.add_argument("--checkpoint", help="official IFAN or ifan-trt checkpoint, or 'default' (the bundled model)")
+    p.add_argument("--onnx", help="exported ONNX model (run with ONNX Runtime), or 'default' (the bundled "
+                                  "model's export; also what runs when no model is given and ONNX Runtime is installed)")
     p.add_argument("--engine", help="TensorRT engine (its .json sidecar beside it)")
     p.add_argument("--backend", default="auto",
                    help="auto, tensorrt, onnxruntime or torch (default auto: TensorRT for an engine on a GPU, "
@@ -65,6 +68,12 @@ def _is_image(path: Path) -> bool:
 
 
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
+    """The folder's images; a paired set (source/target, DPDD, RealDOF, `ifan synth`) gives its
+    blurry source images (ifan_trt.datasets owns the layouts)."""
+    from ifan_trt.datasets import find_images, layout_of
+
+    if not recursive and layout_of(folder).name != "plain":
+        return find_images(folder)
     pattern = "**/*" if recursive else "*"
     return sorted(p for p in folder.glob(pattern) if p.is_file() and _is_image(p) and not p.name.startswith("."))
 
@@ -107,6 +116,14 @@ def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
     return jobs
 
 
+def _default_output(inputs: list[str]) -> str:
+    """One image file without -o: NAME.deblurred.EXT in the current folder."""
+    path = Path(inputs[0])
+    if len(inputs) != 1 or not path.is_file():
+        raise IfanError("-o OUT is needed for several inputs, folders and globs (a single image may omit it)")
+    return path.stem + ".deblurred" + path.suffix
+
+
 def _check_targets(jobs: list[Job], overwrite: bool) -> None:
     sources = {job.source.resolve() for job in jobs}
     for job in jobs:
@@ -124,10 +141,12 @@ def _check_targets(jobs: list[Job], overwrite: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ifan_trt.runtime.backends import open_executor
+    from ifan_trt.runtime.backends import open_executor, run_summary
     from ifan_trt.runtime.pipeline import Tiling
     from ifan_trt.runtime.tiling import parse_tile
 
+    if args.output is None:
+        args.output = _default_output(args.inputs)
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
     _check_targets(jobs, args.overwrite)
     if (args.left or args.right or args.compare) and len(jobs) != 1:
@@ -148,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
     executor = open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit,
                              iac_mode=args.iac_mode, threads=args.threads, onnx=args.onnx, engine=args.engine,
                              device=args.device, plugin=args.plugin)
+    summary = run_summary(executor)  # said once, after the work (a single failing input gets one error line)
     failures = 0
 
     def fail(job: Job, exc: Exception) -> None:
@@ -172,11 +192,12 @@ def run(args: argparse.Namespace) -> int:
             else:
                 _deblur_image_jobs(executor, chunk, args, left, right, tiling, fail)
             progress.update(len(chunk))
+    print(f"ifan deblur: {summary}", file=sys.stderr)
     if failures:
         print(f"ifan deblur: {failures} of {len(jobs)} inputs failed", file=sys.stderr)
         return 1
     if len(jobs) == 1:
-        print(f"wrote {jobs[0].target}")
+        print(f"wrote {jobs[0].target}" + (f" and {args.compare}" if args.compare else ""))
     else:
         kind = "images" if not any(is_video(j.source) for j in jobs) else "files"
         print(f"wrote {len(jobs)} {kind} to {args.output}")
