@@ -25,6 +25,8 @@ COMMANDS = [
     ".commands.calibrate",
     ".commands.audit",
     ".commands.build",
+    ".commands.inspect",
+    ".commands.benchmark",
 ]
 
 

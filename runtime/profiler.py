@@ -15,7 +15,7 @@ from ifan_trt.errors import IfanError
 
 from . import stats
 from .executor import Executor
-from .pipeline import _nchw
+from .pipeline import _nchw, infer
 
 LAYER_RUNS = 5  # profiled runs averaged for the per-layer times
 STAGES = ("decode", "preprocess", "h2d", "compute", "d2h", "other", "postprocess")
@@ -91,7 +91,7 @@ def _one(executor: Executor, jpegs: list[bytes], h: int, w: int) -> dict[str, fl
     x = np.concatenate([_nchw(f[:, :, ::-1].astype(np.float32) / 255.0, executor.info.size_multiple,
                               executor.limits.min_hw) for f in bgr])
     t2 = clock()
-    out = executor.run(x)
+    out = infer(executor, x)  # whole, or padded/tiled to a static model's shape
     t3 = clock()
     frames = [np.ascontiguousarray((np.clip(o[:, :h, :w], 0, 1).transpose(1, 2, 0)[:, :, ::-1] * 255 + 0.5)
                                    .astype(np.uint8)) for o in out]
