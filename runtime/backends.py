@@ -42,25 +42,26 @@ def default_onnx(required: bool = True) -> str | None:
     return None if path is None else str(path)
 
 
-def named_model(kind: str, path: str | os.PathLike | None) -> str | None:
+def named_model(kind: str, path: str | os.PathLike | None, option: str | None = None) -> str | None:
     """The file a --checkpoint/--onnx/--engine value names: `default` is the bundled model; a
-    missing, non-regular or unreadable file is an error naming the option."""
+    missing, non-regular or unreadable file is an error naming the option (default --KIND)."""
     if path is None:
         return None
+    option = option or f"--{kind}"
     if str(path) == DEFAULT_NAME:
         if kind == "checkpoint":
             return default_checkpoint()
         if kind == "onnx":
             return default_onnx()
-        raise IfanError(f"--{kind} default: no engine is bundled (an engine is built for its GPU); "
+        raise IfanError(f"{option} default: no engine is bundled (an engine is built for its GPU); "
                         "build one with `ifan build --onnx default -o default.engine`")
     p = Path(path)
     if not p.exists():
-        raise IfanError(f"{path}: no such file (--{kind})")
+        raise IfanError(f"{path}: no such file ({option})")
     if not p.is_file():
-        raise IfanError(f"{path}: not a regular file (--{kind})")
+        raise IfanError(f"{path}: not a regular file ({option})")
     if not os.access(p, os.R_OK):
-        raise IfanError(f"{path}: cannot read it (--{kind}: permission denied)")
+        raise IfanError(f"{path}: cannot read it ({option}: permission denied)")
     return str(path)
 
 

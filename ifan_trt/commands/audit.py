@@ -29,8 +29,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ifan_trt.runtime.backends import named_model
 
-    args.fp32 = Path(named_model("onnx", args.fp32))
-    args.candidate = Path(named_model("onnx", args.candidate))
+    args.fp32 = Path(named_model("onnx", args.fp32, "--fp32"))
+    args.candidate = Path(named_model("onnx", args.candidate, "--candidate"))
     paths = images.find_images(args.images, args.count)
     result = audit(args.fp32, args.candidate, paths, images.parse_size(args.size), args.min_psnr)
     print(format_table(HEADER, result.table_rows()))

@@ -20,7 +20,7 @@ def run(args) -> int:
 
     suffix = args.model.lower().rsplit(".", 1)[-1] if "." in args.model else ""
     kind = _KINDS.get(f".{suffix}", "checkpoint") if args.model != "default" else "onnx"
-    facts = inspect_model(named_model(kind, args.model))
+    facts = inspect_model(named_model(kind, args.model, "MODEL"))
     print(format_facts(facts))
     if facts.get("static_hw"):
         h, w = facts["static_hw"]
