@@ -304,6 +304,10 @@ def run(args) -> int:
     # everything that needs no TensorRT is checked first: bad options fail fast anywhere
     profiles = parse_profiles(args.shapes)
     workspace = parse_workspace(args.workspace)
+    if str(args.onnx) == "default":  # the bundled model's FP32 export
+        from ifan_trt.weights import default_onnx_path
+
+        args.onnx = default_onnx_path()
     if not args.onnx.is_file():
         raise IfanError(f"{args.onnx}: no such ONNX file")
     if args.output.resolve() == args.onnx.resolve():

@@ -45,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.export.contract import parse_shape
 
     shape = parse_shape(args.shape) if args.shape else None
+    if args.onnx == "default":  # the bundled model's export
+        from ifan_trt.weights import default_onnx_path
+
+        args.onnx = str(default_onnx_path())
     if args.batch < 1:
         raise IfanError(f"--batch {args.batch}: must be >= 1")
     return report_and_status(args.onnx, args.checkpoint or _bundled_if_source(args.onnx), shape,
