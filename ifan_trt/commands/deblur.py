@@ -138,13 +138,8 @@ def _check_targets(jobs: list[Job], overwrite: bool) -> None:
             raise IfanError(f"{job.target}: unsupported output format; use one of {', '.join(EXTENSIONS)}")
 
 
-def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ifan_trt.runtime.backends import open_executor, run_summary
-    from ifan_trt.runtime.pipeline import Tiling
-    from ifan_trt.runtime.tiling import parse_tile
-
+def _checked_jobs(args: argparse.Namespace) -> list[Job]:
+    """The jobs, with every option and output path checked before any model is opened."""
     if args.output is None:
         args.output = _default_output(args.inputs)
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
@@ -159,6 +154,17 @@ def run(args: argparse.Namespace) -> int:
         raise IfanError(f"--batch {args.batch}: must be >= 1")
     if args.overlap is not None and args.overlap < 0:
         raise IfanError(f"--overlap {args.overlap}: must be >= 0")
+    return jobs
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ifan_trt.runtime.backends import open_executor, run_summary
+    from ifan_trt.runtime.pipeline import Tiling
+    from ifan_trt.runtime.tiling import parse_tile
+
+    jobs = _checked_jobs(args)
     tiling = Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels,
                     overlap=DEFAULT_OVERLAP if args.overlap is None else args.overlap)
     left = read_image(args.left) if args.left else None
