@@ -132,7 +132,7 @@ def run_tiled(executor: Executor, input: np.ndarray, tile_hw: tuple[int, int], o
         [a[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in group])
     for i in range(0, len(tiles), batch):
         group = tiles[i:i + batch]
-        result = executor.run(cut(input, group), cut(left, group), cut(right, group))
+        result = executor.run_filled(cut(input, group), cut(left, group), cut(right, group))
         for t, r in zip(group, result):
             wt = blend_weights(t, h, w, overlap)
             out[:, t.y:t.y + t.h, t.x:t.x + t.w] += r * wt

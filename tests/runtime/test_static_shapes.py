@@ -63,3 +63,25 @@ def test_fixed_batch_pads_and_splits():
             expected = dynamic.run(_nchw(frame, 8))[0].transpose(1, 2, 0)
             np.testing.assert_allclose(out.rgb, expected, atol=1e-4)
         assert "fixed batch 2" in run_summary(static)
+
+
+def test_fixed_batch_engine_limits_fill_the_batch():
+    """An engine whose only profile has batch 2 (TensorRT path, faked): one image and three tiles
+    still run, in batches of exactly 2, with each image's own result."""
+    from runtime_fixtures import FakeExecutor
+
+    from ifan_trt.runtime.executor import ShapeLimits
+
+    calls = []
+
+    class FixedBatch(FakeExecutor):
+        def run(self, input, left=None, right=None):
+            assert input.shape[0] == 2
+            calls.append(input.shape)
+            return super().run(input, left, right)
+
+    fake = FixedBatch(fn=lambda x: x * 0.5, limits=ShapeLimits(min_batch=2, max_batch=2, min_hw=(32, 32), max_hw=(32, 32)))
+    rgb = scene(30, 70)
+    out = deblur_image(fake, Image(rgb, np.dtype(np.float32), False))
+    np.testing.assert_allclose(out.rgb, rgb * 0.5, atol=1e-6)
+    assert calls and all(shape == (2, 3, 32, 32) for shape in calls)
