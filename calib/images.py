@@ -9,39 +9,31 @@ cropped to a multiple of 8 as the official evaluation does.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ifan_trt.contract import SIZE_MULTIPLE
 from ifan_trt.errors import IfanError
+from ifan_trt.sizes import parse_model_size
 from ifan_trt.imageio import EXTENSIONS, read_image
 
-SIZE_MULTIPLE = 8
-_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
     """'HxW' -> (H, W), both positive multiples of 8; None stays None."""
     if text is None:
         return None
-    m = _SIZE.match(str(text))
-    if not m:
-        raise IfanError(f"--size {text!r}: expected HxW, e.g. 256x256")
-    h, w = int(m.group(1)), int(m.group(2))
-    if h <= 0 or w <= 0 or h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-        raise IfanError(f"--size {text}: height and width must be positive multiples of {SIZE_MULTIPLE}")
-    return h, w
+    return parse_model_size(text, "--size")
 
 
 def bundled_images_dir() -> Path | None:
-    """The sample images shipped with the repository (samples/), if present."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parent.parent / "samples", here.parent / "samples"):
-        if candidate.is_dir() and find_images(candidate, required=False):
-            return candidate
-    return None
+    """The sample images shipped with the package (ifan_trt.samples), if present."""
+    from ifan_trt.samples import samples_dir
+
+    folder = samples_dir()
+    return folder if folder.is_dir() and find_images(folder, required=False) else None
 
 
 def find_images(folder: str | os.PathLike | None, count: int | None = None, required: bool = True) -> list[Path]:
@@ -51,7 +43,7 @@ def find_images(folder: str | os.PathLike | None, count: int | None = None, requ
         bundled = bundled_images_dir()
         if bundled is None:
             if required:
-                raise IfanError("no images given and no bundled samples/ folder; pass --images DIR")
+                raise IfanError("no images given and the bundled sample images are missing; pass --images DIR")
             return []
         folder = bundled
     if not required and not Path(folder).is_dir():

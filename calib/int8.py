@@ -1,6 +1,6 @@
 """INT8 graphs with Q/DQ nodes as TensorRT wants them, calibrated on the CPU.
 
-Recipe (DESIGN.md section 4): ONNX Runtime's static quantizer in QDQ format, symmetric INT8 for
+Recipe (docs/ARCHITECTURE.md, facts about TensorRT): ONNX Runtime's static quantizer in QDQ format, symmetric INT8 for
 activations (per tensor) and weights (per output channel), zero points 0, bias left float,
 weights kept float behind a Q/DQ pair, and only Conv/ConvTranspose quantized, so the Q/DQ sit on
 convolution inputs and the IAC stays float (TensorRT does not fuse DQ -> plugin -> Q).
@@ -25,8 +25,9 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from . import graphs
-from .twin import standard_twin
+from ifan_trt.export import graph as graphs
+from ifan_trt.export.twin import standard_twin
+from ifan_trt.contract import META
 
 METHODS = ("entropy", "percentile", "minmax")
 QUANTIZED_OPS = ("Conv", "ConvTranspose")
@@ -437,7 +438,7 @@ def calibrate(model, image_paths: list[Path], make_feeds, method: str = "percent
                            time.time() - start, ranges)
     _restore_metadata(result, model)
     graphs.set_metadata(result, graphs.PRECISION_KEY, "int8")
-    graphs.set_metadata(result, "ifan.calibration", json.dumps(
+    graphs.set_metadata(result, META.calibration, json.dumps(
         {"method": method, "size": f"{size[0]}x{size[1]}", "images": len(image_paths), "key": key[:16]}))
     problems = qdq_problems(result)
     if problems:

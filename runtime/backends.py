@@ -90,7 +90,7 @@ def engine_onnx(engine: str) -> str | None:
 
 def _auto_engine(engine: str, gpu: bool | None) -> tuple[str, str]:
     if gpu is None:
-        from .cuda_memory import gpu_count
+        from ifan_trt.runtime.tensorrt.cuda import gpu_count
 
         gpu = gpu_count() > 0
     if gpu:
@@ -145,7 +145,7 @@ def open_executor(backend: str = "auto", checkpoint: str | None = None, in_bit: 
     """The executor for a request; `model_path` says which file really runs."""
     backend, path = resolve_backend(backend, checkpoint, onnx, engine)
     if backend == "tensorrt":
-        from .trt_executor import TrtExecutor
+        from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 
         executor = TrtExecutor(path, cuda=cuda, plugin=plugin)
     elif backend == "onnxruntime":

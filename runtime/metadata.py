@@ -10,6 +10,7 @@ from pathlib import Path
 from ifan_trt.errors import IfanError
 
 from .executor import ModelInfo
+from ifan_trt.contract import META
 
 PREFIX = "ifan."
 
@@ -72,7 +73,7 @@ def sidecar_metadata(data: dict) -> dict[str, str]:
         meta = {k: v for k, v in data.items() if k.startswith(PREFIX)}
     meta = {str(k): str(v) for k, v in meta.items()}
     if data.get("precision"):  # the engine's precision wins over the ONNX file's
-        meta["ifan.precision"] = str(data["precision"])
+        meta[META.precision] = str(data["precision"])
     return meta
 
 

@@ -35,8 +35,8 @@ def _precision(model, meta: dict) -> str:
 
 
 def onnx_facts(path: Path) -> dict:
-    from ifan_trt.calib import graphs
-    from ifan_trt.export.contract import PLUGIN_OP
+    from ifan_trt.contract import PLUGIN_OP
+    from ifan_trt.export import graph as graphs
 
     model = graphs.load_model(path)
     meta = graphs.metadata(model)

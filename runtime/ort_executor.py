@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
 
 from .executor import Executor, ShapeLimits
@@ -40,7 +41,7 @@ def providers_for(device: str, available: list[str]) -> list[str]:
 def _session_options(ort, threads: int | None):
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # CPU defaults measured by bench/ (issue 8, bench/README.md): no memory pattern (it reserves
+    # CPU defaults measured by bench/ (bench/README.md): no memory pattern (it reserves
     # the run's peak as one extra block) and a CPU arena that grows by what is asked, not by
     # doubling: same speed, a lower peak RSS; idle intra-op threads sleep instead of spinning
     # (faster when the cores are shared, e.g. with the demo's capture and display threads)
@@ -69,17 +70,17 @@ def _lean_cpu_arena(ort, options) -> None:
 def _uses_plugin_node(path: str) -> bool:
     """True when the graph holds an IFAN_IAC node (cheap check of the op names in the file)."""
     with open(path, "rb") as fh:
-        return b"IFAN_IAC" in fh.read()
+        return PLUGIN_OP.encode() in fh.read()
 
 
 def _cpu_model(path: str):
-    """The graph with the CPU rewrites applied (runtime/cpu_graph.py), or None when there is
+    """The graph with the CPU rewrites applied (export/cpu_rewrites.py), or None when there is
     nothing to rewrite or onnx is not installed (then the file runs as it is)."""
     try:
         import onnx
     except ImportError:
         return None, {}
-    from .cpu_graph import optimise_for_cpu
+    from ifan_trt.export.cpu_rewrites import optimise_for_cpu
 
     model, applied = optimise_for_cpu(onnx.load(path))
     return (model if applied else None), applied
@@ -143,7 +144,7 @@ class OrtExecutor(Executor):
         if not os.path.isfile(path):
             raise IfanError(f"{path}: no such ONNX file")
         self.providers = providers_for(device, ort.get_available_providers())
-        self.cpu_rewrites: dict[str, int] = {}  # what runtime/cpu_graph.py changed (CPU provider only)
+        self.cpu_rewrites: dict[str, int] = {}  # what export/cpu_rewrites.py changed (CPU provider only)
         self.session = create_session(path, self.providers, threads, self.cpu_rewrites)
         self.info = info_from_metadata(self.session.get_modelmeta().custom_metadata_map, path)
         inputs = {i.name: i for i in self.session.get_inputs()}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ifan_trt.calib import images
 from ifan_trt.calib.audit import HEADER, audit, write_json, write_plot
-from ifan_trt.calib.table import format_table
+from ifan_trt.table import format_table
 
 
 def register(subparsers) -> None:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import IfanError
+from ifan_trt.errors import IfanError
+from ifan_trt.sizes import parse_size
 
 
 def _size(text: str) -> tuple[int, int]:
+    """--size HxW (rows first, as every size), at least 16x16."""
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected WxH, e.g. 512x384") from None
-    if w < 16 or h < 16:
-        raise argparse.ArgumentTypeError(f"{text!r}: at least 16x16")
-    return w, h
+        return parse_size(text, "--size", minimum=16)
+    except IfanError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--size ")) from None
 
 
 def register(subparsers) -> None:
@@ -25,7 +24,7 @@ def register(subparsers) -> None:
                     "compositing, sensor noise and optional JPEG. Deterministic from --seed.")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--count", type=int, default=30)
-    p.add_argument("--size", type=_size, default=(512, 384), help="WxH (default 512x384)")
+    p.add_argument("--size", type=_size, default=(384, 512), help="HxW (default 384x512)")
     p.add_argument("--seed", type=int, default=1000, help="training uses seed 0 (and 1 for validation)")
     p.add_argument("--max-radius", type=float, default=10.0, help="largest CoC radius in pixels")
     p.add_argument("--jpeg-prob", type=float, default=0.0, help="share of sources JPEG-compressed")
@@ -37,7 +36,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from .. import synthetic
+    from ifan_trt.training import synthetic
 
     if args.count < 1:
         raise IfanError(f"--count {args.count}: must be at least 1")

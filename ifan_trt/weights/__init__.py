@@ -1,5 +1,5 @@
 """The bundled default model: IFAN (ch=16, N=8, official IAC mode) trained by us on synthetic
-defocus (ifan_trt.synthetic, `ifan train`); its training record is the checkpoint's meta.
+defocus (ifan_trt.training.synthetic, `ifan train`); its training record is the checkpoint's meta.
 
 It ships three ways: the checkpoint (PyTorch), its FP32 ONNX export and the INT8 graph for ONNX
 Runtime's CPU provider (both made from the checkpoint with `ifan export` and `ifan calibrate

@@ -15,7 +15,7 @@ from ifan_trt.export.ort_plugin import ort_session
 from ifan_trt.export.verify import synthetic_images
 from ifan_trt.model import IFAN, IFANConfig
 
-FP32_TOL = 1e-4  # ORT vs PyTorch, FP32 (the bound)
+FP32_TOL = 1e-4  # ORT vs PyTorch, FP32 (verify's bound)
 
 
 def small_model(n_iters=2, ch=8, dual=False, iac_mode="official", seed=0, scale=0.06) -> IFAN:

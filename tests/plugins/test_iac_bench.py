@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ifan_trt.runtime.iac_network import IacSpec, iac_traffic_bytes
+from bench.iac_network import IacSpec, iac_traffic_bytes
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "iac_plugin_gpu.py"
 
@@ -25,7 +25,7 @@ def load_bench():
 def test_skips_cleanly_without_gpu():
     reason = load_bench().unavailable()
     if reason is None:
-        pytest.skip("this machine can run the benchmark")
+        pytest.skip("a GPU with TensorRT is present: the benchmark can run")
     result = subprocess.run([sys.executable, str(BENCH)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert f"skipped: {reason}" in result.stdout

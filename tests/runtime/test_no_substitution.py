@@ -95,7 +95,7 @@ def test_eval_row_names_what_ran(tmp_path, capsys):
     onnx = default_onnx_path()
     digest = hashlib.sha256(onnx.read_bytes()).hexdigest()
     (tmp_path / "m.engine.json").write_text(json.dumps({"onnx": {"path": str(onnx), "sha256": digest}}))
-    from ifan_trt.runtime import cuda_memory
+    from ifan_trt.runtime.tensorrt import cuda as cuda_memory
 
     if cuda_memory.gpu_count() > 0:
         pytest.skip("a GPU is present: the engine would run on TensorRT")

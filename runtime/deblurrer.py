@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IfanError
-from .imageio import Image, encode_image, read_image, to_array, write_bytes_atomic
+from ifan_trt.errors import IfanError
+from ifan_trt.imageio import Image, encode_image, read_image, to_array, write_bytes_atomic
 
 _KINDS = {".onnx": "onnx", ".engine": "engine", ".plan": "engine", ".trt": "engine",
           ".pth": "checkpoint", ".pt": "checkpoint", ".pytorch": "checkpoint", ".ckpt": "checkpoint"}
@@ -70,23 +70,23 @@ class Deblurrer:
     def __init__(self, model: str | os.PathLike | None = None, backend: str = "auto", device: str = "auto",
                  threads: int | None = None, tile: tuple[int, int] | None = None, max_pixels: int | None = None,
                  overlap: int | None = None, plugin: str | None = None):
-        from .runtime.backends import open_executor, run_summary
-        from .runtime.pipeline import Tiling
-        from .runtime.tiling import DEFAULT_OVERLAP
+        from .backends import open_executor, run_summary
+        from .pipeline import Tiling
+        from .tiling import DEFAULT_OVERLAP
 
         self.executor = open_executor(backend, threads=threads, device=device, plugin=plugin, **_model_kwargs(model))
         self.tiling = Tiling(tile=tile, max_pixels=max_pixels, overlap=DEFAULT_OVERLAP if overlap is None else overlap)
         self.summary = run_summary(self.executor)  # which model, backend and precision run
 
     def __call__(self, image: np.ndarray, bgr: bool = False) -> np.ndarray:
-        from .runtime.pipeline import deblur_image
+        from .pipeline import deblur_image
 
         source = to_image(image, bgr)
         return from_image(replace(source, rgb=deblur_image(self.executor, source, tiling=self.tiling).rgb), bgr)
 
     def deblur_file(self, src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> Path:
         """One image file to another (format from dst's extension; depth and alpha kept)."""
-        from .runtime.pipeline import deblur_image
+        from .pipeline import deblur_image
 
         src, dst = Path(src), Path(dst)
         if dst.exists() and (not overwrite or dst.resolve() == src.resolve()):
@@ -102,7 +102,7 @@ class Deblurrer:
 
     def deblur_video(self, src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> Path:
         """Every frame of a video file; same frame count, size and frame rate; written atomically."""
-        from .runtime.video import AtomicVideoWriter, VideoReader
+        from .video import AtomicVideoWriter, VideoReader
 
         dst = Path(dst)
         if dst.exists() and not overwrite:

@@ -1,9 +1,9 @@
-"""Build a TensorRT engine from an IFAN ONNX export: `build_engine.py` and `ifan build`.
+"""The TensorRT steps of an engine build (`ifan build`, `build_engine.py`): probe the installed
+TensorRT, parse, configure, build, inspect, write the plan and its sidecar.
 
 One code path for TensorRT 10.x and 11.x: the network is strongly typed and no precision flag
-is set (TensorRT 11 has none); precision comes from the graph, prepared on the CPU by
-ifan_trt.calib (FP16 casts and initializers, INT8 Q/DQ). --precision picks a graph of that
-precision or prepares it from the FP32 export. Parsing, configuration and the build go through
+is set (TensorRT 11 has none); precision comes from the graph, prepared on the CPU beforehand
+(ifan_trt.calib.prepare.graph_for: FP16 casts and initializers, INT8 Q/DQ). Parsing, configuration and the build go through
 polygraphy's loaders (network_from_onnx_path, CreateConfig, engine_bytes_from_network), which
 probe what the installed TensorRT offers. Every TensorRT call used here exists in both the 10.3
 and 11.1 Python APIs.
@@ -16,7 +16,6 @@ option checks work without them.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -24,61 +23,17 @@ import time
 from pathlib import Path
 
 from ifan_trt import __version__
+from ifan_trt.contract import PRECISIONS
 from ifan_trt.errors import IfanError
+from ifan_trt.table import format_table
 
-from .engine_inspect import layer_precisions, summary, unexpected_fp32
-from .engine_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles, profiles_to_sidecar
+from .inspect import layer_precisions, summary, unexpected_fp32
+from .optimization_profiles import profiles_to_sidecar
+from ifan_trt.contract import META
 
-PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")
 MIN_TENSORRT = (10, 0)  # strongly typed networks and Q/DQ with FP16 scales
 TESTED_MAJORS = (10, 11)
 SIDECAR_FORMAT = "ifan-trt engine sidecar 1"
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
-
-
-# ---------------------------------------------------------------- options
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--onnx", type=Path, required=True, help="IFAN ONNX export (FP32, or already FP16/INT8)")
-    p.add_argument("-o", "--output", type=Path, required=True,
-                   help="engine file to write (a .json sidecar goes beside it)")
-    p.add_argument("--precision", choices=PRECISIONS,
-                   help="engine precision; an FP32 graph is converted first (default: the graph's own)")
-    p.add_argument("--calib-images", type=Path,
-                   help="images for INT8 calibration (and FP16 measurement; default there: the bundled samples)")
-    p.add_argument("--calib-method", default="percentile", choices=("entropy", "percentile", "minmax"),
-                   help="INT8 range method (default: %(default)s)")
-    p.add_argument("--calib-count", type=int, default=32, help="INT8 calibration images (default: %(default)s)")
-    p.add_argument("--calib-size", default="256x256", help="INT8 calibration crop HxW (default: %(default)s)")
-    p.add_argument("--shapes", action="append", metavar="min=NxCxHxW,opt=...,max=...",
-                   help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
-    p.add_argument("--plugin-lib", type=Path,
-                   help="IFAN_IAC plugin library (default: searched, see ifan_trt.runtime.plugin_library)")
-    p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
-    p.add_argument("--json", type=Path, metavar="FILE", help="also write the build report (the sidecar) as JSON")
-    p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
-    p.add_argument("--builder-optimization-level", type=int, metavar="0-5",
-                   help="TensorRT builder optimisation level (TensorRT's default: 3)")
-    p.add_argument("--version-compatible", action="store_true",
-                   help="version-compatible engine; the plugin library is serialised into the plan")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="build_engine.py", description=__doc__.split("\n\n")[0])
-    add_arguments(p)
-    return p
-
-
-def parse_workspace(text: str) -> int:
-    """'512M', '4G', '1.5g', plain numbers in MiB -> bytes."""
-    m = _SIZE.match(str(text))
-    if not m:
-        raise IfanError(f"--workspace {text!r}: expected a size such as 512M or 4G")
-    value, unit = float(m.group(1)), (m.group(2) or "m").lower()
-    size = int(value * {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit])
-    if size < (1 << 20):
-        raise IfanError(f"--workspace {text}: at least 1M")
-    return size
 
 
 # ---------------------------------------------------------------- TensorRT and the request
@@ -119,56 +74,6 @@ def check_request(version: tuple[int, int, int], precision: str, has_plugin: boo
         warnings.append("version-compatible engine with a plugin: the plugin library is serialised into the plan; "
                         "the runtime must allow host code (IRuntime.engine_host_code_allowed)")
     return warnings
-
-
-# ---------------------------------------------------------------- the graph
-
-def graph_precision(model) -> str:
-    """The graph's precision: its ifan.precision metadata, else what its nodes show."""
-    from onnx import TensorProto
-
-    meta = {p.key: p.value for p in model.metadata_props}
-    if meta.get("ifan.precision") in PRECISIONS:
-        return meta["ifan.precision"]
-    qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
-    half = any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer)
-    return ("int8-fp16" if half else "int8") if qdq else ("fp16" if half else "fp32")
-
-
-def prepared_path(output: Path, onnx_path: Path, precision: str) -> Path:
-    """Where a prepared graph goes: beside the engine, named after the source export."""
-    return output.with_name(f"{onnx_path.stem}.{precision}.onnx")
-
-
-def select_graph(args, progress: bool = True) -> tuple[Path, str]:
-    """(graph to build, its precision): the --onnx graph when it has the requested precision, a
-    previously prepared graph beside the engine, or one prepared now from the FP32 export."""
-    from ifan_trt.calib import graphs, images, prepare
-
-    model = graphs.load_model(args.onnx)
-    have = graph_precision(model)
-    want = args.precision or have
-    if want == have:
-        return args.onnx, have
-    if have != "fp32":
-        raise IfanError(f"{args.onnx}: is a {have} graph; --precision {want} needs the FP32 export")
-    target = prepared_path(args.output, args.onnx, want)
-    if target.is_file() and target.stat().st_mtime >= args.onnx.stat().st_mtime:
-        existing = graphs.load_model(target)
-        source_sha = {p.key: p.value for p in model.metadata_props}.get("ifan.checkpoint_sha256")
-        target_meta = {p.key: p.value for p in existing.metadata_props}
-        if graph_precision(existing) == want and target_meta.get("ifan.checkpoint_sha256") == source_sha:
-            print(f"using the {want} graph prepared earlier: {target}", file=sys.stderr)
-            return target, want
-    if want == "fp16":
-        prepare.make_fp16(args.onnx, target, args.calib_images, progress=progress)
-    else:
-        if args.calib_images is None:
-            raise IfanError(f"--precision {want}: needs --calib-images DIR (INT8 calibration images)")
-        prepare.make_int8(args.onnx, target, args.calib_images, args.calib_method, args.calib_count,
-                          images.parse_size(args.calib_size), target.with_name(f"{target.stem}.calib.json"),
-                          fp16=(want == "int8-fp16"), progress=progress)
-    return target, want
 
 
 def graph_inputs(model) -> list[tuple[str, list]]:
@@ -235,7 +140,7 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
     """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
     polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
     1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag."""
-    from ifan_trt.calib.graphs import require
+    from ifan_trt.export.graph import require
 
     require("polygraphy", "trt")
     from polygraphy.backend.trt import (CreateConfig, PostprocessConfig, Profile, engine_bytes_from_network,
@@ -285,7 +190,7 @@ def inspect_plan(trt, plan: bytes, version_compatible: bool):
 
 
 def _sha256(path: Path) -> str:
-    from ifan_trt.calib.graphs import sha256_file
+    from ifan_trt.export.graph import sha256_file
 
     return sha256_file(path)
 
@@ -297,54 +202,23 @@ def write_engine(output: Path, plan: bytes, sidecar: dict) -> None:
     write_bytes_atomic(Path(f"{output}.json"), (json.dumps(sidecar, indent=1) + "\n").encode())
 
 
-def run(args) -> int:
-    from ifan_trt.calib import graphs
-    from ifan_trt.calib.table import format_table
 
-    # everything that needs no TensorRT is checked first: bad options fail fast anywhere
-    profiles = parse_profiles(args.shapes)
-    workspace = parse_workspace(args.workspace)
-    if str(args.onnx) == "default":  # the bundled model's FP32 export
-        from ifan_trt.weights import default_onnx_path
 
-        args.onnx = default_onnx_path()
-    if not args.onnx.is_file():
-        raise IfanError(f"{args.onnx}: no such ONNX file")
-    if args.output.resolve() == args.onnx.resolve():
-        raise IfanError(f"{args.output}: is the input ONNX; choose another engine path")
-    if not args.output.parent.is_dir():
-        raise IfanError(f"{args.output.parent}: output folder does not exist")
-    source = graphs.load_model(args.onnx)
-    if graphs.metadata(source).get("ifan.int8_target") == "cpu":
-        raise IfanError(f"{args.onnx}: is the INT8 graph for ONNX Runtime's CPU provider (asymmetric UINT8); "
-                        "TensorRT needs `ifan calibrate` without --target cpu")
-    has_plugin = bool(graphs.plugin_nodes(source))
-    inputs = graph_inputs(source)
-    for name, dims in inputs:
-        check_against_graph(profiles, name, dims)
-    precision = args.precision or graph_precision(source)
+def probe_tensorrt(precision: str, has_plugin: bool, version_compatible: bool, optimization_level: int | None):
+    """The tensorrt module, after refusing what it cannot build; warnings go to stderr."""
+    from ifan_trt.export.graph import require
 
     trt = import_tensorrt()
-    graphs.require("polygraphy", "trt")  # before any long preparation
+    require("polygraphy", "trt")  # before any long preparation
     version = parse_version(trt.__version__)
     strongly = hasattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED")
-    for w in check_request(version, precision, has_plugin, args.version_compatible,
-                           args.builder_optimization_level, strongly):
+    for w in check_request(version, precision, has_plugin, version_compatible, optimization_level, strongly):
         print(f"warning: {w}", file=sys.stderr)
+    return trt
 
-    onnx_path, precision = select_graph(args)
-    plugin_lib = None
-    if has_plugin or args.plugin_lib is not None:
-        from ifan_trt.runtime.plugin_library import load_plugin
 
-        plugin_lib = Path(load_plugin(args.plugin_lib))
-    start = time.time()
-    print(f"building {precision} engine from {onnx_path} with TensorRT {trt.__version__} "
-          f"({len(profiles)} profile(s))", file=sys.stderr)
-    plan = build_plan(trt, onnx_path, profiles, [n for n, _ in inputs], workspace, args.builder_optimization_level,
-                      args.version_compatible, plugin_lib, args.timing_cache)
-    seconds = time.time() - start
-    layers = inspect_plan(trt, plan, args.version_compatible)
+def report_layers(layers, precision: str) -> dict:
+    """Print every layer's precision and a warning for compute layers left in FP32; the counts."""
     counts = summary(layers)
     print(format_table(["layer", "type", "precision"], [[lp.name, lp.layer_type, lp.precision] for lp in layers]),
           file=sys.stderr)
@@ -353,31 +227,30 @@ def run(args) -> int:
     if slow:
         print(f"warning: {precision} was asked for but {len(slow)} compute layer(s) run in FP32: "
               + ", ".join(lp.name for lp in slow[:8]) + (" ..." if len(slow) > 8 else ""), file=sys.stderr)
-    graph = graphs.load_model(onnx_path)
+    return counts
+
+
+def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles, inputs: list[str],
+                 source_onnx: Path, metadata: dict, workspace: int, plugin_lib: Path | None,
+                 optimization_level: int | None, version_compatible: bool, timing_cache: Path | None) -> int:
+    """Build onnx_path (already of the wanted precision), write the engine and its sidecar."""
+    from ifan_trt.export.graph import sha256_bytes
+
+    start = time.time()
+    print(f"building {precision} engine from {onnx_path} with TensorRT {trt.__version__} "
+          f"({len(profiles)} profile(s))", file=sys.stderr)
+    plan = build_plan(trt, onnx_path, profiles, inputs, workspace, optimization_level,
+                      version_compatible, plugin_lib, timing_cache)
+    seconds = time.time() - start
+    counts = report_layers(inspect_plan(trt, plan, version_compatible), precision)
     sidecar = make_sidecar(
-        engine=args.output, engine_sha256=graphs.sha256_bytes(plan), trt_version=str(trt.__version__),
-        gpu=gpu_info(), precision=precision, profiles=profiles, inputs=[n for n, _ in inputs],
-        onnx_path=onnx_path, onnx_sha256=_sha256(onnx_path), source_onnx=args.onnx, plugin_lib=plugin_lib,
+        engine=output, engine_sha256=sha256_bytes(plan), trt_version=str(trt.__version__),
+        gpu=gpu_info(), precision=precision, profiles=profiles, inputs=inputs,
+        onnx_path=onnx_path, onnx_sha256=_sha256(onnx_path), source_onnx=source_onnx, plugin_lib=plugin_lib,
         plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, workspace=workspace,
-        optimization_level=args.builder_optimization_level, version_compatible=args.version_compatible,
-        timing_cache=args.timing_cache, build_seconds=seconds,
-        metadata={**graphs.metadata(graph), "ifan.precision": precision}, layers=counts)
-    write_engine(args.output, plan, sidecar)
-    if getattr(args, "json", None):
-        from .reports import write_json
-
-        write_json(args.json, {"engine": str(args.output), **sidecar})
-    print(f"wrote {args.output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {args.output}.json", file=sys.stderr)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except IfanError as exc:
-        print(f"build_engine.py: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("build_engine.py: interrupted", file=sys.stderr)
-        return 130
+        optimization_level=optimization_level, version_compatible=version_compatible,
+        timing_cache=timing_cache, build_seconds=seconds,
+        metadata={**metadata, META.precision: precision}, layers=counts)
+    write_engine(output, plan, sidecar)
+    print(f"wrote {output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {output}.json", file=sys.stderr)
+    return len(plan)

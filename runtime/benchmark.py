@@ -1,10 +1,8 @@
-"""`ifan benchmark`: one model in every precision, one table of format x precision x speed x
-accuracy (the question "which one do I ship").
+"""The rows of `ifan benchmark`: every prepared model (ONNX graphs, engines) run on its backend,
+one table of format x precision x speed x accuracy (the question "which one do I ship"); the
+graphs and engines themselves are prepared by the command (ifan_trt.commands.benchmark).
 
-From a checkpoint or an FP32 ONNX export it prepares the FP16, INT8, INT8+FP16 and CPU-INT8 graphs
-(ifan_trt.calib, as `ifan fp16` / `ifan calibrate` make them), builds a TensorRT engine of each
-TensorRT precision when TensorRT and a GPU are present (ifan_trt.engine_build), runs every model
-on its backend, and reports per row: file size, end-to-end latency (median, p90) at one shape,
+Per row: file size, end-to-end latency (median, p90) at one shape,
 PSNR and SSIM against the data set's ground truth (plus the blurry input's row), PSNR against
 the FP32 model's output and the share of the FP32 network's own correction that the row keeps
 (1 - ||out - out_fp32|| / ||out_fp32 - input||, averaged over images).
@@ -25,10 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IfanError
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16", "cpu-int8")
-TRT_PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")
 COLUMNS = ("format", "precision", "backend", "bytes", "latency_ms_median", "latency_ms_p90", "psnr", "ssim",
            "psnr_vs_fp32", "correction_kept")
 
@@ -65,7 +61,7 @@ class Bench:
     rows: list[dict] = field(default_factory=list)
 
 
-def _log(msg: str) -> None:
+def log(msg: str) -> None:
     print(f"ifan benchmark: {msg}", file=sys.stderr)
 
 
@@ -77,111 +73,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _key(*parts) -> str:
+def content_key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-# ---------------------------------------------------------------- preparing the models
-
-def fp32_source(checkpoint: str | None, onnx: str | None, out_dir: Path) -> Path:
-    """The FP32 ONNX every precision starts from: the given export, the bundled one, or the
-    checkpoint exported into out_dir (reused while the checkpoint's hash matches)."""
-    from .calib import prepare
-    from .runtime.backends import named_model
-
-    if onnx:
-        return Path(named_model("onnx", onnx))
-    if checkpoint is None or checkpoint == "default":
-        return prepare.source_onnx(Path("default"), out_dir / "models" / "x.onnx")
-    return prepare.source_onnx(Path(named_model("checkpoint", checkpoint)), out_dir / "models" / "x.onnx")
-
-
-def _graph_path(models: Path, stem: str, precision: str) -> Path:
-    suffix = {"fp16": "fp16", "int8": "int8", "int8-fp16": "int8-fp16", "cpu-int8": "int8-cpu"}[precision]
-    return models / f"{stem}.{suffix}.onnx"
-
-
-def prepare_graph(src: Path, precision: str, s: Settings, state: dict) -> Path:
-    """The graph of one precision in out_dir/models, made unless an earlier run made it from the
-    same FP32 file, calibration images and settings."""
-    from .calib import images, prepare
-    from .calib.cpu_int8 import make_cpu_int8
-
-    if precision == "fp32":
-        return src
-    models = s.out_dir / "models"
-    models.mkdir(parents=True, exist_ok=True)
-    out = _graph_path(models, src.name.split(".")[0], precision)
-    calib = images.find_images(s.calib_images, s.calib_count)
-    key = _key(sha256_file(src), [sha256_file(p) for p in calib], precision, s.calib_size)
-    if out.is_file() and state.get(str(out)) == [key, sha256_file(out)]:
-        return out
-    out.unlink(missing_ok=True)
-    _log(f"preparing {precision} from {src}")
-    if precision == "fp16":
-        prepare.make_fp16(src, out, s.calib_images, size=s.calib_size, count=min(s.calib_count, 8), progress=False)
-    elif precision == "cpu-int8":
-        make_cpu_int8(src, out, s.calib_images, "percentile", s.calib_count, s.calib_size, progress=False)
-    else:
-        cache = out.with_name(f"{out.stem}.calib.json")
-        prepare.make_int8(src, out, s.calib_images, "percentile", s.calib_count, s.calib_size, cache,
-                          fp16=precision == "int8-fp16", progress=False)
-    state[str(out)] = [key, sha256_file(out)]
-    return out
-
-
-def engines_available() -> bool:
-    try:
-        import tensorrt  # noqa: F401
-
-        from .runtime.cuda_memory import gpu_count
-    except ImportError:
-        return False
-    return gpu_count() > 0
-
-
-def build_engine(graph: Path, precision: str, s: Settings, max_hw: tuple[int, int]) -> Path:
-    """An engine of the prepared graph (strongly typed, precision from the graph), one profile
-    from 64x64 to the largest data image, optimised for the benchmark shape."""
-    from . import engine_build
-
-    out = graph.with_suffix(".engine")
-    b, c, h, w = s.shape
-    big = (max(h, max_hw[0]), max(w, max_hw[1]))
-    shapes = f"min=1x{c}x64x64,opt={b}x{c}x{h}x{w},max={b}x{c}x{big[0]}x{big[1]}"
-    args = engine_build.build_parser().parse_args(["--onnx", str(graph), "-o", str(out), "--shapes", shapes])
-    if engine_build.run(args) != 0:
-        raise IfanError(f"{graph}: the {precision} engine build failed")
-    return out
-
-
-def plan_models(src: Path, s: Settings, state: dict) -> list[Model]:
-    """Every model of the run: the ONNX graph of each precision (ONNX Runtime) and, where
-    TensorRT and a GPU are present, an engine of each TensorRT precision."""
-    from tqdm import tqdm
-
-    models = []
-    engines = engines_available() if s.build_engines is None else s.build_engines
-    for precision in tqdm(s.precisions, desc="prepare", unit="model", disable=not s.progress, file=sys.stderr):
-        graph = prepare_graph(src, precision, s, state)
-        models.append(Model("onnx", precision, graph, "onnxruntime"))
-        if engines and precision in TRT_PRECISIONS:
-            models.append(Model("engine", precision, build_engine(graph, precision, s, _max_hw(s)), "tensorrt"))
-    return models
-
-
-def _max_hw(s: Settings) -> tuple[int, int]:
-    from .imageio import read_image
-
-    sizes = [read_image(p.source).size for p in data_pairs(s)]
-    pad = lambda n: -(-n // 8) * 8
-    return pad(max(h for h, _ in sizes)), pad(max(w for _, w in sizes))
 
 
 # ---------------------------------------------------------------- measuring
 
 def data_pairs(s: Settings):
-    from .datasets import find_pairs
+    from ifan_trt.datasets import find_pairs
 
     pairs = find_pairs(s.data)[1]
     return pairs[: s.limit] if s.limit else pairs
@@ -192,7 +91,7 @@ def _outputs_dir(s: Settings, model: Model) -> Path:
 
 
 def _open(model: Model, s: Settings):
-    from .runtime.backends import open_executor
+    from .backends import open_executor
 
     kwargs = {"onnx": str(model.path)} if model.format == "onnx" else {"engine": str(model.path)}
     return open_executor(model.backend, threads=s.threads, device=s.device, **kwargs)
@@ -201,10 +100,10 @@ def _open(model: Model, s: Settings):
 def measure(model: Model, s: Settings, fp32_dir: Path | None) -> dict:
     """One row: latency at the shape, accuracy on the data set (outputs kept as .npy so that the
     PSNR against FP32 of a later row can be computed without rerunning FP32)."""
-    from .imageio import read_image
-    from .metrics import psnr, ssim
-    from .runtime.pipeline import deblur_image
-    from .runtime.profiler import profile
+    from ifan_trt.imageio import read_image
+    from ifan_trt.metrics import psnr, ssim
+    from .pipeline import deblur_image
+    from .profiler import profile
 
     out_dir = _outputs_dir(s, model)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -233,8 +132,8 @@ def measure(model: Model, s: Settings, fp32_dir: Path | None) -> dict:
 
 
 def input_row(s: Settings) -> dict:
-    from .imageio import read_image
-    from .metrics import psnr, ssim
+    from ifan_trt.imageio import read_image
+    from ifan_trt.metrics import psnr, ssim
 
     pairs = data_pairs(s)
     images = [(read_image(p.source).rgb, read_image(p.target).rgb) for p in pairs]
@@ -245,40 +144,37 @@ def input_row(s: Settings) -> dict:
 
 
 def _row_key(model: Model, s: Settings, data_hash: str, fp32_key: str | None) -> str:
-    return _key(sha256_file(model.path), data_hash, model.format, model.backend, s.shape, s.warmup,
+    return content_key(sha256_file(model.path), data_hash, model.format, model.backend, s.shape, s.warmup,
                 s.iterations, s.threads, s.device, fp32_key)
 
 
-def run_benchmark(s: Settings, checkpoint: str | None = None, onnx: str | None = None) -> Bench:
-    """Prepare every model, measure each row (reusing finished rows), write the reports."""
+def measure_rows(models: list[Model], s: Settings, src: Path, previous: dict, state: dict) -> Bench:
+    """A row per model after the input's, FP32 first (the reference); a row whose key (model,
+    data and settings hashes) an earlier run stored is reused. The JSON is saved after each row."""
     from tqdm import tqdm
 
-    s.out_dir.mkdir(parents=True, exist_ok=True)
-    s.calib_images = s.calib_images or s.data
-    s.precisions = ("fp32",) + tuple(p for p in dict.fromkeys(s.precisions) if p != "fp32")  # FP32 first: the reference
-    previous = _previous(s.out_dir / "benchmark.json")
-    state = previous.get("prepared", {})
-    src = fp32_source(checkpoint, onnx, s.out_dir)
-    models = plan_models(src, s, state)
-    data_hash = _key([(sha256_file(p.source), sha256_file(p.target)) for p in data_pairs(s)])
+    data_hash = content_key([(sha256_file(p.source), sha256_file(p.target)) for p in data_pairs(s)])
     done = {r.get("key"): r for r in previous.get("rows", []) if r.get("key")}
     bench, fp32_key = Bench(s, [input_row(s)]), None
     reference = _outputs_dir(s, Model("onnx", "fp32", src, "onnxruntime"))  # the FP32 model every row is held to
     for model in tqdm(models, desc="benchmark", unit="model", disable=not s.progress, file=sys.stderr):
         is_reference = (model.format, model.precision) == ("onnx", "fp32")
         key = _row_key(model, s, data_hash, fp32_key)
-        fp32_dir = None if is_reference else reference
         row = done.get(key)
         if row is None or not _outputs_dir(s, model).is_dir():
-            row = {**measure(model, s, fp32_dir), "key": key, "reused": False}
+            row = {**measure(model, s, None if is_reference else reference), "key": key, "reused": False}
         else:
             row = {**row, "reused": True}
         if is_reference:
             fp32_key = key
             row.update(psnr_vs_fp32=None, correction_kept=1.0)
         bench.rows.append(row)
-        _save_state(s, bench, state)  # after every row: an interrupted run keeps what it finished
+        save_state(s, bench, state)  # after every row: an interrupted run keeps what it finished
     return bench
+
+
+def previous_state(s: Settings) -> dict:
+    return _previous(s.out_dir / "benchmark.json")
 
 
 def _previous(path: Path) -> dict:
@@ -289,8 +185,8 @@ def _previous(path: Path) -> dict:
         return {}
 
 
-def _save_state(s: Settings, bench: Bench, state: dict) -> None:
-    from .reports import write_json
+def save_state(s: Settings, bench: Bench, state: dict) -> None:
+    from ifan_trt.reports import write_json
 
     write_json(s.out_dir / "benchmark.json", {"settings": _settings_dict(s), "rows": bench.rows, "prepared": state})
 
@@ -326,7 +222,7 @@ def table_rows(bench: Bench) -> list[list[str]]:
 
 
 def caption(bench: Bench) -> str:
-    from .reports import machine
+    from ifan_trt.reports import machine
 
     s, m = bench.settings, machine()
     return (f"{len(data_pairs(s))} images of {s.data}; latency end to end at {'x'.join(map(str, s.shape))}, "
@@ -378,7 +274,7 @@ def to_png(bench: Bench) -> bytes:
 
 def write_reports(bench: Bench, png: bool = True) -> list[Path]:
     """benchmark.md, benchmark.csv, benchmark.png (the JSON is kept current by run_benchmark)."""
-    from .imageio import write_bytes_atomic
+    from ifan_trt.imageio import write_bytes_atomic
 
     out = bench.settings.out_dir
     written = [out / "benchmark.json"]

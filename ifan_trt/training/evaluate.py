@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import Pair, find_pairs  # noqa: F401  (one owner of the folder layouts)
-from .errors import IfanError
-from .metrics import mae, psnr, ssim
+from ifan_trt.datasets import Pair, find_pairs  # noqa: F401  (one owner of the folder layouts)
+from ifan_trt.errors import IfanError
+from ifan_trt.metrics import mae, psnr, ssim
 
 METRICS = ("psnr", "ssim", "mae")
 
@@ -68,7 +68,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}."""
     from tqdm import tqdm
 
-    from .imageio import read_image, write_image
+    from ifan_trt.imageio import read_image, write_image
 
     try:
         from ifan_trt.runtime.backends import model_label, open_executor
@@ -185,7 +185,7 @@ def run(args) -> int:
     table = format_table(summary)
     print(table, end="")
     if args.json:
-        from .reports import write_json
+        from ifan_trt.reports import write_json
 
         write_json(args.json, summary)
     if args.table:

@@ -1,6 +1,6 @@
 """Rewrites that make an FP32 IFAN graph fast and light on ONNX Runtime's CPU provider; the
 ONNX Runtime executor applies them in memory whenever it runs on the CPU (measured in bench/,
-issue 8: together with the session options, 2.7x faster than PyTorch eager at 34 % of its peak
+bench/: together with the session options, 2.7x faster than PyTorch eager at 34 % of its peak
 memory at 1280x720).
 
 - the IFAN_IAC plugin node, if any, becomes the standard-op IAC (calib.twin): plain ONNX ops
@@ -9,7 +9,7 @@ memory at 1280x720).
   network (501 MB at 1280x720 even after kernel2 pruning), and the IAC then only reads channel
   slices of it. Slice(Conv(x, W, b), channels) == Conv(x, W[channels], b[channels]), so each
   slice becomes its own small conv, computed when the IAC needs it: F is never materialised
-  (DESIGN.md decision 5, "never materialise what can be streamed"). Each output channel is the
+  (never materialise what can be streamed). Each output channel is the
   same dot product as before, so results are unchanged up to the GEMM's summation order;
 - ``subpixel_conv_transpose``: the upconvs as convs + DepthToSpace (see below).
 """
@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ifan_trt.contract import IAC_FILTERS
+
 
 def optimise_for_cpu(model):
     """(model, {rewrite: count}) with the rewrites above applied where they fit. Q/DQ graphs are
     left as the quantizer laid them out (ONNX Runtime fuses its own patterns there)."""
-    from ifan_trt.calib import graphs, twin
+    from ifan_trt.export import graph as graphs
+    from ifan_trt.export import twin
 
     applied: dict[str, int] = {}
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node):
@@ -45,7 +48,7 @@ def slice_indices(start: int, end: int, step: int, size: int) -> list[int]:
     return list(range(size))[slice(start, end, step)]
 
 
-def stream_filters(model, filters: str = "iac_filters"):
+def stream_filters(model, filters: str = IAC_FILTERS):
     """A copy of model where every channel Slice of the tensor `filters` (made by a Conv) is its
     own Conv over the rows of the weights it keeps; the big conv goes when nothing else reads it.
     Returns (model, number of slices rewritten)."""
