@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.optional import require
 
 from ifan_trt.export import graph as graphs
 from ifan_trt.export.twin import standard_twin
@@ -398,7 +399,7 @@ def topological_sort(model) -> None:
 def calibrate(model, image_paths: list[Path], make_feeds, method: str = "percentile",
               size: tuple[int, int] = (256, 256), cache_path: Path | None = None, progress: bool = True):
     """INT8 Q/DQ version of model (either IAC form). Returns (graph, CalibrationInfo)."""
-    graphs.require("onnxruntime")
+    require("onnxruntime")
     _calibration_method(method)
     if graphs.opset(model) < 13:
         raise IfanError(f"opset {graphs.opset(model)}: per-channel Q/DQ needs opset 13 or newer; re-export")

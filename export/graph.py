@@ -15,17 +15,6 @@ from ifan_trt.errors import IfanError
 PRECISION_KEY = META.precision
 
 
-def require(module: str, extra: str = "cpu"):
-    """Import module, or fail with the install line (one line, no traceback)."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        package = module.split(".")[0].replace("_", "-")
-        raise IfanError(f"{package} is not installed: pip install 'ifan-trt[{extra}]'") from None
-
-
 def load_model(path: str | os.PathLike):
     """The ONNX model at path, with a one-line error for a missing or unreadable file."""
     import onnx

@@ -11,9 +11,7 @@ only under `auto` and is announced in one line.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 import os
 import sys
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 from ifan_trt.errors import IfanError
 
 from .executor import Executor
+from .tensorrt.sidecar import recorded_onnx
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 _ALIASES = {"trt": "tensorrt", "ort": "onnxruntime", "pytorch": "torch"}
@@ -65,29 +64,6 @@ def named_model(kind: str, path: str | os.PathLike | None, option: str | None = 
     return str(path)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def engine_onnx(engine: str) -> str | None:
-    """The ONNX model an engine was built from, as its sidecar records it (path as written at build
-    time, or beside the engine), when that file is there and its SHA-256 matches the record."""
-    try:
-        recorded = json.loads(Path(f"{engine}.json").read_text()).get("onnx") or {}
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not isinstance(recorded, dict) or not recorded.get("path"):
-        return None
-    for candidate in (Path(recorded["path"]), Path(engine).parent / Path(recorded["path"]).name):
-        if candidate.is_file() and (not recorded.get("sha256") or _sha256(candidate) == recorded["sha256"]):
-            return str(candidate)
-    return None
-
-
 def _auto_engine(engine: str, gpu: bool | None) -> tuple[str, str]:
     if gpu is None:
         from ifan_trt.runtime.tensorrt.cuda import gpu_count
@@ -95,7 +71,7 @@ def _auto_engine(engine: str, gpu: bool | None) -> tuple[str, str]:
         gpu = gpu_count() > 0
     if gpu:
         return "tensorrt", engine
-    fallback = engine_onnx(engine)
+    fallback = recorded_onnx(engine)
     if not fallback:
         raise IfanError(f"{engine}: a TensorRT engine needs an NVIDIA GPU and none was found; "
                         "pass the ONNX model with --onnx to run on the CPU")
@@ -129,7 +105,7 @@ def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engi
     if backend == "tensorrt" and not engine:
         raise IfanError("--backend tensorrt runs an engine: pass --engine FILE (build it with `ifan build`)")
     if backend == "onnxruntime" and not onnx:
-        hint = f" ({engine} was built from {engine_onnx(engine)})" if engine and engine_onnx(engine) else ""
+        hint = f" ({engine} was built from {recorded_onnx(engine)})" if engine and recorded_onnx(engine) else ""
         raise IfanError(f"--backend onnxruntime runs an ONNX model: pass --onnx FILE{hint}")
     if backend == "torch" and not checkpoint:
         raise IfanError("--backend torch runs a checkpoint: pass --checkpoint FILE, not an ONNX model or engine")

@@ -5,22 +5,28 @@ names the bundled model; reports name the backend and the file that really ran."
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 
 import pytest
 
 from ifan_trt.cli import main
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime.backends import engine_onnx, resolve_backend
+from ifan_trt.runtime.backends import resolve_backend
+from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, recorded_onnx, sidecar_bytes
+
+
+def write_sidecar(engine, onnx, sha):
+    profile = {"input": {"min": [1, 3, 64, 64], "opt": [1, 3, 64, 64], "max": [1, 3, 64, 64]}}
+    data = make_sidecar(engine=engine, precision="fp32", profiles=[profile], inputs=["input"],
+                        metadata={"ifan.variant": "IFAN"}, tensorrt_version="10.3.0", onnx_path=onnx, onnx_sha256=sha)
+    engine.with_name(engine.name + ".json").write_bytes(sidecar_bytes(data))
 
 
 def _engine_with_record(tmp_path, onnx_bytes=b"onnx", sha=None):
     onnx, engine = tmp_path / "built.onnx", tmp_path / "m.engine"
     onnx.write_bytes(onnx_bytes)
     engine.write_bytes(b"plan")
-    record = {"path": str(onnx), "sha256": sha or hashlib.sha256(onnx_bytes).hexdigest()}
-    (tmp_path / "m.engine.json").write_text(json.dumps({"onnx": record}))
+    write_sidecar(engine, onnx, sha or hashlib.sha256(onnx_bytes).hexdigest())
     return engine, onnx
 
 
@@ -60,7 +66,7 @@ def test_engine_fallback_only_under_auto(tmp_path, capsys):
 
 def test_engine_fallback_refuses_a_changed_onnx(tmp_path):
     engine, onnx = _engine_with_record(tmp_path, sha="0" * 64)
-    assert engine_onnx(str(engine)) is None
+    assert recorded_onnx(str(engine)) is None
     with pytest.raises(IfanError, match="needs an NVIDIA GPU"):
         resolve_backend("auto", None, None, str(engine), gpu=False)
 
@@ -93,8 +99,7 @@ def test_eval_row_names_what_ran(tmp_path, capsys):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"plan")
     onnx = default_onnx_path()
-    digest = hashlib.sha256(onnx.read_bytes()).hexdigest()
-    (tmp_path / "m.engine.json").write_text(json.dumps({"onnx": {"path": str(onnx), "sha256": digest}}))
+    write_sidecar(engine, onnx, hashlib.sha256(onnx.read_bytes()).hexdigest())
     from ifan_trt.runtime.tensorrt import cuda as cuda_memory
 
     if cuda_memory.gpu_count() > 0:

@@ -3,13 +3,13 @@ that follow the documented API (names, return values) and compute on host memory
 allocated once, set_input_shape only when a shape changes, profiles switched when needed, every
 failed call reported, a static engine replayed as a CUDA graph."""
 
-import json
 import sys
 import types
 
 import numpy as np
 import pytest
 
+from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.tensorrt import cuda as cuda_memory
 from ifan_trt.runtime.tensorrt import executor as trt_executor
@@ -161,9 +161,10 @@ def make_executor(tmp_path, monkeypatch):
         monkeypatch.setattr(trt_executor.TrtExecutor, "_load_plugin", staticmethod(lambda p: calls.append(("plugin", p))))
         engine = tmp_path / "m.engine"
         engine.write_bytes(data)
-        (tmp_path / "m.engine.json").write_text(json.dumps({
-            "metadata": {META.variant: "IFAN", META.iac_form: "plugin"}, "precision": "fp16",
-            "tensorrt_version": "10.3.0"}))
+        ranges = [{"input": {"min": list(lo), "opt": list(opt), "max": list(hi)}} for lo, opt, hi in profiles]
+        (tmp_path / "m.engine.json").write_bytes(sidecar_bytes(make_sidecar(
+            engine=engine, precision="fp16", profiles=ranges, inputs=["input"], tensorrt_version="10.3.0",
+            metadata={META.variant: "IFAN", META.iac_form: "plugin"})))
         return trt_executor.TrtExecutor(engine), cuda, calls
 
     return make

@@ -3,7 +3,6 @@
 Runtime; dynamic profiles, CUDA graph replay for a static engine, both CUDA bindings, the layer
 profiler. Skipped (with the reason) without TensorRT, a CUDA binding or a GPU."""
 
-import json
 
 import numpy as np
 import pytest
@@ -41,9 +40,12 @@ def build_engine(onnx_path, engine_path, shapes, plugin=None):
     plan = engine_bytes_from_network(network, CreateConfig(profiles=profiles,
                                                            profiling_verbosity=trt.ProfilingVerbosity.DETAILED))
     engine_path.write_bytes(bytes(plan))
-    sidecar = {"metadata": read_metadata(onnx_path), "precision": "fp32", "tensorrt_version": trt.__version__,
-               "profiles": [{"input": {"min": list(lo), "opt": list(opt), "max": list(hi)}} for lo, opt, hi in shapes]}
-    engine_path.with_name(engine_path.name + ".json").write_text(json.dumps(sidecar))
+    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+
+    ranges = [{"input": {"min": list(lo), "opt": list(opt), "max": list(hi)}} for lo, opt, hi in shapes]
+    sidecar = make_sidecar(engine=engine_path, precision="fp32", profiles=ranges, inputs=["input"],
+                           metadata=read_metadata(onnx_path), tensorrt_version=trt.__version__)
+    sidecar_path(engine_path).write_bytes(sidecar_bytes(sidecar))
     return engine_path
 
 
