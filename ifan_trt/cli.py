@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .reports import set_command  # JSON reports record the command line this run was given
+
+    set_command(["ifan", *(sys.argv[1:] if argv is None else argv)])
     try:
         return int(args.func(args) or 0)
     except IfanError as exc:

@@ -48,8 +48,16 @@ def versions() -> dict:
     return found
 
 
+_COMMAND: list[str] = []  # set by the CLI for the run in progress
+
+
+def set_command(argv: list[str]) -> None:
+    _COMMAND[:] = list(argv)
+
+
 def command_line(argv: list[str] | None = None) -> str:
-    argv = list(sys.argv if argv is None else argv)
+    """The command of this run: as the CLI was given it, else the process's arguments."""
+    argv = list(argv if argv is not None else (_COMMAND or sys.argv))
     if argv and Path(argv[0]).name == "ifan":
         argv[0] = "ifan"
     return shlex.join(argv)
