@@ -135,3 +135,23 @@ def read_metadata(model) -> dict[str, str]:
     if isinstance(model, (str, os.PathLike)):
         model = onnx.load(os.fspath(model), load_external_data=False)
     return {p.key: p.value for p in model.metadata_props if p.key.startswith(META_PREFIX)}
+
+
+def topological_sort(model) -> None:
+    """Reorder nodes so each comes after the producers of its inputs (ONNX requires it)."""
+    nodes = list(model.graph.node)
+    available = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer} | {""}
+    ordered, pending = [], nodes
+    while pending:
+        rest = []
+        for n in pending:
+            if all(i in available for i in n.input):
+                ordered.append(n)
+                available.update(n.output)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):
+            raise IfanError(f"graph has a cycle or a missing input near node {rest[0].name}")
+        pending = rest
+    del model.graph.node[:]
+    model.graph.node.extend(ordered)

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 import pytest
 
-from ifan_trt.calib import audit, images, int8, prepare
+from ifan_trt.calib import audit, images, prepare, qdq
 
 FP16_MIN_PSNR = 45.0
 INT8_MIN_PSNR = 33.0
@@ -79,7 +79,7 @@ def test_int8_graph_meets_33_db(trained, fp16_too):
     name = "int8-fp16" if fp16_too else "int8"
     out = prepare.make_int8(path, folder / f"trained.{name}.onnx", calib, "percentile", 8, (128, 128),
                             folder / "calib.json", fp16=fp16_too, progress=False)
-    assert int8.qdq_problems(onnx.load(out)) == []
+    assert qdq.qdq_problems(onnx.load(out)) == []
     result = _audit(path, out, held)
     assert result.worst_psnr >= INT8_MIN_PSNR
     assert np.isfinite(result.mean.max_abs_error)
