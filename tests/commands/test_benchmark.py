@@ -99,3 +99,22 @@ def test_rerun_reuses_rows_until_an_input_changes(setup, capsys):
     out, changed = _run(root, onnx, capsys)
     assert "reused" not in out
     assert changed["rows"][0]["psnr"] != first["rows"][0]["psnr"]
+
+
+def test_engines_for_tensorrt_precisions_only(setup, monkeypatch):
+    """With TensorRT and a GPU (faked here), every TensorRT precision gets an engine row built
+    from its prepared graph, with a profile covering the benchmark shape and the largest image;
+    the CPU INT8 graph gets none (TensorRT cannot take it)."""
+    from ifan_trt.commands import benchmark
+    from ifan_trt.runtime.benchmark import Settings
+
+    root, onnx = setup
+    built = []
+    monkeypatch.setattr(benchmark, "build_engine", lambda graph, precision, s, max_hw: built.append(
+        (graph.name, precision, max_hw)) or graph.with_suffix(".engine"))
+    s = Settings(data=root / "data", out_dir=root / "engines", shape=(1, 3, 32, 32), precisions=("fp32", "cpu-int8"),
+                 calib_images=root / "data", calib_count=3, calib_size=(32, 32), build_engines=True, progress=False)
+    models = benchmark.plan_models(onnx, s, {})
+    assert [(m.format, m.precision, m.backend) for m in models] == [
+        ("onnx", "fp32", "onnxruntime"), ("engine", "fp32", "tensorrt"), ("onnx", "cpu-int8", "onnxruntime")]
+    assert built == [("tiny.onnx", "fp32", (40, 48))]
