@@ -10,6 +10,7 @@ from ifan_trt.errors import IfanError
 from .executor import ModelInfo
 
 from ifan_trt.contract import META_PREFIX as PREFIX
+from ifan_trt.contract import SIZE_MULTIPLE
 
 
 def _bool(text: str) -> bool:
@@ -32,7 +33,7 @@ def info_from_metadata(meta: dict[str, str], where: str = "model") -> ModelInfo:
             in_bit=in_bit,
             iac_mode=meta.get("iac_mode", "official"),
             precision=meta.get("precision", "fp32"),
-            size_multiple=int(meta.get("size_multiple", 8)),
+            size_multiple=int(meta.get("size_multiple", SIZE_MULTIPLE)),
             normalization=normalization or ("rgb/65535" if in_bit == 16 else "rgb/255"),
             iac_form=meta.get("iac_form", ""),
             extra={k: v for k, v in meta.items() if k in ("tool_version", "checkpoint_sha256", "filter_layout")},

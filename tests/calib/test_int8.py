@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from calib_helpers import feeds_of, run_graph  # noqa: E402
+from tests.helpers.calib import feeds_of, run_graph  # noqa: E402
 from ifan_trt.export import graph as graphs
 from ifan_trt.calib import emulate, images, int8, qdq
 from ifan_trt.export.twin import standard_twin

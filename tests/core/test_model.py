@@ -62,7 +62,7 @@ def test_variant_names():
 
 
 def test_output_is_clipped_and_keeps_the_size():
-    from ifan_fixtures import random_model
+    from tests.helpers.models import random_model
 
     model = random_model()
     x = torch.rand(2, 3, 24, 40)

@@ -9,7 +9,7 @@ from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.export.graph import read_metadata
 from ifan_trt.model import IFAN, IFANConfig
 
-from export_helpers import FP32_TOL, assert_close_iac, make_inputs, ort_run, torch_run
+from tests.helpers.export import FP32_TOL, assert_close_iac, make_inputs, ort_run, torch_run
 
 
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from runtime_fixtures import FakeExecutor, models, write_video  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import FakeExecutor, write_video  # noqa: E402
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.live import Demo, DemoOptions
 from ifan_trt.runtime.mailbox import Mailbox

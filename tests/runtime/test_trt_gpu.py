@@ -7,17 +7,13 @@ profiler. Skipped (with the reason) without TensorRT, a CUDA binding or a GPU.""
 import numpy as np
 import pytest
 
-trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (pip install 'ifan-trt[trt]')")
-pytest.importorskip("polygraphy", reason="polygraphy is not installed (pip install 'ifan-trt[trt]')")
+from tests.helpers.gpu import require_tensorrt_gpu  # noqa: E402
 
-from ifan_trt.runtime.tensorrt.cuda import available_implementations, gpu_count  # noqa: E402
+trt = require_tensorrt_gpu(polygraphy=True)
 
-if not available_implementations():
-    pytest.skip("neither cuda-python nor pycuda is installed", allow_module_level=True)
-if gpu_count() == 0:
-    pytest.skip("no CUDA GPU visible", allow_module_level=True)
+from ifan_trt.runtime.tensorrt.cuda import available_implementations  # noqa: E402
 
-from runtime_fixtures import models, scene  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import scene  # noqa: E402
 from ifan_trt.runtime.ort_executor import OrtExecutor  # noqa: E402
 from ifan_trt.runtime.tensorrt.executor import TrtExecutor  # noqa: E402
 
