@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 
-from ifan_fixtures import random_model  # noqa: E402
+from tests.helpers.models import random_model  # noqa: E402
 
 from ifan_trt.cli import main  # noqa: E402
 from ifan_trt.imageio import read_image  # noqa: E402

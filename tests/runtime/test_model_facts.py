@@ -10,16 +10,14 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from runtime_fixtures import model_path  # noqa: E402
-
 from ifan_trt.cli import main  # noqa: E402
 
 
-def test_onnx_static_and_dynamic(tmp_path, capsys):
+def test_onnx_static_and_dynamic(models, tmp_path, capsys):
     pytest.importorskip("torch")
     from ifan_trt.export import export_onnx
 
-    static = export_onnx(model_path("checkpoint"), tmp_path / "s.onnx", iac_form="onnx", shape=(64, 64), batch=2).path
+    static = export_onnx(models("checkpoint"), tmp_path / "s.onnx", iac_form="onnx", shape=(64, 64), batch=2).path
     assert main(["inspect", str(static), "--json", str(tmp_path / "facts.json")]) == 0
     out = capsys.readouterr().out
     assert "shapes:                 static 2x3x64x64" in out
@@ -29,14 +27,14 @@ def test_onnx_static_and_dynamic(tmp_path, capsys):
     assert (facts["variant"], facts["n_iters"], facts["iac_form"], facts["precision"]) == ("IFAN_2_ch8", 2, "onnx", "fp32")
     assert facts["static_hw"] == [64, 64] and facts["fixed_batch"] == 2 and facts["plugin"] is None
     assert facts["sha256"] == hashlib.sha256(static.read_bytes()).hexdigest()
-    assert main(["inspect", str(model_path("plugin"))]) == 0
+    assert main(["inspect", str(models("plugin"))]) == 0
     out = capsys.readouterr().out
     assert "shapes:                 dynamic batchx3xheightxwidth" in out and "plugin:                 op=IFAN_IAC, nodes=1" in out
 
 
-def test_checkpoint(capsys):
+def test_checkpoint(models, capsys):
     pytest.importorskip("torch")
-    assert main(["inspect", str(model_path("checkpoint"))]) == 0
+    assert main(["inspect", str(models("checkpoint"))]) == 0
     out = capsys.readouterr().out
     assert "iac_form:               pytorch" in out and "n_iters:                2" in out
 

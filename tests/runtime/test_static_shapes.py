@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 
-from runtime_fixtures import model_path, scene  # noqa: E402
+from tests.helpers.runtime import FakeExecutor, scene  # noqa: E402
 
 from ifan_trt.imageio import Image  # noqa: E402
 from ifan_trt.runtime.backends import open_executor, run_summary  # noqa: E402
@@ -19,13 +19,14 @@ from ifan_trt.runtime.tiling import run_tiled  # noqa: E402
 _STATIC: dict = {}
 
 
-def static_onnx(shape=(64, 64), batch=None):
+def static_onnx(models, shape=(64, 64), batch=None):
+    """The small model exported with a static H x W (and batch), once per session."""
     key = (shape, batch)
     if key not in _STATIC:
         from ifan_trt.export import export_onnx
 
-        out = model_path("checkpoint").with_name(f"static_{shape[0]}x{shape[1]}_b{batch}.onnx")
-        _STATIC[key] = export_onnx(model_path("checkpoint"), out, iac_form="plugin", shape=shape, batch=batch).path
+        out = models("checkpoint").with_name(f"static_{shape[0]}x{shape[1]}_b{batch}.onnx")
+        _STATIC[key] = export_onnx(models("checkpoint"), out, iac_form="plugin", shape=shape, batch=batch).path
     return _STATIC[key]
 
 
@@ -42,10 +43,10 @@ def reference(dynamic, rgb: np.ndarray, tile=(64, 64)) -> np.ndarray:
 
 
 @pytest.mark.parametrize("size", [(50, 70), (130, 90), (64, 64), (20, 30)])
-def test_static_hw_runs_any_size(size):
+def test_static_hw_runs_any_size(models, size):
     rgb = scene(*size, seed=size[0])
-    with open_executor("onnxruntime", onnx=str(static_onnx())) as static, \
-            open_executor("onnxruntime", onnx=str(model_path("plugin"))) as dynamic:
+    with open_executor("onnxruntime", onnx=str(static_onnx(models))) as static, \
+            open_executor("onnxruntime", onnx=str(models("plugin"))) as dynamic:
         assert static.limits.min_hw == static.limits.max_hw == (64, 64)
         out = deblur_image(static, Image(rgb, np.dtype(np.float32), False))
         assert out.rgb.shape == rgb.shape
@@ -53,10 +54,10 @@ def test_static_hw_runs_any_size(size):
         assert "static input 64x64: other sizes are padded or tiled to it" in run_summary(static)
 
 
-def test_fixed_batch_pads_and_splits():
+def test_fixed_batch_pads_and_splits(models):
     frames = [scene(64, 64, seed=s) for s in range(3)]
-    with open_executor("onnxruntime", onnx=str(static_onnx(batch=2))) as static, \
-            open_executor("onnxruntime", onnx=str(model_path("plugin"))) as dynamic:
+    with open_executor("onnxruntime", onnx=str(static_onnx(models, batch=2))) as static, \
+            open_executor("onnxruntime", onnx=str(models("plugin"))) as dynamic:
         assert (static.limits.min_batch, static.limits.max_batch) == (2, 2)
         outs = deblur_images(static, [Image(f, np.dtype(np.float32), False) for f in frames])
         for frame, out in zip(frames, outs):
@@ -68,8 +69,6 @@ def test_fixed_batch_pads_and_splits():
 def test_fixed_batch_engine_limits_fill_the_batch():
     """An engine whose only profile has batch 2 (TensorRT path, faked): one image and three tiles
     still run, in batches of exactly 2, with each image's own result."""
-    from runtime_fixtures import FakeExecutor
-
     from ifan_trt.runtime.executor import ShapeLimits
 
     calls = []
