@@ -59,14 +59,16 @@ def onnx_facts(path: Path) -> dict:
 
 
 def _liveness(model, shape) -> dict | None:
-    """HOOK: the ONNX liveness analysis (export/liveness.py `peak_report(model, shape)`), when
-    this install has it; None otherwise."""
+    """Peak live activation memory (export/liveness.py) at the graph's own size, or 720x1280 and
+    batch 1 where the graph is dynamic; None when this install has no liveness analysis."""
     try:
         from ifan_trt.export.liveness import peak_report
     except ImportError:
         return None
-    report = peak_report(model, shape)
-    return report if isinstance(report, dict) else getattr(report, "__dict__", {"report": str(report)})
+    fixed = lambda d, default: d if isinstance(d, int) and d > 0 else default
+    hw = (fixed(shape[2], 720), fixed(shape[3], 1280)) if len(shape) == 4 else (720, 1280)
+    batch = fixed(shape[0], 1) if shape else 1
+    return {"at": f"{batch}x3x{hw[0]}x{hw[1]}", **peak_report(model, hw, batch=batch)}
 
 
 def _model_meta(meta: dict) -> dict:
