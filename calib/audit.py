@@ -149,6 +149,6 @@ def write_plot(result: AuditResult, path: Path) -> None:
 
 
 def write_json(result: AuditResult, path: Path) -> None:
-    from ifan_trt.imageio import write_bytes_atomic
+    from ifan_trt.reports import write_json as write_report
 
-    write_bytes_atomic(path, (json.dumps(result.to_dict(), indent=1) + "\n").encode())
+    write_report(path, result.to_dict())

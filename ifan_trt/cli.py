@@ -28,6 +28,8 @@ COMMANDS = [
     ".commands.build",
     ".commands.serve",
     ".commands.triton_repo",
+    ".commands.inspect",
+    ".commands.benchmark",
 ]
 
 
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         return _without_opencv(exc, "ifan")
     args = parser.parse_args(argv)
+    from .reports import set_command  # JSON reports record the command line this run was given
+
+    set_command(["ifan", *(sys.argv[1:] if argv is None else argv)])
     try:
         return int(args.func(args) or 0)
     except IfanError as exc:

@@ -44,6 +44,12 @@ def _is_image(path: Path) -> bool:
 
 
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
+    """The folder's images; a paired set (source/target, DPDD, RealDOF, `ifan synth`) gives its
+    blurry source images (ifan_trt.datasets owns the layouts)."""
+    from ifan_trt.datasets import find_images, layout_of
+
+    if not recursive and layout_of(folder).name != "plain":
+        return find_images(folder)
     pattern = "**/*" if recursive else "*"
     return sorted(p for p in folder.glob(pattern) if p.is_file() and _is_image(p) and not p.name.startswith("."))
 

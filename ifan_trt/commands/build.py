@@ -46,6 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
     arg_groups.add_plugin(p)
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the build report (the sidecar) as JSON")
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
     p.add_argument("--builder-optimization-level", type=int, metavar="0-5",
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
@@ -96,6 +97,10 @@ def run(args) -> int:
     profiles = parse_profiles(args.shapes)
     workspace = parse_workspace(args.workspace)
     calib_size = parse_size(args.calib_size)
+    if str(args.onnx) == "default":  # the bundled model's FP32 export
+        from ifan_trt.weights import default_onnx_path
+
+        args.onnx = default_onnx_path()
     if not args.onnx.is_file():
         raise IfanError(f"{args.onnx}: no such ONNX file")
     if args.output.resolve() == args.onnx.resolve():
@@ -127,4 +132,10 @@ def run(args) -> int:
         inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=metadata,
         workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, timing_cache=args.timing_cache, tf32=args.tf32)
+    if getattr(args, "json", None):
+        import json
+
+        from ifan_trt.reports import write_json
+
+        write_json(args.json, {"engine": str(args.output), **json.loads(Path(f"{args.output}.json").read_text())})
     return 0

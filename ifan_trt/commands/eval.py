@@ -19,6 +19,7 @@ def register(subparsers) -> None:
     p.add_argument("--csv", help="per-image metrics CSV (default: none)")
     p.add_argument("--table", help="also write the Markdown table to this file")
     p.add_argument("--save-dir", help="write the deblurred images here")
+    p.add_argument("--json", metavar="FILE", help="write the summary as JSON (with machine, versions, command)")
     arg_groups.add_crop_official(p)
     p.add_argument("--limit", type=int, default=None, help="only the first N pairs")
     p.set_defaults(func=run)
@@ -31,6 +32,10 @@ def run(args) -> int:
                               plugin=args.plugin, in_bit=args.in_bit, iac_mode=args.iac_mode)
     table = format_table(summary)
     print(table, end="")
+    if args.json:
+        from ifan_trt.reports import write_json
+
+        write_json(args.json, summary)
     if args.table:
         tmp = Path(args.table).with_name(f".{Path(args.table).name}.tmp{os.getpid()}")
         tmp.write_text(table)

@@ -128,7 +128,8 @@ def test_without_a_display_the_fix_is_named(tmp_path, capsys):
     from ifan_trt.cli import main
 
     write_video(tmp_path / "clip.mp4", frames=2)
-    assert main(["demo", str(tmp_path / "clip.mp4"), "--checkpoint", "x.pth"]) == 1
+    (tmp_path / "x.pth").write_bytes(b"")  # named models must exist; it is never opened without a display
+    assert main(["demo", str(tmp_path / "clip.mp4"), "--checkpoint", str(tmp_path / "x.pth")]) == 1
     assert "--headless --record" in capsys.readouterr().err
 
 
