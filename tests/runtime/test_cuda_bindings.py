@@ -103,14 +103,20 @@ def test_pycuda_insufficient_driver_and_other_failures_are_reported(bindings):
 
 
 def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindings, tmp_path, capsys):
+    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+
     engine, onnx = tmp_path / "m.engine", tmp_path / "m.onnx"
     engine.write_bytes(b"plan")
     onnx.write_bytes(b"onnx")
+    sidecar_path(engine).write_bytes(sidecar_bytes(make_sidecar(
+        engine=engine, precision="fp32", inputs=["input"], metadata={}, tensorrt_version="10.3.0", onnx_path=onnx,
+        profiles=[{"input": {"min": [1, 3, 8, 8], "opt": [1, 3, 8, 8], "max": [1, 3, 8, 8]}}])))
     bindings(cudart=fake_cudart(**CU13_ON_JETPACK6))
     assert backends.resolve_backend("auto", None, None, str(engine)) == ("onnxruntime", str(onnx))
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"ifan: no usable GPU ({DRIVER_LINE}")
-    assert err[0].endswith(f"for {engine}; running {onnx} with ONNX Runtime on the CPU")
+    assert err[0].endswith(f"for {engine}; --backend auto runs the ONNX model it was built from, {onnx}, "
+                           "on ONNX Runtime instead")
     onnx.unlink()
     with pytest.raises(IfanError, match=r"needs an NVIDIA GPU: no usable GPU \(cuda-python 13\.0\.1 needs"):
         backends.resolve_backend("auto", None, None, str(engine))
