@@ -7,7 +7,7 @@ Example: python build_engine.py --onnx ifan.onnx --precision int8-fp16 --calib-i
 
 import sys
 
-from ifan_trt.engine_build import main
+from ifan_trt.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["build", *sys.argv[1:]]))

@@ -363,12 +363,9 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except IfanError as exc:
-        print(f"build_engine.py: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("build_engine.py: interrupted", file=sys.stderr)
-        return 130
+    """build_engine.py: `ifan build` through the CLI's one error boundary."""
+    import sys
+
+    from .cli import main as cli_main
+
+    return cli_main(["build", *(sys.argv[1:] if argv is None else argv)])

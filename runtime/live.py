@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ifan_trt.errors import IfanError
-from ifan_trt.imageio import write_bytes_atomic
+from ifan_trt.files import write_bytes
 
 from .executor import Executor
 from .mailbox import Mailbox
@@ -42,6 +42,7 @@ class DemoOptions:
     tiling: Tiling | None = None
     size: tuple[int, int] | None = None  # (width, height) asked of cameras
     fps: int | None = None
+    overwrite: bool = False  # replace an existing --record file
 
 
 @dataclass
@@ -176,7 +177,7 @@ class Demo:
         path = self.opt.snapshot_dir / f"ifan_snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{len(self.stats.snapshots)}.png"
         ok, buf = cv2.imencode(".png", picture)
         if ok:
-            write_bytes_atomic(path, buf.tobytes())
+            write_bytes(path, buf.tobytes())
             self.stats.snapshots.append(path)
             print(f"ifan demo: saved {path}", file=sys.stderr)
 
@@ -230,7 +231,7 @@ class Demo:
                 self.stats.shown += 1
                 if self.opt.record is not None:
                     if writer is None:
-                        writer = AtomicVideoWriter(self.opt.record, record_fps, picture.shape[:2])
+                        writer = AtomicVideoWriter(self.opt.record, record_fps, picture.shape[:2], self.opt.overwrite)
                     if picture.shape[:2] != writer.size:  # a stream that changed resolution mid-way
                         picture = cv2.resize(picture, (writer.size[1], writer.size[0]), interpolation=cv2.INTER_AREA)
                     writer.write(picture)

@@ -3,6 +3,7 @@ frame rate; the output goes to a temporary file beside the target and is renamed
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import cv2
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.files import atomic_path, require_regular_file
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 # codec per container that OpenCV's bundled FFmpeg writes everywhere (pip wheels have no H.264 encoder)
@@ -25,8 +27,7 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        if not self.path.is_file():
-            raise IfanError(f"{self.path}: no such file")
+        require_regular_file(self.path)
         self.cap = cv2.VideoCapture(str(self.path))
         if not self.cap.isOpened():
             raise IfanError(f"{self.path}: OpenCV cannot open this video (unknown container or codec)")
@@ -60,19 +61,20 @@ class VideoReader:
 
 
 class AtomicVideoWriter:
-    """Writes frames to `.<name>.part<pid><ext>` beside the target; commit() renames it into place,
-    and an exit without commit() (error, Ctrl-C) deletes it."""
+    """Writes frames to a temp beside the target (ifan_trt.files.atomic_path); a clean exit renames
+    it into place, an exit on error (or Ctrl-C) deletes it."""
 
-    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]):
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int], overwrite: bool = False):
         self.path = Path(path)
         ext = self.path.suffix.lower()
         if ext not in _FOURCC:
             raise IfanError(f"{self.path}: unsupported video format {ext or '(none)'}; use one of {', '.join(VIDEO_EXTENSIONS)}")
-        self.tmp = self.path.with_name(f".{self.path.stem}.part{os.getpid()}{ext}")
+        self._stack = contextlib.ExitStack()
+        self.tmp = self._stack.enter_context(atomic_path(self.path, overwrite))
         h, w = size
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*_FOURCC[ext]), fps, (w, h))
         if not self.writer.isOpened():
-            self.tmp.unlink(missing_ok=True)
+            self._stack.__exit__(IfanError, None, None)
             raise IfanError(f"{self.path}: OpenCV cannot write {ext} video here")
         self.size = size
         self.frames = 0
@@ -85,23 +87,18 @@ class AtomicVideoWriter:
 
     def commit(self) -> None:
         self.writer.release()
-        try:
-            os.replace(self.tmp, self.path)
-        except OSError as exc:
-            raise IfanError(f"{self.path}: cannot write ({exc.strerror})") from None
+        self._stack.close()
 
     def abort(self) -> None:
         self.writer.release()
-        self.tmp.unlink(missing_ok=True)
+        self._stack.__exit__(IfanError, IfanError("aborted"), None)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, exc_type, *exc):
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
+    def __exit__(self, exc_type, exc, tb):
+        self.writer.release()
+        return self._stack.__exit__(exc_type, exc, tb)
 
 
 def bgr_to_rgb_float(frame: np.ndarray) -> np.ndarray:

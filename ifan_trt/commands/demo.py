@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.files import check_not_input, check_output_file
+from ifan_trt.options import int_range, positive_int, threads
 
 
 def register(subparsers) -> None:
@@ -24,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime or torch (default auto)")
     p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
     p.add_argument("--plugin", metavar="LIB", help="IFAN_IAC plugin library for engines")
-    p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime / PyTorch")
+    p.add_argument("--threads", type=threads, help="CPU threads for ONNX Runtime / PyTorch")
     p.add_argument("--view", choices=("side", "wipe"), default="side",
                    help="side by side (default) or a wipe (sweeps by itself; drag it with the left mouse button, "
                         "right button to let it sweep again)")
@@ -32,14 +34,14 @@ def register(subparsers) -> None:
     p.add_argument("--record", metavar="FILE", help="record what is shown to a video file (.mp4, .avi, ...)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --record file")
     p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default .)")
-    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames from the source")
-    p.add_argument("--width", type=int, default=1280, help="camera width to request (default 1280)")
-    p.add_argument("--height", type=int, default=720, help="camera height to request (default 720)")
-    p.add_argument("--fps", type=int, default=30, help="camera frame rate to request (default 30)")
+    p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames from the source")
+    p.add_argument("--width", type=int_range(1, 16384), default=1280, help="camera width to request (default 1280)")
+    p.add_argument("--height", type=int_range(1, 16384), default=720, help="camera height to request (default 720)")
+    p.add_argument("--fps", type=int_range(1, 1000), default=30, help="camera frame rate to request (default 30)")
     p.add_argument("--no-pace", action="store_true",
                    help="read video files as fast as possible instead of at their frame rate")
     p.add_argument("--tile", metavar="HxW", help="tile frames larger than this (multiples of 8)")
-    p.add_argument("--max-pixels", type=int, metavar="N", help="tile frames larger than N pixels")
+    p.add_argument("--max-pixels", type=positive_int, metavar="N", help="tile frames larger than N pixels")
     p.set_defaults(func=run)
 
 
@@ -59,18 +61,15 @@ def run(args: argparse.Namespace) -> int:
     if record is not None:
         if not is_video(record):
             raise IfanError(f"{record}: --record needs a video file name (.mp4, .avi, .mkv, .mov, .m4v)")
-        if record.exists() and not args.overwrite:
-            raise IfanError(f"{record}: exists; pass --overwrite to replace it")
-        if not record.parent.is_dir():
-            raise IfanError(f"{record.parent}: no such folder for --record")
+        check_output_file(record, args.overwrite, what="--record")
     source = parse_source(args.source, args.width, args.height, args.fps)
-    if source.kind == "file" and record is not None and Path(source.target).resolve() == record.resolve():
-        raise IfanError(f"{record}: is the input; choose another --record file")
+    if source.kind == "file" and record is not None:
+        check_not_input(record, [source.target], what="--record")
     resolve_backend(args.backend, args.checkpoint, args.onnx, args.engine)  # option errors before any camera opens
     options = DemoOptions(view=args.view, headless=args.headless, record=record,
                           snapshot_dir=Path(args.snapshot_dir), max_frames=args.max_frames, pace=not args.no_pace,
                           tiling=Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels),
-                          size=(args.width, args.height), fps=args.fps)
+                          size=(args.width, args.height), fps=args.fps, overwrite=args.overwrite)
 
     def open_model():
         return open_executor(args.backend, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
