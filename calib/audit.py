@@ -119,7 +119,7 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
     return AuditResult(str(fp32_path), str(candidate_path), size_text, scores, min_psnr)
 
 
-def write_plot(result: AuditResult, path: Path) -> None:
+def write_plot(result: AuditResult, path: Path, overwrite: bool = False) -> None:
     """PNG: PSNR per image against the threshold (matplotlib, Agg backend)."""
     from . import graphs
 
@@ -127,7 +127,7 @@ def write_plot(result: AuditResult, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ifan_trt.imageio import write_bytes_atomic
+    from ifan_trt.files import write_bytes
 
     names = [s.image for s in result.scores]
     values = [min(s.psnr, 150.0) for s in result.scores]  # identical outputs: inf, drawn at 150
@@ -146,10 +146,10 @@ def write_plot(result: AuditResult, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    write_bytes(path, buf.getvalue(), overwrite)
 
 
-def write_json(result: AuditResult, path: Path) -> None:
-    from ifan_trt.imageio import write_bytes_atomic
+def write_json(result: AuditResult, path: Path, overwrite: bool = False) -> None:
+    from ifan_trt.files import write_bytes
 
-    write_bytes_atomic(path, (json.dumps(result.to_dict(), indent=1) + "\n").encode())
+    write_bytes(path, json.dumps(result.to_dict(), indent=1) + "\n", overwrite)

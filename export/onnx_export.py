@@ -22,6 +22,7 @@ import torch
 from ifan_trt import __version__
 from ifan_trt.checkpoint import LoadedModel, load_checkpoint
 from ifan_trt.errors import IfanError
+from ifan_trt.files import atomic_path
 from ifan_trt.iac import compact_rows, filter_channels
 from ifan_trt.model import IFAN, IFANConfig
 
@@ -170,7 +171,8 @@ def _rename_anonymous(graph) -> None:
 
 
 def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | None = None,
-                prune: bool = True, opset: int = DEFAULT_OPSET, batch: int | None = None) -> ExportResult:
+                prune: bool = True, opset: int = DEFAULT_OPSET, batch: int | None = None,
+                overwrite: bool = True) -> ExportResult:
     """Export IFAN to an ONNX file; returns an ExportResult.
 
     model: an ifan_trt.checkpoint.LoadedModel, a checkpoint path, or an IFAN module.
@@ -230,13 +232,13 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     metadata = _metadata(config, iac_form, layout, sha256)
     _finish_graph(program.model, boundary[0], names, shape, batch, metadata, config.variant)
 
+    written = dict(program.model.opset_imports).get("", opset)
+    if written != opset:  # the exporter may settle on another version: say so rather than claim it
+        raise IfanError(f"opset {opset}: the exporter of torch {torch.__version__} wrote opset {written}; "
+                        f"pass --opset {written}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path, overwrite) as tmp:
         program.save(tmp, external_data=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return ExportResult(path, config, iac_form, layout, opset, time.perf_counter() - start,
                         filter_bytes(config, "full"), filter_bytes(config, layout), metadata)
 

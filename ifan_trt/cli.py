@@ -103,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     name = f"ifan {args.command}"
     verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
     noise.configure(verbose)
+    if getattr(args, "max_decode_pixels", None):
+        from .imageio import set_decode_budget
+
+        set_decode_budget(args.max_decode_pixels)
     out = contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
     try:
         with _signals(), out:
@@ -127,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         files.remove_live_temps()
+        if getattr(args, "max_decode_pixels", None):
+            from .imageio import set_decode_budget
+
+            set_decode_budget(None)
 
 
 if __name__ == "__main__":

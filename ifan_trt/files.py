@@ -118,13 +118,14 @@ def check_not_input(output: str | os.PathLike, inputs: Iterable[str | os.PathLik
     """Refuse an output that is the same file as any input of the run, or that lies inside a data
     set's folders (an input folder the run reads from), with or without --overwrite."""
     output = Path(output)
+    label = f"{what} {output}" if what != "output" else str(output)
     for item in inputs:
         if item is not None and same_file(output, item):
-            raise IfanError(f"{what} {output}: is the input {item}; choose another output (inputs are never "
-                            "overwritten)")
+            alias = "" if str(item) == str(output) else f" (the same file as {item})"
+            raise IfanError(f"{label}: is an input{alias}; choose another output (inputs are never overwritten)")
     for folder in data_folders:
         if folder is not None and Path(folder).is_dir() and is_inside(output, folder):
-            raise IfanError(f"{what} {output}: lies inside the input data {folder}; choose a folder outside it")
+            raise IfanError(f"{label}: lies inside the input data {folder}; choose a folder outside it")
 
 
 def check_output_file(path: str | os.PathLike, overwrite: bool = False, create_parent: bool = False,
@@ -132,7 +133,7 @@ def check_output_file(path: str | os.PathLike, overwrite: bool = False, create_p
     """Everything that can be known before long work: the output is not a folder or a special file,
     does not exist unless overwrite, and its folder exists (or can be made) and is writable."""
     path = Path(path)
-    label = f"{what} {path}"
+    label = f"{what} {path}" if what != "output" else str(path)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -144,27 +145,28 @@ def check_output_file(path: str | os.PathLike, overwrite: bool = False, create_p
             raise IfanError(f"{label}: is {_kind(st.st_mode)}; only regular files are replaced")
         if not overwrite:
             raise IfanError(f"{label}: exists; pass --overwrite to replace it")
-    check_output_folder(path.parent, create=create_parent, what=f"{what} {path}: folder")
+    check_output_folder(path.parent, create=create_parent, label=label)
     return path
 
 
-def check_output_folder(folder: str | os.PathLike, create: bool = True, what: str = "output folder") -> Path:
+def check_output_folder(folder: str | os.PathLike, create: bool = True, label: str | None = None) -> Path:
     """A folder outputs can go to: an existing writable folder, or (create) one whose nearest
-    existing ancestor is a writable folder."""
+    existing ancestor is a writable folder. label: the output the message names."""
     folder = Path(folder)
+    label = label or f"output folder {folder}"
     probe = folder
     while not probe.exists() and not probe.is_symlink():
         if not create and probe == folder:
-            raise IfanError(f"{what} {folder}: no such folder")
+            raise IfanError(f"{label}: no such folder {folder}")
         if probe.parent == probe:
             break
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
-        raise IfanError(f"{what} {folder}: {probe} is a file, not a folder")
+        raise IfanError(f"{label}: {probe} is a file, not a folder")
     if not probe.exists():
-        raise IfanError(f"{what} {folder}: {probe} is a broken symbolic link")
+        raise IfanError(f"{label}: {probe} is a broken symbolic link")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise IfanError(f"{what} {folder}: {probe} is not writable")
+        raise IfanError(f"{label}: folder {probe} is not writable")
     return folder
 
 

@@ -59,3 +59,10 @@ probability = float_range(0.0, 1.0)
 threads = int_range(1, 1024)
 opset = int_range(18, 23)  # torch.onnx's dynamo exporter writes 18 and newer
 port = int_range(1, 65535)
+
+
+def add_decode_budget(p: argparse.ArgumentParser) -> None:
+    """--max-decode-pixels, for commands that read images (cli.main applies it)."""
+    p.add_argument("--max-decode-pixels", type=positive_int, metavar="N",
+                   help="refuse images of more than N pixels before decoding them (default 300000000, "
+                        "sized for a 24 GB machine)")

@@ -32,9 +32,9 @@ def _engine_onnx(engine: str) -> str | None:
     candidates = [Path(engine).with_suffix(".onnx"), Path(str(engine) + ".onnx")]
     try:
         recorded = json.loads(Path(f"{engine}.json").read_text()).get("onnx") or {}
-        candidates = [Path(recorded[k]) for k in ("path", "source") if recorded.get(k)] + candidates
-    except (OSError, ValueError, AttributeError):
-        pass
+        candidates = [Path(recorded[k]) for k in ("path", "source") if isinstance(recorded.get(k), str)] + candidates
+    except (OSError, ValueError, AttributeError, RecursionError):
+        pass  # no usable record: only the files beside the engine are candidates
     for candidate in candidates:
         if candidate.is_file():
             return str(candidate)

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
-from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_bytes_atomic, write_image
+from ifan_trt.failures import MEMORY_HINT, describe
+from ifan_trt.files import check_not_input, check_output_file, is_temp, write_bytes
+from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
+from ifan_trt.options import add_decode_budget, nonneg_int, positive_int, threads
 from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
 from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
 
@@ -38,12 +41,14 @@ def register(subparsers) -> None:
                         "else ONNX Runtime, else PyTorch for a checkpoint)")
     p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
     p.add_argument("--plugin", metavar="LIB", help="IFAN_IAC plugin library for engines (default: the installed one)")
-    p.add_argument("--batch", type=int,
+    p.add_argument("--batch", type=positive_int,
                    help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
                         "1 on CPU backends)")
     p.add_argument("--tile", metavar="HxW", help="run in tiles of this size (multiples of 8), blended over --overlap")
-    p.add_argument("--max-pixels", type=int, metavar="N", help="tile inputs larger than N pixels (memory budget)")
-    p.add_argument("--overlap", type=int, help=f"tile overlap in pixels (default {DEFAULT_OVERLAP}: tiled output "
+    p.add_argument("--max-pixels", type=positive_int, metavar="N",
+                   help=f"tile inputs larger than N pixels (memory budget; default {DEFAULT_MAX_PIXELS})")
+    add_decode_budget(p)
+    p.add_argument("--overlap", type=nonneg_int, help=f"tile overlap in pixels (default {DEFAULT_OVERLAP}: tiled output "
                                                 "within 40 dB PSNR of the full frame, measured)")
     p.add_argument("--in-bit", type=int, choices=(8, 16), help="the model's input depth: 16 for IFAN_16bit")
     p.add_argument("--iac-mode", choices=("official", "corrected"),
@@ -56,17 +61,26 @@ def register(subparsers) -> None:
                    help="crop to a multiple of 8 as the official evaluation does, instead of pad and crop back")
     p.add_argument("--compare", metavar="FILE",
                    help="also write input and output side by side to FILE (one input)")
-    p.add_argument("--threads", type=int, help="CPU threads for the backend")
+    p.add_argument("--threads", type=threads, help="CPU threads for the backend")
     p.set_defaults(func=run)
+
+
+DEFAULT_MAX_PIXELS = 16_000_000  # larger inputs are tiled: a 16 MP frame stays within a few GB on any backend
 
 
 def _is_image(path: Path) -> bool:
     return path.suffix.lower() in EXTENSIONS
 
 
+def _listed(path: Path) -> bool:
+    """A folder or glob entry to process: an image name, not a sub-folder, not a hidden file or a
+    temp of an unfinished write. Special files (FIFOs, devices) are kept, so they are reported."""
+    return _is_image(path) and not path.is_dir() and not path.name.startswith(".") and not is_temp(path)
+
+
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.is_file() and _is_image(p) and not p.name.startswith("."))
+    return sorted(p for p in folder.glob(pattern) if _listed(p))
 
 
 def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
@@ -80,10 +94,10 @@ def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
                 raise IfanError(f"{path}: no images ({', '.join(EXTENSIONS)}) in this folder"
                                 + ("" if recursive else "; add --recursive for sub-folders"))
             found += [(p, p.relative_to(path)) for p in images]
-        elif path.exists():
+        elif path.exists() or path.is_symlink():
             found.append((path, Path(path.name)))
         elif glob.has_magic(item):
-            matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive) if Path(m).is_file())
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive) if _listed(Path(m)) or is_video(m))
             if not matches:
                 raise IfanError(f"{item}: the pattern matches no file")
             found += [(p, Path(p.name)) for p in matches]
@@ -107,13 +121,13 @@ def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
     return jobs
 
 
-def _check_targets(jobs: list[Job], overwrite: bool) -> None:
-    sources = {job.source.resolve() for job in jobs}
+def _check_targets(jobs: list[Job], overwrite: bool, extra_inputs: tuple = ()) -> None:
+    """Before any work: no output is an input (any name of it), exists without --overwrite, is a
+    special file, or lies where no file can be written."""
+    sources = [job.source for job in jobs] + [p for p in extra_inputs if p]
     for job in jobs:
-        if job.target.resolve() in sources:
-            raise IfanError(f"{job.target}: is an input; choose another output (inputs are never overwritten)")
-        if job.target.exists() and not overwrite:
-            raise IfanError(f"{job.target}: exists; pass --overwrite to replace it")
+        check_not_input(job.target, sources)
+        check_output_file(job.target, overwrite, create_parent=True)
         if is_video(job.source):
             if not is_video(job.target):
                 raise IfanError(f"{job.target}: a video input needs a video output; use one of {', '.join(VIDEO_EXTENSIONS)}")
@@ -129,32 +143,38 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.runtime.tiling import parse_tile
 
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
-    _check_targets(jobs, args.overwrite)
+    views = (args.left, args.right)
+    _check_targets(jobs, args.overwrite, views)
     if (args.left or args.right or args.compare) and len(jobs) != 1:
         raise IfanError("--left/--right and --compare go with exactly one input image")
     if args.compare:
         if is_video(jobs[0].source):
             raise IfanError("--compare writes an image; it does not apply to a video input")
-        _check_targets([Job(jobs[0].source, Path(args.compare))], args.overwrite)
-    if args.batch is not None and args.batch < 1:
-        raise IfanError(f"--batch {args.batch}: must be >= 1")
-    if args.overlap is not None and args.overlap < 0:
-        raise IfanError(f"--overlap {args.overlap}: must be >= 0")
-    tiling = Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels,
+        if Path(args.compare).resolve() == jobs[0].target.resolve():
+            raise IfanError(f"--compare {args.compare}: is the output (-o); choose another file")
+        _check_targets([Job(jobs[0].source, Path(args.compare))], args.overwrite, views)
+    _check_model_options(args)
+    tiling = Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
                     overlap=DEFAULT_OVERLAP if args.overlap is None else args.overlap)
-    left = read_image(args.left) if args.left else None
-    right = read_image(args.right) if args.right else None
+    left = _read_view(args.left, "--left")
+    right = _read_view(args.right, "--right")
 
     executor = open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit,
                              iac_mode=args.iac_mode, threads=args.threads, onnx=args.onnx, engine=args.engine,
                              device=args.device, plugin=args.plugin)
+    if (left or right) and not executor.info.dual:
+        executor.close()
+        raise IfanError(f"--left/--right: {executor.info.variant} is not a dual-pixel model (IFAN_dual); "
+                        "drop them or pass a dual checkpoint")
     failures = 0
 
-    def fail(job: Job, exc: Exception) -> None:
+    def fail(job: Job, exc: Exception, size: tuple[int, int] | None = None) -> None:
         nonlocal failures
-        message = getattr(exc, "strerror", None) or str(exc)
-        if not message.startswith(str(job.source)) and not message.startswith(str(job.target)):
-            message = f"{job.source}: {message}"
+        message = describe(exc, str(job.source))
+        if message is None:  # a bug: the CLI boundary reports it
+            raise exc
+        if size and MEMORY_HINT in message:
+            message = message.replace(": out of memory", f": out of memory at {size[0]}x{size[1]}", 1)
         if len(jobs) == 1:
             raise IfanError(message) from None
         failures += 1
@@ -166,8 +186,8 @@ def run(args: argparse.Namespace) -> int:
             if is_video(chunk[0].source):
                 try:
                     chunk[0].target.parent.mkdir(parents=True, exist_ok=True)
-                    _deblur_video(executor, chunk[0], args.batch, tiling)
-                except ERRORS as exc:
+                    _deblur_video(executor, chunk[0], args.batch, tiling, args.overwrite)
+                except Exception as exc:  # noqa: BLE001  expected kinds skip the file; fail() re-raises bugs
                     fail(chunk[0], exc)
             else:
                 _deblur_image_jobs(executor, chunk, args, left, right, tiling, fail)
@@ -183,7 +203,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-ERRORS = (IfanError, ValueError, OSError)  # reported per input; anything else is a bug and shows its traceback
+def _check_model_options(args) -> None:
+    """Options that only a checkpoint takes: exported models record their input depth and IAC mode."""
+    if args.onnx or args.engine:
+        for flag, value in (("--in-bit", args.in_bit), ("--iac-mode", args.iac_mode)):
+            if value is not None:
+                raise IfanError(f"{flag}: applies to checkpoints only; an ONNX model or engine records it "
+                                "(export again with the checkpoint to change it)")
+
+
+def _read_view(path: str | None, flag: str):
+    if not path:
+        return None
+    try:
+        return read_image(path)
+    except IfanError as exc:
+        raise IfanError(f"{flag} {exc}") from None
 
 
 def _batch_size(executor, requested: int | None, h: int | None = None, w: int | None = None) -> int:
@@ -228,30 +263,32 @@ def _deblur_image_jobs(executor, jobs: list[Job], args, left, right, tiling, fai
     for job in jobs:
         try:
             image = read_image(job.source)
-        except ERRORS as exc:
+        except Exception as exc:  # noqa: BLE001  expected kinds skip the file; fail() re-raises bugs
             fail(job, exc)
             continue
+        for note in image.notes:
+            print(f"ifan deblur: warning: {note}", file=sys.stderr)
         same_size.setdefault(image.size, []).append((job, image))
     for group in same_size.values():
         try:
             results = deblur_images(executor, [image for _, image in group], left, right,
                                     crop_official=args.crop_official, tiling=tiling)
-        except ERRORS as exc:
-            for job, _ in group:
-                fail(job, exc)
+        except Exception as exc:  # noqa: BLE001
+            for job, image in group:
+                fail(job, exc, image.size)
             continue
         for (job, image), result in zip(group, results):
             try:
                 data = encode_image(result, job.target)
                 job.target.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes_atomic(job.target, data)
+                write_bytes(job.target, data, args.overwrite)
                 if args.compare:
-                    write_image(args.compare, side_by_side(image, result))
-            except ERRORS as exc:
+                    write_image(args.compare, side_by_side(image, result), args.overwrite)
+            except Exception as exc:  # noqa: BLE001
                 fail(job, exc)
 
 
-def _deblur_video(executor, job: Job, batch: int | None, tiling) -> None:
+def _deblur_video(executor, job: Job, batch: int | None, tiling, overwrite: bool = False) -> None:
     """Every frame through the executor, in batches; written to a temporary file, then renamed."""
     from tqdm import tqdm
 
@@ -260,7 +297,7 @@ def _deblur_video(executor, job: Job, batch: int | None, tiling) -> None:
 
     with VideoReader(job.source) as reader:
         size = _batch_size(executor, batch, *reader.size)
-        with AtomicVideoWriter(job.target, reader.fps, reader.size) as writer, \
+        with AtomicVideoWriter(job.target, reader.fps, reader.size, overwrite) as writer, \
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
             for frames in reader.batches(size):
@@ -269,3 +306,7 @@ def _deblur_video(executor, job: Job, batch: int | None, tiling) -> None:
                 frames_bar.update(len(frames))
             if writer.frames == 0:
                 raise IfanError(f"{job.source}: no frame could be decoded")
+            expected = reader.frame_count
+            if expected and expected - writer.frames > expected // 100:  # containers may round the count
+                raise IfanError(f"{job.source}: only {writer.frames} of {expected} frames could be decoded "
+                                "(truncated or corrupt video); nothing written")
