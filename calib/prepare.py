@@ -39,7 +39,7 @@ def source_onnx(arg: Path, out: Path) -> Path:
     arg = Path(arg)
     if str(arg) != "default" and arg.suffix.lower() not in (".pth", ".pt"):
         return arg
-    from ifan_trt.checkpoint import sha256_file
+    from ifan_trt.files import sha256_file
 
     if str(arg) == "default":
         from ifan_trt.weights import default_checkpoint_path

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ifan_trt import __version__
 from ifan_trt.errors import IfanError
+from ifan_trt.options import add_decode_budget, int_range, positive_int
 
 from .engine_inspect import layer_precisions, summary, unexpected_fp32
 from .engine_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles, profiles_to_sidecar
@@ -48,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="images for INT8 calibration (and FP16 measurement; default there: the bundled samples)")
     p.add_argument("--calib-method", default="percentile", choices=("entropy", "percentile", "minmax"),
                    help="INT8 range method (default: %(default)s)")
-    p.add_argument("--calib-count", type=int, default=32, help="INT8 calibration images (default: %(default)s)")
+    p.add_argument("--calib-count", type=positive_int, default=32, help="INT8 calibration images (default: %(default)s)")
     p.add_argument("--calib-size", default="256x256", help="INT8 calibration crop HxW (default: %(default)s)")
     p.add_argument("--shapes", action="append", metavar="min=NxCxHxW,opt=...,max=...",
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
@@ -56,10 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="IFAN_IAC plugin library (default: searched, see ifan_trt.runtime.plugin_library)")
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
-    p.add_argument("--builder-optimization-level", type=int, metavar="0-5",
+    p.add_argument("--builder-optimization-level", type=int_range(0, 5), metavar="0-5",
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
     p.add_argument("--version-compatible", action="store_true",
                    help="version-compatible engine; the plugin library is serialised into the plan")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing engine and its sidecar")
+    add_decode_budget(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,16 +287,31 @@ def inspect_plan(trt, plan: bytes, version_compatible: bool):
 
 
 def _sha256(path: Path) -> str:
-    from ifan_trt.calib.graphs import sha256_file
+    from .files import sha256_file
 
     return sha256_file(path)
 
 
-def write_engine(output: Path, plan: bytes, sidecar: dict) -> None:
-    from ifan_trt.imageio import write_bytes_atomic
+def write_engine(output: Path, plan: bytes, sidecar: dict, overwrite: bool = True) -> None:
+    from .files import write_bytes
 
-    write_bytes_atomic(output, plan)
-    write_bytes_atomic(Path(f"{output}.json"), (json.dumps(sidecar, indent=1) + "\n").encode())
+    write_bytes(output, plan, overwrite)
+    write_bytes(Path(f"{output}.json"), json.dumps(sidecar, indent=1) + "\n", overwrite)
+
+
+def check_build_outputs(args) -> None:
+    """Before any preparation: the engine and its sidecar are new (or --overwrite) and no input."""
+    from .files import check_not_input, check_output_file, require_regular_file, same_file
+
+    if not args.onnx.exists():
+        raise IfanError(f"{args.onnx}: no such ONNX file")
+    require_regular_file(args.onnx, "--onnx")
+    if same_file(args.output, args.onnx):
+        raise IfanError(f"{args.output}: is the input ONNX; choose another engine path")
+    inputs = [args.onnx, args.plugin_lib, args.timing_cache]
+    for path in (args.output, Path(f"{args.output}.json")):
+        check_not_input(path, inputs, [args.calib_images])
+        check_output_file(path, getattr(args, "overwrite", False))
 
 
 def run(args) -> int:
@@ -303,12 +321,7 @@ def run(args) -> int:
     # everything that needs no TensorRT is checked first: bad options fail fast anywhere
     profiles = parse_profiles(args.shapes)
     workspace = parse_workspace(args.workspace)
-    if not args.onnx.is_file():
-        raise IfanError(f"{args.onnx}: no such ONNX file")
-    if args.output.resolve() == args.onnx.resolve():
-        raise IfanError(f"{args.output}: is the input ONNX; choose another engine path")
-    if not args.output.parent.is_dir():
-        raise IfanError(f"{args.output.parent}: output folder does not exist")
+    check_build_outputs(args)
     source = graphs.load_model(args.onnx)
     if graphs.metadata(source).get("ifan.int8_target") == "cpu":
         raise IfanError(f"{args.onnx}: is the INT8 graph for ONNX Runtime's CPU provider (asymmetric UINT8); "
@@ -357,7 +370,7 @@ def run(args) -> int:
         optimization_level=args.builder_optimization_level, version_compatible=args.version_compatible,
         timing_cache=args.timing_cache, build_seconds=seconds,
         metadata={**graphs.metadata(graph), "ifan.precision": precision}, layers=counts)
-    write_engine(args.output, plan, sidecar)
+    write_engine(args.output, plan, sidecar, getattr(args, "overwrite", False))
     print(f"wrote {args.output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {args.output}.json", file=sys.stderr)
     return 0
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IfanError
+from .files import check_not_input, check_output_file, check_output_folder, write_bytes
+from .options import add_decode_budget, positive_int, threads
 from .metrics import mae, psnr, ssim
 
 METRICS = ("psnr", "ssim", "mae")
@@ -107,6 +109,22 @@ def _lpips(scorer, a: np.ndarray, b: np.ndarray) -> float:
         return float(scorer(t(a), t(b)))
 
 
+def check_outputs(pairs: list, models: list, csv_path, save_dir, overwrite: bool, table=None) -> None:
+    """Before any image is scored: no output is an input or lies in the data's folders, and none
+    exists unless overwrite."""
+    inputs = [*models] + [p for pair in pairs for p in (pair.source, pair.target, pair.left, pair.right)]
+    folders = sorted({str(Path(p).parent) for p in inputs[len(models):] if p})
+    for flag, path in (("--csv", csv_path), ("--table", table)):
+        if path:
+            check_not_input(path, inputs, folders, what=flag)
+            check_output_file(path, overwrite, create_parent=True, what=flag)
+    if save_dir:
+        check_not_input(save_dir, inputs, folders, what="--save-dir")
+        check_output_folder(save_dir, label=f"--save-dir {save_dir}")
+        for pair in pairs:
+            check_output_file(Path(save_dir) / f"{pair.name}.png", overwrite, create_parent=True, what="--save-dir")
+
+
 def _model_name(checkpoint, onnx, engine) -> str:
     if onnx or engine:
         return Path(onnx or engine).name
@@ -116,7 +134,8 @@ def _model_name(checkpoint, onnx, engine) -> str:
 def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx: str | None = None,
                     engine: str | None = None, csv_path: str | os.PathLike | None = None,
                     save_dir: str | os.PathLike | None = None, official_crop: bool = False,
-                    threads: int | None = None, progress: bool = True, limit: int | None = None) -> dict:
+                    threads: int | None = None, progress: bool = True, limit: int | None = None,
+                    overwrite: bool = False) -> dict:
     """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}."""
     from tqdm import tqdm
 
@@ -134,6 +153,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     layout, pairs = find_pairs(data, dual=executor.info.dual)
     if limit:
         pairs = pairs[:limit]
+    check_outputs(pairs, [checkpoint, onnx, engine], csv_path, save_dir, overwrite)
     scorer, lpips_note = lpips_status()
     if save_dir:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
@@ -161,7 +181,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
         row["seconds"] = seconds
         rows.append(row)
         if save_dir:
-            write_image(Path(save_dir) / f"{pair.name}.png", out)
+            write_image(Path(save_dir) / f"{pair.name}.png", out, overwrite)
 
     keys = list(METRICS) + (["lpips"] if scorer is not None else [])
     summary = {
@@ -173,11 +193,11 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
         "seconds_per_image": float(np.mean([r["seconds"] for r in rows])),
     }
     if csv_path:
-        write_csv(csv_path, rows)
+        write_csv(csv_path, rows, overwrite)
     return summary
 
 
-def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
+def write_csv(path: str | os.PathLike, rows: list[dict], overwrite: bool = False) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
@@ -185,12 +205,7 @@ def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
     writer.writeheader()
     for r in rows:
         writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(buf.getvalue())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes(path, buf.getvalue(), overwrite)
 
 
 def format_table(summary: dict) -> str:
@@ -224,19 +239,23 @@ def register(subparsers) -> None:
     p.add_argument("--save-dir", help="write the deblurred images here")
     p.add_argument("--official-crop", action="store_true",
                    help="crop to multiples of 8 as the official evaluation does (default: pad and crop back)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch / ONNX Runtime")
-    p.add_argument("--limit", type=int, default=None, help="only the first N pairs")
+    p.add_argument("--threads", type=threads, default=None, help="CPU threads for torch / ONNX Runtime")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N pairs")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --csv, --table and --save-dir files")
+    add_decode_budget(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.table:
+        models = [args.checkpoint, args.onnx, args.engine]
+        check_not_input(args.table, [*models, args.csv], what="--table")
+        check_output_file(args.table, args.overwrite, create_parent=True, what="--table")
     summary = evaluate_folder(args.data, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
                               csv_path=args.csv, save_dir=args.save_dir, official_crop=args.official_crop,
-                              threads=args.threads, limit=args.limit)
+                              threads=args.threads, limit=args.limit, overwrite=args.overwrite)
     table = format_table(summary)
     print(table, end="")
     if args.table:
-        tmp = Path(args.table).with_name(f".{Path(args.table).name}.tmp{os.getpid()}")
-        tmp.write_text(table)
-        os.replace(tmp, args.table)
+        write_bytes(args.table, table, args.overwrite)
     return 0

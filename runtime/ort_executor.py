@@ -38,7 +38,10 @@ def providers_for(device: str, available: list[str]) -> list[str]:
 
 
 def _session_options(ort, threads: int | None):
+    from ifan_trt.noise import ort_severity
+
     options = ort.SessionOptions()
+    options.log_severity_level = ort_severity()  # warnings only with --verbose
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # CPU defaults measured by bench/ (issue 8, bench/README.md): no memory pattern (it reserves
     # the run's peak as one extra block) and a CPU arena that grows by what is asked, not by

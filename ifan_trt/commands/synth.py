@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import IfanError
+from ..options import float_range, int_range, nonneg_int, probability
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -12,8 +13,8 @@ def _size(text: str) -> tuple[int, int]:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected WxH, e.g. 512x384") from None
-    if w < 16 or h < 16:
-        raise argparse.ArgumentTypeError(f"{text!r}: at least 16x16")
+    if w < 16 or h < 16 or w * h > 64_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 16x16 and at most 64 MP")
     return w, h
 
 
@@ -24,15 +25,16 @@ def register(subparsers) -> None:
                     "thin-lens defocus with a disc or polygonal aperture, occlusion-aware "
                     "compositing, sensor noise and optional JPEG. Deterministic from --seed.")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--count", type=int, default=30)
+    p.add_argument("--count", type=int_range(1, 1_000_000), default=30)
     p.add_argument("--size", type=_size, default=(512, 384), help="WxH (default 512x384)")
-    p.add_argument("--seed", type=int, default=1000, help="training uses seed 0 (and 1 for validation)")
-    p.add_argument("--max-radius", type=float, default=10.0, help="largest CoC radius in pixels")
-    p.add_argument("--jpeg-prob", type=float, default=0.0, help="share of sources JPEG-compressed")
+    p.add_argument("--seed", type=nonneg_int, default=1000, help="training uses seed 0 (and 1 for validation)")
+    p.add_argument("--max-radius", type=float_range(0.0, 200.0), default=10.0, help="largest CoC radius in pixels")
+    p.add_argument("--jpeg-prob", type=probability, default=0.0, help="share of sources JPEG-compressed")
     p.add_argument("--photos", default="all",
                    help="comma-separated skimage photos, 'all', 'train' (coffee held out) or 'none'")
     p.add_argument("--dual", action="store_true",
                    help="also dual-pixel views: DPDD layout test_c/, test_l/, test_r/")
+    p.add_argument("--overwrite", action="store_true", help="replace the images of an existing set of the same size")
     p.set_defaults(func=run)
 
 
@@ -53,6 +55,6 @@ def run(args) -> int:
         if unknown:
             raise IfanError(f"--photos: unknown {', '.join(unknown)}; choose from {', '.join(synthetic.PHOTOS)}")
     out = synthetic.write_dataset(args.out, args.count, args.size, args.seed, photos,
-                                  args.max_radius, args.jpeg_prob, args.dual)
+                                  args.max_radius, args.jpeg_prob, args.dual, overwrite=args.overwrite)
     print(f"wrote {args.count} pairs to {out}")
     return 0

@@ -212,7 +212,7 @@ def test_cli_calibrate_and_audit(small_exports, calib_images, heldout_images, tm
     assert (tmp_path / "m.int8.calib.json").is_file()
     fp32 = tmp_path / "small.fp32.onnx"
     assert graphs.metadata(onnx.load(fp32))["ifan.iac_form"] == "plugin"
-    assert main(args) == 0
+    assert main([*args, "--overwrite"]) == 0  # the second run reuses export and cache
     err = capsys.readouterr().err
     assert "reused from the cache" in err and "exporting" not in err  # export reused too
     report = tmp_path / "audit.json"
