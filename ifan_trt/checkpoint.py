@@ -106,6 +106,8 @@ def infer_config(state: dict[str, torch.Tensor], in_bit: int = 8, iac_mode: str 
     """N from the filter predictor's last conv, dual from kconv1_1, width from conv1_1."""
     where = f"{path}: " if path else ""
     try:
+        if any(state[k].dim() != 4 for k in ("conv1_1.0.weight", "kconv1_1.0.weight", "F.3.weight")):
+            raise IndexError
         ch = state["conv1_1.0.weight"].shape[0]
         kin = state["kconv1_1.0.weight"].shape[1]
         n_out = state["F.3.weight"].shape[0]

@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:
+            raise UsageError(f"ifan {args.command}: error: unrecognized arguments: {' '.join(extra)}")
     except UsageError as exc:
         print(str(exc).splitlines()[0] if str(exc) else "ifan: usage error", file=sys.stderr)
         return 2

@@ -120,9 +120,10 @@ def _check_budget(header: Header, path: Path) -> None:
     if header.width < 1 or header.height < 1:
         raise IfanError(f"{path}: the header says {header.width}x{header.height} pixels")
     if pixels > budget:
-        raise IfanError(f"{path}: {header.height}x{header.width} ({pixels / 1e6:.0f} MP) is above the decode budget "
-                        f"of {budget / 1e6:.0f} MP; pass --max-decode-pixels {pixels} to decode it "
-                        f"(needs about {pixels * BYTES_PER_PIXEL / 2**30:.0f} GiB)")
+        need = pixels * BYTES_PER_PIXEL / 2**30
+        raise IfanError(f"{path}: {header.height}x{header.width} ({pixels} pixels) is above the decode budget of "
+                        f"{budget} pixels; pass --max-decode-pixels {pixels} to decode it"
+                        + (f" (needs about {need:.0f} GiB of memory)" if need >= 1 else ""))
 
 
 def _notes(header: Header, path: Path) -> list[str]:
@@ -223,10 +224,21 @@ def encode_image(image: Image, path: Path) -> bytes:
             a = a[:, :, :3] if not image.gray else a[:, :, 0]
     elif ext == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, 101]  # > 100: lossless
+    elif ext == ".png" and image.gray and image.alpha is not None and a.dtype == np.uint8:
+        return _gray_alpha_png(a)
     ok, buf = cv2.imencode(ext, a, params)
     if not ok:
         raise IfanError(f"{path}: OpenCV could not encode this image as {ext}")
     return buf.tobytes()
+
+
+def _gray_alpha_png(bgra: np.ndarray) -> bytes:
+    """8-bit gray + alpha as a 2-channel PNG (OpenCV writes only 1, 3 or 4 channels)."""
+    from PIL import Image as PILImage
+
+    buf = io.BytesIO()
+    PILImage.fromarray(np.ascontiguousarray(bgra[:, :, [0, 3]]), "LA").save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 from ifan_trt.files import atomic_path, require_regular_file
+from ifan_trt.noise import c_stderr_silenced
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 # codec per container that OpenCV's bundled FFmpeg writes everywhere (pip wheels have no H.264 encoder)
@@ -28,7 +29,8 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         require_regular_file(self.path)
-        self.cap = cv2.VideoCapture(str(self.path))
+        with c_stderr_silenced():  # FFmpeg prints decoder complaints straight to the C stderr
+            self.cap = cv2.VideoCapture(str(self.path))
         if not self.cap.isOpened():
             raise IfanError(f"{self.path}: OpenCV cannot open this video (unknown container or codec)")
         self.fps = float(self.cap.get(cv2.CAP_PROP_FPS)) or 30.0
@@ -36,7 +38,8 @@ class VideoReader:
         self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))  # the container's claim; may be 0
 
     def read(self) -> np.ndarray | None:
-        ok, frame = self.cap.read()
+        with c_stderr_silenced():
+            ok, frame = self.cap.read()
         return frame if ok else None
 
     def batches(self, size: int):

@@ -180,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
         failures += 1
         progress.write(f"ifan deblur: skipped {message}", file=sys.stderr)
 
-    with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
+    with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or not sys.stderr.isatty(),
+                              file=sys.stderr) as progress:
         single = bool(left or right or args.compare) or executor.info.dual
         for chunk in _chunks(jobs, 1 if single else _batch_size(executor, args.batch)):
             if is_video(chunk[0].source):
