@@ -14,6 +14,7 @@ _MEMORY_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memo
                  "failed to allocate", "allocation failed", "insufficient memory")
 # modules whose RuntimeError means the backend refused the work (not a bug of ours)
 _BACKEND_MODULES = ("onnxruntime", "tensorrt", "polygraphy", "cuda", "pycuda", "onnx")
+_BACKEND_OWN = ("cuda_memory", "trt_executor")  # our modules whose exception types are backend failures
 _BACKEND_FILES = ("trt_executor.py", "cuda_memory.py", "ort_executor.py", "trt_plan.py", "plugin_library.py")
 
 
@@ -32,7 +33,7 @@ def _is_memory(exc: BaseException) -> bool:
 
 def _from_backend(exc: BaseException) -> bool:
     module = type(exc).__module__ or ""
-    if module.split(".")[0] in _BACKEND_MODULES:
+    if module.split(".")[0] in _BACKEND_MODULES or module.endswith(_BACKEND_OWN):
         return True
     cv2 = sys.modules.get("cv2")
     if cv2 is not None and isinstance(exc, cv2.error):

@@ -136,7 +136,7 @@ def check_output_file(path: str | os.PathLike, overwrite: bool = False, create_p
     label = f"{what} {path}" if what != "output" else str(path)
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the folder check below says what is wrong
         st = None
     except OSError as exc:
         raise IfanError(f"{label}: cannot use ({_why(exc)})") from None

@@ -92,9 +92,8 @@ def _report_paths(args, models: list[str]) -> tuple:
     if paths[2] and not args.png and importlib.util.find_spec("matplotlib") is None:
         print("ifan profile: no PNG without matplotlib (pip install 'ifan-trt[plot]')", file=sys.stderr)
         paths[2] = None
-    given = [p for p in paths if p]
-    for flag, path in zip(("--json", "--csv", "--png"), paths):
+    for i, (flag, path) in enumerate(zip(("--json", "--csv", "--png"), paths)):
         if path:
-            check_not_input(path, models + [p for p in given if p is not path], what=flag)
+            check_not_input(path, models + [p for j, p in enumerate(paths) if p and j < i], what=flag)
             check_output_file(path, args.overwrite, create_parent=out is not None, what=flag)
     return tuple(paths)
