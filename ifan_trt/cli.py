@@ -12,6 +12,7 @@ import io
 import signal
 import sys
 import traceback
+import warnings
 
 from . import __version__, files, noise
 from .errors import IfanError
@@ -111,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         set_decode_budget(args.max_decode_pixels)
     out = contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
     try:
-        with _signals(), out:
+        with _signals(), out, warnings.catch_warnings():
+            if not verbose:  # library warnings (torch, PIL, onnx) are noise to a user
+                warnings.simplefilter("ignore")
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         files.remove_live_temps()

@@ -64,3 +64,15 @@ def test_every_entry_point_uses_the_boundary(tmp_path, argv, line):
     r = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.stderr.strip() == line and r.returncode in (1, 2) and "Traceback" not in r.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_library_warnings_are_silent_unless_verbose(tmp_path):
+    """torch warns about the pickle protocol of this file: the user sees only the one error line."""
+    import pickle
+
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "bad.pth").write_bytes(pickle.dumps({"x": 1}, protocol=4))
+    r = _ifan("deblur", "a.png", "-o", "b.png", "--checkpoint", "bad.pth", cwd=tmp_path)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = _ifan("deblur", "a.png", "-o", "b.png", "--checkpoint", "bad.pth", "--verbose", cwd=tmp_path)
+    assert r.returncode == 1 and "UserWarning" in r.stderr
