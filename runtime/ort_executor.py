@@ -12,7 +12,7 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from .executor import Executor
+from .executor import Executor, ShapeLimits
 from .metadata import info_from_metadata
 
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
@@ -136,6 +136,14 @@ def create_session(path: str, providers: list[str], threads: int | None = None, 
         raise IfanError(f"{path}: ONNX Runtime cannot load it ({first})") from None
 
 
+def _static_limits(shape) -> ShapeLimits:
+    """A graph exported with a fixed batch or size takes only that: the pipeline tiles or pads to it."""
+    dims = [d if isinstance(d, int) and d > 0 else None for d in list(shape)[:4]] + [None] * 4
+    batch, h, w = dims[0], dims[2], dims[3]
+    hw = (h, w) if h and w else None
+    return ShapeLimits(min_batch=batch or 1, max_batch=batch, min_hw=hw or (8, 8), max_hw=hw)
+
+
 class OrtExecutor(Executor):
     backend = "onnxruntime"
 
@@ -154,6 +162,7 @@ class OrtExecutor(Executor):
             raise IfanError(f"{path}: no input tensor named 'input' (has {', '.join(inputs)})")
         self._dtypes = {name: _NP_TYPES.get(i.type, np.float32) for name, i in inputs.items()}
         self._stage_ms = {}
+        self.limits = _static_limits(inputs["input"].shape)
 
     def describe(self) -> str:
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 
 import hostile as h
@@ -221,3 +223,16 @@ def test_sidecar_written_by_build_is_json_safe(tmp_path):
     (tmp_path / "e.plan.json").write_text(json.dumps({"precision": "fp16", "metadata": h.GOOD_META}))
     info = info_from_sidecar(tmp_path / "e.plan")
     assert (info.precision, info.size_multiple, info.n_iters) == ("fp16", 8, 2)
+
+
+@pytest.mark.parametrize("hw", [(24, 40), (10, 12)])
+def test_fixed_shape_onnx_is_tiled_or_padded_to_its_size(sandbox, hw):
+    """An export with a fixed 16x16 input runs other sizes in 16x16 pieces (identity graph: output == input)."""
+    pytest.importorskip("onnxruntime")
+    h.onnx_with_metadata(sandbox.path("s.onnx"), h.GOOD_META, static=(16, 16))
+    source = h.read_back(h.image(sandbox.path("in.png"), *hw))
+    result = sandbox.run("deblur", "in.png", "-o", "out.png", "--onnx", "s.onnx")
+    assert result.code == 0, result.err
+    out = h.read_back(sandbox.root / "out.png")
+    assert out.shape == source.shape and np.abs(out.astype(int) - source).max() <= 1
+    check_invariants(result, sandbox.root, {"out.png"})
