@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.files import atomic_path
+
 from .report import (MiB, TABLE_HEADER, Row, check_targets, format_table, format_targets, maxrss_bytes,
                      median_seconds, psnr, table_rows)
 
@@ -156,10 +158,9 @@ def plot(rows: list[Row], path: Path, title: str = "") -> None:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.96) if title else None)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:

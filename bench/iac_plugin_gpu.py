@@ -21,6 +21,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from ifan_trt.files import write_bytes
+
 PEAK_GBPS = {"Orin AGX": 204.8, "Orin Nano": 68.0}
 
 
@@ -149,9 +151,7 @@ def main(argv=None) -> int:
                   + ", ".join(f"{n} {v:.2f} ms" for n, v in row["bound_ms"].items()) + ")")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, out.with_suffix(".json"))
+    write_bytes(out.with_suffix(".json"), json.dumps(results, indent=2), overwrite=True)
     plot(results, out.with_suffix(".png"))
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}")
     return 0

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.files import atomic_write, write_bytes
+
 SEED = 0
 CALIB_SEEDS = (101, 102, 103, 104)
 CALIB_SIZE = (192, 320)
 
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    with atomic_write(path, overwrite=True) as fh:
+        np.save(fh, array)
 
 
 def image(h: int, w: int, seed: int) -> np.ndarray:
@@ -82,9 +83,7 @@ def optimised(work: Path, source: Path, stream: bool = True, subpixel: bool = Tr
             model, _ = stream_filters(model)
         if subpixel:
             model, _ = subpixel_conv_transpose(model)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        onnx.save(model, os.fspath(tmp))
-        os.replace(tmp, path)
+        write_bytes(path, model.SerializeToString(), overwrite=True)
     return path
 
 
