@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ifan_trt.iac import MODES
+from ifan_trt.contract import MODES
 from ifan_trt.model import IFAN
 
 

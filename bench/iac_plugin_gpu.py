@@ -112,8 +112,8 @@ def main(argv=None) -> int:
     import torch
 
     from ifan_trt.errors import IfanError
-    from ifan_trt.runtime.iac_network import IacSpec, build_iac_engine, iac_traffic_bytes
-    from ifan_trt.runtime.plugin_library import load_plugin
+    from bench.iac_network import IacSpec, build_iac_engine, iac_traffic_bytes
+    from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
 
     try:
         library = load_plugin(args.plugin)

@@ -2,10 +2,10 @@
 
 - a full-size official-architecture IFAN (N=17, ch=32) with seeded random weights, saved as an
   ifan-trt checkpoint;
-- defocused test images from ifan_trt.synthetic (seeded; the calibration images use other seeds);
+- defocused test images from ifan_trt.training.synthetic (seeded; the calibration images use other seeds);
 - ONNX graphs from ifan_trt.export: the standard-op IAC form (kernel2 pruned, and unpruned for
   the ablation), the plugin form (for the native IAC), and the CPU-optimised FP32 graph
-  (runtime/cpu_graph.py: streamed filters, sub-pixel upconvs);
+  (export/cpu_rewrites.py: streamed filters, sub-pixel upconvs);
 - the INT8 graph `ifan calibrate --target cpu` makes (ifan_trt.calib.cpu_int8).
 """
 
@@ -30,7 +30,7 @@ def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
 
 def image(h: int, w: int, seed: int) -> np.ndarray:
     """A defocused synthetic image as the network's input, [1, 3, h, w] float32 RGB in [0, 1]."""
-    from ifan_trt import synthetic
+    from ifan_trt.training import synthetic
 
     sample = synthetic.make_sample(np.random.default_rng(seed), h, w, photos=())  # dead leaves only
     return np.ascontiguousarray(sample.source.transpose(2, 0, 1)[None], np.float32)
@@ -68,14 +68,14 @@ def exported(work: Path, ckpt: Path, iac_form: str, prune: bool) -> Path:
 
 
 def optimised(work: Path, source: Path, stream: bool = True, subpixel: bool = True) -> Path:
-    """The FP32 graph with the CPU rewrites of ifan_trt.runtime.cpu_graph applied."""
+    """The FP32 graph with the CPU rewrites of ifan_trt.export.cpu_rewrites applied."""
     import onnx
 
-    from ifan_trt.runtime.cpu_graph import stream_filters, subpixel_conv_transpose
+    from ifan_trt.export.cpu_rewrites import stream_filters, subpixel_conv_transpose
 
     tag = ("_stream" if stream else "") + ("_subpixel" if subpixel else "")
     path = source.with_name(source.stem + tag + ".onnx")
-    from ifan_trt.runtime import cpu_graph
+    from ifan_trt.export import cpu_rewrites as cpu_graph
 
     if not path.is_file() or path.stat().st_mtime < Path(cpu_graph.__file__).stat().st_mtime:
         model = onnx.load(os.fspath(source))
@@ -117,7 +117,8 @@ def int8(work: Path, fp32: Path, target: str = "cpu", quantize_filters: bool = T
 
             make_int8(fp32, path, folder, "percentile", count, CALIB_SIZE, progress=False)
         else:
-            from ifan_trt.calib import cpu_int8, graphs
+            from ifan_trt.export import graph as graphs
+            from ifan_trt.calib import cpu_int8
             from ifan_trt.calib.prepare import read_fp32
 
             model = read_fp32(fp32)

@@ -81,7 +81,7 @@ def _session(path: Path):
     sees the FP16 roundings a GPU makes."""
     from ifan_trt.export.ort_plugin import ort_session
 
-    from . import graphs
+    from ifan_trt.export import graph as graphs
     from .emulate import cpu_model
 
     model = graphs.load_model(path)
@@ -121,7 +121,7 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
 
 def write_plot(result: AuditResult, path: Path, overwrite: bool = False) -> None:
     """PNG: PSNR per image against the threshold (matplotlib, Agg backend)."""
-    from . import graphs
+    from ifan_trt.export import graph as graphs
 
     matplotlib = graphs.require("matplotlib", "plot")
     matplotlib.use("Agg")

@@ -4,7 +4,7 @@ The TensorRT graph (calib/int8.py) has Q/DQ on convolution inputs only. ONNX Run
 provider runs a convolution in INT8 (QLinearConv) only when its output is quantized too
 (DQ -> Conv -> Q); otherwise the conv stays float and the DQs only add work, so that graph is no
 faster on a CPU. This graph is laid out for ONNX Runtime instead: first the CPU rewrites
-(runtime/cpu_graph.py: standard-op IAC, streamed filter convs, sub-pixel upconvs), then ONNX
+(export/cpu_rewrites.py: standard-op IAC, streamed filter convs, sub-pixel upconvs), then ONNX
 Runtime's QDQ quantizer on the convolutions, their LeakyReLUs, the skip Adds and DepthToSpace:
 per-channel symmetric INT8 weights, asymmetric UINT8 activations (what its x86 kernels run
 fastest), calibrated on images with the same methods as the TensorRT graph.
@@ -25,12 +25,14 @@ from pathlib import Path
 
 from ifan_trt.errors import IfanError
 
-from . import graphs, images
+from ifan_trt.export import graph as graphs
+from ifan_trt.calib import images
 from .int8 import _calibration_method, collect_ranges, remove_dead_qdq
+from ifan_trt.contract import IAC_NODE_PREFIX, META
 
-TARGET_KEY = "ifan.int8_target"
+TARGET_KEY = META.int8_target
 OPS = ["Conv", "LeakyRelu", "Add", "DepthToSpace"]
-IAC_PREFIX = "iac/"
+IAC_PREFIX = IAC_NODE_PREFIX
 
 
 def thin_convs(model, max_channels: int = 4) -> list[str]:
@@ -55,7 +57,7 @@ def quantize(model, image_paths: list[Path], make_feeds, method: str = "percenti
     from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
     from onnxruntime.quantization.quant_utils import load_model_with_shape_infer
 
-    from ifan_trt.runtime.cpu_graph import optimise_for_cpu
+    from ifan_trt.export.cpu_rewrites import optimise_for_cpu
 
     model, _ = optimise_for_cpu(model)
     exclude = [n.name for n in model.graph.node if n.name.startswith(IAC_PREFIX)

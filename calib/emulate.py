@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ifan_trt.errors import IfanError
 
-from . import graphs
+from ifan_trt.export import graph as graphs
 
 
 def tensor_types(model) -> dict[str, int]:

@@ -29,9 +29,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
 
-from . import graphs
+from ifan_trt.export import graph as graphs
 
 FP16_MAX = 65504.0
 # A node whose values reach half the FP16 range on these images may overflow on others.
@@ -337,7 +338,7 @@ def report_rows(stats: list[NodeStats], limit: int | None = 25) -> list[list[str
     order = sorted(stats, key=lambda s: (not s.keep_fp32, -s.rel_error))
     if limit is not None:
         # kept nodes and the IAC (the decision the measurement exists for) always appear
-        kept = [s for s in order if s.keep_fp32 or s.op_type == graphs.PLUGIN_OP]
+        kept = [s for s in order if s.keep_fp32 or s.op_type == PLUGIN_OP]
         order = kept + [s for s in order if not s.keep_fp32][: max(0, limit - len(kept))]
     return [[s.name, s.op_type, f"{s.max_abs:.4g}", f"{s.rel_error:.2e}", f"{s.max_abs_error:.2e}",
              "FP32" if s.keep_fp32 else "FP16", "; ".join(s.reasons)] for s in order]

@@ -9,30 +9,23 @@ cropped to a multiple of 8 as the official evaluation does.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ifan_trt.contract import SIZE_MULTIPLE
 from ifan_trt.errors import IfanError
+from ifan_trt.sizes import parse_model_size
 from ifan_trt.imageio import EXTENSIONS, read_image
 
-SIZE_MULTIPLE = 8
-_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
     """'HxW' -> (H, W), both positive multiples of 8; None stays None."""
     if text is None:
         return None
-    m = _SIZE.match(str(text))
-    if not m:
-        raise IfanError(f"--size {text!r}: expected HxW, e.g. 256x256")
-    h, w = int(m.group(1)), int(m.group(2))
-    if h <= 0 or w <= 0 or h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-        raise IfanError(f"--size {text}: height and width must be positive multiples of {SIZE_MULTIPLE}")
-    return h, w
+    return parse_model_size(text, "--size")
 
 
 def bundled_images_dir() -> Path | None:

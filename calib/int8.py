@@ -26,8 +26,9 @@ import numpy as np
 from ifan_trt.errors import IfanError
 from ifan_trt.files import read_input_bytes, write_bytes
 
-from . import graphs
-from .twin import standard_twin
+from ifan_trt.export import graph as graphs
+from ifan_trt.export.twin import standard_twin
+from ifan_trt.contract import META
 
 METHODS = ("entropy", "percentile", "minmax")
 QUANTIZED_OPS = ("Conv", "ConvTranspose")
@@ -452,7 +453,7 @@ def calibrate(model, image_paths: list[Path], make_feeds, method: str = "percent
                            time.time() - start, ranges)
     _restore_metadata(result, model)
     graphs.set_metadata(result, graphs.PRECISION_KEY, "int8")
-    graphs.set_metadata(result, "ifan.calibration", json.dumps(
+    graphs.set_metadata(result, META.calibration, json.dumps(
         {"method": method, "size": f"{size[0]}x{size[1]}", "images": len(image_paths), "key": key[:16]}))
     problems = qdq_problems(result)
     if problems:

@@ -12,8 +12,11 @@ import numpy as np
 from ifan_trt.errors import IfanError
 
 from . import fp16 as fp16_mod
-from . import graphs, images, int8
-from .table import format_table
+from ifan_trt.export import graph as graphs
+from ifan_trt.export.graph import graph_precision
+from ifan_trt.calib import images, int8
+from ifan_trt.table import format_table
+from ifan_trt.contract import META
 
 DEFAULT_MEASURE_SIZE = (256, 256)
 DEFAULT_MEASURE_COUNT = 8
@@ -49,7 +52,7 @@ def source_onnx(arg: Path, out: Path) -> Path:
         raise IfanError(f"{arg}: no such checkpoint")
     target = out.with_name(f"{arg.stem}.fp32.onnx")
     if target.is_file():
-        if graphs.metadata(graphs.load_model(target)).get("ifan.checkpoint_sha256") == sha256_file(arg):
+        if graphs.metadata(graphs.load_model(target)).get(META.checkpoint_sha256) == sha256_file(arg):
             return target
     from ifan_trt.export import export_onnx
 
@@ -111,7 +114,7 @@ def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=DEFAULT_MEASUR
     model = read_fp32(src)
     plan = plan_fp16(model, image_dir, keep, size, count, max_rel_error, measure, show_all, progress)
     converted = fp16_mod.convert(model, plan.keep_ops, plan.keep_nodes)
-    graphs.set_metadata(converted, "ifan.fp32_nodes", ",".join(plan.keep_ops + plan.keep_nodes))
+    graphs.set_metadata(converted, META.fp32_nodes, ",".join(plan.keep_ops + plan.keep_nodes))
     if measure:
         paths = images.find_images(image_dir, min(count, 4))
         values = output_psnr(model, converted, _feeds(model, paths, size))
@@ -139,9 +142,47 @@ def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAUL
     if fp16:
         plan = plan_fp16(model, image_dir, keep, size, min(count, DEFAULT_MEASURE_COUNT), progress=progress)
         qdq = int8.to_int8_fp16(qdq, plan.keep_nodes, plan.keep_ops)
-        graphs.set_metadata(qdq, "ifan.fp32_nodes", ",".join(plan.keep_ops + plan.keep_nodes))
+        graphs.set_metadata(qdq, META.fp32_nodes, ",".join(plan.keep_ops + plan.keep_nodes))
     graphs.save_model(qdq, out)
     n_q = sum(n.op_type == "QuantizeLinear" for n in qdq.graph.node)
     _log(f"wrote {out} ({'INT8 + FP16' if fp16 else 'INT8'} Q/DQ, {n_q} quantize nodes, "
          f"{method} on {len(paths)} image(s) at {size[0]}x{size[1]})")
     return out
+
+
+# ---------------------------------------------------------------- the graph an engine build needs
+
+def prepared_path(output: Path, onnx_path: Path, precision: str) -> Path:
+    """Where a prepared graph goes: beside the engine, named after the source export."""
+    return output.with_name(f"{onnx_path.stem}.{precision}.onnx")
+
+
+def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Path | None = None,
+              calib_method: str = "percentile", calib_count: int = DEFAULT_CALIB_COUNT,
+              calib_size: tuple[int, int] = DEFAULT_CALIB_SIZE, progress: bool = True) -> tuple[Path, str]:
+    """(graph to build, its precision): onnx itself when it has the requested precision, a graph
+    prepared earlier beside output, or one prepared now from the FP32 export."""
+    model = graphs.load_model(onnx)
+    have = graph_precision(model)
+    want = precision or have
+    if want == have:
+        return onnx, have
+    if have != "fp32":
+        raise IfanError(f"{onnx}: is a {have} graph; --precision {want} needs the FP32 export")
+    target = prepared_path(output, onnx, want)
+    if target.is_file() and target.stat().st_mtime >= onnx.stat().st_mtime:
+        existing = graphs.load_model(target)
+        source_sha = {p.key: p.value for p in model.metadata_props}.get(META.checkpoint_sha256)
+        target_meta = {p.key: p.value for p in existing.metadata_props}
+        if graph_precision(existing) == want and target_meta.get(META.checkpoint_sha256) == source_sha:
+            _log(f"using the {want} graph prepared earlier: {target}")
+            return target, want
+    if want == "fp16":
+        make_fp16(onnx, target, calib_images, progress=progress)
+    else:
+        if calib_images is None:
+            raise IfanError(f"--precision {want}: needs --calib-images DIR (INT8 calibration images)")
+        make_int8(onnx, target, calib_images, calib_method, calib_count,
+                          calib_size, target.with_name(f"{target.stem}.calib.json"),
+                          fp16=(want == "int8-fp16"), progress=progress)
+    return target, want

@@ -4,7 +4,7 @@ Torch is imported only by the export itself: ``ort_session`` and ``read_metadata
 runtime install without torch.
 """
 
-from .contract import read_metadata
+from ifan_trt.export.graph import read_metadata
 from .ort_plugin import ort_session
 
 

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-MODES = {0: "official", 1: "corrected"}
-LAYOUTS = {0: "full", 1: "compact"}
-
-
-def filter_channels(n_iters: int, c: int, k: int, layout: int) -> int:
-    return n_iters * c * ((2 * k + 1) if layout == 0 else (k + 1))
+from ifan_trt.contract import LAYOUT_CODES, LAYOUTS, MODE_CODES, filter_channels, iteration_channels
 
 
 def _check(x: np.ndarray, filters: np.ndarray, n_iters: int, k: int, mode: int, layout: int) -> None:
-    if mode not in MODES or layout not in LAYOUTS:
+    if mode not in MODE_CODES.values() or layout not in LAYOUT_CODES.values():
         raise ValueError(f"IFAN_IAC: mode must be 0/1 and layout 0/1, got mode={mode}, layout={layout}")
-    if mode == 1 and layout == 1:
+    if mode == MODE_CODES["corrected"] and layout == LAYOUT_CODES["compact"]:
         raise ValueError("IFAN_IAC: the compact layout drops kernel2, which corrected mode (1) reads")
     if k < 1 or k % 2 == 0 or n_iters < 1:
         raise ValueError(f"IFAN_IAC: need N >= 1 and an odd k, got N={n_iters}, k={k}")
@@ -58,16 +53,13 @@ def iac_numpy(x: np.ndarray, filters: np.ndarray, n_iters: int, k: int = 3, mode
     _check(x, filters, n_iters, k, mode, layout)
     c = x.shape[1]
     dtype = np.result_type(x, filters)
-    per_iter = c * k * (2 if layout == 0 else 1)
-    bias0 = n_iters * per_iter
     slope = dtype.type(slope)
     v, h, tmp = (np.empty(x.shape, dtype) for _ in range(3))
     for i in range(n_iters):
-        kv = i * per_iter
-        kh = kv + (c * k if mode == 1 else 0)
+        kv, kh, bias = iteration_channels(i, n_iters, c, k, mode, layout)
         _pass(x, filters, kv, k, 2, v, tmp)
         _pass(v, filters, kh, k, 3, h, tmp)
-        np.add(h, filters[:, bias0 + i * c:bias0 + (i + 1) * c], out=h)
+        np.add(h, filters[:, bias:bias + c], out=h)
         # leaky ReLU as torch computes it: x if x > 0 else x * slope
         x = np.where(h > 0, h, h * slope)
     return np.ascontiguousarray(x, dtype=dtype)

@@ -14,9 +14,9 @@ from onnx.defs import OpSchema
 from onnxscript import opset19 as op
 from onnxscript.values import Opset
 
-from ifan_trt.iac import LAYOUT_CODES, LAYOUTS, MODE_CODES, MODES, iac
-
-from .contract import PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_OP, PLUGIN_VERSION
+from ifan_trt.contract import (LAYOUT_CODES, LAYOUTS, MODE_CODES, MODES, PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_OP,
+                               PLUGIN_VERSION, iteration_channels)
+from ifan_trt.iac import iac
 
 
 @torch.library.custom_op("ifan::iac", mutates_args=())
@@ -113,15 +113,12 @@ def iac_standard(x, filters, n_iters: int, k: int, mode: int, layout: int, slope
     c = x.shape[1]
     if not isinstance(c, int):
         raise ValueError("the IAC's feature channels must be static to export the standard-op form")
-    per_iter = c * k * (2 if layout == LAYOUT_CODES["full"] else 1)
-    bias0 = n_iters * per_iter
     for i in range(n_iters):
-        kv = i * per_iter
-        kh = kv + (c * k if mode == MODE_CODES["corrected"] else 0)
+        kv, kh, b0 = iteration_channels(i, n_iters, c, k, mode, layout)
         v = _directional_pass(x, filters, kv, c, k, axis=2)
         h = _directional_pass(v, filters, kh, c, k, axis=3)
-        bias = op.Slice(filters, op.Constant(value_ints=[bias0 + i * c]),
-                        op.Constant(value_ints=[bias0 + (i + 1) * c]), op.Constant(value_ints=[1]))
+        bias = op.Slice(filters, op.Constant(value_ints=[b0]),
+                        op.Constant(value_ints=[b0 + c]), op.Constant(value_ints=[1]))
         x = op.LeakyRelu(op.Add(h, bias), alpha=slope)
     return x
 

@@ -23,12 +23,14 @@ from ifan_trt import __version__
 from ifan_trt.checkpoint import LoadedModel, load_checkpoint
 from ifan_trt.errors import IfanError
 from ifan_trt.files import atomic_path
-from ifan_trt.iac import compact_rows, filter_channels
+from ifan_trt.sizes import check_size
+from ifan_trt.contract import compact_rows, filter_channels
 from ifan_trt.model import IFAN, IFANConfig
 
-from .contract import (DEFAULT_OPSET, check_shape, parse_shape, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
+from ifan_trt.contract import (DEFAULT_OPSET, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
                        IAC_OUTPUT, INPUT, LEFT, OUTPUT, RIGHT, SIZE_MULTIPLE, normalization)
 from .iac_op import TRANSLATIONS, IACOp, iac_op
+from ifan_trt.contract import META
 
 # torch.onnx's dynamo exporter emits opset 18 or newer: below that it runs ONNX's version
 # converter, which has no Pad adapter (the standard-op IAC's edge padding) and gives up.
@@ -97,18 +99,18 @@ def _dynamic_shapes(names, shape, batch):
 
 def _metadata(config: IFANConfig, iac_form: str, layout: str, sha256: str) -> dict[str, str]:
     return {
-        "ifan.variant": config.variant,
-        "ifan.n_iters": str(config.n_iters),
-        "ifan.dual": "true" if config.dual else "false",
-        "ifan.in_bit": str(config.in_bit),
-        "ifan.iac_mode": config.iac_mode,
-        "ifan.iac_form": iac_form,
-        "ifan.filter_layout": layout,
-        "ifan.normalization": normalization(config.in_bit),
-        "ifan.size_multiple": str(SIZE_MULTIPLE),
-        "ifan.tool_version": __version__,
-        "ifan.checkpoint_sha256": sha256,
-        "ifan.precision": "fp32",
+        META.variant: config.variant,
+        META.n_iters: str(config.n_iters),
+        META.dual: "true" if config.dual else "false",
+        META.in_bit: str(config.in_bit),
+        META.iac_mode: config.iac_mode,
+        META.iac_form: iac_form,
+        META.filter_layout: layout,
+        META.normalization: normalization(config.in_bit),
+        META.size_multiple: str(SIZE_MULTIPLE),
+        META.tool_version: __version__,
+        META.checkpoint_sha256: sha256,
+        META.precision: "fp32",
     }
 
 
@@ -180,7 +182,7 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     shape: (H, W) to fix height and width (multiples of 8); None keeps them dynamic.
     prune: in official mode, drop the never-read kernel2 rows (compact filter layout).
     opset: ONNX opset (>= 18). batch: fix the batch size; None keeps it dynamic.
-    The file is written atomically; tensor names and metadata follow ifan_trt.export.contract.
+    The file is written atomically; tensor names and metadata follow ifan_trt.contract.
     """
     if iac_form not in IAC_FORMS:
         raise IfanError(f"iac form {iac_form!r}: expected one of {', '.join(IAC_FORMS)}")
@@ -188,7 +190,7 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
         raise IfanError(f"opset {opset}: the export needs opset {MIN_OPSET} or newer")
     if shape is not None:
         shape = (int(shape[0]), int(shape[1]))
-        check_shape(shape)
+        check_size(shape, "--shape", multiple=SIZE_MULTIPLE, minimum=SIZE_MULTIPLE)
     if batch is not None and batch < 1:
         raise IfanError(f"batch {batch}: must be >= 1")
     path = Path(path)
@@ -243,4 +245,4 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
                         filter_bytes(config, "full"), filter_bytes(config, layout), metadata)
 
 
-__all__ = ["ExportResult", "build_export_model", "export_onnx", "filter_bytes", "iac_op", "parse_shape"]
+__all__ = ["ExportResult", "build_export_model", "export_onnx", "filter_bytes", "iac_op"]

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from .contract import PLUGIN_DOMAIN, PLUGIN_OP
+from ifan_trt.contract import PLUGIN_DOMAIN, PLUGIN_OP
 from .iac_numpy import iac_numpy
 
 CONTRIB_DOMAIN = "ai.onnx.contrib"  # where onnxruntime-extensions looks Python ops up

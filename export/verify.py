@@ -12,8 +12,10 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from .contract import INPUT, LEFT, RIGHT, SIZE_MULTIPLE, read_metadata
+from ifan_trt.contract import INPUT, LEFT, RIGHT, SIZE_MULTIPLE
+from ifan_trt.export.graph import read_metadata
 from .ort_plugin import load_model, ort_session
+from ifan_trt.contract import META
 
 # max abs error allowed against the FP32 PyTorch model, per ifan.precision of the graph
 TOLERANCES = {"fp32": 1e-4, "fp16": 5e-2, "int8": 0.25, "int8-fp16": 0.25}
@@ -85,16 +87,16 @@ def _reference(reference, metadata: dict, path: Path):
     from ifan_trt.checkpoint import LoadedModel, load_checkpoint
 
     if isinstance(reference, (str, os.PathLike)):
-        reference = load_checkpoint(reference, in_bit=int(metadata.get("ifan.in_bit", 8)),
-                                    iac_mode=metadata.get("ifan.iac_mode", "official"))
+        reference = load_checkpoint(reference, in_bit=int(metadata.get(META.in_bit, 8)),
+                                    iac_mode=metadata.get(META.iac_mode, "official"))
     if isinstance(reference, LoadedModel):
-        recorded = metadata.get("ifan.checkpoint_sha256", "unknown")
+        recorded = metadata.get(META.checkpoint_sha256, "unknown")
         if recorded not in ("unknown", reference.sha256):
             raise IfanError(f"{path}: exported from a checkpoint with SHA-256 {recorded[:12]}..., "
                             f"not {reference.path} ({reference.sha256[:12]}...); pass the same checkpoint")
         reference = reference.model
     mine = (reference.config.variant, str(reference.config.n_iters), reference.config.iac_mode)
-    theirs = (metadata.get("ifan.variant"), metadata.get("ifan.n_iters"), metadata.get("ifan.iac_mode"))
+    theirs = (metadata.get(META.variant), metadata.get(META.n_iters), metadata.get(META.iac_mode))
     if None not in theirs and mine != theirs:
         raise IfanError(f"{path}: graph is {theirs[0]} (N={theirs[1]}, {theirs[2]} IAC); the reference "
                         f"model is {mine[0]} (N={mine[1]}, {mine[2]} IAC)")
@@ -146,5 +148,5 @@ def verify_onnx(path, reference=None, shape: tuple[int, int] | None = None, batc
     report.max_abs_error = float(np.max(np.abs(diff)))
     report.psnr_db = math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
     report.tolerance = tolerance if tolerance is not None else TOLERANCES.get(
-        metadata.get("ifan.precision", "fp32"), TOLERANCES["fp32"])
+        metadata.get(META.precision, "fp32"), TOLERANCES["fp32"])
     return report

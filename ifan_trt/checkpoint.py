@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .contract import filters_per_channel
 from .errors import IfanError
 from .files import atomic_write, require_regular_file, sha256_file  # noqa: F401  (sha256_file: re-exported)
 from .iac import MODES
@@ -122,7 +123,7 @@ def infer_config(state: dict[str, torch.Tensor], in_bit: int = 8, iac_mode: str 
     if kin not in (3, 6):
         raise IfanError(f"{where}kconv1_1 takes {kin} input channels; IFAN takes 3, IFAN_dual 6")
     c4, k = 4 * ch, 3
-    per_iter = c4 * (2 * k + 1)
+    per_iter = c4 * filters_per_channel(1, k, "full")  # one iteration's channels of F
     if n_out % per_iter:
         raise IfanError(f"{where}the filter predictor has {n_out} outputs, not a multiple of "
                         f"{per_iter} (= {c4} channels x (2k+1), k=3)")

@@ -14,8 +14,8 @@ _MEMORY_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memo
                  "failed to allocate", "allocation failed", "insufficient memory")
 # modules whose RuntimeError means the backend refused the work (not a bug of ours)
 _BACKEND_MODULES = ("onnxruntime", "tensorrt", "polygraphy", "cuda", "pycuda", "onnx")
-_BACKEND_OWN = ("cuda_memory", "trt_executor")  # our modules whose exception types are backend failures
-_BACKEND_FILES = ("trt_executor.py", "cuda_memory.py", "ort_executor.py", "trt_plan.py", "plugin_library.py")
+_BACKEND_OWN = ("tensorrt.cuda", "tensorrt.executor")  # our modules whose exception types are backend failures
+_BACKEND_FILES = ("ort_executor.py",)  # and runtime/tensorrt/*, matched by folder below
 
 
 def _first_line(text: str) -> str:

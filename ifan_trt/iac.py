@@ -20,40 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-MODES = ("official", "corrected")
-LAYOUTS = ("full", "compact")
-MODE_CODES = {"official": 0, "corrected": 1}
-LAYOUT_CODES = {"full": 0, "compact": 1}
-
-
-def filter_channels(n_iters: int, c: int, k: int, layout: str = "full") -> int:
-    """Number of channels of F for a layout."""
-    if layout == "full":
-        return n_iters * c * (2 * k + 1)
-    if layout == "compact":
-        return n_iters * c * (k + 1)
-    raise ValueError(f"unknown IAC filter layout {layout!r}; expected one of {LAYOUTS}")
-
-
-def compact_rows(n_iters: int, c: int, k: int) -> list[int]:
-    """Channels of the full layout that the compact layout keeps, in compact order."""
-    rows = []
-    for i in range(n_iters):
-        start = i * 2 * c * k
-        rows.extend(range(start, start + c * k))
-    bias_start = n_iters * 2 * c * k
-    rows.extend(range(bias_start, bias_start + n_iters * c))
-    return rows
-
-
-def check_layout(mode: str, layout: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"unknown IAC mode {mode!r}; expected one of {MODES}")
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown IAC filter layout {layout!r}; expected one of {LAYOUTS}")
-    if mode == "corrected" and layout == "compact":
-        raise ValueError("the compact filter layout drops kernel2, which 'corrected' mode reads")
-
+from ifan_trt.contract import check_layout, filter_channels, iteration_channels
 
 def split_filters(filters: torch.Tensor, n_iters: int, c: int, k: int, mode: str, layout: str):
     """Views of F per iteration: (vertical kernel, horizontal kernel, bias), each (B, c, [k,] h, w)."""
@@ -65,11 +32,12 @@ def split_filters(filters: torch.Tensor, n_iters: int, c: int, k: int, mode: str
             f"IAC filters have {channels} channels; N={n_iters}, c={c}, k={k} and the "
             f"{layout} layout need {expected}"
         )
-    per_iter = c * k * (2 if layout == "full" else 1)
-    kernels = filters[:, : n_iters * per_iter].reshape(b, n_iters, per_iter // (c * k), c, k, h, w)
-    biases = filters[:, n_iters * per_iter :].reshape(b, n_iters, c, h, w)
-    second = 1 if mode == "corrected" else 0
-    return [(kernels[:, i, 0], kernels[:, i, second], biases[:, i]) for i in range(n_iters)]
+    views = []
+    for i in range(n_iters):
+        v, hz, bias = iteration_channels(i, n_iters, c, k, mode, layout)
+        views.append((filters[:, v:v + c * k].reshape(b, c, k, h, w), filters[:, hz:hz + c * k].reshape(b, c, k, h, w),
+                      filters[:, bias:bias + c]))
+    return views
 
 
 def _directional_pass(x: torch.Tensor, kernel: torch.Tensor, dim: int) -> torch.Tensor:

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .iac import IAC, MODES, filter_channels
+from .contract import MODES, filter_channels
+from .iac import IAC
 
 SLOPE = 0.1  # every LeakyReLU of IFAN
 

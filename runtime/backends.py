@@ -67,7 +67,7 @@ def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engi
     # auto
     if engine:
         if gpu is None:
-            from .cuda_memory import gpu_count
+            from ifan_trt.runtime.tensorrt.cuda import gpu_count
 
             gpu = gpu_count() > 0
         if gpu:
@@ -89,7 +89,7 @@ def open_executor(backend: str = "auto", checkpoint: str | None = None, in_bit: 
                   cuda: str = "auto") -> Executor:
     backend, path = resolve_backend(backend, checkpoint, onnx, engine)
     if backend == "tensorrt":
-        from .trt_executor import TrtExecutor
+        from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 
         return TrtExecutor(path, cuda=cuda, plugin=plugin)
     if backend == "onnxruntime":

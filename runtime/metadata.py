@@ -11,6 +11,7 @@ from ifan_trt.errors import IfanError
 from ifan_trt.files import require_regular_file
 
 from .executor import ModelInfo
+from ifan_trt.contract import META
 
 PREFIX = "ifan."
 
@@ -95,7 +96,7 @@ def sidecar_metadata(data: dict) -> dict[str, str]:
         meta = {k: v for k, v in data.items() if k.startswith(PREFIX)}
     meta = {str(k): str(v) for k, v in meta.items()}
     if data.get("precision"):  # the engine's precision wins over the ONNX file's
-        meta["ifan.precision"] = str(data["precision"])
+        meta[META.precision] = str(data["precision"])
     return meta
 
 

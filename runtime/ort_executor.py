@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
 
 from .executor import Executor, ShapeLimits
@@ -72,17 +73,17 @@ def _lean_cpu_arena(ort, options) -> None:
 def _uses_plugin_node(path: str) -> bool:
     """True when the graph holds an IFAN_IAC node (cheap check of the op names in the file)."""
     with open(path, "rb") as fh:
-        return b"IFAN_IAC" in fh.read()
+        return PLUGIN_OP.encode() in fh.read()
 
 
 def _cpu_model(path: str):
-    """The graph with the CPU rewrites applied (runtime/cpu_graph.py), or None when there is
+    """The graph with the CPU rewrites applied (export/cpu_rewrites.py), or None when there is
     nothing to rewrite or onnx is not installed (then the file runs as it is)."""
     try:
         import onnx
     except ImportError:
         return None, {}
-    from .cpu_graph import optimise_for_cpu
+    from ifan_trt.export.cpu_rewrites import optimise_for_cpu
 
     model, applied = optimise_for_cpu(onnx.load(path))
     return (model if applied else None), applied
@@ -154,7 +155,7 @@ class OrtExecutor(Executor):
         if not os.path.isfile(path):
             raise IfanError(f"{path}: no such ONNX file")
         self.providers = providers_for(device, ort.get_available_providers())
-        self.cpu_rewrites: dict[str, int] = {}  # what runtime/cpu_graph.py changed (CPU provider only)
+        self.cpu_rewrites: dict[str, int] = {}  # what export/cpu_rewrites.py changed (CPU provider only)
         self.session = create_session(path, self.providers, threads, self.cpu_rewrites)
         self.info = info_from_metadata(self.session.get_modelmeta().custom_metadata_map, path)
         inputs = {i.name: i for i in self.session.get_inputs()}

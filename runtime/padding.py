@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SIZE_MULTIPLE = 8
+from ifan_trt.contract import SIZE_MULTIPLE
 
 
 def padded_size(h: int, w: int, multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.sizes import parse_tensor_shape
 
 from . import stats
 from .executor import Executor
@@ -58,16 +59,8 @@ class ProfileResult:
 
 
 def parse_shape(text: str) -> tuple[int, int, int, int]:
-    """"BxCxHxW" (or "HxW" for one image)."""
-    try:
-        dims = [int(d) for d in text.lower().split("x")]
-    except ValueError:
-        dims = []
-    if len(dims) == 2:
-        dims = [1, 3, *dims]
-    if len(dims) != 4 or dims[1] != 3 or min(dims) < 1:
-        raise IfanError(f"--shape {text}: expected BxCxHxW with C = 3 (e.g. 1x3x720x1280) or HxW")
-    return tuple(dims)  # type: ignore[return-value]
+    """"BxCxHxW" (or "HxW" for one image, or trtexec's "input:BxCxHxW")."""
+    return parse_tensor_shape(text, "--shape")
 
 
 def synthetic_jpegs(shape: tuple[int, int, int, int], seed: int = 0) -> list[bytes]:

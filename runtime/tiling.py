@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.sizes import parse_size
 
 from .executor import Executor, ShapeLimits
 from .padding import SIZE_MULTIPLE
@@ -104,15 +105,7 @@ def choose_tile(h: int, w: int, limits: ShapeLimits, tile: tuple[int, int] | Non
 
 def parse_tile(text: str) -> tuple[int, int]:
     """"HxW" (or one number for a square) as a tile size, multiples of 8."""
-    try:
-        parts = [int(p) for p in text.lower().split("x")]
-    except ValueError:
-        parts = []
-    if len(parts) == 1:
-        parts *= 2
-    if len(parts) != 2 or min(parts) < SIZE_MULTIPLE or any(p % SIZE_MULTIPLE for p in parts):
-        raise IfanError(f"--tile {text}: expected HxW, multiples of {SIZE_MULTIPLE} (e.g. 512x512)")
-    return parts[0], parts[1]
+    return parse_size(text, "--tile", multiple=SIZE_MULTIPLE, minimum=SIZE_MULTIPLE, square_ok=True)
 
 
 def run_tiled(executor: Executor, input: np.ndarray, tile_hw: tuple[int, int], overlap: int = DEFAULT_OVERLAP,

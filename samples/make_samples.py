@@ -1,7 +1,7 @@
 """Make the bundled sample: `python samples/make_samples.py` (needs the `train` extra).
 
 defocused.png: scikit-image's "coffee" photo (CC0, Rachel Michetti), which the default model never
-saw in training, defocused by ifan_trt.synthetic with a tilted focal plane (the table recedes from
+saw in training, defocused by ifan_trt.training.synthetic with a tilted focal plane (the table recedes from
 bottom to top; focus behind the scene), a disc aperture of radius 2.5 px at the top to 4.5 px at the
 bottom, and light sensor noise. sharp.png: the photo itself, the reference for PSNR.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ifan_trt.synthetic import defocus_photo
+from ifan_trt.training.synthetic import defocus_photo
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ifan_trt.calib import images
 from ifan_trt.calib.audit import HEADER, audit, write_json, write_plot
-from ifan_trt.calib.table import format_table
+from ifan_trt.table import format_table
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, same_file
 from ifan_trt.options import add_decode_budget, float_range, positive_int

@@ -1,16 +1,118 @@
-"""`ifan build --onnx MODEL.onnx -o ENGINE`: a strongly typed TensorRT engine (build_engine.py)."""
+"""`ifan build` (and `build_engine.py`): a strongly typed TensorRT engine from an IFAN ONNX export.
+
+The command checks everything that needs no TensorRT first (options, shapes against the graph,
+the output path), has the graph of the requested precision prepared on the CPU
+(ifan_trt.calib.prepare.graph_for), then hands it to the TensorRT steps
+(ifan_trt.runtime.tensorrt.build). --help and the option checks work without TensorRT.
+"""
 
 from __future__ import annotations
 
-from ifan_trt import engine_build
+import argparse
+import re
+from pathlib import Path
+
+from ifan_trt.contract import PRECISIONS
+from ifan_trt.errors import IfanError
+from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
+from ifan_trt.options import add_decode_budget, int_range, positive_int
+from ifan_trt.runtime.tensorrt.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles
+from ifan_trt.contract import META
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("build", help="build a TensorRT engine (FP32/FP16/INT8) from an ONNX export",
-                              description=engine_build.__doc__.split("\n\n")[0])
-    engine_build.add_arguments(p)
+                              description=__doc__.split("\n\n")[0])
+    add_arguments(p)
     p.set_defaults(func=run)
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--onnx", type=Path, required=True, help="IFAN ONNX export (FP32, or already FP16/INT8)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="engine file to write (a .json sidecar goes beside it)")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="engine precision; an FP32 graph is converted first (default: the graph's own)")
+    p.add_argument("--calib-images", type=Path,
+                   help="images for INT8 calibration (and FP16 measurement; default there: the bundled samples)")
+    p.add_argument("--calib-method", default="percentile", choices=("entropy", "percentile", "minmax"),
+                   help="INT8 range method (default: %(default)s)")
+    p.add_argument("--calib-count", type=positive_int, default=32, help="INT8 calibration images (default: %(default)s)")
+    p.add_argument("--calib-size", default="256x256", help="INT8 calibration crop HxW (default: %(default)s)")
+    p.add_argument("--shapes", action="append", metavar="min=NxCxHxW,opt=...,max=...",
+                   help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
+    p.add_argument("--plugin-lib", type=Path,
+                   help="IFAN_IAC plugin library (default: searched, see ifan_trt.runtime.tensorrt.plugin_library)")
+    p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
+    p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
+    p.add_argument("--builder-optimization-level", type=int_range(0, 5), metavar="0-5",
+                   help="TensorRT builder optimisation level (TensorRT's default: 3)")
+    p.add_argument("--version-compatible", action="store_true",
+                   help="version-compatible engine; the plugin library is serialised into the plan")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing engine and its sidecar")
+    add_decode_budget(p)
+
+
+def parse_workspace(text: str) -> int:
+    """'512M', '4G', '1.5g', plain numbers in MiB -> bytes."""
+    m = _SIZE.match(str(text))
+    if not m:
+        raise IfanError(f"--workspace {text!r}: expected a size such as 512M or 4G")
+    value, unit = float(m.group(1)), (m.group(2) or "m").lower()
+    size = int(value * {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit])
+    if size < (1 << 20):
+        raise IfanError(f"--workspace {text}: at least 1M")
+    return size
+
+
 def run(args) -> int:
-    return engine_build.run(args)
+    from ifan_trt.calib.images import parse_size
+    from ifan_trt.calib.prepare import graph_for
+    from ifan_trt.export import graph as graphs
+    from ifan_trt.runtime.tensorrt import build as trt_build
+
+    # everything that needs no TensorRT is checked first: bad options fail fast anywhere
+    profiles = parse_profiles(args.shapes)
+    workspace = parse_workspace(args.workspace)
+    calib_size = parse_size(args.calib_size)
+    check_outputs(args)
+    source = graphs.load_model(args.onnx)
+    if graphs.metadata(source).get(META.int8_target) == "cpu":
+        raise IfanError(f"{args.onnx}: is the INT8 graph for ONNX Runtime's CPU provider (asymmetric UINT8); "
+                        "TensorRT needs `ifan calibrate` without --target cpu")
+    has_plugin = bool(graphs.plugin_nodes(source))
+    inputs = trt_build.graph_inputs(source)
+    for name, dims in inputs:
+        check_against_graph(profiles, name, dims)
+
+    trt = trt_build.probe_tensorrt(args.precision or graphs.graph_precision(source), has_plugin,
+                                   args.version_compatible, args.builder_optimization_level)
+    onnx_path, precision = graph_for(args.onnx, args.output, args.precision, args.calib_images,
+                                     args.calib_method, args.calib_count, calib_size)
+    plugin_lib = None
+    if has_plugin or args.plugin_lib is not None:
+        from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
+
+        plugin_lib = Path(load_plugin(args.plugin_lib))
+    trt_build.build_engine(
+        trt, onnx_path=onnx_path, output=args.output, precision=precision, profiles=profiles,
+        inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=graphs.metadata(graphs.load_model(onnx_path)),
+        workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
+        version_compatible=args.version_compatible, timing_cache=args.timing_cache,
+        overwrite=getattr(args, "overwrite", False))
+    return 0
+
+
+def check_outputs(args) -> None:
+    """Before any preparation: the engine and its sidecar are new (or --overwrite) and no input."""
+    if not args.onnx.exists():
+        raise IfanError(f"{args.onnx}: no such ONNX file")
+    require_regular_file(args.onnx, "--onnx")
+    if same_file(args.output, args.onnx):
+        raise IfanError(f"{args.output}: is the input ONNX; choose another engine path")
+    inputs = [args.onnx, args.plugin_lib, args.timing_cache]
+    for path in (args.output, Path(f"{args.output}.json")):
+        check_not_input(path, inputs, [args.calib_images])
+        check_output_file(path, getattr(args, "overwrite", False))

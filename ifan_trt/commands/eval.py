@@ -1,3 +1,3 @@
-"""`ifan eval`: PSNR/SSIM/MAE on DPDD, RealDOF or source/target folders (see ifan_trt.evaluate)."""
+"""`ifan eval`: PSNR/SSIM/MAE on DPDD, RealDOF or source/target folders (see ifan_trt.training.evaluate)."""
 
-from ..evaluate import register  # noqa: F401  (the parser and run live with the evaluation code)
+from ifan_trt.training.evaluate import register  # noqa: F401  (the parser and run live with the evaluation code)

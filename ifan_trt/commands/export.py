@@ -36,8 +36,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ifan_trt.checkpoint import load_checkpoint
-    from ifan_trt.export.contract import DEFAULT_OPSET
-    from ifan_trt.export.contract import parse_shape
+    from ifan_trt.contract import DEFAULT_OPSET
+    from ifan_trt.sizes import parse_model_size as parse_shape
     from ifan_trt.export.onnx_export import export_onnx
 
     shape = parse_shape(args.shape) if args.shape else None

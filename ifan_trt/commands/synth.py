@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import IfanError
-from ..options import float_range, int_range, nonneg_int, probability
+from ifan_trt.errors import IfanError
+from ifan_trt.options import float_range, int_range, nonneg_int, probability
+from ifan_trt.sizes import parse_size
 
 
 def _size(text: str) -> tuple[int, int]:
+    """--size HxW (rows first, as every size), at least 16x16."""
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected WxH, e.g. 512x384") from None
-    if w < 16 or h < 16 or w * h > 64_000_000:
-        raise argparse.ArgumentTypeError(f"{text!r}: at least 16x16 and at most 64 MP")
-    return w, h
+        h, w = parse_size(text, "--size", minimum=16)
+    except IfanError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--size ")) from None
+    if h * w > 64_000_000:  # a set of such images would not fit in memory while rendering
+        raise argparse.ArgumentTypeError(f"{text!r}: at most 64 MP")
+    return h, w
 
 
 def register(subparsers) -> None:
@@ -26,7 +28,7 @@ def register(subparsers) -> None:
                     "compositing, sensor noise and optional JPEG. Deterministic from --seed.")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--count", type=int_range(1, 1_000_000), default=30)
-    p.add_argument("--size", type=_size, default=(512, 384), help="WxH (default 512x384)")
+    p.add_argument("--size", type=_size, default=(384, 512), help="HxW (default 384x512)")
     p.add_argument("--seed", type=nonneg_int, default=1000, help="training uses seed 0 (and 1 for validation)")
     p.add_argument("--max-radius", type=float_range(0.0, 200.0), default=10.0, help="largest CoC radius in pixels")
     p.add_argument("--jpeg-prob", type=probability, default=0.0, help="share of sources JPEG-compressed")
@@ -39,7 +41,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from .. import synthetic
+    from ifan_trt.training import synthetic
 
     if args.count < 1:
         raise IfanError(f"--count {args.count}: must be at least 1")

@@ -1,3 +1,3 @@
-"""`ifan train`: train IFAN on synthetic defocus on the CPU (see ifan_trt.train)."""
+"""`ifan train`: train IFAN on synthetic defocus on the CPU (see ifan_trt.training.train)."""
 
-from ..train import register  # noqa: F401  (the parser and run live with the training code)
+from ifan_trt.training.train import register  # noqa: F401  (the parser and run live with the training code)

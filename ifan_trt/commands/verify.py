@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from ifan_trt.contract import META
 
 
 def register(subparsers) -> None:
@@ -35,7 +36,7 @@ def report_and_status(path, reference, shape, batch: int, tol: float | None) -> 
 
 def run(args: argparse.Namespace) -> int:
     from ifan_trt.errors import IfanError
-    from ifan_trt.export.contract import parse_shape
+    from ifan_trt.sizes import parse_model_size as parse_shape
 
     shape = parse_shape(args.shape) if args.shape else None
     if args.batch < 1:
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 def _bundled_if_source(path) -> str | None:
     """The bundled checkpoint when the graph's recorded SHA-256 is its, else None."""
     from ifan_trt.errors import IfanError
-    from ifan_trt.export.contract import read_metadata
+    from ifan_trt.export.graph import read_metadata
 
     try:
         from ifan_trt.files import sha256_file
@@ -57,7 +58,7 @@ def _bundled_if_source(path) -> str | None:
     except (ImportError, IfanError):  # no torch or no bundled model in this install
         return None
     try:
-        recorded = read_metadata(path).get("ifan.checkpoint_sha256")
+        recorded = read_metadata(path).get(META.checkpoint_sha256)
     except Exception:  # missing or unreadable file: verify_onnx reports it with its reason
         return None
     return str(bundled) if recorded == sha256_file(bundled) else None

@@ -1,5 +1,5 @@
 """The bundled default model: IFAN (ch=16, N=8, official IAC mode) trained by us on synthetic
-defocus (ifan_trt.synthetic, `ifan train`); its training record is the checkpoint's meta."""
+defocus (ifan_trt.training.synthetic, `ifan train`); its training record is the checkpoint's meta."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ namespace ifan
 namespace iac
 {
 
-//! Attribute codes shared with the ONNX export (ifan_trt.iac.MODE_CODES / LAYOUT_CODES).
+//! Attribute codes shared with the ONNX export (ifan_trt.contract.MODE_CODES / LAYOUT_CODES).
 enum Mode : int32_t
 {
     kMODE_OFFICIAL = 0,  //!< kernel1 for both passes (every released checkpoint)

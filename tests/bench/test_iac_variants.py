@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from bench.baseline import UnfoldIAC, unfold_iac  # noqa: E402
-from ifan_trt.iac import compact_rows, iac  # noqa: E402
+from ifan_trt.contract import compact_rows  # noqa: E402
+from ifan_trt.iac import iac  # noqa: E402
 
 
 def _inputs(b, c, h, w, n, k, seed=0):

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.skipif(CHECKPOINT is None or not CHECKPOINT.is_file(),
 def trained(tmp_path_factory):
     pytest.importorskip("torch")
     from ifan_trt.export import export_onnx
-    from ifan_trt.synthetic import write_dataset
+    from ifan_trt.training.synthetic import write_dataset
 
     folder = tmp_path_factory.mktemp("trained")
     try:
@@ -53,7 +53,7 @@ def trained(tmp_path_factory):
     except ImportError:
         photos = {"photos": ()}
     calib = write_dataset(folder / "calib", 8, (128, 128), 1001, progress=False, **photos) / "source"
-    held = write_dataset(folder / "held", 4, (160, 128), 2002, progress=False, **photos) / "source"
+    held = write_dataset(folder / "held", 4, (128, 160), 2002, progress=False, **photos) / "source"
     path = export_onnx(CHECKPOINT, folder / "trained.onnx", iac_form="plugin").path
     return path, calib, held, folder
 

@@ -7,7 +7,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from ifan_trt.calib import fp16, graphs
+from ifan_trt.export import graph as graphs
+from ifan_trt.calib import fp16
 from ifan_trt.calib.emulate import cpu_model
 from ifan_trt.errors import IfanError
 

@@ -10,8 +10,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from calib_helpers import feeds_of, run_graph  # noqa: E402
-from ifan_trt.calib import emulate, graphs, images, int8
-from ifan_trt.calib.twin import standard_twin
+from ifan_trt.export import graph as graphs
+from ifan_trt.calib import emulate, images, int8
+from ifan_trt.export.twin import standard_twin
 from ifan_trt.errors import IfanError
 
 SIZE = (32, 32)
@@ -260,7 +261,8 @@ def test_cpu_target_is_laid_out_for_onnx_runtime(small_exports, calib_images, he
     """--target cpu: the CPU rewrites, then DQ -> Conv -> Q units (UINT8 activations, per-channel
     INT8 weights) so ONNX Runtime runs the convs in INT8; the IAC's own ops and the RGB convs
     float; close to the FP32 graph; refused by `ifan build`."""
-    from ifan_trt import engine_build
+    from ifan_trt.cli import build_parser
+    from ifan_trt.commands import build as build_cmd
     from ifan_trt.calib.cpu_int8 import IAC_PREFIX, thin_convs
     from ifan_trt.cli import main
 
@@ -296,9 +298,9 @@ def test_cpu_target_is_laid_out_for_onnx_runtime(small_exports, calib_images, he
     for feeds in feeds_of(heldout_images, SIZE):
         assert _psnr(run_graph(q, feeds), run_graph(onnx.load(small_exports["onnx"]), feeds)) > 30
 
-    args = engine_build.build_parser().parse_args(["--onnx", str(out), "--output", str(tmp_path / "m.engine")])
+    args = build_parser().parse_args(["build", "--onnx", str(out), "--output", str(tmp_path / "m.engine")])
     with pytest.raises(IfanError, match="INT8 graph for ONNX Runtime's CPU provider"):
-        engine_build.run(args)
+        build_cmd.run(args)
 
 
 def test_cpu_target_refuses_tensorrt_options(small_exports, calib_images, tmp_path, capsys):

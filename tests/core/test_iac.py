@@ -5,7 +5,8 @@ import pytest
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
-from ifan_trt.iac import IAC, compact_rows, filter_channels, iac  # noqa: E402
+from ifan_trt.contract import compact_rows, filter_channels  # noqa: E402
+from ifan_trt.iac import IAC, iac  # noqa: E402
 
 
 def unfold_iac(x, filters, n_iters, k, mode, slope=0.1):

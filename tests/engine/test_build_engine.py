@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from build_helpers import tiny_graph  # noqa: E402
-from ifan_trt import engine_build
-from ifan_trt.engine_inspect import layer_precisions, summary, unexpected_fp32
+from ifan_trt.cli import build_parser
+from ifan_trt.commands import build as build_cmd
+from ifan_trt.runtime.tensorrt import build as engine_build
+from ifan_trt.runtime.tensorrt.inspect import layer_precisions, summary, unexpected_fp32
 from ifan_trt.errors import IfanError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,22 +112,22 @@ def test_request_checks():
     assert "newer than" in engine_build.check_request((12, 0, 0), "fp32", False, False, None)[0]
     assert "serialised into the plan" in engine_build.check_request((10, 3, 0), "fp32", True, True, None)[0]
     assert engine_build.parse_version("10.3.0.26") == (10, 3, 0)
-    assert engine_build.parse_workspace("512M") == 512 << 20
-    assert engine_build.parse_workspace("4g") == 4 << 30
-    assert engine_build.parse_workspace("1024") == 1 << 30
+    assert build_cmd.parse_workspace("512M") == 512 << 20
+    assert build_cmd.parse_workspace("4g") == 4 << 30
+    assert build_cmd.parse_workspace("1024") == 1 << 30
     with pytest.raises(IfanError, match="--workspace 'lots'"):
-        engine_build.parse_workspace("lots")
+        build_cmd.parse_workspace("lots")
 
 
 def _args(onnx_path, out, *extra):
-    return engine_build.build_parser().parse_args(["--onnx", str(onnx_path), "-o", str(out), *extra])
+    return build_parser().parse_args(["build", "--onnx", str(onnx_path), "-o", str(out), *extra])
 
 
 def test_old_tensorrt_is_refused(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", _fake_trt("8.6.1", strongly_typed=False))
     onnx_path = tiny_graph(tmp_path / "tiny.onnx")
     with pytest.raises(IfanError, match="TensorRT 8.6.1: strongly typed networks need TensorRT 10.0 or newer"):
-        engine_build.run(_args(onnx_path, tmp_path / "e.plan"))
+        build_cmd.run(_args(onnx_path, tmp_path / "e.plan"))
 
 
 @pytest.fixture
@@ -149,11 +151,11 @@ def test_sidecar_content(tmp_path, stubbed_build, monkeypatch, capsys):
     onnx_path = tiny_graph(tmp_path / "tiny.onnx", plugin=True)
     lib = tmp_path / "libifan_iac_plugin_trt10.so"
     lib.write_bytes(b"not really a library")
-    import ifan_trt.runtime.plugin_library as plugin_library
+    import ifan_trt.runtime.tensorrt.plugin_library as plugin_library
 
     monkeypatch.setattr(plugin_library, "load_plugin", lambda path=None: lib)
     out = tmp_path / "tiny.plan"
-    code = engine_build.run(_args(onnx_path, out, "--shapes", "min=1x3x64x64,opt=1x3x128x128,max=2x3x256x256",
+    code = build_cmd.run(_args(onnx_path, out, "--shapes", "min=1x3x64x64,opt=1x3x128x128,max=2x3x256x256",
                                   "--shapes", "min=720x1280,opt=720x1280,max=720x1280", "--workspace", "1G",
                                   "--builder-optimization-level", "4", "--version-compatible",
                                   "--timing-cache", str(tmp_path / "t.cache")))
@@ -163,7 +165,7 @@ def test_sidecar_content(tmp_path, stubbed_build, monkeypatch, capsys):
     assert stubbed_build["workspace"] == 1 << 30 and stubbed_build["level"] == 4
     assert [p.max for p in stubbed_build["profiles"]] == [(2, 3, 256, 256), (1, 3, 720, 1280)]
     side = json.loads(Path(f"{out}.json").read_text())
-    from ifan_trt.calib.graphs import sha256_bytes, sha256_file
+    from ifan_trt.export.graph import sha256_bytes, sha256_file
 
     assert side["tensorrt_version"] == "10.3.0.26"
     assert side["gpu"] == {"name": "Orin (fake)", "compute_capability": "8.7"}
@@ -193,7 +195,7 @@ def test_precision_request_prepares_then_reuses_the_graph(tmp_path, stubbed_buil
     for i in range(2):
         cv2.imwrite(str(pics / f"{i}.png"), (np.random.default_rng(i).random((40, 48, 3)) * 255).astype(np.uint8))
     out = tmp_path / "tiny.plan"
-    assert engine_build.run(_args(onnx_path, out, "--precision", "fp16", "--calib-images", str(pics))) == 0
+    assert build_cmd.run(_args(onnx_path, out, "--precision", "fp16", "--calib-images", str(pics))) == 0
     prepared = tmp_path / "tiny.fp16.onnx"
     assert stubbed_build["onnx"] == prepared and prepared.is_file()
     side = json.loads(Path(f"{out}.json").read_text())
@@ -201,24 +203,24 @@ def test_precision_request_prepares_then_reuses_the_graph(tmp_path, stubbed_buil
     assert side["onnx"]["source"] == str(onnx_path)
     err = capsys.readouterr().err
     assert "FP16 was asked for" not in err and "compute layer(s) run in FP32: iac" in err
-    assert engine_build.run(_args(onnx_path, out, "--precision", "fp16", "--overwrite")) == 0
+    assert build_cmd.run(_args(onnx_path, out, "--precision", "fp16", "--overwrite")) == 0
     assert "using the fp16 graph prepared earlier" in capsys.readouterr().err
     # INT8 needs calibration images; a prepared graph cannot become another precision
     with pytest.raises(IfanError, match="--precision int8: needs --calib-images DIR"):
-        engine_build.run(_args(onnx_path, out, "--precision", "int8", "--overwrite"))
+        build_cmd.run(_args(onnx_path, out, "--precision", "int8", "--overwrite"))
     with pytest.raises(IfanError, match="is a fp16 graph; --precision int8 needs the FP32 export"):
-        engine_build.run(_args(prepared, tmp_path / "x.plan", "--precision", "int8"))
+        build_cmd.run(_args(prepared, tmp_path / "x.plan", "--precision", "int8"))
 
 
 def test_static_graph_and_output_checks(tmp_path, stubbed_build):
     onnx_path = tiny_graph(tmp_path / "static.onnx", static=(64, 64))
     with pytest.raises(IfanError, match="input has a fixed dimension 2 of 64"):
-        engine_build.run(_args(onnx_path, tmp_path / "s.plan"))
-    assert engine_build.run(_args(onnx_path, tmp_path / "s.plan", "--shapes", "min=64x64,opt=64x64,max=64x64")) == 0
+        build_cmd.run(_args(onnx_path, tmp_path / "s.plan"))
+    assert build_cmd.run(_args(onnx_path, tmp_path / "s.plan", "--shapes", "min=64x64,opt=64x64,max=64x64")) == 0
     with pytest.raises(IfanError, match="is the input ONNX"):
-        engine_build.run(_args(onnx_path, onnx_path))
+        build_cmd.run(_args(onnx_path, onnx_path))
     with pytest.raises(IfanError, match="no such folder"):
-        engine_build.run(_args(onnx_path, tmp_path / "nope" / "s.plan"))
+        build_cmd.run(_args(onnx_path, tmp_path / "nope" / "s.plan"))
 
 
 def test_ifan_build_is_the_same_command(tmp_path, capsys):

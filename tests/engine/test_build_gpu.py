@@ -16,7 +16,7 @@ pytestmark = pytest.mark.gpu
 
 
 def _gpu_count() -> int:
-    from ifan_trt.runtime.cuda_memory import gpu_count
+    from ifan_trt.runtime.tensorrt.cuda import gpu_count
 
     return gpu_count()
 
@@ -39,15 +39,17 @@ def pics(tmp_path_factory):
 @pytest.mark.parametrize("precision, expect", [("fp32", "FP32"), ("fp16", "FP16"), ("int8", "INT8"),
                                                ("int8-fp16", "INT8")])
 def test_strongly_typed_build_gives_the_asked_precision(tmp_path, pics, precision, expect):
-    from ifan_trt import engine_build
+    from ifan_trt.cli import build_parser
+    from ifan_trt.commands import build as build_cmd
+    from ifan_trt.runtime.tensorrt import build as engine_build
 
     onnx_path = tiny_graph(tmp_path / "tiny.onnx")
     out = tmp_path / f"tiny.{precision}.plan"
-    args = engine_build.build_parser().parse_args([
+    args = build_parser().parse_args(["build", 
         "--onnx", str(onnx_path), "-o", str(out), "--precision", precision, "--calib-images", str(pics),
         "--calib-method", "minmax", "--calib-size", "64x64", "--shapes", "min=1x3x32x32,opt=1x3x64x64,max=2x3x128x128",
         "--workspace", "256M", "--timing-cache", str(tmp_path / "timing.cache")])
-    assert engine_build.run(args) == 0
+    assert build_cmd.run(args) == 0
     side = json.loads(Path(f"{out}.json").read_text())
     assert side["precision"] == precision
     assert side["tensorrt_version"] == trt.__version__

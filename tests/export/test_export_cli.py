@@ -8,7 +8,8 @@ import torch
 
 from ifan_trt.checkpoint import sha256_file
 from ifan_trt.cli import main
-from ifan_trt.export.contract import PLUGIN_OP, read_metadata
+from ifan_trt.contract import PLUGIN_OP
+from ifan_trt.export.graph import read_metadata
 
 from export_helpers import small_model
 

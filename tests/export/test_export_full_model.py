@@ -5,7 +5,8 @@ import onnx
 import torch
 
 from ifan_trt.export import export_onnx
-from ifan_trt.export.contract import PLUGIN_OP, read_metadata
+from ifan_trt.contract import PLUGIN_OP
+from ifan_trt.export.graph import read_metadata
 from ifan_trt.model import IFAN, IFANConfig
 
 from export_helpers import FP32_TOL, assert_close_iac, make_inputs, ort_run, torch_run

@@ -5,8 +5,9 @@ import numpy as np
 import onnx
 import pytest
 
-from ifan_trt.export.contract import (IAC_FEATURES, IAC_FILTERS, IAC_NODE_PREFIX, IAC_OUTPUT,
-                                      META_KEYS, PLUGIN_DOMAIN, PLUGIN_OP, read_metadata)
+from ifan_trt.contract import (IAC_FEATURES, IAC_FILTERS, IAC_NODE_PREFIX, IAC_OUTPUT,
+                                      META_EXPORT_KEYS, PLUGIN_DOMAIN, PLUGIN_OP)
+from ifan_trt.export.graph import read_metadata
 from ifan_trt.export.verify import structural_checks
 
 from export_helpers import FP32_TOL, assert_close_iac, make_inputs, ort_run, torch_run
@@ -111,7 +112,7 @@ def test_io_checker_and_metadata(exports, name):
         dims = [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
         assert dims == ["batch", 3, "height", "width"]
     meta = read_metadata(result.path)
-    assert set(meta) == set(META_KEYS)
+    assert set(meta) == set(META_EXPORT_KEYS)
     cfg = model.config
     assert meta == {
         "ifan.variant": cfg.variant, "ifan.n_iters": "2", "ifan.dual": "true" if cfg.dual else "false",

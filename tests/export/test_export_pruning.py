@@ -4,9 +4,10 @@ import numpy as np
 import onnx
 import torch
 
-from ifan_trt.export.contract import IAC_FILTERS, PLUGIN_OP, read_metadata
+from ifan_trt.contract import IAC_FILTERS, PLUGIN_OP
+from ifan_trt.export.graph import read_metadata
 from ifan_trt.export.onnx_export import build_export_model, filter_bytes
-from ifan_trt.iac import compact_rows
+from ifan_trt.contract import compact_rows
 from ifan_trt.model import IFANConfig
 
 from export_helpers import make_inputs, ort_run, torch_run

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from ifan_trt.export.iac_numpy import iac_numpy
-from ifan_trt.iac import LAYOUT_CODES, MODE_CODES, filter_channels, iac
+from ifan_trt.contract import LAYOUT_CODES, MODE_CODES, filter_channels
+from ifan_trt.iac import iac
 
 CASES = [  # (batch, c, h, w, N, k, mode, layout, slope)
     (1, 4, 5, 7, 3, 3, "official", "full", 0.1),

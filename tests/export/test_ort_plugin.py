@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from ifan_trt.export.contract import PLUGIN_DOMAIN, PLUGIN_OP
+from ifan_trt.contract import PLUGIN_DOMAIN, PLUGIN_OP
 from ifan_trt.export.iac_numpy import iac_numpy
 from ifan_trt.export.ort_plugin import ort_session
 

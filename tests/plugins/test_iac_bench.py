@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ifan_trt.runtime.iac_network import IacSpec, iac_traffic_bytes
+from bench.iac_network import IacSpec, iac_traffic_bytes
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "iac_plugin_gpu.py"
 

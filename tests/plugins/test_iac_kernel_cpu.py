@@ -11,7 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from iac_emulator import emulator  # noqa: E402,F401  (fixture)
-from ifan_trt.iac import LAYOUT_CODES, MODE_CODES, filter_channels, iac  # noqa: E402
+from ifan_trt.contract import LAYOUT_CODES, MODE_CODES, filter_channels  # noqa: E402
+from ifan_trt.iac import iac  # noqa: E402
 
 FP32_TOL = 1e-5
 FP16_TOL = 1e-2
@@ -92,7 +93,7 @@ def test_fp16_matches_reference(emulator, shape, k, mode, layout):
 
 
 def test_full_and_compact_layouts_agree_in_official_mode(emulator):
-    from ifan_trt.iac import compact_rows
+    from ifan_trt.contract import compact_rows
 
     n_iters, c, k = 2, 3, 3
     x, f = make_inputs((1, c, 7, 9), n_iters, k, "full")

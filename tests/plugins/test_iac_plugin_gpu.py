@@ -17,8 +17,8 @@ if not torch.cuda.is_available():
 
 from ifan_trt.errors import IfanError  # noqa: E402
 from ifan_trt.iac import iac  # noqa: E402
-from ifan_trt.runtime.iac_network import FEATURES, FILTERS, OUTPUT, IacSpec, build_iac_engine  # noqa: E402
-from ifan_trt.runtime.plugin_library import load_plugin  # noqa: E402
+from bench.iac_network import FEATURES, FILTERS, OUTPUT, IacSpec, build_iac_engine  # noqa: E402
+from ifan_trt.runtime.tensorrt.plugin_library import load_plugin  # noqa: E402
 
 try:
     PLUGIN_PATH = load_plugin()
@@ -116,7 +116,7 @@ def test_serialise_deserialise_round_trip(tmp_path):
 
 def test_bad_filter_channels_fail_the_build():
     builder = trt.Builder(LOGGER)
-    from ifan_trt.runtime.iac_network import add_plugin_iac, strongly_typed_network
+    from bench.iac_network import add_plugin_iac, strongly_typed_network
 
     network = strongly_typed_network(trt, builder)
     x = network.add_input(FEATURES, trt.float32, (1, 4, 8, 8))
@@ -143,7 +143,7 @@ def test_full_model_engine_matches_pytorch(tmp_path):
     onnx_path = tmp_path / "ifan.onnx"
     export_onnx(model, onnx_path, iac_form="plugin", shape=(64, 96), batch=1)
     builder = trt.Builder(LOGGER)
-    from ifan_trt.runtime.iac_network import strongly_typed_network
+    from bench.iac_network import strongly_typed_network
 
     network = strongly_typed_network(trt, builder)
     parser = trt.OnnxParser(network, LOGGER)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ifan_trt.runtime.plugin_library import built_for
+from ifan_trt.runtime.tensorrt.plugin_library import built_for
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPO / "plugins" / "iacPlugin"

@@ -10,7 +10,7 @@ import types
 import pytest
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime import plugin_library as pl
+from ifan_trt.runtime.tensorrt import plugin_library as pl
 
 
 def fake_library(path, version="10.3.0"):
@@ -152,6 +152,6 @@ def test_without_tensorrt(monkeypatch):
 def test_import_needs_neither_tensorrt_nor_torch():
     import subprocess
 
-    code = ("import sys; import ifan_trt.runtime.plugin_library, ifan_trt.runtime.iac_network; "
+    code = ("import sys; import ifan_trt.runtime.tensorrt.plugin_library, bench.iac_network; "
             "assert 'tensorrt' not in sys.modules and 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

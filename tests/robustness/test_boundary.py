@@ -43,7 +43,7 @@ def _cv2_error():
 
 
 def _cuda_error():
-    from ifan_trt.runtime.cuda_memory import CudaError
+    from ifan_trt.runtime.tensorrt.cuda import CudaError
 
     return CudaError("cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY")
 

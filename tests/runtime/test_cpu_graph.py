@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ifan_trt.runtime.cpu_graph import slice_indices, stream_filters, subpixel_conv_transpose, subpixel_taps
+from ifan_trt.export.cpu_rewrites import slice_indices, stream_filters, subpixel_conv_transpose, subpixel_taps
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")

@@ -77,7 +77,7 @@ def test_reports():
 
 def test_parse_shape():
     assert parse_shape("1x3x720x1280") == (1, 3, 720, 1280) and parse_shape("480x640") == (1, 3, 480, 640)
-    with pytest.raises(IfanError, match="C = 3"):
+    with pytest.raises(IfanError, match="IFAN inputs have 3 channels"):
         parse_shape("1x4x8x8")
 
 

@@ -9,7 +9,7 @@ from ifan_trt.errors import IfanError
 from ifan_trt.runtime.executor import ShapeLimits
 from ifan_trt.runtime.tiling import (DEFAULT_OVERLAP, blend_weights, choose_tile, parse_tile, plan_tiles,
                                      run_tiled)
-from ifan_trt.runtime.tiling_check import defocused_image, tiled_psnr
+from bench.tiling_check import defocused_image, tiled_psnr
 
 MIN_PSNR = 40.0  # dB, tiled vs full frame (the issue's bound)
 
@@ -62,7 +62,7 @@ def test_default_overlap_keeps_tiles_within_40_db_of_the_full_frame(models):
     """Measured on the CPU backend with the small model (its output moves pixels by ~0.06 RMS,
     like a trained deblurring residual) on a synthetic defocused photo, with tiles much smaller
     than in practice (96 px): no overlap shows seams, the default overlap stays above 40 dB.
-    README lists the figures for the default model (python -m ifan_trt.runtime.tiling_check)."""
+    README lists the figures for the default model (python -m bench.tiling_check)."""
     pytest.importorskip("onnxruntime")
     from ifan_trt.runtime.ort_executor import OrtExecutor
 

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime import cuda_memory, trt_executor
+from ifan_trt.runtime.tensorrt import cuda as cuda_memory
+from ifan_trt.runtime.tensorrt import executor as trt_executor
+from ifan_trt.contract import META
 
 
 class FakeCuda(cuda_memory.Cuda):
@@ -160,7 +162,7 @@ def make_executor(tmp_path, monkeypatch):
         engine = tmp_path / "m.engine"
         engine.write_bytes(data)
         (tmp_path / "m.engine.json").write_text(json.dumps({
-            "metadata": {"ifan.variant": "IFAN", "ifan.iac_form": "plugin"}, "precision": "fp16",
+            "metadata": {META.variant: "IFAN", META.iac_form: "plugin"}, "precision": "fp16",
             "tensorrt_version": "10.3.0"}))
         return trt_executor.TrtExecutor(engine), cuda, calls
 

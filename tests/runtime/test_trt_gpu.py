@@ -11,7 +11,7 @@ import pytest
 trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (pip install 'ifan-trt[trt]')")
 pytest.importorskip("polygraphy", reason="polygraphy is not installed (pip install 'ifan-trt[trt]')")
 
-from ifan_trt.runtime.cuda_memory import available_implementations, gpu_count  # noqa: E402
+from ifan_trt.runtime.tensorrt.cuda import available_implementations, gpu_count  # noqa: E402
 
 if not available_implementations():
     pytest.skip("neither cuda-python nor pycuda is installed", allow_module_level=True)
@@ -20,7 +20,7 @@ if gpu_count() == 0:
 
 from runtime_fixtures import models, scene  # noqa: E402, F401 (models: a fixture)
 from ifan_trt.runtime.ort_executor import OrtExecutor  # noqa: E402
-from ifan_trt.runtime.trt_executor import TrtExecutor  # noqa: E402
+from ifan_trt.runtime.tensorrt.executor import TrtExecutor  # noqa: E402
 
 pytestmark = pytest.mark.gpu
 TOL = 2e-3  # FP32 engine (polygraphy leaves TF32 off) vs ONNX Runtime: kernels sum in other orders
@@ -30,10 +30,10 @@ def build_engine(onnx_path, engine_path, shapes, plugin=None):
     """A strongly typed FP32 engine with one profile per (min, opt, max), and its sidecar."""
     from polygraphy.backend.trt import CreateConfig, Profile, engine_bytes_from_network, network_from_onnx_path
 
-    from ifan_trt.export.contract import read_metadata
+    from ifan_trt.export.graph import read_metadata
 
     if plugin is not None:
-        from ifan_trt.runtime.plugin_library import load_plugin
+        from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
 
         load_plugin(plugin)
     profiles = [Profile().add("input", min=lo, opt=opt, max=hi) for lo, opt, hi in shapes]
@@ -77,7 +77,7 @@ def test_static_engine_replays_a_cuda_graph(models, tmp_path):
 
 def test_plugin_engine_matches_onnxruntime(models, tmp_path):
     from ifan_trt.errors import IfanError
-    from ifan_trt.runtime.plugin_library import find_plugin_library
+    from ifan_trt.runtime.tensorrt.plugin_library import find_plugin_library
 
     try:
         library = find_plugin_library(int(trt.__version__.split(".")[0]))

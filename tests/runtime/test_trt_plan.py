@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime import trt_plan
+from ifan_trt.runtime.tensorrt import plan as trt_plan
 from ifan_trt.runtime.metadata import info_from_sidecar, read_sidecar
-from ifan_trt.runtime.trt_plan import Profile, TensorSpec
+from ifan_trt.runtime.tensorrt.plan import Profile, TensorSpec
+from ifan_trt.contract import META
 
 DYNAMIC = [TensorSpec("input", True, np.dtype(np.float32), (-1, 3, -1, -1)),
            TensorSpec("output", False, np.dtype(np.float32), (-1, 3, -1, -1))]
@@ -75,9 +76,9 @@ def test_limits_and_batch_for_the_pipeline():
 def _sidecar(tmp_path, **extra):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"engine")
-    data = {"metadata": {"ifan.variant": "IFAN", "ifan.n_iters": "17", "ifan.dual": "false", "ifan.in_bit": "8",
-                         "ifan.iac_mode": "official", "ifan.iac_form": "plugin", "ifan.normalization": "rgb/255",
-                         "ifan.size_multiple": "8", "ifan.precision": "fp32"},
+    data = {"metadata": {META.variant: "IFAN", META.n_iters: "17", META.dual: "false", META.in_bit: "8",
+                         META.iac_mode: "official", META.iac_form: "plugin", META.normalization: "rgb/255",
+                         META.size_multiple: "8", META.precision: "fp32"},
             "precision": "fp16", "tensorrt_version": "10.3.0",
             "profiles": [{"input": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [2, 3, 1088, 1920]}}]}
     data.update(extra)
@@ -99,13 +100,13 @@ def test_sidecar_errors(tmp_path):
     (tmp_path / "m.engine.json").write_text("{broken")
     with pytest.raises(IfanError, match="not a readable JSON sidecar"):
         info_from_sidecar(tmp_path / "m.engine")
-    engine = _sidecar(tmp_path, metadata={"ifan.n_iters": "17"})
+    engine = _sidecar(tmp_path, metadata={META.n_iters: "17"})
     with pytest.raises(IfanError, match="no ifan.variant metadata"):
         info_from_sidecar(engine)
 
 
 def test_cuda_module_selection_without_bindings(monkeypatch):
-    from ifan_trt.runtime import cuda_memory
+    from ifan_trt.runtime.tensorrt import cuda as cuda_memory
 
     monkeypatch.setattr(cuda_memory, "available_implementations", lambda: [])
     with pytest.raises(IfanError, match="needs cuda-python or pycuda"):
@@ -128,7 +129,7 @@ def test_tensorrt_missing_is_a_clear_error(tmp_path, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_tensorrt)
-    from ifan_trt.runtime.trt_executor import TrtExecutor
+    from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 
     with pytest.raises(IfanError, match="TensorRT is not installed.*--backend onnxruntime"):
         TrtExecutor(_sidecar(tmp_path))

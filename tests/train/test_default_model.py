@@ -99,12 +99,12 @@ def test_bundled_sample_gets_sharper(default_model):
 
 def test_held_out_synthetic_images_gain(default_model, tmp_path):
     """The README's quality table in small: the first 8 images of the held-out set (`ifan synth
-    --count 30 --size 512x384 --seed 1000`). Measured at release on these 8: +1.56 dB."""
+    --count 30 --size 384x512 --seed 1000`). Measured at release on these 8: +1.56 dB."""
     pytest.importorskip("skimage")  # the set's photo textures
-    from ifan_trt.evaluate import evaluate_folder
-    from ifan_trt.synthetic import write_dataset
+    from ifan_trt.training.evaluate import evaluate_folder
+    from ifan_trt.training.synthetic import write_dataset
 
-    folder = write_dataset(tmp_path / "held", 8, (512, 384), 1000, progress=False)
+    folder = write_dataset(tmp_path / "held", 8, (384, 512), 1000, progress=False)
     table = evaluate_folder(str(folder), checkpoint=str(default_checkpoint_path()), csv_path=None, progress=False)
     gain = table["output"]["psnr"] - table["input"]["psnr"]
     assert gain > 1.4, table

@@ -10,15 +10,15 @@ import pytest
 pytest.importorskip("torch")
 
 from ifan_trt.cli import main
-from ifan_trt.evaluate import find_pairs
+from ifan_trt.training.evaluate import find_pairs
 from ifan_trt.imageio import read_image
 from ifan_trt.metrics import psnr, ssim
-from ifan_trt.synthetic import write_dataset
+from ifan_trt.training.synthetic import write_dataset
 
 
 @pytest.fixture
 def tiny_set(tmp_path):
-    return write_dataset(tmp_path / "set", 2, (40, 32), seed=9, photos=(), progress=False)
+    return write_dataset(tmp_path / "set", 2, (32, 40), seed=9, photos=(), progress=False)
 
 
 def test_eval_writes_csv_and_table(tiny_set, small_checkpoint, tmp_path, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ifan_trt import synthetic as syn
+from ifan_trt.training import synthetic as syn
 
 
 def _spread(img: np.ndarray) -> float:
@@ -137,14 +137,14 @@ def test_dual_pixel_views_average_to_the_centre_and_shift_opposite_ways():
 def test_write_dataset_layouts_and_reproducibility(tmp_path):
     import cv2
 
-    syn.write_dataset(tmp_path / "a", 2, (40, 32), seed=5, photos=(), progress=False)
-    syn.write_dataset(tmp_path / "b", 2, (40, 32), seed=5, photos=(), progress=False)
+    syn.write_dataset(tmp_path / "a", 2, (32, 40), seed=5, photos=(), progress=False)
+    syn.write_dataset(tmp_path / "b", 2, (32, 40), seed=5, photos=(), progress=False)
     for sub in ("source", "target"):
         names = sorted(p.name for p in (tmp_path / "a" / sub).iterdir())
         assert names == ["00000.png", "00001.png"]
         for n in names:
             assert (tmp_path / "a" / sub / n).read_bytes() == (tmp_path / "b" / sub / n).read_bytes()
     assert cv2.imread(str(tmp_path / "a" / "source" / "00000.png")).shape == (32, 40, 3)
-    syn.write_dataset(tmp_path / "d", 1, (40, 32), seed=5, photos=(), dual=True, progress=False)
+    syn.write_dataset(tmp_path / "d", 1, (32, 40), seed=5, photos=(), dual=True, progress=False)
     for sub in ("test_c/source", "test_c/target", "test_l/source", "test_r/source"):
         assert (tmp_path / "d" / sub / "00000.png").is_file()

@@ -7,7 +7,12 @@ import pytest
 pytest.importorskip("torch")
 
 from ifan_trt.checkpoint import load_checkpoint
-from ifan_trt.train import lr_at, main
+from ifan_trt.cli import main as cli_main
+from ifan_trt.training.train import lr_at
+
+
+def main(argv):
+    return cli_main(["train", *argv])
 
 
 def test_tiny_run_records_and_resumes(tmp_path):
@@ -45,7 +50,7 @@ def test_patches_are_crops_of_full_size_scenes():
     border, where the blur would need pixels outside it): patches keep the scene's scale."""
     import numpy as np
 
-    from ifan_trt.synthetic import make_crops, make_sample
+    from ifan_trt.training.synthetic import make_crops, make_sample
 
     whole = make_sample(np.random.default_rng([4, 1]), 96, 128, max_radius=4.0, noise=False)
     (crop,) = make_crops(np.random.default_rng([4, 1]), 96, 128, [(20, 30, 48, 64)], max_radius=4.0, noise=False)
@@ -60,14 +65,14 @@ def test_batches_from_scenes_are_deterministic_and_checked():
     import numpy as np
 
     from ifan_trt.errors import IfanError
-    from ifan_trt.train import make_batch, parse_scene
+    from ifan_trt.training.train import make_batch, parse_scene
 
     a = make_batch(5, 7, 3, 32, 6.0, 0.0, (96, 128), 2)
     b = make_batch(5, 7, 3, 32, 6.0, 0.0, (96, 128), 2)
     assert a[0].shape == (3, 3, 32, 32) and np.array_equal(a[0].numpy(), b[0].numpy())
     assert not np.array_equal(a[0][0].numpy(), a[0][1].numpy())  # two different windows of one scene
-    assert parse_scene("512x384") == (384, 512) and parse_scene("0") is None
-    with pytest.raises(IfanError, match=r"--scene 5x5x: expected WxH"):
+    assert parse_scene("384x512") == (384, 512) and parse_scene("0") is None
+    with pytest.raises(IfanError, match=r"--scene '5x5x': expected HxW"):
         parse_scene("5x5x")
     with pytest.raises(IfanError, match=r"--scene 40x40: smaller than the patch plus its 16 px margin \(64\)"):
         make_batch(0, 0, 1, 32, 6.0, 0.0, (40, 40))
@@ -78,7 +83,7 @@ def test_psnr_loss_is_minus_the_mean_patch_psnr():
     import torch
 
     from ifan_trt.metrics import psnr
-    from ifan_trt.train import psnr_loss
+    from ifan_trt.training.train import psnr_loss
 
     rng = np.random.default_rng(0)
     y = rng.random((3, 3, 16, 16)).astype(np.float32)
@@ -93,7 +98,7 @@ def test_psnr_scene_loss_pools_the_mse_of_a_scenes_crops():
     import torch
 
     from ifan_trt.metrics import psnr
-    from ifan_trt.train import LOSSES, psnr_loss
+    from ifan_trt.training.train import LOSSES, psnr_loss
 
     rng = np.random.default_rng(1)
     y = rng.random((4, 3, 16, 16)).astype(np.float32)

@@ -9,9 +9,11 @@ DESIGN.md section 2, in the order of ifan_trt.iac.iac (the export's standard-op 
 
 from __future__ import annotations
 
+from ifan_trt.contract import PLUGIN_OP, filters_per_channel, iteration_channels
 from ifan_trt.errors import IfanError
 
-from . import graphs
+from ifan_trt.export import graph as graphs
+from ifan_trt.contract import META
 
 _INT64_MAX = 2**63 - 1
 
@@ -28,7 +30,7 @@ def _feature_channels(model, node) -> int:
 
     a = _attrs(node)
     n, k, layout = int(a["N"]), int(a["k"]), int(a.get("layout", 0))
-    per_c = n * ((2 * k + 1) if layout == 0 else (k + 1))
+    per_c = filters_per_channel(n, k, layout)
     # the filters come from a 1x1 conv: its weight's first dimension is F's channel count
     producer = {o: p for p in model.graph.node for o in p.output}.get(node.input[1])
     inits = {t.name: t for t in model.graph.initializer}
@@ -83,14 +85,11 @@ def iac_nodes(node, c: int, prefix: str):
             out = term if out is None else add("Add", [out, term])
         return out
 
-    per_iter = c * k * (2 if layout == 0 else 1)
-    bias0 = n * per_iter
     x = x_name
     for i in range(n):
-        kv = i * per_iter
-        kh = kv + (c * k if mode == 1 else 0)
+        kv, kh, b0 = iteration_channels(i, n, c, k, mode, layout)
         h = directional(directional(x, kv, 2), kh, 3)
-        bias = add("Slice", [f_name, const([bias0 + i * c]), const([bias0 + (i + 1) * c]), const([1])])
+        bias = add("Slice", [f_name, const([b0]), const([b0 + c]), const([1])])
         x = add("LeakyRelu", [add("Add", [h, bias])], alpha=slope)
     # the last node writes the plugin node's output tensor (same name as in the plugin form)
     nodes[-1].output[0] = node.output[0]
@@ -108,7 +107,7 @@ def standard_twin(model):
     twin.CopyFrom(model)
     new_nodes = []
     for idx, node in enumerate(twin.graph.node):
-        if node.op_type != graphs.PLUGIN_OP:
+        if node.op_type != PLUGIN_OP:
             new_nodes.append(node)
             continue
         prefix = "iac/" if len(plugins) == 1 else f"iac{idx}/"
@@ -122,5 +121,5 @@ def standard_twin(model):
     keep = [o for o in twin.opset_import if o.domain in ("", "ai.onnx") or o.domain in used]
     del twin.opset_import[:]
     twin.opset_import.extend(keep)
-    graphs.set_metadata(twin, "ifan.iac_form", "onnx")
+    graphs.set_metadata(twin, META.iac_form, "onnx")
     return twin

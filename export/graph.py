@@ -8,13 +8,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ifan_trt.contract import META, META_PREFIX, PLUGIN_OP, PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.files import require_regular_file, check_not_input, check_output_file, sha256_bytes, sha256_file, write_bytes  # noqa: F401
 
-PRECISION_KEY = "ifan.precision"
-# the IAC as one node (the plugin contract with plugins/); kept here as a fallback so the
-# precision tools can read graphs even where the export package is not importable
-PLUGIN_OP = "IFAN_IAC"
+PRECISION_KEY = META.precision
 
 
 def require(module: str, extra: str = "cpu"):
@@ -112,3 +110,24 @@ def value_types(model) -> dict[str, int]:
     for init in model.graph.initializer:
         types[init.name] = init.data_type
     return types
+
+
+def graph_precision(model) -> str:
+    """The graph's precision: its ifan.precision metadata, else what its nodes show."""
+    from onnx import TensorProto
+
+    meta = {p.key: p.value for p in model.metadata_props}
+    if meta.get(META.precision) in PRECISIONS:
+        return meta[META.precision]
+    qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
+    half = any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer)
+    return ("int8-fp16" if half else "int8") if qdq else ("fp16" if half else "fp32")
+
+
+def read_metadata(model) -> dict[str, str]:
+    """The ``ifan.*`` metadata of an ONNX file path or ModelProto (weights are not loaded)."""
+    import onnx
+
+    if isinstance(model, (str, os.PathLike)):
+        model = onnx.load(os.fspath(model), load_external_data=False)
+    return {p.key: p.value for p in model.metadata_props if p.key.startswith(META_PREFIX)}

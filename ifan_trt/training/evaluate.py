@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IfanError
-from .files import check_not_input, check_output_file, check_output_folder, write_bytes
-from .options import add_decode_budget, positive_int, threads
-from .metrics import mae, psnr, ssim
+from ifan_trt.errors import IfanError
+from ifan_trt.files import check_not_input, check_output_file, check_output_folder, write_bytes
+from ifan_trt.metrics import mae, psnr, ssim
+from ifan_trt.options import add_decode_budget, positive_int, threads
 
 METRICS = ("psnr", "ssim", "mae")
 
@@ -41,7 +41,7 @@ class Pair:
 
 
 def _images(folder: Path) -> dict[str, Path]:
-    from .imageio import EXTENSIONS
+    from ifan_trt.imageio import EXTENSIONS
 
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in EXTENSIONS}
 
@@ -139,7 +139,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}."""
     from tqdm import tqdm
 
-    from .imageio import read_image, write_image
+    from ifan_trt.imageio import read_image, write_image
 
     try:
         from ifan_trt.runtime.backends import open_executor

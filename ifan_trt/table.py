@@ -1,4 +1,4 @@
-"""Plain-text tables for the reports the precision tools print."""
+"""Plain-text tables for the reports the commands print (precision tools, engine builds)."""
 
 from __future__ import annotations
 

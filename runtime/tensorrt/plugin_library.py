@@ -20,15 +20,13 @@ import os
 import re
 from pathlib import Path
 
+from ifan_trt.contract import PLUGIN_NAMESPACE, PLUGIN_VERSION
+from ifan_trt.contract import PLUGIN_OP as PLUGIN_NAME  # TensorRT looks the op type up as the plugin name
 from ifan_trt.errors import IfanError
-
-PLUGIN_NAME = "IFAN_IAC"
-PLUGIN_VERSION = "1"
-PLUGIN_NAMESPACE = ""
 ENV_VAR = "IFAN_TRT_PLUGIN"
 LIBRARY_PREFIX = "libifan_iac_plugin_trt"
 
-_BUILD_TAG = re.compile(rb"IFAN_IAC_TENSORRT_VERSION=(\d+)\.(\d+)\.(\d+)")
+_BUILD_TAG = re.compile(re.escape(PLUGIN_NAME.encode()) + rb"_TENSORRT_VERSION=(\d+)\.(\d+)\.(\d+)")
 _BUILD_HINT = ("build it with `cmake -S . -B build -DTensorRT_ROOT=<TensorRT folder> && cmake --build build -j2` "
                "in the ifan-trt source folder (plugins/iacPlugin/README.md), or set "
                f"{ENV_VAR}=<path to {LIBRARY_PREFIX}<major>.so>")

@@ -1,7 +1,7 @@
 """How much tiling costs: PSNR between tiled and full-frame output for a model, per overlap.
 This is how DEFAULT_OVERLAP was chosen (>= 40 dB). Run it on your own model and images with
 
-    python -m ifan_trt.runtime.tiling_check --checkpoint MODEL.pth [--image IMG] [--tile 192x192]
+    python -m bench.tiling_check --checkpoint MODEL.pth [--image IMG] [--tile 192x192]
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 
 import numpy as np
 
-from .executor import Executor
-from .tiling import DEFAULT_OVERLAP, parse_tile, run_tiled
+from ifan_trt.runtime.executor import Executor
+from ifan_trt.runtime.tiling import DEFAULT_OVERLAP, parse_tile, run_tiled
 
 OVERLAPS = (0, 16, 32, 48, 64, 96)
 
@@ -34,9 +34,9 @@ def tiled_psnr(executor: Executor, rgb: np.ndarray, tile: tuple[int, int],
 
 
 def defocused_image(h: int, w: int, seed: int = 0, photos: bool = False) -> np.ndarray:
-    """A synthetic defocused scene (ifan_trt.synthetic), the kind of input the model is for: dead
+    """A synthetic defocused scene (ifan_trt.training.synthetic), the kind of input the model is for: dead
     leaves, or with photos=True crops of scikit-image's sample photos (needs the train extra)."""
-    from ifan_trt.synthetic import TRAIN_PHOTOS, make_sample
+    from ifan_trt.training.synthetic import TRAIN_PHOTOS, make_sample
 
     return make_sample(np.random.default_rng(seed), h, w, photos=TRAIN_PHOTOS if photos else ()).source
 
@@ -44,8 +44,8 @@ def defocused_image(h: int, w: int, seed: int = 0, photos: bool = False) -> np.n
 def main(argv: list[str] | None = None) -> int:
     from ifan_trt.imageio import read_image
 
-    from .backends import open_executor
-    from .padding import pad_to_multiple
+    from ifan_trt.runtime.backends import open_executor
+    from ifan_trt.runtime.padding import pad_to_multiple
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime.plugin_library import PLUGIN_NAME, PLUGIN_NAMESPACE, PLUGIN_VERSION
+from ifan_trt.runtime.tensorrt.plugin_library import PLUGIN_NAME, PLUGIN_NAMESPACE, PLUGIN_VERSION
 
-FEATURES, FILTERS, OUTPUT = "iac_features", "iac_filters", "iac_output"
+from ifan_trt.contract import IAC_FEATURES as FEATURES, IAC_FILTERS as FILTERS, IAC_OUTPUT as OUTPUT  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def add_plugin_iac(trt, network, features, filters, spec: IacSpec):
     getter = getattr(registry, "get_creator", None) or registry.get_plugin_creator
     creator = getter(PLUGIN_NAME, PLUGIN_VERSION, PLUGIN_NAMESPACE)
     if creator is None:
-        raise IfanError(f"{PLUGIN_NAME}: plugin creator not registered; call ifan_trt.runtime.plugin_library.load_plugin()")
+        raise IfanError(f"{PLUGIN_NAME}: plugin creator not registered; call ifan_trt.runtime.tensorrt.plugin_library.load_plugin()")
     plugin = creator.create_plugin("iac", spec.plugin_fields(trt), trt.TensorRTPhase.BUILD)
     if plugin is None:
         raise IfanError(f"{PLUGIN_NAME}: the plugin rejected its attributes {spec} (see TensorRT's log)")

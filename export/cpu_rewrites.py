@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ifan_trt.contract import IAC_FILTERS
+
 
 def optimise_for_cpu(model):
     """(model, {rewrite: count}) with the rewrites above applied where they fit. Q/DQ graphs are
     left as the quantizer laid them out (ONNX Runtime fuses its own patterns there)."""
-    from ifan_trt.calib import graphs, twin
+    from ifan_trt.export import graph as graphs
+    from ifan_trt.export import twin
 
     applied: dict[str, int] = {}
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node):
@@ -45,7 +48,7 @@ def slice_indices(start: int, end: int, step: int, size: int) -> list[int]:
     return list(range(size))[slice(start, end, step)]
 
 
-def stream_filters(model, filters: str = "iac_filters"):
+def stream_filters(model, filters: str = IAC_FILTERS):
     """A copy of model where every channel Slice of the tensor `filters` (made by a Conv) is its
     own Conv over the rows of the weights it keeps; the big conv goes when nothing else reads it.
     Returns (model, number of slices rewritten)."""

@@ -17,10 +17,10 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from . import trt_plan
-from .cuda_memory import open_cuda
-from .executor import Executor
-from .metadata import info_from_sidecar, read_sidecar
+from ifan_trt.runtime.tensorrt import plan as trt_plan
+from ifan_trt.runtime.tensorrt.cuda import open_cuda
+from ifan_trt.runtime.executor import Executor
+from ifan_trt.runtime.metadata import info_from_sidecar, read_sidecar
 
 
 def _ok(result, what: str):
@@ -92,7 +92,7 @@ class TrtExecutor(Executor):
 
     @staticmethod
     def _load_plugin(plugin: str | None) -> None:
-        from .plugin_library import load_plugin
+        from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
 
         load_plugin(plugin)
 

@@ -30,8 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import IfanError
-from .files import check_output_folder, write_bytes
+from ifan_trt.errors import IfanError
+from ifan_trt.files import check_output_folder, write_bytes
 
 GAMMA = 2.2
 # skimage.data photos we may redistribute derived images of, with their licence (skimage docs)
@@ -127,7 +127,7 @@ def texture(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...]) -
     """A random texture: a photo crop (55%), a tinted CC0 texture (15%) or dead leaves."""
     u = rng.random()
     # a target must be sharp: photos that would need more than the 1.1x upscale the random
-    # scale allows are left out at this size (e.g. chelsea, 451x300, for a 512x384 image)
+    # scale allows are left out at this size (e.g. chelsea, 451x300, for a 384x512 image)
     fits = lambda name: max(h / _skimage_image(name).shape[0], w / _skimage_image(name).shape[1]) <= 1.1
     photos = tuple(p for p in photos if fits(p))
     if photos and u < 0.55:
@@ -401,7 +401,7 @@ def write_dataset(out: str | os.PathLike, count: int, size: tuple[int, int], see
     from tqdm import tqdm
 
     out = Path(out)
-    w, h = size
+    h, w = size
     base = out / "test_c" if dual else out
     dirs = {"source": base / "source", "target": base / "target"}
     if dual:

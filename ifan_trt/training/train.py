@@ -17,16 +17,16 @@ import json
 import math
 import platform
 import shlex
-import sys
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .errors import IfanError
-from .options import int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
-from .files import atomic_write, check_not_input, check_output_file, require_regular_file as read_input_path
+from ifan_trt.errors import IfanError
+from ifan_trt.files import atomic_write, check_not_input, check_output_file, require_regular_file as read_input_path
+from ifan_trt.options import int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
+from ifan_trt.sizes import parse_size
 
 WHY = ("ch=16 (feature width 64) and N=8: a quarter of the official width and half its IAC "
        "iterations, ~2.4 M parameters and ~1/12 of the official convolution MACs, so training "
@@ -48,8 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-iters", type=int_range(1, 64), default=8, help="IAC iterations N (official 17)")
     p.add_argument("--patch", type=positive_int, default=128, help="training patch size (multiple of 8)")
     p.add_argument("--batch", type=positive_int, default=4)
-    p.add_argument("--scene", default="512x384",
-                   help="WxH of the scenes patches are cut from: the size of the images the model is for "
+    p.add_argument("--scene", default="384x512",
+                   help="HxW of the scenes patches are cut from: the size of the images the model is for "
                         "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
     p.add_argument("--crops-per-scene", type=positive_int, default=2, help="patches cut from one scene (saves rendering)")
     p.add_argument("--lr", type=positive_float, default=5e-4)
@@ -116,13 +116,13 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
     margin are a whole scene), `crops_per_scene` from each."""
     import torch
 
-    from .synthetic import TRAIN_PHOTOS, make_crops
+    from ifan_trt.training.synthetic import TRAIN_PHOTOS, make_crops
 
     margin = 16  # render a little larger and crop: the blur at the border sees real context
     side = patch + 2 * margin
     h, w = scene or (side, side)
     if h < side or w < side:
-        raise IfanError(f"--scene {w}x{h}: smaller than the patch plus its {margin} px margin ({side})")
+        raise IfanError(f"--scene {h}x{w}: smaller than the patch plus its {margin} px margin ({side})")
     src, tgt = [], []
     for j in range(0, batch, crops_per_scene):
         rng = np.random.default_rng([seed, step, j])
@@ -137,13 +137,10 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
 
 
 def parse_scene(text: str) -> tuple[int, int] | None:
+    """'HxW' (rows first, as every size), or '0' for a whole small scene per patch."""
     if text == "0":
         return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise IfanError(f"--scene {text}: expected WxH, e.g. 512x384, or 0") from None
-    return h, w
+    return parse_size(text, "--scene")
 
 
 def lr_at(progress: float, base: float, step: int, warmup: int = 200) -> float:
@@ -154,7 +151,7 @@ def lr_at(progress: float, base: float, step: int, warmup: int = 200) -> float:
 def validate(model, val) -> dict:
     import torch
 
-    from .metrics import psnr
+    from ifan_trt.metrics import psnr
 
     with torch.no_grad():
         p_in, p_out = [], []
@@ -206,8 +203,8 @@ def load_state(path: Path) -> dict:
 def run(args) -> int:
     import torch
 
-    from .checkpoint import save_checkpoint
-    from .model import IFAN, IFANConfig
+    from ifan_trt.checkpoint import save_checkpoint
+    from ifan_trt.model import IFAN, IFANConfig
 
     if args.patch % 8:
         raise IfanError(f"--patch {args.patch}: must be a multiple of 8")
@@ -225,7 +222,7 @@ def run(args) -> int:
     command = full_command(args)
     init_record = None
     if args.init:
-        from .checkpoint import load_checkpoint
+        from ifan_trt.checkpoint import load_checkpoint
 
         start = load_checkpoint(args.init)
         if start.config != config:
@@ -252,13 +249,13 @@ def run(args) -> int:
 
     def meta(final: bool, metrics: dict | None = None) -> dict:
         return {
-            "what": "ifan-trt default model, trained on synthetic defocus (ifan_trt.synthetic)",
+            "what": "ifan-trt default model, trained on synthetic defocus (ifan_trt.training.synthetic)",
             "command": command,
             "seed": args.seed,
             "config": config.to_dict(),
             "why_this_size": WHY,
-            "data": {"generator": "ifan_trt.synthetic.make_sample, batch (seed, step, j)",
-                     "photos": "skimage.data " + ", ".join(__import__("ifan_trt.synthetic").synthetic.TRAIN_PHOTOS)
+            "data": {"generator": "ifan_trt.training.synthetic.make_sample, batch (seed, step, j)",
+                     "photos": "skimage.data " + ", ".join(__import__("ifan_trt.training.synthetic").training.synthetic.TRAIN_PHOTOS)
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
                      "patch": args.patch, "scene": args.scene, "crops_per_scene": args.crops_per_scene,
                      "render_margin": 16, "max_radius_px": args.max_radius,
@@ -321,21 +318,10 @@ def run(args) -> int:
     checkpoint(True, {"validation": v})
     if args.eval_data:
         try:
-            from .evaluate import evaluate_folder
+            from ifan_trt.training.evaluate import evaluate_folder
             table = evaluate_folder(args.eval_data, checkpoint=str(out), csv_path=None, progress=False)
             checkpoint(True, {"validation": v, "test": table})
             log("test: " + json.dumps(table))
         except Exception as exc:  # the weights are saved either way; the record says why not
             log(f"final evaluation failed: {exc!r}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m ifan_trt.train`: `ifan train` through the CLI's one error boundary."""
-    from .cli import main as cli_main
-
-    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,15 +8,14 @@ is repeatable for several profiles. Every image input of the graph (``input``, a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from ifan_trt.contract import SIZE_MULTIPLE
 from ifan_trt.errors import IfanError
+from ifan_trt.sizes import parse_tensor_shape
 
-SIZE_MULTIPLE = 8
 KEYS = ("min", "opt", "max")
 DEFAULT_SHAPES = "min=1x3x256x256,opt=1x3x720x1280,max=1x3x1080x1920"
-_DIMS = re.compile(r"^\d+(x\d+){1,3}$")
 
 Shape = tuple[int, int, int, int]
 
@@ -32,27 +31,17 @@ class ProfileShapes:
 
 
 def _dims(text: str, spec: str) -> Shape:
-    t = text.strip().lower()
-    if not _DIMS.match(t):
-        raise IfanError(f"--shapes {spec!r}: {text!r} is not NxCxHxW or HxW")
-    dims = tuple(int(d) for d in t.split("x"))
-    if len(dims) == 2:
-        dims = (1, 3) + dims
-    elif len(dims) == 3:
-        raise IfanError(f"--shapes {spec!r}: {text!r} has 3 dimensions; give NxCxHxW or HxW")
-    n, c, h, w = dims
-    if n < 1 or h < 1 or w < 1:
-        raise IfanError(f"--shapes {spec!r}: {text!r}: dimensions must be positive")
-    if c != 3:
-        raise IfanError(f"--shapes {spec!r}: {text!r}: IFAN inputs have 3 channels (RGB), not {c}")
-    if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-        raise IfanError(f"--shapes {spec!r}: {text!r}: height and width must be multiples of {SIZE_MULTIPLE}")
-    return dims
+    """One profile shape: NxCxHxW, trtexec's input:NxCxHxW, or HxW (batch 1)."""
+    return parse_tensor_shape(text, f"--shapes {spec!r}:", multiple=SIZE_MULTIPLE)
 
 
 def parse_profile(spec: str) -> ProfileShapes:
-    """'min=...,opt=...,max=...' -> ProfileShapes; a clear error naming the fault otherwise."""
+    """'min=...,opt=...,max=...' -> ProfileShapes; one shape alone (e.g. trtexec's
+    'input:1x3x720x1280') is a static profile, min = opt = max. A clear error otherwise."""
     parts = {}
+    if "=" not in str(spec) and "," not in str(spec):
+        shape = _dims(spec, spec)
+        return ProfileShapes(shape, shape, shape)
     if ";" in str(spec):
         raise IfanError(f"--shapes {spec!r}: expected min=NxCxHxW,opt=NxCxHxW,max=NxCxHxW separated by commas")
     for item in str(spec).split(","):

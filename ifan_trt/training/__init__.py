@@ -1,0 +1,1 @@
+"""Model development: synthetic defocus data, training and evaluation (above the runtime)."""

@@ -1,0 +1,1 @@
+"""TensorRT and CUDA: everything that imports them lives here."""

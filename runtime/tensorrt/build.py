@@ -1,0 +1,257 @@
+"""The TensorRT steps of an engine build (`ifan build`, `build_engine.py`): probe the installed
+TensorRT, parse, configure, build, inspect, write the plan and its sidecar.
+
+One code path for TensorRT 10.x and 11.x: the network is strongly typed and no precision flag
+is set (TensorRT 11 has none); precision comes from the graph, prepared on the CPU beforehand
+(ifan_trt.calib.prepare.graph_for: FP16 casts and initializers, INT8 Q/DQ). Parsing, configuration and the build go through
+polygraphy's loaders (network_from_onnx_path, CreateConfig, engine_bytes_from_network), which
+probe what the installed TensorRT offers. Every TensorRT call used here exists in both the 10.3
+and 11.1 Python APIs.
+
+After the build the plan is deserialised and IEngineInspector reports the precision each layer
+got; the engine is written atomically with a JSON sidecar (<engine>.json) that the runtime reads.
+TensorRT, polygraphy and the plugin loader are imported only when a build runs: --help and the
+option checks work without them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from ifan_trt import __version__
+from ifan_trt.contract import PRECISIONS
+from ifan_trt.errors import IfanError
+from ifan_trt.table import format_table
+
+from .inspect import layer_precisions, summary, unexpected_fp32
+from .optimization_profiles import profiles_to_sidecar
+from ifan_trt.contract import META
+
+MIN_TENSORRT = (10, 0)  # strongly typed networks and Q/DQ with FP16 scales
+TESTED_MAJORS = (10, 11)
+SIDECAR_FORMAT = "ifan-trt engine sidecar 1"
+
+
+# ---------------------------------------------------------------- TensorRT and the request
+
+def import_tensorrt():
+    try:
+        import tensorrt as trt
+    except (ImportError, OSError) as exc:
+        raise IfanError("TensorRT is not installed or not loadable "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no module'}); "
+                        "build engines on the target machine: pip install 'ifan-trt[trt]' (or JetPack 6 on Jetson)"
+                        ) from None
+    return trt
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    parts = [int(p) for p in re.findall(r"\d+", str(text))[:3]]
+    if not parts:
+        raise IfanError(f"tensorrt: cannot read the version {text!r}")
+    return tuple((parts + [0, 0])[:3])
+
+
+def check_request(version: tuple[int, int, int], precision: str, has_plugin: bool, version_compatible: bool,
+                  optimization_level: int | None, has_strongly_typed: bool = True) -> list[str]:
+    """Refuse what the installed TensorRT cannot do (IfanError, one line); return warnings."""
+    v = ".".join(map(str, version))
+    if version[:2] < MIN_TENSORRT or not has_strongly_typed:
+        raise IfanError(f"TensorRT {v}: strongly typed networks need TensorRT 10.0 or newer "
+                        f"(ifan-trt builds 10.3 to 11.x); upgrade TensorRT")
+    if optimization_level is not None and not 0 <= optimization_level <= 5:
+        raise IfanError(f"--builder-optimization-level {optimization_level}: TensorRT {v} accepts 0 to 5")
+    if precision not in PRECISIONS:
+        raise IfanError(f"--precision {precision}: expected one of {', '.join(PRECISIONS)}")
+    warnings = []
+    if version[0] not in TESTED_MAJORS:
+        warnings.append(f"TensorRT {v} is newer than the versions ifan-trt was written for (10.3 to 11.x)")
+    if version_compatible and has_plugin:
+        warnings.append("version-compatible engine with a plugin: the plugin library is serialised into the plan; "
+                        "the runtime must allow host code (IRuntime.engine_host_code_allowed)")
+    return warnings
+
+
+def graph_inputs(model) -> list[tuple[str, list]]:
+    """(name, dims) of the graph inputs; a dim is an int, or its symbolic name when dynamic."""
+    inits = {t.name for t in model.graph.initializer}
+    out = []
+    for i in model.graph.input:
+        if i.name in inits:
+            continue
+        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in i.type.tensor_type.shape.dim]
+        out.append((i.name, dims))
+    return out
+
+
+# ---------------------------------------------------------------- facts for the sidecar
+
+def gpu_info() -> dict:
+    """Name and compute capability of GPU 0 via cuda-python; "unknown" where it is missing."""
+    try:
+        try:
+            from cuda.bindings import runtime as cudart
+        except ImportError:
+            from cuda import cudart
+        status, prop = cudart.cudaGetDeviceProperties(0)
+        if int(status) != 0:
+            raise RuntimeError(str(status))
+        name = prop.name.decode(errors="replace") if isinstance(prop.name, bytes) else str(prop.name)
+        return {"name": name.strip("\x00 "), "compute_capability": f"{prop.major}.{prop.minor}"}
+    except Exception:
+        return {"name": "unknown", "compute_capability": "unknown"}
+
+
+def make_sidecar(*, engine: Path, engine_sha256: str, trt_version: str, gpu: dict, precision: str,
+                 profiles: list, inputs: list[str], onnx_path: Path, onnx_sha256: str, source_onnx: Path,
+                 plugin_lib: Path | None, plugin_sha256: str | None, workspace: int, optimization_level: int | None,
+                 version_compatible: bool, timing_cache: Path | None, build_seconds: float,
+                 metadata: dict, layers: dict | None) -> dict:
+    return {
+        "format": SIDECAR_FORMAT,
+        "engine": engine.name,
+        "engine_sha256": engine_sha256,
+        "tensorrt_version": trt_version,
+        "gpu": gpu,
+        "precision": precision,
+        "profiles": profiles_to_sidecar(profiles, inputs),
+        "inputs": inputs,
+        "onnx": {"path": str(onnx_path), "sha256": onnx_sha256, "source": str(source_onnx)},
+        "plugin_library": None if plugin_lib is None else {"path": str(plugin_lib), "sha256": plugin_sha256},
+        "builder": {"strongly_typed": True, "workspace_bytes": workspace,
+                    "builder_optimization_level": optimization_level, "version_compatible": version_compatible,
+                    "timing_cache": None if timing_cache is None else str(timing_cache)},
+        "build_seconds": round(build_seconds, 3),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tool_version": __version__,
+        "metadata": dict(metadata),
+        "layer_precisions": layers,
+    }
+
+
+# ---------------------------------------------------------------- TensorRT steps
+
+def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int, optimization_level,
+               version_compatible: bool, plugin_lib: Path | None, timing_cache: Path | None) -> bytes:
+    """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
+    polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
+    1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag."""
+    from ifan_trt.export.graph import require
+
+    require("polygraphy", "trt")
+    from polygraphy.backend.trt import (CreateConfig, PostprocessConfig, Profile, engine_bytes_from_network,
+                                        network_from_onnx_path)
+    from polygraphy.exception import PolygraphyException
+
+    trt_profiles = []
+    for p in profiles:
+        prof = Profile()
+        for name in inputs:
+            prof.add(name, min=p.min, opt=p.opt, max=p.max)
+        trt_profiles.append(prof)
+    config = CreateConfig(
+        profiles=trt_profiles,
+        memory_pool_limits={trt.MemoryPoolType.WORKSPACE: workspace},
+        load_timing_cache=str(timing_cache) if timing_cache is not None and timing_cache.is_file() else None,
+        builder_optimization_level=optimization_level,
+        version_compatible=version_compatible or None,
+        profiling_verbosity=trt.ProfilingVerbosity.DETAILED,  # the inspector's per-layer types
+    )
+    if version_compatible and plugin_lib is not None:
+        def serialize_plugin(builder, network, cfg):
+            cfg.plugins_to_serialize = [str(plugin_lib)]
+
+        config = PostprocessConfig(config, serialize_plugin)
+    try:
+        network = network_from_onnx_path(str(onnx_path), strongly_typed=True)
+        plan = engine_bytes_from_network(network, config,
+                                         save_timing_cache=str(timing_cache) if timing_cache is not None else None)
+    except PolygraphyException as exc:
+        raise IfanError(f"{onnx_path}: TensorRT build failed: {str(exc).strip().splitlines()[-1]}") from None
+    if not plan:
+        raise IfanError(f"{onnx_path}: TensorRT returned no engine (see TensorRT's log above)")
+    return bytes(plan)
+
+
+def inspect_plan(trt, plan: bytes, version_compatible: bool):
+    """Per-layer precisions of a plan (deserialised once, with IEngineInspector)."""
+    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+    if version_compatible:
+        runtime.engine_host_code_allowed = True  # the plan embeds the lean runtime (and plugin)
+    engine = runtime.deserialize_cuda_engine(plan)
+    if engine is None:
+        raise IfanError("the engine just built does not deserialise (see TensorRT's log above)")
+    inspector = engine.create_engine_inspector()
+    return layer_precisions(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
+
+
+def _sha256(path: Path) -> str:
+    from ifan_trt.files import sha256_file
+
+    return sha256_file(path)
+
+
+def write_engine(output: Path, plan: bytes, sidecar: dict, overwrite: bool = True) -> None:
+    from ifan_trt.files import write_bytes
+
+    write_bytes(output, plan, overwrite)
+    write_bytes(Path(f"{output}.json"), json.dumps(sidecar, indent=1) + "\n", overwrite)
+
+
+
+
+def probe_tensorrt(precision: str, has_plugin: bool, version_compatible: bool, optimization_level: int | None):
+    """The tensorrt module, after refusing what it cannot build; warnings go to stderr."""
+    from ifan_trt.export.graph import require
+
+    trt = import_tensorrt()
+    require("polygraphy", "trt")  # before any long preparation
+    version = parse_version(trt.__version__)
+    strongly = hasattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED")
+    for w in check_request(version, precision, has_plugin, version_compatible, optimization_level, strongly):
+        print(f"warning: {w}", file=sys.stderr)
+    return trt
+
+
+def report_layers(layers, precision: str) -> dict:
+    """Print every layer's precision and a warning for compute layers left in FP32; the counts."""
+    counts = summary(layers)
+    print(format_table(["layer", "type", "precision"], [[lp.name, lp.layer_type, lp.precision] for lp in layers]),
+          file=sys.stderr)
+    print("layer precisions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
+    slow = unexpected_fp32(layers, precision)
+    if slow:
+        print(f"warning: {precision} was asked for but {len(slow)} compute layer(s) run in FP32: "
+              + ", ".join(lp.name for lp in slow[:8]) + (" ..." if len(slow) > 8 else ""), file=sys.stderr)
+    return counts
+
+
+def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles, inputs: list[str],
+                 source_onnx: Path, metadata: dict, workspace: int, plugin_lib: Path | None,
+                 optimization_level: int | None, version_compatible: bool, timing_cache: Path | None,
+                 overwrite: bool = True) -> int:
+    """Build onnx_path (already of the wanted precision), write the engine and its sidecar."""
+    from ifan_trt.files import sha256_bytes
+
+    start = time.time()
+    print(f"building {precision} engine from {onnx_path} with TensorRT {trt.__version__} "
+          f"({len(profiles)} profile(s))", file=sys.stderr)
+    plan = build_plan(trt, onnx_path, profiles, inputs, workspace, optimization_level,
+                      version_compatible, plugin_lib, timing_cache)
+    seconds = time.time() - start
+    counts = report_layers(inspect_plan(trt, plan, version_compatible), precision)
+    sidecar = make_sidecar(
+        engine=output, engine_sha256=sha256_bytes(plan), trt_version=str(trt.__version__),
+        gpu=gpu_info(), precision=precision, profiles=profiles, inputs=inputs,
+        onnx_path=onnx_path, onnx_sha256=_sha256(onnx_path), source_onnx=source_onnx, plugin_lib=plugin_lib,
+        plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, workspace=workspace,
+        optimization_level=optimization_level, version_compatible=version_compatible,
+        timing_cache=timing_cache, build_seconds=seconds,
+        metadata={**metadata, META.precision: precision}, layers=counts)
+    write_engine(output, plan, sidecar, overwrite)
+    print(f"wrote {output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {output}.json", file=sys.stderr)
+    return len(plan)
