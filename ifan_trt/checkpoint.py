@@ -18,10 +18,9 @@ from pathlib import Path
 
 import torch
 
-from .contract import filters_per_channel
+from .contract import MODES, filters_per_channel
 from .errors import IfanError
 from .files import atomic_write, require_regular_file, sha256_file  # noqa: F401  (sha256_file: re-exported)
-from .iac import MODES
 from .model import IFAN, IFANConfig
 
 FORMAT = "ifan-trt"
