@@ -73,6 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ErrorsOnly(io.TextIOBase):
+    """--quiet: of what is written to stderr, only lines that report an error or a skipped file
+    (progress bars, logs and summaries are dropped)."""
+
+    def __init__(self, target):
+        self.target, self.pending = target, ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if ": error: " in line or ": skipped " in line:
+                self.target.write(line.rstrip("\r").rsplit("\r", 1)[-1] + "\n")
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _on_sigterm(signum, frame):
     files.remove_live_temps()
     raise Terminated()
@@ -111,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
 
         set_decode_budget(args.max_decode_pixels)
     out = contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
+    err = contextlib.redirect_stderr(_ErrorsOnly(sys.stderr)) if quiet else contextlib.nullcontext()
     try:
-        with _signals(), out, warnings.catch_warnings():
+        with _signals(), out, err, warnings.catch_warnings():
             if not verbose:  # library warnings (torch, PIL, onnx) are noise to a user
                 warnings.simplefilter("ignore")
             return int(args.func(args) or 0)

@@ -16,6 +16,7 @@ from ifan_trt.failures import MEMORY_HINT, describe
 from ifan_trt.files import check_not_input, check_output_file, is_temp, write_bytes
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
 from ifan_trt.options import add_decode_budget, nonneg_int, positive_int, threads
+from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS
 from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
 from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
 
@@ -63,9 +64,6 @@ def register(subparsers) -> None:
                    help="also write input and output side by side to FILE (one input)")
     p.add_argument("--threads", type=threads, help="CPU threads for the backend")
     p.set_defaults(func=run)
-
-
-DEFAULT_MAX_PIXELS = 16_000_000  # larger inputs are tiled: a 16 MP frame stays within a few GB on any backend
 
 
 def _is_image(path: Path) -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.failures import describe
 from ifan_trt.files import check_not_input, check_output_file, check_output_folder, write_bytes
 from ifan_trt.metrics import mae, psnr, ssim
 from ifan_trt.options import add_decode_budget, positive_int, threads
@@ -144,7 +145,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     try:
         from ifan_trt.runtime.backends import open_executor
         from ifan_trt.runtime.padding import official_crop as crop8
-        from ifan_trt.runtime.pipeline import deblur_image
+        from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling, deblur_image
     except ImportError as exc:
         raise IfanError(f"the runtime backends are not available in this install ({exc}); "
                         "`ifan eval` needs ifan_trt.runtime") from None
@@ -167,7 +168,14 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
             raise IfanError(f"{pair.target}: {tgt.rgb.shape[1]}x{tgt.rgb.shape[0]}, but the source is "
                             f"{src.rgb.shape[1]}x{src.rgb.shape[0]}")
         start = time.perf_counter()
-        out = deblur_image(executor, src, left, right, crop_official=official_crop)
+        try:
+            out = deblur_image(executor, src, left, right, crop_official=official_crop,
+                               tiling=Tiling(max_pixels=DEFAULT_MAX_PIXELS))
+        except Exception as exc:  # noqa: BLE001  name the image; a bug stays a bug for the CLI boundary
+            message = describe(exc, f"{pair.source} ({src.size[0]}x{src.size[1]})")
+            if message is None:
+                raise
+            raise IfanError(message) from None
         seconds = time.perf_counter() - start
         target = crop8(tgt.rgb) if official_crop else tgt.rgb
         source = crop8(src.rgb) if official_crop else src.rgb

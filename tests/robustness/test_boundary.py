@@ -134,3 +134,11 @@ def test_quiet_prints_only_errors(sandbox):
     assert result.code == 0 and result.out == "" and result.err == ""
     result = sandbox.run("deblur", "in.png", "-o", "out2.png", "--checkpoint", sandbox.ck)
     assert result.out.strip() == "wrote out2.png"
+
+
+def test_quiet_keeps_error_and_skip_lines_only(sandbox):
+    h.image(sandbox.path("in/a.png"))
+    sandbox.path("in/b.png").write_bytes(b"junk")
+    result = sandbox.run("deblur", "in", "-o", "out", "--checkpoint", sandbox.ck, "--quiet")
+    assert result.code == 1 and result.out == ""
+    assert result.err_lines == ["ifan deblur: skipped in/b.png: not a readable image (unknown format or corrupt data)"]
