@@ -27,7 +27,7 @@ def _is_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
     name = type(exc).__name__
-    return name == "OutOfMemoryError" or (isinstance(exc, RuntimeError)
+    return name == "OutOfMemoryError" or (isinstance(exc, (RuntimeError, ValueError))
                                            and any(w in str(exc).lower() for w in _MEMORY_WORDS))
 
 

@@ -84,7 +84,8 @@ class AtomicVideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape[:2] != self.size:
-            raise ValueError(f"frame {frame.shape[1]}x{frame.shape[0]} != video {self.size[1]}x{self.size[0]}")
+            raise IfanError(f"{self.path}: a {frame.shape[0]}x{frame.shape[1]} frame in a "
+                            f"{self.size[0]}x{self.size[1]} video (the source changed size)")
         self.writer.write(np.ascontiguousarray(frame))
         self.frames += 1
 

@@ -91,7 +91,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
         (["export", "--checkpoint", garbage, "-o", out], f"ifan export: error: {garbage}: not a"),
         (["export", "--checkpoint", tmp_path / "missing.pth", "-o", out], "missing.pth: checkpoint not found"),
         (["export", "--checkpoint", garbage, "-o", out, "--shape", "30x40"],
-         "--shape 30x40: height and width must be positive multiples of 8"),
+         "--shape 30x40: height and width must be multiples of 8"),
         (["export", "--checkpoint", garbage, "-o", out, "--shape", "big"], "--shape 'big': expected HxW"),
         (["verify", tmp_path / "missing.onnx"], "missing.onnx: ONNX file not found"),
         (["verify", garbage], f"{garbage}: not a readable ONNX file"),
