@@ -103,7 +103,7 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
                         f"FP32 graph's {names}")
     out_ref, out_cand = ref.get_outputs()[0].name, cand.get_outputs()[0].name
     scores = []
-    for path in tqdm(image_paths, desc="audit", unit="img", disable=not progress):
+    for path in tqdm(image_paths, desc="audit", unit="img", disable=None if progress else True):
         feeds = imgs.feeds_for(names, path, size)
         a = ref.run([out_ref], feeds)[0][0].astype(np.float32).transpose(1, 2, 0)
         b = cand.run([out_cand], feeds)[0][0].astype(np.float32).transpose(1, 2, 0)

@@ -159,7 +159,7 @@ def collect_ranges(twin_path: Path, method: str, make_feeds, image_paths: list[P
         twin_path, list(op_types), augmented_model_path=os.fspath(workdir / "augmented.onnx"),
         calibrate_method=_calibration_method(method), extra_options=_calibrator_options(method, symmetric))
     served = 0
-    with tqdm(total=len(image_paths), desc=f"calibrate ({method})", unit="img", disable=not progress) as bar:
+    with tqdm(total=len(image_paths), desc=f"calibrate ({method})", unit="img", disable=None if progress else True) as bar:
         for start in range(0, len(image_paths), CHUNK):
             reader = ImageReader(make_feeds, image_paths[start:start + CHUNK], bar)
             calibrator.collect_data(reader)

@@ -129,5 +129,5 @@ def read_metadata(model) -> dict[str, str]:
     import onnx
 
     if isinstance(model, (str, os.PathLike)):
-        model = onnx.load(os.fspath(model), load_external_data=False)
+        model = onnx.load(os.fspath(require_regular_file(model)), load_external_data=False)
     return {p.key: p.value for p in model.metadata_props if p.key.startswith(META_PREFIX)}

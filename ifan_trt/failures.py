@@ -27,8 +27,7 @@ def _is_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
     name = type(exc).__name__
-    return name == "OutOfMemoryError" or (isinstance(exc, (RuntimeError, ValueError))
-                                           and any(w in str(exc).lower() for w in _MEMORY_WORDS))
+    return name == "OutOfMemoryError" or any(w in str(exc).lower() for w in _MEMORY_WORDS)
 
 
 def _from_backend(exc: BaseException) -> bool:
@@ -38,8 +37,10 @@ def _from_backend(exc: BaseException) -> bool:
     cv2 = sys.modules.get("cv2")
     if cv2 is not None and isinstance(exc, cv2.error):
         return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames and any(f"/{pkg}/" in frames[-1].filename for pkg in _BACKEND_MODULES):
+        return True  # raised inside the backend's own code: it refused this input or model
     if isinstance(exc, RuntimeError):
-        frames = traceback.extract_tb(exc.__traceback__)
         return any(f.filename.endswith(_BACKEND_FILES) or "/tensorrt" in f.filename
                    or "/onnxruntime/" in f.filename for f in frames[-3:])
     return False

@@ -19,9 +19,11 @@ def configure(verbose: bool) -> None:
     os.environ["OPENCV_LOG_LEVEL"] = level
     os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "32" if verbose else "-8"  # AV_LOG_INFO / AV_LOG_QUIET
     os.environ["ORT_LOGGING_LEVEL"] = "2" if verbose else "3"
-    if "cv2" in sys.modules:
+    if "cv2" in sys.modules:  # already imported: the environment variable came too late
         with contextlib.suppress(Exception):
-            sys.modules["cv2"].setLogLevel(3 if verbose else 2)  # LOG_LEVEL_WARNING / LOG_LEVEL_ERROR
+            import cv2.utils.logging as cv_logging
+
+            cv_logging.setLogLevel(cv_logging.LOG_LEVEL_INFO if verbose else cv_logging.LOG_LEVEL_ERROR)
     if "onnxruntime" in sys.modules:
         ort_severity()
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
+from ifan_trt.files import require_regular_file
 
 from .executor import Executor, ShapeLimits
 from .metadata import info_from_metadata
@@ -152,8 +153,9 @@ class OrtExecutor(Executor):
         import onnxruntime as ort
 
         path = str(onnx_path)
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise IfanError(f"{path}: no such ONNX file")
+        require_regular_file(path)
         self.providers = providers_for(device, ort.get_available_providers())
         self.cpu_rewrites: dict[str, int] = {}  # what export/cpu_rewrites.py changed (CPU provider only)
         self.session = create_session(path, self.providers, threads, self.cpu_rewrites)

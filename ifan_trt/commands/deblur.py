@@ -204,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_model_options(args) -> None:
     """Options that only a checkpoint takes: exported models record their input depth and IAC mode."""
+    if args.plugin and not args.engine:
+        raise IfanError("--plugin: applies to TensorRT engines only (--engine FILE)")
     if args.onnx or args.engine:
         for flag, value in (("--in-bit", args.in_bit), ("--iac-mode", args.iac_mode)):
             if value is not None:

@@ -55,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_frames is not None and args.max_frames < 1:
         raise IfanError(f"--max-frames {args.max_frames}: must be >= 1")
-    if args.headless and not args.record:
-        print("ifan demo: --headless without --record shows nothing; only the summary is printed", file=sys.stderr)
     record = Path(args.record) if args.record else None
     if record is not None:
         if not is_video(record):
@@ -75,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         return open_executor(args.backend, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
                              threads=args.threads, device=args.device, plugin=args.plugin)
 
+    if args.headless and not args.record:
+        print("ifan demo: --headless without --record shows nothing; only the summary is printed", file=sys.stderr)
     stats = Demo(source, open_model, options).run()
     print(f"ifan demo: {stats.summary()}")
     if record is not None and stats.shown:

@@ -160,7 +160,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
         Path(save_dir).mkdir(parents=True, exist_ok=True)
 
     rows = []
-    for pair in tqdm(pairs, desc="eval", unit="img", disable=not progress):
+    for pair in tqdm(pairs, desc="eval", unit="img", disable=None if progress else True):
         src, tgt = read_image(pair.source), read_image(pair.target)
         left = read_image(pair.left) if pair.left else None
         right = read_image(pair.right) if pair.right else None

@@ -409,7 +409,7 @@ def write_dataset(out: str | os.PathLike, count: int, size: tuple[int, int], see
     check_dataset_folder(dirs, count, overwrite)
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(count), desc="synth", disable=not progress, unit="img"):
+    for i in tqdm(range(count), desc="synth", disable=None if progress else True, unit="img"):
         s = make_sample(np.random.default_rng([seed, i]), h, w, photos, max_radius,
                         noise=True, jpeg_prob=jpeg_prob, dual=dual)
         name = f"{i:05d}.png"

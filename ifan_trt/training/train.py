@@ -171,6 +171,8 @@ def check_outputs(args) -> tuple[Path, Path]:
     out = Path(args.out)
     state_path = out.with_name(out.name + ".state.pt")
     replace = args.resume or args.overwrite
+    if args.eval_data and not Path(args.eval_data).is_dir():  # found now, not after the training
+        raise IfanError(f"--eval-data {args.eval_data}: no such folder")
     for path in (out, state_path):
         check_not_input(path, [args.init], [args.eval_data], what="--out")
         check_output_file(path, overwrite=replace, create_parent=True, what="--out")

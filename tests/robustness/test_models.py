@@ -33,6 +33,14 @@ def _official(model, **replace):
     return state
 
 
+def _zip_of_text(path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", "not a pickle")
+    return path
+
+
 # name -> (writer(path, marker) , what the message must say)
 CHECKPOINTS = {
     "payload_in_torch_zip": (lambda p, m: h.torch_file(p, {"state_dict": Payload(m)}), "pickled code"),
@@ -40,6 +48,8 @@ CHECKPOINTS = {
     "payload_in_config": (lambda p, m: h.torch_file(p, h.ours(_model(), config=Payload(m))), "pickled code"),
     "empty_file": (lambda p, m: p.write_bytes(b""), "not a readable PyTorch checkpoint"),
     "random_bytes": (lambda p, m: p.write_bytes(bytes(range(256)) * 8), "PyTorch"),
+    "four_bytes": (lambda p, m: p.write_bytes(b"junk"), "not a readable PyTorch checkpoint"),
+    "zip_of_text": (lambda p, m: _zip_of_text(p), "PyTorch"),
     "truncated_zip": (lambda p, m: p.write_bytes(h.torch_file(p, h.ours(_model())).read_bytes()[:700]),
                       "not a readable PyTorch checkpoint"),
     "a_list": (lambda p, m: h.torch_file(p, [1, 2, 3]), "not an IFAN checkpoint"),
@@ -236,3 +246,32 @@ def test_fixed_shape_onnx_is_tiled_or_padded_to_its_size(sandbox, hw):
     out = h.read_back(sandbox.root / "out.png")
     assert out.shape == source.shape and np.abs(out.astype(int) - source).max() <= 1
     check_invariants(result, sandbox.root, {"out.png"})
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "junk", "missing"])
+def test_verify_reads_only_regular_onnx_files(sandbox, kind):
+    path = sandbox.root / "m.onnx"
+    {"fifo": lambda: h.fifo(path), "dev_zero": lambda: path.symlink_to("/dev/zero"),
+     "junk": lambda: path.write_bytes(b"junk"), "missing": lambda: None}[kind]()
+    result = sandbox.run("verify", "m.onnx")
+    error_line(result, "verify", "m.onnx")
+    check_invariants(result, sandbox.root)
+
+
+def test_a_backend_refusal_of_any_type_is_one_line(sandbox, monkeypatch):
+    """An exception raised inside a backend package (here a ValueError from onnxruntime's quantizer
+    code) is the backend refusing this model, not a bug of ours."""
+    from ifan_trt.failures import describe
+
+    code = compile("def quantize():\n    raise ValueError('Histogram has not been collected')\n",
+                   "/site-packages/onnxruntime/quantization/calibrate.py", "exec")
+    scope = {}
+    exec(code, scope)
+    try:
+        scope["quantize"]()
+    except ValueError as exc:
+        assert describe(exc) == "backend error: Histogram has not been collected"
+    try:
+        raise ValueError("a bug of ours")
+    except ValueError as exc:
+        assert describe(exc) is None

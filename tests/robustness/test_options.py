@@ -91,3 +91,21 @@ def test_dual_views_with_a_single_view_model_are_refused(sandbox):
                          "--right", "r.png")
     error_line(result, "deblur", "--left/--right", "not a dual-pixel model")
     check_invariants(result, sandbox.root)
+
+
+def test_plugin_without_an_engine_is_refused(sandbox):
+    from hostile import GOOD_META, image, onnx_with_metadata
+
+    pytest.importorskip("onnx")
+    image(sandbox.path("in.png"))
+    onnx_with_metadata(sandbox.path("m.onnx"), GOOD_META)
+    sandbox.path("lib.so").write_bytes(b"x")
+    result = sandbox.run("deblur", "in.png", "-o", "out.png", "--onnx", "m.onnx", "--plugin", "lib.so")
+    error_line(result, "deblur", "--plugin", "engines only")
+    check_invariants(result, sandbox.root)
+
+
+def test_train_eval_data_is_checked_before_training(sandbox):
+    result = sandbox.run("train", "--out", "m.pth", "--eval-data", "nope")
+    error_line(result, "train", "--eval-data nope", "no such folder")
+    check_invariants(result, sandbox.root)
