@@ -16,7 +16,7 @@ import warnings
 
 from . import __version__, files, noise
 from .errors import IfanError
-from .failures import describe, internal
+from .failures import describe, internal, one_line
 
 # module (relative to ifan_trt) per subcommand, in --help order
 COMMANDS = [
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             if debug:
                 traceback.print_exc()
             text = internal(exc)
-        print(f"{name}: error: {text}", file=sys.stderr)
+        print(f"{name}: error: {one_line(text)}", file=sys.stderr)
         return 1
     finally:
         files.remove_live_temps()

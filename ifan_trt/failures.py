@@ -66,6 +66,11 @@ def describe(exc: BaseException, subject: str | None = None) -> str | None:
     return None
 
 
+def one_line(text: str) -> str:
+    """A message on one line whatever the file names hold (newlines shown escaped)."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def internal(exc: BaseException) -> str:
     """The one line for a bug (the traceback is for --debug)."""
     return f"internal error ({type(exc).__name__}: {_first_line(exc)}); rerun with --debug for the traceback and report it"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
-from ifan_trt.failures import MEMORY_HINT, describe
+from ifan_trt.failures import MEMORY_HINT, describe, one_line
 from ifan_trt.files import check_not_input, check_output_file, is_temp, write_bytes
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
 from ifan_trt.options import add_decode_budget, nonneg_int, positive_int, threads
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         if len(jobs) == 1:
             raise IfanError(message) from None
         failures += 1
-        progress.write(f"ifan deblur: skipped {message}", file=sys.stderr)
+        progress.write(f"ifan deblur: skipped {one_line(message)}", file=sys.stderr)
 
     with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or not sys.stderr.isatty(),
                               file=sys.stderr) as progress:
@@ -268,7 +268,7 @@ def _deblur_image_jobs(executor, jobs: list[Job], args, left, right, tiling, fai
             fail(job, exc)
             continue
         for note in image.notes:
-            print(f"ifan deblur: warning: {note}", file=sys.stderr)
+            print(f"ifan deblur: warning: {one_line(note)}", file=sys.stderr)
         same_size.setdefault(image.size, []).append((job, image))
     for group in same_size.values():
         try:

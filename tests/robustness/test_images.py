@@ -193,3 +193,14 @@ def test_whole_video_is_written(sandbox):
     cap = cv2.VideoCapture(str(sandbox.root / "out.avi"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
     check_invariants(result, sandbox.root, {"out.avi"})
+
+
+def test_a_file_name_with_a_newline_is_still_one_line(sandbox):
+    h.image(sandbox.path("in/a.png"))
+    sandbox.path("in/bad\nname.png").write_bytes(b"junk")
+    result = sandbox.run("deblur", "in", "-o", "out", "--checkpoint", sandbox.ck)
+    assert result.code == 1 and result.err_lines[0] == (
+        "ifan deblur: skipped in/bad\\nname.png: not a readable image (unknown format or corrupt data)")
+    assert len(result.err_lines) == 2
+    result = sandbox.run("deblur", "in/bad\nname.png", "-o", "o.png", "--checkpoint", sandbox.ck)
+    error_line(result, "deblur", "in/bad\\nname.png")
