@@ -91,28 +91,45 @@ def _tiff_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's IHDR (always the first chunk, at a fixed offset)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR" or len(data) < 24:
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def read_header(data: bytes, path: Path) -> Header:
     """Size, format, mode, frame count and EXIF orientation from the header, without decoding."""
-    import warnings
-
     from PIL import Image as PILImage
+    from PIL import ImageFile
 
     PILImage.MAX_IMAGE_PIXELS = None  # the decode budget below is ours, with its own message
+    lenient = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # a bad CRC of an ancillary chunk is OpenCV's to judge
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with PILImage.open(io.BytesIO(data)) as im:
-                try:
-                    orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1))
-                except Exception:  # noqa: BLE001  broken EXIF: the pixels are still usable as stored
-                    orientation = 1
-                return Header(im.size[0], im.size[1], str(im.format), str(im.mode),
-                              int(getattr(im, "n_frames", 1) or 1), orientation)
+        return _pil_header(PILImage, data)
     except Exception:  # noqa: BLE001  PIL raises many types for unreadable headers
-        size = _tiff_size(data) if data[:4] in (b"II*\0", b"MM\0*") else None
+        tiff = data[:4] in (b"II*\0", b"MM\0*")
+        size = _tiff_size(data) if tiff else _png_size(data)
         if size is None:
             raise IfanError(f"{path}: not a readable image (unknown format or corrupt data)") from None
-        return Header(size[0], size[1], "TIFF", "", 1, 1)
+        return Header(size[0], size[1], "TIFF" if tiff else "PNG", "", 1, 1)
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
+
+
+def _pil_header(PILImage, data: bytes) -> Header:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with PILImage.open(io.BytesIO(data)) as im:
+            try:
+                orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1))
+            except Exception:  # noqa: BLE001  broken EXIF: the pixels are still usable as stored
+                orientation = 1
+            return Header(im.size[0], im.size[1], str(im.format), str(im.mode),
+                          int(getattr(im, "n_frames", 1) or 1), orientation)
 
 
 def _check_budget(header: Header, path: Path) -> None:

@@ -204,3 +204,22 @@ def test_a_file_name_with_a_newline_is_still_one_line(sandbox):
     assert len(result.err_lines) == 2
     result = sandbox.run("deblur", "in/bad\nname.png", "-o", "o.png", "--checkpoint", sandbox.ck)
     error_line(result, "deblur", "in/bad\\nname.png")
+
+
+def _bad_crc_png(path):
+    import struct
+
+    data = h.image(path).read_bytes()
+    text = struct.pack(">I", 4) + b"tEXt" + b"a\0bc" + b"\0\0\0\0"  # an ancillary chunk with a wrong CRC
+    path.write_bytes(data[:33] + text + data[33:])
+    return path
+
+
+def test_decoder_noise_only_with_verbose(sandbox):
+    """libpng warns about the bad CRC of an ancillary chunk; OpenCV still decodes the image."""
+    _bad_crc_png(sandbox.path("crc.png"))
+    result = sandbox.run("deblur", "crc.png", "-o", "out.png", "--checkpoint", sandbox.ck)
+    assert result.code == 0 and result.err == "", result.err
+    read_back(sandbox.root / "out.png")
+    result = sandbox.run("deblur", "crc.png", "-o", "out2.png", "--checkpoint", sandbox.ck, "--verbose")
+    assert result.code == 0 and "libpng warning: tEXt: CRC error" in result.err
