@@ -90,7 +90,8 @@ def run(args) -> int:
     trt = trt_build.probe_tensorrt(args.precision or graphs.graph_precision(source), has_plugin,
                                    args.version_compatible, args.builder_optimization_level)
     onnx_path, precision = graph_for(args.onnx, args.output, args.precision, args.calib_images,
-                                     args.calib_method, args.calib_count, calib_size)
+                                     args.calib_method, args.calib_count, calib_size,
+                                     overwrite=getattr(args, "overwrite", False))
     plugin_lib = None
     if has_plugin or args.plugin_lib is not None:
         from ifan_trt.runtime.tensorrt.plugin_library import load_plugin

@@ -49,12 +49,13 @@ def run(args) -> int:
 
         out = args.output or args.model.with_name(f"{args.model.stem}.int8-cpu.onnx")
         check_output(out, [args.model], [args.images], args.overwrite)
-        make_cpu_int8(prepare.source_onnx(args.model, out), out, args.images, args.method, args.count, size)
+        source = prepare.source_onnx(args.model, out, args.overwrite)
+        make_cpu_int8(source, out, args.images, args.method, args.count, size)
         return 0
     out = args.output or args.model.with_name(f"{args.model.stem}.{'int8-fp16' if args.fp16 else 'int8'}.onnx")
     cache = args.cache or out.with_name(f"{out.stem}.calib.json")
     check_output(out, [args.model, cache], [args.images], args.overwrite)
     check_not_input(cache, [args.model], [args.images], what="--cache")
-    source = prepare.source_onnx(args.model, out)
+    source = prepare.source_onnx(args.model, out, args.overwrite)
     prepare.make_int8(source, out, args.images, args.method, args.count, size, cache, args.fp16, args.keep_fp32)
     return 0

@@ -47,7 +47,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     out = args.output or default_output(args.model, "fp16")
     check_output(out, [args.model], [args.images], args.overwrite)
-    source = prepare.source_onnx(args.model, out)
+    source = prepare.source_onnx(args.model, out, args.overwrite)
     prepare.make_fp16(source, out, args.images, args.keep_fp32, images.parse_size(args.size), args.count,
                       args.max_rel_error, not args.no_measure, args.all)
     return 0
