@@ -141,17 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.runtime.tiling import parse_tile
 
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
-    views = (args.left, args.right)
-    _check_targets(jobs, args.overwrite, views)
-    if (args.left or args.right or args.compare) and len(jobs) != 1:
-        raise IfanError("--left/--right and --compare go with exactly one input image")
-    if args.compare:
-        if is_video(jobs[0].source):
-            raise IfanError("--compare writes an image; it does not apply to a video input")
-        if Path(args.compare).resolve() == jobs[0].target.resolve():
-            raise IfanError(f"--compare {args.compare}: is the output (-o); choose another file")
-        _check_targets([Job(jobs[0].source, Path(args.compare))], args.overwrite, views)
-    _check_model_options(args)
+    _check_request(args, jobs)
     tiling = Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
                     overlap=DEFAULT_OVERLAP if args.overlap is None else args.overlap)
     left = _read_view(args.left, "--left")
@@ -200,6 +190,21 @@ def run(args: argparse.Namespace) -> int:
         kind = "images" if not any(is_video(j.source) for j in jobs) else "files"
         print(f"wrote {len(jobs)} {kind} to {args.output}")
     return 0
+
+
+def _check_request(args, jobs: list[Job]) -> None:
+    """Every output and option problem, before any model is opened."""
+    views = (args.left, args.right)
+    _check_targets(jobs, args.overwrite, views)
+    if (args.left or args.right or args.compare) and len(jobs) != 1:
+        raise IfanError("--left/--right and --compare go with exactly one input image")
+    if args.compare:
+        if is_video(jobs[0].source):
+            raise IfanError("--compare writes an image; it does not apply to a video input")
+        if Path(args.compare).resolve() == jobs[0].target.resolve():
+            raise IfanError(f"--compare {args.compare}: is the output (-o); choose another file")
+        _check_targets([Job(jobs[0].source, Path(args.compare))], args.overwrite, views)
+    _check_model_options(args)
 
 
 def _check_model_options(args) -> None:

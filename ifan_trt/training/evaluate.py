@@ -126,6 +126,20 @@ def check_outputs(pairs: list, models: list, csv_path, save_dir, overwrite: bool
             check_output_file(Path(save_dir) / f"{pair.name}.png", overwrite, create_parent=True, what="--save-dir")
 
 
+def _deblur_pair(executor, pair, src, left, right, official_crop: bool):
+    """The model's output for one pair, tiled above the inference budget; a failure names the image."""
+    from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling, deblur_image
+
+    try:
+        return deblur_image(executor, src, left, right, crop_official=official_crop,
+                            tiling=Tiling(max_pixels=DEFAULT_MAX_PIXELS))
+    except Exception as exc:  # noqa: BLE001  a bug stays a bug for the CLI boundary
+        message = describe(exc, f"{pair.source} ({src.size[0]}x{src.size[1]})")
+        if message is None:
+            raise
+        raise IfanError(message) from None
+
+
 def _model_name(checkpoint, onnx, engine) -> str:
     if onnx or engine:
         return Path(onnx or engine).name
@@ -145,19 +159,15 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     try:
         from ifan_trt.runtime.backends import open_executor
         from ifan_trt.runtime.padding import official_crop as crop8
-        from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling, deblur_image
     except ImportError as exc:
         raise IfanError(f"the runtime backends are not available in this install ({exc}); "
                         "`ifan eval` needs ifan_trt.runtime") from None
 
     executor = open_executor("auto", checkpoint=checkpoint, onnx=onnx, engine=engine, threads=threads)
     layout, pairs = find_pairs(data, dual=executor.info.dual)
-    if limit:
-        pairs = pairs[:limit]
+    pairs = pairs[:limit] if limit else pairs
     check_outputs(pairs, [checkpoint, onnx, engine], csv_path, save_dir, overwrite)
     scorer, lpips_note = lpips_status()
-    if save_dir:
-        Path(save_dir).mkdir(parents=True, exist_ok=True)
 
     rows = []
     for pair in tqdm(pairs, desc="eval", unit="img", disable=None if progress else True):
@@ -168,14 +178,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
             raise IfanError(f"{pair.target}: {tgt.rgb.shape[1]}x{tgt.rgb.shape[0]}, but the source is "
                             f"{src.rgb.shape[1]}x{src.rgb.shape[0]}")
         start = time.perf_counter()
-        try:
-            out = deblur_image(executor, src, left, right, crop_official=official_crop,
-                               tiling=Tiling(max_pixels=DEFAULT_MAX_PIXELS))
-        except Exception as exc:  # noqa: BLE001  name the image; a bug stays a bug for the CLI boundary
-            message = describe(exc, f"{pair.source} ({src.size[0]}x{src.size[1]})")
-            if message is None:
-                raise
-            raise IfanError(message) from None
+        out = _deblur_pair(executor, pair, src, left, right, official_crop)
         seconds = time.perf_counter() - start
         target = crop8(tgt.rgb) if official_crop else tgt.rgb
         source = crop8(src.rgb) if official_crop else src.rgb
@@ -186,9 +189,9 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
             row[f"{prefix}_mae"] = mae(img, target)
             if scorer is not None:
                 row[f"{prefix}_lpips"] = _lpips(scorer, img, target)
-        row["seconds"] = seconds
-        rows.append(row)
+        rows.append({**row, "seconds": seconds})
         if save_dir:
+            Path(save_dir).mkdir(parents=True, exist_ok=True)
             write_image(Path(save_dir) / f"{pair.name}.png", out, overwrite)
 
     keys = list(METRICS) + (["lpips"] if scorer is not None else [])
