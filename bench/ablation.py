@@ -1,4 +1,4 @@
-"""What each step of the ONNX Runtime CPU path gives (issue 8): the FP32 graph from the raw
+"""What each step of the ONNX Runtime CPU path gives: the FP32 graph from the raw
 export with ONNX Runtime's defaults to the configuration of row c, one change at a time, then
 single-setting variations of row c and the INT8 choices. Same harness as bench.cpu_speed (one
 process per configuration, median of --runs after warm-up, peak RSS of that process).

@@ -1,6 +1,6 @@
 """The baseline of the CPU benchmark: IFAN in PyTorch eager with an unfold-based IAC.
 
-This computes the IAC the way the official code's data flow does (DESIGN.md section 2), written
+This computes the IAC the way the official code's data flow does (docs/ARCHITECTURE.md, the IAC), written
 from those semantics: per pass, pad the features with replicated edges, ``unfold`` the k
 neighbours along the pass direction into a new axis, move channels and taps last (a contiguous
 copy, as the official layout has), multiply by the per-pixel kernel in the same layout and sum

@@ -1,5 +1,5 @@
 """IFAN on the CPU: PyTorch eager baseline vs our PyTorch model vs ONNX Runtime FP32 / native IAC /
-INT8, and the IAC alone (issue 8). One table, every row measured in this run, each configuration
+INT8, and the IAC alone. One table, every row measured in this run, each configuration
 in its own process (its peak RSS is its own), median of --runs timed runs after --warmup.
 
     python -m bench.cpu_speed                 # 1280x720 and 1920x1080, 2 threads, 5 runs

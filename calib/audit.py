@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.optional import require
 
 from . import images as imgs
 from ifan_trt import metrics
@@ -121,9 +122,7 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
 
 def write_plot(result: AuditResult, path: Path, overwrite: bool = False) -> None:
     """PNG: PSNR per image against the threshold (matplotlib, Agg backend)."""
-    from ifan_trt.export import graph as graphs
-
-    matplotlib = graphs.require("matplotlib", "plot")
+    matplotlib = require("matplotlib", "plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

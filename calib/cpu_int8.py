@@ -27,7 +27,8 @@ from ifan_trt.errors import IfanError
 
 from ifan_trt.export import graph as graphs
 from ifan_trt.calib import images
-from .int8 import _calibration_method, collect_ranges, remove_dead_qdq
+from .int8 import _calibration_method, collect_ranges
+from .qdq import remove_dead_qdq
 from ifan_trt.contract import IAC_NODE_PREFIX, META
 
 TARGET_KEY = META.int8_target

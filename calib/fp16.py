@@ -31,6 +31,7 @@ import numpy as np
 
 from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
+from ifan_trt.optional import require
 
 from ifan_trt.export import graph as graphs
 
@@ -153,8 +154,8 @@ def measure(model, image_feeds, session_factory=None, max_rel_error: float = DEF
     """Per-node FP16 statistics of an FP32 graph over image_feeds (a list of feed dicts)."""
     from tqdm import tqdm
 
-    graphs.require("onnxconverter_common")
-    graphs.require("onnxruntime")
+    require("onnxconverter_common")
+    require("onnxruntime")
     if session_factory is None:
         session_factory = default_session
     graphs.name_nodes(model)
@@ -229,7 +230,7 @@ def convert(model, keep_ops: list[str] = (), keep_nodes: list[str] = ()):
 
     import onnx
 
-    float16 = graphs.require("onnxconverter_common.float16")
+    float16 = require("onnxconverter_common.float16")
 
     model_copy = onnx.ModelProto()
     model_copy.CopyFrom(model)  # the converter edits its argument
@@ -323,14 +324,6 @@ def restore_fp32_weights(converted, original) -> int:
     for t in [t for t in converted.graph.initializer if t.name in half and t.name not in used]:
         converted.graph.initializer.remove(t)
     return replaced
-
-
-def float16_nodes(model) -> list[str]:
-    """Names of nodes whose first output is FP16 according to ONNX shape inference (for tests)."""
-    from onnx import TensorProto
-
-    types = graphs.value_types(model)
-    return [n.name for n in model.graph.node if n.output and types.get(n.output[0]) == TensorProto.FLOAT16]
 
 
 def report_rows(stats: list[NodeStats], limit: int | None = 25) -> list[list[str]]:

@@ -29,12 +29,11 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 def bundled_images_dir() -> Path | None:
-    """The sample images shipped with the repository (samples/), if present."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parent.parent / "samples", here.parent / "samples"):
-        if candidate.is_dir() and find_images(candidate, required=False):
-            return candidate
-    return None
+    """The sample images shipped with the package (ifan_trt.samples), if present."""
+    from ifan_trt.samples import samples_dir
+
+    folder = samples_dir()
+    return folder if folder.is_dir() and find_images(folder, required=False) else None
 
 
 def find_images(folder: str | os.PathLike | None, count: int | None = None, required: bool = True) -> list[Path]:
@@ -44,7 +43,7 @@ def find_images(folder: str | os.PathLike | None, count: int | None = None, requ
         bundled = bundled_images_dir()
         if bundled is None:
             if required:
-                raise IfanError("no images given and no bundled samples/ folder; pass --images DIR")
+                raise IfanError("no images given and the bundled sample images are missing; pass --images DIR")
             return []
         folder = bundled
     folder = Path(folder)

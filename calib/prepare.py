@@ -16,6 +16,7 @@ from . import fp16 as fp16_mod
 from ifan_trt.export import graph as graphs
 from ifan_trt.export.graph import graph_precision
 from ifan_trt.calib import images, int8
+from ifan_trt.calib.qdq import to_int8_fp16
 from ifan_trt.table import format_table
 from ifan_trt.contract import META
 
@@ -90,7 +91,7 @@ def plan_fp16(model, image_dir, keep: list[str] = (), size=DEFAULT_MEASURE_SIZE,
     if measure:
         paths = images.find_images(image_dir, count)
         size_text = f"{size[0]}x{size[1]}"
-        _log(f"measuring FP16 per node on {len(paths)} image(s) at {size_text}")
+        _log(f"measuring FP16 per node on {len(paths)} image(s) of {paths[0].parent} at {size_text}")
         stats = fp16_mod.measure(model, _feeds(model, paths, size), max_rel_error=max_rel_error, progress=progress)
         rows = fp16_mod.report_rows(stats, None if show_all else 25)
         _log(format_table(fp16_mod.REPORT_HEADER, rows))
@@ -148,7 +149,7 @@ def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAUL
     _log(info.summary() + (f" (cache {cache})" if cache else ""))
     if fp16:
         plan = plan_fp16(model, image_dir, keep, size, min(count, DEFAULT_MEASURE_COUNT), progress=progress)
-        qdq = int8.to_int8_fp16(qdq, plan.keep_nodes, plan.keep_ops)
+        qdq = to_int8_fp16(qdq, plan.keep_nodes, plan.keep_ops)
         graphs.set_metadata(qdq, META.fp32_nodes, ",".join(plan.keep_ops + plan.keep_nodes))
     graphs.save_model(qdq, out)
     n_q = sum(n.op_type == "QuantizeLinear" for n in qdq.graph.node)
@@ -167,14 +168,15 @@ def prepared_path(output: Path, onnx_path: Path, precision: str) -> Path:
 def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Path | None = None,
               calib_method: str = "percentile", calib_count: int = DEFAULT_CALIB_COUNT,
               calib_size: tuple[int, int] = DEFAULT_CALIB_SIZE, progress: bool = True,
-              overwrite: bool = False) -> tuple[Path, str]:
-    """(graph to build, its precision): onnx itself when it has the requested precision, a graph
-    prepared earlier beside output, or one prepared now from the FP32 export."""
-    model = graphs.load_model(onnx)
+              source=None, overwrite: bool = False) -> tuple[Path, str, dict[str, str]]:
+    """(graph to build, its precision, its metadata): onnx itself when it has the requested
+    precision, a graph prepared earlier beside output, or one prepared now from the FP32 export.
+    source: onnx already loaded (it is not read again)."""
+    model = source if source is not None else graphs.load_model(onnx)
     have = graph_precision(model)
     want = precision or have
     if want == have:
-        return onnx, have
+        return onnx, have, graphs.metadata(model)
     if have != "fp32":
         raise IfanError(f"{onnx}: is a {have} graph; --precision {want} needs the FP32 export")
     target = prepared_path(output, onnx, want)
@@ -184,7 +186,7 @@ def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Pat
         target_meta = {p.key: p.value for p in existing.metadata_props}
         if graph_precision(existing) == want and target_meta.get(META.checkpoint_sha256) == source_sha:
             _log(f"using the {want} graph prepared earlier: {target}")
-            return target, want
+            return target, want, graphs.metadata(existing)
     if os.path.lexists(target) and not overwrite:
         raise IfanError(f"{target}: exists and is not the {want} graph of {onnx}; pass --overwrite to replace it")
     if want == "fp16":
@@ -195,4 +197,4 @@ def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Pat
         make_int8(onnx, target, calib_images, calib_method, calib_count,
                           calib_size, target.with_name(f"{target.stem}.calib.json"),
                           fp16=(want == "int8-fp16"), progress=progress)
-    return target, want
+    return target, want, graphs.read_metadata(target)

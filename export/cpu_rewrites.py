@@ -1,15 +1,15 @@
 """Rewrites that make an FP32 IFAN graph fast and light on ONNX Runtime's CPU provider; the
-ONNX Runtime executor applies them in memory whenever it runs on the CPU (measured in bench/,
-issue 8: together with the session options, 2.7x faster than PyTorch eager at 34 % of its peak
-memory at 1280x720).
+ONNX Runtime executor applies them in memory whenever it runs on the CPU (measured in bench/:
+together with the session options, 2.47x faster than the PyTorch eager baseline at 35 % of its
+peak memory at 1280x720).
 
-- the IFAN_IAC plugin node, if any, becomes the standard-op IAC (calib.twin): plain ONNX ops
+- the IFAN_IAC plugin node, if any, becomes the standard-op IAC (export.twin): plain ONNX ops
   that ONNX Runtime fuses and runs in its own threads, instead of a Python kernel;
 - ``stream_filters``: the filter predictor's last 1x1 conv makes F, the largest tensor of the
   network (501 MB at 1280x720 even after kernel2 pruning), and the IAC then only reads channel
   slices of it. Slice(Conv(x, W, b), channels) == Conv(x, W[channels], b[channels]), so each
   slice becomes its own small conv, computed when the IAC needs it: F is never materialised
-  (DESIGN.md decision 5, "never materialise what can be streamed"). Each output channel is the
+  (never materialise what can be streamed). Each output channel is the
   same dot product as before, so results are unchanged up to the GEMM's summation order;
 - ``subpixel_conv_transpose``: the upconvs as convs + DepthToSpace (see below).
 """

@@ -15,17 +15,6 @@ from ifan_trt.files import require_regular_file, check_not_input, check_output_f
 PRECISION_KEY = META.precision
 
 
-def require(module: str, extra: str = "cpu"):
-    """Import module, or fail with the install line (one line, no traceback)."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        package = module.split(".")[0].replace("_", "-")
-        raise IfanError(f"{package} is not installed: pip install 'ifan-trt[{extra}]'") from None
-
-
 def load_model(path: str | os.PathLike):
     """The ONNX model at path, with a one-line error for a missing or unreadable file."""
     import onnx
@@ -131,3 +120,23 @@ def read_metadata(model) -> dict[str, str]:
     if isinstance(model, (str, os.PathLike)):
         model = onnx.load(os.fspath(require_regular_file(model)), load_external_data=False)
     return {p.key: p.value for p in model.metadata_props if p.key.startswith(META_PREFIX)}
+
+
+def topological_sort(model) -> None:
+    """Reorder nodes so each comes after the producers of its inputs (ONNX requires it)."""
+    nodes = list(model.graph.node)
+    available = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer} | {""}
+    ordered, pending = [], nodes
+    while pending:
+        rest = []
+        for n in pending:
+            if all(i in available for i in n.input):
+                ordered.append(n)
+                available.update(n.output)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):
+            raise IfanError(f"graph has a cycle or a missing input near node {rest[0].name}")
+        pending = rest
+    del model.graph.node[:]
+    model.graph.node.extend(ordered)

@@ -1,6 +1,6 @@
 """The IAC in NumPy, for running the plugin node in ONNX Runtime on the CPU.
 
-Same arithmetic, in the same order, as ``ifan_trt.iac.iac`` (DESIGN.md section 2): per pass
+Same arithmetic, in the same order, as ``ifan_trt.iac.iac`` (docs/ARCHITECTURE.md, the IAC): per pass
 ``out = k_0 * x_{-p}; out += k_t * x_{t-p}`` with clamped (replicate) coordinates, then the
 bias and a leaky ReLU. Memory-light: kernels are strided views of F (never copied), and each
 pass needs one padded copy of the features plus two feature-sized buffers.

@@ -4,7 +4,7 @@
 Calibration runs on the twin because ONNX Runtime's calibrator opens its own session, which
 cannot host the plugin's Python kernel; since every tensor outside the IAC keeps its name, the
 ranges and Q/DQ nodes found on the twin apply to the plugin form unchanged. The arithmetic is
-DESIGN.md section 2, in the order of ifan_trt.iac.iac (the export's standard-op form).
+docs/ARCHITECTURE.md (the IAC), in the order of ifan_trt.iac.iac (the export's standard-op form).
 """
 
 from __future__ import annotations

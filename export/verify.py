@@ -3,7 +3,6 @@ on the CPU against the PyTorch model it came from (max abs error and PSNR)."""
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 from ifan_trt.files import require_regular_file
+from ifan_trt.metrics import psnr
 
 from ifan_trt.contract import INPUT, LEFT, RIGHT, SIZE_MULTIPLE
 from ifan_trt.export.graph import read_metadata
@@ -146,9 +146,8 @@ def verify_onnx(path, reference=None, shape: tuple[int, int] | None = None, batc
         args = [torch.from_numpy(feeds[n].astype(np.float32)) for n in (INPUT, LEFT, RIGHT) if n in feeds]
         expected = network(*args).numpy()
     diff = output.astype(np.float64) - expected.astype(np.float64)
-    mse = float(np.mean(diff ** 2))
     report.max_abs_error = float(np.max(np.abs(diff)))
-    report.psnr_db = math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+    report.psnr_db = psnr(output.astype(np.float64), expected.astype(np.float64))
     report.tolerance = tolerance if tolerance is not None else TOLERANCES.get(
         metadata.get(META.precision, "fp32"), TOLERANCES["fp32"])
     return report

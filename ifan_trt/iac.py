@@ -1,6 +1,6 @@
 """The Iterative Adaptive Convolution (IAC) layer of IFAN, computed without unfolded copies.
 
-Semantics (DESIGN.md section 2). Inputs: features x (B, c, h, w) and per-pixel filters F.
+Semantics (docs/ARCHITECTURE.md, the IAC). Inputs: features x (B, c, h, w) and per-pixel filters F.
 Iteration i applies a vertical then a horizontal k-tap filter per pixel and channel, with
 replicate padding (clamped coordinates), adds a bias and a leaky ReLU. Kernel channel index
 within one kernel is ``ch * k + tap``.

@@ -1,7 +1,7 @@
 """IFAN (Lee et al., CVPR 2021), the official architecture with the official state-dict names.
 
 Module names, shapes and the order of operations follow the authors' ``models/archs/IFAN.py``
-and ``IFAN_dual.py`` (DESIGN.md section 1), so every released checkpoint loads strictly.
+and ``IFAN_dual.py`` (docs/ARCHITECTURE.md, facts about IFAN), so every released checkpoint loads strictly.
 """
 
 from __future__ import annotations

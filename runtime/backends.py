@@ -6,13 +6,12 @@ provider is installed), else PyTorch when only a checkpoint (or nothing: the bun
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 from ifan_trt.errors import IfanError
 
 from .executor import Executor
+from .tensorrt.sidecar import recorded_onnx
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 _ALIASES = {"trt": "tensorrt", "ort": "onnxruntime", "pytorch": "torch"}
@@ -24,21 +23,6 @@ def default_checkpoint() -> str:
     except ImportError:
         raise IfanError("no default model is bundled with this install; pass --checkpoint FILE") from None
     return str(default_checkpoint_path())
-
-
-def _engine_onnx(engine: str) -> str | None:
-    """The ONNX model an engine was built from (recorded in its sidecar) or one beside it with the
-    same stem: what auto falls back to without a GPU."""
-    candidates = [Path(engine).with_suffix(".onnx"), Path(str(engine) + ".onnx")]
-    try:
-        recorded = json.loads(Path(f"{engine}.json").read_text()).get("onnx") or {}
-        candidates = [Path(recorded[k]) for k in ("path", "source") if isinstance(recorded.get(k), str)] + candidates
-    except (OSError, ValueError, AttributeError, RecursionError):
-        pass  # no usable record: only the files beside the engine are candidates
-    for candidate in candidates:
-        if candidate.is_file():
-            return str(candidate)
-    return None
 
 
 def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engine: str | None,
@@ -56,7 +40,7 @@ def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engi
         return backend, engine
     if backend == "onnxruntime":
         if engine:
-            onnx = _engine_onnx(engine)
+            onnx = recorded_onnx(engine)
         if not onnx:
             raise IfanError("--backend onnxruntime runs an ONNX model: pass --onnx FILE (export it with `ifan export`)")
         return backend, onnx
@@ -72,7 +56,7 @@ def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engi
             gpu = gpu_count() > 0
         if gpu:
             return "tensorrt", engine
-        fallback = _engine_onnx(engine)
+        fallback = recorded_onnx(engine)
         if not fallback:
             raise IfanError(f"{engine}: a TensorRT engine needs an NVIDIA GPU and none was found; "
                             "pass the ONNX model with --onnx to run on the CPU")

@@ -3,17 +3,13 @@ sidecar (`<engine>.json`, written by build_engine with the ONNX metadata inside)
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 from ifan_trt.errors import IfanError
-from ifan_trt.files import require_regular_file
 
 from .executor import ModelInfo
-from ifan_trt.contract import META
 
-PREFIX = "ifan."
+from ifan_trt.contract import META_PREFIX as PREFIX
 
 
 def _bool(text: str) -> bool:
@@ -61,45 +57,8 @@ def _int(meta: dict, key: str, default: int, bounds: tuple[int, int], where: str
     return value
 
 
-def sidecar_path(engine: str | os.PathLike) -> Path:
-    return Path(f"{engine}.json")
-
-
-def read_sidecar(engine: str | os.PathLike) -> dict:
-    """The engine's sidecar as a dict (raises with the fix when it is missing or unreadable)."""
-    path = sidecar_path(engine)
-    try:
-        require_regular_file(path)
-        data = json.loads(path.read_text())
-    except IfanError:
-        if not path.exists():
-            raise IfanError(f"{path}: missing; the engine's sidecar (written by `ifan build` beside "
-                            "the engine) carries the model facts; rebuild the engine or copy the .json with it") from None
-        raise
-    except FileNotFoundError:
-        raise IfanError(f"{path}: missing; the engine's sidecar (written by `ifan build` beside "
-                        "the engine) carries the model facts; rebuild the engine or copy the .json with it") from None
-    except (OSError, ValueError, RecursionError) as exc:
-        raise IfanError(f"{path}: not a readable JSON sidecar ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise IfanError(f"{path}: not a JSON object")
-    return data
-
-
-def sidecar_metadata(data: dict) -> dict[str, str]:
-    """The ONNX metadata stored in a sidecar (under "metadata" or "onnx_metadata", or flat)."""
-    for key in ("metadata", "onnx_metadata", "onnx"):
-        if isinstance(data.get(key), dict):
-            meta = data[key]
-            break
-    else:
-        meta = {k: v for k, v in data.items() if k.startswith(PREFIX)}
-    meta = {str(k): str(v) for k, v in meta.items()}
-    if data.get("precision"):  # the engine's precision wins over the ONNX file's
-        meta[META.precision] = str(data["precision"])
-    return meta
-
-
 def info_from_sidecar(engine: str | os.PathLike) -> ModelInfo:
+    from .tensorrt.sidecar import read_sidecar, sidecar_metadata, sidecar_path
+
     return info_from_metadata(sidecar_metadata(read_sidecar(engine)), str(sidecar_path(engine)))
 

@@ -45,7 +45,7 @@ def _session_options(ort, threads: int | None):
     options = ort.SessionOptions()
     options.log_severity_level = ort_severity()  # warnings only with --verbose
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # CPU defaults measured by bench/ (issue 8, bench/README.md): no memory pattern (it reserves
+    # CPU defaults measured by bench/ (bench/README.md): no memory pattern (it reserves
     # the run's peak as one extra block) and a CPU arena that grows by what is asked, not by
     # doubling: same speed, a lower peak RSS; idle intra-op threads sleep instead of spinning
     # (faster when the cores are shared, e.g. with the demo's capture and display threads)

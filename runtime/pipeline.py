@@ -27,6 +27,17 @@ class Tiling:
     overlap: int = DEFAULT_OVERLAP
 
 
+def network_input(executor: Executor, frames: list[np.ndarray]) -> np.ndarray:
+    """Same-size H x W x 3 RGB float frames as the network's [B,3,H',W'] input: edge-padded to
+    the size multiple (and the engine's smallest size)."""
+    return np.concatenate([_nchw(f, executor.info.size_multiple, executor.limits.min_hw) for f in frames])
+
+
+def network_output(out: np.ndarray, h: int, w: int) -> list[np.ndarray]:
+    """The network's [B,3,H',W'] output as H x W x 3 RGB float frames (cropped back)."""
+    return [_to_rgb(o, h, w) for o in out]
+
+
 def _nchw(rgb: np.ndarray, multiple: int, min_hw: tuple[int, int] = (0, 0)) -> np.ndarray:
     a = pad_to_multiple(rgb, multiple)
     h, w = a.shape[:2]
@@ -104,6 +115,4 @@ def deblur_frames(executor: Executor, frames: list[np.ndarray], tiling: Tiling |
     if executor.info.dual:
         raise IfanError(f"{executor.info.variant} needs dual-pixel views; video input is not supported for it")
     h, w = frames[0].shape[:2]
-    x = np.concatenate([_nchw(f, executor.info.size_multiple, executor.limits.min_hw) for f in frames])
-    out = infer(executor, x, tiling=tiling)
-    return [_to_rgb(o, h, w) for o in out]
+    return network_output(infer(executor, network_input(executor, frames), tiling=tiling), h, w)

@@ -16,7 +16,8 @@ from ifan_trt.sizes import parse_tensor_shape
 
 from . import stats
 from .executor import Executor
-from .pipeline import _nchw
+from .pipeline import network_input, network_output
+from .video import bgr_to_rgb_float, rgb_float_to_bgr
 
 LAYER_RUNS = 5  # profiled runs averaged for the per-layer times
 STAGES = ("decode", "preprocess", "h2d", "compute", "d2h", "other", "postprocess")
@@ -81,13 +82,11 @@ def _one(executor: Executor, jpegs: list[bytes], h: int, w: int) -> dict[str, fl
     t0 = clock()
     bgr = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
     t1 = clock()
-    x = np.concatenate([_nchw(f[:, :, ::-1].astype(np.float32) / 255.0, executor.info.size_multiple,
-                              executor.limits.min_hw) for f in bgr])
+    x = network_input(executor, [bgr_to_rgb_float(f) for f in bgr])
     t2 = clock()
     out = executor.run(x)
     t3 = clock()
-    frames = [np.ascontiguousarray((np.clip(o[:, :h, :w], 0, 1).transpose(1, 2, 0)[:, :, ::-1] * 255 + 0.5)
-                                   .astype(np.uint8)) for o in out]
+    frames = [rgb_float_to_bgr(f) for f in network_output(out, h, w)]
     t4 = clock()
     del frames
     ms = lambda a, b: (b - a) * 1e3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ifan_fixtures import random_model
+from tests.helpers.models import random_model
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// A fused CPU IAC (DESIGN.md section 2) for the benchmark's "native" rows.
+// A fused CPU IAC (docs/ARCHITECTURE.md) for the benchmark's "native" rows.
 //
 // The IAC never mixes channels, so each (batch, channel) plane runs all N iterations while it
 // sits in cache: vertical pass, horizontal pass, bias and leaky ReLU, ping-ponging between two

@@ -17,6 +17,8 @@ from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
 from ifan_trt.options import add_decode_budget, int_range, positive_int
 from ifan_trt.runtime.tensorrt.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles
+
+from . import args as arg_groups
 from ifan_trt.contract import META
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
@@ -43,8 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib-size", default="256x256", help="INT8 calibration crop HxW (default: %(default)s)")
     p.add_argument("--shapes", action="append", metavar="min=NxCxHxW,opt=...,max=...",
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
-    p.add_argument("--plugin-lib", type=Path,
-                   help="IFAN_IAC plugin library (default: searched, see ifan_trt.runtime.tensorrt.plugin_library)")
+    arg_groups.add_plugin(p)
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
     p.add_argument("--builder-optimization-level", type=int_range(0, 5), metavar="0-5",
@@ -89,17 +90,17 @@ def run(args) -> int:
 
     trt = trt_build.probe_tensorrt(args.precision or graphs.graph_precision(source), has_plugin,
                                    args.version_compatible, args.builder_optimization_level)
-    onnx_path, precision = graph_for(args.onnx, args.output, args.precision, args.calib_images,
-                                     args.calib_method, args.calib_count, calib_size,
-                                     overwrite=getattr(args, "overwrite", False))
+    onnx_path, precision, metadata = graph_for(args.onnx, args.output, args.precision, args.calib_images,
+                                               args.calib_method, args.calib_count, calib_size, source=source,
+                                               overwrite=getattr(args, "overwrite", False))
     plugin_lib = None
-    if has_plugin or args.plugin_lib is not None:
+    if has_plugin or args.plugin is not None:
         from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
 
-        plugin_lib = Path(load_plugin(args.plugin_lib))
+        plugin_lib = Path(load_plugin(Path(args.plugin) if args.plugin else None))
     trt_build.build_engine(
         trt, onnx_path=onnx_path, output=args.output, precision=precision, profiles=profiles,
-        inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=graphs.metadata(graphs.load_model(onnx_path)),
+        inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=metadata,
         workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, timing_cache=args.timing_cache,
         overwrite=getattr(args, "overwrite", False))
@@ -113,7 +114,7 @@ def check_outputs(args) -> None:
     require_regular_file(args.onnx, "--onnx")
     if same_file(args.output, args.onnx):
         raise IfanError(f"{args.output}: is the input ONNX; choose another engine path")
-    inputs = [args.onnx, args.plugin_lib, args.timing_cache]
+    inputs = [args.onnx, args.plugin, args.timing_cache]
     for path in (args.output, Path(f"{args.output}.json")):
         check_not_input(path, inputs, [args.calib_images])
         check_output_file(path, getattr(args, "overwrite", False))

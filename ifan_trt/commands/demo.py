@@ -10,7 +10,9 @@ from pathlib import Path
 
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file
-from ifan_trt.options import int_range, positive_int, threads
+from ifan_trt.options import int_range, positive_int
+
+from . import args as arg_groups
 
 
 def register(subparsers) -> None:
@@ -20,19 +22,13 @@ def register(subparsers) -> None:
                                           "GStreamer pipeline ending in appsink, or a video file. Keys: q quits, "
                                           "s saves a snapshot, space pauses.")
     p.add_argument("source", nargs="?", default="0", help="video source (default: camera 0)")
-    p.add_argument("--checkpoint", help="PyTorch checkpoint (default: the bundled model)")
-    p.add_argument("--onnx", help="exported ONNX model (ONNX Runtime)")
-    p.add_argument("--engine", help="TensorRT engine (its .json sidecar beside it)")
-    p.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime or torch (default auto)")
-    p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
-    p.add_argument("--plugin", metavar="LIB", help="IFAN_IAC plugin library for engines")
-    p.add_argument("--threads", type=threads, help="CPU threads for ONNX Runtime / PyTorch")
+    arg_groups.add_model(p)
     p.add_argument("--view", choices=("side", "wipe"), default="side",
                    help="side by side (default) or a wipe (sweeps by itself; drag it with the left mouse button, "
                         "right button to let it sweep again)")
     p.add_argument("--headless", action="store_true", help="no window (use with --record)")
     p.add_argument("--record", metavar="FILE", help="record what is shown to a video file (.mp4, .avi, ...)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --record file")
+    arg_groups.add_overwrite(p)
     p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default .)")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames from the source")
     p.add_argument("--width", type=int_range(1, 16384), default=1280, help="camera width to request (default 1280)")
@@ -40,8 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("--fps", type=int_range(1, 1000), default=30, help="camera frame rate to request (default 30)")
     p.add_argument("--no-pace", action="store_true",
                    help="read video files as fast as possible instead of at their frame rate")
-    p.add_argument("--tile", metavar="HxW", help="tile frames larger than this (multiples of 8)")
-    p.add_argument("--max-pixels", type=positive_int, metavar="N", help="tile frames larger than N pixels")
+    arg_groups.add_tiling(p, overlap=False)
     p.set_defaults(func=run)
 
 
@@ -71,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     def open_model():
         return open_executor(args.backend, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
-                             threads=args.threads, device=args.device, plugin=args.plugin)
+                             threads=args.threads, device=args.device, plugin=args.plugin, in_bit=args.in_bit,
+                             iac_mode=args.iac_mode)
 
     if args.headless and not args.record:
         print("ifan demo: --headless without --record shows nothing; only the summary is printed", file=sys.stderr)

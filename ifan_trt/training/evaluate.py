@@ -27,7 +27,7 @@ from ifan_trt.errors import IfanError
 from ifan_trt.failures import describe
 from ifan_trt.files import check_not_input, check_output_file, check_output_folder, write_bytes
 from ifan_trt.metrics import mae, psnr, ssim
-from ifan_trt.options import add_decode_budget, positive_int, threads
+
 
 METRICS = ("psnr", "ssim", "mae")
 
@@ -150,7 +150,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
                     engine: str | None = None, csv_path: str | os.PathLike | None = None,
                     save_dir: str | os.PathLike | None = None, official_crop: bool = False,
                     threads: int | None = None, progress: bool = True, limit: int | None = None,
-                    overwrite: bool = False) -> dict:
+                    overwrite: bool = False, backend: str = "auto", **model_options) -> dict:
     """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}."""
     from tqdm import tqdm
 
@@ -163,7 +163,8 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
         raise IfanError(f"the runtime backends are not available in this install ({exc}); "
                         "`ifan eval` needs ifan_trt.runtime") from None
 
-    executor = open_executor("auto", checkpoint=checkpoint, onnx=onnx, engine=engine, threads=threads)
+    executor = open_executor(backend, checkpoint=checkpoint, onnx=onnx, engine=engine, threads=threads,
+                             **model_options)
     layout, pairs = find_pairs(data, dual=executor.info.dual)
     pairs = pairs[:limit] if limit else pairs
     check_outputs(pairs, [checkpoint, onnx, engine], csv_path, save_dir, overwrite)
@@ -235,38 +236,3 @@ def format_table(summary: dict) -> str:
     if not has_lpips:
         note += f"; {summary['lpips']}"
     return "\n".join(lines) + "\n\n" + note + "\n"
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("eval", help="PSNR/SSIM/MAE of a model on DPDD, RealDOF or source/target folders",
-                              description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="test set folder (DPDD root, RealDOF root or source/target)")
-    model = p.add_mutually_exclusive_group()
-    model.add_argument("--checkpoint", help="PyTorch checkpoint (official or ours); default: the bundled model")
-    model.add_argument("--onnx", help="ONNX model (ONNX Runtime)")
-    model.add_argument("--engine", help="TensorRT engine")
-    p.add_argument("--csv", help="per-image metrics CSV (default: none)")
-    p.add_argument("--table", help="also write the Markdown table to this file")
-    p.add_argument("--save-dir", help="write the deblurred images here")
-    p.add_argument("--official-crop", action="store_true",
-                   help="crop to multiples of 8 as the official evaluation does (default: pad and crop back)")
-    p.add_argument("--threads", type=threads, default=None, help="CPU threads for torch / ONNX Runtime")
-    p.add_argument("--limit", type=positive_int, default=None, help="only the first N pairs")
-    p.add_argument("--overwrite", action="store_true", help="replace existing --csv, --table and --save-dir files")
-    add_decode_budget(p)
-    p.set_defaults(func=run)
-
-
-def run(args) -> int:
-    if args.table:
-        models = [args.checkpoint, args.onnx, args.engine]
-        check_not_input(args.table, [*models, args.csv], what="--table")
-        check_output_file(args.table, args.overwrite, create_parent=True, what="--table")
-    summary = evaluate_folder(args.data, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
-                              csv_path=args.csv, save_dir=args.save_dir, official_crop=args.official_crop,
-                              threads=args.threads, limit=args.limit, overwrite=args.overwrite)
-    table = format_table(summary)
-    print(table, end="")
-    if args.table:
-        write_bytes(args.table, table, args.overwrite)
-    return 0

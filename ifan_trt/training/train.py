@@ -30,7 +30,7 @@ from ifan_trt.sizes import parse_size
 
 WHY = ("ch=16 (feature width 64) and N=8: a quarter of the official width and half its IAC "
        "iterations, ~2.4 M parameters and ~1/12 of the official convolution MACs, so training "
-       "fits in ~1.5 h on 2 shared CPU cores and inference stays fast on a CPU or a Jetson; "
+       "fits in a few hours on 2 shared CPU cores (the bundled model: 3.2 h) and inference stays fast on a CPU or a Jetson; "
        "official IAC mode so every tool (ONNX, the TensorRT plugin, the compact layout) treats it "
        "like the released checkpoints")
 

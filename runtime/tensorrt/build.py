@@ -16,24 +16,22 @@ option checks work without them.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
 from pathlib import Path
 
-from ifan_trt import __version__
 from ifan_trt.contract import PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.table import format_table
 
 from .inspect import layer_precisions, summary, unexpected_fp32
 from .optimization_profiles import profiles_to_sidecar
+from .sidecar import make_sidecar, sidecar_bytes, sidecar_path
 from ifan_trt.contract import META
 
 MIN_TENSORRT = (10, 0)  # strongly typed networks and Q/DQ with FP16 scales
 TESTED_MAJORS = (10, 11)
-SIDECAR_FORMAT = "ifan-trt engine sidecar 1"
 
 
 # ---------------------------------------------------------------- TensorRT and the request
@@ -106,33 +104,6 @@ def gpu_info() -> dict:
         return {"name": "unknown", "compute_capability": "unknown"}
 
 
-def make_sidecar(*, engine: Path, engine_sha256: str, trt_version: str, gpu: dict, precision: str,
-                 profiles: list, inputs: list[str], onnx_path: Path, onnx_sha256: str, source_onnx: Path,
-                 plugin_lib: Path | None, plugin_sha256: str | None, workspace: int, optimization_level: int | None,
-                 version_compatible: bool, timing_cache: Path | None, build_seconds: float,
-                 metadata: dict, layers: dict | None) -> dict:
-    return {
-        "format": SIDECAR_FORMAT,
-        "engine": engine.name,
-        "engine_sha256": engine_sha256,
-        "tensorrt_version": trt_version,
-        "gpu": gpu,
-        "precision": precision,
-        "profiles": profiles_to_sidecar(profiles, inputs),
-        "inputs": inputs,
-        "onnx": {"path": str(onnx_path), "sha256": onnx_sha256, "source": str(source_onnx)},
-        "plugin_library": None if plugin_lib is None else {"path": str(plugin_lib), "sha256": plugin_sha256},
-        "builder": {"strongly_typed": True, "workspace_bytes": workspace,
-                    "builder_optimization_level": optimization_level, "version_compatible": version_compatible,
-                    "timing_cache": None if timing_cache is None else str(timing_cache)},
-        "build_seconds": round(build_seconds, 3),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "tool_version": __version__,
-        "metadata": dict(metadata),
-        "layer_precisions": layers,
-    }
-
-
 # ---------------------------------------------------------------- TensorRT steps
 
 def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int, optimization_level,
@@ -140,7 +111,7 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
     """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
     polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
     1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag."""
-    from ifan_trt.export.graph import require
+    from ifan_trt.optional import require
 
     require("polygraphy", "trt")
     from polygraphy.backend.trt import (CreateConfig, PostprocessConfig, Profile, engine_bytes_from_network,
@@ -198,15 +169,16 @@ def _sha256(path: Path) -> str:
 def write_engine(output: Path, plan: bytes, sidecar: dict, overwrite: bool = True) -> None:
     from ifan_trt.files import write_bytes
 
+    data = sidecar_bytes(sidecar)  # validated before anything is written
     write_bytes(output, plan, overwrite)
-    write_bytes(Path(f"{output}.json"), json.dumps(sidecar, indent=1) + "\n", overwrite)
+    write_bytes(sidecar_path(output), data, overwrite)
 
 
 
 
 def probe_tensorrt(precision: str, has_plugin: bool, version_compatible: bool, optimization_level: int | None):
     """The tensorrt module, after refusing what it cannot build; warnings go to stderr."""
-    from ifan_trt.export.graph import require
+    from ifan_trt.optional import require
 
     trt = import_tensorrt()
     require("polygraphy", "trt")  # before any long preparation
@@ -244,13 +216,14 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
                       version_compatible, plugin_lib, timing_cache)
     seconds = time.time() - start
     counts = report_layers(inspect_plan(trt, plan, version_compatible), precision)
+    builder = {"strongly_typed": True, "workspace_bytes": workspace, "builder_optimization_level": optimization_level,
+               "version_compatible": version_compatible,
+               "timing_cache": None if timing_cache is None else str(timing_cache)}
     sidecar = make_sidecar(
-        engine=output, engine_sha256=sha256_bytes(plan), trt_version=str(trt.__version__),
-        gpu=gpu_info(), precision=precision, profiles=profiles, inputs=inputs,
+        engine=output, engine_sha256=sha256_bytes(plan), tensorrt_version=str(trt.__version__),
+        gpu=gpu_info(), precision=precision, profiles=profiles_to_sidecar(profiles, inputs), inputs=inputs,
         onnx_path=onnx_path, onnx_sha256=_sha256(onnx_path), source_onnx=source_onnx, plugin_lib=plugin_lib,
-        plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, workspace=workspace,
-        optimization_level=optimization_level, version_compatible=version_compatible,
-        timing_cache=timing_cache, build_seconds=seconds,
+        plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, builder=builder, build_seconds=seconds,
         metadata={**metadata, META.precision: precision}, layers=counts)
     write_engine(output, plan, sidecar, overwrite)
     print(f"wrote {output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {output}.json", file=sys.stderr)

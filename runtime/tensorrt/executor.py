@@ -20,7 +20,8 @@ from ifan_trt.errors import IfanError
 from ifan_trt.runtime.tensorrt import plan as trt_plan
 from ifan_trt.runtime.tensorrt.cuda import open_cuda
 from ifan_trt.runtime.executor import Executor
-from ifan_trt.runtime.metadata import info_from_sidecar, read_sidecar
+from ifan_trt.runtime.metadata import info_from_sidecar
+from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
 
 
 def _ok(result, what: str):

@@ -120,19 +120,3 @@ def max_batch(profiles: list[Profile], h: int, w: int, name: str = "input") -> i
         if lo[2] <= h <= hi[2] and lo[3] <= w <= hi[3]:
             best = max(best, hi[0])
     return best
-
-
-def profiles_from_sidecar(data: dict) -> list[Profile]:
-    """Profiles as recorded in an engine's sidecar: a list of {tensor: {min, opt, max}} (or
-    {tensor: [min, opt, max]}), possibly under a "profiles" key."""
-    raw = data.get("profiles", [])
-    profiles = []
-    for index, entry in enumerate(raw):
-        ranges = {}
-        for name, r in entry.items():
-            if isinstance(r, dict):
-                r = (r["min"], r["opt"], r["max"])
-            lo, opt, hi = (tuple(int(d) for d in s) for s in r)
-            ranges[name] = (lo, opt, hi)
-        profiles.append(Profile(index, ranges))
-    return profiles

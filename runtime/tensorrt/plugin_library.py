@@ -50,19 +50,16 @@ def built_for(path: str | os.PathLike) -> tuple[int, int, int] | None:
 
 
 def search_dirs() -> list[Path]:
-    """Folders searched for the library when no path is given, in order."""
-    package_dir = Path(__file__).resolve().parent          # ifan_trt/runtime (or runtime/ in a checkout)
-    roots = [package_dir.parent, Path.cwd()]                # the source checkout, the current folder
+    """Folders searched for the library when no path is given, in order: the build folders of
+    the source checkout this module lives in, then those of the current folder (where
+    `cmake -B build` puts it)."""
+    checkout = Path(__file__).resolve().parents[2]  # runtime/tensorrt/ -> the checkout
     dirs: list[Path] = []
-    for root in roots:
+    for root in (checkout, Path.cwd()):
         for sub in ("build", "build/plugins/iacPlugin", "build/lib", "build/Release"):
-            dirs.append(root / sub)
-    dirs += [package_dir, package_dir.parent / "lib"]
-    unique: list[Path] = []
-    for d in dirs:
-        if d not in unique:
-            unique.append(d)
-    return unique
+            if root / sub not in dirs:
+                dirs.append(root / sub)
+    return dirs
 
 
 def check_library(path: Path, trt_major: int, source: str) -> Path:

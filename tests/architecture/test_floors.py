@@ -1,6 +1,6 @@
 """The floors of the code base and their one-way imports, checked on the source tree.
 
-core (ifan_trt/*.py, weights) <- export <- calib | runtime <- training <- commands (+ cli).
+core (ifan_trt/*.py, weights, samples) <- export <- calib | runtime <- training <- commands (+ cli).
 Every import is counted: module level, inside functions, and importlib.import_module("...")
 with a literal name. The package-dir mapping of pyproject.toml applies (export/ is
 ifan_trt.export, and so on), so an import is judged by the module it really reaches.
@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = {"ifan_trt": "ifan_trt", "export": "ifan_trt.export", "runtime": "ifan_trt.runtime",
-               "calib": "ifan_trt.calib"}
+               "calib": "ifan_trt.calib", "samples": "ifan_trt.samples"}
 # floor -> the floors it may import (itself included)
 ALLOWED = {
     "core": {"core"},

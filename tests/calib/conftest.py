@@ -12,7 +12,7 @@ pytest.importorskip("onnxconverter_common")
 
 
 def write_images(folder: Path, count: int, seed: int, size=(48, 40)) -> Path:
-    """Synthetic defocus sources (dead-leaves textures: no photo package needed), W x H = size."""
+    """Synthetic defocus sources (dead-leaves textures: no photo package needed), H x W = size."""
     from ifan_trt.training.synthetic import write_dataset
 
     write_dataset(folder, count, size, seed, photos=(), progress=False)

@@ -1,5 +1,5 @@
 """Accuracy of the prepared graphs on a trained model, on held-out images (CPU, ONNX Runtime):
-FP16 >= 45 dB and INT8 >= 33 dB PSNR against the FP32 graph (the issue's thresholds).
+FP16 >= 45 dB and INT8 >= 33 dB PSNR against the FP32 graph (the thresholds README states).
 
 The model: $IFAN_TRAINED_CHECKPOINT, else the bundled default model (ifan_trt/weights). Without
 either the test is skipped: random weights say nothing about accuracy. Calibration and held-out
@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 import pytest
 
-from ifan_trt.calib import audit, images, int8, prepare
+from ifan_trt.calib import audit, images, prepare, qdq
 
 FP16_MIN_PSNR = 45.0
 INT8_MIN_PSNR = 33.0
@@ -79,7 +79,7 @@ def test_int8_graph_meets_33_db(trained, fp16_too):
     name = "int8-fp16" if fp16_too else "int8"
     out = prepare.make_int8(path, folder / f"trained.{name}.onnx", calib, "percentile", 8, (128, 128),
                             folder / "calib.json", fp16=fp16_too, progress=False)
-    assert int8.qdq_problems(onnx.load(out)) == []
+    assert qdq.qdq_problems(onnx.load(out)) == []
     result = _audit(path, out, held)
     assert result.worst_psnr >= INT8_MIN_PSNR
     assert np.isfinite(result.mean.max_abs_error)

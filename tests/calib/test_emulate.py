@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from calib_helpers import run_graph  # noqa: E402
+from tests.helpers.calib import run_graph  # noqa: E402
 from ifan_trt.calib import emulate
 
 

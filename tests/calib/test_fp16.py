@@ -12,7 +12,7 @@ from ifan_trt.calib import fp16
 from ifan_trt.calib.emulate import cpu_model
 from ifan_trt.errors import IfanError
 
-from calib_helpers import feeds_of, run_graph  # noqa: E402
+from tests.helpers.calib import feeds_of, run_graph  # noqa: E402
 
 
 def _psnr(a, b):

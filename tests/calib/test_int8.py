@@ -9,9 +9,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from calib_helpers import feeds_of, run_graph  # noqa: E402
+from tests.helpers.calib import feeds_of, run_graph  # noqa: E402
 from ifan_trt.export import graph as graphs
-from ifan_trt.calib import emulate, images, int8
+from ifan_trt.calib import emulate, images, int8, qdq
 from ifan_trt.export.twin import standard_twin
 from ifan_trt.errors import IfanError
 
@@ -52,7 +52,7 @@ def test_twin_of_plugin_form_equals_the_standard_export(small_exports, calib_ima
 
 def test_qdq_graph_follows_tensorrt_conventions(plugin_int8, small_exports):
     q, info = plugin_int8
-    assert int8.qdq_problems(q) == []
+    assert qdq.qdq_problems(q) == []
     inits = {t.name: t for t in q.graph.initializer}
     producers = {o: n for n in q.graph.node for o in n.output}
     consumers = {}
@@ -104,9 +104,9 @@ def test_plugin_and_standard_forms_get_identical_qdq(plugin_int8, small_exports,
 
 def test_int8_fp16_graph_uses_fp16_scales_for_fp16_tensors(plugin_int8, small_exports, calib_images):
     q, _ = plugin_int8
-    qh = int8.to_int8_fp16(q)
+    qh = qdq.to_int8_fp16(q)
     assert graphs.opset(qh) >= 19  # FP16 scales need QuantizeLinear-19
-    assert int8.qdq_problems(qh) == []
+    assert qdq.qdq_problems(qh) == []
     types = emulate.tensor_types(qh)
     inits = {t.name: t for t in qh.graph.initializer}
     n_q = 0
@@ -135,7 +135,7 @@ def test_cache_is_reused_without_recalibrating(small_exports, calib_images, tmp_
     data = json.loads(cache.read_text())
     entry = data["entries"][info1.key]
     assert entry["method"] == "minmax" and entry["size"] == [32, 32] and len(entry["images"]) == 4
-    assert set(entry["ranges"]) == int8.conv_inputs_of(onnx.load(small_exports["onnx"]))
+    assert set(entry["ranges"]) == qdq.conv_inputs_of(onnx.load(small_exports["onnx"]))
 
     def no_calibration(*args, **kwargs):
         raise AssertionError("recalibrated although the cache holds these ranges")
@@ -190,13 +190,13 @@ def test_wrong_weight_axis_is_recomputed_on_output_channels():
     y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 6, 6, 6])
     model = helper.make_model(helper.make_graph(nodes, "t", [x], [y], inits),
                               opset_imports=[helper.make_opsetid("", 19)])
-    assert any("weight axis 0 for ConvTranspose" in p for p in int8.qdq_problems(model))
-    assert int8.fix_weight_axes(model) == ["w"]
+    assert any("weight axis 0 for ConvTranspose" in p for p in qdq.qdq_problems(model))
+    assert qdq.fix_weight_axes(model) == ["w"]
     fixed = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     np.testing.assert_allclose(fixed["w_scale"], np.abs(w).max(axis=(0, 2, 3)) / 127, rtol=1e-6)
     assert fixed["w_zp"].shape == (6,) and not fixed["w_zp"].any()
     assert all(_attr(n, "axis") == 1 for n in model.graph.node if n.op_type != "ConvTranspose")
-    assert not [p for p in int8.qdq_problems(model) if "axis" in p]
+    assert not [p for p in qdq.qdq_problems(model) if "axis" in p]
 
 
 def test_cli_calibrate_and_audit(small_exports, calib_images, heldout_images, tmp_path, capsys):

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ifan_fixtures import random_model  # noqa: E402
+from tests.helpers.models import random_model  # noqa: E402
 from ifan_trt.checkpoint import save_checkpoint  # noqa: E402
 from ifan_trt.cli import main  # noqa: E402
 from ifan_trt.model import IFANConfig  # noqa: E402
@@ -82,7 +82,7 @@ def test_official_crop_option(tmp_path, small_checkpoint):
 
 def test_dual_model_with_views(tmp_path):
     ckpt = tmp_path / "dual.pth"
-    save_checkpoint(random_model(IFANConfig(ch=8, n_iters=2, dual=True)), ckpt)
+    save_checkpoint(random_model(config=IFANConfig(ch=8, n_iters=2, dual=True)), ckpt)
     for name in ("c", "l", "r"):
         _img(tmp_path / f"{name}.png", 16, 24)
     args = ["deblur", str(tmp_path / "c.png"), "-o", str(tmp_path / "o.png"), "--checkpoint", str(ckpt)]
@@ -116,7 +116,7 @@ def test_bad_invocations_are_one_line_errors(tmp_path, small_checkpoint, monkeyp
 
 def test_dual_without_views_is_explained(tmp_path, capsys):
     ckpt = tmp_path / "dual.pth"
-    save_checkpoint(random_model(IFANConfig(ch=8, n_iters=2, dual=True)), ckpt)
+    save_checkpoint(random_model(config=IFANConfig(ch=8, n_iters=2, dual=True)), ckpt)
     _img(tmp_path / "c.png", 16, 24)
     assert main(["deblur", str(tmp_path / "c.png"), "-o", str(tmp_path / "o.png"), "--checkpoint", str(ckpt)]) == 1
     assert "needs the dual-pixel views: pass --left and --right" in capsys.readouterr().err

@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ifan_fixtures import random_model, write_official  # noqa: E402
+from tests.helpers.models import random_model, write_official  # noqa: E402
 from ifan_trt.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from ifan_trt.errors import IfanError  # noqa: E402
 from ifan_trt.model import IFANConfig  # noqa: E402
@@ -28,7 +28,7 @@ def test_official_layouts_load_and_match(tmp_path, prefix):
 
 @pytest.mark.parametrize("n_iters,dual", [(8, False), (17, True)])
 def test_full_width_variants_infer_n_and_dual(tmp_path, n_iters, dual):
-    model = random_model(IFANConfig(n_iters=n_iters, dual=dual), scale=0.02)
+    model = random_model(config=IFANConfig(n_iters=n_iters, dual=dual), scale=0.02)
     loaded = load_checkpoint(write_official(model, tmp_path / "ckpt.pytorch"))
     assert (loaded.config.n_iters, loaded.config.dual, loaded.config.ch) == (n_iters, dual, 32)
     assert loaded.config.variant == ("IFAN_dual" if dual else f"IFAN_{n_iters}")
@@ -43,7 +43,7 @@ def test_16bit_and_mode_are_options_for_official_files(tmp_path):
 
 
 def test_own_format_round_trip_records_the_config(tmp_path):
-    model = random_model(IFANConfig(ch=8, n_iters=3, in_bit=16, iac_mode="corrected"))
+    model = random_model(config=IFANConfig(ch=8, n_iters=3, in_bit=16, iac_mode="corrected"))
     save_checkpoint(model, tmp_path / "m.pth", meta={"trained": "test"})
     loaded = load_checkpoint(tmp_path / "m.pth")
     assert loaded.source == "ifan-trt" and loaded.meta == {"trained": "test"}

@@ -8,7 +8,7 @@ from ifan_trt.model import IFAN, IFANConfig  # noqa: E402
 
 
 def official_shapes(n_iters: int, dual: bool, ch: int = 32) -> dict[str, tuple]:
-    """Key -> shape written out from the official architecture description (DESIGN.md s.1),
+    """Key -> shape written out from the official architecture description (docs/ARCHITECTURE.md),
     independently of ifan_trt.model."""
     c1, c2, c3, c4 = ch, 2 * ch, 4 * ch, 4 * ch
     shapes = {}
@@ -62,7 +62,7 @@ def test_variant_names():
 
 
 def test_output_is_clipped_and_keeps_the_size():
-    from ifan_fixtures import random_model
+    from tests.helpers.models import random_model
 
     model = random_model()
     x = torch.rand(2, 3, 24, 40)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from build_helpers import tiny_graph  # noqa: E402
+from tests.helpers.build import tiny_graph  # noqa: E402
+from tests.helpers.fake_tensorrt import builder_tensorrt
 from ifan_trt.cli import build_parser
 from ifan_trt.commands import build as build_cmd
 from ifan_trt.runtime.tensorrt import build as engine_build
@@ -20,7 +20,7 @@ from ifan_trt.runtime.tensorrt.inspect import layer_precisions, summary, unexpec
 from ifan_trt.errors import IfanError
 
 REPO = Path(__file__).resolve().parents[2]
-# a child Python in which `import tensorrt` fails, whatever this machine has installed
+# a child Python in which `import tensorrt` fails, whatever is installed
 NO_TRT = "import sys; sys.modules['tensorrt'] = None; sys.argv[0] = 'build_engine.py'; " \
          "import runpy; runpy.run_path('build_engine.py', run_name='__main__')"
 
@@ -57,14 +57,6 @@ def test_bad_shapes_fail_before_tensorrt_is_needed(tmp_path):
                                 "(need min, opt and max)")
 
 
-def _fake_trt(version="10.3.0.26", strongly_typed=True):
-    trt = types.ModuleType("tensorrt")
-    trt.__version__ = version
-    flags = types.SimpleNamespace(EXPLICIT_BATCH=0)
-    if strongly_typed:
-        flags.STRONGLY_TYPED = 5
-    trt.NetworkDefinitionCreationFlag = flags
-    return trt
 
 
 TRT10_LAYERS = {"Layers": [
@@ -124,7 +116,7 @@ def _args(onnx_path, out, *extra):
 
 
 def test_old_tensorrt_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tensorrt", _fake_trt("8.6.1", strongly_typed=False))
+    monkeypatch.setitem(sys.modules, "tensorrt", builder_tensorrt("8.6.1", strongly_typed=False))
     onnx_path = tiny_graph(tmp_path / "tiny.onnx")
     with pytest.raises(IfanError, match="TensorRT 8.6.1: strongly typed networks need TensorRT 10.0 or newer"):
         build_cmd.run(_args(onnx_path, tmp_path / "e.plan"))
@@ -134,7 +126,7 @@ def test_old_tensorrt_is_refused(tmp_path, monkeypatch):
 def stubbed_build(monkeypatch):
     """TensorRT 10.3 as far as run() can tell; the build and inspection are recorded stubs."""
     calls = {}
-    monkeypatch.setitem(sys.modules, "tensorrt", _fake_trt())
+    monkeypatch.setitem(sys.modules, "tensorrt", builder_tensorrt())
 
     def build_plan(trt, onnx_path, profiles, inputs, workspace, level, version_compatible, plugin_lib, cache):
         calls.update(onnx=Path(onnx_path), profiles=profiles, inputs=inputs, workspace=workspace, level=level,

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from build_helpers import tiny_graph  # noqa: E402
+from tests.helpers.build import tiny_graph  # noqa: E402
 
-trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (GPU machines only)")
+from tests.helpers.gpu import require_tensorrt_gpu  # noqa: E402
+
+trt = require_tensorrt_gpu(binding=False)
 pytestmark = pytest.mark.gpu
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from export_helpers import small_model
+from tests.helpers.export import small_model
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from ifan_trt.cli import main
 from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.export.graph import read_metadata
 
-from export_helpers import small_model
+from tests.helpers.export import small_model
 
 
 def write_official(model, path):

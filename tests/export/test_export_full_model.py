@@ -9,18 +9,14 @@ from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.export.graph import read_metadata
 from ifan_trt.model import IFAN, IFANConfig
 
-from export_helpers import FP32_TOL, assert_close_iac, make_inputs, ort_run, torch_run
+from tests.helpers.export import FP32_TOL, assert_close_iac, make_inputs, ort_run, torch_run
 
-# The bound is one minute on this 2-core machine (measured ~19 s when idle); the margin
-# absorbs the load of CI running other suites at the same time.
-EXPORT_SECONDS = 60
 
 
 def test_full_model_plugin_form(tmp_path):
     torch.manual_seed(0)
     model = IFAN(IFANConfig()).eval()  # default init keeps the 17 iterations in range
     result = export_onnx(model, tmp_path / "ifan.onnx", iac_form="plugin")
-    assert result.seconds < EXPORT_SECONDS
     assert result.filter_layout == "compact"
     assert read_metadata(result.path)["ifan.variant"] == "IFAN"
     node = next(n for n in onnx.load(result.path).graph.node if n.op_type == PLUGIN_OP)

@@ -10,7 +10,7 @@ from ifan_trt.contract import (IAC_FEATURES, IAC_FILTERS, IAC_NODE_PREFIX, IAC_O
 from ifan_trt.export.graph import read_metadata
 from ifan_trt.export.verify import structural_checks
 
-from export_helpers import FP32_TOL, assert_close_iac, make_inputs, ort_run, torch_run
+from tests.helpers.export import FP32_TOL, assert_close_iac, make_inputs, ort_run, torch_run
 
 SHAPES = [(1, 40, 72), (2, 24, 56), (1, 8, 8), (1, 64, 24)]  # (batch, H, W)
 

@@ -10,9 +10,9 @@ from ifan_trt.export.onnx_export import build_export_model, filter_bytes
 from ifan_trt.contract import compact_rows
 from ifan_trt.model import IFANConfig
 
-from export_helpers import make_inputs, ort_run, torch_run
+from tests.helpers.export import make_inputs, ort_run, torch_run
 
-LOSSLESS = 1e-6  # the bound for pruned vs unpruned
+LOSSLESS = 1e-6  # pruning must be lossless: pruned vs unpruned
 
 
 def test_pruned_pytorch_model_is_lossless(exports):

@@ -25,7 +25,7 @@ def load_bench():
 def test_skips_cleanly_without_gpu():
     reason = load_bench().unavailable()
     if reason is None:
-        pytest.skip("this machine can run the benchmark")
+        pytest.skip("a GPU with TensorRT is present: the benchmark can run")
     result = subprocess.run([sys.executable, str(BENCH)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert f"skipped: {reason}" in result.stdout

@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from iac_emulator import emulator  # noqa: E402,F401  (fixture)
+from tests.helpers.iac_emulator import emulator  # noqa: E402,F401  (fixture)
 from ifan_trt.contract import LAYOUT_CODES, MODE_CODES, filter_channels  # noqa: E402
 from ifan_trt.iac import iac  # noqa: E402
 

@@ -10,10 +10,10 @@ import pytest
 
 pytestmark = pytest.mark.gpu
 
-trt = pytest.importorskip("tensorrt", reason="TensorRT (Python) is not installed")
-torch = pytest.importorskip("torch", reason="torch is not installed")
-if not torch.cuda.is_available():
-    pytest.skip("no CUDA GPU visible to torch", allow_module_level=True)
+from tests.helpers.gpu import require_tensorrt_gpu, require_torch_cuda  # noqa: E402
+
+trt = require_tensorrt_gpu(binding=False)
+torch = require_torch_cuda()
 
 from ifan_trt.errors import IfanError  # noqa: E402
 from ifan_trt.iac import iac  # noqa: E402

@@ -5,6 +5,7 @@ calls (no TensorRT here); the library files are stand-ins carrying the build tag
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 import types
 
 import pytest
@@ -155,3 +156,12 @@ def test_import_needs_neither_tensorrt_nor_torch():
     code = ("import sys; import ifan_trt.runtime.tensorrt.plugin_library, bench.iac_network; "
             "assert 'tensorrt' not in sys.modules and 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_search_dirs_are_the_checkouts_and_the_current_folders_builds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    checkout = Path(pl.__file__).resolve().parents[2]
+    dirs = pl.search_dirs()
+    assert dirs[0] == checkout / "build" and (checkout / "plugins").is_dir()
+    assert tmp_path / "build" / "plugins" / "iacPlugin" in dirs
+    assert all(d.parent.name == "build" or d.name == "build" or d.parent.parent.name == "build" for d in dirs)

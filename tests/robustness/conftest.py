@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile import Result, snapshot
+from tests.robustness.hostile import Result, snapshot
 
 
 @dataclass
@@ -23,13 +23,12 @@ class Assets:
 @pytest.fixture(scope="session")
 def assets(tmp_path_factory) -> Assets:
     pytest.importorskip("torch")
-    from ifan_fixtures import random_model
+    from tests.helpers.models import random_model
     from ifan_trt.checkpoint import save_checkpoint
-    from ifan_trt.model import IFANConfig
 
     folder = tmp_path_factory.mktemp("assets")
     save_checkpoint(random_model(), folder / "small.pth")
-    save_checkpoint(random_model(IFANConfig(ch=8, n_iters=2, dual=True)), folder / "dual.pth")
+    save_checkpoint(random_model(dual=True), folder / "dual.pth")
     return Assets(folder, folder / "small.pth", folder / "dual.pth")
 
 

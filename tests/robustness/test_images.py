@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import hostile as h
-from hostile import check_invariants, error_line, read_back
+from tests.robustness import hostile as h
+from tests.robustness.hostile import check_invariants, error_line, read_back
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.timeout(120)

@@ -10,15 +10,15 @@ import numpy as np
 
 import pytest
 
-import hostile as h
-from hostile import DROP, Payload, check_invariants, error_line
+from tests.robustness import hostile as h
+from tests.robustness.hostile import DROP, Payload, check_invariants, error_line
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.timeout(120)
 
 
 def _model():
-    from ifan_fixtures import random_model
+    from tests.helpers.models import random_model
 
     return random_model()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostile import check_invariants, error_line
+from tests.robustness.hostile import check_invariants, error_line
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -71,7 +71,7 @@ def test_usage_errors_are_one_line(sandbox, argv, fragment):
 
 
 def test_options_for_checkpoints_only_are_refused_with_onnx(sandbox):
-    from hostile import GOOD_META, image, onnx_with_metadata
+    from tests.robustness.hostile import GOOD_META, image, onnx_with_metadata
 
     pytest.importorskip("onnx")
     image(sandbox.path("in.png"))
@@ -83,7 +83,7 @@ def test_options_for_checkpoints_only_are_refused_with_onnx(sandbox):
 
 
 def test_dual_views_with_a_single_view_model_are_refused(sandbox):
-    from hostile import image
+    from tests.robustness.hostile import image
 
     for name in ("in.png", "l.png", "r.png"):
         image(sandbox.path(name))
@@ -94,7 +94,7 @@ def test_dual_views_with_a_single_view_model_are_refused(sandbox):
 
 
 def test_plugin_without_an_engine_is_refused(sandbox):
-    from hostile import GOOD_META, image, onnx_with_metadata
+    from tests.robustness.hostile import GOOD_META, image, onnx_with_metadata
 
     pytest.importorskip("onnx")
     image(sandbox.path("in.png"))

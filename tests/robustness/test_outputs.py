@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-import hostile as h
-from hostile import check_invariants, error_line
+from tests.robustness import hostile as h
+from tests.robustness.hostile import check_invariants, error_line
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.timeout(120)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import hostile as h
+from tests.robustness import hostile as h
 from ifan_trt.files import is_temp
 
 pytestmark = pytest.mark.timeout(180)

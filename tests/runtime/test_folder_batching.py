@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from runtime_fixtures import FakeExecutor  # noqa: E402
+from tests.helpers.runtime import FakeExecutor  # noqa: E402
 from ifan_trt.cli import main
 from ifan_trt.runtime.executor import ShapeLimits
 

@@ -3,22 +3,17 @@
 Runtime; dynamic profiles, CUDA graph replay for a static engine, both CUDA bindings, the layer
 profiler. Skipped (with the reason) without TensorRT, a CUDA binding or a GPU."""
 
-import json
 
 import numpy as np
 import pytest
 
-trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (pip install 'ifan-trt[trt]')")
-pytest.importorskip("polygraphy", reason="polygraphy is not installed (pip install 'ifan-trt[trt]')")
+from tests.helpers.gpu import require_tensorrt_gpu  # noqa: E402
 
-from ifan_trt.runtime.tensorrt.cuda import available_implementations, gpu_count  # noqa: E402
+trt = require_tensorrt_gpu(polygraphy=True)
 
-if not available_implementations():
-    pytest.skip("neither cuda-python nor pycuda is installed", allow_module_level=True)
-if gpu_count() == 0:
-    pytest.skip("no CUDA GPU visible", allow_module_level=True)
+from ifan_trt.runtime.tensorrt.cuda import available_implementations  # noqa: E402
 
-from runtime_fixtures import models, scene  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import models, scene  # noqa: E402, F401 (models: a fixture)
 from ifan_trt.runtime.ort_executor import OrtExecutor  # noqa: E402
 from ifan_trt.runtime.tensorrt.executor import TrtExecutor  # noqa: E402
 
@@ -41,9 +36,12 @@ def build_engine(onnx_path, engine_path, shapes, plugin=None):
     plan = engine_bytes_from_network(network, CreateConfig(profiles=profiles,
                                                            profiling_verbosity=trt.ProfilingVerbosity.DETAILED))
     engine_path.write_bytes(bytes(plan))
-    sidecar = {"metadata": read_metadata(onnx_path), "precision": "fp32", "tensorrt_version": trt.__version__,
-               "profiles": [{"input": {"min": list(lo), "opt": list(opt), "max": list(hi)}} for lo, opt, hi in shapes]}
-    engine_path.with_name(engine_path.name + ".json").write_text(json.dumps(sidecar))
+    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+
+    ranges = [{"input": {"min": list(lo), "opt": list(opt), "max": list(hi)}} for lo, opt, hi in shapes]
+    sidecar = make_sidecar(engine=engine_path, precision="fp32", profiles=ranges, inputs=["input"],
+                           metadata=read_metadata(onnx_path), tensorrt_version=trt.__version__)
+    sidecar_path(engine_path).write_bytes(sidecar_bytes(sidecar))
     return engine_path
 
 

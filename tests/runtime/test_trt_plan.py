@@ -8,7 +8,8 @@ import pytest
 
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.tensorrt import plan as trt_plan
-from ifan_trt.runtime.metadata import info_from_sidecar, read_sidecar
+from ifan_trt.runtime.metadata import info_from_sidecar
+from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, read_sidecar, sidecar_bytes, sidecar_profiles
 from ifan_trt.runtime.tensorrt.plan import Profile, TensorSpec
 from ifan_trt.contract import META
 
@@ -76,13 +77,14 @@ def test_limits_and_batch_for_the_pipeline():
 def _sidecar(tmp_path, **extra):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"engine")
-    data = {"metadata": {META.variant: "IFAN", META.n_iters: "17", META.dual: "false", META.in_bit: "8",
-                         META.iac_mode: "official", META.iac_form: "plugin", META.normalization: "rgb/255",
-                         META.size_multiple: "8", META.precision: "fp32"},
-            "precision": "fp16", "tensorrt_version": "10.3.0",
-            "profiles": [{"input": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [2, 3, 1088, 1920]}}]}
+    data = make_sidecar(
+        engine=engine, precision="fp16", tensorrt_version="10.3.0", inputs=["input"],
+        metadata={META.variant: "IFAN", META.n_iters: "17", META.dual: "false", META.in_bit: "8",
+                  META.iac_mode: "official", META.iac_form: "plugin", META.normalization: "rgb/255",
+                  META.size_multiple: "8", META.precision: "fp32"},
+        profiles=[{"input": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [2, 3, 1088, 1920]}}])
     data.update(extra)
-    (tmp_path / "m.engine.json").write_text(json.dumps(data))
+    (tmp_path / "m.engine.json").write_bytes(sidecar_bytes(data))
     return engine
 
 
@@ -90,7 +92,7 @@ def test_sidecar_gives_model_facts_and_profiles(tmp_path):
     engine = _sidecar(tmp_path)
     info = info_from_sidecar(engine)
     assert (info.variant, info.n_iters, info.precision, info.iac_form) == ("IFAN", 17, "fp16", "plugin")
-    profiles = trt_plan.profiles_from_sidecar(read_sidecar(engine))
+    profiles = sidecar_profiles(read_sidecar(engine))
     assert profiles == [Profile(0, {"input": ((1, 3, 64, 64), (1, 3, 720, 1280), (2, 3, 1088, 1920))})]
 
 
@@ -103,6 +105,26 @@ def test_sidecar_errors(tmp_path):
     engine = _sidecar(tmp_path, metadata={META.n_iters: "17"})
     with pytest.raises(IfanError, match="no ifan.variant metadata"):
         info_from_sidecar(engine)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"format": None}, "format is None, not 'ifan-trt engine sidecar 1'"),
+    ({"precision": "int4"}, "precision 'int4' is not one of fp32"),
+    ({"onnx": {"path": 5}}, "onnx.path must be a string or null, got 5"),
+    ({"metadata": {META.n_iters: 17}}, "metadata must map ifan.* keys to strings"),
+    ({"profiles": []}, "profiles must be a non-empty list"),
+    ({"profiles": [{"input": {"min": [1, 3, 8], "opt": [1, 3, 8, 8], "max": [1, 3, 8, 8]}}]}, "a profile shape must be 4 positive integers"),
+    ({"plugin_library": {"path": ["x"]}}, "plugin_library.path must be a string"),
+])
+def test_sidecar_fields_are_checked_before_use(tmp_path, change, message):
+    engine = _sidecar(tmp_path)
+    data = json.loads((tmp_path / "m.engine.json").read_text())
+    data.update(change)
+    (tmp_path / "m.engine.json").write_text(json.dumps(data))
+    with pytest.raises(IfanError) as err:
+        read_sidecar(engine)
+    assert str(err.value).startswith(f"{tmp_path / 'm.engine.json'}: {message}")
+    assert "rebuild the engine with `ifan build`" in str(err.value)
 
 
 def test_cuda_module_selection_without_bindings(monkeypatch):

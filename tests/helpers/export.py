@@ -1,5 +1,4 @@
-"""Helpers for the export tests: small seeded IFAN models, runs in PyTorch and ONNX Runtime.
-(A uniquely named module: sub-folder conftests shadow each other under `from conftest import`.)
+"""Helpers for the export tests: the small random IFAN, runs in PyTorch and ONNX Runtime.
 
 Exports cost ~10 s each on 2 cores (torch.export tracing), so each (model, form, options)
 combination is exported once per session and shared by the tests that read it.
@@ -13,20 +12,14 @@ import torch
 
 from ifan_trt.export.ort_plugin import ort_session
 from ifan_trt.export.verify import synthetic_images
-from ifan_trt.model import IFAN, IFANConfig
+from ifan_trt.model import IFAN
 
-FP32_TOL = 1e-4  # ORT vs PyTorch, FP32 (the issue's bound)
+from .models import random_model
+
+FP32_TOL = 1e-4  # ORT vs PyTorch, FP32 (verify's bound)
 
 
-def small_model(n_iters=2, ch=8, dual=False, iac_mode="official", seed=0, scale=0.06) -> IFAN:
-    """Weights ~ N(0, scale): at ch=8, 0.06 makes every layer (the IAC too) move the output
-    visibly without saturating it, so a wrong IAC cannot hide behind the clamp."""
-    torch.manual_seed(seed)
-    model = IFAN(IFANConfig(n_iters=n_iters, ch=ch, dual=dual, iac_mode=iac_mode))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, scale)
-    return model.eval()
+small_model = random_model  # the export tests' name for the one small random IFAN
 
 
 def make_inputs(model: IFAN, batch: int, h: int, w: int, seed: int = 0) -> dict[str, np.ndarray]:

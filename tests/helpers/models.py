@@ -1,17 +1,19 @@
-"""Shared test helpers (a uniquely named module: `conftest` is shadowed by sub-folder conftests)."""
+"""The one small random IFAN of the tests, and an official-format checkpoint of it."""
 
 from __future__ import annotations
 
 import pytest
 
 
-def random_model(config=None, seed: int = 0, scale: float = 0.06):
-    """A small model (ch=8, N=2 unless config says) whose output depends visibly on every layer:
-    with scale 0.06 it moves pixels by ~0.03 and clips ~2% of them (0.08 saturates everything)."""
+def random_model(n_iters: int = 2, ch: int = 8, dual: bool = False, iac_mode: str = "official", seed: int = 0,
+                 scale: float = 0.06, config=None):
+    """A small model (ch=8, N=2 unless told) with weights ~ N(0, scale): at 0.06 every layer (the
+    IAC too) moves the output visibly (~0.03) without saturating it (~2 % clipped; 0.08 saturates),
+    so a wrong IAC cannot hide behind the clamp."""
     torch = pytest.importorskip("torch")
     from ifan_trt.model import IFAN, IFANConfig
 
-    config = config or IFANConfig(ch=8, n_iters=2)
+    config = config or IFANConfig(n_iters=n_iters, ch=ch, dual=dual, iac_mode=iac_mode)
     torch.manual_seed(seed)
     model = IFAN(config)
     with torch.no_grad():

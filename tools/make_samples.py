@@ -1,4 +1,4 @@
-"""Make the bundled sample: `python samples/make_samples.py` (needs the `train` extra).
+"""Make the bundled sample: `python tools/make_samples.py` (needs the `train` extra); writes samples/.
 
 defocused.png: scikit-image's "coffee" photo (CC0, Rachel Michetti), which the default model never
 saw in training, defocused by ifan_trt.training.synthetic with a tilted focal plane (the table recedes from
@@ -17,7 +17,7 @@ from ifan_trt.training.synthetic import defocus_photo
 def main() -> None:
     import skimage.data
 
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1] / "samples"
     sharp = skimage.data.coffee().astype(np.float32) / 255.0  # 400 x 600 RGB
     h, w = sharp.shape[:2]
     inv_depth = np.linspace(0.3, 0.5, h, dtype=np.float32)[:, None].repeat(w, 1)  # nearer at the bottom

@@ -1,4 +1,4 @@
-"""Helpers shared by the precision tests (a plain module: conftest names clash across folders)."""
+"""Helpers shared by the precision tests."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The CPU emulation of the IAC kernel (plugins/iacPlugin/iacEmulate.cpp), compiled with g++
-into a temporary folder and called through ctypes; the `emulator` fixture (import it into a test
-module: a conftest.py here would shadow tests/conftest.py, which other tests import by name).
+into a temporary folder and called through ctypes; the `emulator` fixture (import it into the
+test modules that use it).
 
 Set IFAN_IAC_REFERENCE_LIB to a prebuilt library (CMake target ifan_iac_reference) to skip the
 compile."""

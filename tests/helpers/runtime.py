@@ -1,16 +1,10 @@
-"""Helpers for the runtime tests: one small seeded IFAN (ch=8, N=2), its checkpoint and its ONNX
-exports (each made once per process: an export costs ~10 s on 2 cores), tiny videos, and a fake
-executor for the logic that does not need a network.
-
-A module, not a conftest.py: test modules elsewhere import the top-level tests/conftest.py as
-`conftest`, which a second conftest.py would shadow. Test modules import the `models` fixture
-from here."""
+"""Helpers for the runtime tests: the small random IFAN's checkpoint and ONNX exports (each made
+once per session in pytest's temporary folder: an export costs ~10 s on 2 cores), tiny scenes and
+videos, and a fake executor for the logic that does not need a network. Test modules import the
+`models` fixture from here."""
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -19,48 +13,34 @@ import pytest
 
 from ifan_trt.runtime.executor import Executor, ModelInfo, ShapeLimits
 
-
-def small_model(seed: int = 0, scale: float = 0.06):
-    """ch=8, N=2; weights ~ N(0, 0.06): every layer moves the output visibly without saturating it."""
-    torch = pytest.importorskip("torch")
-    from ifan_trt.model import IFAN, IFANConfig
-
-    torch.manual_seed(seed)
-    model = IFAN(IFANConfig(ch=8, n_iters=2))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, scale)
-    return model.eval()
+from .models import random_model
 
 
-_MODELS: dict[str, Path] = {}
-_FOLDER: list[Path] = []
 
 
-def model_path(kind: str) -> Path:
-    """kind in checkpoint / onnx (standard-op IAC) / plugin (IFAN_IAC node); made once per process."""
-    if kind not in _MODELS:
-        if not _FOLDER:
-            _FOLDER.append(Path(tempfile.mkdtemp(prefix="ifan_runtime_tests_")))
-            atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
-        checkpoint = _FOLDER[0] / "small.pth"
-        if not checkpoint.exists():
-            from ifan_trt.checkpoint import save_checkpoint
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    """models(kind) -> path of the small model as a checkpoint ("checkpoint") or an ONNX export
+    ("onnx": standard-op IAC, "plugin": the IFAN_IAC node), each made once per session."""
+    folder = tmp_path_factory.mktemp("small_models")
+    made: dict[str, Path] = {}
 
-            save_checkpoint(small_model(), checkpoint)
-        if kind == "checkpoint":
-            _MODELS[kind] = checkpoint
-        else:
-            from ifan_trt.export import export_onnx
+    def get(kind: str) -> Path:
+        if kind not in made:
+            checkpoint = folder / "small.pth"
+            if not checkpoint.exists():
+                from ifan_trt.checkpoint import save_checkpoint
 
-            _MODELS[kind] = export_onnx(checkpoint, _FOLDER[0] / f"small_{kind}.onnx", iac_form=kind).path
-    return _MODELS[kind]
+                save_checkpoint(random_model(), checkpoint)
+            if kind == "checkpoint":
+                made[kind] = checkpoint
+            else:
+                from ifan_trt.export import export_onnx
 
+                made[kind] = export_onnx(checkpoint, folder / f"small_{kind}.onnx", iac_form=kind).path
+        return made[kind]
 
-@pytest.fixture
-def models():
-    """models(kind) -> path of the small model as a checkpoint or an ONNX export."""
-    return model_path
+    return get
 
 
 def scene(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -1,0 +1,215 @@
+"""Deblurring many inputs: map inputs to outputs, check the outputs before any work, run
+same-size images as one batch and videos frame by frame, and report a failed input without
+stopping the others. `ifan deblur`, the Python API and evaluation all go through here."""
+
+from __future__ import annotations
+
+import glob
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ifan_trt.errors import IfanError
+from ifan_trt.failures import one_line
+from ifan_trt.files import check_not_input, check_output_file, is_temp, write_bytes
+from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
+
+from .executor import Executor
+from .pipeline import Tiling
+from .video import VIDEO_EXTENSIONS, is_video
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    target: Path
+
+
+@dataclass(frozen=True)
+class DeblurOptions:
+    """How each input runs: batch size (None: the executor's choice), tiling, the official crop,
+    dual-pixel views (one input), a side-by-side comparison file (one input)."""
+    batch: int | None = None
+    tiling: Tiling = Tiling()
+    crop_official: bool = False
+    left: object = None
+    right: object = None
+    compare: Path | None = None
+    overwrite: bool = False  # replace existing outputs (checked before, refused at the rename otherwise)
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in EXTENSIONS
+
+
+def _listed(path: Path) -> bool:
+    """A folder or glob entry to process: an image name, not a sub-folder, not a hidden file or a
+    temp of an unfinished write. Special files (FIFOs, devices) are kept, so they are reported."""
+    return _is_image(path) and not path.is_dir() and not path.name.startswith(".") and not is_temp(path)
+
+
+def _folder_images(folder: Path, recursive: bool) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in folder.glob(pattern) if _listed(p))
+
+
+def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
+    """Map every input image to its output path. A single file may go to a file; else OUT is a folder."""
+    found: list[tuple[Path, Path]] = []  # (image, path relative to the output folder)
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            images = _folder_images(path, recursive)
+            if not images:
+                raise IfanError(f"{path}: no images ({', '.join(EXTENSIONS)}) in this folder"
+                                + ("" if recursive else "; add --recursive for sub-folders"))
+            found += [(p, p.relative_to(path)) for p in images]
+        elif path.exists() or path.is_symlink():
+            found.append((path, Path(path.name)))
+        elif glob.has_magic(item):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive) if _listed(Path(m)) or is_video(m))
+            if not matches:
+                raise IfanError(f"{item}: the pattern matches no file")
+            found += [(p, Path(p.name)) for p in matches]
+        else:
+            raise IfanError(f"{path}: no such file or folder")
+
+    out = Path(output)
+    # one input file and an OUT with an extension: OUT is the output file (its format is checked later)
+    single = len(found) == 1 and not Path(inputs[0]).is_dir() and not out.is_dir() and bool(out.suffix)
+    if single:
+        return [Job(found[0][0], out)]
+    if out.exists() and not out.is_dir():
+        raise IfanError(f"{out}: exists and is not a folder; several inputs need an output folder")
+    jobs = [Job(src, out / rel) for src, rel in found]
+    targets: dict[Path, Path] = {}
+    for job in jobs:
+        key = job.target.resolve()
+        if key in targets:
+            raise IfanError(f"{job.source} and {targets[key]} would both be written to {job.target}")
+        targets[key] = job.source
+    return jobs
+
+
+def check_targets(jobs: list[Job], overwrite: bool, extra_inputs: tuple = ()) -> None:
+    """Before any work: no output is an input (under any name), exists without overwrite, is a
+    special file, lies where no file can be written, or has the wrong format."""
+    sources = [job.source for job in jobs] + [p for p in extra_inputs if p]
+    for job in jobs:
+        check_not_input(job.target, sources)
+        check_output_file(job.target, overwrite, create_parent=True)
+        if is_video(job.source):
+            if not is_video(job.target):
+                raise IfanError(f"{job.target}: a video input needs a video output; use one of {', '.join(VIDEO_EXTENSIONS)}")
+        elif job.target.suffix.lower() not in EXTENSIONS:
+            raise IfanError(f"{job.target}: unsupported output format; use one of {', '.join(EXTENSIONS)}")
+
+
+def batch_size(executor: Executor, requested: int | None, h: int | None = None, w: int | None = None) -> int:
+    """Frames or same-size images per run: as asked, else the engine's largest batch (up to 8);
+    CPU backends gain nothing from batching, so 1 there. With a size, also within what the engine
+    takes at that size (images are split further by the pipeline when larger)."""
+    from .padding import padded_size
+
+    if h is not None:
+        limit = executor.max_batch(*padded_size(h, w, executor.info.size_multiple))
+    else:
+        limit = executor.limits.max_batch or 1 << 16
+    if requested:
+        return max(1, min(requested, limit))
+    return max(1, min(8, limit)) if executor.limits.max_batch is not None else 1
+
+
+def _chunks(jobs: list[Job], size: int):
+    """Videos one at a time; images in runs of up to `size` consecutive jobs."""
+    run: list[Job] = []
+    for job in jobs:
+        if is_video(job.source):
+            if run:
+                yield run
+                run = []
+            yield [job]
+            continue
+        run.append(job)
+        if len(run) == size:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+def deblur_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions,
+                on_failure: Callable[[Job, Exception], None], progress=None) -> None:
+    """Run every job; a failed input is passed to on_failure (which may raise to stop)."""
+    single = options.left is not None or options.right is not None or options.compare is not None \
+        or executor.info.dual
+    for chunk in _chunks(jobs, 1 if single else batch_size(executor, options.batch)):
+        if is_video(chunk[0].source):
+            try:
+                chunk[0].target.parent.mkdir(parents=True, exist_ok=True)
+                deblur_video(executor, chunk[0], options)
+            except Exception as exc:  # noqa: BLE001  on_failure re-raises what is not an expected failure
+                on_failure(chunk[0], exc)
+        else:
+            _deblur_image_jobs(executor, chunk, options, on_failure)
+        if progress is not None:
+            progress.update(len(chunk))
+
+
+def _deblur_image_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions, fail) -> None:
+    """Read the images, run those of equal size as one batch, write each; a failure skips only
+    the inputs it concerns."""
+    from .pipeline import deblur_images
+
+    same_size: dict[tuple[int, int], list] = {}
+    for job in jobs:
+        try:
+            image = read_image(job.source)
+        except Exception as exc:  # noqa: BLE001  fail() re-raises what is not an expected failure
+            fail(job, exc)
+            continue
+        for note in image.notes:
+            print(f"ifan deblur: warning: {one_line(note)}", file=sys.stderr)
+        same_size.setdefault(image.size, []).append((job, image))
+    for group in same_size.values():
+        try:
+            results = deblur_images(executor, [image for _, image in group], options.left, options.right,
+                                    crop_official=options.crop_official, tiling=options.tiling)
+        except Exception as exc:  # noqa: BLE001
+            for job, image in group:
+                fail(job, exc, image.size)
+            continue
+        for (job, image), result in zip(group, results):
+            try:
+                data = encode_image(result, job.target)
+                job.target.parent.mkdir(parents=True, exist_ok=True)
+                write_bytes(job.target, data, options.overwrite)
+                if options.compare is not None:
+                    write_image(options.compare, side_by_side(image, result), options.overwrite)
+            except Exception as exc:  # noqa: BLE001
+                fail(job, exc)
+
+
+def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
+    """Every frame through the executor, in batches; written to a temporary file, then renamed."""
+    from tqdm import tqdm
+
+    from .pipeline import deblur_frames
+    from .video import AtomicVideoWriter, VideoReader, bgr_to_rgb_float, rgb_float_to_bgr
+
+    with VideoReader(job.source) as reader:
+        size = batch_size(executor, options.batch, *reader.size)
+        with AtomicVideoWriter(job.target, reader.fps, reader.size, options.overwrite) as writer, \
+                tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
+                     file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
+            for frames in reader.batches(size):
+                for out in deblur_frames(executor, [bgr_to_rgb_float(f) for f in frames], options.tiling):
+                    writer.write(rgb_float_to_bgr(out))
+                frames_bar.update(len(frames))
+            if writer.frames == 0:
+                raise IfanError(f"{job.source}: no frame could be decoded")
+            expected = reader.frame_count
+            if expected and expected - writer.frames > expected // 100:  # containers may round the count
+                raise IfanError(f"{job.source}: only {writer.frames} of {expected} frames could be decoded "
+                                "(truncated or corrupt video); nothing written")
+

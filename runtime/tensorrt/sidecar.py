@@ -1,0 +1,140 @@
+"""The engine's JSON sidecar (`<engine>.json`): the one module that writes, reads and validates
+it. `ifan build` writes it beside the engine; the runtime reads the model facts, the optimisation
+profiles, the plugin library and the ONNX the engine was built from out of it. Importing this
+module needs no TensorRT: `--backend auto` reads the sidecar on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from ifan_trt import __version__
+from ifan_trt.contract import META, META_PREFIX, PRECISIONS
+from ifan_trt.errors import IfanError
+from ifan_trt.files import read_input_bytes
+
+from .plan import Profile
+
+SIDECAR_FORMAT = "ifan-trt engine sidecar 1"
+
+
+def sidecar_path(engine: str | os.PathLike) -> Path:
+    return Path(f"{engine}.json")
+
+
+def make_sidecar(*, engine: Path, precision: str, profiles: list[dict], inputs: list[str], metadata: dict,
+                 tensorrt_version: str, engine_sha256: str = "", gpu: dict | None = None,
+                 onnx_path: Path | None = None, onnx_sha256: str = "", source_onnx: Path | None = None,
+                 plugin_lib: Path | None = None, plugin_sha256: str | None = None, builder: dict | None = None,
+                 build_seconds: float = 0.0, layers: dict | None = None) -> dict:
+    """profiles: one {input name: {"min", "opt", "max"}} per optimisation profile
+    (optimization_profiles.profiles_to_sidecar)."""
+    return {
+        "format": SIDECAR_FORMAT,
+        "engine": Path(engine).name,
+        "engine_sha256": engine_sha256,
+        "tensorrt_version": str(tensorrt_version),
+        "gpu": dict(gpu or {"name": "unknown", "compute_capability": "unknown"}),
+        "precision": precision,
+        "profiles": profiles,
+        "inputs": list(inputs),
+        "onnx": {"path": None if onnx_path is None else str(onnx_path), "sha256": onnx_sha256,
+                 "source": None if source_onnx is None else str(source_onnx)},
+        "plugin_library": None if plugin_lib is None else {"path": str(plugin_lib), "sha256": plugin_sha256},
+        "builder": dict(builder or {"strongly_typed": True}),
+        "build_seconds": round(build_seconds, 3),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tool_version": __version__,
+        "metadata": {str(k): str(v) for k, v in metadata.items()},
+        "layer_precisions": layers,
+    }
+
+
+def sidecar_bytes(data: dict) -> bytes:
+    validate(data, "sidecar")
+    return (json.dumps(data, indent=1) + "\n").encode()
+
+
+def _fail(where: str, why: str):
+    raise IfanError(f"{where}: {why}; rebuild the engine with `ifan build` (it writes the sidecar)")
+
+
+def _shape(value, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) != 4 or not all(isinstance(d, int) and d > 0 for d in value):
+        _fail(where, f"a profile shape must be 4 positive integers, got {value!r}")
+    return tuple(value)
+
+
+def validate(data, where: str) -> dict:
+    """The sidecar after checking its format and the type of every field the runtime reads."""
+    if not isinstance(data, dict):
+        _fail(where, "not a JSON object")
+    if data.get("format") != SIDECAR_FORMAT:
+        _fail(where, f"format is {data.get('format')!r}, not {SIDECAR_FORMAT!r}")
+    if data.get("precision") not in PRECISIONS:
+        _fail(where, f"precision {data.get('precision')!r} is not one of {', '.join(PRECISIONS)}")
+    if not isinstance(data.get("metadata"), dict) or not all(isinstance(v, str) for v in data["metadata"].values()):
+        _fail(where, "metadata must map ifan.* keys to strings")
+    if not isinstance(data.get("tensorrt_version"), str):
+        _fail(where, "tensorrt_version must be a string")
+    profiles = data.get("profiles")
+    if not isinstance(profiles, list) or not profiles or not all(isinstance(p, dict) and p for p in profiles):
+        _fail(where, "profiles must be a non-empty list of {input: {min, opt, max}}")
+    for p in profiles:
+        for name, r in p.items():
+            if not isinstance(r, dict) or set(r) != {"min", "opt", "max"}:
+                _fail(where, f"profile entry of {name!r} must have min, opt and max")
+            for key in ("min", "opt", "max"):
+                _shape(r[key], where)
+    for key in ("onnx", "plugin_library", "builder", "gpu"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            _fail(where, f"{key} must be an object or null")
+    for key in ("path", "source"):
+        value = (data.get("onnx") or {}).get(key)
+        if value is not None and not isinstance(value, str):
+            _fail(where, f"onnx.{key} must be a string or null, got {value!r}")
+    lib = data.get("plugin_library")
+    if lib is not None and not isinstance(lib.get("path"), str):
+        _fail(where, f"plugin_library.path must be a string, got {lib.get('path')!r}")
+    return data
+
+
+def read_sidecar(engine: str | os.PathLike) -> dict:
+    """The engine's sidecar, validated (one-line errors naming the file and the fix)."""
+    path = sidecar_path(engine)
+    if not os.path.lexists(path) or not os.path.exists(path):
+        raise IfanError(f"{path}: missing; the engine's sidecar (written by `ifan build` beside "
+                        "the engine) carries the model facts; rebuild the engine or copy the .json with it")
+    try:
+        data = json.loads(read_input_bytes(path))  # a regular file only: a FIFO would block
+    except (OSError, ValueError, RecursionError) as exc:
+        raise IfanError(f"{path}: not a readable JSON sidecar ({str(exc).splitlines()[0]})") from None
+    return validate(data, str(path))
+
+
+def sidecar_metadata(data: dict) -> dict[str, str]:
+    """The model's ONNX metadata recorded in the sidecar; the engine's precision wins."""
+    meta = {k: v for k, v in data["metadata"].items() if k.startswith(META_PREFIX)}
+    meta[META.precision] = data["precision"]
+    return meta
+
+
+def sidecar_profiles(data: dict) -> list[Profile]:
+    """The optimisation profiles as the executor uses them."""
+    return [Profile(index, {name: tuple(tuple(r[k]) for k in ("min", "opt", "max")) for name, r in entry.items()})
+            for index, entry in enumerate(data["profiles"])]
+
+
+def recorded_onnx(engine: str | os.PathLike) -> str | None:
+    """The ONNX model the engine was built from (recorded in its sidecar), else one beside the
+    engine with its stem: what --backend auto runs on a machine without a GPU."""
+    candidates = [Path(engine).with_suffix(".onnx"), Path(f"{engine}.onnx")]
+    try:
+        recorded = read_sidecar(engine).get("onnx") or {}
+        candidates = [Path(recorded[k]) for k in ("path", "source") if recorded.get(k)] + candidates
+    except IfanError:
+        pass
+    return next((str(c) for c in candidates if c.is_file()), None)
