@@ -192,15 +192,31 @@ def test_engine_sidecar_fields_are_type_checked(sandbox, sidecar):
     check_invariants(result, sandbox.root)
 
 
-def test_engine_sidecar_of_the_wrong_type_is_one_line(sandbox):
-    from ifan_trt.runtime.metadata import info_from_sidecar
-    from ifan_trt.errors import IfanError
+def _sidecar(**meta) -> str:
+    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar
 
-    sandbox.path("m.engine.json").write_text('{"metadata": {"ifan.variant": "IFAN", "ifan.size_multiple": "0"}}')
-    with pytest.raises(IfanError, match="size_multiple 0"):
-        info_from_sidecar(sandbox.root / "m.engine")
-    sandbox.path("m.engine.json").write_text("[" * 100000)
-    with pytest.raises(IfanError, match="not a readable JSON sidecar"):
+    shape = [1, 3, 16, 16]
+    data = make_sidecar(engine="m.engine", precision="fp16", profiles=[{"input": dict(min=shape, opt=shape, max=shape)}],
+                        inputs=["input"], metadata={**h.GOOD_META, **meta}, tensorrt_version="10.3.0")
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize("content,says", [
+    (lambda: _sidecar(**{"ifan.size_multiple": "0"}), "size_multiple 0"),
+    (lambda: _sidecar(**{"ifan.n_iters": "many"}), "n_iters"),
+    (lambda: "[" * 100000, "not a readable JSON sidecar"),
+    (lambda: None, "only regular files"),
+])
+def test_engine_sidecar_is_validated(sandbox, content, says):
+    from ifan_trt.errors import IfanError
+    from ifan_trt.runtime.metadata import info_from_sidecar
+
+    text = content()
+    if text is None:
+        h.fifo(sandbox.path("m.engine.json"))
+    else:
+        sandbox.path("m.engine.json").write_text(text)
+    with pytest.raises(IfanError, match=says):
         info_from_sidecar(sandbox.root / "m.engine")
 
 
@@ -226,12 +242,12 @@ def test_calibration_cache_ranges_are_checked():
             _cached_ranges({"ranges": bad}, None)
 
 
-def test_sidecar_written_by_build_is_json_safe(tmp_path):
-    """The sidecar loader accepts what the writer makes (round trip of the fields the runtime reads)."""
+def test_sidecar_written_by_build_is_read_back(tmp_path):
+    """The sidecar loader accepts what the writer makes (the fields the runtime reads)."""
     from ifan_trt.runtime.metadata import info_from_sidecar
 
-    (tmp_path / "e.plan.json").write_text(json.dumps({"precision": "fp16", "metadata": h.GOOD_META}))
-    info = info_from_sidecar(tmp_path / "e.plan")
+    (tmp_path / "m.engine.json").write_text(_sidecar())
+    info = info_from_sidecar(tmp_path / "m.engine")
     assert (info.precision, info.size_multiple, info.n_iters) == ("fp16", 8, 2)
 
 
