@@ -21,7 +21,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from ifan_trt.files import write_bytes
+from ifan_trt.files import atomic_path, write_bytes
 
 PEAK_GBPS = {"Orin AGX": 204.8, "Orin Nano": 68.0}
 
@@ -98,7 +98,8 @@ def plot(results: list[dict], path: Path) -> None:
     ax.set_ylabel("achieved GB/s (minimum IAC traffic / time)")
     ax.set_title(f"IAC {results[0]['shape']} N={results[0]['n_iters']} on {results[0]['gpu']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 
