@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.sizes import parse_size
+
 from . import prepare
 
 AUDIT_SEEDS = (201, 202, 203)  # calibration uses prepare.CALIB_SEEDS
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from ifan_trt.calib.audit import audit
 
-    size = tuple(int(v) for v in args.size.split("x"))
+    size = parse_size(args.size, "--size")
     result = audit(Path(args.fp32), Path(args.int8), test_images(Path(args.work), size), size,
                    min_psnr=MIN_PSNR, progress=False)
     mean = result.mean

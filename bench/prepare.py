@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.files import atomic_write, write_bytes
+from ifan_trt.sizes import parse_size
 
 SEED = 0
 CALIB_SEEDS = (101, 102, 103, 104)
@@ -39,7 +40,7 @@ def image(h: int, w: int, seed: int) -> np.ndarray:
 def input_path(work: Path, size: str, seed: int = SEED) -> Path:
     path = work / f"input_{size}_s{seed}.npy"
     if not path.is_file():
-        h, w = (int(v) for v in size.split("x"))
+        h, w = parse_size(size, "size")
         _atomic_save_npy(path, image(h, w, seed))
     return path
 

@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from ifan_trt.sizes import parse_size
+
 from .report import parse_vmhwm
 
 
@@ -88,7 +90,7 @@ def _product_model(spec):
 
 def _iac_inputs(spec):
     """Deterministic IAC inputs: features and full-layout filters at 1/8 of the image size."""
-    h, w = (int(v) // 8 for v in spec["size"].split("x"))
+    h, w = (v // 8 for v in parse_size(spec["size"], "size"))
     n, c, k = spec.get("n_iters", 17), spec.get("channels", 128), 3
     rng = np.random.default_rng(spec.get("seed", 0))
     x = rng.standard_normal((1, c, h, w), dtype=np.float32)

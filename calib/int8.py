@@ -233,7 +233,7 @@ def calibrate(model, image_paths: list[Path], make_feeds, method: str = "percent
     _calibration_method(method)
     if graphs.opset(model) < 13:
         raise IfanError(f"opset {graphs.opset(model)}: per-channel Q/DQ needs opset 13 or newer; re-export")
-    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node):
+    if graphs.has_qdq(model):
         raise IfanError("this graph already has Q/DQ nodes; calibrate the FP32 export")
     graphs.name_nodes(model)
     twin = standard_twin(model)

@@ -71,8 +71,8 @@ def source_onnx(arg: Path, out: Path, overwrite: bool = False) -> Path:
 
 def read_fp32(path: Path):
     model = graphs.load_model(path)
-    precision = graphs.metadata(model).get(graphs.PRECISION_KEY, "fp32")
-    if precision != "fp32" or any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node):
+    precision = graph_precision(model)
+    if precision != "fp32" or graphs.has_qdq(model):
         raise IfanError(f"{path}: is a {precision} graph; start from the FP32 export")
     return model
 

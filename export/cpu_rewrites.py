@@ -28,7 +28,7 @@ def optimise_for_cpu(model):
     from ifan_trt.export import twin
 
     applied: dict[str, int] = {}
-    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node):
+    if graphs.has_qdq(model):
         return model, applied
     if graphs.plugin_nodes(model):
         model = twin.standard_twin(model)

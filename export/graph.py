@@ -101,6 +101,10 @@ def value_types(model) -> dict[str, int]:
     return types
 
 
+def has_qdq(model) -> bool:
+    return any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
+
+
 def graph_precision(model) -> str:
     """The graph's precision: its ifan.precision metadata, else what its nodes show."""
     from onnx import TensorProto
@@ -108,7 +112,7 @@ def graph_precision(model) -> str:
     meta = {p.key: p.value for p in model.metadata_props}
     if meta.get(META.precision) in PRECISIONS:
         return meta[META.precision]
-    qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
+    qdq = has_qdq(model)
     half = any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer)
     return ("int8-fp16" if half else "int8") if qdq else ("fp16" if half else "fp32")
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ifan_trt.contract import SIZE_MULTIPLE
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -18,7 +20,7 @@ class ModelInfo:
     in_bit: int = 8
     iac_mode: str = "official"
     precision: str = "fp32"
-    size_multiple: int = 8
+    size_multiple: int = SIZE_MULTIPLE
     normalization: str = "rgb/255"
     iac_form: str = ""  # "plugin" or "onnx" for exported models, "" for PyTorch
     extra: dict = field(default_factory=dict, compare=False)  # other recorded facts, shown in reports
@@ -30,7 +32,7 @@ class ShapeLimits:
 
     min_batch: int = 1
     max_batch: int | None = None
-    min_hw: tuple[int, int] = (8, 8)
+    min_hw: tuple[int, int] = (SIZE_MULTIPLE, SIZE_MULTIPLE)
     max_hw: tuple[int, int] | None = None
 
     def fits_hw(self, h: int, w: int) -> bool:

@@ -10,6 +10,7 @@ from ifan_trt.errors import IfanError
 from .executor import ModelInfo
 
 from ifan_trt.contract import META_PREFIX as PREFIX
+from ifan_trt.contract import SIZE_MULTIPLE
 
 
 def _bool(text: str) -> bool:
@@ -36,7 +37,7 @@ def info_from_metadata(meta: dict[str, str], where: str = "model") -> ModelInfo:
         in_bit=in_bit,
         iac_mode=iac_mode,
         precision=str(meta.get("precision", "fp32")),
-        size_multiple=_int(meta, "size_multiple", 8, (1, 256), where),
+        size_multiple=_int(meta, "size_multiple", SIZE_MULTIPLE, (1, 256), where),
         normalization=normalization or ("rgb/65535" if in_bit == 16 else "rgb/255"),
         iac_form=str(meta.get("iac_form", "")),
         extra={k: v for k, v in meta.items() if k in ("tool_version", "checkpoint_sha256", "filter_layout")},

@@ -1,5 +1,5 @@
-"""Fixtures for the precision tests: one small IFAN (ch=8, N=2, random weights) exported once per
-session in both IAC forms, and small synthetic defocus images (calibration and held-out sets)."""
+"""Fixtures for the precision tests: the small random IFAN's exports by name, and small synthetic
+defocus images (calibration and held-out sets)."""
 
 from __future__ import annotations
 
@@ -30,23 +30,6 @@ def heldout_images(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_exports(tmp_path_factory) -> dict[str, Path]:
-    """{"plugin": ONNX path, "onnx": ONNX path, "checkpoint": .pth path} of one small random model."""
-    torch = pytest.importorskip("torch")
-    from ifan_trt.export import export_onnx
-    from ifan_trt.model import IFAN, IFANConfig
-
-    torch.manual_seed(0)
-    model = IFAN(IFANConfig(ch=8, n_iters=2))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, 0.06)  # visible effect of every layer without saturating the output
-    model.eval()
-    folder = tmp_path_factory.mktemp("onnx")
-    from ifan_trt.checkpoint import save_checkpoint
-
-    paths = {form: export_onnx(model, folder / f"small_{form}.onnx", iac_form=form).path
-             for form in ("plugin", "onnx")}
-    paths["checkpoint"] = folder / "small.pth"
-    save_checkpoint(model, paths["checkpoint"])
-    return paths
+def small_exports(models) -> dict[str, Path]:
+    """{"plugin": ONNX path, "onnx": ONNX path, "checkpoint": .pth path} of the small random model."""
+    return {kind: models(kind) for kind in ("plugin", "onnx", "checkpoint")}

@@ -4,6 +4,7 @@ images that `ifan fp16` measures on when no --images is given."""
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -18,11 +19,21 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxconverter_common")
 
 
+def _not_needed(folder: str, names: list[str]) -> set[str]:
+    """What a wheel build does not read: repository tooling, build folders, caches."""
+    top = Path(folder) == REPO
+    return {n for n in names if n in ("__pycache__", ".pytest_cache") or n.endswith(".egg-info")
+            or (top and (n in (".git", "tests", "bench", "plugins", "docs") or n.startswith((".venv", "build"))))}
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # built from a copy: setuptools writes build/ beside the sources, which must not land in the checkout
+    source = tmp_path_factory.mktemp("source") / "ifan-trt"
+    shutil.copytree(REPO, source, ignore=_not_needed)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(out), str(REPO)], check=True, timeout=300, capture_output=True)
+                    "-w", str(out), str(source)], check=True, timeout=300, capture_output=True)
     (found,) = out.glob("ifan_trt-*.whl")
     return found
 

@@ -1,46 +1,13 @@
-"""Helpers for the runtime tests: the small random IFAN's checkpoint and ONNX exports (each made
-once per session in pytest's temporary folder: an export costs ~10 s on 2 cores), tiny scenes and
-videos, and a fake executor for the logic that does not need a network. Test modules import the
-`models` fixture from here."""
+"""Helpers for the runtime tests: tiny scenes and videos, and a fake executor for the logic that
+does not need a network. The small model's checkpoint and exports are the `models` fixture of
+tests/conftest.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
-import pytest
 
 from ifan_trt.runtime.executor import Executor, ModelInfo, ShapeLimits
-
-from .models import random_model
-
-
-
-
-@pytest.fixture(scope="session")
-def models(tmp_path_factory):
-    """models(kind) -> path of the small model as a checkpoint ("checkpoint") or an ONNX export
-    ("onnx": standard-op IAC, "plugin": the IFAN_IAC node), each made once per session."""
-    folder = tmp_path_factory.mktemp("small_models")
-    made: dict[str, Path] = {}
-
-    def get(kind: str) -> Path:
-        if kind not in made:
-            checkpoint = folder / "small.pth"
-            if not checkpoint.exists():
-                from ifan_trt.checkpoint import save_checkpoint
-
-                save_checkpoint(random_model(), checkpoint)
-            if kind == "checkpoint":
-                made[kind] = checkpoint
-            else:
-                from ifan_trt.export import export_onnx
-
-                made[kind] = export_onnx(checkpoint, folder / f"small_{kind}.onnx", iac_form=kind).path
-        return made[kind]
-
-    return get
 
 
 def scene(h: int, w: int, seed: int = 0) -> np.ndarray:

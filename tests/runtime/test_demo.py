@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.helpers.runtime import FakeExecutor, models, write_video  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import FakeExecutor, write_video  # noqa: E402
 from ifan_trt.errors import IfanError
 from ifan_trt.files import is_temp
 from ifan_trt.runtime.live import Demo, DemoOptions

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 
-from tests.helpers.runtime import models, scene  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import scene  # noqa: E402
 from ifan_trt.errors import IfanError  # noqa: E402
 from ifan_trt.runtime.backends import open_executor, resolve_backend  # noqa: E402
 from ifan_trt.runtime.ort_executor import OrtExecutor, providers_for  # noqa: E402

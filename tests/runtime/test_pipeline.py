@@ -4,7 +4,7 @@ to what the engine accepts, video frames as one batch."""
 import numpy as np
 import pytest
 
-from tests.helpers.runtime import FakeExecutor, models, scene  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import FakeExecutor, scene  # noqa: E402
 from ifan_trt.imageio import Image
 from ifan_trt.runtime.executor import ShapeLimits
 from ifan_trt.runtime.pipeline import Tiling, deblur_frames, deblur_image, infer

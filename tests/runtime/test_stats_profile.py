@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers.runtime import FakeExecutor, models  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import FakeExecutor  # noqa: E402
 from ifan_trt.cli import main
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime import stats

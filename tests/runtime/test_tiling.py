@@ -4,7 +4,7 @@ per-pixel network), tile-size choice, and the default overlap's accuracy against
 import numpy as np
 import pytest
 
-from tests.helpers.runtime import FakeExecutor, models, scene  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import FakeExecutor, scene  # noqa: E402
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.executor import ShapeLimits
 from ifan_trt.runtime.tiling import (DEFAULT_OVERLAP, blend_weights, choose_tile, parse_tile, plan_tiles,

@@ -13,7 +13,7 @@ trt = require_tensorrt_gpu(polygraphy=True)
 
 from ifan_trt.runtime.tensorrt.cuda import available_implementations  # noqa: E402
 
-from tests.helpers.runtime import models, scene  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import scene  # noqa: E402
 from ifan_trt.runtime.ort_executor import OrtExecutor  # noqa: E402
 from ifan_trt.runtime.tensorrt.executor import TrtExecutor  # noqa: E402
 

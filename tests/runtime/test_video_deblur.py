@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from tests.helpers.runtime import models, write_video  # noqa: E402, F401 (models: a fixture)
+from tests.helpers.runtime import write_video  # noqa: E402
 from ifan_trt.cli import main  # noqa: E402
 
 
