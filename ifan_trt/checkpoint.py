@@ -133,7 +133,15 @@ def infer_config(state: dict[str, torch.Tensor], in_bit: int = 8, iac_mode: str 
                       ch=ch, ks=ks, filter_size=k)
 
 
+MAX_PARAMETERS = 200_000_000  # the official IFAN has ~10 M; more is a crafted or broken config
+
+
 def build_strict(config: IFANConfig, state: dict[str, torch.Tensor], path: Path) -> IFAN:
+    with torch.device("meta"):  # counted without allocating: a crafted config cannot take gigabytes
+        size = sum(p.numel() for p in IFAN(config).parameters())
+    if size > MAX_PARAMETERS:
+        raise IfanError(f"{path}: {config.variant} would have {size / 1e6:.0f} M parameters; at most "
+                        f"{MAX_PARAMETERS // 1_000_000} M are supported (malformed config?)")
     model = IFAN(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))

@@ -61,6 +61,8 @@ CHECKPOINTS = {
     "config_ch_zero": (lambda p, m: h.torch_file(p, h.ours(_model(), config={"ch": 0, "n_iters": 2})), "ch=0"),
     "config_ch_huge": (lambda p, m: h.torch_file(p, h.ours(_model(), config={"ch": 100000, "n_iters": 2})),
                        "ch=100000"),
+    "config_all_large": (lambda p, m: h.torch_file(p, h.ours(_model(), config={"ch": 128, "n_iters": 64, "ks": 7})),
+                         "M parameters"),
     "config_ks_huge": (lambda p, m: h.torch_file(p, h.ours(_model(), config={"ch": 8, "ks": 999})), "ks=999"),
     "config_ks_even": (lambda p, m: h.torch_file(p, h.ours(_model(), config={"ch": 8, "ks": 4})), "ks=4"),
     "config_ch_text": (lambda p, m: h.torch_file(p, h.ours(_model(), config={"ch": "8"})), "ch='8'"),
