@@ -44,7 +44,7 @@ def register(subparsers) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="checkpoint to write (our format)")
-    p.add_argument("--ch", type=int_range(1, 256), default=16, help="base width ch1 (official 32)")
+    p.add_argument("--ch", type=int_range(1, 128), default=16, help="base width ch1 (official 32)")
     p.add_argument("--n-iters", type=int_range(1, 64), default=8, help="IAC iterations N (official 17)")
     p.add_argument("--patch", type=positive_int, default=128, help="training patch size (multiple of 8)")
     p.add_argument("--batch", type=positive_int, default=4)

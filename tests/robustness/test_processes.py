@@ -54,7 +54,7 @@ def test_a_fifo_input_never_blocks(tmp_path):
 
 @pytest.mark.parametrize("argv,line", [
     (["-m", "ifan_trt.cli", "train", "--out", "m.pth", "--ch", "0"],
-     "ifan train: error: argument --ch: must be between 1 and 256, got 0"),
+     "ifan train: error: argument --ch: must be between 1 and 128, got 0"),
     (["-m", "ifan_trt.cli", "deblur", "a.png", "-o", "b.png", "--batch", "0"],
      "ifan deblur: error: argument --batch: must be >= 1, got 0"),
     ([str(REPO / "build_engine.py"), "--onnx", "missing.onnx", "-o", "m.plan"],
