@@ -36,6 +36,13 @@ def ort_severity() -> int:
     return severity
 
 
+def python_prints_silenced():
+    """Drop what a library print()s to stdout (unless --verbose)."""
+    import io
+
+    return contextlib.nullcontext() if _state["verbose"] else contextlib.redirect_stdout(io.StringIO())
+
+
 @contextlib.contextmanager
 def c_stderr_silenced() -> Iterator[None]:
     """Point file descriptor 2 at /dev/null while a C library decodes (unless --verbose)."""

@@ -105,7 +105,15 @@ def _return_freed_memory() -> None:
 
 def create_session(path: str, providers: list[str], threads: int | None = None, cpu_rewrites: dict | None = None):
     """A session for the file; on the CPU provider the graph is rewritten first (cpu_rewrites, if
-    given, receives what was applied)."""
+    given, receives what was applied). ONNX Runtime prints its provider fallback on stdout: kept
+    for --verbose."""
+    from ifan_trt.noise import python_prints_silenced
+
+    with python_prints_silenced():
+        return _create_session(path, providers, threads, cpu_rewrites)
+
+
+def _create_session(path: str, providers: list[str], threads: int | None, cpu_rewrites: dict | None):
     import onnxruntime as ort
 
     try:
@@ -159,13 +167,20 @@ class OrtExecutor(Executor):
         self.providers = providers_for(device, ort.get_available_providers())
         self.cpu_rewrites: dict[str, int] = {}  # what export/cpu_rewrites.py changed (CPU provider only)
         self.session = create_session(path, self.providers, threads, self.cpu_rewrites)
-        self.info = info_from_metadata(self.session.get_modelmeta().custom_metadata_map, path)
+        try:
+            recorded = self.session.get_modelmeta().custom_metadata_map
+        except UnicodeDecodeError:
+            raise IfanError(f"{path}: malformed ifan.* metadata (not UTF-8 text)") from None
+        self.info = info_from_metadata(recorded, path)
         inputs = {i.name: i for i in self.session.get_inputs()}
         if "input" not in inputs:
             raise IfanError(f"{path}: no input tensor named 'input' (has {', '.join(inputs)})")
         self._dtypes = {name: _NP_TYPES.get(i.type, np.float32) for name, i in inputs.items()}
         self._stage_ms = {}
-        self.limits = _static_limits(inputs["input"].shape)
+        try:
+            self.limits = _static_limits(inputs["input"].shape)
+        except UnicodeDecodeError:
+            raise IfanError(f"{path}: malformed input shape (a dimension name is not UTF-8 text)") from None
 
     def describe(self) -> str:
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "")

@@ -293,3 +293,14 @@ def test_a_backend_refusal_of_any_type_is_one_line(sandbox, monkeypatch):
         raise ValueError("a bug of ours")
     except ValueError as exc:
         assert describe(exc) is None
+
+
+def test_onnx_metadata_that_is_not_utf8_is_one_line(sandbox):
+    pytest.importorskip("onnxruntime")
+    path = h.onnx_with_metadata(sandbox.path("m.onnx"), {**h.GOOD_META, "ifan.tool_version": "QQQQ"})
+    path.write_bytes(path.read_bytes().replace(b"QQQQ", b"\xff\xfe\xfd\xfc"))
+    h.image(sandbox.path("in.png"))
+    result = sandbox.run("deblur", "in.png", "-o", "out.png", "--onnx", "m.onnx")
+    error_line(result, "deblur", "m.onnx", "not UTF-8")
+    assert result.out == ""  # ONNX Runtime's own fallback prints are dropped too
+    check_invariants(result, sandbox.root)
