@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ifan_trt.errors import IfanError
 from ifan_trt.failures import MEMORY_HINT, describe, one_line
+from ifan_trt.files import check_not_input
 from ifan_trt.imageio import read_image
 from ifan_trt.options import add_decode_budget, positive_int
 from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS
@@ -73,6 +74,9 @@ def _check_request(args, jobs) -> None:
 
     views = (args.left, args.right)
     check_targets(jobs, args.overwrite, views)
+    if args.recursive:  # a later run would read the outputs as inputs
+        folders = [item for item in args.inputs if Path(item).is_dir()]
+        check_not_input(args.output, [], folders, what="-o")
     if (args.left or args.right or args.compare) and len(jobs) != 1:
         raise IfanError("--left/--right and --compare go with exactly one input image")
     if args.compare:
