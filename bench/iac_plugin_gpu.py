@@ -68,12 +68,14 @@ def time_engine(trt, torch, serialized: bytes, inputs: dict, runs: int, warmup: 
         context.set_tensor_address(name, tensor.data_ptr())
     stream = torch.cuda.Stream()
     for _ in range(warmup):
-        assert context.execute_async_v3(stream.cuda_stream), "enqueue failed"
+        if not context.execute_async_v3(stream.cuda_stream):
+            raise RuntimeError("execute_async_v3 failed in the warm-up (see TensorRT's log)")
     times = []
     for _ in range(runs):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record(stream)
-        context.execute_async_v3(stream.cuda_stream)
+        if not context.execute_async_v3(stream.cuda_stream):  # a failed enqueue must not be timed
+            raise RuntimeError("execute_async_v3 failed in the timed loop (see TensorRT's log)")
         end.record(stream)
         end.synchronize()
         times.append(start.elapsed_time(end))

@@ -1,9 +1,9 @@
-"""The IAC as a torch.library custom op, and its two ONNX translations.
+"""The IAC as a torch.library custom op, and its ONNX translation.
 
 torch.export keeps ``ifan::iac`` as one opaque call (its decomposition, a long chain of pads and
 multiply-adds, never reaches the graph); the exporter's ``custom_translation_table`` then emits
-either the single ``IFAN_IAC`` plugin node or the same maths in standard ONNX ops. Both
-translations receive the same boundary values, so every tensor outside the IAC keeps its name.
+the single ``IFAN_IAC`` plugin node. The standard-op form replaces that node afterwards
+(export/twin.py), so every tensor outside the IAC keeps its name in both forms.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 import onnx
 import torch
 from onnx.defs import OpSchema
-from onnxscript import opset19 as op
 from onnxscript.values import Opset
 
 from ifan_trt.contract import (LAYOUT_CODES, LAYOUTS, MODE_CODES, MODES, PLUGIN_DOMAIN, PLUGIN_NAMESPACE, PLUGIN_OP,
-                               PLUGIN_VERSION, iteration_channels)
+                               PLUGIN_VERSION, filter_channels)
 from ifan_trt.iac import iac
+
+from .iac_split import iteration_rows
 
 
 @torch.library.custom_op("ifan::iac", mutates_args=())
@@ -29,6 +30,31 @@ def iac_op(x: torch.Tensor, filters: torch.Tensor, n_iters: int, k: int, mode: i
 @iac_op.register_fake
 def _iac_shape(x, filters, n_iters, k, mode, layout, slope):
     return torch.empty_like(x)
+
+
+class SplitIACOp(torch.nn.Module):
+    """The IAC with the filter predictor's last 1x1 conv folded in, one custom op per iteration
+    (N=1), each fed by a conv over the rows of F that iteration reads (export/iac_split.py).
+    forward(x, trunk): trunk is the conv's input, so the full F is never computed."""
+
+    def __init__(self, conv: torch.nn.Conv2d, n_iters: int, k: int, mode: str, layout: str, slope: float):
+        super().__init__()
+        self.layout = layout
+        c = conv.out_channels // filter_channels(n_iters, 1, k, layout)
+        self.convs = torch.nn.ModuleList()
+        for i in range(n_iters):
+            rows = torch.tensor(iteration_rows(n_iters, c, k, layout, i))
+            part = torch.nn.Conv2d(conv.in_channels, len(rows), 1)
+            with torch.no_grad():
+                part.weight.copy_(conv.weight[rows])
+                part.bias.copy_(conv.bias[rows])
+            self.convs.append(part)
+        self.args = (1, k, MODE_CODES[mode], LAYOUT_CODES[layout], float(slope))
+
+    def forward(self, x: torch.Tensor, trunk: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = iac_op(x, conv(trunk), *self.args)
+        return x
 
 
 class IACOp(torch.nn.Module):
@@ -80,47 +106,3 @@ def iac_plugin(x, filters, n_iters: int, k: int, mode: int, layout: int, slope: 
     return _plugin_opset.IFAN_IAC(
         x, filters, plugin_version=PLUGIN_VERSION, plugin_namespace=PLUGIN_NAMESPACE,
         N=n_iters, k=k, mode=mode, layout=layout, slope=slope)
-
-
-_INT64_MAX = 2**63 - 1
-
-
-def _directional_pass(x, filters, start: int, c: int, k: int, axis: int):
-    """sum_t F[:, start + ch*k + t] * x shifted by t - p along axis, with edge padding.
-
-    Shifts are Slices of the padded tensor with constant starts/ends (negative ends count from
-    the end), so no Shape ops: TensorRT sees static slice parameters.
-    """
-    p = (k - 1) // 2
-    pads = [0, 0, p, 0, 0, 0, p, 0] if axis == 2 else [0, 0, 0, p, 0, 0, 0, p]
-    xp = op.Pad(x, op.Constant(value_ints=pads), mode="edge") if p else x
-    out = None
-    for t in range(k):
-        end = t - 2 * p if t < 2 * p else _INT64_MAX
-        shifted = op.Slice(xp, op.Constant(value_ints=[t]), op.Constant(value_ints=[end]),
-                           op.Constant(value_ints=[axis])) if p else xp
-        kernel = op.Slice(filters, op.Constant(value_ints=[start + t]),
-                          op.Constant(value_ints=[start + c * k]), op.Constant(value_ints=[1]),
-                          op.Constant(value_ints=[k]))
-        term = op.Mul(kernel, shifted)
-        out = term if out is None else op.Add(out, term)
-    return out
-
-
-def iac_standard(x, filters, n_iters: int, k: int, mode: int, layout: int, slope: float):
-    """Translation to standard ONNX ops: per iteration edge Pad + Slice + Mul + Add per pass,
-    then Add bias and LeakyRelu, in the order of ifan_trt.iac.iac."""
-    c = x.shape[1]
-    if not isinstance(c, int):
-        raise ValueError("the IAC's feature channels must be static to export the standard-op form")
-    for i in range(n_iters):
-        kv, kh, b0 = iteration_channels(i, n_iters, c, k, mode, layout)
-        v = _directional_pass(x, filters, kv, c, k, axis=2)
-        h = _directional_pass(v, filters, kh, c, k, axis=3)
-        bias = op.Slice(filters, op.Constant(value_ints=[b0]),
-                        op.Constant(value_ints=[b0 + c]), op.Constant(value_ints=[1]))
-        x = op.LeakyRelu(op.Add(h, bias), alpha=slope)
-    return x
-
-
-TRANSLATIONS = {"plugin": iac_plugin, "onnx": iac_standard}

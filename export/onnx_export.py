@@ -2,7 +2,9 @@
 kernel2 rows pruned in official mode, ``ifan.*`` metadata.
 
 Exporter: torch.onnx.export(dynamo=True) (torch.export-based) with the IAC as the custom op
-``ifan::iac`` translated by ``iac_op.TRANSLATIONS``. H and W are declared multiples of 8 (the
+``ifan::iac`` translated to the IFAN_IAC plugin node (``iac_op.iac_plugin``); the standard-op form
+is that graph with the node replaced by export/twin.py, the one emitter of the IAC as standard ops
+(the calibration twin and the CPU rewrites use it too). H and W are declared multiples of 8 (the
 network's contract), so every shape in the graph is exact, not a rounded expression.
 """
 
@@ -22,14 +24,15 @@ import torch
 from ifan_trt import __version__
 from ifan_trt.checkpoint import LoadedModel, load_checkpoint
 from ifan_trt.errors import IfanError
-from ifan_trt.files import atomic_path
+from ifan_trt.files import atomic_path, write_bytes
 from ifan_trt.sizes import check_size
 from ifan_trt.contract import compact_rows, filter_channels
 from ifan_trt.model import IFAN, IFANConfig
 
 from ifan_trt.contract import (DEFAULT_OPSET, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
                        IAC_OUTPUT, INPUT, LEFT, OUTPUT, RIGHT, SIZE_MULTIPLE, normalization)
-from .iac_op import TRANSLATIONS, IACOp, iac_op
+from .iac_op import IACOp, SplitIACOp, iac_op, iac_plugin
+from .iac_split import split_filters_name, split_state_name
 from ifan_trt.contract import META
 
 # torch.onnx's dynamo exporter emits opset 18 or newer: below that it runs ONNX's version
@@ -50,6 +53,7 @@ class ExportResult:
     filter_bytes_full: int
     filter_bytes_exported: int
     metadata: dict = field(default_factory=dict)
+    iac_split: bool = False
 
 
 def filter_bytes(config: IFANConfig, layout: str, height: int = 720, width: int = 1280,
@@ -59,10 +63,11 @@ def filter_bytes(config: IFANConfig, layout: str, height: int = 720, width: int 
     return channels * (height // 8) * (width // 8) * bytes_per_value
 
 
-def build_export_model(model: IFAN, prune: bool = True) -> IFAN:
+def build_export_model(model: IFAN, prune: bool = True, split: bool = False) -> IFAN:
     """A copy of model whose IAC is the custom op; with prune (official mode only) the filter
     predictor's last 1x1 conv keeps just the rows the IAC reads (compact layout). Lossless:
-    the kept rows are copied unchanged, the dropped ones (kernel2) are never read."""
+    the kept rows are copied unchanged, the dropped ones (kernel2) are never read. With split,
+    that conv moves into the IAC, one row slice per iteration (SplitIACOp): F is never made."""
     config = model.config
     source_layout = model.iac.layout
     layout = "compact" if (prune and config.iac_mode == "official") or source_layout == "compact" else "full"
@@ -73,7 +78,13 @@ def build_export_model(model: IFAN, prune: bool = True) -> IFAN:
         state["F.3.bias"] = state["F.3.bias"][rows].contiguous()
     out = IFAN(config, filter_layout=layout)
     out.load_state_dict(state, strict=True)
-    out.iac = IACOp(config.n_iters, config.filter_size, config.iac_mode, layout, model.iac.slope)
+    iac_args = (config.n_iters, config.filter_size, config.iac_mode, layout, model.iac.slope)
+    if split:
+        conv = out.F[3]
+        out.F = out.F[:3]  # filters() now returns the conv's input
+        out.iac = SplitIACOp(conv, *iac_args)
+    else:
+        out.iac = IACOp(*iac_args)
     return out.eval()
 
 
@@ -97,7 +108,8 @@ def _dynamic_shapes(names, shape, batch):
     return {name: dict(dims) for name in names}
 
 
-def _metadata(config: IFANConfig, iac_form: str, layout: str, sha256: str) -> dict[str, str]:
+def _metadata(config: IFANConfig, iac_form: str, layout: str, sha256: str,
+              split: bool = False) -> dict[str, str]:
     return {
         META.variant: config.variant,
         META.n_iters: str(config.n_iters),
@@ -105,6 +117,7 @@ def _metadata(config: IFANConfig, iac_form: str, layout: str, sha256: str) -> di
         META.in_bit: str(config.in_bit),
         META.iac_mode: config.iac_mode,
         META.iac_form: iac_form,
+        META.iac_split: "true" if split else "false",
         META.filter_layout: layout,
         META.normalization: normalization(config.in_bit),
         META.size_multiple: str(SIZE_MULTIPLE),
@@ -115,16 +128,21 @@ def _metadata(config: IFANConfig, iac_form: str, layout: str, sha256: str) -> di
 
 
 def _finish_graph(ir_model, boundary, names, shape, batch, metadata, variant) -> None:
-    """Stable names at the IAC boundary, readable I/O dims, metadata; drop exporter noise."""
-    x, filters, out = boundary
-    fx_iac = out.name  # the exporter names the IAC output after the FX node
-    for value, name in ((x, IAC_FEATURES), (filters, IAC_FILTERS), (out, IAC_OUTPUT)):
-        value.name = name
+    """Stable names at the IAC boundary, readable I/O dims, metadata; drop exporter noise.
+    boundary: (features, filters, output) of each IAC call, one per iteration in the split form."""
+    fx_nodes = {f"node_{out.name}" for _, _, out in boundary}  # IAC outputs: named after the FX node
+    split = len(boundary) > 1
+    boundary[0][0].name = IAC_FEATURES
+    boundary[-1][2].name = IAC_OUTPUT
+    for i, (_, filters, out) in enumerate(boundary):
+        filters.name = split_filters_name(i) if split else IAC_FILTERS
+        if i < len(boundary) - 1:
+            out.name = split_state_name(i + 1)
     graph = ir_model.graph
     count = 0
     for node in graph:
         node.metadata_props.pop("pkg.torch.onnx.stack_trace", None)  # paths of this machine
-        if "ifan.iac" in node.metadata_props.get("pkg.torch.onnx.fx_node", "") or node.name == f"node_{fx_iac}":
+        if "ifan.iac" in node.metadata_props.get("pkg.torch.onnx.fx_node", "") or node.name in fx_nodes:
             node.name = f"{IAC_NODE_PREFIX}{node.op_type}_{count}"
             count += 1
     _rename_anonymous(graph)
@@ -174,7 +192,7 @@ def _rename_anonymous(graph) -> None:
 
 def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | None = None,
                 prune: bool = True, opset: int = DEFAULT_OPSET, batch: int | None = None,
-                overwrite: bool = True) -> ExportResult:
+                iac_split: bool | str = False, overwrite: bool = True) -> ExportResult:
     """Export IFAN to an ONNX file; returns an ExportResult.
 
     model: an ifan_trt.checkpoint.LoadedModel, a checkpoint path, or an IFAN module.
@@ -182,7 +200,11 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     shape: (H, W) to fix height and width (multiples of 8); None keeps them dynamic.
     prune: in official mode, drop the never-read kernel2 rows (compact filter layout).
     opset: ONNX opset (>= 18). batch: fix the batch size; None keeps it dynamic.
-    The file is written atomically; tensor names and metadata follow ifan_trt.contract.
+    iac_split: True for the split form (one IAC node per iteration, each fed by its own slice of
+    the filter conv: F is never written); "auto": the split form when it lowers the peak of live
+    activations (export/liveness.py) at shape, or 720x1280 when the shape is dynamic.
+    The file is written atomically (an existing file is replaced only with overwrite); tensor
+    names and metadata follow ifan_trt.contract.
     """
     if iac_form not in IAC_FORMS:
         raise IfanError(f"iac form {iac_form!r}: expected one of {', '.join(IAC_FORMS)}")
@@ -193,11 +215,13 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
         check_size(shape, "--shape", multiple=SIZE_MULTIPLE, minimum=SIZE_MULTIPLE)
     if batch is not None and batch < 1:
         raise IfanError(f"batch {batch}: must be >= 1")
+    if iac_split == "auto":
+        return _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwrite)
     path = Path(path)
     start = time.perf_counter()
     network, sha256 = _resolve(model)
     config = network.config
-    export_model = build_export_model(network, prune)
+    export_model = build_export_model(network, prune, split=bool(iac_split))
     layout = export_model.iac.layout
 
     names = [INPUT, LEFT, RIGHT] if config.dual else [INPUT]
@@ -206,10 +230,28 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     boundary = []
 
     def translate(x, filters, n_iters: int, k: int, mode: int, layout: int, slope: float):
-        result = TRANSLATIONS[iac_form](x, filters, n_iters, k, mode, layout, slope)
+        result = iac_plugin(x, filters, n_iters, k, mode, layout, slope)  # standard ops: below
         boundary.append((x, filters, result))
         return result
 
+    program = _trace(export_model, example, names, shape, batch, opset, translate, config.variant)
+    written = dict(program.model.opset_imports).get("", opset)
+    if written != opset:  # the exporter may settle on another version: say so rather than claim it
+        raise IfanError(f"opset {opset}: the exporter of torch {torch.__version__} wrote opset {written}; "
+                        f"pass --opset {written}")
+    expected = config.n_iters if iac_split else 1
+    if len(boundary) != expected:
+        raise RuntimeError(f"expected {expected} IAC call(s) in the exported graph, found {len(boundary)}")
+    metadata = _metadata(config, iac_form, layout, sha256, bool(iac_split))
+    _finish_graph(program.model, boundary, names, shape, batch, metadata, config.variant)
+
+    _save(program, path, iac_form, overwrite)
+    return ExportResult(path, config, iac_form, layout, opset, time.perf_counter() - start,
+                        filter_bytes(config, "full"), filter_bytes(config, layout), metadata, bool(iac_split))
+
+
+def _trace(export_model, example, names, shape, batch, opset, translate, variant: str):
+    """torch.onnx.export (dynamo) of the model with the IAC translated by translate, optimised."""
     logger = logging.getLogger("torch.onnx")
     level = logger.level
     with warnings.catch_warnings(), torch.no_grad():
@@ -226,23 +268,46 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
             _optimize(program.model)
         except Exception as exc:  # the exporter's errors are long reports: keep the first line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RuntimeError(f"ONNX export of {config.variant} failed: {first}") from exc
+            raise RuntimeError(f"ONNX export of {variant} failed: {first}") from exc
         finally:
             logger.setLevel(level)
-    if len(boundary) != 1:
-        raise RuntimeError(f"expected one IAC in the exported graph, found {len(boundary)}")
-    metadata = _metadata(config, iac_form, layout, sha256)
-    _finish_graph(program.model, boundary[0], names, shape, batch, metadata, config.variant)
+    return program
 
-    written = dict(program.model.opset_imports).get("", opset)
-    if written != opset:  # the exporter may settle on another version: say so rather than claim it
-        raise IfanError(f"opset {opset}: the exporter of torch {torch.__version__} wrote opset {written}; "
-                        f"pass --opset {written}")
+
+def _save(program, path: Path, iac_form: str, overwrite: bool) -> None:
+    """Write the graph atomically; the standard-op form replaces the IAC node first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, overwrite) as tmp:
-        program.save(tmp, external_data=False)
-    return ExportResult(path, config, iac_form, layout, opset, time.perf_counter() - start,
-                        filter_bytes(config, "full"), filter_bytes(config, layout), metadata)
+    if iac_form == "onnx":  # the one standard-op emitter, the same the calibration twin uses
+        from . import graph, twin
+
+        graph.save_model(twin.standard_twin(ir.serde.serialize_model(program.model)), path, overwrite)
+    else:
+        with atomic_path(path, overwrite) as tmp:
+            program.save(tmp, external_data=False)
+
+
+def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwrite) -> ExportResult:
+    """iac_split="auto": the split export when it lowers the peak of live activations, judged on
+    the split rewrite of the one-node plugin graph (exported beside path first), else one node."""
+    import onnx
+
+    from .liveness import split_gain
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_checkpoint(model)  # once, keeping its sha256 for both exports
+    path = Path(path)
+    probe = path.with_name(f".{path.stem}.probe{os.getpid()}.onnx")
+    try:
+        result = export_onnx(model, probe, "plugin", shape, prune, opset, batch)
+        lowers = split_gain(onnx.load(probe), shape or (720, 1280), batch or 1)["lowers"]
+        if lowers or iac_form != "plugin":
+            return export_onnx(model, path, iac_form, shape, prune, opset, batch, iac_split=lowers,
+                               overwrite=overwrite)
+        write_bytes(path, probe.read_bytes(), overwrite)
+        result.path = path
+        return result
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 __all__ = ["ExportResult", "build_export_model", "export_onnx", "filter_bytes", "iac_op"]

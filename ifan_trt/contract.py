@@ -48,6 +48,10 @@ class META:
     in_bit = "ifan.in_bit"
     iac_mode = "ifan.iac_mode"
     iac_form = "ifan.iac_form"
+    # "true": each IAC iteration is its own one-iteration node fed by its own slice of the filter
+    # conv (export/iac_split.py), so F is never written; per-iteration filters are iac_filters_<i>.
+    # Absent or "false": the one-node form with one iac_filters tensor.
+    iac_split = "ifan.iac_split"
     filter_layout = "ifan.filter_layout"
     normalization = "ifan.normalization"
     size_multiple = "ifan.size_multiple"

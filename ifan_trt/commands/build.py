@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 from ifan_trt.contract import PRECISIONS
@@ -68,6 +69,25 @@ def parse_workspace(text: str) -> int:
     return size
 
 
+def peak_line(model, profiles) -> str:
+    """The graph's peak of live activations (ifan_trt.export.liveness) at the largest profile
+    shape, and whether the split IAC form would lower it (one-node plugin graphs)."""
+    from ifan_trt.export.liveness import format_peak, peak_report, split_gain
+
+    b, _, h, w = max((p.max for p in profiles), key=lambda s: s[0] * s[2] * s[3])
+    try:
+        gain = split_gain(model, (h, w), b)
+        line = format_peak(gain.get("one_node") or peak_report(model, (h, w), b))
+    except Exception as exc:  # a report: never the reason a build fails
+        return f"warning: no peak memory report for this graph: {str(exc).splitlines()[0] if str(exc) else exc!r}"
+    if gain["lowers"]:
+        line += (f"; a split IAC export (ifan export --iac-split) would lower it to "
+                 f"{gain['split']['peak_bytes'] / 1e6:.1f} MB")
+    elif "one_node" in gain:
+        line += "; the split IAC form would not lower it"
+    return line
+
+
 def run(args) -> int:
     from ifan_trt.calib.images import parse_size
     from ifan_trt.calib.prepare import graph_for
@@ -93,6 +113,8 @@ def run(args) -> int:
     onnx_path, precision, metadata = graph_for(args.onnx, args.output, args.precision, args.calib_images,
                                                args.calib_method, args.calib_count, calib_size, source=source,
                                                overwrite=getattr(args, "overwrite", False))
+    graph = source if onnx_path == args.onnx else graphs.load_model(onnx_path)
+    print(peak_line(graph, profiles), file=sys.stderr)
     plugin_lib = None
     if has_plugin or args.plugin is not None:
         from ifan_trt.runtime.tensorrt.plugin_library import load_plugin

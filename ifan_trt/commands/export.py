@@ -19,6 +19,9 @@ def register(subparsers) -> None:
     p.add_argument("--iac", "--iac-form", dest="iac", choices=("plugin", "onnx"), default="plugin",
                    help="IAC as one IFAN_IAC plugin node (TensorRT plugin) or as standard ONNX ops "
                         "(runs anywhere) (default: plugin)")
+    p.add_argument("--iac-split", action="store_true",
+                   help="one IAC node per iteration, each fed by its own slice of the filter predictor's "
+                        "1x1 conv, so the filter tensor F is never written (lower peak memory)")
     p.add_argument("--shape", metavar="HxW", help="static height and width (multiples of 8); default dynamic")
     p.add_argument("--batch", type=positive_int, metavar="B", help="static batch size; default dynamic")
     p.add_argument("--in-bit", type=int, choices=(8, 16),
@@ -32,6 +35,18 @@ def register(subparsers) -> None:
     p.add_argument("--verify", action="store_true",
                    help="then check the file and compare ONNX Runtime with PyTorch (as `ifan verify`)")
     p.set_defaults(func=run)
+
+
+def peak_line(path, shape, batch: int) -> str:
+    """The export's liveness line: at its static shape, else at 720x1280; as exported (FP32) and
+    as the FP16 engine will hold it."""
+    import onnx
+
+    from ifan_trt.export.liveness import format_peak, peak_report
+
+    model = onnx.load(path)
+    shape = shape or (720, 1280)
+    return format_peak(peak_report(model, shape, batch), peak_report(model, shape, batch, "float16"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,15 +64,19 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.output, args.overwrite, create_parent=True)
     loaded = load_checkpoint(args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode)
     result = export_onnx(loaded, args.output, iac_form=args.iac, shape=shape, prune=not args.no_prune,
-                         opset=args.opset or DEFAULT_OPSET, batch=args.batch, overwrite=args.overwrite)
+                         opset=args.opset or DEFAULT_OPSET, batch=args.batch, iac_split=args.iac_split,
+                         overwrite=args.overwrite)
     cfg = result.config
     dims = "x".join([str(args.batch or "B"), "3", *(map(str, shape) if shape else ("H", "W"))])
-    print(f"{result.path}: {cfg.variant} (N={cfg.n_iters}, {cfg.iac_mode} IAC as {result.iac_form}, "
+    form = result.iac_form + (", one node per iteration" if result.iac_split else "")
+    print(f"{result.path}: {cfg.variant} (N={cfg.n_iters}, {cfg.iac_mode} IAC as {form}, "
           f"{result.filter_layout} filter layout), input {dims}, opset {result.opset}, "
           f"exported in {result.seconds:.1f} s")
     full, ours = result.filter_bytes_full, result.filter_bytes_exported
     note = f"-{100 * (full - ours) / full:.1f}%, pruned losslessly" if ours < full else "not pruned"
-    print(f"filter tensor F at 1280x720 (FP32, batch 1): {full / 1e6:.1f} MB full -> {ours / 1e6:.1f} MB ({note})")
+    print(f"filter tensor F at 1280x720 (FP32, batch 1): {full / 1e6:.1f} MB full -> {ours / 1e6:.1f} MB ({note})"
+          + ("; never written (split IAC)" if result.iac_split else ""))
+    print(peak_line(result.path, shape, args.batch or 1))
     if args.verify:
         from .verify import report_and_status
 

@@ -48,6 +48,18 @@ std::string dimsToString(Dims const& dims)
     return s.str();
 }
 
+//! Why features of these dims (-1: unknown) exceed the kernel's grid (B*C planes in gridDim.y), or "".
+std::string planeLimitError(Dims const& features)
+{
+    if (features.nbDims == 4 && features.d[0] >= 0 && features.d[1] >= 0
+        && features.d[0] * features.d[1] > kMAX_PLANES)
+    {
+        return "batch x channels of " + dimsToString(features) + " exceeds " + std::to_string(kMAX_PLANES)
+            + " (one CUDA grid row per plane); lower the profile's max batch";
+    }
+    return std::string();
+}
+
 bool isIntegerField(PluginFieldType type)
 {
     return type == PluginFieldType::kINT32 || type == PluginFieldType::kINT64;
@@ -341,10 +353,10 @@ std::string IacPlugin::problemFor(Dims const& features, Dims const& filters, Pro
         return "features " + dimsToString(features) + " and filters " + dimsToString(filters)
             + " must agree in batch, height and width";
     }
-    if (features.d[0] >= 0 && features.d[1] >= 0 && features.d[0] * features.d[1] > kMAX_PLANES)
+    std::string const limit = planeLimitError(features);
+    if (!limit.empty())
     {
-        return "batch x channels of " + dimsToString(features) + " exceeds " + std::to_string(kMAX_PLANES)
-            + " (one CUDA grid row per plane)";
+        return limit;
     }
     if (features.d[1] >= 0 && filters.d[1] >= 0)
     {
@@ -380,6 +392,13 @@ int32_t IacPlugin::configurePlugin(
         if (!error.empty())
         {
             logError(mLayerName, error);
+            return kFAILURE;
+        }
+        // the profile's largest shape must fit the grid too: fail the build, not the first enqueue
+        std::string const limit = planeLimitError(in[0].max);
+        if (!limit.empty())
+        {
+            logError(mLayerName, limit);
             return kFAILURE;
         }
         return 0;

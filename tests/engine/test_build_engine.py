@@ -220,3 +220,27 @@ def test_ifan_build_is_the_same_command(tmp_path, capsys):
 
     assert main(["build", "--help"]) == 0
     assert "--version-compatible" in capsys.readouterr().out
+
+
+def test_build_reports_the_peak_and_what_a_split_export_would_save(tmp_path, stubbed_build, monkeypatch, capsys):
+    """Tiny plugin graph at 64x64 (no downsampling, c=8): the one-node peak is at the IAC with
+    input 3 + features 8 + F 64 + output 8 channels; split, iteration 0 holds 3 + 8 + 32 + 8."""
+    from ifan_trt.runtime.tensorrt.optimization_profiles import parse_profiles
+
+    onnx_path = tiny_graph(tmp_path / "tiny2.onnx", plugin=True, n_iters=2)
+    profiles = parse_profiles(["min=32x32,opt=64x64,max=64x64"])
+    import onnx
+
+    line = build_cmd.peak_line(onnx.load(onnx_path), profiles)
+    one, split = 83 * 64 * 64 * 4, 51 * 64 * 64 * 4
+    assert line.startswith(f"peak live activations at 1x3x64x64: {one / 1e6:.1f} MB at node iac (IFAN_IAC)")
+    assert line.endswith(f"; a split IAC export (ifan export --iac-split) would lower it to {split / 1e6:.1f} MB")
+    single = build_cmd.peak_line(onnx.load(tiny_graph(tmp_path / "tiny1.onnx", plugin=True)), profiles)
+    assert single.endswith("largest there: filters 0.5, feat 0.1, iac_output 0.1 MB")  # N=1: nothing to split
+    import ifan_trt.runtime.tensorrt.plugin_library as plugin_library
+
+    lib = tmp_path / "libifan_iac_plugin_trt10.so"
+    lib.write_bytes(b"not really a library")
+    monkeypatch.setattr(plugin_library, "load_plugin", lambda path=None: lib)
+    assert build_cmd.run(_args(onnx_path, tmp_path / "tiny2.plan", "--shapes", "min=32x32,opt=64x64,max=64x64")) == 0
+    assert line in capsys.readouterr().err

@@ -19,6 +19,11 @@ def exports(tmp_path_factory):
         "official-plugin-full": (dict(n_iters=2), dict(iac_form="plugin", prune=False)),
         "corrected-plugin": (dict(n_iters=3, iac_mode="corrected", seed=1), dict(iac_form="plugin")),
         "dual-corrected-onnx": (dict(n_iters=2, dual=True, iac_mode="corrected", seed=2), dict(iac_form="onnx")),
+        # the split IAC form (one node per iteration) of the models above
+        "official-plugin-split": (dict(n_iters=2), dict(iac_form="plugin", iac_split=True)),
+        "official-onnx-split": (dict(n_iters=2), dict(iac_form="onnx", iac_split=True)),
+        "corrected-plugin-split": (dict(n_iters=3, iac_mode="corrected", seed=1),
+                                   dict(iac_form="plugin", iac_split=True)),
     }
     folder = tmp_path_factory.mktemp("onnx")
     cache = {}

@@ -117,6 +117,7 @@ def test_io_checker_and_metadata(exports, name):
     assert meta == {
         "ifan.variant": cfg.variant, "ifan.n_iters": "2", "ifan.dual": "true" if cfg.dual else "false",
         "ifan.in_bit": "8", "ifan.iac_mode": cfg.iac_mode, "ifan.iac_form": result.iac_form,
+        "ifan.iac_split": "false",
         "ifan.filter_layout": "compact" if cfg.iac_mode == "official" else "full", "ifan.normalization": "rgb/255", "ifan.size_multiple": "8",
         "ifan.tool_version": meta["ifan.tool_version"], "ifan.checkpoint_sha256": "unknown",
         "ifan.precision": "fp32"}

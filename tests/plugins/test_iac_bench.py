@@ -45,3 +45,50 @@ def test_traffic_model_at_720p():
 def test_arguments():
     args = load_bench().parse_args(["--dtype", "fp32", "--n-iters", "8", "--mode", "corrected"])
     assert args.dtype == ["fp32"] and args.n_iters == 8 and args.mode == "corrected" and args.height == 90
+
+
+class _FakeContext:
+    """execute_async_v3 succeeds `good` times, then fails (as after a failed enqueue)."""
+
+    def __init__(self, good):
+        self.good = good
+
+    def set_tensor_address(self, name, ptr):
+        pass
+
+    def execute_async_v3(self, stream):
+        self.good -= 1
+        return self.good >= 0
+
+
+def _fakes(good):
+    from types import SimpleNamespace
+
+    context = _FakeContext(good)
+    engine = SimpleNamespace(create_execution_context=lambda: context)
+    runtime = SimpleNamespace(deserialize_cuda_engine=lambda plan: engine)
+    class Logger:
+        WARNING = 0
+
+        def __init__(self, level):
+            pass
+
+    trt = SimpleNamespace(Runtime=lambda logger: runtime, Logger=Logger)
+    event = SimpleNamespace(record=lambda stream: None, synchronize=lambda: None, elapsed_time=lambda other: 1.0)
+    cuda = SimpleNamespace(Stream=lambda: SimpleNamespace(cuda_stream=0), Event=lambda enable_timing: event)
+    tensor = SimpleNamespace(data_ptr=lambda: 0)
+    torch = SimpleNamespace(cuda=cuda, empty_like=lambda t: tensor)
+    return trt, torch, {"iac_features": tensor}
+
+
+@pytest.mark.parametrize("good, where", [(0, "warm-up"), (3, "timed loop")])
+def test_failed_enqueue_is_never_timed(good, where):
+    """bench/iac_plugin_gpu.py checks execute_async_v3's result in the warm-up and the timed loop."""
+    trt, torch, inputs = _fakes(good)
+    with pytest.raises(RuntimeError, match=f"execute_async_v3 failed in the {where}"):
+        load_bench().time_engine(trt, torch, b"plan", inputs, runs=5, warmup=2)
+
+
+def test_timed_loop_returns_one_time_per_run():
+    trt, torch, inputs = _fakes(100)
+    assert load_bench().time_engine(trt, torch, b"plan", inputs, runs=5, warmup=2) == [1.0] * 5

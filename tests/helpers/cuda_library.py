@@ -1,0 +1,61 @@
+"""Building libifan_iac_cuda.so with CMake for the tests: once per architecture and session."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+_built: dict[str, Path] = {}
+
+
+def cmake_and_nvcc() -> tuple[str, str]:
+    cmake, nvcc = shutil.which("cmake"), shutil.which("nvcc")
+    if cmake is None or nvcc is None:
+        pytest.skip("cmake and nvcc (the CUDA toolkit) are needed to build libifan_iac_cuda.so")
+    return cmake, nvcc
+
+
+def configure(build_dir: Path, *options: str) -> dict[str, str]:
+    """Configure the project into build_dir; return its CMake cache as name -> value."""
+    cmake, nvcc = cmake_and_nvcc()
+    result = subprocess.run([cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CUDA_COMPILER={nvcc}", *options],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"cmake configure failed:\n{result.stdout}\n{result.stderr}"
+    return read_cache(build_dir)
+
+
+def read_cache(build_dir: Path) -> dict[str, str]:
+    """The CMake cache of build_dir as name -> value."""
+    cache = {}
+    for line in (build_dir / "CMakeCache.txt").read_text().splitlines():
+        if "=" in line and ":" in line.split("=", 1)[0] and not line.startswith(("#", "//")):
+            key, value = line.split("=", 1)
+            cache[key.split(":", 1)[0]] = value
+    return cache
+
+
+def build_dir_for(arch: str, tmp_path_factory) -> Path:
+    """A build folder holding libifan_iac_cuda.so for arch (CMAKE_CUDA_ARCHITECTURES), built
+    once per session under pytest's temporary folder: one architecture keeps the build short."""
+    if arch not in _built:
+        build_dir = tmp_path_factory.mktemp(f"ifan_iac_cuda_{arch}")
+        configure(build_dir, f"-DCMAKE_CUDA_ARCHITECTURES={arch}", "-DIFAN_BUILD_PLUGIN=OFF")
+        result = subprocess.run([shutil.which("cmake"), "--build", str(build_dir), "--target", "ifan_iac_cuda", "-j2"],
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, f"building ifan_iac_cuda failed:\n{result.stdout}\n{result.stderr}"
+        _built[arch] = build_dir
+    return _built[arch]
+
+
+def library_in(build_dir: Path) -> Path:
+    return build_dir / "plugins" / "iacPlugin" / "libifan_iac_cuda.so"
+
+
+@pytest.fixture(scope="session")
+def iac_cuda_build_87(tmp_path_factory) -> Path:
+    """Build folder of libifan_iac_cuda.so for sm_87 (enough to load it and read its ABI)."""
+    return build_dir_for("87", tmp_path_factory)

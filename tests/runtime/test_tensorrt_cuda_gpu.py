@@ -1,0 +1,69 @@
+"""runtime/tensorrt/cuda.py on a GPU, once per installed binding (cuda-python, pycuda): device and
+pinned allocations, copies that round-trip, events, and (cuda-python) a captured graph that
+re-reads its host buffer at each launch. Bindings that are not installed are skipped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ifan_trt.runtime.tensorrt.cuda import IMPLEMENTATIONS, available_implementations, gpu_count, open_cuda
+
+if gpu_count() == 0:
+    pytest.skip("no CUDA GPU visible to cuda-python or pycuda (gpu_count() == 0)", allow_module_level=True)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def cuda(request):
+    if request.param not in available_implementations():
+        pytest.skip(f"{request.param} is not installed")
+    handle = open_cuda(request.param)
+    yield handle
+    handle.close()
+
+
+def test_copies_round_trip(cuda):
+    nbytes = 3 * 1024 * 1024 + 5  # not a multiple of any vector width
+    src, dst = cuda.host_alloc(nbytes), cuda.host_alloc(nbytes)
+    src[:] = np.random.default_rng(0).integers(0, 256, nbytes, dtype=np.uint8)
+    dst[:] = 0
+    device = cuda.device_alloc(nbytes)
+    cuda.copy_to_device(device, src)
+    cuda.copy_to_host(dst, device)
+    cuda.synchronize()
+    assert np.array_equal(src, dst)
+
+
+def test_events_measure_queued_work(cuda):
+    nbytes = 64 * 1024 * 1024
+    host, device = cuda.host_alloc(nbytes), cuda.device_alloc(nbytes)
+    start, end = cuda.event(), cuda.event()
+    cuda.record(start)
+    cuda.copy_to_device(device, host)
+    cuda.record(end)
+    cuda.synchronize()
+    assert cuda.elapsed_ms(start, end) > 0.0  # 64 MB cannot cross PCIe or NVLink-C2C in no time
+
+
+def test_graph_replays_copies(cuda):
+    if not cuda.supports_graphs:
+        pytest.skip(f"{cuda.name}: CUDA graphs are not used through this binding")
+    nbytes = 4096
+    src, dst = cuda.host_alloc(nbytes), cuda.host_alloc(nbytes)
+    device = cuda.device_alloc(nbytes)
+    cuda.begin_capture()
+    cuda.copy_to_device(device, src)
+    cuda.copy_to_host(dst, device)
+    graph = cuda.end_capture()
+    for value in (7, 42):  # each launch copies what src holds then
+        src[:] = value
+        dst[:] = 0
+        cuda.launch(graph)
+        cuda.synchronize()
+        assert (dst == value).all()
+
+
+def test_close_twice(cuda):
+    cuda.device_alloc(16)
+    cuda.close()
+    cuda.close()
