@@ -1,6 +1,8 @@
 """IFAN on the CPU: PyTorch eager baseline vs our PyTorch model vs ONNX Runtime FP32 / native IAC /
 INT8, and the IAC alone. One table, every row measured in this run, each configuration
-in its own process (its peak RSS is its own), median of --runs timed runs after --warmup.
+in its own process (its peak RSS is its own), median of --runs timed runs after --warmup. Each
+network row is also set against its arithmetic floor: its MACs (bench.macs) at the machine's FP32
+and u8s8 GEMM rates, measured in the same run (bench.gemm_rate).
 
     python -m bench.cpu_speed                 # 1280x720 and 1920x1080, 2 threads, 5 runs
     python -m bench.cpu_speed --sizes 720x1280 --rows a,c,e
@@ -25,8 +27,8 @@ import numpy as np
 
 from ifan_trt.files import atomic_path, write_bytes
 
-from .report import (MiB, TABLE_HEADER, Row, check_targets, format_table, format_targets, maxrss_bytes,
-                     median_seconds, psnr, table_rows)
+from .report import (MiB, TABLE_HEADER, Row, check_targets, floor_seconds, floor_targets, format_table,
+                     format_targets, maxrss_bytes, median_seconds, psnr, table_rows)
 
 # the fastest ONNX Runtime CPU settings measured (see bench/README.md, ablation)
 BEST_ORT = {"level": "ORT_ENABLE_ALL", "arena": "same_as_requested", "mem_pattern": False, "spinning": False}
@@ -110,6 +112,18 @@ def plan(args, work: Path) -> tuple[list[tuple[Row, dict]], dict[str, str]]:
     return out, paths
 
 
+def floor_inputs(sizes: list[str], threads: int) -> tuple[dict, dict]:
+    """(GEMM rates of this machine, MACs per row and size), each from a child process (onnxruntime
+    and torch stay out of the parent, whose size counts in its children's ru_maxrss)."""
+    def child(*cmd):
+        result = subprocess.run([sys.executable, "-m", *cmd], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        if result.returncode:
+            raise SystemExit(f"{' '.join(cmd)} failed (exit {result.returncode})")
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    return child("bench.gemm_rate", "--threads", str(threads)), child("bench.macs", "--sizes", ",".join(sizes))
+
+
 def machine() -> dict:
     info = {"cpu": platform.processor() or "unknown", "cores": os.cpu_count()}
     try:
@@ -185,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     print("preparing models and inputs (cached in", work, ")", file=sys.stderr)
     jobs, paths = plan(args, work)
     load_before = os.getloadavg()
+    gemm, macs = floor_inputs(args.sizes.split(","), args.threads)
+    rates = {"fp32": gemm["fp32_ops_per_s"], "int8": gemm["int8_ops_per_s"]}
     rows = []
     for row, spec in tqdm(jobs, desc="configurations", unit="cfg"):
         tqdm.write(f"{row.key} {row.size}: {row.label}", file=sys.stderr)
@@ -194,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             row.extra = {"times": result["times"], "setup_s": result["setup_s"], "ru_maxrss": result["ru_maxrss"]}
         except Exception as exc:  # one failing configuration must not lose the others
             row.error = str(exc)
+        row.floor = floor_seconds(macs.get(row.key, {}).get(row.size, {}), rates)
         rows.append(row)
     # accuracy: max |difference| against each row's baseline output; INT8 also PSNR vs FP32 graph
     int8_psnr = {}
@@ -218,7 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     text = [f"IFAN CPU benchmark: {info['cpu']}, {info['cores']} cores, {info.get('ram_gib', '?')} GiB RAM, "
             f"onnxruntime {info['onnxruntime']}, {args.threads} threads, median of {args.runs} runs after "
             f"{args.warmup} warm-up; load average before/after: {info['load_avg_before'][0]:.2f} / "
-            f"{info['load_avg'][0]:.2f}", "", format_table(TABLE_HEADER, table_rows(rows)), ""]
+            f"{info['load_avg'][0]:.2f}",
+            f"floor: {gemm['cpu']} ({', '.join(gemm['isa']) or 'no AVX2/AVX-512/VNNI'}): FP32 GEMM "
+            f"{rates['fp32'] / 1e9:.0f} GFLOP/s, u8s8 GEMM {rates['int8'] / 1e9:.0f} GOP/s (ONNX Runtime, "
+            f"{gemm['n']}^3, best of {gemm['repeats']}); floor s = the row's MACs at those rates",
+            "", format_table(TABLE_HEADER, table_rows(rows)), ""]
     for size, value in int8_psnr.items():
         text.append(f"e vs c (INT8 vs FP32 graph) on the bench input at {size}: PSNR {value:.1f} dB")
     if audit:
@@ -233,12 +254,14 @@ def main(argv: list[str] | None = None) -> int:
         if fastest:
             by_key["f-best"] = min(fastest, key=lambda r: r.seconds)
         targets += check_targets(by_key, size, audit["worst_psnr"] if audit else int8_psnr.get(size))
+        targets += floor_targets(by_key, size)
     text += ["", format_targets(targets), "", f"total bench time {time.time() - start:.0f} s"]
     report = "\n".join(text)
     print(report)
     write_bytes(out_dir / "cpu_speed.md", report + "\n", overwrite=True)  # a re-run replaces its report
     write_bytes(out_dir / "cpu_speed.json", json.dumps(
-        {"machine": info, "args": vars(args), "ort_options": BEST_ORT, "int8_audit": audit,
+        {"machine": info, "args": vars(args), "ort_options": BEST_ORT, "int8_audit": audit, "gemm_rates": gemm,
+         "macs": macs,
          "rows": [dict(vars(r), id=r.id) for r in rows]}, indent=1, default=str) + "\n", overwrite=True)
     plot(rows, out_dir / "cpu_speed.png", f"{info['cpu']}, {args.threads} threads, median of {args.runs} runs; "
          f"load average {info['load_avg_before'][0]:.2f} before, {info['load_avg'][0]:.2f} after")

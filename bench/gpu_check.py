@@ -104,11 +104,11 @@ def gpu_visible() -> tuple[object, str]:
     except ImportError as exc:
         raise CheckError(f"no CUDA GPU visible: torch is not installed ({exc}); pip install 'ifan-trt[torch]'")
     if not torch.cuda.is_available():
-        from ifan_trt.runtime.tensorrt.cuda import gpu_count
+        from ifan_trt.runtime.tensorrt.cuda import probe_gpus
 
-        why = "torch.cuda.is_available() is False"
-        if gpu_count() == 0:
-            why += " and cuda-python/pycuda see no device"
+        why, probe = "torch.cuda.is_available() is False", probe_gpus()
+        if probe.count == 0:
+            why += " and cuda-python/pycuda see no device" + (f" ({probe.problem})" if probe.problem else "")
         raise CheckError(f"no CUDA GPU visible: {why} (torch {torch.__version__}, CUDA {torch.version.cuda})")
     return torch, torch.cuda.get_device_name()
 

@@ -10,7 +10,6 @@ image below it fails the audit.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -149,6 +148,7 @@ def write_plot(result: AuditResult, path: Path, overwrite: bool = False) -> None
 
 
 def write_json(result: AuditResult, path: Path, overwrite: bool = False) -> None:
-    from ifan_trt.files import write_bytes
+    """The audit in the reports' JSON envelope (the command checked overwrite before the work)."""
+    from ifan_trt.reports import write_json as write_report
 
-    write_bytes(path, json.dumps(result.to_dict(), indent=1) + "\n", overwrite)
+    write_report(path, result.to_dict())

@@ -37,8 +37,8 @@ def bundled_images_dir() -> Path | None:
 
 
 def find_images(folder: str | os.PathLike | None, count: int | None = None, required: bool = True) -> list[Path]:
-    """Image files of a folder (not recursive, sorted by name), at most count of them.
-    folder None: the bundled samples."""
+    """The images of a folder in any layout ifan_trt.datasets knows (a plain folder, source/target,
+    DPDD, RealDOF), sorted by name, at most count of them. folder None: the bundled samples."""
     if folder is None:
         bundled = bundled_images_dir()
         if bundled is None:
@@ -46,20 +46,16 @@ def find_images(folder: str | os.PathLike | None, count: int | None = None, requ
                 raise IfanError("no images given and the bundled sample images are missing; pass --images DIR")
             return []
         folder = bundled
-    folder = Path(folder)
-    if not folder.is_dir():
-        if required:
-            raise IfanError(f"{folder}: not a folder of images")
+    if not required and not Path(folder).is_dir():
         return []
-    images = sorted(p for p in folder.iterdir()
-                    if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."))
-    if count is not None:
-        if count < 1:
-            raise IfanError(f"--count {count}: must be at least 1")
-        images = images[:count]
-    if not images and required:
-        raise IfanError(f"{folder}: no images ({', '.join(EXTENSIONS)}) in this folder")
-    return images
+    from ifan_trt import datasets
+
+    try:
+        return datasets.find_images(folder, count)
+    except IfanError:
+        if required:
+            raise
+        return []
 
 
 def fit(rgb: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:

@@ -44,6 +44,12 @@ def source_onnx(arg: Path, out: Path, overwrite: bool = False) -> Path:
     arg = Path(arg)
     if str(arg) != "default" and arg.suffix.lower() not in (".pth", ".pt"):
         return arg
+    if str(arg) == "default":  # the bundled export of the bundled checkpoint: no torch needed
+        from ifan_trt.weights import default_onnx_path
+
+        bundled = default_onnx_path(required=False)
+        if bundled is not None:
+            return bundled
     from ifan_trt.files import sha256_file
 
     if str(arg) == "default":

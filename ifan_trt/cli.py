@@ -15,8 +15,8 @@ import traceback
 import warnings
 
 from . import __version__, files, noise
-from .errors import IfanError
 from .failures import describe, internal, one_line
+from .opencv import import_failure
 
 # module (relative to ifan_trt) per subcommand, in --help order
 COMMANDS = [
@@ -32,6 +32,10 @@ COMMANDS = [
     ".commands.calibrate",
     ".commands.audit",
     ".commands.build",
+    ".commands.serve",
+    ".commands.triton_repo",
+    ".commands.inspect",
+    ".commands.benchmark",
 ]
 
 
@@ -110,11 +114,25 @@ def _signals():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _without_opencv(exc: ImportError, prog: str) -> int:
+    """An ImportError that means "no usable OpenCV" (an extra: the system's build may be the one
+    to use) becomes one line naming the fix; any other is a bug and propagates."""
+    message = import_failure(exc)
+    if message is None:
+        raise exc
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     try:
-        args, extra = build_parser().parse_known_args(argv)
+        parser = build_parser()
+    except ImportError as exc:
+        return _without_opencv(exc, "ifan")
+    try:
+        args, extra = parser.parse_known_args(argv)
         if extra:
             raise UsageError(f"ifan {args.command}: error: unrecognized arguments: {' '.join(extra)}")
     except UsageError as exc:
@@ -123,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
     name = f"ifan {args.command}"
+    from .reports import set_command  # JSON reports record the command line this run was given
+
+    set_command(["ifan", *argv])
     verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
     noise.configure(verbose)
     if getattr(args, "max_decode_pixels", None):
@@ -147,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: error: {str(exc).split('error: ', 1)[-1]}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001  the boundary: nothing leaves as a traceback
-        text = describe(exc)
+        text = import_failure(exc) if isinstance(exc, ImportError) else None
+        text = text or describe(exc)
         if text is None:
             if debug:
                 traceback.print_exc()

@@ -243,6 +243,8 @@ def encode_image(image: Image, path: Path) -> bytes:
         params = [cv2.IMWRITE_WEBP_QUALITY, 101]  # > 100: lossless
     elif ext == ".png" and image.gray and image.alpha is not None and a.dtype == np.uint8:
         return _gray_alpha_png(a)
+    elif ext in (".tif", ".tiff"):
+        params = [cv2.IMWRITE_TIFF_COMPRESSION, 8]  # deflate: OpenCV 4 stores 3-channel float as lossy SGILOG
     ok, buf = cv2.imencode(ext, a, params)
     if not ok:
         raise IfanError(f"{path}: OpenCV could not encode this image as {ext}")

@@ -1,12 +1,20 @@
 """Choosing and opening an executor from what the user gave (checkpoint, ONNX, engine).
 
-`auto`: TensorRT when an engine and a GPU are there, else ONNX Runtime (on the CPU unless its CUDA
-provider is installed), else PyTorch when only a checkpoint (or nothing: the bundled model) is given.
+`auto`: TensorRT when an engine and a GPU are there; an ONNX model on ONNX Runtime (on the CPU
+unless its CUDA provider is installed); a checkpoint on PyTorch. With no model, the bundled one on
+the fastest installed backend: its ONNX export on ONNX Runtime, else its checkpoint on PyTorch.
+
+Nothing is substituted silently: a named model that is missing or unreadable is an error, and the
+one fallback (an engine on a machine without a GPU runs the ONNX model its sidecar records) happens
+only under `auto` and is announced in one line.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
+from pathlib import Path
 
 from ifan_trt.errors import IfanError
 
@@ -15,6 +23,7 @@ from .tensorrt.sidecar import recorded_onnx
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 _ALIASES = {"trt": "tensorrt", "ort": "onnxruntime", "pytorch": "torch"}
+DEFAULT_NAME = "default"  # the bundled model, accepted wherever a model is named
 
 
 def default_checkpoint() -> str:
@@ -25,61 +34,132 @@ def default_checkpoint() -> str:
     return str(default_checkpoint_path())
 
 
+def _probe_gpu() -> tuple[bool, str | None]:
+    """(a GPU is usable, why not when a binding failed): a GPU behind a broken binding or an old
+    driver is named, so that auto does not fall to the CPU silently."""
+    from ifan_trt.runtime.tensorrt.cuda import probe_gpus
+
+    probe = probe_gpus()
+    return probe.count > 0, probe.problem or None
+
+
+def default_onnx(required: bool = True) -> str | None:
+    from ifan_trt.weights import default_onnx_path
+
+    path = default_onnx_path("fp32", required=required)
+    return None if path is None else str(path)
+
+
+def named_model(kind: str, path: str | os.PathLike | None, option: str | None = None) -> str | None:
+    """The file a --checkpoint/--onnx/--engine value names: `default` is the bundled model; a
+    missing, non-regular or unreadable file is an error naming the option (default --KIND)."""
+    if path is None:
+        return None
+    option = option or f"--{kind}"
+    if str(path) == DEFAULT_NAME:
+        if kind == "checkpoint":
+            return default_checkpoint()
+        if kind == "onnx":
+            return default_onnx()
+        raise IfanError(f"{option} default: no engine is bundled (an engine is built for its GPU); "
+                        "build one with `ifan build --onnx default -o default.engine`")
+    p = Path(path)
+    if not p.exists():
+        raise IfanError(f"{path}: no such file ({option})")
+    if not p.is_file():
+        raise IfanError(f"{path}: not a regular file ({option})")
+    if not os.access(p, os.R_OK):
+        raise IfanError(f"{path}: cannot read it ({option}: permission denied)")
+    return str(path)
+
+
+def _auto_engine(engine: str, gpu: bool | None) -> tuple[str, str]:
+    why = None
+    if gpu is None:
+        gpu, why = _probe_gpu()
+    if gpu:
+        return "tensorrt", engine
+    missing = f"no usable GPU ({why})" if why else "no GPU"
+    fallback = recorded_onnx(engine)
+    if not fallback:
+        raise IfanError(f"{engine}: a TensorRT engine needs an NVIDIA GPU: {missing}; "
+                        "pass the ONNX model with --onnx to run on the CPU")
+    print(f"ifan: {missing} for {engine}; --backend auto runs the ONNX model it was built from, {fallback}, "
+          "on ONNX Runtime instead", file=sys.stderr)
+    return "onnxruntime", fallback
+
+
+def _no_model(backend: str) -> tuple[str, str]:
+    """The bundled model on the backend asked for, or on the fastest installed one."""
+    if backend == "tensorrt":
+        raise IfanError("--backend tensorrt runs an engine: pass --engine FILE (build it with `ifan build`)")
+    if backend == "onnxruntime" or (backend == "auto" and importlib.util.find_spec("onnxruntime")
+                                    and default_onnx(required=False)):
+        return "onnxruntime", default_onnx()
+    return "torch", default_checkpoint()
+
+
 def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engine: str | None,
-                    gpu: bool | None = None) -> tuple[str, str | None]:
-    """(backend, model path) for a request; `gpu` is probed when None. Pure logic, tested on CPU."""
+                    gpu: bool | None = None) -> tuple[str, str]:
+    """(backend, model path) for a request; `gpu` is probed when None."""
     backend = _ALIASES.get(backend, backend)
     if backend not in BACKENDS:
         raise IfanError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
-    given = [x for x in (checkpoint, onnx, engine) if x]
-    if len(given) > 1:
+    if len([x for x in (checkpoint, onnx, engine) if x]) > 1:
         raise IfanError("give one model: --checkpoint, --onnx or --engine")
-    if backend == "tensorrt":
-        if not engine:
-            raise IfanError("--backend tensorrt runs an engine: pass --engine FILE (build it with `ifan build`)")
-        return backend, engine
-    if backend == "onnxruntime":
-        if engine:
-            onnx = recorded_onnx(engine)
-        if not onnx:
-            raise IfanError("--backend onnxruntime runs an ONNX model: pass --onnx FILE (export it with `ifan export`)")
-        return backend, onnx
-    if backend == "torch":
-        if onnx or engine:
-            raise IfanError("--backend torch runs a checkpoint: pass --checkpoint FILE, not an ONNX model or engine")
-        return backend, checkpoint
-    # auto
+    checkpoint, onnx, engine = (named_model(kind, path) for kind, path in
+                                (("checkpoint", checkpoint), ("onnx", onnx), ("engine", engine)))
+    if not (checkpoint or onnx or engine):
+        return _no_model(backend)
+    if backend == "tensorrt" and not engine:
+        raise IfanError("--backend tensorrt runs an engine: pass --engine FILE (build it with `ifan build`)")
+    if backend == "onnxruntime" and not onnx:
+        hint = f" ({engine} was built from {recorded_onnx(engine)})" if engine and recorded_onnx(engine) else ""
+        raise IfanError(f"--backend onnxruntime runs an ONNX model: pass --onnx FILE{hint}")
+    if backend == "torch" and not checkpoint:
+        raise IfanError("--backend torch runs a checkpoint: pass --checkpoint FILE, not an ONNX model or engine")
     if engine:
-        if gpu is None:
-            from ifan_trt.runtime.tensorrt.cuda import gpu_count
-
-            gpu = gpu_count() > 0
-        if gpu:
-            return "tensorrt", engine
-        fallback = recorded_onnx(engine)
-        if not fallback:
-            raise IfanError(f"{engine}: a TensorRT engine needs an NVIDIA GPU and none was found; "
-                            "pass the ONNX model with --onnx to run on the CPU")
-        print(f"ifan: no GPU for {engine}; running {fallback} with ONNX Runtime on the CPU", file=sys.stderr)
-        return "onnxruntime", fallback
-    if onnx:
-        return "onnxruntime", onnx
-    return "torch", checkpoint
+        return _auto_engine(engine, gpu) if backend == "auto" else ("tensorrt", engine)
+    return ("onnxruntime", onnx) if onnx else ("torch", checkpoint)
 
 
 def open_executor(backend: str = "auto", checkpoint: str | None = None, in_bit: int | None = None,
                   iac_mode: str | None = None, threads: int | None = None, onnx: str | None = None,
                   engine: str | None = None, device: str = "auto", plugin: str | None = None,
                   cuda: str = "auto") -> Executor:
+    """The executor for a request; `model_path` says which file really runs."""
     backend, path = resolve_backend(backend, checkpoint, onnx, engine)
     if backend == "tensorrt":
         from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 
-        return TrtExecutor(path, cuda=cuda, plugin=plugin)
-    if backend == "onnxruntime":
+        executor = TrtExecutor(path, cuda=cuda, plugin=plugin)
+    elif backend == "onnxruntime":
         from .ort_executor import OrtExecutor
 
-        return OrtExecutor(path, device=device, threads=threads)
-    from .torch_executor import TorchExecutor
+        executor = OrtExecutor(path, device=device, threads=threads)
+    else:
+        from .torch_executor import TorchExecutor
 
-    return TorchExecutor(path or default_checkpoint(), in_bit=in_bit, iac_mode=iac_mode, threads=threads)
+        executor = TorchExecutor(path, in_bit=in_bit, iac_mode=iac_mode, threads=threads)
+    executor.model_path = path
+    return executor
+
+
+def model_label(path: str) -> str:
+    """`default (file name)` for the bundled model's files, else the path as given."""
+    import ifan_trt.weights
+
+    if path and Path(path).resolve().parent == Path(ifan_trt.weights.__file__).resolve().parent:
+        return f"default ({Path(path).name})"
+    return str(path)
+
+
+def run_summary(executor: Executor) -> str:
+    """One line: which model, backend, device and precision really run, and how sizes are met."""
+    line = f"{model_label(getattr(executor, 'model_path', '') or '?')} on {executor.describe()}"
+    limits = executor.limits
+    if limits.max_hw is not None and limits.min_hw == limits.max_hw:
+        line += f"; static input {limits.min_hw[0]}x{limits.min_hw[1]}: other sizes are padded or tiled to it"
+    if limits.max_batch is not None and limits.min_batch == limits.max_batch and limits.max_batch > 1:
+        line += f"; fixed batch {limits.max_batch}"
+    return line

@@ -49,6 +49,12 @@ def _listed(path: Path) -> bool:
 
 
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
+    """The folder's images; a paired set (source/target, DPDD, RealDOF, `ifan synth`) gives its
+    blurry source images (ifan_trt.datasets owns the layouts)."""
+    from ifan_trt.datasets import find_images, layout_of
+
+    if not recursive and layout_of(folder).name != "plain":
+        return find_images(folder)
     pattern = "**/*" if recursive else "*"
     return sorted(p for p in folder.glob(pattern) if _listed(p))
 
@@ -199,7 +205,7 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
 
     with VideoReader(job.source) as reader:
         size = batch_size(executor, options.batch, *reader.size)
-        with AtomicVideoWriter(job.target, reader.fps, reader.size, options.overwrite) as writer, \
+        with AtomicVideoWriter(job.target, reader.fps, reader.size, options.overwrite, audio_from=job.source) as writer, \
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
             for frames in reader.batches(size):

@@ -61,6 +61,16 @@ class Executor(ABC):
     def stage_ms(self) -> dict[str, float]:
         return getattr(self, "_stage_ms", {})
 
+    def run_filled(self, input: np.ndarray, left: np.ndarray | None = None,
+                   right: np.ndarray | None = None) -> np.ndarray:
+        """run() for a batch below the model's smallest (a fixed-batch model): filled up with
+        copies of its last image, the copies' outputs dropped."""
+        b, need = input.shape[0], self.limits.min_batch
+        if b >= need:
+            return self.run(input, left, right)
+        fill = lambda a: None if a is None else np.concatenate([a] + [a[-1:]] * (need - b))
+        return self.run(fill(input), fill(left), fill(right))[:b]
+
     def max_batch(self, h: int, w: int) -> int:
         """The largest batch of H x W inputs one run() accepts (CPU backends: no limit)."""
         return self.limits.max_batch or 1 << 16

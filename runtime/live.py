@@ -5,6 +5,7 @@ Ctrl-C stops cleanly. The window (or, headless, the recording) is driven from th
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -18,12 +19,15 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 from ifan_trt.files import write_bytes
+from ifan_trt.opencv import GUI_FIX, opencv_build
 
 from .executor import Executor
 from .mailbox import Mailbox
-from .overlay import compose, draw_overlay, status_lines
+from .latency import summary_line
+from .overlay import compose, draw_labels, draw_overlay, split_x, status_lines
 from .pipeline import Tiling, deblur_frames
 from .sources import Source, open_capture
+from .stream_output import StreamWriter
 from .video import AtomicVideoWriter, bgr_to_rgb_float, rgb_float_to_bgr
 
 WINDOW = "ifan demo"
@@ -34,11 +38,12 @@ class DemoOptions:
     view: str = "side"
     headless: bool = False
     record: Path | None = None
+    output: str | None = None  # a stream: rtp://HOST:PORT or a GStreamer pipeline starting with appsrc
     snapshot_dir: Path = Path(".")
     max_frames: int | None = None
     pace: bool = True  # play files at their frame rate, like a camera
     reconnect_wait_s: float = 2.0
-    reconnect_tries: int | None = None  # None: keep trying until stopped
+    reconnect_tries: int | None = 10  # failed reopenings in a row before giving up (None: no limit)
     tiling: Tiling | None = None
     size: tuple[int, int] | None = None  # (width, height) asked of cameras
     fps: int | None = None
@@ -68,6 +73,10 @@ class DemoStats:
             text += f"; {self.reconnects} reconnects"
         return text
 
+    def percentiles(self) -> str:
+        return f"{summary_line('glass-to-glass latency', self.latency_ms)}; " \
+               f"{summary_line('inference', self.inference_ms)}"
+
 
 class Demo:
     def __init__(self, source: Source, open_model: Callable[[], Executor], options: DemoOptions,
@@ -80,7 +89,10 @@ class Demo:
         self.paused = threading.Event()
         self.ready = threading.Event()
         self.error: BaseException | None = None
-        self.backend = ""
+        self.gave_up = False  # a live source lost for good (reconnect_tries failed in a row)
+        self._attempts = 0
+        self.backend = ""  # "onnxruntime-cpu fp32": the overlay's words for backend and precision
+        self.backend_name, self.precision = "", ""
         self.wipe_at: float | None = None  # wipe position chosen with the mouse (None: sweeping)
         self._picture_width = 0
         self._lock = threading.Lock()
@@ -91,20 +103,28 @@ class Demo:
         return self.capture_factory(self.source, size[0], size[1], self.opt.fps)
 
     def _reconnect(self, cap) -> cv2.VideoCapture | None:
+        """Reopen a live source; attempts count until a frame arrives again, at most reconnect_tries."""
         cap.release()
-        tries = 0
+        limit = self.opt.reconnect_tries
+        if limit == 0:
+            print(f"ifan demo: {self.source.label}: the stream ended (--reconnect 0: not reopened)", file=sys.stderr)
+            return None
         while not self.stop.is_set():
-            tries += 1
+            if limit is not None and self._attempts >= limit:
+                print(f"ifan demo: {self.source.label}: giving up after {self._attempts} attempts", file=sys.stderr)
+                self.gave_up = True
+                return None
+            self._attempts += 1
             self.stats.reconnects += 1
-            print(f"ifan demo: {self.source.label}: lost the stream; reconnecting (attempt {tries})", file=sys.stderr)
+            of = f" of {limit}" if limit is not None else ""
+            print(f"ifan demo: {self.source.label}: lost the stream; reconnecting (attempt {self._attempts}{of})",
+                  file=sys.stderr)
             if self.stop.wait(self.opt.reconnect_wait_s):
                 return None
             try:
                 return self._open()
             except IfanError:
-                if self.opt.reconnect_tries is not None and tries >= self.opt.reconnect_tries:
-                    print(f"ifan demo: {self.source.label}: giving up after {tries} attempts", file=sys.stderr)
-                    return None
+                continue
         return None
 
     def _capture(self, cap: cv2.VideoCapture) -> None:
@@ -120,8 +140,9 @@ class Demo:
                     if cap is None:
                         break
                     continue
+                self._attempts = 0  # the source is back
+                self.frames.put((frame, time.perf_counter(), self.stats.read))  # seq: the frame's place
                 self.stats.read += 1
-                self.frames.put((frame, time.perf_counter()))
                 if self.opt.max_frames and self.stats.read >= self.opt.max_frames:
                     break
                 if period:
@@ -146,6 +167,7 @@ class Demo:
             self.results.close()
             return
         self.backend = executor.describe()
+        self.backend_name, self.precision = executor.backend, executor.info.precision
         self.ready.set()
         try:
             with executor:
@@ -159,12 +181,13 @@ class Demo:
                         with self._lock:
                             self.stats.dropped += 1
                         continue
-                    frame, t_read = item
+                    frame, t_read, seq = item
                     start = time.perf_counter()
                     out = deblur_frames(executor, [bgr_to_rgb_float(frame)], self.opt.tiling)[0]
-                    self.stats.inference_ms.append((time.perf_counter() - start) * 1e3)
+                    inference_ms = (time.perf_counter() - start) * 1e3
+                    self.stats.inference_ms.append(inference_ms)
                     self.stats.processed += 1
-                    self.results.put((frame, rgb_float_to_bgr(out), t_read))
+                    self.results.put((frame, rgb_float_to_bgr(out), t_read, seq, inference_ms))
         except BaseException as exc:  # noqa: BLE001
             self.error = self.error or exc
             self.stop.set()
@@ -200,9 +223,16 @@ class Demo:
                 self.paused.clear()
             else:
                 self.paused.set()
+            print(f"ifan demo: {'paused' if self.paused.is_set() else 'resumed'}", file=sys.stderr)
+
+    def _compose(self, frame, out, t: float, fps: float, latency: float) -> np.ndarray:
+        picture = compose(self.opt.view, frame, out, t, self.wipe_at)
+        self._picture_width = picture.shape[1]
+        draw_labels(picture, split_x(self.opt.view, frame.shape[1], t, self.wipe_at), self.backend)
+        return draw_overlay(picture, status_lines(fps, latency, self.backend, self.paused.is_set()))
 
     def _display(self, record_fps: float) -> None:
-        writer = None
+        sinks = _Sinks(self.opt, record_fps, self.source.target if self.source.kind == "file" else None)
         picture = None
         fps, last = 0.0, None
         start = time.perf_counter()
@@ -217,42 +247,49 @@ class Demo:
                             cv2.imshow(WINDOW, draw_overlay(picture.copy(), ["PAUSED"]))
                         self._keys(picture)
                     continue
-                frame, out, t_read = item
+                frame, out, t_read, seq, inference_ms = item
                 now = time.perf_counter()
-                if last is not None:  # smoothed rate of new pictures
+                if last is None:  # no interval yet: the model's own rate is the best estimate
+                    fps = 1e3 / max(inference_ms, 1e-3)
+                else:  # smoothed rate of new pictures
                     rate = 1.0 / max(now - last, 1e-6)
-                    fps = rate if fps == 0 else 0.9 * fps + 0.1 * rate
+                    fps = 0.9 * fps + 0.1 * rate
                 last = now
                 latency = (now - t_read) * 1e3
-                picture = compose(self.opt.view, frame, out, now - start, self.wipe_at)
-                self._picture_width = picture.shape[1]
-                draw_overlay(picture, status_lines(fps, latency, self.backend, self.paused.is_set()))
-                self.stats.latency_ms.append(latency)
+                picture = self._compose(frame, out, now - start, fps, latency)
                 self.stats.shown += 1
-                if self.opt.record is not None:
-                    if writer is None:
-                        writer = AtomicVideoWriter(self.opt.record, record_fps, picture.shape[:2], self.opt.overwrite)
-                    if picture.shape[:2] != writer.size:  # a stream that changed resolution mid-way
-                        picture = cv2.resize(picture, (writer.size[1], writer.size[0]), interpolation=cv2.INTER_AREA)
-                    writer.write(picture)
+                sinks.write(picture, seq)
                 if not self.opt.headless:
+                    if self.stats.shown == 1:  # the window starts at the picture's size (scaled to fit a screen)
+                        scale = min(1.0, 1600 / picture.shape[1], 900 / picture.shape[0])
+                        cv2.resizeWindow(WINDOW, round(picture.shape[1] * scale), round(picture.shape[0] * scale))
                     cv2.imshow(WINDOW, picture)
+                self.stats.latency_ms.append((time.perf_counter() - t_read) * 1e3)  # glass to glass: shown/sent
+                if not self.opt.headless:
                     self._keys(picture)
         except BaseException:
-            if writer is not None:
-                writer.abort()
+            sinks.abort()
             raise
-        if writer is not None:
-            writer.commit()  # also after Ctrl-C: stopping is the normal end of a live recording
+        sinks.finish(self.stats.read)  # also after Ctrl-C: stopping is the normal end of a live recording
+
+    def _open_window(self) -> None:
+        build = opencv_build()
+        if not build.has_gui:
+            raise IfanError(f"{build.describe()}: this OpenCV cannot open windows; {GUI_FIX}")
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            # checked here: Qt aborts the process when it finds no display
+            raise IfanError("no display to open a window on (DISPLAY is not set); run with --headless --record "
+                            "out.mp4, or --output rtp://HOST:PORT to watch it elsewhere")
+        try:
+            # GUI_NORMAL: no toolbar or status bar (Qt), the window holds the picture only
+            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+            cv2.setMouseCallback(WINDOW, self._mouse)
+        except cv2.error:
+            raise IfanError(f"cannot open a window (is DISPLAY set?); {GUI_FIX}") from None
 
     def run(self) -> DemoStats:
         if not self.opt.headless:
-            try:
-                cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
-                cv2.setMouseCallback(WINDOW, self._mouse)
-            except cv2.error:
-                raise IfanError("this OpenCV cannot open windows (opencv-python-headless, or no display); "
-                                "run with --headless --record out.mp4, or install opencv-python") from None
+            self._open_window()
         cap = self._open()
         record_fps = cap.get(cv2.CAP_PROP_FPS) or float(self.opt.fps or 30)
         if not 1 <= record_fps <= 240:
@@ -290,3 +327,51 @@ class Demo:
         if self.error is not None:
             raise self.error
         return self.stats
+
+
+class _Sinks:
+    """The recording and the stream: one picture per source frame, so that a recording lasts as
+    long as its source; a frame the model could not keep up with repeats the last result."""
+
+    def __init__(self, options: DemoOptions, fps: float, audio_from: str | None = None):
+        self.opt, self.fps, self.audio_from = options, fps, audio_from
+        self.writers: list = []
+        self.size: tuple[int, int] | None = None
+        self.last: np.ndarray | None = None
+        self.next_seq = 0
+
+    def _open(self, size: tuple[int, int]) -> None:
+        self.size = size
+        if self.opt.record is not None:
+            self.writers.append(AtomicVideoWriter(self.opt.record, self.fps, size, self.opt.overwrite,
+                                                  audio_from=self.audio_from))
+        if self.opt.output is not None:
+            self.writers.append(StreamWriter(self.opt.output, self.fps, size))
+
+    def write(self, picture: np.ndarray, seq: int) -> None:
+        if self.opt.record is None and self.opt.output is None:
+            return
+        if self.size is None:
+            self._open(picture.shape[:2])
+        if picture.shape[:2] != self.size:  # a stream that changed resolution mid-way
+            picture = cv2.resize(picture, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
+        while self.next_seq < seq:  # before the first result: the first result
+            self._put(self.last if self.last is not None else picture)
+        self.last = picture
+        self._put(picture)
+        self.next_seq = seq + 1
+
+    def _put(self, picture: np.ndarray) -> None:
+        for writer in self.writers:
+            writer.write(picture)
+        self.next_seq += 1
+
+    def finish(self, frames_read: int) -> None:
+        while self.last is not None and self.next_seq < frames_read:  # frames after the last result
+            self._put(self.last)
+        for writer in self.writers:
+            writer.commit()
+
+    def abort(self) -> None:
+        for writer in self.writers:
+            writer.abort()

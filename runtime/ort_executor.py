@@ -176,6 +176,7 @@ class OrtExecutor(Executor):
         if "input" not in inputs:
             raise IfanError(f"{path}: no input tensor named 'input' (has {', '.join(inputs)})")
         self._dtypes = {name: _NP_TYPES.get(i.type, np.float32) for name, i in inputs.items()}
+        self.limits = static_limits(inputs["input"].shape)
         self._stage_ms = {}
         try:
             self.limits = _static_limits(inputs["input"].shape)
@@ -187,6 +188,9 @@ class OrtExecutor(Executor):
         return f"onnxruntime-{provider.lower()} {self.info.precision}"
 
     def run(self, input, left=None, right=None):
+        fixed = self.limits.max_batch if self.limits.min_batch == self.limits.max_batch else None
+        if fixed and input.shape[0] != fixed:  # a fixed-batch graph: pad the batch, or split it
+            return self._run_fixed_batch(fixed, input, left, right)
         feeds = {"input": input}
         if self.info.dual:
             feeds.update(left=left, right=right)
@@ -195,3 +199,28 @@ class OrtExecutor(Executor):
         (out,) = self.session.run(["output"], feeds)
         self._stage_ms = {"compute": (time.perf_counter() - start) * 1e3}
         return np.asarray(out, np.float32)
+
+    def _run_fixed_batch(self, fixed: int, input, left, right):
+        """Batches of exactly `fixed`: the last one filled with copies of its last image."""
+        outs, total_ms = [], 0.0
+        for i in range(0, input.shape[0], fixed):
+            parts = [None if a is None else a[i:i + fixed] for a in (input, left, right)]
+            n = parts[0].shape[0]
+            parts = [None if a is None else np.concatenate([a] + [a[-1:]] * (fixed - n)) for a in parts]
+            outs.append(self.run(*parts)[:n])
+            total_ms += self._stage_ms["compute"]
+        self._stage_ms = {"compute": total_ms}
+        return np.concatenate(outs)
+
+
+def static_limits(shape: list) -> ShapeLimits:
+    """The sizes a graph's input accepts: fixed where its batch, height or width are numbers (a
+    static export), open where they are named (dynamic)."""
+    fixed = lambda d: isinstance(d, int) and d > 0
+    limits = ShapeLimits()
+    if len(shape) == 4 and fixed(shape[0]):
+        limits = ShapeLimits(min_batch=shape[0], max_batch=shape[0])
+    if len(shape) == 4 and fixed(shape[2]) and fixed(shape[3]):
+        hw = (shape[2], shape[3])
+        limits = ShapeLimits(min_batch=limits.min_batch, max_batch=limits.max_batch, min_hw=hw, max_hw=hw)
+    return limits

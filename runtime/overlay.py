@@ -1,5 +1,5 @@
 """What the demo shows: input and output side by side or as a wipe, with a status band (FPS,
-latency, backend, precision) drawn over the top."""
+latency, backend, precision) drawn over the top and each part labelled along the bottom."""
 
 from __future__ import annotations
 
@@ -21,11 +21,47 @@ def compose(view: str, frame: np.ndarray, output: np.ndarray, t: float = 0.0,
     if view != "wipe":
         raise ValueError(f"unknown view {view!r}; expected one of {VIEWS}")
     w = frame.shape[1]
-    where = position if position is not None else 0.5 + 0.4 * math.sin(2 * math.pi * t / 6.0)
-    x = int(round(min(max(where, 0.0), 1.0) * w))
+    x = wipe_x(w, t, position)
     picture = output.copy()
     picture[:, :x] = frame[:, :x]
     cv2.line(picture, (x, 0), (x, picture.shape[0] - 1), (255, 255, 255), max(1, w // 400))
+    return picture
+
+
+def wipe_x(width: int, t: float = 0.0, position: float | None = None) -> int:
+    """Column of the wipe line: `position` (0..1) or a sweep with a period of 6 s."""
+    where = position if position is not None else 0.5 + 0.4 * math.sin(2 * math.pi * t / 6.0)
+    return int(round(min(max(where, 0.0), 1.0) * width))
+
+
+def split_x(view: str, frame_width: int, t: float = 0.0, position: float | None = None) -> int:
+    """Where the input ends and the output begins in the composed picture."""
+    return frame_width if view == "side" else wipe_x(frame_width, t, position)
+
+
+def _tag(picture: np.ndarray, text: str, x: int, right_aligned: bool, band: int) -> None:
+    """Text on a dark box in the bottom band, starting at x (or ending at x)."""
+    h = picture.shape[0]
+    scale = band / 36 * 0.8
+    thick = max(1, int(round(scale * 2)))
+    (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    pad = max(2, band // 6)
+    x0 = max(0, x - tw - 2 * pad) if right_aligned else x
+    x1 = min(picture.shape[1], x0 + tw + 2 * pad)
+    if x1 <= x0:
+        return
+    box = picture[h - band:, x0:x1]
+    box[:] = (box.astype(np.uint16) * 1 // 4).astype(np.uint8)
+    cv2.putText(picture, text, (x0 + pad, h - band // 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+                thick, cv2.LINE_AA)
+
+
+def draw_labels(picture: np.ndarray, split: int, output_label: str) -> np.ndarray:
+    """"input" left of `split`, "deblurred (backend precision)" right of it, along the bottom
+    (in place; returns the picture)."""
+    band = min(picture.shape[0] // 3, band_height(picture.shape[1]))
+    _tag(picture, "input", split - 1, True, band)
+    _tag(picture, f"deblurred ({output_label})" if output_label else "deblurred", split + 1, False, band)
     return picture
 
 
@@ -46,7 +82,7 @@ def draw_overlay(picture: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 def status_lines(fps: float, latency_ms: float, backend: str, paused: bool = False) -> list[str]:
-    lines = [f"{fps:5.1f} FPS" if fps > 0 else "-- FPS", f"{latency_ms:6.1f} ms", backend]  # no rate from one frame
+    lines = [f"{fps:5.1f} FPS" if fps > 0 else "-- FPS", f"{latency_ms:6.1f} ms", backend]
     if paused:
         lines.append("PAUSED")
     return lines

@@ -63,14 +63,17 @@ def infer(executor: Executor, x: np.ndarray, left: np.ndarray | None = None, rig
     b, _, h, w = x.shape
     tile = choose_tile(h, w, executor.limits, tiling.tile, tiling.max_pixels, executor.info.size_multiple)
     if tile is None and b <= executor.max_batch(h, w):
-        return executor.run(x, left, right)
+        return executor.run_filled(x, left, right)
     if tile is None:  # the batch is too large for the engine: split it
         step = executor.max_batch(h, w)
-        return np.concatenate([executor.run(x[i:i + step], None if left is None else left[i:i + step],
+        return np.concatenate([executor.run_filled(x[i:i + step], None if left is None else left[i:i + step],
                                             None if right is None else right[i:i + step])
                                for i in range(0, b, step)])
     pick = lambda a, i: None if a is None else a[i:i + 1]
-    return np.concatenate([run_tiled(executor, x[i:i + 1], tile, tiling.overlap, pick(left, i), pick(right, i))
+    overlap = tiling.overlap
+    if executor.limits.max_hw == tile:  # a static model's own size: keep at least half of each tile new
+        overlap = min(overlap, min(tile) // 2)
+    return np.concatenate([run_tiled(executor, x[i:i + 1], tile, overlap, pick(left, i), pick(right, i))
                            for i in range(b)])
 
 

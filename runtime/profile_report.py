@@ -51,7 +51,9 @@ def table(results: list[ProfileResult], top_layers: int = 10) -> str:
 
 
 def to_json(results: list[ProfileResult]) -> str:
-    return json.dumps({"results": [r.to_dict() for r in results]}, indent=2)
+    from ifan_trt.reports import envelope
+
+    return json.dumps(envelope({"results": [r.to_dict() for r in results]}), indent=2)
 
 
 def to_csv(results: list[ProfileResult]) -> str:

@@ -16,7 +16,7 @@ from ifan_trt.sizes import parse_tensor_shape
 
 from . import stats
 from .executor import Executor
-from .pipeline import network_input, network_output
+from .pipeline import infer, network_input, network_output
 from .video import bgr_to_rgb_float, rgb_float_to_bgr
 
 LAYER_RUNS = 5  # profiled runs averaged for the per-layer times
@@ -84,7 +84,7 @@ def _one(executor: Executor, jpegs: list[bytes], h: int, w: int) -> dict[str, fl
     t1 = clock()
     x = network_input(executor, [bgr_to_rgb_float(f) for f in bgr])
     t2 = clock()
-    out = executor.run(x)
+    out = infer(executor, x)  # whole, or padded/tiled to a static model's shape
     t3 = clock()
     frames = [rgb_float_to_bgr(f) for f in network_output(out, h, w)]
     t4 = clock()

@@ -1,5 +1,6 @@
 """Where live frames come from: a camera index or /dev/videoN (V4L2), a Jetson CSI camera
-(GStreamer nvarguscamerasrc), a GStreamer pipeline, an RTSP/HTTP URL, or a video file."""
+(GStreamer nvarguscamerasrc), a GStreamer pipeline, an RTSP/HTTP URL, an RTP stream
+(rtp://:PORT, as `--output rtp://` sends it), or a video file."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from pathlib import Path
 import cv2
 
 from ifan_trt.errors import IfanError
+from ifan_trt.opencv import GSTREAMER_FIX, opencv_build
+
+from .stream_output import parse_rtp, rtp_receive_pipeline
 
 
 @dataclass(frozen=True)
 class Source:
-    kind: str  # camera, v4l2, csi, gstreamer, url, file
+    kind: str  # camera, v4l2, csi, gstreamer, rtp, url, file
     target: str | int  # what cv2.VideoCapture opens
     live: bool  # a live source reconnects when it drops; a file ends
 
@@ -23,11 +27,11 @@ class Source:
     def label(self) -> str:
         """For messages: a pipeline string is too long to repeat."""
         return {"csi": "CSI camera", "gstreamer": "GStreamer pipeline", "file": str(self.target),
-                "url": str(self.target)}.get(self.kind, f"{self.kind} {self.target}")
+                "url": str(self.target), "rtp": "RTP stream"}.get(self.kind, f"{self.kind} {self.target}")
 
     @property
     def uses_gstreamer(self) -> bool:
-        return self.kind in ("csi", "gstreamer")
+        return self.kind in ("csi", "gstreamer", "rtp")
 
 
 def csi_pipeline(sensor: int = 0, width: int = 1280, height: int = 720, fps: int = 30) -> str:
@@ -50,6 +54,9 @@ def parse_source(text: str, width: int = 1280, height: int = 720, fps: int = 30)
         return Source("csi", csi_pipeline(int(match.group(1) or 0), width, height, fps), True)
     if "!" in text:  # a GStreamer pipeline given verbatim (must end in appsink)
         return Source("gstreamer", text, True)
+    rtp = parse_rtp(text)
+    if rtp is not None:
+        return Source("rtp", rtp_receive_pipeline(rtp[1], rtp[0]), True)
     if re.match(r"(rtsp|rtsps|http|https|rtmp)://", text, re.IGNORECASE):
         return Source("url", text, True)
     path = Path(text)
@@ -61,9 +68,7 @@ def parse_source(text: str, width: int = 1280, height: int = 720, fps: int = 30)
 
 def gstreamer_available() -> bool:
     """Whether this OpenCV build has GStreamer (pip wheels do not; JetPack's OpenCV does)."""
-    info = cv2.getBuildInformation()
-    match = re.search(r"GStreamer:\s*(\w+)", info)
-    return bool(match) and match.group(1).upper() == "YES"
+    return opencv_build().gstreamer
 
 
 def open_capture(source: Source, width: int | None = None, height: int | None = None,
@@ -71,11 +76,12 @@ def open_capture(source: Source, width: int | None = None, height: int | None = 
     """An opened capture, or IfanError saying why and what to do."""
     if source.uses_gstreamer:
         if not gstreamer_available():
-            raise IfanError(f"{source.label}: this OpenCV was built without GStreamer "
-                            "(cv2.getBuildInformation() says GStreamer: NO); pip's opencv-python wheels lack it. "
-                            "On a Jetson use JetPack's OpenCV (apt install python3-opencv, and uninstall the pip "
-                            "wheel), or use the camera through V4L2 (/dev/video0)")
+            raise IfanError(f"{source.label}: this OpenCV was built without GStreamer; {GSTREAMER_FIX} "
+                            "(or use a camera through V4L2: /dev/video0)")
         cap = cv2.VideoCapture(source.target, cv2.CAP_GSTREAMER)
+    elif source.kind == "v4l2" and not Path(source.target).exists():
+        raise IfanError(f"{source.target}: no such device; ls /dev/video* lists the cameras "
+                        "(a Jetson CSI camera is csi or csi:N)")
     elif source.kind in ("camera", "v4l2") and sys.platform.startswith("linux"):
         cap = cv2.VideoCapture(source.target, cv2.CAP_V4L2)
     else:

@@ -86,8 +86,11 @@ def choose_tile(h: int, w: int, limits: ShapeLimits, tile: tuple[int, int] | Non
     """The tile size for an H x W (padded) input, or None to run it whole.
 
     An explicit tile wins; else a pixel budget (largest near-square tile within it); else the
-    executor's largest accepted size when the input exceeds it.
+    executor's largest accepted size when the input exceeds it. A static-shape model (one fixed
+    H x W) always runs tiles of its own size; the pipeline pads smaller inputs up to it.
     """
+    if limits.max_hw is not None and limits.min_hw == limits.max_hw:
+        return None if (h, w) == limits.max_hw else limits.max_hw
     if tile is not None:
         th, tw = (_floor8(min(t, s), multiple) for t, s in zip(tile, (h, w)))
         return None if (th, tw) == (h, w) else (th, tw)
@@ -122,7 +125,7 @@ def run_tiled(executor: Executor, input: np.ndarray, tile_hw: tuple[int, int], o
         [a[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in group])
     for i in range(0, len(tiles), batch):
         group = tiles[i:i + batch]
-        result = executor.run(cut(input, group), cut(left, group), cut(right, group))
+        result = executor.run_filled(cut(input, group), cut(left, group), cut(right, group))
         for t, r in zip(group, result):
             wt = blend_weights(t, h, w, overlap)
             out[:, t.y:t.y + t.h, t.x:t.x + t.w] += r * wt

@@ -1,10 +1,15 @@
 """Video files in and out with OpenCV: every frame read is written, with the input's size and
-frame rate; the output goes to a temporary file beside the target and is renamed when complete."""
+frame rate; the output goes to a temporary file beside the target and is renamed when complete.
+OpenCV writes no audio: with ffmpeg on PATH the source's audio track is muxed back in, without it
+one line says that it was dropped."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -67,8 +72,10 @@ class AtomicVideoWriter:
     """Writes frames to a temp beside the target (ifan_trt.files.atomic_path); a clean exit renames
     it into place, an exit on error (or Ctrl-C) deletes it."""
 
-    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int], overwrite: bool = False):
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int], overwrite: bool = False,
+                 audio_from: str | os.PathLike | None = None):
         self.path = Path(path)
+        self.audio_from = Path(audio_from) if audio_from is not None else None  # the source whose audio to keep
         ext = self.path.suffix.lower()
         if ext not in _FOURCC:
             raise IfanError(f"{self.path}: unsupported video format {ext or '(none)'}; use one of {', '.join(VIDEO_EXTENSIONS)}")
@@ -91,6 +98,10 @@ class AtomicVideoWriter:
 
     def commit(self) -> None:
         self.writer.release()
+        if self.audio_from is not None:
+            note = keep_audio(self.audio_from, self.tmp, self.path)
+            if note:
+                print(note, file=sys.stderr)
         self._stack.close()
 
     def abort(self) -> None:
@@ -111,3 +122,34 @@ def bgr_to_rgb_float(frame: np.ndarray) -> np.ndarray:
 
 def rgb_float_to_bgr(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray((np.clip(rgb, 0.0, 1.0)[:, :, ::-1] * 255.0 + 0.5).astype(np.uint8))
+
+
+def audio_dropped_line(source: str | os.PathLike, target: str | os.PathLike, why: str) -> str:
+    return f"ifan: {target}: video only, the audio track of {source} was dropped ({why})"
+
+
+def _has_audio(ffprobe: str, source: Path) -> bool:
+    run = subprocess.run([ffprobe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
+                          "-of", "csv=p=0", str(source)], capture_output=True, text=True, timeout=60)
+    return run.returncode == 0 and bool(run.stdout.strip())
+
+
+def keep_audio(source: Path, video: Path, target: Path, which=shutil.which) -> str | None:
+    """Mux the source's audio into `video` (in place; it becomes `target`) with ffmpeg; the line
+    to print when it cannot be kept, None when it was kept or there is none."""
+    ffmpeg, ffprobe = which("ffmpeg"), which("ffprobe")
+    if ffmpeg is None or ffprobe is None:
+        return audio_dropped_line(source, target, "if it had one: OpenCV writes video only; install ffmpeg to keep it")
+    if not _has_audio(ffprobe, source):
+        return None
+    muxed = video.with_name(video.stem + ".audio" + video.suffix)
+    for codec in ("copy", "aac"):  # the source's codec where the container takes it, else AAC
+        run = subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(video), "-i", str(source), "-map", "0:v:0",
+                              "-map", "1:a", "-c:v", "copy", "-c:a", codec, "-shortest", str(muxed)],
+                             capture_output=True, text=True, timeout=600)
+        if run.returncode == 0:
+            os.replace(muxed, video)
+            return None
+    muxed.unlink(missing_ok=True)
+    first = (run.stderr.strip().splitlines() or ["unknown error"])[-1][:160]
+    return audio_dropped_line(source, target, f"ffmpeg could not mux it into this container: {first}")

@@ -18,8 +18,9 @@ def add_model(p: argparse.ArgumentParser, *, backend: bool = True, checkpoint_op
     """--checkpoint / --onnx / --engine (one of them; none: the bundled model), and how to run it."""
     group = p.add_argument_group("model")
     which = group.add_mutually_exclusive_group()
-    which.add_argument("--checkpoint", help="official IFAN or ifan-trt checkpoint (default: the bundled model)")
-    which.add_argument("--onnx", help="exported ONNX model (run with ONNX Runtime)")
+    which.add_argument("--checkpoint", help="official IFAN or ifan-trt checkpoint, or 'default' (the bundled model)")
+    which.add_argument("--onnx", help="exported ONNX model (run with ONNX Runtime), or 'default' (the bundled "
+                                      "model's export: what runs when no model is given and ONNX Runtime is installed)")
     which.add_argument("--engine", help="TensorRT engine (its .json sidecar beside it)")
     if backend:
         group.add_argument("--backend", default="auto", help=BACKEND_HELP)

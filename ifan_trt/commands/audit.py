@@ -18,7 +18,7 @@ def register(subparsers) -> None:
         "audit", help="PSNR/SSIM/max error of a reduced-precision graph against the FP32 graph",
         description="Run both graphs in ONNX Runtime (CPU) on a folder of images and compare outputs. "
                     "Exits 1 when any image is below --min-psnr.")
-    p.add_argument("--fp32", type=Path, required=True, help="the FP32 reference graph")
+    p.add_argument("--fp32", type=Path, required=True, help="the FP32 reference graph ('default': the bundled one)")
     p.add_argument("--candidate", type=Path, required=True, help="the FP16/INT8 graph to check")
     p.add_argument("--images", type=Path, help="folder of images (default: the bundled samples)")
     p.add_argument("--count", type=positive_int, help="use only the first N images")
@@ -32,6 +32,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from ifan_trt.runtime.backends import named_model
+
+    args.fp32 = Path(named_model("onnx", args.fp32, "--fp32"))
+    args.candidate = Path(named_model("onnx", args.candidate, "--candidate"))
     inputs = [args.fp32, args.candidate]
     for flag, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:

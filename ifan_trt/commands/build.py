@@ -48,6 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
     arg_groups.add_plugin(p)
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the build report (the sidecar) as JSON")
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
     p.add_argument("--builder-optimization-level", type=int_range(0, 5), metavar="0-5",
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
@@ -55,6 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="version-compatible engine; the plugin library is serialised into the plan")
     p.add_argument("--overwrite", action="store_true", help="replace an existing engine and its sidecar")
     add_decode_budget(p)
+    p.add_argument("--no-tf32", dest="tf32", action="store_false",
+                   help="FP32 layers without TF32 math (Ampere and newer use TF32 by default, as TensorRT does)")
 
 
 def parse_workspace(text: str) -> int:
@@ -98,6 +101,10 @@ def run(args) -> int:
     profiles = parse_profiles(args.shapes)
     workspace = parse_workspace(args.workspace)
     calib_size = parse_size(args.calib_size)
+    if str(args.onnx) == "default":  # the bundled model's FP32 export
+        from ifan_trt.weights import default_onnx_path
+
+        args.onnx = default_onnx_path()
     check_outputs(args)
     source = graphs.load_model(args.onnx)
     if graphs.metadata(source).get(META.int8_target) == "cpu":
@@ -124,8 +131,14 @@ def run(args) -> int:
         trt, onnx_path=onnx_path, output=args.output, precision=precision, profiles=profiles,
         inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=metadata,
         workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
-        version_compatible=args.version_compatible, timing_cache=args.timing_cache,
+        version_compatible=args.version_compatible, timing_cache=args.timing_cache, tf32=args.tf32,
         overwrite=getattr(args, "overwrite", False))
+    if getattr(args, "json", None):
+        import json
+
+        from ifan_trt.reports import write_json
+
+        write_json(args.json, {"engine": str(args.output), **json.loads(Path(f"{args.output}.json").read_text())})
     return 0
 
 

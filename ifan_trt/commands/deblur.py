@@ -30,7 +30,9 @@ def register(subparsers) -> None:
                                           "else a folder. Videos keep their frame count, size and frame rate.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help=f"image files, folders or glob patterns; video files ({', '.join(VIDEO_EXTENSIONS)})")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="output file (one input) or folder (default for one image: NAME.deblurred.EXT in the "
+                        "current folder)")
     arg_groups.add_model(p)
     p.add_argument("--batch", type=positive_int,
                    help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
@@ -44,6 +46,9 @@ def register(subparsers) -> None:
     arg_groups.add_crop_official(p)
     p.add_argument("--compare", metavar="FILE",
                    help="also write input and output side by side to FILE (one input)")
+    p.add_argument("--server", metavar="URL",
+                   help="send the images to an `ifan serve` server (http://HOST:8000 or grpc://HOST:8001)")
+    p.add_argument("--concurrency", type=int, default=4, metavar="K", help="requests in flight with --server (default 4)")
     p.set_defaults(func=run)
 
 
@@ -94,14 +99,28 @@ def _check_request(args, jobs) -> None:
                                 "(export again with the checkpoint to change it)")
 
 
+def _default_output(inputs: list[str]) -> str:
+    """One image file without -o: NAME.deblurred.EXT in the current folder."""
+    path = Path(inputs[0])
+    if len(inputs) != 1 or not path.is_file():
+        raise IfanError("-o OUT is needed for several inputs, folders and globs (a single image may omit it)")
+    return path.stem + ".deblurred" + path.suffix
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ifan_trt.runtime.backends import open_executor
+    from ifan_trt.runtime.backends import open_executor, run_summary
     from ifan_trt.runtime.batch import Job, collect_jobs, deblur_jobs
 
+    if args.output is None:
+        args.output = _default_output(args.inputs)
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
     _check_request(args, jobs)
+    if args.server:
+        from ifan_trt.runtime.serve_client import deblur_remote
+
+        return deblur_remote(args, jobs)
     options = _options(args)
     executor = open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit,
                              iac_mode=args.iac_mode, threads=args.threads, onnx=args.onnx, engine=args.engine,
@@ -110,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         executor.close()
         raise IfanError(f"--left/--right: {executor.info.variant} is not a dual-pixel model (IFAN_dual); "
                         "drop them or pass a dual checkpoint")
+    summary = run_summary(executor)  # said once, after the work (a single failing input gets one error line)
     failures = 0
 
     def fail(job: Job, exc: Exception, size: tuple[int, int] | None = None) -> None:
@@ -127,11 +147,12 @@ def run(args: argparse.Namespace) -> int:
     with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or not sys.stderr.isatty(),
                         file=sys.stderr) as progress:
         deblur_jobs(executor, jobs, options, fail, progress)
+    print(f"ifan deblur: {summary}", file=sys.stderr)
     if failures:
         print(f"ifan deblur: {failures} of {len(jobs)} inputs failed", file=sys.stderr)
         return 1
     if len(jobs) == 1:
-        print(f"wrote {jobs[0].target}")
+        print(f"wrote {jobs[0].target}" + (f" and {args.compare}" if args.compare else ""))
     else:
         kind = "images" if not any(is_video(j.source) for j in jobs) else "files"
         print(f"wrote {len(jobs)} {kind} to {args.output}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file
-from ifan_trt.options import int_range, positive_int
+from ifan_trt.options import float_range, int_range, positive_int
 
 from . import args as arg_groups
 
@@ -18,8 +18,9 @@ from . import args as arg_groups
 def register(subparsers) -> None:
     p = subparsers.add_parser("demo", help="live deblurring from a camera, stream or video file",
                               description="Live deblurring demo. SOURCE: a camera index (0), /dev/videoN, csi or "
-                                          "csi:N (Jetson CSI camera via GStreamer), an rtsp:// or http:// URL, a "
-                                          "GStreamer pipeline ending in appsink, or a video file. Keys: q quits, "
+                                          "csi:N (Jetson CSI camera via GStreamer), an rtsp:// or http:// URL, "
+                                          "rtp://:PORT (what --output rtp:// sends), a GStreamer pipeline ending "
+                                          "in appsink, or a video file. Keys: q quits, "
                                           "s saves a snapshot, space pauses.")
     p.add_argument("source", nargs="?", default="0", help="video source (default: camera 0)")
     arg_groups.add_model(p)
@@ -27,40 +28,71 @@ def register(subparsers) -> None:
                    help="side by side (default) or a wipe (sweeps by itself; drag it with the left mouse button, "
                         "right button to let it sweep again)")
     p.add_argument("--headless", action="store_true", help="no window (use with --record)")
-    p.add_argument("--record", metavar="FILE", help="record what is shown to a video file (.mp4, .avi, ...)")
+    p.add_argument("--record", metavar="FILE", help="record what is shown to a video file (.mp4, .avi, ...), "
+                                                    "one picture per source frame (it lasts as long as the source)")
+    p.add_argument("--output", metavar="STREAM", help="stream what is shown: rtp://HOST:PORT (Motion-JPEG over "
+                                                      "RTP/UDP) or a GStreamer pipeline starting with appsrc")
+    p.add_argument("--json", metavar="FILE", help="write the latency percentiles, frame counts, source, model, "
+                                                  "backend, precision and machine to FILE")
     arg_groups.add_overwrite(p)
     p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default .)")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames from the source")
     p.add_argument("--width", type=int_range(1, 16384), default=1280, help="camera width to request (default 1280)")
     p.add_argument("--height", type=int_range(1, 16384), default=720, help="camera height to request (default 720)")
     p.add_argument("--fps", type=int_range(1, 1000), default=30, help="camera frame rate to request (default 30)")
+    p.add_argument("--reconnect", type=int_range(0, 1000), default=10, metavar="N",
+                   help="reopen a live source that ends or fails up to N times in a row (default 10)")
+    p.add_argument("--reconnect-wait", type=float_range(0, 3600), default=2.0, metavar="S",
+                   help="seconds between reconnection attempts (default 2)")
     p.add_argument("--no-pace", action="store_true",
                    help="read video files as fast as possible instead of at their frame rate")
     arg_groups.add_tiling(p, overlap=False)
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ifan_trt.runtime.backends import open_executor, resolve_backend
-    from ifan_trt.runtime.live import Demo, DemoOptions
-    from ifan_trt.runtime.pipeline import Tiling
-    from ifan_trt.runtime.sources import parse_source
-    from ifan_trt.runtime.tiling import parse_tile
+def _check_outputs(args) -> tuple[Path | None, Path | None]:
+    from ifan_trt.opencv import GSTREAMER_FIX, opencv_build
+    from ifan_trt.runtime.stream_output import output_pipeline
     from ifan_trt.runtime.video import is_video
 
-    if args.max_frames is not None and args.max_frames < 1:
-        raise IfanError(f"--max-frames {args.max_frames}: must be >= 1")
     record = Path(args.record) if args.record else None
     if record is not None:
         if not is_video(record):
             raise IfanError(f"{record}: --record needs a video file name (.mp4, .avi, .mkv, .mov, .m4v)")
         check_output_file(record, args.overwrite, what="--record")
+    if args.output is not None:
+        if output_pipeline(args.output) is None:
+            raise IfanError(f"--output {args.output}: not a stream; give rtp://HOST:PORT or a GStreamer pipeline "
+                            "starting with appsrc (files go to --record)")
+        if not opencv_build().gstreamer:
+            raise IfanError(f"--output {args.output}: streaming needs an OpenCV built with GStreamer; {GSTREAMER_FIX}")
+    json_path = Path(args.json) if args.json else None
+    if json_path is not None:
+        check_output_file(json_path, args.overwrite, what="--json")
+    return record, json_path
+
+
+def run(args: argparse.Namespace) -> int:
+    from ifan_trt.opencv import opencv_build
+    from ifan_trt.runtime.backends import open_executor, resolve_backend
+    from ifan_trt.runtime.live import Demo, DemoOptions
+    from ifan_trt.runtime.pipeline import Tiling
+    from ifan_trt.runtime.sources import parse_source
+    from ifan_trt.runtime.tiling import parse_tile
+
+    record, json_path = _check_outputs(args)
+    if args.headless and not (record or args.output):
+        print("ifan demo: --headless without --record or --output shows nothing; only the summary is printed",
+              file=sys.stderr)
     source = parse_source(args.source, args.width, args.height, args.fps)
     if source.kind == "file" and record is not None:
         check_not_input(record, [source.target], what="--record")
     resolve_backend(args.backend, args.checkpoint, args.onnx, args.engine)  # option errors before any camera opens
-    options = DemoOptions(view=args.view, headless=args.headless, record=record,
+    build = opencv_build()
+    print(f"ifan demo: {build.describe()}; source: {source.label}", file=sys.stderr)
+    options = DemoOptions(view=args.view, headless=args.headless, record=record, output=args.output,
                           snapshot_dir=Path(args.snapshot_dir), max_frames=args.max_frames, pace=not args.no_pace,
+                          reconnect_wait_s=args.reconnect_wait, reconnect_tries=args.reconnect,
                           tiling=Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels),
                           size=(args.width, args.height), fps=args.fps, overwrite=args.overwrite)
 
@@ -69,10 +101,27 @@ def run(args: argparse.Namespace) -> int:
                              threads=args.threads, device=args.device, plugin=args.plugin, in_bit=args.in_bit,
                              iac_mode=args.iac_mode)
 
-    if args.headless and not args.record:
-        print("ifan demo: --headless without --record shows nothing; only the summary is printed", file=sys.stderr)
-    stats = Demo(source, open_model, options).run()
+    demo = Demo(source, open_model, options)
+    stats = demo.run()
     print(f"ifan demo: {stats.summary()}")
+    print(f"ifan demo: {stats.percentiles()}")
     if record is not None and stats.shown:
         print(f"wrote {record}")
+    if json_path is not None:
+        _write_json(json_path, demo, args, build.describe())
+    if demo.gave_up:
+        raise IfanError(f"{source.label}: lost, and {args.reconnect} reconnection attempts in a row failed")
     return 0
+
+
+def _write_json(path: Path, demo, args, opencv: str) -> None:
+    import json
+
+    from ifan_trt.imageio import write_bytes_atomic
+    from ifan_trt.runtime.latency import demo_report
+
+    model = args.engine or args.onnx or args.checkpoint or "default (bundled checkpoint)"
+    report = demo_report(demo.stats, source=args.source, model=str(model), backend=demo.backend_name,
+                         precision=demo.precision, opencv=opencv)
+    write_bytes_atomic(path, (json.dumps(report, indent=2) + "\n").encode())
+    print(f"wrote {path}")

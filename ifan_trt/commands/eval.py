@@ -18,6 +18,7 @@ def register(subparsers) -> None:
     p.add_argument("--csv", help="per-image metrics CSV (default: none)")
     p.add_argument("--table", help="also write the Markdown table to this file")
     p.add_argument("--save-dir", help="write the deblurred images here")
+    p.add_argument("--json", metavar="FILE", help="write the summary as JSON (with machine, versions, command)")
     arg_groups.add_crop_official(p)
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N pairs")
     arg_groups.add_overwrite(p)
@@ -36,6 +37,10 @@ def run(args) -> int:
                               overwrite=args.overwrite)
     table = format_table(summary)
     print(table, end="")
+    if args.json:
+        from ifan_trt.reports import write_json
+
+        write_json(args.json, summary)
     if args.table:
         write_bytes(args.table, table, args.overwrite)
     return 0

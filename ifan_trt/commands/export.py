@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.export.onnx_export import export_onnx
 
     shape = parse_shape(args.shape) if args.shape else None
-    if args.checkpoint is None:
+    if args.checkpoint in (None, "default"):
         from ifan_trt.weights import default_checkpoint_path
 
         args.checkpoint = str(default_checkpoint_path())

@@ -19,18 +19,25 @@ def register(subparsers) -> None:
     p.add_argument("--shape", metavar="HxW", help="image size to run (multiples of 8; default: the "
                                                   "graph's static size or 120x200)")
     p.add_argument("--batch", type=int, default=1, help="batch size to run (default 1)")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON (with machine, versions, command)")
     p.add_argument("--tol", type=float, help="max abs error allowed (default by the graph's "
                                              "precision: fp32 1e-4, fp16 5e-2, int8 0.25)")
     p.set_defaults(func=run)
 
 
-def report_and_status(path, reference, shape, batch: int, tol: float | None) -> int:
+def report_and_status(path, reference, shape, batch: int, tol: float | None, json_path=None) -> int:
     """Run the verification, print its report, return the exit status (1 above tolerance)."""
     from ifan_trt.export.verify import verify_onnx
 
     report = verify_onnx(path, reference, shape=shape, batch=batch, tolerance=tol)
     for line in report.lines():
         print(line)
+    if json_path:
+        from ifan_trt.reports import write_json
+
+        write_json(json_path, {"onnx": str(report.path), "metadata": report.metadata, "shape": list(report.shape),
+                               "checks": report.checks, "max_abs_error": report.max_abs_error,
+                               "psnr_db": report.psnr_db, "tolerance": report.tolerance, "passed": report.passed})
     return 0 if report.passed else 1
 
 
@@ -39,10 +46,14 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.sizes import parse_model_size as parse_shape
 
     shape = parse_shape(args.shape) if args.shape else None
+    if args.onnx == "default":  # the bundled model's export
+        from ifan_trt.weights import default_onnx_path
+
+        args.onnx = str(default_onnx_path())
     if args.batch < 1:
         raise IfanError(f"--batch {args.batch}: must be >= 1")
     return report_and_status(args.onnx, args.checkpoint or _bundled_if_source(args.onnx), shape,
-                             args.batch, args.tol)
+                             args.batch, args.tol, args.json)
 
 
 def _bundled_if_source(path) -> str | None:

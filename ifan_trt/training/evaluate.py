@@ -18,11 +18,11 @@ import csv
 import io
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.datasets import Pair, find_pairs  # noqa: F401  (one owner of the folder layouts)
 from ifan_trt.errors import IfanError
 from ifan_trt.failures import describe
 from ifan_trt.files import check_not_input, check_output_file, check_output_folder, write_bytes
@@ -30,52 +30,6 @@ from ifan_trt.metrics import mae, psnr, ssim
 
 
 METRICS = ("psnr", "ssim", "mae")
-
-
-@dataclass
-class Pair:
-    name: str
-    source: Path
-    target: Path
-    left: Path | None = None
-    right: Path | None = None
-
-
-def _images(folder: Path) -> dict[str, Path]:
-    from ifan_trt.imageio import EXTENSIONS
-
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in EXTENSIONS}
-
-
-def find_pairs(data: str | os.PathLike, dual: bool = False) -> tuple[str, list[Pair]]:
-    """(layout name, pairs) for a DPDD, RealDOF or plain source/target folder."""
-    root = Path(data)
-    if not root.is_dir():
-        raise IfanError(f"{root}: no such folder (expected a DPDD, RealDOF or source/target folder)")
-    if (root / "test_c" / "source").is_dir():
-        layout, src_dir, tgt_dir = "DPDD", root / "test_c" / "source", root / "test_c" / "target"
-    elif (root / "source").is_dir():
-        layout, src_dir, tgt_dir = "source/target", root / "source", root / "target"
-    else:
-        raise IfanError(f"{root}: neither test_c/source (DPDD) nor source/ (RealDOF or plain) found")
-    if not tgt_dir.is_dir():
-        raise IfanError(f"{tgt_dir}: missing; every source image needs a sharp target of the same name")
-    sources, targets = _images(src_dir), _images(tgt_dir)
-    missing = sorted(set(sources) - set(targets))
-    if missing:
-        raise IfanError(f"{tgt_dir}: no target for {len(missing)} source image(s), e.g. {missing[0]}")
-    if not sources:
-        raise IfanError(f"{src_dir}: no images")
-    lefts = rights = {}
-    if dual:
-        if layout != "DPDD":
-            raise IfanError(f"{root}: a dual-pixel model needs the DPDD layout (test_l/source, test_r/source)")
-        lefts, rights = _images(root / "test_l" / "source"), _images(root / "test_r" / "source")
-        gaps = sorted(set(sources) - set(lefts) | set(sources) - set(rights))
-        if gaps:
-            raise IfanError(f"{root}: no dual-pixel views (test_l/test_r) for {len(gaps)} image(s), e.g. {gaps[0]}")
-    pairs = [Pair(n, sources[n], targets[n], lefts.get(n), rights.get(n)) for n in sorted(sources)]
-    return layout, pairs
 
 
 def lpips_status() -> tuple[object | None, str]:
@@ -157,7 +111,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     from ifan_trt.imageio import read_image, write_image
 
     try:
-        from ifan_trt.runtime.backends import open_executor
+        from ifan_trt.runtime.backends import model_label, open_executor
         from ifan_trt.runtime.padding import official_crop as crop8
     except ImportError as exc:
         raise IfanError(f"the runtime backends are not available in this install ({exc}); "
@@ -198,7 +152,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     keys = list(METRICS) + (["lpips"] if scorer is not None else [])
     summary = {
         "data": str(data), "layout": layout, "count": len(rows),
-        "model": _model_name(checkpoint, onnx, engine), "backend": executor.backend,
+        "model": model_label(executor.model_path), "backend": executor.backend,
         "lpips": lpips_note, "official_crop": official_crop,
         "input": {k: float(np.mean([r[f"input_{k}"] for r in rows])) for k in keys},
         "output": {k: float(np.mean([r[f"model_{k}"] for r in rows])) for k in keys},

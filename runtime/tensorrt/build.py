@@ -25,7 +25,7 @@ from ifan_trt.contract import PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.table import format_table
 
-from .inspect import layer_precisions, summary, unexpected_fp32
+from .inspect import engine_information, engine_information_in_child, layer_precisions, summary, unexpected_fp32
 from .optimization_profiles import profiles_to_sidecar
 from .sidecar import make_sidecar, sidecar_bytes, sidecar_path
 from ifan_trt.contract import META
@@ -37,14 +37,9 @@ TESTED_MAJORS = (10, 11)
 # ---------------------------------------------------------------- TensorRT and the request
 
 def import_tensorrt():
-    try:
-        import tensorrt as trt
-    except (ImportError, OSError) as exc:
-        raise IfanError("TensorRT is not installed or not loadable "
-                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no module'}); "
-                        "build engines on the target machine: pip install 'ifan-trt[trt]' (or JetPack 6 on Jetson)"
-                        ) from None
-    return trt
+    from .importing import import_tensorrt as owner
+
+    return owner("build engines on the target machine")
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
@@ -89,28 +84,21 @@ def graph_inputs(model) -> list[tuple[str, list]]:
 # ---------------------------------------------------------------- facts for the sidecar
 
 def gpu_info() -> dict:
-    """Name and compute capability of GPU 0 via cuda-python; "unknown" where it is missing."""
-    try:
-        try:
-            from cuda.bindings import runtime as cudart
-        except ImportError:
-            from cuda import cudart
-        status, prop = cudart.cudaGetDeviceProperties(0)
-        if int(status) != 0:
-            raise RuntimeError(str(status))
-        name = prop.name.decode(errors="replace") if isinstance(prop.name, bytes) else str(prop.name)
-        return {"name": name.strip("\x00 "), "compute_capability": f"{prop.major}.{prop.minor}"}
-    except Exception:
-        return {"name": "unknown", "compute_capability": "unknown"}
+    """Name, compute capability and CUDA binding of GPU 0 (.cuda); "unknown" with the reason."""
+    from .cuda import gpu_info as device_info
+
+    return device_info(0)
 
 
 # ---------------------------------------------------------------- TensorRT steps
 
 def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int, optimization_level,
-               version_compatible: bool, plugin_lib: Path | None, timing_cache: Path | None) -> bytes:
+               version_compatible: bool, plugin_lib: Path | None, timing_cache: Path | None,
+               tf32: bool = True) -> bytes:
     """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
     polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
-    1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag."""
+    1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag. TF32 is
+    passed explicitly: CreateConfig clears TensorRT's (default-on) TF32 flag unless told tf32=True."""
     from ifan_trt.optional import require
 
     require("polygraphy", "trt")
@@ -130,6 +118,7 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
         load_timing_cache=str(timing_cache) if timing_cache is not None and timing_cache.is_file() else None,
         builder_optimization_level=optimization_level,
         version_compatible=version_compatible or None,
+        tf32=tf32,
         profiling_verbosity=trt.ProfilingVerbosity.DETAILED,  # the inspector's per-layer types
     )
     if version_compatible and plugin_lib is not None:
@@ -148,16 +137,12 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
     return bytes(plan)
 
 
-def inspect_plan(trt, plan: bytes, version_compatible: bool):
-    """Per-layer precisions of a plan (deserialised once, with IEngineInspector)."""
-    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-    if version_compatible:
-        runtime.engine_host_code_allowed = True  # the plan embeds the lean runtime (and plugin)
-    engine = runtime.deserialize_cuda_engine(plan)
-    if engine is None:
-        raise IfanError("the engine just built does not deserialise (see TensorRT's log above)")
-    inspector = engine.create_engine_inspector()
-    return layer_precisions(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
+def inspect_plan(trt, plan: bytes, version_compatible: bool, embedded_plugin: bool = False):
+    """Per-layer precisions of a plan (deserialised once, with IEngineInspector); in a child
+    process when the plan embeds the plugin this process has registered (.inspect)."""
+    if version_compatible and embedded_plugin:
+        return layer_precisions(engine_information_in_child(plan))
+    return layer_precisions(engine_information(trt, plan, version_compatible))
 
 
 def _sha256(path: Path) -> str:
@@ -205,7 +190,7 @@ def report_layers(layers, precision: str) -> dict:
 def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles, inputs: list[str],
                  source_onnx: Path, metadata: dict, workspace: int, plugin_lib: Path | None,
                  optimization_level: int | None, version_compatible: bool, timing_cache: Path | None,
-                 overwrite: bool = True) -> int:
+                 tf32: bool = True, overwrite: bool = True) -> int:
     """Build onnx_path (already of the wanted precision), write the engine and its sidecar."""
     from ifan_trt.files import sha256_bytes
 
@@ -213,15 +198,19 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
     print(f"building {precision} engine from {onnx_path} with TensorRT {trt.__version__} "
           f"({len(profiles)} profile(s))", file=sys.stderr)
     plan = build_plan(trt, onnx_path, profiles, inputs, workspace, optimization_level,
-                      version_compatible, plugin_lib, timing_cache)
+                      version_compatible, plugin_lib, timing_cache, tf32=tf32)
     seconds = time.time() - start
-    counts = report_layers(inspect_plan(trt, plan, version_compatible), precision)
+    counts = report_layers(inspect_plan(trt, plan, version_compatible, embedded_plugin=plugin_lib is not None),
+                           precision)
+    gpu = gpu_info()
+    if gpu.get("reason"):
+        print(f"warning: the sidecar cannot name the GPU: {gpu['reason']}", file=sys.stderr)
     builder = {"strongly_typed": True, "workspace_bytes": workspace, "builder_optimization_level": optimization_level,
-               "version_compatible": version_compatible,
+               "version_compatible": version_compatible, "tf32": tf32,
                "timing_cache": None if timing_cache is None else str(timing_cache)}
     sidecar = make_sidecar(
         engine=output, engine_sha256=sha256_bytes(plan), tensorrt_version=str(trt.__version__),
-        gpu=gpu_info(), precision=precision, profiles=profiles_to_sidecar(profiles, inputs), inputs=inputs,
+        gpu=gpu, precision=precision, profiles=profiles_to_sidecar(profiles, inputs), inputs=inputs,
         onnx_path=onnx_path, onnx_sha256=_sha256(onnx_path), source_onnx=source_onnx, plugin_lib=plugin_lib,
         plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, builder=builder, build_seconds=seconds,
         metadata={**metadata, META.precision: precision}, layers=counts)

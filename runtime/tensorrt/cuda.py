@@ -10,6 +10,8 @@ makes its context current in the thread that opens it (open and use it in the sa
 from __future__ import annotations
 
 import ctypes
+import sys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +22,39 @@ IMPLEMENTATIONS = ("cuda-python", "pycuda")
 
 class CudaError(RuntimeError):
     """A failed CUDA call (not a user error: the message names the call and CUDA's error)."""
+
+
+class DriverTooOld(CudaError):
+    """The binding's CUDA runtime needs a newer driver than the one installed (the message names the fix)."""
+
+
+def _cuda_version(number: int) -> str:
+    """CUDA's integer versions: 12060 -> '12.6'."""
+    return f"{number // 1000}.{number % 1000 // 10}"
+
+
+def binding_version(binding: str) -> str:
+    """'cuda-python 12.9.0', 'pycuda 2025.1' (the name alone when the version cannot be read)."""
+    from importlib import metadata
+
+    for dist in ({"cuda-python": ("cuda-bindings", "cuda-python")}.get(binding, (binding,))):
+        try:
+            return f"{binding} {metadata.version(dist)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return binding
+
+
+def insufficient_driver_message(binding: str, runtime: int | None, driver: int | None) -> str:
+    """One line: what the binding needs, what the driver offers, and the fix."""
+    need = f"the CUDA {_cuda_version(runtime)} runtime" if runtime else "a newer CUDA runtime"
+    have = f"the NVIDIA driver supports CUDA {_cuda_version(driver)}" if driver else "the NVIDIA driver is older"
+    if runtime and runtime >= 13000:  # CUDA 12 bindings run on every driver from CUDA 12 on, 13's too
+        fix = ("install the CUDA 12 binding: pip install 'ifan-trt[trt-cu12]' (or 'cuda-python>=12,<13'; "
+               "on a Jetson, 'ifan-trt[cu12]'), or update the NVIDIA driver to 580 or newer")
+    else:
+        fix = "update the NVIDIA driver, or pip install pycuda (built against the installed CUDA)"
+    return f"{binding} needs {need} but {have} (insufficient driver); {fix}"
 
 
 class Cuda:
@@ -68,6 +103,18 @@ def _import_cudart():
     return cudart
 
 
+def _cudart_error_name(rt, status) -> str:
+    _, name = rt.cudaGetErrorName(status)
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def _cudart_insufficient(rt) -> str:
+    """The insufficient-driver line for cuda-python, with the runtime and driver CUDA versions."""
+    _, runtime = rt.cudaRuntimeGetVersion()
+    _, driver = rt.cudaDriverGetVersion()
+    return insufficient_driver_message(binding_version("cuda-python"), int(runtime or 0), int(driver or 0))
+
+
 class CudaPython(Cuda):
     name = "cuda-python"
     supports_graphs = True
@@ -82,8 +129,9 @@ class CudaPython(Cuda):
         """cuda-python returns (status, *values): raise on a failed status, return the values."""
         status, values = result[0], result[1:]
         if status != self.rt.cudaError_t.cudaSuccess:
-            _, name = self.rt.cudaGetErrorName(status)
-            raise CudaError(f"{what} failed: {name.decode() if isinstance(name, bytes) else name}")
+            if status == getattr(self.rt.cudaError_t, "cudaErrorInsufficientDriver", None):
+                raise DriverTooOld(_cudart_insufficient(self.rt))
+            raise CudaError(f"{what} failed: {_cudart_error_name(self.rt, status)}")
         return values[0] if len(values) == 1 else (values or None)
 
     @property
@@ -224,32 +272,124 @@ def available_implementations() -> list[str]:
     return found
 
 
-def open_cuda(implementation: str = "auto", device: int = 0) -> Cuda:
-    """cuda-python when installed (auto), else pycuda; a clear error when neither is."""
-    found = available_implementations()
-    if implementation == "auto":
-        if not found:
-            raise IfanError("TensorRT needs cuda-python or pycuda: pip install 'ifan-trt[trt]' (cuda-python)")
-        implementation = found[0]
-    if implementation not in IMPLEMENTATIONS:
-        raise IfanError(f"unknown CUDA implementation {implementation!r}; choose {', '.join(IMPLEMENTATIONS)}")
-    if implementation not in found:
-        raise IfanError(f"{implementation} is not installed (found: {', '.join(found) or 'none'})")
+def _open_one(implementation: str, device: int) -> Cuda:
     return CudaPython(device) if implementation == "cuda-python" else PyCuda(device)
 
 
-def gpu_count() -> int:
-    """CUDA devices visible (0 without a driver or without either binding); never raises."""
-    try:
-        cudart = _import_cudart()
-        status, count = cudart.cudaGetDeviceCount()
-        return int(count) if status == cudart.cudaError_t.cudaSuccess else 0
-    except Exception:
-        pass
-    try:
-        import pycuda.driver as drv
+def _problem(binding: str, exc: BaseException) -> str:
+    """One line for a binding that failed (an insufficient-driver line already names it)."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if isinstance(exc, DriverTooOld) else f"{binding}: {text}"
 
-        drv.init()
-        return drv.Device.count()
-    except Exception:
+
+def open_cuda(implementation: str = "auto", device: int = 0) -> Cuda:
+    """cuda-python when installed and it opens the GPU (auto), else pycuda; a clear error when
+    neither is installed or none opens. A fallback is announced in one line."""
+    found = available_implementations()
+    if implementation not in IMPLEMENTATIONS + ("auto",):
+        raise IfanError(f"unknown CUDA implementation {implementation!r}; choose {', '.join(IMPLEMENTATIONS)}")
+    if implementation == "auto" and not found:
+        raise IfanError("TensorRT needs cuda-python or pycuda: pip install 'ifan-trt[trt-cu12]' "
+                        "(or 'ifan-trt[trt-cu13]' with an NVIDIA driver 580 or newer; on a Jetson 'ifan-trt[cu12]')")
+    if implementation != "auto" and implementation not in found:
+        raise IfanError(f"{implementation} is not installed (found: {', '.join(found) or 'none'})")
+    failures = []
+    for name in found if implementation == "auto" else [implementation]:
+        try:
+            cuda = _open_one(name, device)
+        except Exception as exc:  # CudaError, pycuda.driver.Error, a native part that fails to load
+            failures.append(_problem(name, exc))
+            continue
+        if failures:
+            print(f"ifan: CUDA through {binding_version(name)} ({'; '.join(failures)})", file=sys.stderr)
+        return cuda
+    raise IfanError(f"GPU {device}: no CUDA binding could open it ({'; '.join(failures)})")
+
+
+@dataclass(frozen=True)
+class GpuProbe:
+    """What the installed bindings see: device count, the binding that answered (None when none
+    did) and one line per binding that failed (an insufficient driver, a broken install)."""
+
+    count: int
+    binding: str | None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def problem(self) -> str:
+        return "; ".join(self.problems)
+
+
+def _count_cuda_python() -> int:
+    rt = _import_cudart()
+    status, count = rt.cudaGetDeviceCount()
+    if status == rt.cudaError_t.cudaSuccess:
+        return int(count)
+    if status == getattr(rt.cudaError_t, "cudaErrorNoDevice", None):
         return 0
+    if status == getattr(rt.cudaError_t, "cudaErrorInsufficientDriver", None):
+        if not int(rt.cudaDriverGetVersion()[1] or 0):
+            return 0  # no NVIDIA driver at all: no GPU, nothing to fix in the binding
+        raise DriverTooOld(_cudart_insufficient(rt))
+    raise CudaError(f"cudaGetDeviceCount failed: {_cudart_error_name(rt, status)}")
+
+
+def _count_pycuda() -> int:
+    import pycuda.driver as drv
+
+    try:
+        drv.init()
+        return int(drv.Device.count())
+    except drv.Error as exc:
+        text = str(exc)
+        if "NO_DEVICE" in text.upper() or "no cuda-capable device" in text.lower() or "no device" in text.lower():
+            return 0
+        if "INSUFFICIENT_DRIVER" in text.upper() or "insufficient" in text.lower():
+            raise DriverTooOld(insufficient_driver_message(binding_version("pycuda"), None, None)) from None
+        raise
+
+
+_COUNTERS = {"cuda-python": _count_cuda_python, "pycuda": _count_pycuda}
+
+
+def probe_gpus() -> GpuProbe:
+    """Ask each installed binding in turn until one answers; never raises."""
+    problems = []
+    for name in available_implementations():
+        try:
+            return GpuProbe(_COUNTERS[name](), name, tuple(problems))
+        except Exception as exc:
+            problems.append(_problem(name, exc))
+    return GpuProbe(0, None, tuple(problems))
+
+
+def gpu_count() -> int:
+    """CUDA devices visible (0 without a driver or a working binding; probe_gpus() says why)."""
+    return probe_gpus().count
+
+
+def _properties(binding: str, device: int) -> dict:
+    if binding == "cuda-python":
+        rt = _import_cudart()
+        status, prop = rt.cudaGetDeviceProperties(device)
+        if status != rt.cudaError_t.cudaSuccess:
+            raise CudaError(f"cudaGetDeviceProperties failed: {_cudart_error_name(rt, status)}")
+        name = prop.name.decode(errors="replace") if isinstance(prop.name, bytes) else str(prop.name)
+        return {"name": name.strip("\x00 "), "compute_capability": f"{prop.major}.{prop.minor}"}
+    import pycuda.driver as drv
+
+    dev = drv.Device(device)
+    return {"name": dev.name(), "compute_capability": "%d.%d" % dev.compute_capability()}
+
+
+def gpu_info(device: int = 0) -> dict:
+    """Name, compute capability and the binding that read them; "unknown" with the reason where
+    no binding can (never raises: it labels reports and sidecars)."""
+    probe = probe_gpus()
+    if probe.binding is not None and probe.count > device:
+        try:
+            return {**_properties(probe.binding, device), "cuda_binding": binding_version(probe.binding)}
+        except Exception as exc:
+            probe = GpuProbe(probe.count, probe.binding, probe.problems + (_problem(probe.binding, exc),))
+    reason = probe.problem or ("no CUDA binding installed" if probe.binding is None else f"no GPU {device}")
+    return {"name": "unknown", "compute_capability": "unknown", "cuda_binding": None, "reason": reason}

@@ -4,7 +4,7 @@ execute_async_v3 on one stream. Pinned host and device buffers are allocated onc
 shape the profiles allow and reused; a static-shape engine is replayed as a CUDA graph.
 
 Decisions (profile choice, shape checks, buffer sizes) are in trt_plan (tested on the CPU); CUDA
-calls go through cuda_memory. Every TensorRT call that reports success is checked.
+calls go through runtime/tensorrt/cuda.py. Every TensorRT call that reports success is checked.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from ifan_trt.runtime.tensorrt import plan as trt_plan
-from ifan_trt.runtime.tensorrt.cuda import open_cuda
 from ifan_trt.runtime.executor import Executor
 from ifan_trt.runtime.metadata import info_from_sidecar
+from ifan_trt.runtime.tensorrt import plan as trt_plan
+from ifan_trt.runtime.tensorrt.cuda import open_cuda
+from ifan_trt.runtime.tensorrt.importing import import_tensorrt
 from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
 
 
@@ -59,11 +60,7 @@ class TrtExecutor(Executor):
 
     def __init__(self, engine_path: str | os.PathLike, cuda: str = "auto", plugin: str | None = None,
                  device: int = 0, cuda_graphs: bool = True):
-        try:
-            import tensorrt as trt
-        except ImportError:
-            raise IfanError("TensorRT is not installed: pip install 'ifan-trt[trt]' (or use JetPack's "
-                            "python3-libnvinfer), or run the ONNX model with --backend onnxruntime") from None
+        trt = import_tensorrt("or run the ONNX model with --backend onnxruntime")
         path = Path(engine_path)
         if not path.is_file():
             raise IfanError(f"{path}: no such engine file")
@@ -81,12 +78,14 @@ class TrtExecutor(Executor):
             except IfanError:
                 pass  # a standard-op engine needs no plugin; a plugin engine fails to load below, with TensorRT's reason
         self.cuda = open_cuda(cuda, device)
+        self.cuda_binding = self.cuda.name
         try:
             self._open(path, sidecar)
         except BaseException:
             self.cuda.close()
             raise
-        self._use_graphs = cuda_graphs and self.cuda.supports_graphs and trt_plan.is_static(self.tensors)
+        static = trt_plan.is_static(self.tensors, self.profiles)
+        self._use_graphs = cuda_graphs and self.cuda.supports_graphs and static
         self._graph = None
         self._profiler = None
         self._stage_ms = {}
@@ -139,7 +138,7 @@ class TrtExecutor(Executor):
         self._events = [self.cuda.event() for _ in range(4)]
 
     def describe(self) -> str:
-        return f"tensorrt {self.info.precision}"
+        return f"tensorrt {self.info.precision} ({self.cuda_binding})"
 
     def max_batch(self, h: int, w: int) -> int:
         return max(1, trt_plan.max_batch(self.profiles, h, w))

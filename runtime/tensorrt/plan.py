@@ -42,9 +42,13 @@ class Profile:
         return f"profile {self.index}: {dims(lo)} .. {dims(hi)} (opt {dims(opt)})"
 
 
-def is_static(tensors: list[TensorSpec]) -> bool:
-    """No dynamic dimension anywhere: one fixed shape, so one CUDA graph can replay every run."""
-    return all(d >= 0 for t in tensors for d in t.shape)
+def is_static(tensors: list[TensorSpec], profiles: list[Profile] | None = None) -> bool:
+    """One fixed shape per profile, so one CUDA graph can replay every run: no dynamic dimension
+    declared, or every profile has min == max for every input (an engine built from a dynamic
+    graph with `--shapes min=S,opt=S,max=S` still declares -1 for those dimensions)."""
+    if all(d >= 0 for t in tensors for d in t.shape):
+        return True
+    return bool(profiles) and all(lo == hi for p in profiles for lo, _, hi in p.ranges.values())
 
 
 def check_rank(tensors: list[TensorSpec], shapes: dict[str, Shape]) -> None:

@@ -23,6 +23,9 @@ from pathlib import Path
 from ifan_trt.contract import PLUGIN_NAMESPACE, PLUGIN_VERSION
 from ifan_trt.contract import PLUGIN_OP as PLUGIN_NAME  # TensorRT looks the op type up as the plugin name
 from ifan_trt.errors import IfanError
+
+from .importing import import_tensorrt
+
 ENV_VAR = "IFAN_TRT_PLUGIN"
 LIBRARY_PREFIX = "libifan_iac_plugin_trt"
 
@@ -101,16 +104,6 @@ def find_plugin_library(trt_major: int, path: str | os.PathLike | None = None) -
     raise IfanError(f"{wanted}: IFAN_IAC plugin library not found (searched {searched}); {_BUILD_HINT}")
 
 
-def import_tensorrt():
-    """The tensorrt module, or an IfanError saying how to install it."""
-    try:
-        import tensorrt
-    except ImportError as exc:
-        raise IfanError(f"tensorrt: cannot import the TensorRT Python package ({exc}); install it with "
-                        "`pip install ifan-trt[trt]`, or on a Jetson use JetPack's python3-libnvinfer") from exc
-    return tensorrt
-
-
 def trt_major_version(trt) -> int:
     try:
         return int(str(trt.__version__).split(".")[0])
@@ -119,8 +112,15 @@ def trt_major_version(trt) -> int:
 
 
 def _find_creator(registry):
-    getter = getattr(registry, "get_creator", None) or getattr(registry, "get_plugin_creator")
-    return getter(PLUGIN_NAME, PLUGIN_VERSION, PLUGIN_NAMESPACE)
+    """The IFAN_IAC creator if registered, else None. Listed from all_creators (TensorRT 10+):
+    get_creator logs an error for a plugin that is not registered yet, which is the normal case
+    before load_library."""
+    creators = getattr(registry, "all_creators", None)
+    if creators is None:
+        getter = getattr(registry, "get_creator", None) or getattr(registry, "get_plugin_creator")
+        return getter(PLUGIN_NAME, PLUGIN_VERSION, PLUGIN_NAMESPACE)
+    wanted = (PLUGIN_NAME, PLUGIN_VERSION, PLUGIN_NAMESPACE)
+    return next((c for c in creators if (c.name, c.plugin_version, c.plugin_namespace) == wanted), None)
 
 
 def load_plugin(path: str | os.PathLike | None = None) -> Path:

@@ -6,6 +6,7 @@ module needs no TensorRT: `--backend auto` reads the sidecar on machines without
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -129,12 +130,24 @@ def sidecar_profiles(data: dict) -> list[Profile]:
 
 
 def recorded_onnx(engine: str | os.PathLike) -> str | None:
-    """The ONNX model the engine was built from (recorded in its sidecar), else one beside the
-    engine with its stem: what --backend auto runs on a machine without a GPU."""
-    candidates = [Path(engine).with_suffix(".onnx"), Path(f"{engine}.onnx")]
+    """The ONNX model the engine was built from, as its sidecar records it (the path written at
+    build time, or a file of that name beside the engine) and only while its SHA-256 matches the
+    record: what --backend auto runs on a machine without a GPU. No other file is guessed."""
     try:
         recorded = read_sidecar(engine).get("onnx") or {}
-        candidates = [Path(recorded[k]) for k in ("path", "source") if recorded.get(k)] + candidates
     except IfanError:
-        pass
-    return next((str(c) for c in candidates if c.is_file()), None)
+        return None
+    if not recorded.get("path"):
+        return None
+    for candidate in (Path(recorded["path"]), Path(engine).parent / Path(recorded["path"]).name):
+        if candidate.is_file() and (not recorded.get("sha256") or _sha256(candidate) == recorded["sha256"]):
+            return str(candidate)
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -59,7 +59,8 @@ def test_table_rows_use_each_rows_base():
     rows = list(_rows())
     cells = table_rows(rows)
     assert [c[0] for c in cells] == ["a", "c", "e", "f-unfold", "f-native"]
-    assert cells[1][4] == "2.50x" and cells[1][6] == "30%" and cells[1][7] == "1.0e-06"
+    assert cells[1][4] == "2.50x" and cells[1][8] == "30%" and cells[1][9] == "1.0e-06"
+    assert cells[1][5:7] == ["-", "-"]  # no floor measured
     assert cells[4][4] == "15.00x"  # against f-unfold, not against a
     text = format_table(TABLE_HEADER, cells)
     lines = text.splitlines()
@@ -70,7 +71,7 @@ def test_failed_row_is_shown_not_dropped():
     a, c, *_ = _rows()
     c.error = "exit 1: out of memory"
     cells = table_rows([a, c])
-    assert cells[1][3] == "failed" and "out of memory" in cells[1][7]
+    assert cells[1][3] == "failed" and "out of memory" in cells[1][9] and len(cells[1]) == len(TABLE_HEADER)
 
 
 def test_targets():

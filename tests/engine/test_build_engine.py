@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from ifan_trt.cli import build_parser
 from ifan_trt.commands import build as build_cmd
 from ifan_trt.runtime.tensorrt import build as engine_build
 from ifan_trt.runtime.tensorrt.inspect import layer_precisions, summary, unexpected_fp32
+from ifan_trt.runtime.tensorrt.optimization_profiles import parse_profiles
 from ifan_trt.errors import IfanError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,8 +46,8 @@ def test_build_without_tensorrt_fails_with_one_line(tmp_path):
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("ifan build: error: TensorRT is not installed or not loadable")
-    assert "pip install 'ifan-trt[trt]'" in lines[0]
+    assert lines[0].startswith("ifan build: error: TensorRT is not installed (import of tensorrt halted")
+    assert "'ifan-trt[" in lines[0] and lines[0].endswith("; build engines on the target machine")
     assert not (tmp_path / "tiny.plan").exists()
 
 
@@ -128,13 +130,18 @@ def stubbed_build(monkeypatch):
     calls = {}
     monkeypatch.setitem(sys.modules, "tensorrt", builder_tensorrt())
 
-    def build_plan(trt, onnx_path, profiles, inputs, workspace, level, version_compatible, plugin_lib, cache):
+    def build_plan(trt, onnx_path, profiles, inputs, workspace, level, version_compatible, plugin_lib, cache,
+                   tf32=True):
         calls.update(onnx=Path(onnx_path), profiles=profiles, inputs=inputs, workspace=workspace, level=level,
-                     version_compatible=version_compatible, plugin_lib=plugin_lib, cache=cache)
+                     version_compatible=version_compatible, plugin_lib=plugin_lib, cache=cache, tf32=tf32)
         return b"PLAN" * 10
 
+    def inspect_plan(trt, plan, version_compatible, embedded_plugin=False):
+        calls.update(inspected_embedded=embedded_plugin)
+        return layer_precisions(TRT10_LAYERS)
+
     monkeypatch.setattr(engine_build, "build_plan", build_plan)
-    monkeypatch.setattr(engine_build, "inspect_plan", lambda trt, plan, vc: layer_precisions(TRT10_LAYERS))
+    monkeypatch.setattr(engine_build, "inspect_plan", inspect_plan)
     monkeypatch.setattr(engine_build, "gpu_info", lambda: {"name": "Orin (fake)", "compute_capability": "8.7"})
     return calls
 
@@ -167,6 +174,8 @@ def test_sidecar_content(tmp_path, stubbed_build, monkeypatch, capsys):
     assert side["plugin_library"] == {"path": str(lib), "sha256": sha256_file(lib)}
     assert side["engine_sha256"] == sha256_bytes(b"PLAN" * 10)
     assert side["builder"]["strongly_typed"] and side["builder"]["version_compatible"]
+    assert side["builder"]["tf32"] is True and stubbed_build["tf32"] is True  # TF32 unless --no-tf32
+    assert stubbed_build["inspected_embedded"]  # the plan embeds the plugin: inspected in a child process
     assert side["metadata"]["ifan.variant"] == "IFAN_tiny" and side["metadata"]["ifan.precision"] == "fp32"
     assert side["layer_precisions"] == {"FP16": 1, "FP32": 2, "INT8": 1}
     assert side["build_seconds"] >= 0 and side["built_at"].endswith("Z")
@@ -220,6 +229,78 @@ def test_ifan_build_is_the_same_command(tmp_path, capsys):
 
     assert main(["build", "--help"]) == 0
     assert "--version-compatible" in capsys.readouterr().out
+
+
+def test_no_tf32_reaches_the_sidecar(tmp_path, stubbed_build):
+    onnx_path = tiny_graph(tmp_path / "tiny.onnx")
+    out = tmp_path / "tiny.plan"
+    assert build_cmd.run(_args(onnx_path, out, "--no-tf32")) == 0
+    assert stubbed_build["tf32"] is False and not stubbed_build["inspected_embedded"]
+    assert json.loads(Path(f"{out}.json").read_text())["builder"]["tf32"] is False
+
+
+@pytest.mark.parametrize("tf32", [True, False])
+def test_tf32_reaches_polygraphys_create_config(tmp_path, monkeypatch, tf32):
+    """Polygraphy's CreateConfig clears TensorRT's TF32 flag unless tf32=True: the value is always passed."""
+    import inspect
+
+    from polygraphy.backend import trt as poly
+
+    assert "tf32" in inspect.signature(poly.CreateConfig.__init__).parameters
+    seen = {}
+
+    class CreateConfig:
+        def __init__(self, **kwargs):
+            seen.update(kwargs)
+
+    monkeypatch.setattr(poly, "CreateConfig", CreateConfig)
+    monkeypatch.setattr(poly, "network_from_onnx_path", lambda path, strongly_typed: ("network", strongly_typed))
+    monkeypatch.setattr(poly, "engine_bytes_from_network", lambda network, config, save_timing_cache: b"PLAN")
+    trt = builder_tensorrt()
+    trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="workspace")
+    trt.ProfilingVerbosity = types.SimpleNamespace(DETAILED="detailed")
+    profiles = parse_profiles(["min=64x64,opt=64x64,max=64x64"])
+    plan = engine_build.build_plan(trt, tmp_path / "m.onnx", profiles, ["input"], 1 << 30, None, False, None, None,
+                                   tf32=tf32)
+    assert plan == b"PLAN" and seen["tf32"] is tf32 and seen["profiling_verbosity"] == "detailed"
+
+
+FAKE_TRT_CHILD = """
+import json, sys
+__version__ = "10.3.0"
+class Logger:
+    WARNING = 2
+    def __init__(self, level): pass
+class LayerInformationFormat:
+    JSON = "json"
+class _Inspector:
+    def get_engine_information(self, fmt):
+        return json.dumps({"Layers": [{"Name": "iac", "LayerType": "PluginV3",
+                                       "Inputs": [{"Name": "x", "Format/Datatype": "Row major linear FP16 format"}]}]})
+class _Engine:
+    def create_engine_inspector(self):
+        return _Inspector()
+class Runtime:
+    engine_host_code_allowed = False
+    def __init__(self, logger): pass
+    def deserialize_cuda_engine(self, plan):
+        if plan != b"VC PLAN" or not self.engine_host_code_allowed:
+            print("[TRT] [E] IFAN_IAC: creator already registered", file=sys.stderr)
+            return None
+        return _Engine()
+"""
+
+
+def test_version_compatible_plan_with_the_plugin_is_inspected_in_a_child(tmp_path, monkeypatch):
+    """The child is a fresh Python (here with a stand-in tensorrt on its path); this process's
+    TensorRT, which has registered IFAN_IAC, never deserialises the plan."""
+    (tmp_path / "tensorrt.py").write_text(FAKE_TRT_CHILD)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    here = types.SimpleNamespace(Runtime=lambda logger: pytest.fail("deserialised in the build process"))
+    layers = engine_build.inspect_plan(here, b"VC PLAN", version_compatible=True, embedded_plugin=True)
+    assert [(lp.name, lp.precision) for lp in layers] == [("iac", "FP16")]
+    with pytest.raises(IfanError, match=r"does not deserialise in a fresh process: \[TRT\] \[E\] IFAN_IAC: creator"):
+        engine_build.inspect_plan(here, b"OTHER", version_compatible=True, embedded_plugin=True)
 
 
 def test_build_reports_the_peak_and_what_a_split_export_would_save(tmp_path, stubbed_build, monkeypatch, capsys):

@@ -17,14 +17,15 @@ trt = require_tensorrt_gpu(binding=False)
 pytestmark = pytest.mark.gpu
 
 
-def _gpu_count() -> int:
-    from ifan_trt.runtime.tensorrt.cuda import gpu_count
+def _gpu_probe():
+    from ifan_trt.runtime.tensorrt.cuda import probe_gpus
 
-    return gpu_count()
+    return probe_gpus()
 
 
-if _gpu_count() == 0:
-    pytest.skip("no CUDA GPU visible", allow_module_level=True)
+_PROBE = _gpu_probe()
+if _PROBE.count == 0:  # a GPU behind a broken binding is named, not hidden behind "no GPU"
+    pytest.skip(f"no usable CUDA GPU{f' ({_PROBE.problem})' if _PROBE.problem else ''}", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")

@@ -154,3 +154,51 @@ def builder_tensorrt(version: str = "10.3.0.26", strongly_typed: bool = True):
         flags.STRONGLY_TYPED = 5
     trt.NetworkDefinitionCreationFlag = flags
     return trt
+
+
+# ---------------------------------------------------------------- the CUDA bindings
+# cuda-python returns (status, *values) and reports cudaErrorInsufficientDriver (35) when its
+# runtime is newer than the driver; pycuda raises pycuda.driver.Error.
+
+SUCCESS, INSUFFICIENT, NO_DEVICE = 0, 35, 100
+NAMES = {SUCCESS: "cudaSuccess", INSUFFICIENT: "cudaErrorInsufficientDriver", NO_DEVICE: "cudaErrorNoDevice"}
+
+
+def fake_cudart(status=SUCCESS, count=1, runtime=13000, driver=13000):
+    """cuda.bindings.runtime whose every call returns `status` (the driver/runtime version queries
+    always answer, as the real ones do)."""
+    rt = types.ModuleType("cuda.bindings.runtime")
+    rt.cudaError_t = types.SimpleNamespace(cudaSuccess=SUCCESS, cudaErrorInsufficientDriver=INSUFFICIENT,
+                                           cudaErrorNoDevice=NO_DEVICE)
+    rt.cudaGetErrorName = lambda s: (SUCCESS, NAMES[s].encode())
+    rt.cudaRuntimeGetVersion = lambda: (SUCCESS, runtime)
+    rt.cudaDriverGetVersion = lambda: (SUCCESS, driver)
+    rt.cudaGetDeviceCount = lambda: (status, count if status == SUCCESS else 0)
+    rt.cudaSetDevice = lambda device: (status,)
+    rt.cudaStreamCreate = lambda: (status, 11)
+    prop = types.SimpleNamespace(name=b"NVIDIA Fake GPU\x00", major=8, minor=7)
+    rt.cudaGetDeviceProperties = lambda device: (status, prop)
+    return rt
+
+
+def fake_pycuda(count=1, init_error=None):
+    drv = types.ModuleType("pycuda.driver")
+    drv.Error = type("Error", (Exception,), {})
+
+    def init():
+        if init_error:
+            raise drv.Error(init_error)
+
+    class Device:
+        def __init__(self, index):
+            self.index = index
+
+        count = staticmethod(lambda: globals_count[0])
+        name = lambda self: "Orin (fake)"  # noqa: E731
+        compute_capability = lambda self: (8, 7)  # noqa: E731
+        retain_primary_context = lambda self: types.SimpleNamespace(push=lambda: None, pop=lambda: None)  # noqa: E731
+
+    globals_count = [count]
+    drv.init, drv.Device = init, Device
+    drv.Stream = lambda: types.SimpleNamespace(handle=12, synchronize=lambda: None)
+    return drv

@@ -14,12 +14,13 @@ def require_tensorrt_gpu(*, polygraphy: bool = False, binding: bool = True):
     if polygraphy:
         pytest.importorskip("polygraphy", reason="polygraphy is not installed (pip install 'ifan-trt[trt]')")
     if binding:
-        from ifan_trt.runtime.tensorrt.cuda import available_implementations, gpu_count
+        from ifan_trt.runtime.tensorrt.cuda import available_implementations, probe_gpus
 
         if not available_implementations():
             pytest.skip("neither cuda-python nor pycuda is installed", allow_module_level=True)
-        if gpu_count() == 0:
-            pytest.skip("no CUDA GPU visible", allow_module_level=True)
+        probe = probe_gpus()
+        if probe.count == 0:  # a GPU behind a broken binding or an old driver is named, not hidden
+            pytest.skip(f"no usable CUDA GPU{f' ({probe.problem})' if probe.problem else ''}", allow_module_level=True)
     return trt
 
 

@@ -1,8 +1,10 @@
-"""Helpers for the runtime tests: tiny scenes and videos, and a fake executor for the logic that
-does not need a network. The small model's checkpoint and exports are the `models` fixture of
-tests/conftest.py."""
+"""Helpers for the runtime tests: tiny scenes and videos, a fake executor for the logic that
+does not need a network, and a torch-free stand-in ONNX model (output = 1 - input). The small
+model's checkpoint and exports are the `models` fixture of tests/conftest.py."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -52,3 +54,23 @@ class FakeExecutor(Executor):
             assert b <= self.limits.max_batch
         self._stage_ms = dict(self._fixed_stage or {"compute": 1.0})
         return self.fn(input).astype(np.float32)
+
+
+def inverting_onnx(path) -> Path:
+    """A stand-in model without torch: output = 1 - input, with the ifan.* metadata the runtime
+    reads (for the system-OpenCV tests, whose environment has no torch). Its output differs from
+    its input everywhere but at mid-grey, so the two halves of a view are told apart."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+    graph = helper.make_graph([helper.make_node("Sub", ["one", "input"], ["output"])], "invert",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["B", 3, "H", "W"])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["B", 3, "H", "W"])],
+                              initializer=[one])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"ifan.variant": "IFAN", "ifan.n_iters": "2", "ifan.precision": "fp32",
+                                   "ifan.iac_form": "onnx"})
+    onnx.save(model, str(path))
+    return Path(path)

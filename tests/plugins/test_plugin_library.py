@@ -144,9 +144,40 @@ def test_creator_already_registered_is_not_loaded_again(fake_trt, search_in):
     assert registry.loaded == []
 
 
+class ListingRegistry(FakeRegistry):
+    """TensorRT 10+: all_creators lists what is registered; get_creator on a missing plugin logs
+    an error in TensorRT's log, which must not appear before every first load."""
+
+    @property
+    def all_creators(self):
+        v3 = types.SimpleNamespace(name="IFAN_IAC", plugin_version="1", plugin_namespace="")
+        other = types.SimpleNamespace(name="IFAN_IAC", plugin_version="2", plugin_namespace="")
+        return [other, v3] if self.has_creator else [other]
+
+    def get_creator(self, name, version, namespace):
+        raise AssertionError("get_creator called: TensorRT would log 'plugin not found'")
+
+
+def test_registry_is_listed_not_queried(monkeypatch, search_in):
+    registry = ListingRegistry()
+    monkeypatch.setitem(sys.modules, "tensorrt", types.SimpleNamespace(__version__="10.3.0",
+                                                                      get_plugin_registry=lambda: registry))
+    monkeypatch.setattr(pl, "_loaded", {})
+    monkeypatch.delenv(pl.ENV_VAR, raising=False)
+    lib = fake_library(search_in / "libifan_iac_plugin_trt10.so")
+    assert pl.load_plugin() == lib and registry.loaded == [str(lib)]
+    monkeypatch.setattr(pl, "_loaded", {})
+    preloaded = ListingRegistry(preloaded=True)
+    monkeypatch.setattr(sys.modules["tensorrt"], "get_plugin_registry", lambda: preloaded)
+    assert pl.load_plugin() == lib and preloaded.loaded == []
+
+
 def test_without_tensorrt(monkeypatch):
+    from ifan_trt.runtime.tensorrt import importing as tensorrt_import
+
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # import raises ImportError
-    with pytest.raises(IfanError, match=r"tensorrt: cannot import.*pip install ifan-trt\[trt\]"):
+    monkeypatch.setattr(tensorrt_import, "on_jetson", lambda: False)
+    with pytest.raises(IfanError, match=r"^TensorRT is not installed .*pip install 'ifan-trt\[trt-cu12\]'"):
         pl.load_plugin()
 
 

@@ -92,18 +92,18 @@ def test_providers():
 
 
 def test_backend_resolution(tmp_path):
-    engine = tmp_path / "m.engine"
+    engine, onnx, ckpt = tmp_path / "m.engine", tmp_path / "m.onnx", tmp_path / "c.pth"
+    for path in (engine, onnx, ckpt):
+        path.write_bytes(b"x")
     assert resolve_backend("auto", None, None, str(engine), gpu=True) == ("tensorrt", str(engine))
-    assert resolve_backend("auto", None, "m.onnx", None) == ("onnxruntime", "m.onnx")
-    assert resolve_backend("auto", "c.pth", None, None) == ("torch", "c.pth")
-    assert resolve_backend("ort", None, "m.onnx", None) == ("onnxruntime", "m.onnx")
+    assert resolve_backend("auto", None, str(onnx), None) == ("onnxruntime", str(onnx))
+    assert resolve_backend("auto", str(ckpt), None, None) == ("torch", str(ckpt))
+    assert resolve_backend("ort", None, str(onnx), None) == ("onnxruntime", str(onnx))
     with pytest.raises(IfanError, match="needs an NVIDIA GPU.*--onnx"):
-        resolve_backend("auto", None, None, str(engine), gpu=False)
-    (tmp_path / "m.onnx").write_bytes(b"")  # an ONNX beside the engine: the CPU fallback
-    assert resolve_backend("auto", None, None, str(engine), gpu=False) == ("onnxruntime", str(tmp_path / "m.onnx"))
+        resolve_backend("auto", None, None, str(engine), gpu=False)  # an ONNX beside it is not a record
     with pytest.raises(IfanError, match="give one model"):
-        resolve_backend("auto", "c.pth", "m.onnx", None)
+        resolve_backend("auto", str(ckpt), str(onnx), None)
     with pytest.raises(IfanError, match="--backend tensorrt runs an engine"):
-        resolve_backend("tensorrt", None, "m.onnx", None)
+        resolve_backend("tensorrt", None, str(onnx), None)
     with pytest.raises(IfanError, match="unknown backend 'tpu'"):
         resolve_backend("tpu", None, None, None)

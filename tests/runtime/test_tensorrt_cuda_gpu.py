@@ -7,10 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ifan_trt.runtime.tensorrt.cuda import IMPLEMENTATIONS, available_implementations, gpu_count, open_cuda
+from ifan_trt.runtime.tensorrt.cuda import IMPLEMENTATIONS, available_implementations, open_cuda, probe_gpus
 
-if gpu_count() == 0:
-    pytest.skip("no CUDA GPU visible to cuda-python or pycuda (gpu_count() == 0)", allow_module_level=True)
+_PROBE = probe_gpus()
+if _PROBE.count == 0:  # a GPU behind a broken binding or an old driver is named
+    pytest.skip(f"no CUDA GPU visible to cuda-python or pycuda{f' ({_PROBE.problem})' if _PROBE.problem else ''}",
+                allow_module_level=True)
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

@@ -45,7 +45,7 @@ def _x(*shape):
 
 def test_dynamic_engine_runs_by_name_and_switches_profiles(make_executor):
     ex, cuda, calls = make_executor()
-    assert ("plugin", None) in calls and ex.describe() == "tensorrt fp16"
+    assert ("plugin", None) in calls and ex.describe() == "tensorrt fp16 (fake)"  # names the CUDA binding
     assert [c[1] for c in calls if c[0] == "set_tensor_address"] == ["input", "output"]
     x = _x(2, 3, 16, 24)
     assert np.allclose(ex.run(x), 1 - x)
@@ -69,6 +69,16 @@ def test_static_engine_is_replayed_as_a_cuda_graph(make_executor):
         x = np.random.default_rng(seed).random((1, 3, 16, 16)).astype(np.float32)
         assert np.allclose(ex.run(x), 1 - x)  # new data each time through the same buffers
     assert cuda.launches == 2  # run 1 enqueues (and is captured after), runs 2 and 3 replay the graph
+
+
+def test_dynamic_engine_with_one_fixed_profile_is_replayed_as_a_cuda_graph(make_executor):
+    """`ifan build --shapes min=S,opt=S,max=S` from a dynamic export: TensorRT declares -1 dims."""
+    ex, cuda, calls = make_executor(shapes=(-1, 3, -1, -1), profiles=[((1, 3, 16, 16),) * 3])
+    for seed in range(3):
+        x = np.random.default_rng(seed).random((1, 3, 16, 16)).astype(np.float32)
+        assert np.allclose(ex.run(x), 1 - x)
+    assert cuda.launches == 2 and cuda.allocs == 2
+    assert [c for c in calls if c[0] == "set_input_shape"] == [("set_input_shape", "input", (1, 3, 16, 16))]
 
 
 def test_shape_outside_the_profiles_and_failed_calls(make_executor):

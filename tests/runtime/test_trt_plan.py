@@ -147,11 +147,53 @@ def test_tensorrt_missing_is_a_clear_error(tmp_path, monkeypatch):
 
     def no_tensorrt(name, *args, **kwargs):
         if name == "tensorrt":
-            raise ImportError(name)
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_tensorrt)
     from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 
-    with pytest.raises(IfanError, match="TensorRT is not installed.*--backend onnxruntime"):
+    with pytest.raises(IfanError, match=r"^TensorRT is not installed \(No module named 'tensorrt'\); .*"
+                                        r"--backend onnxruntime$"):
         TrtExecutor(_sidecar(tmp_path))
+
+
+def test_one_owner_says_what_is_missing_from_tensorrt():
+    from ifan_trt.runtime.tensorrt.importing import missing_tensorrt
+
+    absent = str(missing_tensorrt(ModuleNotFoundError("No module named 'tensorrt'", name="tensorrt"), jetson=False))
+    assert absent == ("TensorRT is not installed (No module named 'tensorrt'); pip install 'ifan-trt[trt-cu12]' "
+                      "(NVIDIA driver 525 or newer) or 'ifan-trt[trt-cu13]' (driver 580 or newer)")
+    broken = str(missing_tensorrt(ImportError("libnvinfer.so.10: cannot open shared object file\nmore"), jetson=True))
+    assert broken.startswith("TensorRT is installed but does not load (libnvinfer.so.10: cannot open shared object "
+                             "file); on a Jetson TensorRT comes with JetPack (python3-libnvinfer): make the venv with "
+                             "`python3 -m venv --system-site-packages`")
+    assert "\n" not in broken and "'ifan-trt[cu12]'" in broken
+
+
+def test_static_from_the_profiles_when_the_engine_declares_dynamic_dims():
+    fixed = Profile(0, {"input": ((1, 3, 720, 1280),) * 3})
+    assert trt_plan.is_static(DYNAMIC, [fixed])  # `--shapes min=S,opt=S,max=S`: TensorRT still says -1
+    assert trt_plan.is_static(DYNAMIC, [fixed, Profile(1, {"input": ((2, 3, 256, 256),) * 3})])
+    assert not trt_plan.is_static(DYNAMIC, [fixed, PROFILES[0]])
+    assert not trt_plan.is_static(DYNAMIC, []) and not trt_plan.is_static(DYNAMIC)
+
+
+def test_ifan_says_in_one_line_that_tensorrt_is_missing(tmp_path):
+    """End to end in a child Python where `import tensorrt` fails: one line, exit 1, no output."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    engine = _sidecar(tmp_path)
+    cv2.imwrite(str(tmp_path / "in.png"), np.zeros((16, 16, 3), np.uint8))
+    code = ("import sys; sys.modules['tensorrt'] = None; from ifan_trt.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, "deblur", str(tmp_path / "in.png"), "-o", str(tmp_path / "o.png"),
+                        "--engine", str(engine), "--backend", "tensorrt"], capture_output=True, text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("ifan deblur: error: TensorRT is not installed (import of tensorrt halted")
+    assert "'ifan-trt[" in lines[0] and lines[0].endswith("or run the ONNX model with --backend onnxruntime")
+    assert not (tmp_path / "o.png").exists()

@@ -1,0 +1,185 @@
+"""`ifan benchmark`: every precision of one model in one table. This command prepares the models
+(the graphs as `ifan fp16` / `ifan calibrate` make them, engines as `ifan build` makes them where
+TensorRT and a GPU are present); ifan_trt.runtime.benchmark runs them and writes the reports."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from ifan_trt.errors import IfanError
+from ifan_trt.runtime.benchmark import (PRECISIONS, Bench, Model, Settings, data_pairs, measure_rows,
+                                        previous_state, sha256_file, content_key, log)
+
+TRT_PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")  # engines are built for these
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "benchmark", help="every precision of a model: size, latency, PSNR/SSIM in one table",
+        description="Prepare FP32, FP16, INT8, INT8+FP16 and CPU-INT8 graphs of one model (and TensorRT engines "
+                    "where TensorRT and a GPU are present), run each, and write one table: terminal, "
+                    "benchmark.md, benchmark.csv, benchmark.json, benchmark.png. Finished rows are reused.")
+    model = p.add_mutually_exclusive_group()
+    model.add_argument("--checkpoint", help="checkpoint to export first, or 'default' (the default: the bundled model)")
+    model.add_argument("--onnx", help="FP32 ONNX export to start from ('default': the bundled one)")
+    p.add_argument("--data", required=True, type=Path,
+                   help="test set with ground truth: source/target (as `ifan synth` writes), DPDD or RealDOF")
+    p.add_argument("--shape", default="1x3x384x512", metavar="BxCxHxW", help="latency shape (default %(default)s)")
+    p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
+                   help="precisions to prepare and run (default: all; fp32 always runs, it is the reference)")
+    p.add_argument("--out-dir", required=True, type=Path, help="folder for the models, outputs and reports")
+    p.add_argument("--calib-images", type=Path,
+                   help="calibration/measurement images (default: --data's sources; better a separate set)")
+    p.add_argument("--calib-count", type=int, default=32, help="calibration images (default %(default)s)")
+    p.add_argument("--calib-size", default="256x256", metavar="HxW", help="calibration crop (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default %(default)s)")
+    p.add_argument("--iterations", type=int, default=10, help="timed runs per model (default %(default)s)")
+    p.add_argument("--limit", type=int, help="only the first N image pairs")
+    p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime")
+    p.add_argument("--device", default="cpu", help="ONNX Runtime device: cpu, cuda, tensorrt (default %(default)s)")
+    p.add_argument("--no-engines", action="store_true", help="skip TensorRT engines even where a GPU is present")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write benchmark.json's content here")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ifan_trt.runtime.benchmark import HEADER, caption, table_rows, write_reports
+    from ifan_trt.sizes import parse_model_size, parse_tensor_shape
+    from ifan_trt.table import format_table
+
+    if args.warmup < 0 or args.iterations < 1 or (args.limit is not None and args.limit < 1):
+        raise IfanError("--warmup must be >= 0, --iterations and --limit >= 1")
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise IfanError(f"{args.out_dir}: exists and is not a folder (--out-dir)")
+    settings = Settings(data=args.data, out_dir=args.out_dir, shape=parse_tensor_shape(args.shape, "--shape"),
+                        precisions=tuple(args.precisions), calib_images=args.calib_images,
+                        calib_count=args.calib_count, calib_size=parse_model_size(args.calib_size, "--calib-size"), warmup=args.warmup,
+                        iterations=args.iterations, limit=args.limit, threads=args.threads, device=args.device,
+                        build_engines=False if args.no_engines else None, progress=sys.stderr.isatty())
+    bench = run_benchmark(settings, checkpoint=args.checkpoint, onnx=args.onnx)
+    print(format_table(list(HEADER), table_rows(bench)))
+    print(caption(bench))
+    reused = sum(bool(r.get("reused")) for r in bench.rows)
+    if reused:
+        print(f"{reused} row(s) reused from the previous run (same model files, data and settings)")
+    png = importlib.util.find_spec("matplotlib") is not None
+    if not png:
+        print("ifan benchmark: no PNG without matplotlib (pip install 'ifan-trt[plot]')", file=sys.stderr)
+    for path in write_reports(bench, png):
+        print(f"wrote {path}")
+    if args.json:
+        from ifan_trt.imageio import write_bytes_atomic
+
+        write_bytes_atomic(args.json, (args.out_dir / "benchmark.json").read_bytes())
+    return 0
+
+
+def fp32_source(checkpoint: str | None, onnx: str | None, out_dir: Path) -> Path:
+    """The FP32 ONNX every precision starts from: the given export, the bundled one, or the
+    checkpoint exported into out_dir (reused while the checkpoint's hash matches)."""
+    from ifan_trt.calib import prepare
+    from ifan_trt.runtime.backends import named_model
+
+    if onnx:
+        return Path(named_model("onnx", onnx))
+    if checkpoint is None or checkpoint == "default":
+        return prepare.source_onnx(Path("default"), out_dir / "models" / "x.onnx")
+    return prepare.source_onnx(Path(named_model("checkpoint", checkpoint)), out_dir / "models" / "x.onnx")
+
+
+def _graph_path(models: Path, stem: str, precision: str) -> Path:
+    suffix = {"fp16": "fp16", "int8": "int8", "int8-fp16": "int8-fp16", "cpu-int8": "int8-cpu"}[precision]
+    return models / f"{stem}.{suffix}.onnx"
+
+
+def prepare_graph(src: Path, precision: str, s: Settings, state: dict) -> Path:
+    """The graph of one precision in out_dir/models, made unless an earlier run made it from the
+    same FP32 file, calibration images and settings."""
+    from ifan_trt.calib import images, prepare
+    from ifan_trt.calib.cpu_int8 import make_cpu_int8
+
+    if precision == "fp32":
+        return src
+    models = s.out_dir / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    out = _graph_path(models, src.name.split(".")[0], precision)
+    calib = images.find_images(s.calib_images, s.calib_count)
+    key = content_key(sha256_file(src), [sha256_file(p) for p in calib], precision, s.calib_size)
+    if out.is_file() and state.get(str(out)) == [key, sha256_file(out)]:
+        return out
+    out.unlink(missing_ok=True)
+    log(f"preparing {precision} from {src}")
+    if precision == "fp16":
+        prepare.make_fp16(src, out, s.calib_images, size=s.calib_size, count=min(s.calib_count, 8), progress=False)
+    elif precision == "cpu-int8":
+        make_cpu_int8(src, out, s.calib_images, "percentile", s.calib_count, s.calib_size, progress=False)
+    else:
+        cache = out.with_name(f"{out.stem}.calib.json")
+        prepare.make_int8(src, out, s.calib_images, "percentile", s.calib_count, s.calib_size, cache,
+                          fp16=precision == "int8-fp16", progress=False)
+    state[str(out)] = [key, sha256_file(out)]
+    return out
+
+
+def engines_available() -> bool:
+    """TensorRT installed and a GPU present (probed without importing TensorRT here)."""
+    if importlib.util.find_spec("tensorrt") is None:
+        return False
+    from ifan_trt.runtime.tensorrt.cuda import gpu_count
+
+    return gpu_count() > 0
+
+
+def build_engine(graph: Path, precision: str, s: Settings, max_hw: tuple[int, int]) -> Path:
+    """An engine of the prepared graph (strongly typed, precision from the graph), one profile
+    from 64x64 to the largest data image, optimised for the benchmark shape; `ifan build` makes it."""
+    import argparse
+
+    from . import build
+
+    out = graph.with_suffix(".engine")
+    b, c, h, w = s.shape
+    big = (max(h, max_hw[0]), max(w, max_hw[1]))
+    parser = argparse.ArgumentParser(prog="ifan build")
+    build.add_arguments(parser)
+    shapes = f"min=1x{c}x64x64,opt={b}x{c}x{h}x{w},max={b}x{c}x{big[0]}x{big[1]}"
+    if build.run(parser.parse_args(["--onnx", str(graph), "-o", str(out), "--shapes", shapes])) != 0:
+        raise IfanError(f"{graph}: the {precision} engine build failed")
+    return out
+
+
+def plan_models(src: Path, s: Settings, state: dict) -> list[Model]:
+    """Every model of the run: the ONNX graph of each precision (ONNX Runtime) and, where
+    TensorRT and a GPU are present, an engine of each TensorRT precision."""
+    from tqdm import tqdm
+
+    models = []
+    engines = engines_available() if s.build_engines is None else s.build_engines
+    for precision in tqdm(s.precisions, desc="prepare", unit="model", disable=not s.progress, file=sys.stderr):
+        graph = prepare_graph(src, precision, s, state)
+        models.append(Model("onnx", precision, graph, "onnxruntime"))
+        if engines and precision in TRT_PRECISIONS:
+            models.append(Model("engine", precision, build_engine(graph, precision, s, _max_hw(s)), "tensorrt"))
+    return models
+
+
+def _max_hw(s: Settings) -> tuple[int, int]:
+    from ifan_trt.imageio import read_image
+
+    sizes = [read_image(p.source).size for p in data_pairs(s)]
+    pad = lambda n: -(-n // 8) * 8
+    return pad(max(h for h, _ in sizes)), pad(max(w for _, w in sizes))
+
+
+def run_benchmark(s: Settings, checkpoint: str | None = None, onnx: str | None = None) -> Bench:
+    """Prepare every model, then measure each row (reusing finished rows)."""
+    s.out_dir.mkdir(parents=True, exist_ok=True)
+    s.calib_images = s.calib_images or s.data
+    s.precisions = ("fp32",) + tuple(p for p in dict.fromkeys(s.precisions) if p != "fp32")  # FP32 first: the reference
+    previous = previous_state(s)
+    state = previous.get("prepared", {})
+    src = fp32_source(checkpoint, onnx, s.out_dir)
+    models = plan_models(src, s, state)
+    return measure_rows(models, s, src, previous, state)

@@ -1,0 +1,61 @@
+"""`ifan serve`: the model behind a Triton Inference Server (HTTP, gRPC, metrics, dynamic batching)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ifan_trt.errors import IfanError
+from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
+from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
+
+from . import args as arg_groups
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve", help="serve the model on Triton Inference Server (HTTP/gRPC, dynamic batching)",
+        description="Serve the model on Triton Inference Server (PyTriton; needs the serve extra). Models "
+                    "'ifan' (UINT8) and 'ifan_uint16' (UINT16) take `image` [N, H, W, C] (C = 1, 3 or 4, RGB "
+                    "order) and return the deblurred images in the same shape and type.")
+    arg_groups.add_model(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: local connections only; 0.0.0.0: every interface)")
+    p.add_argument("--http-port", type=int, default=8000, help="HTTP port (default 8000)")
+    p.add_argument("--grpc-port", type=int, default=8001, help="gRPC port (default 8001)")
+    p.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (default 8002)")
+    p.add_argument("--instances", type=int, default=1, help="model instances, each with its own executor (default 1)")
+    p.add_argument("--max-batch", type=int, default=4,
+                   help="largest batch Triton forms from same-size requests (default 4)")
+    p.add_argument("--max-queue-delay-us", type=int, default=2000,
+                   help="how long a request may wait for others to batch with, microseconds (default 2000)")
+    p.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
+                   help=f"refuse requests with images above N pixels (default {DEFAULT_MAX_IMAGE_PIXELS})")
+    arg_groups.add_tiling(p)
+    p.add_argument("--verbose", action="store_true", help="show Triton's and PyTriton's logs")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ifan_trt.runtime.backends import open_executor
+    from ifan_trt.runtime.pipeline import Tiling
+    from ifan_trt.runtime.serve import ServeOptions, serve
+    from ifan_trt.runtime.tiling import parse_tile
+
+    if args.overlap is not None and args.overlap < 0:
+        raise IfanError(f"--overlap {args.overlap}: must be >= 0")
+    options = ServeOptions(host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
+                           metrics_port=args.metrics_port, instances=args.instances, max_batch=args.max_batch,
+                           max_queue_delay_us=args.max_queue_delay_us, max_image_pixels=args.max_image_pixels,
+                           tiling=Tiling(tile=parse_tile(args.tile) if args.tile else None,
+                                         max_pixels=args.max_pixels,
+                                         overlap=DEFAULT_OVERLAP if args.overlap is None else args.overlap),
+                           verbose=args.verbose)
+
+    def executor():
+        return open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode,
+                             threads=args.threads, onnx=args.onnx, engine=args.engine, device=args.device,
+                             plugin=args.plugin, cuda="cuda-python")  # any thread may run it (pycuda: only one)
+
+    serve(executor, options, model=args.engine or args.onnx or args.checkpoint or "the bundled model")
+    print("ifan serve: stopped")
+    return 0

@@ -1,0 +1,124 @@
+"""The Python API: `Deblurrer`, one object that opens a model on a backend and deblurs NumPy
+images, image files, video files and streams of frames.
+
+    from ifan_trt import Deblurrer
+    deblur = Deblurrer()                       # the bundled model on the fastest installed backend
+    sharp = deblur(image)                      # (H,W), (H,W,3) RGB or (H,W,4) RGBA; uint8/uint16/float32
+    deblur.deblur_file("in.png", "out.png")
+    deblur.deblur_video("in.mp4", "out.mp4")
+
+Images keep their shape and dtype; float32 images are read as [0, 1]. Channel order is RGB(A);
+pass `bgr=True` for frames from OpenCV. Results equal `ifan deblur`'s (same pipeline).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ifan_trt.errors import IfanError
+from ifan_trt.imageio import Image, encode_image, read_image, to_array, write_bytes_atomic
+
+_KINDS = {".onnx": "onnx", ".engine": "engine", ".plan": "engine", ".trt": "engine",
+          ".pth": "checkpoint", ".pt": "checkpoint", ".pytorch": "checkpoint", ".ckpt": "checkpoint"}
+_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
+
+
+def _model_kwargs(model: str | os.PathLike | None) -> dict:
+    if model is None or str(model) == "default":
+        return {}
+    kind = _KINDS.get(Path(model).suffix.lower())
+    if kind is None:
+        raise IfanError(f"{model}: unknown model type; expected .onnx, .engine/.plan or a checkpoint (.pth)")
+    return {kind: str(model)}
+
+
+def to_image(array: np.ndarray, bgr: bool = False) -> Image:
+    """A NumPy image as the pipeline's Image (RGB float in [0, 1], format kept for the way back)."""
+    a = np.asarray(array)
+    if a.dtype not in _SCALE:
+        raise IfanError(f"image dtype {a.dtype}: expected uint8, uint16 or float32")
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
+        raise IfanError(f"image shape {a.shape}: expected (H, W), (H, W, 3) or (H, W, 4)")
+    alpha = a[:, :, 3].copy() if a.ndim == 3 and a.shape[2] == 4 else None
+    colour = np.repeat(a[:, :, None], 3, axis=2) if a.ndim == 2 else a[:, :, :3]
+    if bgr:
+        colour = colour[:, :, ::-1]
+    rgb = colour.astype(np.float32) / np.float32(_SCALE[a.dtype])
+    if a.dtype == np.float32:
+        rgb = np.nan_to_num(np.clip(rgb, 0.0, 1.0), nan=0.0)
+    return Image(np.ascontiguousarray(rgb), a.dtype, a.ndim == 2, alpha)
+
+
+def from_image(image: Image, bgr: bool = False) -> np.ndarray:
+    """The inverse of to_image: same shape, dtype and channel order as the input."""
+    a = to_array(image)  # OpenCV's order: BGR[A] or gray
+    if image.gray:
+        return a
+    return a if bgr else np.ascontiguousarray(np.concatenate([a[:, :, 2::-1], a[:, :, 3:]], axis=2))
+
+
+class Deblurrer:
+    """A model opened once; call it on images. `model`: None or "default" (the bundled model), or a
+    path to an .onnx, an .engine/.plan (its .json sidecar beside it) or a checkpoint. `backend`:
+    auto, tensorrt, onnxruntime or torch. Tiling options as `ifan deblur`'s."""
+
+    def __init__(self, model: str | os.PathLike | None = None, backend: str = "auto", device: str = "auto",
+                 threads: int | None = None, tile: tuple[int, int] | None = None, max_pixels: int | None = None,
+                 overlap: int | None = None, plugin: str | None = None):
+        from .backends import open_executor, run_summary
+        from .pipeline import Tiling
+        from .tiling import DEFAULT_OVERLAP
+
+        self.executor = open_executor(backend, threads=threads, device=device, plugin=plugin, **_model_kwargs(model))
+        self.tiling = Tiling(tile=tile, max_pixels=max_pixels, overlap=DEFAULT_OVERLAP if overlap is None else overlap)
+        self.summary = run_summary(self.executor)  # which model, backend and precision run
+
+    def __call__(self, image: np.ndarray, bgr: bool = False) -> np.ndarray:
+        from .pipeline import deblur_image
+
+        source = to_image(image, bgr)
+        return from_image(replace(source, rgb=deblur_image(self.executor, source, tiling=self.tiling).rgb), bgr)
+
+    def deblur_file(self, src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> Path:
+        """One image file to another (format from dst's extension; depth and alpha kept)."""
+        from .pipeline import deblur_image
+
+        src, dst = Path(src), Path(dst)
+        if dst.exists() and (not overwrite or dst.resolve() == src.resolve()):
+            raise IfanError(f"{dst}: exists; pass overwrite=True to replace it (inputs are never replaced)")
+        result = deblur_image(self.executor, read_image(src), tiling=self.tiling)
+        write_bytes_atomic(dst, encode_image(result, dst))
+        return dst
+
+    def frames(self, frames: Iterable[np.ndarray], bgr: bool = True) -> Iterator[np.ndarray]:
+        """Deblurred frames, one for each frame given (OpenCV's BGR order by default)."""
+        for frame in frames:
+            yield self(frame, bgr=bgr)
+
+    def deblur_video(self, src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Every frame of a video file; same frame count, size and frame rate; written atomically."""
+        from .video import AtomicVideoWriter, VideoReader
+
+        dst = Path(dst)
+        if dst.exists() and not overwrite:
+            raise IfanError(f"{dst}: exists; pass overwrite=True to replace it")
+        with VideoReader(src) as reader, AtomicVideoWriter(dst, reader.fps, reader.size) as writer:
+            for out in self.frames(frame for batch in reader.batches(1) for frame in batch):
+                writer.write(out)
+            if writer.frames == 0:
+                raise IfanError(f"{src}: no frame could be decoded")
+        return dst
+
+    def close(self) -> None:
+        self.executor.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

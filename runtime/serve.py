@@ -1,0 +1,198 @@
+"""A Triton Inference Server (PyTriton's bundled tritonserver) in front of the deblur pipeline.
+
+Triton does the serving: HTTP/gRPC, health and readiness, dynamic batching of same-shape requests,
+metrics. Each batch it forms reaches `ImageHandler` as [N, H, W, C] and goes through `deblur_images`, the same
+code `ifan deblur` runs (padding, tiling past the budget, gray, alpha, 16-bit, static-shape models).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import sysconfig
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ifan_trt.errors import IfanError
+
+from .executor import Executor
+from .pipeline import Tiling, deblur_images
+from .serve_protocol import DEFAULT_MAX_IMAGE_PIXELS, MODELS, TENSOR, from_wire, to_wire
+
+# Triton endpoints only a local admin needs; health, metadata, inference and statistics stay open
+_RESTRICTED = ["shared-memory", "model-repository", "trace", "logging"]
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    http_port: int = 8000
+    grpc_port: int = 8001
+    metrics_port: int = 8002
+    instances: int = 1
+    max_batch: int = 4
+    max_queue_delay_us: int = 2000
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    tiling: Tiling = field(default_factory=Tiling)
+    verbose: bool = False
+
+    def addresses(self) -> str:
+        return (f"http://{self.host}:{self.http_port} grpc://{self.host}:{self.grpc_port} "
+                f"metrics http://{self.host}:{self.metrics_port}/metrics")
+
+
+def use_own_libpython() -> None:
+    """Put this interpreter's LIBDIR first on LD_LIBRARY_PATH for the processes Triton starts:
+    its Python-backend stub links libpython3.X and would otherwise load the system's copy, which
+    does not match a pyenv or venv interpreter of another patch release."""
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if not libdir or not Path(libdir).is_dir():
+        return
+    paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p and p != libdir]
+    os.environ["LD_LIBRARY_PATH"] = ":".join([libdir, *paths])
+
+
+class ImageHandler:
+    """One model instance's work: a Triton batch of same-shape images through one executor.
+    The 8- and 16-bit models share the executors, hence the lock."""
+
+    def __init__(self, executor: Executor, tiling: Tiling, max_image_pixels: int):
+        self.executor, self.tiling, self.max_image_pixels = executor, tiling, max_image_pixels
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        images = [from_wire(a, self.max_image_pixels) for a in batch]
+        with self._lock:
+            results = deblur_images(self.executor, images, tiling=self.tiling)
+        return np.stack([to_wire(r) for r in results])
+
+
+def _triton_callable(handler: ImageHandler):
+    from pytriton.decorators import batch
+
+    @batch
+    def infer(**inputs):
+        return {TENSOR: handler(inputs[TENSOR])}
+
+    return infer
+
+
+def _triton(options: ServeOptions, workspace: Path):
+    from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
+
+    from .tensorrt.cuda import gpu_count
+
+    config = TritonConfig(http_address=options.host, http_port=options.http_port,
+                          grpc_address=options.host, grpc_port=options.grpc_port,
+                          metrics_address=options.host, metrics_port=options.metrics_port,
+                          allow_gpu_metrics=gpu_count() > 0, exit_timeout_secs=5,
+                          log_verbose=1 if options.verbose else 0,
+                          log_file=None if options.verbose else workspace / "tritonserver.log")
+    return Triton(config=config, workspace=workspace / "triton",
+                  security_config=TritonSecurityConfig(restricted_endpoints=list(_RESTRICTED)))
+
+
+def _bind(triton, handlers: list[ImageHandler], options: ServeOptions) -> None:
+    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+
+    for dtype, name in MODELS.items():
+        triton.bind(model_name=name, infer_func=[_triton_callable(h) for h in handlers],
+                    inputs=[Tensor(name=TENSOR, dtype=dtype.type, shape=(-1, -1, -1))],
+                    outputs=[Tensor(name=TENSOR, dtype=dtype.type, shape=(-1, -1, -1))],
+                    config=ModelConfig(max_batch_size=options.max_batch,
+                                       batcher=DynamicBatcher(max_queue_delay_microseconds=options.max_queue_delay_us)),
+                    strict=True)
+
+
+def _start(handlers: list[ImageHandler], options: ServeOptions, workspace: Path, attempts: int = 3):
+    """Triton started with both models bound. PyTriton's later instances of a model fetch their
+    config from the first one over a Unix socket and, on a loaded machine, may connect before it
+    listens; that model load fails, so such a start is retried with a fresh server."""
+    from tritonclient.utils import InferenceServerException
+
+    for attempt in range(attempts):
+        folder = workspace / f"start{attempt}"
+        folder.mkdir()
+        triton = _triton(options, folder)
+        try:
+            _bind(triton, handlers, options)
+            triton.run()
+            return triton
+        except InferenceServerException as exc:
+            triton.stop()
+            if attempt == attempts - 1 or "load failed" not in str(exc):
+                reason = str(exc).strip().splitlines()[0]
+                raise IfanError(f"Triton could not load the model ({reason}); --verbose shows its log") from None
+        except BaseException:
+            triton.stop()
+            raise
+
+
+def _check_ports(options: ServeOptions) -> None:
+    """A port in use is found before the models load, and named."""
+    import socket
+
+    for flag, port in (("--http-port", options.http_port), ("--grpc-port", options.grpc_port),
+                       ("--metrics-port", options.metrics_port)):
+        with socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((options.host, port))
+            except OSError as exc:
+                raise IfanError(f"{options.host}:{port}: cannot listen ({exc.strerror}); "
+                                f"choose another {flag}") from None
+
+
+def _stop_on_sigterm() -> None:
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: str = "",
+          announce: Callable[[str], None] = print) -> None:
+    """Open `instances` executors, start Triton with the two models, serve until SIGINT/SIGTERM."""
+    if not options.verbose:  # PyTriton leaves its shared memory to multiprocessing's tracker, which warns at exit
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
+    try:
+        import pytriton  # noqa: F401
+    except ImportError:
+        raise IfanError("serving needs PyTriton: pip install 'ifan-trt[serve]' "
+                        "(it requires numpy<2: use a separate environment)") from None
+    if options.instances < 1 or options.max_batch < 1 or options.max_queue_delay_us < 0:
+        raise IfanError("--instances and --max-batch must be >= 1, --max-queue-delay-us >= 0")
+    _check_ports(options)
+    executors = [open_executor() for _ in range(options.instances)]
+    if executors[0].info.dual:
+        for executor in executors:
+            executor.close()
+        raise IfanError(f"{executors[0].info.variant} needs dual-pixel views; serving takes single images")
+    use_own_libpython()
+    if not options.verbose:
+        logging.getLogger("pytriton").setLevel(logging.ERROR)
+    handlers = [ImageHandler(e, options.tiling, options.max_image_pixels) for e in executors]
+    triton = None
+    with tempfile.TemporaryDirectory(prefix="ifan_serve_") as workspace:
+        try:
+            _stop_on_sigterm()
+            triton = _start(handlers, options, Path(workspace))
+            announce(f"ifan serve: {options.addresses()}; models {', '.join(MODELS.values())}: "
+                     f"{model or executors[0].info.variant} on {executors[0].describe()}, "
+                     f"{options.instances} instance(s), batches up to {options.max_batch}")
+            sys.stdout.flush()
+            triton.serve()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if triton is not None:
+                triton.stop()
+            for executor in executors:
+                executor.close()

@@ -1,0 +1,136 @@
+"""The client side of `ifan serve`: `ifan deblur INPUT... --server URL` sends each image to a Triton
+server (tritonclient, HTTP or gRPC) with K requests in flight and writes the results by the rules of
+a local run (atomic writes, never over an input, a bad file skipped in one line)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from urllib.parse import urlparse
+
+from ifan_trt.errors import IfanError
+from ifan_trt.imageio import Image, encode_image, read_image, write_bytes_atomic
+
+from .serve_protocol import MODELS, TENSOR, TRITON_TYPES, from_wire, model_for, to_wire
+
+_SCHEMES = {"http": 8000, "grpc": 8001}
+# what the deblur command runs locally and a server decides for itself
+_LOCAL_ONLY = ("checkpoint", "onnx", "engine", "plugin", "batch", "tile", "max_pixels", "overlap", "in_bit",
+               "iac_mode", "left", "right", "crop_official", "compare", "threads")
+
+
+def server_message(exc: Exception) -> str:
+    """The server's reason in one line: our own error's text when the server raised one."""
+    text = str(getattr(exc, "message", lambda: None)() or exc)
+    found = re.findall(r"IfanError: ([^\n]+)", text)
+    return found[-1].strip() if found else text.strip().splitlines()[0]
+
+
+class RemoteModel:
+    """One tritonclient client (per thread: the HTTP client is not thread-safe) to a server URL."""
+
+    def __init__(self, url: str, timeout_s: float = 600.0):
+        parsed = urlparse(url)
+        if parsed.scheme not in _SCHEMES or not parsed.hostname:
+            raise IfanError(f"--server {url}: expected http://HOST[:PORT] or grpc://HOST[:PORT]")
+        self.url, self.scheme = url, parsed.scheme
+        self.address = f"{parsed.hostname}:{parsed.port or _SCHEMES[parsed.scheme]}"
+        self.timeout_s = timeout_s
+        self._local = threading.local()
+
+    def _module_client(self):
+        if not hasattr(self._local, "client"):
+            try:
+                if self.scheme == "http":
+                    import tritonclient.http as module
+
+                    client = module.InferenceServerClient(self.address, connection_timeout=self.timeout_s,
+                                                          network_timeout=self.timeout_s)
+                else:
+                    import tritonclient.grpc as module
+
+                    client = module.InferenceServerClient(self.address)
+            except ImportError:
+                raise IfanError("--server needs tritonclient: pip install 'tritonclient[http,grpc]'") from None
+            self._local.client = (module, client)
+        return self._local.client
+
+    def check_ready(self) -> None:
+        module, client = self._module_client()
+        try:
+            missing = [m for m in MODELS.values() if not client.is_model_ready(m)]
+        except Exception as exc:  # connection refused, DNS, protocol: whatever the transport raises
+            raise IfanError(f"{self.url}: no Triton server answers ({server_message(exc)}); "
+                            "start one with `ifan serve`") from None
+        if missing:
+            raise IfanError(f"{self.url}: the server has no ready model {', '.join(missing)}; is it `ifan serve`?")
+
+    def deblur(self, image: Image) -> Image:
+        """The server's result for one image, restored to the image's own format."""
+        module, client = self._module_client()
+        a = to_wire(image)[None]
+        request = module.InferInput(TENSOR, list(a.shape), TRITON_TYPES[a.dtype])
+        request.set_data_from_numpy(a)
+        try:
+            if self.scheme == "grpc":
+                result = client.infer(model_for(a.dtype), [request], client_timeout=self.timeout_s)
+            else:
+                result = client.infer(model_for(a.dtype), [request])
+        except Exception as exc:  # tritonclient's InferenceServerException, or the transport's own errors
+            if isinstance(exc, OSError) or any(s in str(exc) for s in ("UNAVAILABLE", "DEADLINE_EXCEEDED")):
+                raise IfanError(f"no answer from {self.url} ({server_message(exc)})") from None
+            raise IfanError(f"the server refused it: {server_message(exc)}") from None
+        out = result.as_numpy(TENSOR)
+        if out is None or out.shape != a.shape or out.dtype != a.dtype:
+            raise IfanError(f"the server answered {None if out is None else list(out.shape)}, expected {list(a.shape)}")
+        return replace(image, rgb=from_wire(out[0], max_pixels=out[0].shape[0] * out[0].shape[1]).rgb)
+
+
+def _one(model: RemoteModel, job) -> None:
+    image = read_image(job.source)
+    data = encode_image(model.deblur(image), job.target)
+    job.target.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(job.target, data)
+
+
+def deblur_remote(args, jobs) -> int:
+    """Every job through the server at args.server with args.concurrency requests in flight."""
+    from tqdm import tqdm
+
+    from ifan_trt.runtime.video import is_video
+
+    given = [f"--{k.replace('_', '-')}" for k in _LOCAL_ONLY if getattr(args, k, None)]
+    given += [f"--{k}" for k in ("backend", "device") if getattr(args, k, "auto") != "auto"]
+    if given:
+        raise IfanError(f"{' '.join(given)}: the server runs its own model and settings; drop them with --server")
+    if any(is_video(j.source) for j in jobs):
+        raise IfanError("--server takes images; deblur videos locally (without --server)")
+    if args.concurrency < 1:
+        raise IfanError(f"--concurrency {args.concurrency}: must be >= 1")
+    model = RemoteModel(args.server)
+    model.check_ready()
+    failures = 0
+    pool = ThreadPoolExecutor(args.concurrency)
+    try:
+        with tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
+            futures = {pool.submit(_one, model, job): job for job in jobs}
+            for future, job in futures.items():
+                try:
+                    future.result()
+                except (IfanError, ValueError, OSError) as exc:
+                    message = str(exc) if str(exc).startswith(str(job.source)) else f"{job.source}: {exc}"
+                    if len(jobs) == 1:
+                        raise IfanError(message) from None
+                    failures += 1
+                    progress.write(f"ifan deblur: skipped {message}", file=sys.stderr)
+                progress.update(1)
+    finally:  # on Ctrl-C: drop the requests not sent yet, finish the K in flight (their writes are atomic)
+        pool.shutdown(wait=False, cancel_futures=True)
+    if failures:
+        print(f"ifan deblur: {failures} of {len(jobs)} inputs failed", file=sys.stderr)
+        return 1
+    print(f"wrote {jobs[0].target}" if len(jobs) == 1 else f"wrote {len(jobs)} images to {args.output}")
+    return 0
