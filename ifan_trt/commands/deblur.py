@@ -102,6 +102,8 @@ def _check_request(args, jobs) -> None:
 def _default_output(inputs: list[str]) -> str:
     """One image file without -o: NAME.deblurred.EXT in the current folder."""
     path = Path(inputs[0])
+    if len(inputs) == 1 and not path.exists() and not any(c in inputs[0] for c in "*?["):
+        raise IfanError(f"{path}: no such file or folder")
     if len(inputs) != 1 or not path.is_file():
         raise IfanError("-o OUT is needed for several inputs, folders and globs (a single image may omit it)")
     return path.stem + ".deblurred" + path.suffix

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import pickle
 import stat
 import struct
@@ -196,6 +197,9 @@ def snapshot(root: Path) -> dict[str, tuple]:
     return tree
 
 
+RUN_SUMMARY = re.compile(r"^ifan [a-z-]+: (?!error: |skipped |warning: )\S.* on (torch|onnxruntime-\w+|tensorrt)\b[^:]*( \(\w[\w-]*\))?(;.*)?$")
+
+
 @dataclass
 class Result:
     code: int
@@ -206,7 +210,9 @@ class Result:
 
     @property
     def err_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.strip()]
+        """The message lines on stderr, less the one line every run says about what ran
+        (`ifan deblur: MODEL on BACKEND PRECISION`, runtime.backends.run_summary)."""
+        return [line for line in self.err.splitlines() if line.strip() and not RUN_SUMMARY.match(line)]
 
     @property
     def new(self) -> set[str]:

@@ -66,6 +66,7 @@ def test_expected_failure_in_a_folder_skips_only_that_file(sandbox, monkeypatch,
     assert result.err_lines[0].startswith("ifan deblur: skipped in/b.png: ") and says in result.err_lines[0], \
         result.err_lines
     assert result.err_lines[1:] == ["ifan deblur: 1 of 2 inputs failed"]
+    assert "ifan deblur: ck.pth on torch fp32" in result.err.splitlines()  # what ran, said once
     read_back(sandbox.root / "out/a.png")
     check_invariants(result, sandbox.root, {"out/a.png"})
 
