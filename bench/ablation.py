@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from ifan_trt.files import write_bytes
+
 from . import prepare
 from .cpu_speed import BEST_ORT, ROOT, machine, run_worker
 from .report import MiB, format_table, median_seconds
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             + format_table(["step", "change", "median s", f"vs {first[0] if first else '-'}", "peak RSS MiB", "graph"], rows)
             + f"\n\ntotal {time.time() - start:.0f} s")
     print(text)
-    (out_dir / f"ablation_{args.size}.md").write_text(text + "\n")
+    write_bytes(out_dir / f"ablation_{args.size}.md", text + "\n", overwrite=True)  # a re-run replaces its report
     return 0
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.files import atomic_path, write_bytes
+
 from .report import (MiB, TABLE_HEADER, Row, check_targets, floor_seconds, floor_targets, format_table,
                      format_targets, maxrss_bytes, median_seconds, psnr, table_rows)
 
@@ -170,10 +172,9 @@ def plot(rows: list[Row], path: Path, title: str = "") -> None:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.96) if title else None)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,11 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     text += ["", format_targets(targets), "", f"total bench time {time.time() - start:.0f} s"]
     report = "\n".join(text)
     print(report)
-    (out_dir / "cpu_speed.md").write_text(report + "\n")
-    (out_dir / "cpu_speed.json").write_text(json.dumps(
+    write_bytes(out_dir / "cpu_speed.md", report + "\n", overwrite=True)  # a re-run replaces its report
+    write_bytes(out_dir / "cpu_speed.json", json.dumps(
         {"machine": info, "args": vars(args), "ort_options": BEST_ORT, "int8_audit": audit, "gemm_rates": gemm,
          "macs": macs,
-         "rows": [dict(vars(r), id=r.id) for r in rows]}, indent=1, default=str) + "\n")
+         "rows": [dict(vars(r), id=r.id) for r in rows]}, indent=1, default=str) + "\n", overwrite=True)
     plot(rows, out_dir / "cpu_speed.png", f"{info['cpu']}, {args.threads} threads, median of {args.runs} runs; "
          f"load average {info['load_avg_before'][0]:.2f} before, {info['load_avg'][0]:.2f} after")
     return 0 if all(not r.error for r in rows) else 1

@@ -21,6 +21,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from ifan_trt.files import atomic_path, write_bytes
+
 PEAK_GBPS = {"Orin AGX": 204.8, "Orin Nano": 68.0}
 
 
@@ -98,7 +100,8 @@ def plot(results: list[dict], path: Path) -> None:
     ax.set_ylabel("achieved GB/s (minimum IAC traffic / time)")
     ax.set_title(f"IAC {results[0]['shape']} N={results[0]['n_iters']} on {results[0]['gpu']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 
@@ -151,9 +154,7 @@ def main(argv=None) -> int:
                   + ", ".join(f"{n} {v:.2f} ms" for n, v in row["bound_ms"].items()) + ")")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, out.with_suffix(".json"))
+    write_bytes(out.with_suffix(".json"), json.dumps(results, indent=2), overwrite=True)
     plot(results, out.with_suffix(".png"))
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}")
     return 0

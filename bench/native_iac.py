@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.files import atomic_path
+
 SOURCE = Path(__file__).with_name("native") / "iac_cpu.cpp"
 CXXFLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-ffp-contract=off"]
 _lib = None
@@ -28,12 +30,11 @@ def library_path(cache_dir: str | os.PathLike) -> Path:
     out = Path(cache_dir) / f"libifan_iac_cpu_{digest}.so"
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-        cmd = ["g++", *CXXFLAGS, str(SOURCE), "-o", str(tmp)]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode:
-            raise RuntimeError(f"building {SOURCE.name} failed ({' '.join(cmd)}):\n{result.stderr[-2000:]}")
-        os.replace(tmp, out)
+        with atomic_path(out, overwrite=True) as tmp:
+            cmd = ["g++", *CXXFLAGS, str(SOURCE), "-o", str(tmp)]
+            result = subprocess.run(cmd, capture_output=True, text=True)
+            if result.returncode:
+                raise RuntimeError(f"building {SOURCE.name} failed ({' '.join(cmd)}):\n{result.stderr[-2000:]}")
     return out
 
 

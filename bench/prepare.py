@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.files import atomic_write, write_bytes
 from ifan_trt.sizes import parse_size
 
 SEED = 0
@@ -24,9 +25,8 @@ CALIB_SIZE = (192, 320)
 
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    with atomic_write(path, overwrite=True) as fh:
+        np.save(fh, array)
 
 
 def image(h: int, w: int, seed: int) -> np.ndarray:
@@ -84,9 +84,7 @@ def optimised(work: Path, source: Path, stream: bool = True, subpixel: bool = Tr
             model, _ = stream_filters(model)
         if subpixel:
             model, _ = subpixel_conv_transpose(model)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        onnx.save(model, os.fspath(tmp))
-        os.replace(tmp, path)
+        write_bytes(path, model.SerializeToString(), overwrite=True)
     return path
 
 

@@ -10,7 +10,6 @@ image below it fails the audit.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -104,7 +103,7 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
                         f"FP32 graph's {names}")
     out_ref, out_cand = ref.get_outputs()[0].name, cand.get_outputs()[0].name
     scores = []
-    for path in tqdm(image_paths, desc="audit", unit="img", disable=not progress):
+    for path in tqdm(image_paths, desc="audit", unit="img", disable=None if progress else True):
         feeds = imgs.feeds_for(names, path, size)
         a = ref.run([out_ref], feeds)[0][0].astype(np.float32).transpose(1, 2, 0)
         b = cand.run([out_cand], feeds)[0][0].astype(np.float32).transpose(1, 2, 0)
@@ -120,13 +119,13 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
     return AuditResult(str(fp32_path), str(candidate_path), size_text, scores, min_psnr)
 
 
-def write_plot(result: AuditResult, path: Path) -> None:
+def write_plot(result: AuditResult, path: Path, overwrite: bool = False) -> None:
     """PNG: PSNR per image against the threshold (matplotlib, Agg backend)."""
     matplotlib = require("matplotlib", "plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ifan_trt.imageio import write_bytes_atomic
+    from ifan_trt.files import write_bytes
 
     names = [s.image for s in result.scores]
     values = [min(s.psnr, 150.0) for s in result.scores]  # identical outputs: inf, drawn at 150
@@ -145,10 +144,11 @@ def write_plot(result: AuditResult, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    write_bytes(path, buf.getvalue(), overwrite)
 
 
-def write_json(result: AuditResult, path: Path) -> None:
+def write_json(result: AuditResult, path: Path, overwrite: bool = False) -> None:
+    """The audit in the reports' JSON envelope (the command checked overwrite before the work)."""
     from ifan_trt.reports import write_json as write_report
 
     write_report(path, result.to_dict())

@@ -166,7 +166,7 @@ def measure(model, image_feeds, session_factory=None, max_rel_error: float = DEF
     session = session_factory(g)
     wanted = sorted({n for _, a, b in pairs for n in (a, b)})
     stats = {node.name: NodeStats(node.name, node.op_type, out) for node, out, _ in pairs}
-    for feeds in tqdm(image_feeds, desc="fp16 measure", unit="img", disable=not progress):
+    for feeds in tqdm(image_feeds, desc="fp16 measure", unit="img", disable=None if progress else True):
         values = dict(zip(wanted, session.run(wanted, feeds)))
         for node, out, twin_out in pairs:
             ref, sim = values[out].astype(np.float64), values[twin_out].astype(np.float64)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.files import read_input_bytes, write_bytes
 from ifan_trt.optional import require
 
 from ifan_trt.contract import META
@@ -98,18 +99,32 @@ def read_cache(path: Path | None) -> dict:
     if path is None or not path.exists():
         return {"format": CACHE_FORMAT, "entries": {}}
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise IfanError(f"{path}: not a readable calibration cache ({exc}); delete it to recalibrate") from None
-    if data.get("format") != CACHE_FORMAT or not isinstance(data.get("entries"), dict):
+        data = json.loads(read_input_bytes(path, "--cache"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise IfanError(f"{path}: not a readable calibration cache ({str(exc).splitlines()[0]}); delete it to "
+                        "recalibrate") from None
+    if (not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or not isinstance(data.get("entries"), dict)
+            or not all(isinstance(v, dict) for v in data["entries"].values())):
         raise IfanError(f"{path}: not an ifan-trt calibration cache; delete it or pass another --cache")
     return data
 
 
-def write_cache(path: Path, data: dict) -> None:
-    from ifan_trt.imageio import write_bytes_atomic
+def _cached_ranges(entry: dict, path: Path | None) -> dict[str, tuple[float, float]]:
+    """A cache entry's ranges, each a finite (low, high) pair; else the cache is refused."""
+    import math
 
-    write_bytes_atomic(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+    ranges = entry.get("ranges")
+    ok = isinstance(ranges, dict) and all(
+        isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                   and math.isfinite(x) for x in v) and v[0] <= v[1]
+        for v in ranges.values())
+    if not ok:
+        raise IfanError(f"{path}: malformed calibration cache entry (ranges); delete it to recalibrate")
+    return {str(k): (float(v[0]), float(v[1])) for k, v in ranges.items()}
+
+
+def write_cache(path: Path, data: dict) -> None:
+    write_bytes(path, json.dumps(data, indent=1, sort_keys=True) + "\n", overwrite=True)  # a cache: rewritten
 
 
 # ---------------------------------------------------------------- calibration
@@ -145,7 +160,7 @@ def collect_ranges(twin_path: Path, method: str, make_feeds, image_paths: list[P
         twin_path, list(op_types), augmented_model_path=os.fspath(workdir / "augmented.onnx"),
         calibrate_method=_calibration_method(method), extra_options=_calibrator_options(method, symmetric))
     served = 0
-    with tqdm(total=len(image_paths), desc=f"calibrate ({method})", unit="img", disable=not progress) as bar:
+    with tqdm(total=len(image_paths), desc=f"calibrate ({method})", unit="img", disable=None if progress else True) as bar:
         for start in range(0, len(image_paths), CHUNK):
             reader = ImageReader(make_feeds, image_paths[start:start + CHUNK], bar)
             calibrator.collect_data(reader)
@@ -245,7 +260,7 @@ def calibrate(model, image_paths: list[Path], make_feeds, method: str = "percent
             from_cache = False
         else:
             from_cache = True
-        ranges = {k: (float(v[0]), float(v[1])) for k, v in entry["ranges"].items()}
+        ranges = _cached_ranges(entry, cache_path)
         qdq_twin = quantize_with_ranges(twin, ranges, method, workdir)
     keep_qdq_on_conv_inputs(qdq_twin)
     fix_weight_axes(qdq_twin)

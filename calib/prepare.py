@@ -3,6 +3,7 @@ commands run them: read the FP32 export, measure or calibrate on images, write t
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def source_onnx(arg: Path, out: Path) -> Path:
+def source_onnx(arg: Path, out: Path, overwrite: bool = False) -> Path:
     """The FP32 ONNX to start from: arg itself, or for a checkpoint (.pth/.pt) or the word
     "default" (the bundled model) its plugin-form export beside out (reused while the
     checkpoint's SHA-256 matches the export's metadata)."""
@@ -49,7 +50,7 @@ def source_onnx(arg: Path, out: Path) -> Path:
         bundled = default_onnx_path(required=False)
         if bundled is not None:
             return bundled
-    from ifan_trt.checkpoint import sha256_file
+    from ifan_trt.files import sha256_file
 
     if str(arg) == "default":
         from ifan_trt.weights import default_checkpoint_path
@@ -58,13 +59,19 @@ def source_onnx(arg: Path, out: Path) -> Path:
     if not arg.is_file():
         raise IfanError(f"{arg}: no such checkpoint")
     target = out.with_name(f"{arg.stem}.fp32.onnx")
-    if target.is_file():
-        if graphs.metadata(graphs.load_model(target)).get(META.checkpoint_sha256) == sha256_file(arg):
+    if os.path.lexists(target):
+        try:
+            recorded = graphs.read_metadata(target).get(META.checkpoint_sha256)
+        except Exception:  # noqa: BLE001  unreadable: not our export
+            recorded = None
+        if recorded == sha256_file(arg):
             return target
+        if not overwrite:
+            raise IfanError(f"{target}: exists and is not the export of {arg}; pass --overwrite to replace it")
     from ifan_trt.export import export_onnx
 
     _log(f"exporting {arg} to {target} (IAC as plugin node)")
-    export_onnx(arg, target, iac_form="plugin")
+    export_onnx(arg, target, iac_form="plugin", overwrite=overwrite)
     return target
 
 
@@ -167,7 +174,7 @@ def prepared_path(output: Path, onnx_path: Path, precision: str) -> Path:
 def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Path | None = None,
               calib_method: str = "percentile", calib_count: int = DEFAULT_CALIB_COUNT,
               calib_size: tuple[int, int] = DEFAULT_CALIB_SIZE, progress: bool = True,
-              source=None) -> tuple[Path, str, dict[str, str]]:
+              source=None, overwrite: bool = False) -> tuple[Path, str, dict[str, str]]:
     """(graph to build, its precision, its metadata): onnx itself when it has the requested
     precision, a graph prepared earlier beside output, or one prepared now from the FP32 export.
     source: onnx already loaded (it is not read again)."""
@@ -186,6 +193,8 @@ def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Pat
         if graph_precision(existing) == want and target_meta.get(META.checkpoint_sha256) == source_sha:
             _log(f"using the {want} graph prepared earlier: {target}")
             return target, want, graphs.metadata(existing)
+    if os.path.lexists(target) and not overwrite:
+        raise IfanError(f"{target}: exists and is not the {want} graph of {onnx}; pass --overwrite to replace it")
     if want == "fp16":
         make_fp16(onnx, target, calib_images, progress=progress)
     else:

@@ -5,12 +5,12 @@ Everything here works on ``onnx.ModelProto``; nothing needs ONNX Runtime or Tens
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from ifan_trt.contract import META, META_PREFIX, PLUGIN_OP, PRECISIONS
 from ifan_trt.errors import IfanError
+from ifan_trt.files import require_regular_file, check_not_input, check_output_file, sha256_bytes, sha256_file, write_bytes  # noqa: F401
 
 PRECISION_KEY = META.precision
 
@@ -20,44 +20,29 @@ def load_model(path: str | os.PathLike):
     import onnx
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise IfanError(f"{path}: no such ONNX file")
+    require_regular_file(path)
     try:
         return onnx.load(os.fspath(path))
     except Exception as exc:  # protobuf raises several unrelated types for a corrupt file
-        raise IfanError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise IfanError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {first})") from None
 
 
-def save_model(model, path: str | os.PathLike) -> Path:
-    """Write model to path atomically (temp file beside it, then rename)."""
-    from ifan_trt.imageio import write_bytes_atomic
-
+def save_model(model, path: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Write model to path through the one atomic writer (the commands check --overwrite first)."""
     path = Path(path)
-    write_bytes_atomic(path, model.SerializeToString())
+    write_bytes(path, model.SerializeToString(), overwrite)
     return path
 
 
-def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike) -> Path:
-    """Refuse to overwrite an input file (inputs are never overwritten)."""
+def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Refuse an output that is any input (under any name) or cannot be written."""
     out = Path(output)
-    for item in inputs:
-        if item is not None and Path(item).exists() and out.exists() and out.resolve() == Path(item).resolve():
-            raise IfanError(f"{out}: is also an input; choose another output path")
-    if not out.parent.exists():
-        raise IfanError(f"{out.parent}: output folder does not exist")
+    check_not_input(out, inputs)
+    check_output_file(out, overwrite)
     return out
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def model_hash(model) -> str:
@@ -137,7 +122,7 @@ def read_metadata(model) -> dict[str, str]:
     import onnx
 
     if isinstance(model, (str, os.PathLike)):
-        model = onnx.load(os.fspath(model), load_external_data=False)
+        model = onnx.load(os.fspath(require_regular_file(model)), load_external_data=False)
     return {p.key: p.value for p in model.metadata_props if p.key.startswith(META_PREFIX)}
 
 

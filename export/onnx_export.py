@@ -24,6 +24,7 @@ import torch
 from ifan_trt import __version__
 from ifan_trt.checkpoint import LoadedModel, load_checkpoint
 from ifan_trt.errors import IfanError
+from ifan_trt.files import atomic_path, write_bytes
 from ifan_trt.sizes import check_size
 from ifan_trt.contract import compact_rows, filter_channels
 from ifan_trt.model import IFAN, IFANConfig
@@ -191,7 +192,7 @@ def _rename_anonymous(graph) -> None:
 
 def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | None = None,
                 prune: bool = True, opset: int = DEFAULT_OPSET, batch: int | None = None,
-                iac_split: bool | str = False) -> ExportResult:
+                iac_split: bool | str = False, overwrite: bool = True) -> ExportResult:
     """Export IFAN to an ONNX file; returns an ExportResult.
 
     model: an ifan_trt.checkpoint.LoadedModel, a checkpoint path, or an IFAN module.
@@ -202,7 +203,8 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     iac_split: True for the split form (one IAC node per iteration, each fed by its own slice of
     the filter conv: F is never written); "auto": the split form when it lowers the peak of live
     activations (export/liveness.py) at shape, or 720x1280 when the shape is dynamic.
-    The file is written atomically; tensor names and metadata follow ifan_trt.contract.
+    The file is written atomically (an existing file is replaced only with overwrite); tensor
+    names and metadata follow ifan_trt.contract.
     """
     if iac_form not in IAC_FORMS:
         raise IfanError(f"iac form {iac_form!r}: expected one of {', '.join(IAC_FORMS)}")
@@ -214,7 +216,7 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     if batch is not None and batch < 1:
         raise IfanError(f"batch {batch}: must be >= 1")
     if iac_split == "auto":
-        return _export_lower_peak(model, path, iac_form, shape, prune, opset, batch)
+        return _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwrite)
     path = Path(path)
     start = time.perf_counter()
     network, sha256 = _resolve(model)
@@ -233,13 +235,17 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
         return result
 
     program = _trace(export_model, example, names, shape, batch, opset, translate, config.variant)
+    written = dict(program.model.opset_imports).get("", opset)
+    if written != opset:  # the exporter may settle on another version: say so rather than claim it
+        raise IfanError(f"opset {opset}: the exporter of torch {torch.__version__} wrote opset {written}; "
+                        f"pass --opset {written}")
     expected = config.n_iters if iac_split else 1
     if len(boundary) != expected:
         raise RuntimeError(f"expected {expected} IAC call(s) in the exported graph, found {len(boundary)}")
     metadata = _metadata(config, iac_form, layout, sha256, bool(iac_split))
     _finish_graph(program.model, boundary, names, shape, batch, metadata, config.variant)
 
-    _save(program, path, iac_form)
+    _save(program, path, iac_form, overwrite)
     return ExportResult(path, config, iac_form, layout, opset, time.perf_counter() - start,
                         filter_bytes(config, "full"), filter_bytes(config, layout), metadata, bool(iac_split))
 
@@ -268,23 +274,19 @@ def _trace(export_model, example, names, shape, batch, opset, translate, variant
     return program
 
 
-def _save(program, path: Path, iac_form: str) -> None:
+def _save(program, path: Path, iac_form: str, overwrite: bool) -> None:
     """Write the graph atomically; the standard-op form replaces the IAC node first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if iac_form == "onnx":  # the one standard-op emitter, the same the calibration twin uses
         from . import graph, twin
 
-        graph.save_model(twin.standard_twin(ir.serde.serialize_model(program.model)), path)
+        graph.save_model(twin.standard_twin(ir.serde.serialize_model(program.model)), path, overwrite)
     else:
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
+        with atomic_path(path, overwrite) as tmp:
             program.save(tmp, external_data=False)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
-def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch) -> ExportResult:
+def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwrite) -> ExportResult:
     """iac_split="auto": the split export when it lowers the peak of live activations, judged on
     the split rewrite of the one-node plugin graph (exported beside path first), else one node."""
     import onnx
@@ -299,8 +301,9 @@ def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch) -> Exp
         result = export_onnx(model, probe, "plugin", shape, prune, opset, batch)
         lowers = split_gain(onnx.load(probe), shape or (720, 1280), batch or 1)["lowers"]
         if lowers or iac_form != "plugin":
-            return export_onnx(model, path, iac_form, shape, prune, opset, batch, iac_split=lowers)
-        os.replace(probe, path)
+            return export_onnx(model, path, iac_form, shape, prune, opset, batch, iac_split=lowers,
+                               overwrite=overwrite)
+        write_bytes(path, probe.read_bytes(), overwrite)
         result.path = path
         return result
     finally:

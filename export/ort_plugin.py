@@ -117,7 +117,10 @@ def ort_session(onnx_path_or_model, providers=("CPUExecutionProvider",), threads
     import onnxruntime as ort
 
     model = load_model(onnx_path_or_model)
+    from ifan_trt.noise import ort_severity
+
     options = ort.SessionOptions()
+    options.log_severity_level = ort_severity()  # warnings only with --verbose
     if threads:
         options.intra_op_num_threads = threads
     if _plugin_nodes(model):

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.files import require_regular_file
 from ifan_trt.metrics import psnr
 
 from ifan_trt.contract import INPUT, LEFT, RIGHT, SIZE_MULTIPLE
@@ -108,8 +109,9 @@ def verify_onnx(path, reference=None, shape: tuple[int, int] | None = None, batc
     """Check the ONNX file at path; with reference (checkpoint path, LoadedModel or IFAN) also
     compare ONNX Runtime's output with PyTorch's on synthetic images of shape (H, W)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise IfanError(f"{path}: ONNX file not found")
+    require_regular_file(path)
     try:
         model = load_model(path)
     except Exception as exc:  # protobuf decode errors have no common public type

@@ -1,15 +1,21 @@
 """The `ifan` command. Each subcommand lives in its own module with `register(subparsers)`,
-which adds its parser and sets `func(args) -> int`; this file only dispatches and turns user
-errors into one line on stderr and a non-zero exit, never a traceback."""
+which adds its parser and sets `func(args) -> int`; this file dispatches and is the one error
+boundary: an expected failure is one line `ifan CMD: error: <what>: <why>[; hint]` and exit 1, a
+usage error one line and exit 2, a bug one line saying so (the traceback with --debug)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
+import signal
 import sys
+import traceback
+import warnings
 
-from . import __version__
-from .errors import IfanError
+from . import __version__, files, noise
+from .failures import describe, internal, one_line
 from .opencv import import_failure
 
 # module (relative to ifan_trt) per subcommand, in --help order
@@ -33,13 +39,79 @@ COMMANDS = [
 ]
 
 
+class UsageError(Exception):
+    """argparse's error, raised instead of printing usage and exiting (one line from main)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that temps are removed on the way out."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line, `ifan CMD: error: <message>`."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def add_common_options(p: argparse.ArgumentParser) -> None:
+    """--verbose / --quiet / --debug, on every command."""
+    group = p.add_argument_group("messages")
+    group.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="also show third-party library logs (OpenCV, FFmpeg, ONNX Runtime, TensorRT)")
+    group.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="print only errors (no progress, no summary)")
+    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an internal error")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ifan", description="IFAN defocus deblurring toolkit")
+    parser = Parser(prog="ifan", description="IFAN defocus deblurring toolkit")
     parser.add_argument("--version", action="version", version=f"ifan-trt {__version__}")
+    add_common_options(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(name, __package__).register(subparsers)
+    for sub in subparsers.choices.values():
+        add_common_options(sub)
     return parser
+
+
+class _ErrorsOnly(io.TextIOBase):
+    """--quiet: of what is written to stderr, only lines that report an error or a skipped file
+    (progress bars, logs and summaries are dropped)."""
+
+    def __init__(self, target):
+        self.target, self.pending = target, ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if ": error: " in line or ": skipped " in line:
+                self.target.write(line.rstrip("\r").rsplit("\r", 1)[-1] + "\n")
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _on_sigterm(signum, frame):
+    files.remove_live_temps()
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _signals():
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: the caller owns signals
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _without_opencv(exc: ImportError, prog: str) -> int:
@@ -53,24 +125,63 @@ def _without_opencv(exc: ImportError, prog: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
     try:
         parser = build_parser()
     except ImportError as exc:
         return _without_opencv(exc, "ifan")
-    args = parser.parse_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            raise UsageError(f"ifan {args.command}: error: unrecognized arguments: {' '.join(extra)}")
+    except UsageError as exc:
+        print(str(exc).splitlines()[0] if str(exc) else "ifan: usage error", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help, --version
+        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
+    name = f"ifan {args.command}"
     from .reports import set_command  # JSON reports record the command line this run was given
 
-    set_command(["ifan", *(sys.argv[1:] if argv is None else argv)])
+    set_command(["ifan", *argv])
+    verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
+    noise.configure(verbose)
+    if getattr(args, "max_decode_pixels", None):
+        from .imageio import set_decode_budget
+
+        set_decode_budget(args.max_decode_pixels)
+    out = contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
+    err = contextlib.redirect_stderr(_ErrorsOnly(sys.stderr)) if quiet else contextlib.nullcontext()
     try:
-        return int(args.func(args) or 0)
-    except IfanError as exc:
-        print(f"ifan {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except ImportError as exc:
-        return _without_opencv(exc, f"ifan {args.command}")
+        with _signals(), out, err, warnings.catch_warnings():
+            if not verbose:  # library warnings (torch, PIL, onnx) are noise to a user
+                warnings.simplefilter("ignore")
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print(f"ifan {args.command}: interrupted", file=sys.stderr)
+        files.remove_live_temps()
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"{name}: terminated", file=sys.stderr)
+        return 143
+    except UsageError as exc:  # a sub-parser used late (e.g. a shared size parser)
+        print(f"{name}: error: {str(exc).split('error: ', 1)[-1]}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001  the boundary: nothing leaves as a traceback
+        text = import_failure(exc) if isinstance(exc, ImportError) else None
+        text = text or describe(exc)
+        if text is None:
+            if debug:
+                traceback.print_exc()
+            text = internal(exc)
+        print(f"{name}: error: {one_line(text)}", file=sys.stderr)
+        return 1
+    finally:
+        files.remove_live_temps()
+        if getattr(args, "max_decode_pixels", None):
+            from .imageio import set_decode_budget
+
+            set_decode_budget(None)
 
 
 if __name__ == "__main__":

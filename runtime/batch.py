@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Callable
 
 from ifan_trt.errors import IfanError
-from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_bytes_atomic, write_image
+from ifan_trt.failures import one_line
+from ifan_trt.files import check_not_input, check_output_file, is_temp, write_bytes
+from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
 
 from .executor import Executor
 from .pipeline import Tiling
 from .video import VIDEO_EXTENSIONS, is_video
-
-# reported per input; anything else is a bug
-ERRORS = (IfanError, ValueError, OSError)
-
 
 @dataclass(frozen=True)
 class Job:
@@ -37,10 +35,17 @@ class DeblurOptions:
     left: object = None
     right: object = None
     compare: Path | None = None
+    overwrite: bool = False  # replace existing outputs (checked before, refused at the rename otherwise)
 
 
 def _is_image(path: Path) -> bool:
     return path.suffix.lower() in EXTENSIONS
+
+
+def _listed(path: Path) -> bool:
+    """A folder or glob entry to process: an image name, not a sub-folder, not a hidden file or a
+    temp of an unfinished write. Special files (FIFOs, devices) are kept, so they are reported."""
+    return _is_image(path) and not path.is_dir() and not path.name.startswith(".") and not is_temp(path)
 
 
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
@@ -51,7 +56,7 @@ def _folder_images(folder: Path, recursive: bool) -> list[Path]:
     if not recursive and layout_of(folder).name != "plain":
         return find_images(folder)
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.is_file() and _is_image(p) and not p.name.startswith("."))
+    return sorted(p for p in folder.glob(pattern) if _listed(p))
 
 
 def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
@@ -65,10 +70,10 @@ def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
                 raise IfanError(f"{path}: no images ({', '.join(EXTENSIONS)}) in this folder"
                                 + ("" if recursive else "; add --recursive for sub-folders"))
             found += [(p, p.relative_to(path)) for p in images]
-        elif path.exists():
+        elif path.exists() or path.is_symlink():
             found.append((path, Path(path.name)))
         elif glob.has_magic(item):
-            matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive) if Path(m).is_file())
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive) if _listed(Path(m)) or is_video(m))
             if not matches:
                 raise IfanError(f"{item}: the pattern matches no file")
             found += [(p, Path(p.name)) for p in matches]
@@ -92,14 +97,13 @@ def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
     return jobs
 
 
-def check_targets(jobs: list[Job], overwrite: bool) -> None:
-    """Refuse outputs that are inputs, exist (without overwrite) or have the wrong format."""
-    sources = {job.source.resolve() for job in jobs}
+def check_targets(jobs: list[Job], overwrite: bool, extra_inputs: tuple = ()) -> None:
+    """Before any work: no output is an input (under any name), exists without overwrite, is a
+    special file, lies where no file can be written, or has the wrong format."""
+    sources = [job.source for job in jobs] + [p for p in extra_inputs if p]
     for job in jobs:
-        if job.target.resolve() in sources:
-            raise IfanError(f"{job.target}: is an input; choose another output (inputs are never overwritten)")
-        if job.target.exists() and not overwrite:
-            raise IfanError(f"{job.target}: exists; pass --overwrite to replace it")
+        check_not_input(job.target, sources)
+        check_output_file(job.target, overwrite, create_parent=True)
         if is_video(job.source):
             if not is_video(job.target):
                 raise IfanError(f"{job.target}: a video input needs a video output; use one of {', '.join(VIDEO_EXTENSIONS)}")
@@ -150,7 +154,7 @@ def deblur_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions,
             try:
                 chunk[0].target.parent.mkdir(parents=True, exist_ok=True)
                 deblur_video(executor, chunk[0], options)
-            except ERRORS as exc:
+            except Exception as exc:  # noqa: BLE001  on_failure re-raises what is not an expected failure
                 on_failure(chunk[0], exc)
         else:
             _deblur_image_jobs(executor, chunk, options, on_failure)
@@ -167,26 +171,28 @@ def _deblur_image_jobs(executor: Executor, jobs: list[Job], options: DeblurOptio
     for job in jobs:
         try:
             image = read_image(job.source)
-        except ERRORS as exc:
+        except Exception as exc:  # noqa: BLE001  fail() re-raises what is not an expected failure
             fail(job, exc)
             continue
+        for note in image.notes:
+            print(f"ifan deblur: warning: {one_line(note)}", file=sys.stderr)
         same_size.setdefault(image.size, []).append((job, image))
     for group in same_size.values():
         try:
             results = deblur_images(executor, [image for _, image in group], options.left, options.right,
                                     crop_official=options.crop_official, tiling=options.tiling)
-        except ERRORS as exc:
-            for job, _ in group:
-                fail(job, exc)
+        except Exception as exc:  # noqa: BLE001
+            for job, image in group:
+                fail(job, exc, image.size)
             continue
         for (job, image), result in zip(group, results):
             try:
                 data = encode_image(result, job.target)
                 job.target.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes_atomic(job.target, data)
+                write_bytes(job.target, data, options.overwrite)
                 if options.compare is not None:
-                    write_image(options.compare, side_by_side(image, result))
-            except ERRORS as exc:
+                    write_image(options.compare, side_by_side(image, result), options.overwrite)
+            except Exception as exc:  # noqa: BLE001
                 fail(job, exc)
 
 
@@ -199,7 +205,7 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
 
     with VideoReader(job.source) as reader:
         size = batch_size(executor, options.batch, *reader.size)
-        with AtomicVideoWriter(job.target, reader.fps, reader.size, audio_from=job.source) as writer, \
+        with AtomicVideoWriter(job.target, reader.fps, reader.size, options.overwrite, audio_from=job.source) as writer, \
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
             for frames in reader.batches(size):
@@ -208,4 +214,8 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
                 frames_bar.update(len(frames))
             if writer.frames == 0:
                 raise IfanError(f"{job.source}: no frame could be decoded")
+            expected = reader.frame_count
+            if expected and expected - writer.frames > expected // 100:  # containers may round the count
+                raise IfanError(f"{job.source}: only {writer.frames} of {expected} frames could be decoded "
+                                "(truncated or corrupt video); nothing written")
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ifan_trt.errors import IfanError
-from ifan_trt.imageio import write_bytes_atomic
+from ifan_trt.files import write_bytes
 from ifan_trt.opencv import GUI_FIX, opencv_build
 
 from .executor import Executor
@@ -47,6 +47,7 @@ class DemoOptions:
     tiling: Tiling | None = None
     size: tuple[int, int] | None = None  # (width, height) asked of cameras
     fps: int | None = None
+    overwrite: bool = False  # replace an existing --record file
 
 
 @dataclass
@@ -199,7 +200,7 @@ class Demo:
         path = self.opt.snapshot_dir / f"ifan_snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{len(self.stats.snapshots)}.png"
         ok, buf = cv2.imencode(".png", picture)
         if ok:
-            write_bytes_atomic(path, buf.tobytes())
+            write_bytes(path, buf.tobytes())
             self.stats.snapshots.append(path)
             print(f"ifan demo: saved {path}", file=sys.stderr)
 
@@ -342,7 +343,8 @@ class _Sinks:
     def _open(self, size: tuple[int, int]) -> None:
         self.size = size
         if self.opt.record is not None:
-            self.writers.append(AtomicVideoWriter(self.opt.record, self.fps, size, audio_from=self.audio_from))
+            self.writers.append(AtomicVideoWriter(self.opt.record, self.fps, size, self.opt.overwrite,
+                                                  audio_from=self.audio_from))
         if self.opt.output is not None:
             self.writers.append(StreamWriter(self.opt.output, self.fps, size))
 

@@ -23,23 +23,39 @@ def info_from_metadata(meta: dict[str, str], where: str = "model") -> ModelInfo:
     if "variant" not in meta:
         raise IfanError(f"{where}: no ifan.variant metadata; export it with `ifan export` "
                         "(the runtime needs the model's variant and normalisation)")
+    normalization = str(meta.get("normalization", ""))
+    in_bit = _int(meta, "in_bit", 16 if normalization.endswith("65535") else 8, (8, 16), where)
+    if in_bit not in (8, 16):
+        raise IfanError(f"{where}: malformed ifan.* metadata (in_bit {in_bit}; expected 8 or 16)")
+    iac_mode = str(meta.get("iac_mode", "official"))
+    if iac_mode not in ("official", "corrected"):
+        raise IfanError(f"{where}: malformed ifan.* metadata (iac_mode {iac_mode!r})")
+    return ModelInfo(
+        variant=str(meta["variant"]),
+        n_iters=_int(meta, "n_iters", 17, (1, 64), where),
+        dual=_bool(meta.get("dual", "false")),
+        in_bit=in_bit,
+        iac_mode=iac_mode,
+        precision=str(meta.get("precision", "fp32")),
+        size_multiple=_int(meta, "size_multiple", SIZE_MULTIPLE, (1, 256), where),
+        normalization=normalization or ("rgb/65535" if in_bit == 16 else "rgb/255"),
+        iac_form=str(meta.get("iac_form", "")),
+        extra={k: v for k, v in meta.items() if k in ("tool_version", "checkpoint_sha256", "filter_layout")},
+    )
+
+
+def _int(meta: dict, key: str, default: int, bounds: tuple[int, int], where: str) -> int:
+    """An integer field in bounds (metadata values are text); else one-line IfanError."""
+    text = meta.get(key)
+    if text in (None, ""):
+        return default
     try:
-        normalization = meta.get("normalization", "")
-        in_bit = int(meta.get("in_bit") or (16 if normalization.endswith("65535") else 8))
-        return ModelInfo(
-            variant=meta["variant"],
-            n_iters=int(meta.get("n_iters", 17)),
-            dual=_bool(meta.get("dual", "false")),
-            in_bit=in_bit,
-            iac_mode=meta.get("iac_mode", "official"),
-            precision=meta.get("precision", "fp32"),
-            size_multiple=int(meta.get("size_multiple", SIZE_MULTIPLE)),
-            normalization=normalization or ("rgb/65535" if in_bit == 16 else "rgb/255"),
-            iac_form=meta.get("iac_form", ""),
-            extra={k: v for k, v in meta.items() if k in ("tool_version", "checkpoint_sha256", "filter_layout")},
-        )
-    except ValueError as exc:
-        raise IfanError(f"{where}: malformed ifan.* metadata ({exc})") from None
+        value = int(str(text))
+    except ValueError:
+        raise IfanError(f"{where}: malformed ifan.* metadata ({key} {text!r} is not an integer)") from None
+    if not bounds[0] <= value <= bounds[1]:
+        raise IfanError(f"{where}: malformed ifan.* metadata ({key} {value}; expected {bounds[0]} to {bounds[1]})")
+    return value
 
 
 def info_from_sidecar(engine: str | os.PathLike) -> ModelInfo:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
+from ifan_trt.files import require_regular_file
 
 from .executor import Executor, ShapeLimits
 from .metadata import info_from_metadata
@@ -39,7 +40,10 @@ def providers_for(device: str, available: list[str]) -> list[str]:
 
 
 def _session_options(ort, threads: int | None):
+    from ifan_trt.noise import ort_severity
+
     options = ort.SessionOptions()
+    options.log_severity_level = ort_severity()  # warnings only with --verbose
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # CPU defaults measured by bench/ (bench/README.md): no memory pattern (it reserves
     # the run's peak as one extra block) and a CPU arena that grows by what is asked, not by
@@ -101,7 +105,15 @@ def _return_freed_memory() -> None:
 
 def create_session(path: str, providers: list[str], threads: int | None = None, cpu_rewrites: dict | None = None):
     """A session for the file; on the CPU provider the graph is rewritten first (cpu_rewrites, if
-    given, receives what was applied)."""
+    given, receives what was applied). ONNX Runtime prints its provider fallback on stdout: kept
+    for --verbose."""
+    from ifan_trt.noise import python_prints_silenced
+
+    with python_prints_silenced():
+        return _create_session(path, providers, threads, cpu_rewrites)
+
+
+def _create_session(path: str, providers: list[str], threads: int | None, cpu_rewrites: dict | None):
     import onnxruntime as ort
 
     try:
@@ -134,6 +146,14 @@ def create_session(path: str, providers: list[str], threads: int | None = None, 
         raise IfanError(f"{path}: ONNX Runtime cannot load it ({first})") from None
 
 
+def _static_limits(shape) -> ShapeLimits:
+    """A graph exported with a fixed batch or size takes only that: the pipeline tiles or pads to it."""
+    dims = [d if isinstance(d, int) and d > 0 else None for d in list(shape)[:4]] + [None] * 4
+    batch, h, w = dims[0], dims[2], dims[3]
+    hw = (h, w) if h and w else None
+    return ShapeLimits(min_batch=batch or 1, max_batch=batch, min_hw=hw or (8, 8), max_hw=hw)
+
+
 class OrtExecutor(Executor):
     backend = "onnxruntime"
 
@@ -141,18 +161,27 @@ class OrtExecutor(Executor):
         import onnxruntime as ort
 
         path = str(onnx_path)
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise IfanError(f"{path}: no such ONNX file")
+        require_regular_file(path)
         self.providers = providers_for(device, ort.get_available_providers())
         self.cpu_rewrites: dict[str, int] = {}  # what export/cpu_rewrites.py changed (CPU provider only)
         self.session = create_session(path, self.providers, threads, self.cpu_rewrites)
-        self.info = info_from_metadata(self.session.get_modelmeta().custom_metadata_map, path)
+        try:
+            recorded = self.session.get_modelmeta().custom_metadata_map
+        except UnicodeDecodeError:
+            raise IfanError(f"{path}: malformed ifan.* metadata (not UTF-8 text)") from None
+        self.info = info_from_metadata(recorded, path)
         inputs = {i.name: i for i in self.session.get_inputs()}
         if "input" not in inputs:
             raise IfanError(f"{path}: no input tensor named 'input' (has {', '.join(inputs)})")
         self._dtypes = {name: _NP_TYPES.get(i.type, np.float32) for name, i in inputs.items()}
         self.limits = static_limits(inputs["input"].shape)
         self._stage_ms = {}
+        try:
+            self.limits = _static_limits(inputs["input"].shape)
+        except UnicodeDecodeError:
+            raise IfanError(f"{path}: malformed input shape (a dimension name is not UTF-8 text)") from None
 
     def describe(self) -> str:
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "")

@@ -15,6 +15,9 @@ from .padding import official_crop, pad_to_multiple
 from .tiling import DEFAULT_OVERLAP, choose_tile, run_tiled
 
 
+DEFAULT_MAX_PIXELS = 16_000_000  # larger inputs are tiled: a 16 MP frame stays within a few GB on any backend
+
+
 @dataclass(frozen=True)
 class Tiling:
     """When to tile: an explicit tile size, a pixel budget, or (always) beyond the engine's limits."""

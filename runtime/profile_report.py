@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
-from ifan_trt.imageio import write_bytes_atomic
+from ifan_trt.files import write_bytes
 
 from .profiler import STAGES, ProfileResult
 
@@ -112,11 +112,12 @@ def to_png(results: list[ProfileResult]) -> bytes:
 
 
 def write_reports(results: list[ProfileResult], json_path: str | os.PathLike | None = None,
-                  csv_path: str | os.PathLike | None = None, png_path: str | os.PathLike | None = None) -> list[Path]:
+                  csv_path: str | os.PathLike | None = None, png_path: str | os.PathLike | None = None,
+                  overwrite: bool = True) -> list[Path]:
     written = []
     for path, render in ((json_path, to_json), (csv_path, to_csv), (png_path, to_png)):
         if path:
             data = render(results)
-            write_bytes_atomic(path, data if isinstance(data, bytes) else data.encode())
+            write_bytes(path, data, overwrite)
             written.append(Path(path))
     return written

@@ -119,7 +119,7 @@ def profile(executor: Executor, shape: tuple[int, int, int, int], label: str, wa
     result = ProfileResult(label, executor.describe(), shape)
     deadline = time.perf_counter() + duration if duration else None
     total = None if deadline else iterations
-    with tqdm(total=total, desc=label, unit="it", disable=not progress, leave=False) as bar:
+    with tqdm(total=total, desc=label, unit="it", disable=None if progress else True, leave=False) as bar:
         while (deadline and time.perf_counter() < deadline) or (not deadline and len(result.e2e_ms) < iterations):
             stage = _one(executor, jpegs, h, w)
             result.e2e_ms.append(stage.pop("e2e"))

@@ -5,6 +5,7 @@ one line says that it was dropped."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ import cv2
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.files import atomic_path, require_regular_file
+from ifan_trt.noise import c_stderr_silenced
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 # codec per container that OpenCV's bundled FFmpeg writes everywhere (pip wheels have no H.264 encoder)
@@ -30,9 +33,9 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        if not self.path.is_file():
-            raise IfanError(f"{self.path}: no such file")
-        self.cap = cv2.VideoCapture(str(self.path))
+        require_regular_file(self.path)
+        with c_stderr_silenced():  # FFmpeg prints decoder complaints straight to the C stderr
+            self.cap = cv2.VideoCapture(str(self.path))
         if not self.cap.isOpened():
             raise IfanError(f"{self.path}: OpenCV cannot open this video (unknown container or codec)")
         self.fps = float(self.cap.get(cv2.CAP_PROP_FPS)) or 30.0
@@ -40,7 +43,8 @@ class VideoReader:
         self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))  # the container's claim; may be 0
 
     def read(self) -> np.ndarray | None:
-        ok, frame = self.cap.read()
+        with c_stderr_silenced():
+            ok, frame = self.cap.read()
         return frame if ok else None
 
     def batches(self, size: int):
@@ -65,28 +69,30 @@ class VideoReader:
 
 
 class AtomicVideoWriter:
-    """Writes frames to `.<name>.part<pid><ext>` beside the target; commit() renames it into place,
-    and an exit without commit() (error, Ctrl-C) deletes it."""
+    """Writes frames to a temp beside the target (ifan_trt.files.atomic_path); a clean exit renames
+    it into place, an exit on error (or Ctrl-C) deletes it."""
 
-    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int],
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int], overwrite: bool = False,
                  audio_from: str | os.PathLike | None = None):
         self.path = Path(path)
         self.audio_from = Path(audio_from) if audio_from is not None else None  # the source whose audio to keep
         ext = self.path.suffix.lower()
         if ext not in _FOURCC:
             raise IfanError(f"{self.path}: unsupported video format {ext or '(none)'}; use one of {', '.join(VIDEO_EXTENSIONS)}")
-        self.tmp = self.path.with_name(f".{self.path.stem}.part{os.getpid()}{ext}")
+        self._stack = contextlib.ExitStack()
+        self.tmp = self._stack.enter_context(atomic_path(self.path, overwrite))
         h, w = size
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*_FOURCC[ext]), fps, (w, h))
         if not self.writer.isOpened():
-            self.tmp.unlink(missing_ok=True)
+            self._stack.__exit__(IfanError, None, None)
             raise IfanError(f"{self.path}: OpenCV cannot write {ext} video here")
         self.size = size
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape[:2] != self.size:
-            raise ValueError(f"frame {frame.shape[1]}x{frame.shape[0]} != video {self.size[1]}x{self.size[0]}")
+            raise IfanError(f"{self.path}: a {frame.shape[0]}x{frame.shape[1]} frame in a "
+                            f"{self.size[0]}x{self.size[1]} video (the source changed size)")
         self.writer.write(np.ascontiguousarray(frame))
         self.frames += 1
 
@@ -96,23 +102,18 @@ class AtomicVideoWriter:
             note = keep_audio(self.audio_from, self.tmp, self.path)
             if note:
                 print(note, file=sys.stderr)
-        try:
-            os.replace(self.tmp, self.path)
-        except OSError as exc:
-            raise IfanError(f"{self.path}: cannot write ({exc.strerror})") from None
+        self._stack.close()
 
     def abort(self) -> None:
         self.writer.release()
-        self.tmp.unlink(missing_ok=True)
+        self._stack.__exit__(IfanError, IfanError("aborted"), None)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, exc_type, *exc):
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
+    def __exit__(self, exc_type, exc, tb):
+        self.writer.release()
+        return self._stack.__exit__(exc_type, exc, tb)
 
 
 def bgr_to_rgb_float(frame: np.ndarray) -> np.ndarray:

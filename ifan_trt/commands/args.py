@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 
 from ifan_trt.contract import MODES
+from ifan_trt.options import nonneg_int, positive_int, threads
+from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS
 from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
 
 BACKEND_HELP = ("auto, tensorrt, onnxruntime or torch (default auto: TensorRT for an engine on a GPU, "
@@ -24,7 +26,7 @@ def add_model(p: argparse.ArgumentParser, *, backend: bool = True, checkpoint_op
         group.add_argument("--backend", default="auto", help=BACKEND_HELP)
         group.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
         add_plugin(group)
-    group.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime / PyTorch")
+    group.add_argument("--threads", type=threads, help="CPU threads for ONNX Runtime / PyTorch")
     if checkpoint_options:
         add_checkpoint_options(group)
 
@@ -44,9 +46,10 @@ def add_checkpoint_options(group) -> None:
 def add_tiling(p: argparse.ArgumentParser, *, overlap: bool = True) -> None:
     group = p.add_argument_group("tiling")
     group.add_argument("--tile", metavar="HxW", help="run in tiles of this size (multiples of 8)")
-    group.add_argument("--max-pixels", type=int, metavar="N", help="tile inputs larger than N pixels (memory budget)")
+    group.add_argument("--max-pixels", type=positive_int, metavar="N",
+                       help=f"tile inputs larger than N pixels (memory budget; default {DEFAULT_MAX_PIXELS})")
     if overlap:
-        group.add_argument("--overlap", type=int, help=f"tile overlap in pixels (default {DEFAULT_OVERLAP}: tiled "
+        group.add_argument("--overlap", type=nonneg_int, help=f"tile overlap in pixels (default {DEFAULT_OVERLAP}: tiled "
                                                        "output within 40 dB PSNR of the full frame, measured)")
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 from ifan_trt.calib import images
 from ifan_trt.calib.audit import HEADER, audit, write_json, write_plot
 from ifan_trt.table import format_table
+from ifan_trt.errors import IfanError
+from ifan_trt.files import check_not_input, check_output_file, same_file
+from ifan_trt.options import add_decode_budget, float_range, positive_int
 
 
 def register(subparsers) -> None:
@@ -18,11 +21,13 @@ def register(subparsers) -> None:
     p.add_argument("--fp32", type=Path, required=True, help="the FP32 reference graph ('default': the bundled one)")
     p.add_argument("--candidate", type=Path, required=True, help="the FP16/INT8 graph to check")
     p.add_argument("--images", type=Path, help="folder of images (default: the bundled samples)")
-    p.add_argument("--count", type=int, help="use only the first N images")
+    p.add_argument("--count", type=positive_int, help="use only the first N images")
     p.add_argument("--size", help="centre crop HxW (default: whole image cropped to a multiple of 8)")
-    p.add_argument("--min-psnr", type=float, default=45.0, help="fail below this PSNR in dB (default: %(default)s)")
+    p.add_argument("--min-psnr", type=float_range(0.0, 200.0), default=45.0, help="fail below this PSNR in dB (default: %(default)s)")
     p.add_argument("--json", type=Path, help="write the results as JSON")
     p.add_argument("--plot", type=Path, help="write PSNR per image as a PNG (needs matplotlib)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --json / --plot files")
+    add_decode_budget(p)
     p.set_defaults(func=run)
 
 
@@ -31,13 +36,20 @@ def run(args) -> int:
 
     args.fp32 = Path(named_model("onnx", args.fp32, "--fp32"))
     args.candidate = Path(named_model("onnx", args.candidate, "--candidate"))
+    inputs = [args.fp32, args.candidate]
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None:
+            check_not_input(path, inputs, [args.images], what=flag)
+            check_output_file(path, args.overwrite, what=flag)
+    if args.json is not None and args.plot is not None and same_file(args.json, args.plot):
+        raise IfanError(f"--plot {args.plot}: is the --json file; choose another")
     paths = images.find_images(args.images, args.count)
     result = audit(args.fp32, args.candidate, paths, images.parse_size(args.size), args.min_psnr)
     print(format_table(HEADER, result.table_rows()))
     if args.json:
-        write_json(result, args.json)
+        write_json(result, args.json, args.overwrite)
     if args.plot:
-        write_plot(result, args.plot)
+        write_plot(result, args.plot, args.overwrite)
     verdict = "PASS" if result.passed else "FAIL"
     print(f"{verdict}: worst PSNR {result.worst_psnr:.2f} dB, mean {result.mean.psnr:.2f} dB "
           f"(threshold {args.min_psnr:g} dB, {len(paths)} image(s), size {result.size})")

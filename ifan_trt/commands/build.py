@@ -15,6 +15,8 @@ from pathlib import Path
 
 from ifan_trt.contract import PRECISIONS
 from ifan_trt.errors import IfanError
+from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
+from ifan_trt.options import add_decode_budget, int_range, positive_int
 from ifan_trt.runtime.tensorrt.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles
 
 from . import args as arg_groups
@@ -40,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="images for INT8 calibration (and FP16 measurement; default there: the bundled samples)")
     p.add_argument("--calib-method", default="percentile", choices=("entropy", "percentile", "minmax"),
                    help="INT8 range method (default: %(default)s)")
-    p.add_argument("--calib-count", type=int, default=32, help="INT8 calibration images (default: %(default)s)")
+    p.add_argument("--calib-count", type=positive_int, default=32, help="INT8 calibration images (default: %(default)s)")
     p.add_argument("--calib-size", default="256x256", help="INT8 calibration crop HxW (default: %(default)s)")
     p.add_argument("--shapes", action="append", metavar="min=NxCxHxW,opt=...,max=...",
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
@@ -48,10 +50,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the build report (the sidecar) as JSON")
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
-    p.add_argument("--builder-optimization-level", type=int, metavar="0-5",
+    p.add_argument("--builder-optimization-level", type=int_range(0, 5), metavar="0-5",
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
     p.add_argument("--version-compatible", action="store_true",
                    help="version-compatible engine; the plugin library is serialised into the plan")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing engine and its sidecar")
+    add_decode_budget(p)
     p.add_argument("--no-tf32", dest="tf32", action="store_false",
                    help="FP32 layers without TF32 math (Ampere and newer use TF32 by default, as TensorRT does)")
 
@@ -101,12 +105,7 @@ def run(args) -> int:
         from ifan_trt.weights import default_onnx_path
 
         args.onnx = default_onnx_path()
-    if not args.onnx.is_file():
-        raise IfanError(f"{args.onnx}: no such ONNX file")
-    if args.output.resolve() == args.onnx.resolve():
-        raise IfanError(f"{args.output}: is the input ONNX; choose another engine path")
-    if not args.output.parent.is_dir():
-        raise IfanError(f"{args.output.parent}: output folder does not exist")
+    check_outputs(args)
     source = graphs.load_model(args.onnx)
     if graphs.metadata(source).get(META.int8_target) == "cpu":
         raise IfanError(f"{args.onnx}: is the INT8 graph for ONNX Runtime's CPU provider (asymmetric UINT8); "
@@ -119,7 +118,8 @@ def run(args) -> int:
     trt = trt_build.probe_tensorrt(args.precision or graphs.graph_precision(source), has_plugin,
                                    args.version_compatible, args.builder_optimization_level)
     onnx_path, precision, metadata = graph_for(args.onnx, args.output, args.precision, args.calib_images,
-                                               args.calib_method, args.calib_count, calib_size, source=source)
+                                               args.calib_method, args.calib_count, calib_size, source=source,
+                                               overwrite=getattr(args, "overwrite", False))
     graph = source if onnx_path == args.onnx else graphs.load_model(onnx_path)
     print(peak_line(graph, profiles), file=sys.stderr)
     plugin_lib = None
@@ -131,7 +131,8 @@ def run(args) -> int:
         trt, onnx_path=onnx_path, output=args.output, precision=precision, profiles=profiles,
         inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=metadata,
         workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
-        version_compatible=args.version_compatible, timing_cache=args.timing_cache, tf32=args.tf32)
+        version_compatible=args.version_compatible, timing_cache=args.timing_cache, tf32=args.tf32,
+        overwrite=getattr(args, "overwrite", False))
     if getattr(args, "json", None):
         import json
 
@@ -139,3 +140,16 @@ def run(args) -> int:
 
         write_json(args.json, {"engine": str(args.output), **json.loads(Path(f"{args.output}.json").read_text())})
     return 0
+
+
+def check_outputs(args) -> None:
+    """Before any preparation: the engine and its sidecar are new (or --overwrite) and no input."""
+    if not args.onnx.exists():
+        raise IfanError(f"{args.onnx}: no such ONNX file")
+    require_regular_file(args.onnx, "--onnx")
+    if same_file(args.output, args.onnx):
+        raise IfanError(f"{args.output}: is the input ONNX; choose another engine path")
+    inputs = [args.onnx, args.plugin, args.timing_cache]
+    for path in (args.output, Path(f"{args.output}.json")):
+        check_not_input(path, inputs, [args.calib_images])
+        check_output_file(path, getattr(args, "overwrite", False))

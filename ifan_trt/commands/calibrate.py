@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ifan_trt.calib import images, int8, prepare
 from ifan_trt.errors import IfanError
+from ifan_trt.files import check_not_input
+from ifan_trt.options import add_decode_budget, positive_int
 
 
 def register(subparsers) -> None:
@@ -24,17 +26,21 @@ def register(subparsers) -> None:
                    help="output ONNX (default: MODEL.int8.onnx / MODEL.int8-fp16.onnx / MODEL.int8-cpu.onnx)")
     p.add_argument("--method", choices=int8.METHODS, default="percentile",
                    help="range method (default: %(default)s, the most accurate and fastest measured here)")
-    p.add_argument("--count", type=int, default=prepare.DEFAULT_CALIB_COUNT,
+    p.add_argument("--count", type=positive_int, default=prepare.DEFAULT_CALIB_COUNT,
                    help="number of images (first by name, default: %(default)s)")
     p.add_argument("--size", default="256x256", help="calibration crop HxW (default: %(default)s)")
     p.add_argument("--cache", type=Path, help="calibration cache JSON (default: OUTPUT with .calib.json)")
     p.add_argument("--fp16", action="store_true", help="the int8-fp16 graph: FP16 outside the Q/DQ")
     p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME",
                    help="with --fp16: op types or node names kept FP32")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_decode_budget(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from .fp16 import check_output
+
     size = images.parse_size(args.size)
     if args.target == "cpu":
         if args.fp16 or args.keep_fp32 or args.cache:
@@ -42,10 +48,14 @@ def run(args) -> int:
         from ifan_trt.calib.cpu_int8 import make_cpu_int8
 
         out = args.output or args.model.with_name(f"{args.model.stem}.int8-cpu.onnx")
-        make_cpu_int8(prepare.source_onnx(args.model, out), out, args.images, args.method, args.count, size)
+        check_output(out, [args.model], [args.images], args.overwrite)
+        source = prepare.source_onnx(args.model, out, args.overwrite)
+        make_cpu_int8(source, out, args.images, args.method, args.count, size)
         return 0
     out = args.output or args.model.with_name(f"{args.model.stem}.{'int8-fp16' if args.fp16 else 'int8'}.onnx")
     cache = args.cache or out.with_name(f"{out.stem}.calib.json")
-    source = prepare.source_onnx(args.model, out)
+    check_output(out, [args.model, cache], [args.images], args.overwrite)
+    check_not_input(cache, [args.model], [args.images], what="--cache")
+    source = prepare.source_onnx(args.model, out, args.overwrite)
     prepare.make_int8(source, out, args.images, args.method, args.count, size, cache, args.fp16, args.keep_fp32)
     return 0

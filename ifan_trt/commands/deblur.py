@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ifan_trt.errors import IfanError
+from ifan_trt.failures import MEMORY_HINT, describe, one_line
+from ifan_trt.files import check_not_input
 from ifan_trt.imageio import read_image
+from ifan_trt.options import add_decode_budget, positive_int
+from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS
 from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
 
 from . import args as arg_groups
@@ -30,10 +34,11 @@ def register(subparsers) -> None:
                    help="output file (one input) or folder (default for one image: NAME.deblurred.EXT in the "
                         "current folder)")
     arg_groups.add_model(p)
-    p.add_argument("--batch", type=int,
+    p.add_argument("--batch", type=positive_int,
                    help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
                         "1 on CPU backends)")
     arg_groups.add_tiling(p)
+    add_decode_budget(p)
     p.add_argument("--left", help="left dual-pixel view (IFAN_dual, one input)")
     p.add_argument("--right", help="right dual-pixel view (IFAN_dual, one input)")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
@@ -52,21 +57,53 @@ def _options(args) -> DeblurOptions:
     from ifan_trt.runtime.pipeline import Tiling
     from ifan_trt.runtime.tiling import parse_tile
 
-    if args.batch is not None and args.batch < 1:
-        raise IfanError(f"--batch {args.batch}: must be >= 1")
-    if args.overlap is not None and args.overlap < 0:
-        raise IfanError(f"--overlap {args.overlap}: must be >= 0")
-    tiling = Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels,
+    tiling = Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
                     overlap=DEFAULT_OVERLAP if args.overlap is None else args.overlap)
     return DeblurOptions(batch=args.batch, tiling=tiling, crop_official=args.crop_official,
-                         left=read_image(args.left) if args.left else None,
-                         right=read_image(args.right) if args.right else None,
-                         compare=Path(args.compare) if args.compare else None)
+                         left=_read_view(args.left, "--left"), right=_read_view(args.right, "--right"),
+                         compare=Path(args.compare) if args.compare else None, overwrite=args.overwrite)
+
+
+def _read_view(path: str | None, flag: str):
+    if not path:
+        return None
+    try:
+        return read_image(path)
+    except IfanError as exc:
+        raise IfanError(f"{flag} {exc}") from None
+
+
+def _check_request(args, jobs) -> None:
+    """Every output and option problem, before any model is opened."""
+    from ifan_trt.runtime.batch import Job, check_targets
+
+    views = (args.left, args.right)
+    check_targets(jobs, args.overwrite, views)
+    if args.recursive:  # a later run would read the outputs as inputs
+        folders = [item for item in args.inputs if Path(item).is_dir()]
+        check_not_input(args.output, [], folders, what="-o")
+    if (args.left or args.right or args.compare) and len(jobs) != 1:
+        raise IfanError("--left/--right and --compare go with exactly one input image")
+    if args.compare:
+        if is_video(jobs[0].source):
+            raise IfanError("--compare writes an image; it does not apply to a video input")
+        if Path(args.compare).resolve() == jobs[0].target.resolve():
+            raise IfanError(f"--compare {args.compare}: is the output (-o); choose another file")
+        check_targets([Job(jobs[0].source, Path(args.compare))], args.overwrite, views)
+    if args.plugin and not args.engine:
+        raise IfanError("--plugin: applies to TensorRT engines only (--engine FILE)")
+    if args.onnx or args.engine:  # exported models record their input depth and IAC mode
+        for flag, value in (("--in-bit", args.in_bit), ("--iac-mode", args.iac_mode)):
+            if value is not None:
+                raise IfanError(f"{flag}: applies to checkpoints only; an ONNX model or engine records it "
+                                "(export again with the checkpoint to change it)")
 
 
 def _default_output(inputs: list[str]) -> str:
     """One image file without -o: NAME.deblurred.EXT in the current folder."""
     path = Path(inputs[0])
+    if len(inputs) == 1 and not path.exists() and not any(c in inputs[0] for c in "*?["):
+        raise IfanError(f"{path}: no such file or folder")
     if len(inputs) != 1 or not path.is_file():
         raise IfanError("-o OUT is needed for several inputs, folders and globs (a single image may omit it)")
     return path.stem + ".deblurred" + path.suffix
@@ -76,40 +113,41 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ifan_trt.runtime.backends import open_executor, run_summary
-    from ifan_trt.runtime.batch import Job, check_targets, collect_jobs, deblur_jobs
+    from ifan_trt.runtime.batch import Job, collect_jobs, deblur_jobs
 
     if args.output is None:
         args.output = _default_output(args.inputs)
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
-    check_targets(jobs, args.overwrite)
+    _check_request(args, jobs)
     if args.server:
         from ifan_trt.runtime.serve_client import deblur_remote
 
         return deblur_remote(args, jobs)
-    if (args.left or args.right or args.compare) and len(jobs) != 1:
-        raise IfanError("--left/--right and --compare go with exactly one input image")
-    if args.compare:
-        if is_video(jobs[0].source):
-            raise IfanError("--compare writes an image; it does not apply to a video input")
-        check_targets([Job(jobs[0].source, Path(args.compare))], args.overwrite)
     options = _options(args)
     executor = open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit,
                              iac_mode=args.iac_mode, threads=args.threads, onnx=args.onnx, engine=args.engine,
                              device=args.device, plugin=args.plugin)
+    if (options.left or options.right) and not executor.info.dual:
+        executor.close()
+        raise IfanError(f"--left/--right: {executor.info.variant} is not a dual-pixel model (IFAN_dual); "
+                        "drop them or pass a dual checkpoint")
     summary = run_summary(executor)  # said once, after the work (a single failing input gets one error line)
     failures = 0
 
-    def fail(job: Job, exc: Exception) -> None:
+    def fail(job: Job, exc: Exception, size: tuple[int, int] | None = None) -> None:
         nonlocal failures
-        message = getattr(exc, "strerror", None) or str(exc)
-        if not message.startswith(str(job.source)) and not message.startswith(str(job.target)):
-            message = f"{job.source}: {message}"
+        message = describe(exc, str(job.source))
+        if message is None:  # a bug: the CLI boundary reports it
+            raise exc
+        if size and MEMORY_HINT in message:
+            message = message.replace(": out of memory", f": out of memory at {size[0]}x{size[1]}", 1)
         if len(jobs) == 1:
             raise IfanError(message) from None
         failures += 1
-        progress.write(f"ifan deblur: skipped {message}", file=sys.stderr)
+        progress.write(f"ifan deblur: skipped {one_line(message)}", file=sys.stderr)
 
-    with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
+    with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or not sys.stderr.isatty(),
+                        file=sys.stderr) as progress:
         deblur_jobs(executor, jobs, options, fail, progress)
     print(f"ifan deblur: {summary}", file=sys.stderr)
     if failures:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.files import check_not_input, check_output_file
+from ifan_trt.options import float_range, int_range, positive_int
 
 from . import args as arg_groups
 
@@ -34,13 +36,13 @@ def register(subparsers) -> None:
                                                   "backend, precision and machine to FILE")
     arg_groups.add_overwrite(p)
     p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default .)")
-    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames from the source")
-    p.add_argument("--width", type=int, default=1280, help="camera width to request (default 1280)")
-    p.add_argument("--height", type=int, default=720, help="camera height to request (default 720)")
-    p.add_argument("--fps", type=int, default=30, help="camera frame rate to request (default 30)")
-    p.add_argument("--reconnect", type=int, default=10, metavar="N",
+    p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames from the source")
+    p.add_argument("--width", type=int_range(1, 16384), default=1280, help="camera width to request (default 1280)")
+    p.add_argument("--height", type=int_range(1, 16384), default=720, help="camera height to request (default 720)")
+    p.add_argument("--fps", type=int_range(1, 1000), default=30, help="camera frame rate to request (default 30)")
+    p.add_argument("--reconnect", type=int_range(0, 1000), default=10, metavar="N",
                    help="reopen a live source that ends or fails up to N times in a row (default 10)")
-    p.add_argument("--reconnect-wait", type=float, default=2.0, metavar="S",
+    p.add_argument("--reconnect-wait", type=float_range(0, 3600), default=2.0, metavar="S",
                    help="seconds between reconnection attempts (default 2)")
     p.add_argument("--no-pace", action="store_true",
                    help="read video files as fast as possible instead of at their frame rate")
@@ -57,10 +59,7 @@ def _check_outputs(args) -> tuple[Path | None, Path | None]:
     if record is not None:
         if not is_video(record):
             raise IfanError(f"{record}: --record needs a video file name (.mp4, .avi, .mkv, .mov, .m4v)")
-        if record.exists() and not args.overwrite:
-            raise IfanError(f"{record}: exists; pass --overwrite to replace it")
-        if not record.parent.is_dir():
-            raise IfanError(f"{record.parent}: no such folder for --record")
+        check_output_file(record, args.overwrite, what="--record")
     if args.output is not None:
         if output_pipeline(args.output) is None:
             raise IfanError(f"--output {args.output}: not a stream; give rtp://HOST:PORT or a GStreamer pipeline "
@@ -68,12 +67,8 @@ def _check_outputs(args) -> tuple[Path | None, Path | None]:
         if not opencv_build().gstreamer:
             raise IfanError(f"--output {args.output}: streaming needs an OpenCV built with GStreamer; {GSTREAMER_FIX}")
     json_path = Path(args.json) if args.json else None
-    if json_path is not None and not json_path.parent.is_dir():
-        raise IfanError(f"{json_path.parent}: no such folder for --json")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise IfanError(f"--max-frames {args.max_frames}: must be >= 1")
-    if args.reconnect < 0 or args.reconnect_wait < 0:
-        raise IfanError("--reconnect and --reconnect-wait: must be >= 0")
+    if json_path is not None:
+        check_output_file(json_path, args.overwrite, what="--json")
     return record, json_path
 
 
@@ -90,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
         print("ifan demo: --headless without --record or --output shows nothing; only the summary is printed",
               file=sys.stderr)
     source = parse_source(args.source, args.width, args.height, args.fps)
-    if source.kind == "file" and record is not None and Path(source.target).resolve() == record.resolve():
-        raise IfanError(f"{record}: is the input; choose another --record file")
+    if source.kind == "file" and record is not None:
+        check_not_input(record, [source.target], what="--record")
     resolve_backend(args.backend, args.checkpoint, args.onnx, args.engine)  # option errors before any camera opens
     build = opencv_build()
     print(f"ifan demo: {build.describe()}; source: {source.label}", file=sys.stderr)
@@ -99,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                           snapshot_dir=Path(args.snapshot_dir), max_frames=args.max_frames, pace=not args.no_pace,
                           reconnect_wait_s=args.reconnect_wait, reconnect_tries=args.reconnect,
                           tiling=Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels),
-                          size=(args.width, args.height), fps=args.fps)
+                          size=(args.width, args.height), fps=args.fps, overwrite=args.overwrite)
 
     def open_model():
         return open_executor(args.backend, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
+from ifan_trt.files import check_not_input, check_output_file, write_bytes
+from ifan_trt.options import add_decode_budget, positive_int
 from ifan_trt.training.evaluate import evaluate_folder, format_table
 
 from . import args as arg_groups
@@ -21,15 +20,21 @@ def register(subparsers) -> None:
     p.add_argument("--save-dir", help="write the deblurred images here")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON (with machine, versions, command)")
     arg_groups.add_crop_official(p)
-    p.add_argument("--limit", type=int, default=None, help="only the first N pairs")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N pairs")
+    arg_groups.add_overwrite(p)
+    add_decode_budget(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.table:  # before any image is scored
+        check_not_input(args.table, [args.checkpoint, args.onnx, args.engine, args.csv], what="--table")
+        check_output_file(args.table, args.overwrite, create_parent=True, what="--table")
     summary = evaluate_folder(args.data, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
                               csv_path=args.csv, save_dir=args.save_dir, official_crop=args.crop_official,
                               threads=args.threads, limit=args.limit, backend=args.backend, device=args.device,
-                              plugin=args.plugin, in_bit=args.in_bit, iac_mode=args.iac_mode)
+                              plugin=args.plugin, in_bit=args.in_bit, iac_mode=args.iac_mode,
+                              overwrite=args.overwrite)
     table = format_table(summary)
     print(table, end="")
     if args.json:
@@ -37,7 +42,5 @@ def run(args) -> int:
 
         write_json(args.json, summary)
     if args.table:
-        tmp = Path(args.table).with_name(f".{Path(args.table).name}.tmp{os.getpid()}")
-        tmp.write_text(table)
-        os.replace(tmp, args.table)
+        write_bytes(args.table, table, args.overwrite)
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from ..errors import IfanError
+from ..files import check_not_input, check_output_file
+from ..options import opset, positive_int
 
 
 def register(subparsers) -> None:
@@ -23,14 +23,15 @@ def register(subparsers) -> None:
                    help="one IAC node per iteration, each fed by its own slice of the filter predictor's "
                         "1x1 conv, so the filter tensor F is never written (lower peak memory)")
     p.add_argument("--shape", metavar="HxW", help="static height and width (multiples of 8); default dynamic")
-    p.add_argument("--batch", type=int, metavar="B", help="static batch size; default dynamic")
+    p.add_argument("--batch", type=positive_int, metavar="B", help="static batch size; default dynamic")
     p.add_argument("--in-bit", type=int, choices=(8, 16),
                    help="input bit depth (official checkpoints do not record it: 16 for IFAN_16bit)")
     p.add_argument("--iac-mode", choices=("official", "corrected"),
                    help="IAC arithmetic (official checkpoints: official, the default)")
     p.add_argument("--no-prune", action="store_true",
                    help="keep the filter predictor's never-read kernel2 rows (full filter layout)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (>= 18; default 19)")
+    p.add_argument("--opset", type=opset, default=None, help="ONNX opset (18 to 23; default 19)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--verify", action="store_true",
                    help="then check the file and compare ONNX Runtime with PyTorch (as `ifan verify`)")
     p.set_defaults(func=run)
@@ -59,11 +60,12 @@ def run(args: argparse.Namespace) -> int:
         from ifan_trt.weights import default_checkpoint_path
 
         args.checkpoint = str(default_checkpoint_path())
-    if os.path.abspath(args.output) == os.path.abspath(args.checkpoint):
-        raise IfanError(f"{args.output}: the output would overwrite the checkpoint; choose another -o")
+    check_not_input(args.output, [args.checkpoint])
+    check_output_file(args.output, args.overwrite, create_parent=True)
     loaded = load_checkpoint(args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode)
     result = export_onnx(loaded, args.output, iac_form=args.iac, shape=shape, prune=not args.no_prune,
-                         opset=args.opset or DEFAULT_OPSET, batch=args.batch, iac_split=args.iac_split)
+                         opset=args.opset or DEFAULT_OPSET, batch=args.batch, iac_split=args.iac_split,
+                         overwrite=args.overwrite)
     cfg = result.config
     dims = "x".join([str(args.batch or "B"), "3", *(map(str, shape) if shape else ("H", "W"))])
     form = result.iac_form + (", one node per iteration" if result.iac_split else "")

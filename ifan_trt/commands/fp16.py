@@ -6,6 +6,14 @@ from pathlib import Path
 
 from ifan_trt.calib import images, prepare
 from ifan_trt.calib.fp16 import DEFAULT_MAX_REL_ERROR
+from ifan_trt.files import check_not_input, check_output_file
+from ifan_trt.options import add_decode_budget, positive_float, positive_int
+
+
+def check_output(out: Path, inputs: list, data_folders: list, overwrite: bool) -> None:
+    """Before any export or measurement: the output is new (or --overwrite) and no input."""
+    check_not_input(out, inputs, data_folders)
+    check_output_file(out, overwrite)
 
 
 def default_output(src: Path, suffix: str) -> Path:
@@ -24,19 +32,22 @@ def register(subparsers) -> None:
     p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME",
                    help="op types (e.g. IFAN_IAC, ConvTranspose) or node names to keep FP32 in any case")
     p.add_argument("--images", type=Path, help="folder of images to measure on (default: the bundled samples)")
-    p.add_argument("--count", type=int, default=prepare.DEFAULT_MEASURE_COUNT,
+    p.add_argument("--count", type=positive_int, default=prepare.DEFAULT_MEASURE_COUNT,
                    help="images to use (default: %(default)s)")
     p.add_argument("--size", default="256x256", help="measurement crop HxW (default: %(default)s)")
-    p.add_argument("--max-rel-error", type=float, default=DEFAULT_MAX_REL_ERROR,
+    p.add_argument("--max-rel-error", type=positive_float, default=DEFAULT_MAX_REL_ERROR,
                    help="keep a node FP32 when its FP16 relative error exceeds this (default: %(default)g)")
     p.add_argument("--no-measure", action="store_true", help="convert without measuring (only --keep-fp32 stays FP32)")
     p.add_argument("--all", action="store_true", help="print every node in the report, not only the worst")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_decode_budget(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     out = args.output or default_output(args.model, "fp16")
-    source = prepare.source_onnx(args.model, out)
+    check_output(out, [args.model], [args.images], args.overwrite)
+    source = prepare.source_onnx(args.model, out, args.overwrite)
     prepare.make_fp16(source, out, args.images, args.keep_fp32, images.parse_size(args.size), args.count,
                       args.max_rel_error, not args.no_measure, args.all)
     return 0

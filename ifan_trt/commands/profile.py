@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.files import check_not_input, check_output_file, check_output_folder
+from ifan_trt.options import float_range, int_range, threads
 
 
 def register(subparsers) -> None:
@@ -20,18 +22,19 @@ def register(subparsers) -> None:
     p.add_argument("--checkpoint", action="append", default=[], metavar="CKPT", help="PyTorch checkpoint (repeatable)")
     p.add_argument("--shape", action="append", metavar="BxCxHxW",
                    help="input shape (default 1x3x720x1280); repeat to profile every model at several shapes")
-    p.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    p.add_argument("--warmup", type=int_range(0, 100000), default=3, help="untimed runs first (default 3)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--iterations", type=int, default=None, help="timed runs (default 20)")
-    group.add_argument("--duration", type=float, help="time each model for this many seconds instead")
+    group.add_argument("--iterations", type=int_range(1, 10_000_000), default=None, help="timed runs (default 20)")
+    group.add_argument("--duration", type=float_range(0.0, 86400.0, low_open=True), help="time each model for this many seconds instead")
     p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
-    p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime / PyTorch")
+    p.add_argument("--threads", type=threads, help="CPU threads for ONNX Runtime / PyTorch")
     p.add_argument("--no-layers", dest="layers", action="store_false",
                    help="skip the per-layer pass (engines: TensorRT's IProfiler, after the timed runs)")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per model")
     p.add_argument("--png", metavar="FILE", help="write the latency histogram and stage breakdown")
     p.add_argument("--out-dir", metavar="DIR", help="write profile.json, profile.csv and profile.png here")
+    p.add_argument("--overwrite", action="store_true", help="replace existing report files")
     p.set_defaults(func=run)
 
 
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise IfanError("--warmup must be >= 0, --iterations >= 1, --duration > 0")
     iterations = args.iterations or 20
     models = _models(args)
+    reports = _report_paths(args, [m[0] for m in models])
     results = []
     for label, (path, backend, kwargs) in zip(_labels([m[0] for m in models]), models):
         with open_executor(backend, threads=args.threads, device=args.device, **kwargs) as executor:
@@ -71,14 +75,25 @@ def run(args: argparse.Namespace) -> int:
                 results.append(profile(executor, shape, name, warmup=args.warmup, iterations=iterations,
                                        duration=args.duration, layers=args.layers, progress=sys.stderr.isatty()))
     print(table(results))
-    out = Path(args.out_dir) if args.out_dir else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-    pick = lambda given, name: given or (out / name if out else None)
-    png = pick(args.png, "profile.png")
-    if png and not args.png and importlib.util.find_spec("matplotlib") is None:
-        print("ifan profile: no PNG without matplotlib (pip install 'ifan-trt[plot]')", file=sys.stderr)
-        png = None
-    for path in write_reports(results, pick(args.json, "profile.json"), pick(args.csv, "profile.csv"), png):
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    for path in write_reports(results, *reports, overwrite=args.overwrite):
         print(f"wrote {path}")
     return 0
+
+
+def _report_paths(args, models: list[str]) -> tuple:
+    """(json, csv, png) paths, checked before any model runs: new unless --overwrite, no model."""
+    out = Path(args.out_dir) if args.out_dir else None
+    if out is not None:
+        check_output_folder(out, label=f"--out-dir {out}")
+    pick = lambda given, name: given or (out / name if out else None)
+    paths = [pick(args.json, "profile.json"), pick(args.csv, "profile.csv"), pick(args.png, "profile.png")]
+    if paths[2] and not args.png and importlib.util.find_spec("matplotlib") is None:
+        print("ifan profile: no PNG without matplotlib (pip install 'ifan-trt[plot]')", file=sys.stderr)
+        paths[2] = None
+    for i, (flag, path) in enumerate(zip(("--json", "--csv", "--png"), paths)):
+        if path:
+            check_not_input(path, models + [p for j, p in enumerate(paths) if p and j < i], what=flag)
+            check_output_file(path, args.overwrite, create_parent=out is not None, what=flag)
+    return tuple(paths)

@@ -31,7 +31,6 @@ def register(subparsers) -> None:
     p.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
                    help=f"refuse requests with images above N pixels (default {DEFAULT_MAX_IMAGE_PIXELS})")
     arg_groups.add_tiling(p)
-    p.add_argument("--verbose", action="store_true", help="show Triton's and PyTriton's logs")
     p.set_defaults(func=run)
 
 
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                            tiling=Tiling(tile=parse_tile(args.tile) if args.tile else None,
                                          max_pixels=args.max_pixels,
                                          overlap=DEFAULT_OVERLAP if args.overlap is None else args.overlap),
-                           verbose=args.verbose)
+                           verbose=getattr(args, "verbose", False))  # the shared --verbose also shows Triton's logs
 
     def executor():
         return open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode,

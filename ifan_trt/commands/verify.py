@@ -62,7 +62,7 @@ def _bundled_if_source(path) -> str | None:
     from ifan_trt.export.graph import read_metadata
 
     try:
-        from ifan_trt.checkpoint import sha256_file
+        from ifan_trt.files import sha256_file
         from ifan_trt.weights import default_checkpoint_path
 
         bundled = default_checkpoint_path()

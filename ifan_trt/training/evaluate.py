@@ -24,7 +24,10 @@ import numpy as np
 
 from ifan_trt.datasets import Pair, find_pairs  # noqa: F401  (one owner of the folder layouts)
 from ifan_trt.errors import IfanError
+from ifan_trt.failures import describe
+from ifan_trt.files import check_not_input, check_output_file, check_output_folder, write_bytes
 from ifan_trt.metrics import mae, psnr, ssim
+
 
 METRICS = ("psnr", "ssim", "mae")
 
@@ -61,11 +64,47 @@ def _lpips(scorer, a: np.ndarray, b: np.ndarray) -> float:
         return float(scorer(t(a), t(b)))
 
 
+def check_outputs(pairs: list, models: list, csv_path, save_dir, overwrite: bool, table=None) -> None:
+    """Before any image is scored: no output is an input or lies in the data's folders, and none
+    exists unless overwrite."""
+    inputs = [*models] + [p for pair in pairs for p in (pair.source, pair.target, pair.left, pair.right)]
+    folders = sorted({str(Path(p).parent) for p in inputs[len(models):] if p})
+    for flag, path in (("--csv", csv_path), ("--table", table)):
+        if path:
+            check_not_input(path, inputs, folders, what=flag)
+            check_output_file(path, overwrite, create_parent=True, what=flag)
+    if save_dir:
+        check_not_input(save_dir, inputs, folders, what="--save-dir")
+        check_output_folder(save_dir, label=f"--save-dir {save_dir}")
+        for pair in pairs:
+            check_output_file(Path(save_dir) / f"{pair.name}.png", overwrite, create_parent=True, what="--save-dir")
+
+
+def _deblur_pair(executor, pair, src, left, right, official_crop: bool):
+    """The model's output for one pair, tiled above the inference budget; a failure names the image."""
+    from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling, deblur_image
+
+    try:
+        return deblur_image(executor, src, left, right, crop_official=official_crop,
+                            tiling=Tiling(max_pixels=DEFAULT_MAX_PIXELS))
+    except Exception as exc:  # noqa: BLE001  a bug stays a bug for the CLI boundary
+        message = describe(exc, f"{pair.source} ({src.size[0]}x{src.size[1]})")
+        if message is None:
+            raise
+        raise IfanError(message) from None
+
+
+def _model_name(checkpoint, onnx, engine) -> str:
+    if onnx or engine:
+        return Path(onnx or engine).name
+    return Path(checkpoint).name if checkpoint else "default model"
+
+
 def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx: str | None = None,
                     engine: str | None = None, csv_path: str | os.PathLike | None = None,
                     save_dir: str | os.PathLike | None = None, official_crop: bool = False,
                     threads: int | None = None, progress: bool = True, limit: int | None = None,
-                    backend: str = "auto", **model_options) -> dict:
+                    overwrite: bool = False, backend: str = "auto", **model_options) -> dict:
     """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}."""
     from tqdm import tqdm
 
@@ -74,7 +113,6 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     try:
         from ifan_trt.runtime.backends import model_label, open_executor
         from ifan_trt.runtime.padding import official_crop as crop8
-        from ifan_trt.runtime.pipeline import deblur_image
     except ImportError as exc:
         raise IfanError(f"the runtime backends are not available in this install ({exc}); "
                         "`ifan eval` needs ifan_trt.runtime") from None
@@ -82,14 +120,12 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     executor = open_executor(backend, checkpoint=checkpoint, onnx=onnx, engine=engine, threads=threads,
                              **model_options)
     layout, pairs = find_pairs(data, dual=executor.info.dual)
-    if limit:
-        pairs = pairs[:limit]
+    pairs = pairs[:limit] if limit else pairs
+    check_outputs(pairs, [checkpoint, onnx, engine], csv_path, save_dir, overwrite)
     scorer, lpips_note = lpips_status()
-    if save_dir:
-        Path(save_dir).mkdir(parents=True, exist_ok=True)
 
     rows = []
-    for pair in tqdm(pairs, desc="eval", unit="img", disable=not progress):
+    for pair in tqdm(pairs, desc="eval", unit="img", disable=None if progress else True):
         src, tgt = read_image(pair.source), read_image(pair.target)
         left = read_image(pair.left) if pair.left else None
         right = read_image(pair.right) if pair.right else None
@@ -97,7 +133,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
             raise IfanError(f"{pair.target}: {tgt.rgb.shape[1]}x{tgt.rgb.shape[0]}, but the source is "
                             f"{src.rgb.shape[1]}x{src.rgb.shape[0]}")
         start = time.perf_counter()
-        out = deblur_image(executor, src, left, right, crop_official=official_crop)
+        out = _deblur_pair(executor, pair, src, left, right, official_crop)
         seconds = time.perf_counter() - start
         target = crop8(tgt.rgb) if official_crop else tgt.rgb
         source = crop8(src.rgb) if official_crop else src.rgb
@@ -108,10 +144,10 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
             row[f"{prefix}_mae"] = mae(img, target)
             if scorer is not None:
                 row[f"{prefix}_lpips"] = _lpips(scorer, img, target)
-        row["seconds"] = seconds
-        rows.append(row)
+        rows.append({**row, "seconds": seconds})
         if save_dir:
-            write_image(Path(save_dir) / f"{pair.name}.png", out)
+            Path(save_dir).mkdir(parents=True, exist_ok=True)
+            write_image(Path(save_dir) / f"{pair.name}.png", out, overwrite)
 
     keys = list(METRICS) + (["lpips"] if scorer is not None else [])
     summary = {
@@ -123,11 +159,11 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
         "seconds_per_image": float(np.mean([r["seconds"] for r in rows])),
     }
     if csv_path:
-        write_csv(csv_path, rows)
+        write_csv(csv_path, rows, overwrite)
     return summary
 
 
-def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
+def write_csv(path: str | os.PathLike, rows: list[dict], overwrite: bool = False) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
@@ -135,12 +171,7 @@ def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
     writer.writeheader()
     for r in rows:
         writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(buf.getvalue())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes(path, buf.getvalue(), overwrite)
 
 
 def format_table(summary: dict) -> str:

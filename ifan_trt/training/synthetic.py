@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.files import check_output_folder, write_bytes
 
 GAMMA = 2.2
 # skimage.data photos we may redistribute derived images of, with their licence (skimage docs)
@@ -365,17 +366,35 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
 
 # ---------------------------------------------------------------- writing folders
 
-def _write_png(path: Path, rgb: np.ndarray) -> None:
+def _write_png(path: Path, rgb: np.ndarray, overwrite: bool = False) -> None:
     u8 = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    if not cv2.imwrite(str(tmp), np.ascontiguousarray(u8[..., ::-1])):
-        raise IfanError(f"{path}: cannot write the image")
-    os.replace(tmp, path)
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(u8[..., ::-1]))
+    if not ok:
+        raise IfanError(f"{path}: cannot encode the image")
+    write_bytes(path, buf.tobytes(), overwrite)
+
+
+def check_dataset_folder(dirs: dict[str, Path], count: int, overwrite: bool) -> None:
+    """A set is written whole into empty folders: without overwrite any existing image is refused;
+    with it, images this run would not replace are refused too (two seeds never mix in one set)."""
+    names = {f"{i:05d}.png" for i in range(count)}
+    for d in dirs.values():
+        if d.exists() and not d.is_dir():
+            raise IfanError(f"--out {d}: is a file, not a folder")
+        check_output_folder(d, label=f"--out {d}")
+        present = sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) if d.is_dir() else []
+        if present and not overwrite:
+            raise IfanError(f"--out {d}: already holds {len(present)} file(s); pass --overwrite to replace the "
+                            "set, or choose an empty folder")
+        stale = [n for n in present if n not in names]
+        if stale:
+            raise IfanError(f"--out {d}: holds {len(stale)} file(s) this run would not replace (e.g. {stale[0]}); "
+                            "they would mix into the new set; choose an empty folder")
 
 
 def write_dataset(out: str | os.PathLike, count: int, size: tuple[int, int], seed: int,
                   photos: tuple[str, ...] = tuple(PHOTOS), max_radius: float = 10.0,
-                  jpeg_prob: float = 0.0, dual: bool = False, progress: bool = True) -> Path:
+                  jpeg_prob: float = 0.0, dual: bool = False, progress: bool = True, overwrite: bool = False) -> Path:
     """DPDD-style folders. Single view: OUT/source, OUT/target (RealDOF layout); dual: OUT/test_c/
     source, OUT/test_c/target, OUT/test_l/source, OUT/test_r/source (DPDD layout). Image i is
     drawn from seed (seed, i), so any subset can be regenerated alone."""
@@ -387,17 +406,16 @@ def write_dataset(out: str | os.PathLike, count: int, size: tuple[int, int], see
     dirs = {"source": base / "source", "target": base / "target"}
     if dual:
         dirs.update({"left": out / "test_l" / "source", "right": out / "test_r" / "source"})
+    check_dataset_folder(dirs, count, overwrite)
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(count), desc="synth", disable=not progress, unit="img"):
+    for i in tqdm(range(count), desc="synth", disable=None if progress else True, unit="img"):
         s = make_sample(np.random.default_rng([seed, i]), h, w, photos, max_radius,
                         noise=True, jpeg_prob=jpeg_prob, dual=dual)
         name = f"{i:05d}.png"
-        _write_png(dirs["source"] / name, s.source)
-        _write_png(dirs["target"] / name, s.target)
-        if dual:
-            _write_png(dirs["left"] / name, s.left)
-            _write_png(dirs["right"] / name, s.right)
+        for key, rgb in (("source", s.source), ("target", s.target), ("left", s.left), ("right", s.right)):
+            if key in dirs:
+                _write_png(dirs[key] / name, rgb, overwrite)
     return out
 
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import platform
 import shlex
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.files import atomic_write, check_not_input, check_output_file, require_regular_file as read_input_path
+from ifan_trt.options import int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
 from ifan_trt.sizes import parse_size
 
 WHY = ("ch=16 (feature width 64) and N=8: a quarter of the official width and half its IAC "
@@ -42,31 +44,32 @@ def register(subparsers) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="checkpoint to write (our format)")
-    p.add_argument("--ch", type=int, default=16, help="base width ch1 (official 32)")
-    p.add_argument("--n-iters", type=int, default=8, help="IAC iterations N (official 17)")
-    p.add_argument("--patch", type=int, default=128, help="training patch size (multiple of 8)")
-    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--ch", type=int_range(1, 128), default=16, help="base width ch1 (official 32)")
+    p.add_argument("--n-iters", type=int_range(1, 64), default=8, help="IAC iterations N (official 17)")
+    p.add_argument("--patch", type=positive_int, default=128, help="training patch size (multiple of 8)")
+    p.add_argument("--batch", type=positive_int, default=4)
     p.add_argument("--scene", default="384x512",
                    help="HxW of the scenes patches are cut from: the size of the images the model is for "
                         "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
-    p.add_argument("--crops-per-scene", type=int, default=2, help="patches cut from one scene (saves rendering)")
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--crops-per-scene", type=positive_int, default=2, help="patches cut from one scene (saves rendering)")
+    p.add_argument("--lr", type=positive_float, default=5e-4)
     p.add_argument("--loss", choices=tuple(LOSSES), default="l2",
                    help="l2: mean squared error; psnr: minus the mean per-patch PSNR, the test metric (keeps "
                         "nearly sharp inputs intact); psnr-scene: the same with the MSE pooled over the crops "
                         "of a scene, as the PSNR of a whole image pools it; Charbonnier (~L1) spent a small "
                         "model on denoising flat areas and measured worse PSNR than the input after 900 steps")
-    p.add_argument("--steps", type=int, default=100000, help="step cap (the budget usually ends first)")
-    p.add_argument("--budget-min", type=float, default=80.0, help="wall-clock training budget, minutes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-radius", type=float, default=10.0, help="largest CoC radius in px")
-    p.add_argument("--jpeg-prob", type=float, default=0.2)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--ckpt-every-min", type=float, default=5.0)
-    p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--val-count", type=int, default=8, help="fixed validation images (seed+1)")
+    p.add_argument("--steps", type=positive_int, default=100000, help="step cap (the budget usually ends first)")
+    p.add_argument("--budget-min", type=positive_float, default=80.0, help="wall-clock training budget, minutes")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--max-radius", type=nonneg_float, default=10.0, help="largest CoC radius in px")
+    p.add_argument("--jpeg-prob", type=probability, default=0.2)
+    p.add_argument("--threads", type=threads, default=2)
+    p.add_argument("--ckpt-every-min", type=positive_float, default=5.0)
+    p.add_argument("--log-every", type=positive_int, default=50)
+    p.add_argument("--val-count", type=positive_int, default=8, help="fixed validation images (seed+1)")
     p.add_argument("--eval-data", help="folder for `ifan eval` on the final model (recorded in meta)")
     p.add_argument("--resume", action="store_true", help="continue from OUT.state.pt")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT (and OUT.state.pt)")
     p.add_argument("--init", help="start from this checkpoint's weights (fine-tuning: new optimizer "
                                   "and schedule; its training record is kept in meta['init_record'])")
 
@@ -76,7 +79,7 @@ def full_command(args) -> str:
     the record reproduces the run even if defaults change; --resume is not part of the recipe."""
     parts = ["ifan", "train"]
     for key, value in vars(args).items():
-        if key in ("func", "command", "resume") or value is None or value is False:
+        if key in ("func", "command", "resume", "overwrite", "verbose", "quiet", "debug") or value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
         parts += [flag] if value is True else [flag, shlex.quote(str(value))]
@@ -163,6 +166,42 @@ def log(msg: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
 
 
+def check_outputs(args) -> tuple[Path, Path]:
+    """OUT and OUT.state.pt: new unless --resume or --overwrite, never the --init checkpoint."""
+    out = Path(args.out)
+    state_path = out.with_name(out.name + ".state.pt")
+    replace = args.resume or args.overwrite
+    if args.eval_data and not Path(args.eval_data).is_dir():  # found now, not after the training
+        raise IfanError(f"--eval-data {args.eval_data}: no such folder")
+    for path in (out, state_path):
+        check_not_input(path, [args.init], [args.eval_data], what="--out")
+        check_output_file(path, overwrite=replace, create_parent=True, what="--out")
+    return out, state_path
+
+
+def load_state(path: Path) -> dict:
+    """The training state, loaded without running code, every field type-checked."""
+    import pickle
+
+    import torch
+
+    try:
+        st = torch.load(read_input_path(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise IfanError(f"{path}: not a plain training state (corrupt, or it holds pickled code)") from None
+    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile):
+        raise IfanError(f"{path}: not a readable training state (corrupt or truncated)") from None
+    kinds = {"model": dict, "optimizer": dict, "step": int, "elapsed": (int, float), "history": list}
+    if not isinstance(st, dict):
+        raise IfanError(f"{path}: not a training state (holds a {type(st).__name__})")
+    for key, kind in kinds.items():
+        if not isinstance(st.get(key), kind) or isinstance(st.get(key), bool):
+            raise IfanError(f"{path}: not a training state ({key!r} missing or of the wrong type)")
+    if st["step"] < 0 or not math.isfinite(st["elapsed"]) or st["elapsed"] < 0:
+        raise IfanError(f"{path}: not a training state (step {st['step']}, elapsed {st['elapsed']})")
+    return st
+
+
 def run(args) -> int:
     import torch
 
@@ -174,11 +213,10 @@ def run(args) -> int:
     if args.loss == "psnr-scene" and args.batch % args.crops_per_scene:
         raise IfanError(f"--loss psnr-scene: --batch {args.batch} is not a multiple of --crops-per-scene "
                         f"{args.crops_per_scene}")
+    out, state_path = check_outputs(args)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    state_path = out.with_name(out.name + ".state.pt")
     config = IFANConfig(n_iters=args.n_iters, ch=args.ch, iac_mode="official")
     model = IFAN(config)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -196,9 +234,13 @@ def run(args) -> int:
     if args.resume:
         if not state_path.is_file():
             raise IfanError(f"{state_path}: no training state to resume; drop --resume")
-        st = torch.load(state_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
+        st = load_state(state_path)
+        try:
+            model.load_state_dict(st["model"])
+            opt.load_state_dict(st["optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise IfanError(f"{state_path}: does not match this model and optimizer ({str(exc).splitlines()[0]}); "
+                            "resume with the options of the original run") from None
         step, elapsed, history = st["step"], st["elapsed"], st["history"]
         log(f"resumed at step {step}, {elapsed / 60:.1f} min done")
     budget = args.budget_min * 60
@@ -231,11 +273,10 @@ def run(args) -> int:
         }
 
     def checkpoint(final: bool, metrics: dict | None = None) -> None:
-        save_checkpoint(model, out, meta(final, metrics))
-        tmp = state_path.with_name(f".{state_path.name}.tmp")
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                    "elapsed": elapsed, "history": history}, tmp)
-        os.replace(tmp, state_path)
+        save_checkpoint(model, out, meta(final, metrics), overwrite=True)
+        with atomic_write(state_path, overwrite=True) as fh:  # plain containers: loads with weights_only=True
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                        "elapsed": elapsed, "history": history}, fh)
 
     log(f"training {config.variant}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params, "
         f"patch {args.patch}, batch {args.batch}, budget {args.budget_min} min")

@@ -146,17 +146,17 @@ def inspect_plan(trt, plan: bytes, version_compatible: bool, embedded_plugin: bo
 
 
 def _sha256(path: Path) -> str:
-    from ifan_trt.export.graph import sha256_file
+    from ifan_trt.files import sha256_file
 
     return sha256_file(path)
 
 
-def write_engine(output: Path, plan: bytes, sidecar: dict) -> None:
-    from ifan_trt.imageio import write_bytes_atomic
+def write_engine(output: Path, plan: bytes, sidecar: dict, overwrite: bool = True) -> None:
+    from ifan_trt.files import write_bytes
 
     data = sidecar_bytes(sidecar)  # validated before anything is written
-    write_bytes_atomic(output, plan)
-    write_bytes_atomic(sidecar_path(output), data)
+    write_bytes(output, plan, overwrite)
+    write_bytes(sidecar_path(output), data, overwrite)
 
 
 
@@ -190,9 +190,9 @@ def report_layers(layers, precision: str) -> dict:
 def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles, inputs: list[str],
                  source_onnx: Path, metadata: dict, workspace: int, plugin_lib: Path | None,
                  optimization_level: int | None, version_compatible: bool, timing_cache: Path | None,
-                 tf32: bool = True) -> int:
+                 tf32: bool = True, overwrite: bool = True) -> int:
     """Build onnx_path (already of the wanted precision), write the engine and its sidecar."""
-    from ifan_trt.export.graph import sha256_bytes
+    from ifan_trt.files import sha256_bytes
 
     start = time.time()
     print(f"building {precision} engine from {onnx_path} with TensorRT {trt.__version__} "
@@ -214,6 +214,6 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
         onnx_path=onnx_path, onnx_sha256=_sha256(onnx_path), source_onnx=source_onnx, plugin_lib=plugin_lib,
         plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, builder=builder, build_seconds=seconds,
         metadata={**metadata, META.precision: precision}, layers=counts)
-    write_engine(output, plan, sidecar)
+    write_engine(output, plan, sidecar, overwrite)
     print(f"wrote {output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {output}.json", file=sys.stderr)
     return len(plan)

@@ -52,7 +52,7 @@ def _recorded_plugin(sidecar: dict) -> str | None:
     (else None: plugin_library searches its usual places)."""
     entry = sidecar.get("plugin_library") or {}
     path = entry.get("path") if isinstance(entry, dict) else None
-    return path if path and Path(path).is_file() else None
+    return path if isinstance(path, str) and path and Path(path).is_file() else None
 
 
 class TrtExecutor(Executor):
@@ -68,7 +68,7 @@ class TrtExecutor(Executor):
         sidecar = read_sidecar(path)
         self.trt = trt
         self._logger = trt.Logger(trt.Logger.WARNING)
-        builder = sidecar.get("builder") or {}
+        builder = sidecar.get("builder") if isinstance(sidecar.get("builder"), dict) else {}
         embedded = bool(builder.get("version_compatible")) and bool(sidecar.get("plugin_library"))
         if self.info.iac_form == "plugin" and not embedded:  # the plugin graph: register the IAC plugin
             self._load_plugin(plugin or _recorded_plugin(sidecar))

@@ -15,6 +15,7 @@ from pathlib import Path
 from ifan_trt import __version__
 from ifan_trt.contract import META, META_PREFIX, PRECISIONS
 from ifan_trt.errors import IfanError
+from ifan_trt.files import read_input_bytes
 
 from .plan import Profile
 
@@ -105,13 +106,13 @@ def validate(data, where: str) -> dict:
 def read_sidecar(engine: str | os.PathLike) -> dict:
     """The engine's sidecar, validated (one-line errors naming the file and the fix)."""
     path = sidecar_path(engine)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
+    if not os.path.lexists(path) or not os.path.exists(path):
         raise IfanError(f"{path}: missing; the engine's sidecar (written by `ifan build` beside "
-                        "the engine) carries the model facts; rebuild the engine or copy the .json with it") from None
-    except (OSError, ValueError) as exc:
-        raise IfanError(f"{path}: not a readable JSON sidecar ({exc})") from None
+                        "the engine) carries the model facts; rebuild the engine or copy the .json with it")
+    try:
+        data = json.loads(read_input_bytes(path))  # a regular file only: a FIFO would block
+    except (OSError, ValueError, RecursionError) as exc:
+        raise IfanError(f"{path}: not a readable JSON sidecar ({str(exc).splitlines()[0]})") from None
     return validate(data, str(path))
 
 

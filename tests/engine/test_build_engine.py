@@ -204,11 +204,11 @@ def test_precision_request_prepares_then_reuses_the_graph(tmp_path, stubbed_buil
     assert side["onnx"]["source"] == str(onnx_path)
     err = capsys.readouterr().err
     assert "FP16 was asked for" not in err and "compute layer(s) run in FP32: iac" in err
-    assert build_cmd.run(_args(onnx_path, out, "--precision", "fp16")) == 0
+    assert build_cmd.run(_args(onnx_path, out, "--precision", "fp16", "--overwrite")) == 0
     assert "using the fp16 graph prepared earlier" in capsys.readouterr().err
     # INT8 needs calibration images; a prepared graph cannot become another precision
     with pytest.raises(IfanError, match="--precision int8: needs --calib-images DIR"):
-        build_cmd.run(_args(onnx_path, out, "--precision", "int8"))
+        build_cmd.run(_args(onnx_path, out, "--precision", "int8", "--overwrite"))
     with pytest.raises(IfanError, match="is a fp16 graph; --precision int8 needs the FP32 export"):
         build_cmd.run(_args(prepared, tmp_path / "x.plan", "--precision", "int8"))
 
@@ -220,16 +220,14 @@ def test_static_graph_and_output_checks(tmp_path, stubbed_build):
     assert build_cmd.run(_args(onnx_path, tmp_path / "s.plan", "--shapes", "min=64x64,opt=64x64,max=64x64")) == 0
     with pytest.raises(IfanError, match="is the input ONNX"):
         build_cmd.run(_args(onnx_path, onnx_path))
-    with pytest.raises(IfanError, match="output folder does not exist"):
+    with pytest.raises(IfanError, match="no such folder"):
         build_cmd.run(_args(onnx_path, tmp_path / "nope" / "s.plan"))
 
 
 def test_ifan_build_is_the_same_command(tmp_path, capsys):
     from ifan_trt.cli import main
 
-    with pytest.raises(SystemExit) as e:
-        main(["build", "--help"])
-    assert e.value.code == 0
+    assert main(["build", "--help"]) == 0
     assert "--version-compatible" in capsys.readouterr().out
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from tests.helpers.runtime import FakeExecutor, write_video  # noqa: E402
 from ifan_trt.errors import IfanError
+from ifan_trt.files import is_temp
 from ifan_trt.runtime.live import Demo, DemoOptions
 from ifan_trt.runtime.mailbox import Mailbox
 from ifan_trt.runtime.overlay import band_height, compose, draw_labels, draw_overlay, split_x
@@ -177,7 +178,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_recording(models, tmp_path):
                              "--headless", "--record", str(record), "--threads", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while not any(p.name.startswith(".rec.part") for p in tmp_path.iterdir()):  # recording has started
+    while not any(is_temp(p) and p.suffix == ".mp4" for p in tmp_path.iterdir()):  # recording has started
         assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() is not None else "timeout"
         time.sleep(0.1)
     time.sleep(0.5)
@@ -187,7 +188,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_recording(models, tmp_path):
     read, processed, dropped, shown, not_shown = map(int, SUMMARY.search(out).groups())
     assert 0 < read < 150 and processed + dropped == read
     assert len(_frames(record)) == read  # a frame without a result repeats the last one
-    assert not [p for p in os.listdir(tmp_path) if ".part" in p]
+    assert not [p for p in os.listdir(tmp_path) if is_temp(p)]
 
 
 # --- recordings keep the source's timing; labels; the first frames' rate; audio ----------------

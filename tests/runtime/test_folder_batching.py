@@ -69,7 +69,7 @@ def test_a_failed_batch_skips_its_images_only(monkeypatch, tmp_path, capsys, fol
     monkeypatch.setattr("ifan_trt.runtime.backends.open_executor", lambda *a, **k: fake)
     assert main(["deblur", str(src), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert f"skipped {src / 'b0.png'}: out of memory for this shape" in err
-    assert f"skipped {src / 'b1.png'}: out of memory for this shape" in err
+    assert f"skipped {src / 'b0.png'}: out of memory at 16x16 (out of memory for this shape)" in err
+    assert f"skipped {src / 'b1.png'}: out of memory at 13x14 (out of memory for this shape)" in err
     assert "3 of 8 inputs failed" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"a{i}.png" for i in range(5)]
