@@ -48,11 +48,17 @@ def _layer_profiler(trt):
 
 
 def _recorded_plugin(sidecar: dict) -> str | None:
-    """The plugin library the engine was built with, when it is still where the sidecar says
-    (else None: plugin_library searches its usual places)."""
+    """The plugin library the engine was built with, when it is still where the sidecar says and
+    that is one of the folders plugin_library searches anyway (else None: it searches them). A
+    sidecar never makes us load native code from elsewhere: that takes --plugin."""
+    from .plugin_library import search_dirs
+
     entry = sidecar.get("plugin_library") or {}
     path = entry.get("path") if isinstance(entry, dict) else None
-    return path if isinstance(path, str) and path and Path(path).is_file() else None
+    if not (isinstance(path, str) and path and Path(path).is_file()):
+        return None
+    trusted = {d.resolve() for d in search_dirs()}
+    return path if Path(path).resolve().parent in trusted else None
 
 
 class TrtExecutor(Executor):

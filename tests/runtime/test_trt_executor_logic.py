@@ -113,3 +113,19 @@ def test_profile_times_layers_in_a_separate_pass(make_executor):
     assert cuda.launches == 3  # warm-up enqueued (then captured); the 3 timed runs replayed the graph
     assert ex._profiler is not None and ex._profiler.runs == LAYER_RUNS
 
+
+
+def test_a_sidecar_never_makes_the_executor_load_a_library_from_elsewhere(tmp_path, monkeypatch):
+    from ifan_trt.runtime.tensorrt import plugin_library
+
+    elsewhere = tmp_path / "downloads" / "libifan_iac_plugin_trt10.so"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(b"not a library")
+    build = tmp_path / "build"
+    build.mkdir()
+    trusted = build / "libifan_iac_plugin_trt10.so"
+    trusted.write_bytes(b"not a library")
+    monkeypatch.setattr(plugin_library, "search_dirs", lambda: [build])
+    assert trt_executor._recorded_plugin({"plugin_library": {"path": str(elsewhere)}}) is None
+    assert trt_executor._recorded_plugin({"plugin_library": {"path": str(trusted)}}) == str(trusted)
+    assert trt_executor._recorded_plugin({"plugin_library": {"path": str(build / "missing.so")}}) is None
