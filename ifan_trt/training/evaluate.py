@@ -100,6 +100,14 @@ def _model_name(checkpoint, onnx, engine) -> str:
     return Path(checkpoint).name if checkpoint else "default model"
 
 
+def _scores(prefix: str, img: np.ndarray, target: np.ndarray, scorer) -> dict[str, float]:
+    """PSNR, SSIM, MAE (and LPIPS when a scorer is there) of img against target."""
+    row = {f"{prefix}_psnr": psnr(img, target), f"{prefix}_ssim": ssim(img, target), f"{prefix}_mae": mae(img, target)}
+    if scorer is not None:
+        row[f"{prefix}_lpips"] = _lpips(scorer, img, target)
+    return row
+
+
 def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx: str | None = None,
                     engine: str | None = None, csv_path: str | os.PathLike | None = None,
                     save_dir: str | os.PathLike | None = None, official_crop: bool = False,
@@ -137,14 +145,8 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
         seconds = time.perf_counter() - start
         target = crop8(tgt.rgb) if official_crop else tgt.rgb
         source = crop8(src.rgb) if official_crop else src.rgb
-        row = {"image": pair.name}
-        for prefix, img in (("input", source), ("model", out.rgb)):
-            row[f"{prefix}_psnr"] = psnr(img, target)
-            row[f"{prefix}_ssim"] = ssim(img, target)
-            row[f"{prefix}_mae"] = mae(img, target)
-            if scorer is not None:
-                row[f"{prefix}_lpips"] = _lpips(scorer, img, target)
-        rows.append({**row, "seconds": seconds})
+        rows.append({"image": pair.name, **_scores("input", source, target, scorer),
+                     **_scores("model", out.rgb, target, scorer), "seconds": seconds})
         if save_dir:
             Path(save_dir).mkdir(parents=True, exist_ok=True)
             write_image(Path(save_dir) / f"{pair.name}.png", out, overwrite)

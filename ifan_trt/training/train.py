@@ -205,9 +205,6 @@ def load_state(path: Path) -> dict:
 def run(args) -> int:
     import torch
 
-    from ifan_trt.checkpoint import save_checkpoint
-    from ifan_trt.model import IFAN, IFANConfig
-
     if args.patch % 8:
         raise IfanError(f"--patch {args.patch}: must be a multiple of 8")
     if args.loss == "psnr-scene" and args.batch % args.crops_per_scene:
@@ -217,113 +214,154 @@ def run(args) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    config = IFANConfig(n_iters=args.n_iters, ch=args.ch, iac_mode="official")
-    model = IFAN(config)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    step, elapsed, history = 0, 0.0, []
-    command = full_command(args)
-    init_record = None
-    if args.init:
+    training = Training(args, out, state_path)
+    training.train()
+    training.finish()
+    return 0
+
+
+class Training:
+    """One run of `ifan train`: the model and optimizer (from --init or --resume), the loop over
+    the wall-clock budget, checkpoints with their training record."""
+
+    def __init__(self, args, out: Path, state_path: Path):
+        import torch
+
+        from ifan_trt.model import IFAN, IFANConfig
+
+        self.args, self.out, self.state_path = args, out, state_path
+        self.config = IFANConfig(n_iters=args.n_iters, ch=args.ch, iac_mode="official")
+        self.model = IFAN(self.config)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=args.lr)
+        self.step, self.elapsed, self.history = 0, 0.0, []
+        self.command = full_command(args)
+        self.init_record = self._init() if args.init else None
+        if args.resume:
+            self._resume()
+        self.budget = args.budget_min * 60
+        self.scene = parse_scene(args.scene)
+        # fixed validation set: seed + 1, never a training seed
+        self.val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, self.scene)
+                    for i in range(args.val_count)]
+
+    def _init(self) -> dict:
         from ifan_trt.checkpoint import load_checkpoint
 
-        start = load_checkpoint(args.init)
-        if start.config != config:
-            raise IfanError(f"{args.init}: is {start.config.variant}, not {config.variant}; match --ch/--n-iters")
-        model.load_state_dict(start.model.state_dict())
-        init_record = {"sha256": start.sha256, **start.meta}
-    if args.resume:
-        if not state_path.is_file():
-            raise IfanError(f"{state_path}: no training state to resume; drop --resume")
-        st = load_state(state_path)
+        start = load_checkpoint(self.args.init)
+        if start.config != self.config:
+            raise IfanError(f"{self.args.init}: is {start.config.variant}, not {self.config.variant}; "
+                            "match --ch/--n-iters")
+        self.model.load_state_dict(start.model.state_dict())
+        return {"sha256": start.sha256, **start.meta}
+
+    def _resume(self) -> None:
+        if not self.state_path.is_file():
+            raise IfanError(f"{self.state_path}: no training state to resume; drop --resume")
+        st = load_state(self.state_path)
         try:
-            model.load_state_dict(st["model"])
-            opt.load_state_dict(st["optimizer"])
+            self.model.load_state_dict(st["model"])
+            self.opt.load_state_dict(st["optimizer"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            raise IfanError(f"{state_path}: does not match this model and optimizer ({str(exc).splitlines()[0]}); "
-                            "resume with the options of the original run") from None
-        step, elapsed, history = st["step"], st["elapsed"], st["history"]
-        log(f"resumed at step {step}, {elapsed / 60:.1f} min done")
-    budget = args.budget_min * 60
+            raise IfanError(f"{self.state_path}: does not match this model and optimizer "
+                            f"({str(exc).splitlines()[0]}); resume with the options of the original run") from None
+        self.step, self.elapsed, self.history = st["step"], st["elapsed"], st["history"]
+        log(f"resumed at step {self.step}, {self.elapsed / 60:.1f} min done")
 
-    # fixed validation set: seed + 1, never a training seed
-    scene = parse_scene(args.scene)
-    val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, scene) for i in range(args.val_count)]
+    def meta(self, final: bool, metrics: dict | None = None) -> dict:
+        import torch
 
-    def meta(final: bool, metrics: dict | None = None) -> dict:
+        from ifan_trt.training.synthetic import TRAIN_PHOTOS
+
+        args = self.args
         return {
             "what": "ifan-trt default model, trained on synthetic defocus (ifan_trt.training.synthetic)",
-            "command": command,
-            "seed": args.seed,
-            "config": config.to_dict(),
-            "why_this_size": WHY,
+            "command": self.command, "seed": args.seed, "config": self.config.to_dict(), "why_this_size": WHY,
             "data": {"generator": "ifan_trt.training.synthetic.make_sample, batch (seed, step, j)",
-                     "photos": "skimage.data " + ", ".join(__import__("ifan_trt.training.synthetic").training.synthetic.TRAIN_PHOTOS)
+                     "photos": "skimage.data " + ", ".join(TRAIN_PHOTOS)
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
                      "patch": args.patch, "scene": args.scene, "crops_per_scene": args.crops_per_scene,
                      "render_margin": 16, "max_radius_px": args.max_radius,
                      "jpeg_prob": args.jpeg_prob, "noise": "shot + read, sigma <= 0.01 each"},
             "loss": LOSSES[args.loss][1] + " between output and sharp target (the paper's auxiliary losses not used)",
             "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0, 200-step warmup, cosine to 2% over max(step/steps, time/budget)",
-            "batch": args.batch, "steps": step, "train_minutes": round(elapsed / 60, 2),
+            "batch": args.batch, "steps": self.step, "train_minutes": round(self.elapsed / 60, 2),
             "budget_min": args.budget_min, "threads": args.threads,
-            "final": final, "history": history[-40:], "metrics": metrics or {},
-            "init_record": init_record,
+            "final": final, "history": self.history[-40:], "metrics": metrics or {},
+            "init_record": self.init_record,
             "torch": str(torch.__version__), "python": platform.python_version(),
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
-    def checkpoint(final: bool, metrics: dict | None = None) -> None:
-        save_checkpoint(model, out, meta(final, metrics), overwrite=True)
-        with atomic_write(state_path, overwrite=True) as fh:  # plain containers: loads with weights_only=True
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                        "elapsed": elapsed, "history": history}, fh)
+    def checkpoint(self, final: bool, metrics: dict | None = None) -> None:
+        import torch
 
-    log(f"training {config.variant}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params, "
-        f"patch {args.patch}, batch {args.batch}, budget {args.budget_min} min")
-    model.train()
-    t_last, last_ckpt, losses = time.time(), time.time(), []
-    while step < args.steps and elapsed < budget:
-        x, y = make_batch(args.seed, step, args.batch, args.patch, args.max_radius, args.jpeg_prob, scene,
+        from ifan_trt.checkpoint import save_checkpoint
+
+        save_checkpoint(self.model, self.out, self.meta(final, metrics), overwrite=True)
+        with atomic_write(self.state_path, overwrite=True) as fh:  # plain containers: loads with weights_only=True
+            torch.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
+                        "elapsed": self.elapsed, "history": self.history}, fh)
+
+    def one_step(self) -> tuple[float, float]:
+        """One optimisation step; (loss, learning rate)."""
+        import torch
+
+        args = self.args
+        x, y = make_batch(args.seed, self.step, args.batch, args.patch, args.max_radius, args.jpeg_prob, self.scene,
                           args.crops_per_scene)
-        lr = lr_at(max(step / args.steps, elapsed / budget), args.lr, step)
-        for g in opt.param_groups:
+        lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step)
+        for g in self.opt.param_groups:
             g["lr"] = lr
-        out_batch = model(x)
-        loss = LOSSES[args.loss][0](out_batch, y, args.crops_per_scene)
-        opt.zero_grad(set_to_none=True)
+        loss = LOSSES[args.loss][0](self.model(x), y, args.crops_per_scene)
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # one bad synthetic batch must not derail a short run
-        opt.step()
-        losses.append(float(loss.detach()))
-        step += 1
-        now = time.time()
-        elapsed += now - t_last
-        t_last = now
-        if step % args.log_every == 0:
-            log(f"step {step} loss {np.mean(losses):.6f} lr {lr:.2e} "
-                f"{elapsed / step:.2f} s/step, {elapsed / 60:.1f}/{args.budget_min:.0f} min")
-            losses = []
-        if now - last_ckpt > args.ckpt_every_min * 60:
-            model.eval()
-            v = validate(model, val)
-            model.train()
-            history.append({"step": step, "minutes": round(elapsed / 60, 2), **v})
-            log(f"val step {step}: input {v['val_psnr_input']:.2f} dB -> model {v['val_psnr_model']:.2f} dB")
-            checkpoint(False)
-            last_ckpt = time.time()
-            t_last = last_ckpt  # validation time is not training time
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)  # one bad synthetic batch must not derail a short run
+        self.opt.step()
+        self.step += 1
+        return float(loss.detach()), lr
 
-    model.eval()
-    v = validate(model, val)
-    history.append({"step": step, "minutes": round(elapsed / 60, 2), **v})
-    log(f"done: {step} steps in {elapsed / 60:.1f} min; val {v['val_psnr_input']:.2f} -> {v['val_psnr_model']:.2f} dB")
-    checkpoint(True, {"validation": v})
-    if args.eval_data:
+    def validate(self) -> dict:
+        self.model.eval()
+        v = validate(self.model, self.val)
+        self.model.train()
+        self.history.append({"step": self.step, "minutes": round(self.elapsed / 60, 2), **v})
+        return v
+
+    def train(self) -> None:
+        args = self.args
+        log(f"training {self.config.variant}: {sum(p.numel() for p in self.model.parameters()) / 1e6:.2f} M params, "
+            f"patch {args.patch}, batch {args.batch}, budget {args.budget_min} min")
+        self.model.train()
+        t_last, last_ckpt, losses = time.time(), time.time(), []
+        while self.step < args.steps and self.elapsed < self.budget:
+            loss, lr = self.one_step()
+            losses.append(loss)
+            now = time.time()
+            self.elapsed += now - t_last
+            t_last = now
+            if self.step % args.log_every == 0:
+                log(f"step {self.step} loss {np.mean(losses):.6f} lr {lr:.2e} "
+                    f"{self.elapsed / self.step:.2f} s/step, {self.elapsed / 60:.1f}/{args.budget_min:.0f} min")
+                losses = []
+            if now - last_ckpt > args.ckpt_every_min * 60:
+                v = self.validate()
+                log(f"val step {self.step}: input {v['val_psnr_input']:.2f} dB -> model {v['val_psnr_model']:.2f} dB")
+                self.checkpoint(False)
+                last_ckpt = t_last = time.time()  # validation time is not training time
+
+    def finish(self) -> None:
+        v = self.validate()
+        self.model.eval()
+        log(f"done: {self.step} steps in {self.elapsed / 60:.1f} min; "
+            f"val {v['val_psnr_input']:.2f} -> {v['val_psnr_model']:.2f} dB")
+        self.checkpoint(True, {"validation": v})
+        if not self.args.eval_data:
+            return
         try:
             from ifan_trt.training.evaluate import evaluate_folder
-            table = evaluate_folder(args.eval_data, checkpoint=str(out), csv_path=None, progress=False)
-            checkpoint(True, {"validation": v, "test": table})
+
+            table = evaluate_folder(self.args.eval_data, checkpoint=str(self.out), csv_path=None, progress=False)
+            self.checkpoint(True, {"validation": v, "test": table})
             log("test: " + json.dumps(table))
         except Exception as exc:  # the weights are saved either way; the record says why not
             log(f"final evaluation failed: {exc!r}")
-    return 0
