@@ -356,9 +356,9 @@ def main(argv=None) -> int:
     report["rows"] = rows
     print(format_table(rows, f"{PROG}: {gpu}, torch {report['torch']}, CUDA {report['cuda']}, {report['date']}"))
     if args.json:
-        from ifan_trt.imageio import write_bytes_atomic
+        from ifan_trt.files import write_bytes
 
-        write_bytes_atomic(Path(args.json), json.dumps(report, indent=2).encode())
+        write_bytes(Path(args.json), json.dumps(report, indent=2).encode(), overwrite=True)
     failed = report["tests"].get("rc") not in (None, 0) or any(r["rc"] != 0 for r in report["sanitizer"].values())
     return 1 if failed else 0
 

@@ -260,11 +260,6 @@ def _gray_alpha_png(bgra: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> None:
-    """ifan_trt.files.write_bytes (kept for callers that checked --overwrite themselves)."""
-    write_bytes(path, data, overwrite)
-
-
 def write_image(path: str | os.PathLike, image: Image, overwrite: bool = False) -> None:
     path = Path(path)
     write_bytes(path, encode_image(image, path), overwrite)

@@ -70,7 +70,7 @@ def envelope(report: dict, command: str | None = None) -> dict:
 
 def write_json(path: str | os.PathLike, report: dict, command: str | None = None) -> Path:
     """The report in its envelope, written atomically."""
-    from .imageio import write_bytes_atomic
+    from .files import write_bytes
 
-    write_bytes_atomic(path, (json.dumps(envelope(report, command), indent=1, default=str) + "\n").encode())
+    write_bytes(path, (json.dumps(envelope(report, command), indent=1, default=str) + "\n").encode(), overwrite=True)
     return Path(path)

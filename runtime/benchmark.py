@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.files import sha256_file
+
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16", "cpu-int8")
 COLUMNS = ("format", "precision", "backend", "bytes", "latency_ms_median", "latency_ms_p90", "psnr", "ssim",
@@ -63,14 +65,6 @@ class Bench:
 
 def log(msg: str) -> None:
     print(f"ifan benchmark: {msg}", file=sys.stderr)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def content_key(*parts) -> str:
@@ -274,13 +268,13 @@ def to_png(bench: Bench) -> bytes:
 
 def write_reports(bench: Bench, png: bool = True) -> list[Path]:
     """benchmark.md, benchmark.csv, benchmark.png (the JSON is kept current by run_benchmark)."""
-    from ifan_trt.imageio import write_bytes_atomic
+    from ifan_trt.files import write_bytes
 
     out = bench.settings.out_dir
     written = [out / "benchmark.json"]
     for name, render in (("benchmark.md", to_markdown), ("benchmark.csv", to_csv)) + \
             ((("benchmark.png", to_png),) if png else ()):
         data = render(bench)
-        write_bytes_atomic(out / name, data if isinstance(data, bytes) else data.encode())
+        write_bytes(out / name, data if isinstance(data, bytes) else data.encode(), overwrite=True)
         written.append(out / name)
     return written

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.errors import IfanError
-from ifan_trt.imageio import Image, encode_image, read_image, to_array, write_bytes_atomic
+from ifan_trt.files import write_bytes
+from ifan_trt.imageio import Image, encode_image, read_image, to_array
 
 _KINDS = {".onnx": "onnx", ".engine": "engine", ".plan": "engine", ".trt": "engine",
           ".pth": "checkpoint", ".pt": "checkpoint", ".pytorch": "checkpoint", ".ckpt": "checkpoint"}
@@ -92,7 +93,7 @@ class Deblurrer:
         if dst.exists() and (not overwrite or dst.resolve() == src.resolve()):
             raise IfanError(f"{dst}: exists; pass overwrite=True to replace it (inputs are never replaced)")
         result = deblur_image(self.executor, read_image(src), tiling=self.tiling)
-        write_bytes_atomic(dst, encode_image(result, dst))
+        write_bytes(dst, encode_image(result, dst), overwrite=True)
         return dst
 
     def frames(self, frames: Iterable[np.ndarray], bgr: bool = True) -> Iterator[np.ndarray]:

@@ -5,20 +5,12 @@ Nothing is run; ONNX weights and engines are not deserialised."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.files import sha256_file
 
 _KINDS = {".onnx": "onnx", ".engine": "engine", ".plan": "engine", ".trt": "engine"}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _dims(value_info) -> list:

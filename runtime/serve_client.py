@@ -12,7 +12,8 @@ from dataclasses import replace
 from urllib.parse import urlparse
 
 from ifan_trt.errors import IfanError
-from ifan_trt.imageio import Image, encode_image, read_image, write_bytes_atomic
+from ifan_trt.files import write_bytes
+from ifan_trt.imageio import Image, encode_image, read_image
 
 from .serve_protocol import MODELS, TENSOR, TRITON_TYPES, from_wire, model_for, to_wire
 
@@ -93,7 +94,7 @@ def _one(model: RemoteModel, job) -> None:
     image = read_image(job.source)
     data = encode_image(model.deblur(image), job.target)
     job.target.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(job.target, data)
+    write_bytes(job.target, data, overwrite=True)
 
 
 def deblur_remote(args, jobs) -> int:

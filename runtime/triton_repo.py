@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
-from ifan_trt.imageio import write_bytes_atomic
+from ifan_trt.files import write_bytes
 
 _ONNX_TYPES = {1: "TYPE_FP32", 10: "TYPE_FP16", 11: "TYPE_FP64"}  # onnx.TensorProto elem types
 OUTPUT = "output"
@@ -148,5 +148,5 @@ def write_repository(model_path: Path, repo: Path, name: str = "ifan", max_batch
     if model.plugin_library is not None and model.plugin_library.is_file():
         (repo / "plugins").mkdir(exist_ok=True)
         shutil.copyfile(model.plugin_library, repo / "plugins" / model.plugin_library.name)
-    write_bytes_atomic(folder / "config.pbtxt", config_text(name, model, instances, kind, queue_delay_us).encode())
+    write_bytes(folder / "config.pbtxt", config_text(name, model, instances, kind, queue_delay_us).encode(), overwrite=True)
     return model

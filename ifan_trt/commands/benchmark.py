@@ -70,9 +70,9 @@ def run(args) -> int:
     for path in write_reports(bench, png):
         print(f"wrote {path}")
     if args.json:
-        from ifan_trt.imageio import write_bytes_atomic
+        from ifan_trt.files import write_bytes
 
-        write_bytes_atomic(args.json, (args.out_dir / "benchmark.json").read_bytes())
+        write_bytes(args.json, (args.out_dir / "benchmark.json").read_bytes(), overwrite=True)
     return 0
 
 

@@ -117,11 +117,11 @@ def run(args: argparse.Namespace) -> int:
 def _write_json(path: Path, demo, args, opencv: str) -> None:
     import json
 
-    from ifan_trt.imageio import write_bytes_atomic
+    from ifan_trt.files import write_bytes
     from ifan_trt.runtime.latency import demo_report
 
     model = args.engine or args.onnx or args.checkpoint or "default (bundled checkpoint)"
     report = demo_report(demo.stats, source=args.source, model=str(model), backend=demo.backend_name,
                          precision=demo.precision, opencv=opencv)
-    write_bytes_atomic(path, (json.dumps(report, indent=2) + "\n").encode())
+    write_bytes(path, (json.dumps(report, indent=2) + "\n").encode(), overwrite=True)
     print(f"wrote {path}")

@@ -6,7 +6,6 @@ module needs no TensorRT: `--backend auto` reads the sidecar on machines without
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -16,6 +15,7 @@ from ifan_trt import __version__
 from ifan_trt.contract import META, META_PREFIX, PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.files import read_input_bytes
+from ifan_trt.files import sha256_file as _sha256
 
 from .plan import Profile
 
@@ -145,9 +145,3 @@ def recorded_onnx(engine: str | os.PathLike) -> str | None:
     return None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
