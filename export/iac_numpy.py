@@ -10,23 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ifan_trt.contract import LAYOUT_CODES, LAYOUTS, MODE_CODES, filter_channels, iteration_channels
-
-
-def _check(x: np.ndarray, filters: np.ndarray, n_iters: int, k: int, mode: int, layout: int) -> None:
-    if mode not in MODE_CODES.values() or layout not in LAYOUT_CODES.values():
-        raise ValueError(f"IFAN_IAC: mode must be 0/1 and layout 0/1, got mode={mode}, layout={layout}")
-    if mode == MODE_CODES["corrected"] and layout == LAYOUT_CODES["compact"]:
-        raise ValueError("IFAN_IAC: the compact layout drops kernel2, which corrected mode (1) reads")
-    if k < 1 or k % 2 == 0 or n_iters < 1:
-        raise ValueError(f"IFAN_IAC: need N >= 1 and an odd k, got N={n_iters}, k={k}")
-    if x.ndim != 4 or filters.ndim != 4:
-        raise ValueError(f"IFAN_IAC: inputs must be 4-D, got {x.shape} and {filters.shape}")
-    b, c, h, w = x.shape
-    expected = (b, filter_channels(n_iters, c, k, layout), h, w)
-    if filters.shape != expected:
-        raise ValueError(f"IFAN_IAC: filters have shape {filters.shape}; N={n_iters}, k={k}, "
-                         f"layout={LAYOUTS[layout]} and features {x.shape} need {expected}")
+from ifan_trt.contract import iac_problem_error, iteration_channels
 
 
 def _pass(x: np.ndarray, filters: np.ndarray, start: int, k: int, axis: int,
@@ -50,7 +34,9 @@ def _pass(x: np.ndarray, filters: np.ndarray, start: int, k: int, axis: int,
 def iac_numpy(x: np.ndarray, filters: np.ndarray, n_iters: int, k: int = 3, mode: int = 0,
               layout: int = 0, slope: float = 0.1) -> np.ndarray:
     """IAC of features x (B, c, h, w) with filters F; mode/layout as the plugin's INT codes."""
-    _check(x, filters, n_iters, k, mode, layout)
+    problem = iac_problem_error(x.shape, filters.shape, n_iters, k, mode, layout)
+    if problem:
+        raise ValueError(f"IFAN_IAC: {problem}")
     c = x.shape[1]
     dtype = np.result_type(x, filters)
     slope = dtype.type(slope)

@@ -104,9 +104,12 @@ def _mode_name(mode: str | int) -> str:
     raise ValueError(f"unknown IAC mode {mode!r}; expected one of {MODES} (codes 0, 1)")
 
 
+_COMPACT_NEEDS_OFFICIAL = "the compact layout drops kernel2, which corrected mode (1) reads: use layout 0"
+
+
 def check_layout(mode: str | int, layout: str | int) -> None:
     if _mode_name(mode) == "corrected" and _layout_name(layout) == "compact":
-        raise ValueError("the compact filter layout drops kernel2, which 'corrected' mode reads")
+        raise ValueError(_COMPACT_NEEDS_OFFICIAL)
 
 
 def filters_per_channel(n_iters: int, k: int, layout: str | int = "full") -> int:
@@ -139,3 +142,32 @@ def compact_rows(n_iters: int, c: int, k: int) -> list[int]:
     bias_start = n_iters * 2 * c * k
     rows.extend(range(bias_start, bias_start + n_iters * c))
     return rows
+
+
+MAX_TAPS = 7  # the plugin's kMAX_TAPS: the largest k its kernels unroll
+
+
+def iac_problem_error(features_shape: tuple, filters_shape: tuple, n_iters: int, k: int,
+                      mode: str | int, layout: str | int) -> str | None:
+    """Why features and filters of these shapes, with these attributes, are not one IAC problem,
+    or None. The attribute checks are the plugin's problemError (iacMath.h), in its order and its
+    words; then the ranks and F's channel count."""
+    if n_iters < 1:
+        return "N (iterations) must be >= 1"
+    if k < 1 or k > MAX_TAPS or k % 2 == 0:
+        return f"k must be odd and between 1 and {MAX_TAPS}"
+    if mode not in MODES and mode not in MODE_CODES.values():
+        return "mode must be 0 (official) or 1 (corrected)"
+    if layout not in LAYOUTS and layout not in LAYOUT_CODES.values():
+        return "layout must be 0 (full) or 1 (compact)"
+    if _mode_name(mode) == "corrected" and _layout_name(layout) == "compact":
+        return _COMPACT_NEEDS_OFFICIAL
+    features_shape, filters_shape = tuple(features_shape), tuple(filters_shape)
+    if len(features_shape) != 4 or len(filters_shape) != 4:
+        return f"features and filters must be 4-D (B, c, h, w), got {features_shape} and {filters_shape}"
+    b, c, h, w = features_shape
+    expected = (b, filter_channels(n_iters, c, k, layout), h, w)
+    if filters_shape != expected:
+        return (f"filters have shape {filters_shape}; N={n_iters}, k={k}, layout {_layout_name(layout)} "
+                f"and features {features_shape} need {expected}")
+    return None

@@ -20,18 +20,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ifan_trt.contract import check_layout, filter_channels, iteration_channels
+from ifan_trt.contract import check_layout, iac_problem_error, iteration_channels
 
 def split_filters(filters: torch.Tensor, n_iters: int, c: int, k: int, mode: str, layout: str):
     """Views of F per iteration: (vertical kernel, horizontal kernel, bias), each (B, c, [k,] h, w)."""
-    check_layout(mode, layout)
-    b, channels, h, w = filters.shape
-    expected = filter_channels(n_iters, c, k, layout)
-    if channels != expected:
-        raise ValueError(
-            f"IAC filters have {channels} channels; N={n_iters}, c={c}, k={k} and the "
-            f"{layout} layout need {expected}"
-        )
+    b, _, h, w = filters.shape
+    problem = iac_problem_error((b, c, h, w), tuple(filters.shape), n_iters, k, mode, layout)
+    if problem:
+        raise ValueError(f"IAC: {problem}")
     views = []
     for i in range(n_iters):
         v, hz, bias = iteration_channels(i, n_iters, c, k, mode, layout)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.errors import IfanError
-from ifan_trt.contract import LAYOUT_CODES, LAYOUTS, MODE_CODES, filter_channels
+from ifan_trt.contract import iac_problem_error
 from ifan_trt.runtime.tensorrt.cuda import CudaError
 from ifan_trt.runtime.tensorrt.plugin_library import search_dirs
 
@@ -131,20 +131,10 @@ def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
 def check_problem(features: DeviceBuffer, filters: DeviceBuffer, out: DeviceBuffer, n_iters: int, k: int,
                   mode: int, layout: int) -> None:
     """One-line IfanError when the buffers and attributes do not make one IAC problem."""
-    if mode not in MODE_CODES.values() or layout not in LAYOUT_CODES.values():
-        raise IfanError(f"iac_cuda: mode must be 0 (official) or 1 (corrected) and layout 0 (full) or 1 (compact), "
-                        f"got mode={mode}, layout={layout}")
-    if mode == 1 and layout == 1:
-        raise IfanError("iac_cuda: the compact layout drops kernel2, which corrected mode (1) reads: use layout 0")
-    if n_iters < 1 or not 1 <= k <= 7 or k % 2 == 0:
-        raise IfanError(f"iac_cuda: need N >= 1 and an odd k in 1..7, got N={n_iters}, k={k}")
-    if len(features.shape) != 4:
-        raise IfanError(f"iac_cuda: features: shape {features.shape}, expected 4-D (B, c, h, w)")
-    b, c, h, w = features.shape
-    expected = (b, filter_channels(n_iters, c, k, layout), h, w)
-    if filters.shape != expected:
-        raise IfanError(f"iac_cuda: filters: shape {filters.shape}; N={n_iters}, k={k}, layout "
-                        f"{LAYOUTS[layout]} and features {features.shape} need {expected}")
+    problem = iac_problem_error(features.shape, filters.shape, n_iters, k, mode, layout)
+    if problem:
+        raise IfanError(f"iac_cuda: {problem}")
+    b, c = features.shape[:2]
     if out.shape != features.shape:
         raise IfanError(f"iac_cuda: out: shape {out.shape}, expected the features' {features.shape}")
     if len({features.dtype, filters.dtype, out.dtype}) != 1:

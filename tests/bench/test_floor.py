@@ -74,7 +74,7 @@ def test_ratio_columns_and_floor_targets():
 def test_network_macs_count_the_pruned_filter_channels_and_the_iac():
     pytest.importorskip("torch")
     from bench.macs import network_macs
-    from ifan_trt.iac import filter_channels
+    from ifan_trt.contract import filter_channels
     from ifan_trt.model import IFANConfig
 
     config = IFANConfig(ch=8, n_iters=2)

@@ -71,9 +71,10 @@ def test_compact_layout_equals_full_in_official_mode():
 
 def test_wrong_filter_count_and_layout_are_errors():
     x = torch.zeros(1, 4, 8, 8)
-    with pytest.raises(ValueError, match="IAC filters have 10 channels; N=2, c=4, k=3"):
+    with pytest.raises(ValueError, match=r"IAC: filters have shape \(1, 10, 8, 8\); N=2, k=3, layout full and features "
+                       r"\(1, 4, 8, 8\) need \(1, 56, 8, 8\)"):
         iac(x, torch.zeros(1, 10, 8, 8), 2)
-    with pytest.raises(ValueError, match="compact filter layout drops kernel2"):
+    with pytest.raises(ValueError, match="the compact layout drops kernel2, which corrected mode"):
         IAC(2, mode="corrected", layout="compact")
 
 

@@ -13,7 +13,7 @@ from ifan_trt.contract import IAC_FEATURES, IAC_FILTERS, IAC_OUTPUT, META, PLUGI
 from ifan_trt.export.graph import read_metadata
 from ifan_trt.export.iac_split import iteration_rows, split_plugin_graph
 from ifan_trt.export.liveness import peak_report, split_gain, tensor_types
-from ifan_trt.iac import filter_channels
+from ifan_trt.contract import filter_channels
 
 from tests.helpers.export import make_inputs, ort_run, small_model
 

@@ -75,3 +75,38 @@ def test_channel_arithmetic_matches_the_kernel(tmp_path):
             assert contract.iteration_channels(i, n, c, k, mode, layout) == (v, h, b), line
         checked += 1
     assert checked > 30
+
+
+PROBLEM_PROBE = r"""
+#include "iacMath.h"
+#include <cstdio>
+using namespace ifan::iac;
+int main() {
+    for (int n = -1; n < 3; ++n) for (int k = 0; k < 10; ++k) for (int mode = -1; mode < 3; ++mode)
+        for (int layout = -1; layout < 3; ++layout) {
+            Problem p{}; p.B = 1; p.C = 2; p.H = 3; p.W = 3; p.N = n; p.k = k; p.mode = mode; p.layout = layout;
+            char const* why = problemError(p);
+            std::printf("%d %d %d %d %s\n", n, k, mode, layout, why ? why : "-");
+        }
+}
+"""
+
+
+def test_problem_checks_match_the_kernel(tmp_path):
+    """contract.iac_problem_error gives the plugin's own message for every bad attribute set."""
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if cxx is None:
+        pytest.skip("no C++ compiler (g++) to build the iacMath.h probe")
+    src, exe = tmp_path / "problem.cpp", tmp_path / "problem"
+    src.write_text(PROBLEM_PROBE)
+    subprocess.run([cxx, "-std=c++17", "-O0", f"-I{PLUGIN_DIR}", str(src), "-o", str(exe)], check=True, timeout=120)
+    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=30).stdout.splitlines()
+    errors = 0
+    for line in lines:
+        n, k, mode, layout, why = line.split(" ", 4)
+        n, k, mode, layout = int(n), int(k), int(mode), int(layout)
+        channels = contract.filter_channels(n, 2, k, layout) if why == "-" else 1
+        got = contract.iac_problem_error((1, 2, 3, 3), (1, channels, 3, 3), n, k, mode, layout)
+        assert got == (None if why == "-" else why), line
+        errors += why != "-"
+    assert len(lines) == 4 * 10 * 4 * 4 and 0 < errors < len(lines)

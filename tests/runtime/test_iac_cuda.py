@@ -52,13 +52,13 @@ def test_valid_problems_pass():
 @pytest.mark.parametrize("arrays, kwargs, message", [
     (buffers(), {"mode": 1, "layout": 1}, "compact layout drops kernel2"),
     (buffers(), {"mode": 2}, "mode must be 0 (official) or 1 (corrected)"),
-    (buffers(k=4), {"k": 4}, "odd k in 1..7"),
-    (buffers(n=0), {"n": 0}, "N >= 1"),
-    (buffers(n=3), {}, "filters: shape (1, 42, 5, 7); N=2, k=3, layout full and features (1, 2, 5, 7) need "
+    (buffers(k=4), {"k": 4}, "k must be odd and between 1 and 7"),
+    (buffers(n=0), {"n": 0}, "N (iterations) must be >= 1"),
+    (buffers(n=3), {}, "filters have shape (1, 42, 5, 7); N=2, k=3, layout full and features (1, 2, 5, 7) need "
                        "(1, 28, 5, 7)"),
     (buffers()[:2] + (FakeCudaArray((1, 2, 5, 8)),), {}, "out: shape (1, 2, 5, 8), expected the features'"),
     (buffers()[:2] + (FakeCudaArray((1, 2, 5, 7), "<f2"),), {}, "must have one dtype"),
-    ((FakeCudaArray((2, 5, 7)),) + buffers()[1:], {}, "features: shape (2, 5, 7), expected 4-D"),
+    ((FakeCudaArray((2, 5, 7)),) + buffers()[1:], {}, "features and filters must be 4-D (B, c, h, w), got (2, 5, 7) and (1, 28, 5, 7)"),
     (buffers(b=513, c=128, h=1, w=1, n=1), {"n": 1}, "batch x channels = 65664 exceeds 65535"),
     (buffers()[:2] + (FakeCudaArray((1, 2, 5, 7), ptr=(1 << 20) + 4),), {}, "out overlaps features"),
     (buffers()[:2] + (FakeCudaArray((1, 2, 5, 7), ptr=(1 << 24) + 1000),), {}, "out overlaps filters"),
