@@ -8,10 +8,10 @@ import glob
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ifan_trt.errors import IfanError
-from ifan_trt.failures import one_line
+from ifan_trt.failures import describe, one_line
 from ifan_trt.files import check_not_input, check_output_file, is_temp, write_bytes
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
 
@@ -19,10 +19,23 @@ from .executor import Executor
 from .pipeline import Tiling
 from .video import VIDEO_EXTENSIONS, is_video
 
+
 @dataclass(frozen=True)
 class Job:
+    """One input and where its result goes (None: the caller uses the result, e.g. evaluation);
+    left/right: its own dual-pixel views (a DPDD pair), else DeblurOptions' are used."""
     source: Path
-    target: Path
+    target: Path | None
+    left: Path | None = None
+    right: Path | None = None
+
+
+@dataclass(frozen=True)
+class Deblurred:
+    job: Job
+    image: object  # the input as read (ifan_trt.imageio.Image)
+    result: object  # the output, same size and format
+    seconds: float  # the run's time shared among the images of its batch
 
 
 @dataclass(frozen=True)
@@ -144,12 +157,26 @@ def _chunks(jobs: list[Job], size: int):
         yield run
 
 
+def raise_failure(job: Job, exc: Exception, size: tuple[int, int] | None = None) -> None:
+    """on_failure for callers that stop at the first failed input (evaluation, the Python API)."""
+    message = describe(exc, f"{job.source} ({size[0]}x{size[1]})" if size else str(job.source))
+    if message is None:  # a bug: the caller's boundary reports it
+        raise exc
+    raise IfanError(message) from None
+
+
+def _run_size(executor: Executor, jobs: list[Job], options: DeblurOptions) -> int:
+    """Images per run: one where each has its own views or a comparison file, else batch_size."""
+    single = options.left is not None or options.right is not None or options.compare is not None \
+        or executor.info.dual or any(job.left or job.right for job in jobs)
+    return 1 if single else batch_size(executor, options.batch)
+
+
 def deblur_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions,
                 on_failure: Callable[[Job, Exception], None], progress=None) -> None:
-    """Run every job; a failed input is passed to on_failure (which may raise to stop)."""
-    single = options.left is not None or options.right is not None or options.compare is not None \
-        or executor.info.dual
-    for chunk in _chunks(jobs, 1 if single else batch_size(executor, options.batch)):
+    """Run every job and write its output; a failed input is passed to on_failure (which may raise
+    to stop)."""
+    for chunk in _chunks(jobs, _run_size(executor, jobs, options)):
         if is_video(chunk[0].source):
             try:
                 chunk[0].target.parent.mkdir(parents=True, exist_ok=True)
@@ -157,43 +184,72 @@ def deblur_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions,
             except Exception as exc:  # noqa: BLE001  on_failure re-raises what is not an expected failure
                 on_failure(chunk[0], exc)
         else:
-            _deblur_image_jobs(executor, chunk, options, on_failure)
+            for done in _deblur_chunk(executor, chunk, options, on_failure):
+                write_result(done, options, on_failure)
         if progress is not None:
             progress.update(len(chunk))
 
 
-def _deblur_image_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions, fail) -> None:
-    """Read the images, run those of equal size as one batch, write each; a failure skips only
-    the inputs it concerns."""
+def deblurred_images(executor: Executor, jobs: list[Job], options: DeblurOptions,
+                     on_failure: Callable[[Job, Exception], None]) -> Iterator[Deblurred]:
+    """Each image job's input and output, batched as deblur_jobs batches them, for callers that
+    use the results (evaluation scores them, then writes them with write_result if asked)."""
+    for chunk in _chunks(jobs, _run_size(executor, jobs, options)):
+        yield from _deblur_chunk(executor, chunk, options, on_failure)
+
+
+def _read_views(job: Job, options: DeblurOptions) -> tuple:
+    if job.left is None and job.right is None:
+        return options.left, options.right
+    return tuple(read_image(p) if p else None for p in (job.left, job.right))
+
+
+def _deblur_chunk(executor: Executor, jobs: list[Job], options: DeblurOptions, fail) -> Iterator[Deblurred]:
+    """Read the images, run those of equal size as one batch; a failure skips only the inputs it
+    concerns."""
+    import time
+
     from .pipeline import deblur_images
 
-    same_size: dict[tuple[int, int], list] = {}
+    groups: dict[tuple, list] = {}  # same size and the same views: one batch
+    views_of: dict[tuple, tuple] = {}
     for job in jobs:
         try:
-            image = read_image(job.source)
+            image, views = read_image(job.source), _read_views(job, options)
         except Exception as exc:  # noqa: BLE001  fail() re-raises what is not an expected failure
             fail(job, exc)
             continue
         for note in image.notes:
-            print(f"ifan deblur: warning: {one_line(note)}", file=sys.stderr)
-        same_size.setdefault(image.size, []).append((job, image))
-    for group in same_size.values():
+            print(f"warning: {one_line(note)}", file=sys.stderr)
+        key = (image.size, id(views[0]), id(views[1]))
+        views_of[key] = views
+        groups.setdefault(key, []).append((job, image))
+    for key, group in groups.items():
         try:
-            results = deblur_images(executor, [image for _, image in group], options.left, options.right,
+            start = time.perf_counter()
+            results = deblur_images(executor, [image for _, image in group], *views_of[key],
                                     crop_official=options.crop_official, tiling=options.tiling)
+            seconds = (time.perf_counter() - start) / len(group)
         except Exception as exc:  # noqa: BLE001
             for job, image in group:
                 fail(job, exc, image.size)
             continue
         for (job, image), result in zip(group, results):
-            try:
-                data = encode_image(result, job.target)
-                job.target.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes(job.target, data, options.overwrite)
-                if options.compare is not None:
-                    write_image(options.compare, side_by_side(image, result), options.overwrite)
-            except Exception as exc:  # noqa: BLE001
-                fail(job, exc)
+            yield Deblurred(job, image, result, seconds)
+
+
+def write_result(done: Deblurred, options: DeblurOptions, fail) -> None:
+    """The output to its job's target (and the comparison file), each written atomically."""
+    if done.job.target is None:
+        return
+    try:
+        data = encode_image(done.result, done.job.target)
+        done.job.target.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(done.job.target, data, options.overwrite)
+        if options.compare is not None:
+            write_image(options.compare, side_by_side(done.image, done.result), options.overwrite)
+    except Exception as exc:  # noqa: BLE001
+        fail(done.job, exc)
 
 
 def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:

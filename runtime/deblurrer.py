@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.errors import IfanError
-from ifan_trt.files import write_bytes
-from ifan_trt.imageio import Image, encode_image, read_image, to_array
+from ifan_trt.imageio import Image, to_array
 
 _KINDS = {".onnx": "onnx", ".engine": "engine", ".plan": "engine", ".trt": "engine",
           ".pth": "checkpoint", ".pt": "checkpoint", ".pytorch": "checkpoint", ".ckpt": "checkpoint"}
@@ -72,11 +71,12 @@ class Deblurrer:
                  threads: int | None = None, tile: tuple[int, int] | None = None, max_pixels: int | None = None,
                  overlap: int | None = None, plugin: str | None = None):
         from .backends import open_executor, run_summary
-        from .pipeline import Tiling
+        from .pipeline import DEFAULT_MAX_PIXELS, Tiling
         from .tiling import DEFAULT_OVERLAP
 
         self.executor = open_executor(backend, threads=threads, device=device, plugin=plugin, **_model_kwargs(model))
-        self.tiling = Tiling(tile=tile, max_pixels=max_pixels, overlap=DEFAULT_OVERLAP if overlap is None else overlap)
+        self.tiling = Tiling(tile=tile, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+                             overlap=DEFAULT_OVERLAP if overlap is None else overlap)
         self.summary = run_summary(self.executor)  # which model, backend and precision run
 
     def __call__(self, image: np.ndarray, bgr: bool = False) -> np.ndarray:
@@ -87,14 +87,7 @@ class Deblurrer:
 
     def deblur_file(self, src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> Path:
         """One image file to another (format from dst's extension; depth and alpha kept)."""
-        from .pipeline import deblur_image
-
-        src, dst = Path(src), Path(dst)
-        if dst.exists() and (not overwrite or dst.resolve() == src.resolve()):
-            raise IfanError(f"{dst}: exists; pass overwrite=True to replace it (inputs are never replaced)")
-        result = deblur_image(self.executor, read_image(src), tiling=self.tiling)
-        write_bytes(dst, encode_image(result, dst), overwrite=True)
-        return dst
+        return self._deblur_path(src, dst, overwrite)
 
     def frames(self, frames: Iterable[np.ndarray], bgr: bool = True) -> Iterator[np.ndarray]:
         """Deblurred frames, one for each frame given (OpenCV's BGR order by default)."""
@@ -103,17 +96,18 @@ class Deblurrer:
 
     def deblur_video(self, src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> Path:
         """Every frame of a video file; same frame count, size and frame rate; written atomically."""
-        from .video import AtomicVideoWriter, VideoReader
+        return self._deblur_path(src, dst, overwrite)
 
-        dst = Path(dst)
-        if dst.exists() and not overwrite:
-            raise IfanError(f"{dst}: exists; pass overwrite=True to replace it")
-        with VideoReader(src) as reader, AtomicVideoWriter(dst, reader.fps, reader.size) as writer:
-            for out in self.frames(frame for batch in reader.batches(1) for frame in batch):
-                writer.write(out)
-            if writer.frames == 0:
-                raise IfanError(f"{src}: no frame could be decoded")
-        return dst
+    def _deblur_path(self, src, dst, overwrite: bool) -> Path:
+        """A file through `ifan deblur`'s orchestration (ifan_trt.runtime.batch)."""
+        from .batch import DeblurOptions, Job, check_targets, deblur_jobs, raise_failure
+
+        job = Job(Path(src), Path(dst))
+        if job.target.exists() and not overwrite:
+            raise IfanError(f"{dst}: exists; pass overwrite=True to replace it (inputs are never replaced)")
+        check_targets([job], overwrite=True)  # the other checks: not the input, a writable folder, the format
+        deblur_jobs(self.executor, [job], DeblurOptions(tiling=self.tiling, overwrite=overwrite), raise_failure)
+        return job.target
 
     def close(self) -> None:
         self.executor.close()

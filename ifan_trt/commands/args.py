@@ -53,6 +53,17 @@ def add_tiling(p: argparse.ArgumentParser, *, overlap: bool = True) -> None:
                                                        "output within 40 dB PSNR of the full frame, measured)")
 
 
+def tiling_from(args: argparse.Namespace):
+    """The Tiling that the tiling group's flags ask for; the pixel budget and the overlap take
+    their defaults when not given."""
+    from ifan_trt.runtime.pipeline import Tiling
+    from ifan_trt.runtime.tiling import parse_tile
+
+    overlap = getattr(args, "overlap", None)
+    return Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+                  overlap=DEFAULT_OVERLAP if overlap is None else overlap)
+
+
 def add_crop_official(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop-official", "--official-crop", dest="crop_official", action="store_true",
                    help="crop to a multiple of 8 as the official evaluation does, instead of pad and crop back")

@@ -14,8 +14,6 @@ from ifan_trt.failures import MEMORY_HINT, describe, one_line
 from ifan_trt.files import check_not_input
 from ifan_trt.imageio import read_image
 from ifan_trt.options import add_decode_budget, positive_int
-from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS
-from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
 
 from . import args as arg_groups
 from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
@@ -54,12 +52,8 @@ def register(subparsers) -> None:
 
 def _options(args) -> DeblurOptions:
     from ifan_trt.runtime.batch import DeblurOptions
-    from ifan_trt.runtime.pipeline import Tiling
-    from ifan_trt.runtime.tiling import parse_tile
 
-    tiling = Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-                    overlap=DEFAULT_OVERLAP if args.overlap is None else args.overlap)
-    return DeblurOptions(batch=args.batch, tiling=tiling, crop_official=args.crop_official,
+    return DeblurOptions(batch=args.batch, tiling=arg_groups.tiling_from(args), crop_official=args.crop_official,
                          left=_read_view(args.left, "--left"), right=_read_view(args.right, "--right"),
                          compare=Path(args.compare) if args.compare else None, overwrite=args.overwrite)
 

@@ -76,9 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.opencv import opencv_build
     from ifan_trt.runtime.backends import open_executor, resolve_backend
     from ifan_trt.runtime.live import Demo, DemoOptions
-    from ifan_trt.runtime.pipeline import Tiling
     from ifan_trt.runtime.sources import parse_source
-    from ifan_trt.runtime.tiling import parse_tile
 
     record, json_path = _check_outputs(args)
     if args.headless and not (record or args.output):
@@ -93,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     options = DemoOptions(view=args.view, headless=args.headless, record=record, output=args.output,
                           snapshot_dir=Path(args.snapshot_dir), max_frames=args.max_frames, pace=not args.no_pace,
                           reconnect_wait_s=args.reconnect_wait, reconnect_tries=args.reconnect,
-                          tiling=Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels),
+                          tiling=arg_groups.tiling_from(args),
                           size=(args.width, args.height), fps=args.fps, overwrite=args.overwrite)
 
     def open_model():

@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     p.add_argument("--save-dir", help="write the deblurred images here")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON (with machine, versions, command)")
     arg_groups.add_crop_official(p)
+    arg_groups.add_tiling(p)
+    p.add_argument("--batch", type=positive_int, help="same-size images per run (default: the engine's "
+                                                       "choice, 1 on CPU backends)")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N pairs")
     arg_groups.add_overwrite(p)
     add_decode_budget(p)
@@ -34,7 +37,7 @@ def run(args) -> int:
                               csv_path=args.csv, save_dir=args.save_dir, official_crop=args.crop_official,
                               threads=args.threads, limit=args.limit, backend=args.backend, device=args.device,
                               plugin=args.plugin, in_bit=args.in_bit, iac_mode=args.iac_mode,
-                              overwrite=args.overwrite)
+                              overwrite=args.overwrite, tiling=arg_groups.tiling_from(args), batch=args.batch)
     table = format_table(summary)
     print(table, end="")
     if args.json:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ifan_trt.errors import IfanError
 from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
-from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
 
 from . import args as arg_groups
 
@@ -36,18 +34,12 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.pipeline import Tiling
     from ifan_trt.runtime.serve import ServeOptions, serve
-    from ifan_trt.runtime.tiling import parse_tile
 
-    if args.overlap is not None and args.overlap < 0:
-        raise IfanError(f"--overlap {args.overlap}: must be >= 0")
     options = ServeOptions(host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
                            metrics_port=args.metrics_port, instances=args.instances, max_batch=args.max_batch,
                            max_queue_delay_us=args.max_queue_delay_us, max_image_pixels=args.max_image_pixels,
-                           tiling=Tiling(tile=parse_tile(args.tile) if args.tile else None,
-                                         max_pixels=args.max_pixels,
-                                         overlap=DEFAULT_OVERLAP if args.overlap is None else args.overlap),
+                           tiling=arg_groups.tiling_from(args),
                            verbose=getattr(args, "verbose", False))  # the shared --verbose also shows Triton's logs
 
     def executor():

@@ -17,14 +17,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ifan_trt.datasets import Pair, find_pairs  # noqa: F401  (one owner of the folder layouts)
 from ifan_trt.errors import IfanError
-from ifan_trt.failures import describe
 from ifan_trt.files import check_not_input, check_output_file, check_output_folder, write_bytes
 from ifan_trt.metrics import mae, psnr, ssim
 
@@ -80,20 +78,6 @@ def check_outputs(pairs: list, models: list, csv_path, save_dir, overwrite: bool
             check_output_file(Path(save_dir) / f"{pair.name}.png", overwrite, create_parent=True, what="--save-dir")
 
 
-def _deblur_pair(executor, pair, src, left, right, official_crop: bool):
-    """The model's output for one pair, tiled above the inference budget; a failure names the image."""
-    from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling, deblur_image
-
-    try:
-        return deblur_image(executor, src, left, right, crop_official=official_crop,
-                            tiling=Tiling(max_pixels=DEFAULT_MAX_PIXELS))
-    except Exception as exc:  # noqa: BLE001  a bug stays a bug for the CLI boundary
-        message = describe(exc, f"{pair.source} ({src.size[0]}x{src.size[1]})")
-        if message is None:
-            raise
-        raise IfanError(message) from None
-
-
 def _model_name(checkpoint, onnx, engine) -> str:
     if onnx or engine:
         return Path(onnx or engine).name
@@ -112,18 +96,16 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
                     engine: str | None = None, csv_path: str | os.PathLike | None = None,
                     save_dir: str | os.PathLike | None = None, official_crop: bool = False,
                     threads: int | None = None, progress: bool = True, limit: int | None = None,
-                    overwrite: bool = False, backend: str = "auto", **model_options) -> dict:
-    """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}."""
+                    overwrite: bool = False, backend: str = "auto", tiling=None, batch: int | None = None,
+                    **model_options) -> dict:
+    """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}.
+    The images run through the deblur orchestration (ifan_trt.runtime.batch): same-size images
+    batched where the backend batches, tiled above the pixel budget."""
     from tqdm import tqdm
 
-    from ifan_trt.imageio import read_image, write_image
-
-    try:
-        from ifan_trt.runtime.backends import model_label, open_executor
-        from ifan_trt.runtime.padding import official_crop as crop8
-    except ImportError as exc:
-        raise IfanError(f"the runtime backends are not available in this install ({exc}); "
-                        "`ifan eval` needs ifan_trt.runtime") from None
+    from ifan_trt.runtime.backends import model_label, open_executor
+    from ifan_trt.runtime.batch import DeblurOptions, Job, deblurred_images, raise_failure, write_result
+    from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling
 
     executor = open_executor(backend, checkpoint=checkpoint, onnx=onnx, engine=engine, threads=threads,
                              **model_options)
@@ -131,25 +113,17 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     pairs = pairs[:limit] if limit else pairs
     check_outputs(pairs, [checkpoint, onnx, engine], csv_path, save_dir, overwrite)
     scorer, lpips_note = lpips_status()
-
+    options = DeblurOptions(batch=batch, tiling=tiling or Tiling(max_pixels=DEFAULT_MAX_PIXELS),
+                            crop_official=official_crop, overwrite=overwrite)
+    by_source = {pair.source: pair for pair in pairs}
+    jobs = [Job(pair.source, Path(save_dir) / f"{pair.name}.png" if save_dir else None, pair.left, pair.right)
+            for pair in pairs]
     rows = []
-    for pair in tqdm(pairs, desc="eval", unit="img", disable=None if progress else True):
-        src, tgt = read_image(pair.source), read_image(pair.target)
-        left = read_image(pair.left) if pair.left else None
-        right = read_image(pair.right) if pair.right else None
-        if src.rgb.shape != tgt.rgb.shape:
-            raise IfanError(f"{pair.target}: {tgt.rgb.shape[1]}x{tgt.rgb.shape[0]}, but the source is "
-                            f"{src.rgb.shape[1]}x{src.rgb.shape[0]}")
-        start = time.perf_counter()
-        out = _deblur_pair(executor, pair, src, left, right, official_crop)
-        seconds = time.perf_counter() - start
-        target = crop8(tgt.rgb) if official_crop else tgt.rgb
-        source = crop8(src.rgb) if official_crop else src.rgb
-        rows.append({"image": pair.name, **_scores("input", source, target, scorer),
-                     **_scores("model", out.rgb, target, scorer), "seconds": seconds})
-        if save_dir:
-            Path(save_dir).mkdir(parents=True, exist_ok=True)
-            write_image(Path(save_dir) / f"{pair.name}.png", out, overwrite)
+    with tqdm(total=len(jobs), desc="eval", unit="img", disable=None if progress else True) as bar:
+        for done in deblurred_images(executor, jobs, options, raise_failure):
+            rows.append(_score_pair(by_source[done.job.source], done, official_crop, scorer))
+            write_result(done, options, raise_failure)
+            bar.update(1)
 
     keys = list(METRICS) + (["lpips"] if scorer is not None else [])
     summary = {
@@ -163,6 +137,21 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     if csv_path:
         write_csv(csv_path, rows, overwrite)
     return summary
+
+
+def _score_pair(pair: Pair, done, official_crop: bool, scorer) -> dict:
+    """The CSV row of one pair: the input's and the model's scores against the target."""
+    from ifan_trt.imageio import read_image
+    from ifan_trt.runtime.padding import official_crop as crop8
+
+    src, tgt = done.image, read_image(pair.target)
+    if src.rgb.shape != tgt.rgb.shape:
+        raise IfanError(f"{pair.target}: {tgt.rgb.shape[1]}x{tgt.rgb.shape[0]}, but the source is "
+                        f"{src.rgb.shape[1]}x{src.rgb.shape[0]}")
+    target = crop8(tgt.rgb) if official_crop else tgt.rgb
+    source = crop8(src.rgb) if official_crop else src.rgb
+    return {"image": pair.name, **_scores("input", source, target, scorer),
+            **_scores("model", done.result.rgb, target, scorer), "seconds": done.seconds}
 
 
 def write_csv(path: str | os.PathLike, rows: list[dict], overwrite: bool = False) -> None:

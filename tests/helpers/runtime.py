@@ -40,6 +40,7 @@ class FakeExecutor(Executor):
     """out = f(in) per pixel (default: identity); records the batch shapes it was given."""
 
     backend = "fake"
+    model_path = "fake.onnx"  # what open_executor records on a real executor
 
     def __init__(self, fn=lambda x: x, limits: ShapeLimits = ShapeLimits(), stage_ms=None):
         self.fn, self.limits, self.calls = fn, limits, []

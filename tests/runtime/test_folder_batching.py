@@ -73,3 +73,31 @@ def test_a_failed_batch_skips_its_images_only(monkeypatch, tmp_path, capsys, fol
     assert f"skipped {src / 'b1.png'}: out of memory at 13x14 (out of memory for this shape)" in err
     assert "3 of 8 inputs failed" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"a{i}.png" for i in range(5)]
+
+
+def test_eval_runs_through_the_same_batching(monkeypatch, tmp_path):
+    """`ifan eval` deblurs with deblur's orchestration: same-size pairs share a run on a batching
+    engine, and each pair is scored against its own target (here the exact inverse: +inf PSNR
+    for the model, the input's own finite score)."""
+    import json
+
+    rng = np.random.default_rng(4)
+    for sub in ("source", "target"):
+        (tmp_path / "set" / sub).mkdir(parents=True)
+    for i, (h, w) in enumerate([(24, 32)] * 3 + [(16, 16)]):
+        a = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+        cv2.imwrite(str(tmp_path / "set" / "source" / f"p{i}.png"), a)
+        cv2.imwrite(str(tmp_path / "set" / "target" / f"p{i}.png"), 255 - a)
+    fake = FakeExecutor(fn=lambda x: 1 - x, limits=ShapeLimits(max_batch=4))
+    monkeypatch.setattr("ifan_trt.runtime.backends.open_executor", lambda *a, **k: fake)
+    report = tmp_path / "eval.json"
+    assert main(["eval", "--data", str(tmp_path / "set"), "--json", str(report),
+                 "--save-dir", str(tmp_path / "saved")]) == 0
+    assert fake.calls == [(3, 3, 24, 32), (1, 3, 16, 16)]
+    summary = json.loads(report.read_text())
+    assert summary["count"] == 4 and summary["output"]["mae"] < 1e-6 and summary["input"]["mae"] > 0.3
+    saved = cv2.imread(str(tmp_path / "saved" / "p3.png"))
+    np.testing.assert_array_equal(saved, cv2.imread(str(tmp_path / "set" / "target" / "p3.png")))
+    fake.calls.clear()
+    assert main(["eval", "--data", str(tmp_path / "set"), "--tile", "16x16", "--overlap", "0", "--batch", "1"]) == 0
+    assert fake.calls[0] == (4, 3, 16, 16)  # the first 24x32 pair as four 16x16 tiles in one run
