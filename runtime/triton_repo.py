@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
-from ifan_trt.files import write_bytes
+from ifan_trt.files import atomic_path, write_bytes
 
 _ONNX_TYPES = {1: "TYPE_FP32", 10: "TYPE_FP16", 11: "TYPE_FP64"}  # onnx.TensorProto elem types
 OUTPUT = "output"
@@ -143,10 +143,11 @@ def write_repository(model_path: Path, repo: Path, name: str = "ifan", max_batch
     if folder.exists():
         raise IfanError(f"{folder}: exists; choose another -o or --name (a model repository is never overwritten)")
     (folder / "1").mkdir(parents=True)
-    shutil.copyfile(model_path, folder / "1" / f".{model.file_name}.part")
-    os.replace(folder / "1" / f".{model.file_name}.part", folder / "1" / model.file_name)
+    with atomic_path(folder / "1" / model.file_name) as tmp:
+        shutil.copyfile(model_path, tmp)
     if model.plugin_library is not None and model.plugin_library.is_file():
         (repo / "plugins").mkdir(exist_ok=True)
-        shutil.copyfile(model.plugin_library, repo / "plugins" / model.plugin_library.name)
+        with atomic_path(repo / "plugins" / model.plugin_library.name, overwrite=True) as tmp:
+            shutil.copyfile(model.plugin_library, tmp)
     write_bytes(folder / "config.pbtxt", config_text(name, model, instances, kind, queue_delay_us).encode(), overwrite=True)
     return model

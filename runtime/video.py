@@ -134,6 +134,10 @@ def _has_audio(ffprobe: str, source: Path) -> bool:
     return run.returncode == 0 and bool(run.stdout.strip())
 
 
+class _NotMuxed(Exception):
+    """ffmpeg failed with this codec: the atomic writer drops its partial file."""
+
+
 def keep_audio(source: Path, video: Path, target: Path, which=shutil.which) -> str | None:
     """Mux the source's audio into `video` (in place; it becomes `target`) with ffmpeg; the line
     to print when it cannot be kept, None when it was kept or there is none."""
@@ -142,14 +146,16 @@ def keep_audio(source: Path, video: Path, target: Path, which=shutil.which) -> s
         return audio_dropped_line(source, target, "if it had one: OpenCV writes video only; install ffmpeg to keep it")
     if not _has_audio(ffprobe, source):
         return None
-    muxed = video.with_name(video.stem + ".audio" + video.suffix)
     for codec in ("copy", "aac"):  # the source's codec where the container takes it, else AAC
-        run = subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(video), "-i", str(source), "-map", "0:v:0",
-                              "-map", "1:a", "-c:v", "copy", "-c:a", codec, "-shortest", str(muxed)],
-                             capture_output=True, text=True, timeout=600)
-        if run.returncode == 0:
-            os.replace(muxed, video)
+        try:
+            with atomic_path(video, overwrite=True) as muxed:
+                run = subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(video), "-i", str(source), "-map",
+                                      "0:v:0", "-map", "1:a", "-c:v", "copy", "-c:a", codec, "-shortest", str(muxed)],
+                                     capture_output=True, text=True, timeout=600)
+                if run.returncode != 0:
+                    raise _NotMuxed
             return None
-    muxed.unlink(missing_ok=True)
+        except _NotMuxed:
+            continue
     first = (run.stderr.strip().splitlines() or ["unknown error"])[-1][:160]
     return audio_dropped_line(source, target, f"ffmpeg could not mux it into this container: {first}")

@@ -267,6 +267,11 @@ def test_audio_that_cannot_be_kept_is_said_in_one_line(tmp_path):
         os.environ["IFAN_TEST_AUDIO"] = "1"
         assert keep_audio(src, tmp, target, which=which).endswith(
             "was dropped (ffmpeg could not mux it into this container: codec not supported)")
+        # a mux that works replaces the video in place, through the atomic writer (no temp left)
+        tmp.write_bytes(b"video only")
+        (tools / "ffmpeg").write_text('#!/bin/sh\nfor last; do :; done\nprintf muxed > "$last"\n')
+        assert keep_audio(src, tmp, target, which=which) is None
+        assert tmp.read_bytes() == b"muxed" and sorted(p.name for p in tmp_path.iterdir()) == sorted(["bin", tmp.name])
     finally:
         del os.environ["IFAN_TEST_AUDIO"]
 
