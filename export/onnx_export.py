@@ -26,14 +26,13 @@ from ifan_trt.checkpoint import LoadedModel, load_checkpoint
 from ifan_trt.errors import IfanError
 from ifan_trt.files import atomic_path, write_bytes
 from ifan_trt.sizes import check_size
-from ifan_trt.contract import compact_rows, filter_channels
+from ifan_trt.contract import META, compact_rows, filter_channels
 from ifan_trt.model import IFAN, IFANConfig
 
 from ifan_trt.contract import (DEFAULT_OPSET, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
                        IAC_OUTPUT, INPUT, LEFT, OUTPUT, RIGHT, SIZE_MULTIPLE, normalization)
 from .iac_op import IACOp, SplitIACOp, iac_op, iac_plugin
 from .iac_split import split_filters_name, split_state_name
-from ifan_trt.contract import META
 
 # torch.onnx's dynamo exporter emits opset 18 or newer: below that it runs ONNX's version
 # converter, which has no Pad adapter (the standard-op IAC's edge padding) and gives up.

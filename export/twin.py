@@ -9,11 +9,10 @@ docs/ARCHITECTURE.md (the IAC), in the order of ifan_trt.iac.iac (the export's s
 
 from __future__ import annotations
 
-from ifan_trt.contract import PLUGIN_OP, filters_per_channel, iteration_channels
+from ifan_trt.contract import IAC_NODE_PREFIX, META, PLUGIN_OP, filters_per_channel, iteration_channels
 from ifan_trt.errors import IfanError
 
 from ifan_trt.export import graph as graphs
-from ifan_trt.contract import META
 
 _INT64_MAX = 2**63 - 1
 
@@ -110,7 +109,7 @@ def standard_twin(model):
         if node.op_type != PLUGIN_OP:
             new_nodes.append(node)
             continue
-        prefix = "iac/" if len(plugins) == 1 else f"iac{idx}/"
+        prefix = IAC_NODE_PREFIX if len(plugins) == 1 else f"{IAC_NODE_PREFIX[:-1]}{idx}/"
         nodes, inits = iac_nodes(node, _feature_channels(twin, node), prefix)
         new_nodes.extend(nodes)
         twin.graph.initializer.extend(inits)

@@ -13,10 +13,9 @@ from ifan_trt.errors import IfanError
 from ifan_trt.files import require_regular_file
 from ifan_trt.metrics import psnr
 
-from ifan_trt.contract import INPUT, LEFT, RIGHT, SIZE_MULTIPLE
+from ifan_trt.contract import INPUT, LEFT, META, RIGHT, SIZE_MULTIPLE
 from ifan_trt.export.graph import read_metadata
 from .ort_plugin import load_model, ort_session
-from ifan_trt.contract import META
 
 # max abs error allowed against the FP32 PyTorch model, per ifan.precision of the graph
 TOLERANCES = {"fp32": 1e-4, "fp16": 5e-2, "int8": 0.25, "int8-fp16": 0.25}

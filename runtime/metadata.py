@@ -9,8 +9,7 @@ from ifan_trt.errors import IfanError
 
 from .executor import ModelInfo
 
-from ifan_trt.contract import META_PREFIX as PREFIX
-from ifan_trt.contract import SIZE_MULTIPLE
+from ifan_trt.contract import SIZE_MULTIPLE, META_PREFIX as PREFIX
 
 
 def _bool(text: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ifan_trt.contract import META
 from ifan_trt.errors import IfanError
 from ifan_trt.files import sha256_file
 
@@ -19,11 +20,11 @@ def _dims(value_info) -> list:
 
 
 def _precision(model, meta: dict) -> str:
-    ops = {n.op_type for n in model.graph.node}
-    if "QuantizeLinear" in ops:
-        target = meta.get("ifan.int8_target")
-        return "int8-cpu" if target == "cpu" else meta.get("ifan.precision", "int8")
-    return meta.get("ifan.precision", "fp32")
+    """The graph's precision (export.graph owns the rule); CPU INT8 graphs are told apart."""
+    from ifan_trt.export import graph as graphs
+
+    precision = graphs.graph_precision(model)
+    return "int8-cpu" if precision.startswith("int8") and meta.get(META.int8_target) == "cpu" else precision
 
 
 def onnx_facts(path: Path) -> dict:

@@ -21,14 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-from ifan_trt.contract import PRECISIONS
+from ifan_trt.contract import META, PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.table import format_table
 
 from .inspect import engine_information, engine_information_in_child, layer_precisions, summary, unexpected_fp32
 from .optimization_profiles import profiles_to_sidecar
 from .sidecar import make_sidecar, sidecar_bytes, sidecar_path
-from ifan_trt.contract import META
 
 MIN_TENSORRT = (10, 0)  # strongly typed networks and Q/DQ with FP16 scales
 TESTED_MAJORS = (10, 11)

@@ -20,8 +20,7 @@ import os
 import re
 from pathlib import Path
 
-from ifan_trt.contract import PLUGIN_NAMESPACE, PLUGIN_VERSION
-from ifan_trt.contract import PLUGIN_OP as PLUGIN_NAME  # TensorRT looks the op type up as the plugin name
+from ifan_trt.contract import PLUGIN_NAMESPACE, PLUGIN_VERSION, PLUGIN_OP as PLUGIN_NAME  # TensorRT looks the op type up as the plugin name
 from ifan_trt.errors import IfanError
 
 from .importing import import_tensorrt
