@@ -88,20 +88,21 @@ DEFAULT_K = 3
 DEFAULT_SLOPE = 0.1
 
 
+def _named(value: str | int, names: tuple[str, ...], codes: dict[str, int], what: str) -> str:
+    """A mode or layout given by name or by its INT code, as its name."""
+    if isinstance(value, str) and value in names:
+        return value
+    if not isinstance(value, str) and value in codes.values():
+        return names[int(value)]
+    raise ValueError(f"unknown IAC {what} {value!r}; expected one of {names} (codes 0, 1)")
+
+
 def _layout_name(layout: str | int) -> str:
-    if isinstance(layout, str) and layout in LAYOUTS:
-        return layout
-    if not isinstance(layout, str) and layout in LAYOUT_CODES.values():
-        return LAYOUTS[int(layout)]
-    raise ValueError(f"unknown IAC filter layout {layout!r}; expected one of {LAYOUTS} (codes 0, 1)")
+    return _named(layout, LAYOUTS, LAYOUT_CODES, "filter layout")
 
 
 def _mode_name(mode: str | int) -> str:
-    if isinstance(mode, str) and mode in MODES:
-        return mode
-    if not isinstance(mode, str) and mode in MODE_CODES.values():
-        return MODES[int(mode)]
-    raise ValueError(f"unknown IAC mode {mode!r}; expected one of {MODES} (codes 0, 1)")
+    return _named(mode, MODES, MODE_CODES, "mode")
 
 
 _COMPACT_NEEDS_OFFICIAL = "the compact layout drops kernel2, which corrected mode (1) reads: use layout 0"
