@@ -113,7 +113,7 @@ def plan(args, work: Path) -> tuple[list[tuple[Row, dict]], dict[str, str]]:
 
 
 def floor_inputs(sizes: list[str], threads: int) -> tuple[dict, dict]:
-    """(GEMM rates of this machine, MACs per row and size), each from a child process (onnxruntime
+    """(GEMM rates of the machine it runs on, MACs per row and size), each from a child process (onnxruntime
     and torch stay out of the parent, whose size counts in its children's ru_maxrss)."""
     def child(*cmd):
         result = subprocess.run([sys.executable, "-m", *cmd], cwd=ROOT, stdout=subprocess.PIPE, text=True)

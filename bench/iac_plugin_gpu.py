@@ -45,7 +45,7 @@ def parse_args(argv=None):
 
 
 def unavailable() -> str | None:
-    """Why this machine cannot run the benchmark, or None."""
+    """Why the machine it runs on cannot run the benchmark, or None."""
     try:
         import tensorrt  # noqa: F401
     except ImportError:

@@ -197,7 +197,7 @@ class Target:
 
 
 def check_targets(rows: dict[str, Row], size: str, int8_psnr: float | None) -> list[Target]:
-    """Issue 8's targets at one size, from rows keyed 'a', 'c', 'e', 'f-unfold', 'f-best'."""
+    """The CPU targets at one size, from rows keyed 'a', 'c', 'e', 'f-unfold', 'f-best'."""
     out = []
     a = rows.get("a")
 

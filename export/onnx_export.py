@@ -140,7 +140,7 @@ def _finish_graph(ir_model, boundary, names, shape, batch, metadata, variant) ->
     graph = ir_model.graph
     count = 0
     for node in graph:
-        node.metadata_props.pop("pkg.torch.onnx.stack_trace", None)  # paths of this machine
+        node.metadata_props.pop("pkg.torch.onnx.stack_trace", None)  # paths of the exporting machine
         if "ifan.iac" in node.metadata_props.get("pkg.torch.onnx.fx_node", "") or node.name in fx_nodes:
             node.name = f"{IAC_NODE_PREFIX}{node.op_type}_{count}"
             count += 1

@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", type=Path,
                    help="output ONNX (default: MODEL.int8.onnx / MODEL.int8-fp16.onnx / MODEL.int8-cpu.onnx)")
     p.add_argument("--method", choices=int8.METHODS, default="percentile",
-                   help="range method (default: %(default)s, the most accurate and fastest measured here)")
+                   help="range method (default: %(default)s, the most accurate and fastest in the bench/README.md measurements)")
     p.add_argument("--count", type=positive_int, default=prepare.DEFAULT_CALIB_COUNT,
                    help="number of images (first by name, default: %(default)s)")
     p.add_argument("--size", default="256x256", help="calibration crop HxW (default: %(default)s)")

@@ -112,7 +112,7 @@ class TrtExecutor(Executor):
             built = sidecar.get("tensorrt_version", "unknown")
             plugin = "" if self.info.iac_form == "onnx" else " and need the IFAN_IAC plugin library (--plugin)"
             raise IfanError(f"{path}: TensorRT {trt.__version__} cannot load this engine (built with TensorRT "
-                            f"{built}); engines are tied to the TensorRT version and GPU{plugin}: rebuild it here")
+                            f"{built}); engines are tied to the TensorRT version and GPU{plugin}: rebuild it on this GPU")
         self.engine = engine
         self.tensors = []
         for i in range(engine.num_io_tensors):

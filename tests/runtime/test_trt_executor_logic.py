@@ -91,7 +91,7 @@ def test_shape_outside_the_profiles_and_failed_calls(make_executor):
 
 
 def test_engine_from_another_tensorrt_is_a_clear_error(make_executor):
-    with pytest.raises(IfanError, match="TensorRT 10.3.0 cannot load this engine.*rebuild it here"):
+    with pytest.raises(IfanError, match="TensorRT 10.3.0 cannot load this engine.*rebuild it on this GPU"):
         make_executor(data=b"stale")
 
 
