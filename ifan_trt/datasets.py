@@ -35,10 +35,16 @@ class Pair:
     right: Path | None = None
 
 
-def images_in(folder: Path) -> list[Path]:
-    """Image files directly inside a folder, sorted by name (hidden files skipped)."""
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."))
+def is_listed(path: Path) -> bool:
+    """The one rule of every folder listing: an image name, not a folder, not hidden (so never a
+    temp of an unfinished write). Special files with an image name (FIFOs, devices) are kept, so
+    that reading them reports them instead of their being skipped without a word."""
+    return path.suffix.lower() in EXTENSIONS and not path.name.startswith(".") and not path.is_dir()
+
+
+def images_in(folder: Path, recursive: bool = False) -> list[Path]:
+    """The images inside a folder (and its sub-folders if recursive), sorted by path."""
+    return sorted(p for p in (folder.rglob("*") if recursive else folder.iterdir()) if is_listed(p))
 
 
 def layout_of(folder: str | os.PathLike) -> Layout:

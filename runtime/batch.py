@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ifan_trt.datasets import is_listed
 from ifan_trt.errors import IfanError
 from ifan_trt.failures import describe, one_line
-from ifan_trt.files import check_not_input, check_output_file, is_temp, write_bytes
+from ifan_trt.files import check_not_input, check_output_file, write_bytes
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
 
 from .executor import Executor
@@ -51,25 +52,12 @@ class DeblurOptions:
     overwrite: bool = False  # replace existing outputs (checked before, refused at the rename otherwise)
 
 
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in EXTENSIONS
-
-
-def _listed(path: Path) -> bool:
-    """A folder or glob entry to process: an image name, not a sub-folder, not a hidden file or a
-    temp of an unfinished write. Special files (FIFOs, devices) are kept, so they are reported."""
-    return _is_image(path) and not path.is_dir() and not path.name.startswith(".") and not is_temp(path)
-
-
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
     """The folder's images; a paired set (source/target, DPDD, RealDOF, `ifan synth`) gives its
-    blurry source images (ifan_trt.datasets owns the layouts)."""
-    from ifan_trt.datasets import find_images, layout_of
+    blurry source images (ifan_trt.datasets owns the layouts and the listing rule)."""
+    from ifan_trt.datasets import images_in, layout_of
 
-    if not recursive and layout_of(folder).name != "plain":
-        return find_images(folder)
-    pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if _listed(p))
+    return images_in(folder if recursive else layout_of(folder).source, recursive)
 
 
 def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
@@ -86,7 +74,7 @@ def collect_jobs(inputs: list[str], output: str, recursive: bool) -> list[Job]:
         elif path.exists() or path.is_symlink():
             found.append((path, Path(path.name)))
         elif glob.has_magic(item):
-            matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive) if _listed(Path(m)) or is_video(m))
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive) if is_listed(Path(m)) or is_video(m))
             if not matches:
                 raise IfanError(f"{item}: the pattern matches no file")
             found += [(p, Path(p.name)) for p in matches]

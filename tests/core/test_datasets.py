@@ -51,3 +51,21 @@ def test_empty_folder_error_names_the_layouts(tmp_path):
     (tmp_path / "source").mkdir()
     with pytest.raises(IfanError, match=r"source/target layout.*as `ifan synth` writes"):
         datasets.find_images(tmp_path)
+
+
+def test_one_listing_rule_for_deblur_and_calibration(tmp_path):
+    """Hidden files, temps of unfinished writes, sub-folders with an image name and other
+    extensions are left out; a FIFO with an image name is listed (so reading it reports it)."""
+    import os
+
+    _write(tmp_path, ["a.png", ".hidden.png", ".ifan-tmp-1234.png"])
+    (tmp_path / "dir.png").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    os.mkfifo(tmp_path / "pipe.png")
+    expected = [tmp_path / "a.png", tmp_path / "pipe.png"]
+    assert datasets.images_in(tmp_path) == expected
+    assert [job.source for job in collect_jobs([str(tmp_path)], str(tmp_path / "out"), False)] == expected
+    _write(tmp_path / "sub", ["c.png"])
+    assert datasets.images_in(tmp_path, recursive=True) == expected + [tmp_path / "sub" / "c.png"]
+    assert [job.source for job in collect_jobs([str(tmp_path)], str(tmp_path / "out"), True)] == \
+        expected + [tmp_path / "sub" / "c.png"]
