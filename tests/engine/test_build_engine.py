@@ -36,7 +36,7 @@ def test_help_works_without_tensorrt():
     r = _child("--help")
     assert r.returncode == 0, r.stderr
     for option in ("--onnx", "--precision", "--shapes", "--plugin-lib", "--workspace", "--timing-cache",
-                   "--builder-optimization-level", "--version-compatible", "--calib-images"):
+                   "--builder-optimization-level", "--version-compatible", "--calib-images", "--iac-split"):
         assert option in r.stdout
 
 
