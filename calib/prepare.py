@@ -123,9 +123,11 @@ def output_psnr(reference, candidate, feeds_list) -> list[float]:
 
 
 def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=DEFAULT_MEASURE_SIZE, count=DEFAULT_MEASURE_COUNT,
-              max_rel_error=fp16_mod.DEFAULT_MAX_REL_ERROR, measure=True, show_all=False, progress=True) -> Path:
+              max_rel_error=fp16_mod.DEFAULT_MAX_REL_ERROR, measure=True, show_all=False, progress=True,
+              model=None) -> Path:
+    """FP16 graph of the FP32 export at src (model: that graph already loaded, or rewritten from it)."""
     graphs.check_output_path(out, src)
-    model = read_fp32(src)
+    model = read_fp32(src) if model is None else model
     plan = plan_fp16(model, image_dir, keep, size, count, max_rel_error, measure, show_all, progress)
     converted = fp16_mod.convert(model, plan.keep_ops, plan.keep_nodes)
     graphs.set_metadata(converted, META.fp32_nodes, ",".join(plan.keep_ops + plan.keep_nodes))
@@ -142,12 +144,13 @@ def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=DEFAULT_MEASUR
 
 def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAULT_CALIB_COUNT,
               size=DEFAULT_CALIB_SIZE, cache: Path | None = None, fp16: bool = False, keep=(),
-              progress=True) -> Path:
-    """INT8 Q/DQ graph (fp16=True: the int8-fp16 graph) from the FP32 export at src."""
+              progress=True, model=None) -> Path:
+    """INT8 Q/DQ graph (fp16=True: the int8-fp16 graph) from the FP32 export at src (model: that
+    graph already loaded, or rewritten from it)."""
     graphs.check_output_path(out, src)
     if cache is not None:
         graphs.check_output_path(cache, src)
-    model = read_fp32(src)
+    model = read_fp32(src) if model is None else model
     paths = images.find_images(image_dir, count)
     names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
     qdq, info = int8.calibrate(model, paths, lambda p: images.feeds_for(names, p, size), method, size, cache,
@@ -166,41 +169,65 @@ def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAUL
 
 # ---------------------------------------------------------------- the graph an engine build needs
 
-def prepared_path(output: Path, onnx_path: Path, precision: str) -> Path:
-    """Where a prepared graph goes: beside the engine, named after the source export."""
-    return output.with_name(f"{onnx_path.stem}.{precision}.onnx")
+def prepared_path(output: Path, onnx_path: Path, precision: str, iac_split: bool = False) -> Path:
+    """Where a prepared graph goes: beside the engine, named after the source export (and the
+    split IAC form, which has its own graphs: their nodes differ)."""
+    return output.with_name(f"{onnx_path.stem}{'.iac-split' if iac_split else ''}.{precision}.onnx")
+
+
+def split_for_build(model, onnx: Path):
+    """The one-node plugin graph in the split IAC form (export/iac_split.py), before any
+    precision step: FP16 measurement, calibration and Q/DQ then see the split graph's nodes."""
+    from ifan_trt.export.iac_split import split_plugin_graph
+
+    try:
+        return split_plugin_graph(model)
+    except ValueError as exc:
+        raise IfanError(f"{onnx}: cannot split the IAC: {exc}") from None
+
+
+def _prepared_earlier(target: Path, onnx: Path, model, want: str) -> bool:
+    """target is this graph's want-precision graph, newer than onnx: same checkpoint, same IAC form."""
+    if not target.is_file() or target.stat().st_mtime < onnx.stat().st_mtime:
+        return False
+    existing = graphs.load_model(target)
+    have, source = graphs.metadata(existing), graphs.metadata(model)
+    return graph_precision(existing) == want and all(have.get(key) == source.get(key)
+                                                     for key in (META.checkpoint_sha256, META.iac_split))
 
 
 def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Path | None = None,
               calib_method: str = "percentile", calib_count: int = DEFAULT_CALIB_COUNT,
               calib_size: tuple[int, int] = DEFAULT_CALIB_SIZE, progress: bool = True,
-              source=None, overwrite: bool = False) -> tuple[Path, str, dict[str, str]]:
+              source=None, overwrite: bool = False, iac_split: bool = False) -> tuple[Path, str, dict[str, str]]:
     """(graph to build, its precision, its metadata): onnx itself when it has the requested
     precision, a graph prepared earlier beside output, or one prepared now from the FP32 export.
-    source: onnx already loaded (it is not read again)."""
+    source: onnx already loaded (it is not read again). iac_split: the graph is first rewritten
+    into the split IAC form (split_for_build), and that graph is the one prepared and built."""
     model = source if source is not None else graphs.load_model(onnx)
+    if iac_split:
+        model = split_for_build(model, onnx)
     have = graph_precision(model)
     want = precision or have
-    if want == have:
+    if want == have and not iac_split:
         return onnx, have, graphs.metadata(model)
-    if have != "fp32":
+    if have not in ("fp32", want):
         raise IfanError(f"{onnx}: is a {have} graph; --precision {want} needs the FP32 export")
-    target = prepared_path(output, onnx, want)
-    if target.is_file() and target.stat().st_mtime >= onnx.stat().st_mtime:
-        existing = graphs.load_model(target)
-        source_sha = {p.key: p.value for p in model.metadata_props}.get(META.checkpoint_sha256)
-        target_meta = {p.key: p.value for p in existing.metadata_props}
-        if graph_precision(existing) == want and target_meta.get(META.checkpoint_sha256) == source_sha:
-            _log(f"using the {want} graph prepared earlier: {target}")
-            return target, want, graphs.metadata(existing)
+    target = prepared_path(output, onnx, want, iac_split)
+    if _prepared_earlier(target, onnx, model, want):
+        _log(f"using the {want} graph prepared earlier: {target}")
+        return target, want, graphs.read_metadata(target)
     if os.path.lexists(target) and not overwrite:
         raise IfanError(f"{target}: exists and is not the {want} graph of {onnx}; pass --overwrite to replace it")
-    if want == "fp16":
-        make_fp16(onnx, target, calib_images, progress=progress)
+    if want == have:  # only the IAC form changes
+        graphs.save_model(model, graphs.check_output_path(target, onnx))
+        _log(f"wrote {target} (the split IAC form of {onnx})")
+    elif want == "fp16":
+        make_fp16(onnx, target, calib_images, progress=progress, model=model)
     else:
         if calib_images is None:
             raise IfanError(f"--precision {want}: needs --calib-images DIR (INT8 calibration images)")
         make_int8(onnx, target, calib_images, calib_method, calib_count,
-                          calib_size, target.with_name(f"{target.stem}.calib.json"),
-                          fp16=(want == "int8-fp16"), progress=progress)
+                  calib_size, target.with_name(f"{target.stem}.calib.json"),
+                  fp16=(want == "int8-fp16"), progress=progress, model=model)
     return target, want, graphs.read_metadata(target)

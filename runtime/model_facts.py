@@ -86,6 +86,7 @@ def engine_facts(path: Path) -> dict:
         "engine_sha256_recorded": recorded,
         "engine_matches_sidecar": None if not recorded else recorded == sha256_file(path),
         "builder": sidecar.get("builder"), "built_at": sidecar.get("built_at"),
+        "iac_split": sidecar.get("iac_split"), "peak_live_bytes": sidecar.get("peak_live_bytes"),
     })
     return facts
 

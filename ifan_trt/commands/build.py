@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ifan_trt.contract import PRECISIONS
@@ -54,6 +55,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
     p.add_argument("--version-compatible", action="store_true",
                    help="version-compatible engine; the plugin library is serialised into the plan")
+    p.add_argument("--iac-split", choices=IAC_SPLIT_MODES, default="auto",
+                   help="build the IAC as one IFAN_IAC layer per iteration, each fed by its own slice of the "
+                        "filter conv, so the filters F are never written: auto when that lowers the peak of "
+                        "live activations at the largest profile shape, on, off (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing engine and its sidecar")
     add_decode_budget(p)
     p.add_argument("--no-tf32", dest="tf32", action="store_false",
@@ -72,23 +77,81 @@ def parse_workspace(text: str) -> int:
     return size
 
 
-def peak_line(model, profiles) -> str:
-    """The graph's peak of live activations (ifan_trt.export.liveness) at the largest profile
-    shape, and whether the split IAC form would lower it (one-node plugin graphs)."""
-    from ifan_trt.export.liveness import format_peak, peak_report, split_gain
+IAC_SPLIT_MODES = ("auto", "on", "off")
+_NOT_SPLITTABLE = {"standard ops": "no IFAN_IAC plugin node (its IAC is standard ONNX ops)",
+                   "split": "already in the split IAC form"}
+
+
+@dataclass
+class IacForm:
+    """The IAC form an engine is built with, as --iac-split chose it."""
+    rewrite: bool  # the one-node plugin graph is rewritten into the split form for the build
+    split: bool  # the engine holds the split form (rewritten, or exported so)
+    peaks: dict | None  # the sidecar's peak_live_bytes
+    lines: list[str]  # what the build prints
+
+
+def iac_kind(model) -> str:
+    """ "one-node" (one IFAN_IAC plugin node), "split" (one per iteration) or "standard ops"."""
+    from ifan_trt.export import graph as graphs
+
+    plugins = graphs.plugin_nodes(model)
+    if not plugins:
+        return "standard ops"
+    return "split" if len(plugins) > 1 or graphs.metadata(model).get(META.iac_split) == "true" else "one-node"
+
+
+def choose_iac_form(model, mode: str, profiles, precision: str, onnx) -> IacForm:
+    """--iac-split MODE for this graph. auto: a one-node plugin graph is split when the split form
+    lowers the peak of live activations (export/liveness.py) at the largest profile shape, counted
+    in FP16 for an FP32 graph that becomes FP16; on: always (one-line error where it cannot be);
+    off: never. Other graphs are built as they are."""
+    from ifan_trt.export.graph import graph_precision
+    from ifan_trt.export.liveness import split_gain
 
     b, _, h, w = max((p.max for p in profiles), key=lambda s: s[0] * s[2] * s[3])
+    half = precision in ("fp16", "int8-fp16") and graph_precision(model) == "fp32"
+    at = ((h, w), b, "float16" if half else None)
+    kind = iac_kind(model)
+    error = None
     try:
-        gain = split_gain(model, (h, w), b)
-        line = format_peak(gain.get("one_node") or peak_report(model, (h, w), b))
-    except Exception as exc:  # a report: never the reason a build fails
-        return f"warning: no peak memory report for this graph: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-    if gain["lowers"]:
-        line += (f"; a split IAC export (ifan export --iac-split) would lower it to "
-                 f"{gain['split']['peak_bytes'] / 1e6:.1f} MB")
-    elif "one_node" in gain:
-        line += "; the split IAC form would not lower it"
-    return line
+        gain = split_gain(model, *at) if kind == "one-node" else {"lowers": False, "why": _NOT_SPLITTABLE[kind]}
+    except Exception as exc:  # noqa: BLE001  a report: never the reason a build fails
+        gain, error = {"lowers": False}, _first_line(exc)
+    if mode == "on" and gain.get("why"):
+        raise IfanError(f"--iac-split on: {onnx}: {gain['why']}; the build splits one IFAN_IAC plugin node of "
+                        "N > 1 iterations fed by a 1x1 conv (`ifan export --iac plugin`, FP32 or FP16)")
+    rewrite = not gain.get("why") and (mode == "on" or (mode == "auto" and gain["lowers"]))
+    split = rewrite or kind == "split"
+    try:
+        if error is None:
+            return IacForm(rewrite, split, *_peaks(model, gain, kind, split, mode, at))
+    except Exception as exc:  # noqa: BLE001
+        error = _first_line(exc)
+    return IacForm(rewrite, split, None, [f"warning: no peak memory report for this graph: {error}"])
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc).strip() else repr(exc)
+
+
+def _peaks(model, gain: dict, kind: str, split: bool, mode: str, at) -> tuple[dict, list[str]]:
+    """(peak_live_bytes for the sidecar, the peak line and the IAC-form line) of the chosen form."""
+    from ifan_trt.export.liveness import format_peak, peak_report
+
+    reports = {f: gain[f] for f in ("one_node", "split") if f in gain}
+    if not reports:  # nothing to compare: the graph's own peak
+        reports = {{"one-node": "one_node", "split": "split"}.get(kind, "as_built"): peak_report(model, *at)}
+    built = reports.get("split" if split else "one_node") or reports["as_built"]
+    peaks = {"input_shape": built["input_shape"], "activation_dtype": built["activation_dtype"],
+             **{f: reports[f]["peak_bytes"] if f in reports else None for f in ("one_node", "split")}}
+    mb = lambda report: f"{report['peak_bytes'] / 1e6:.1f} MB"  # noqa: E731
+    notes = [f"{f.replace('_', '-')} {mb(r)}" for f, r in reports.items() if r is not built]
+    if kind == "one-node":
+        notes += [f"not split: {gain['why']}"] if gain.get("why") else []
+        notes += [f"--iac-split {mode}"] if mode != "auto" else []
+    name = {"standard ops": "standard ONNX ops", "split": "split, as exported"}.get(kind, "split" if split else "one-node")
+    return peaks, [format_peak(built), f"IAC form: {name} (peak {mb(built)}{''.join(f', {n}' for n in notes)})"]
 
 
 def run(args) -> int:
@@ -115,13 +178,13 @@ def run(args) -> int:
     for name, dims in inputs:
         check_against_graph(profiles, name, dims)
 
-    trt = trt_build.probe_tensorrt(args.precision or graphs.graph_precision(source), has_plugin,
-                                   args.version_compatible, args.builder_optimization_level)
+    want = args.precision or graphs.graph_precision(source)
+    form = choose_iac_form(source, args.iac_split, profiles, want, args.onnx)
+    trt = trt_build.probe_tensorrt(want, has_plugin, args.version_compatible, args.builder_optimization_level)
     onnx_path, precision, metadata = graph_for(args.onnx, args.output, args.precision, args.calib_images,
                                                args.calib_method, args.calib_count, calib_size, source=source,
-                                               overwrite=getattr(args, "overwrite", False))
-    graph = source if onnx_path == args.onnx else graphs.load_model(onnx_path)
-    print(peak_line(graph, profiles), file=sys.stderr)
+                                               overwrite=getattr(args, "overwrite", False), iac_split=form.rewrite)
+    print("\n".join(form.lines), file=sys.stderr)
     plugin_lib = None
     if has_plugin or args.plugin is not None:
         from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
@@ -132,7 +195,7 @@ def run(args) -> int:
         inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=metadata,
         workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, timing_cache=args.timing_cache, tf32=args.tf32,
-        overwrite=getattr(args, "overwrite", False))
+        overwrite=getattr(args, "overwrite", False), iac_split=form.split, peak_live_bytes=form.peaks)
     if getattr(args, "json", None):
         import json
 

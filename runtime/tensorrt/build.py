@@ -189,8 +189,10 @@ def report_layers(layers, precision: str) -> dict:
 def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles, inputs: list[str],
                  source_onnx: Path, metadata: dict, workspace: int, plugin_lib: Path | None,
                  optimization_level: int | None, version_compatible: bool, timing_cache: Path | None,
-                 tf32: bool = True, overwrite: bool = True) -> int:
-    """Build onnx_path (already of the wanted precision), write the engine and its sidecar."""
+                 tf32: bool = True, overwrite: bool = True, iac_split: bool = False,
+                 peak_live_bytes: dict | None = None) -> int:
+    """Build onnx_path (already of the wanted precision and IAC form), write the engine and its
+    sidecar (iac_split and peak_live_bytes: the form built and the peaks it was chosen by)."""
     from ifan_trt.files import sha256_bytes
 
     start = time.time()
@@ -212,7 +214,8 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
         gpu=gpu, precision=precision, profiles=profiles_to_sidecar(profiles, inputs), inputs=inputs,
         onnx_path=onnx_path, onnx_sha256=_sha256(onnx_path), source_onnx=source_onnx, plugin_lib=plugin_lib,
         plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, builder=builder, build_seconds=seconds,
-        metadata={**metadata, META.precision: precision}, layers=counts)
+        metadata={**metadata, META.precision: precision}, layers=counts, iac_split=iac_split,
+        peak_live_bytes=peak_live_bytes)
     write_engine(output, plan, sidecar, overwrite)
     print(f"wrote {output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {output}.json", file=sys.stderr)
     return len(plan)

@@ -30,9 +30,12 @@ def make_sidecar(*, engine: Path, precision: str, profiles: list[dict], inputs: 
                  tensorrt_version: str, engine_sha256: str = "", gpu: dict | None = None,
                  onnx_path: Path | None = None, onnx_sha256: str = "", source_onnx: Path | None = None,
                  plugin_lib: Path | None = None, plugin_sha256: str | None = None, builder: dict | None = None,
-                 build_seconds: float = 0.0, layers: dict | None = None) -> dict:
+                 build_seconds: float = 0.0, layers: dict | None = None, iac_split: bool = False,
+                 peak_live_bytes: dict | None = None) -> dict:
     """profiles: one {input name: {"min", "opt", "max"}} per optimisation profile
-    (optimization_profiles.profiles_to_sidecar)."""
+    (optimization_profiles.profiles_to_sidecar). iac_split: the engine holds the split IAC form
+    (one IFAN_IAC layer per iteration); peak_live_bytes: the peaks of live activations the build
+    weighed, {"input_shape", "activation_dtype", "one_node", "split"} (bytes, null where not known)."""
     return {
         "format": SIDECAR_FORMAT,
         "engine": Path(engine).name,
@@ -51,6 +54,8 @@ def make_sidecar(*, engine: Path, precision: str, profiles: list[dict], inputs: 
         "tool_version": __version__,
         "metadata": {str(k): str(v) for k, v in metadata.items()},
         "layer_precisions": layers,
+        "iac_split": bool(iac_split),
+        "peak_live_bytes": None if peak_live_bytes is None else dict(peak_live_bytes),
     }
 
 
@@ -100,7 +105,23 @@ def validate(data, where: str) -> dict:
     lib = data.get("plugin_library")
     if lib is not None and not isinstance(lib.get("path"), str):
         _fail(where, f"plugin_library.path must be a string, got {lib.get('path')!r}")
+    _validate_iac(data, where)
     return data
+
+
+def _validate_iac(data: dict, where: str) -> None:
+    """The IAC form and the peaks (absent from sidecars written before the build chose the form)."""
+    if not isinstance(data.get("iac_split", False), bool):
+        _fail(where, f"iac_split must be true or false, got {data['iac_split']!r}")
+    peaks = data.get("peak_live_bytes")
+    if peaks is None:
+        return
+    if not isinstance(peaks, dict):
+        _fail(where, "peak_live_bytes must be an object or null")
+    for form in ("one_node", "split"):
+        value = peaks.get(form)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            _fail(where, f"peak_live_bytes.{form} must be a byte count or null, got {value!r}")
 
 
 def read_sidecar(engine: str | os.PathLike) -> dict:

@@ -36,7 +36,7 @@ def test_help_works_without_tensorrt():
     r = _child("--help")
     assert r.returncode == 0, r.stderr
     for option in ("--onnx", "--precision", "--shapes", "--plugin-lib", "--workspace", "--timing-cache",
-                   "--builder-optimization-level", "--version-compatible", "--calib-images"):
+                   "--builder-optimization-level", "--version-compatible", "--calib-images", "--iac-split"):
         assert option in r.stdout
 
 
@@ -132,8 +132,13 @@ def stubbed_build(monkeypatch):
 
     def build_plan(trt, onnx_path, profiles, inputs, workspace, level, version_compatible, plugin_lib, cache,
                    tf32=True):
+        import onnx
+
         calls.update(onnx=Path(onnx_path), profiles=profiles, inputs=inputs, workspace=workspace, level=level,
                      version_compatible=version_compatible, plugin_lib=plugin_lib, cache=cache, tf32=tf32)
+        # the IFAN_IAC layers TensorRT's parser meets, by their N
+        calls["iac_nodes"] = [onnx.helper.get_attribute_value(a) for n in onnx.load(onnx_path).graph.node
+                              if n.op_type == "IFAN_IAC" for a in n.attribute if a.name == "N"]
         return b"PLAN" * 10
 
     def inspect_plan(trt, plan, version_compatible, embedded_plugin=False):
@@ -146,13 +151,30 @@ def stubbed_build(monkeypatch):
     return calls
 
 
-def test_sidecar_content(tmp_path, stubbed_build, monkeypatch, capsys):
-    onnx_path = tiny_graph(tmp_path / "tiny.onnx", plugin=True)
-    lib = tmp_path / "libifan_iac_plugin_trt10.so"
-    lib.write_bytes(b"not really a library")
+@pytest.fixture
+def fake_plugin(tmp_path, monkeypatch) -> Path:
+    """The plugin library the build loads for plugin graphs: a file standing in for it."""
     import ifan_trt.runtime.tensorrt.plugin_library as plugin_library
 
+    lib = tmp_path / "libifan_iac_plugin_trt10.so"
+    lib.write_bytes(b"not really a library")
     monkeypatch.setattr(plugin_library, "load_plugin", lambda path=None: lib)
+    return lib
+
+
+@pytest.fixture(scope="module")
+def calib_pics(tmp_path_factory) -> Path:
+    import cv2
+
+    pics = tmp_path_factory.mktemp("pics")
+    for i in range(2):
+        cv2.imwrite(str(pics / f"{i}.png"), (np.random.default_rng(i).random((40, 48, 3)) * 255).astype(np.uint8))
+    return pics
+
+
+def test_sidecar_content(tmp_path, stubbed_build, fake_plugin, capsys):
+    onnx_path = tiny_graph(tmp_path / "tiny.onnx", plugin=True)
+    lib = fake_plugin
     out = tmp_path / "tiny.plan"
     code = build_cmd.run(_args(onnx_path, out, "--shapes", "min=1x3x64x64,opt=1x3x128x128,max=2x3x256x256",
                                   "--shapes", "min=720x1280,opt=720x1280,max=720x1280", "--workspace", "1G",
@@ -187,16 +209,10 @@ def test_sidecar_content(tmp_path, stubbed_build, monkeypatch, capsys):
     assert "layer precisions: FP16 1, FP32 2, INT8 1" in err
 
 
-def test_precision_request_prepares_then_reuses_the_graph(tmp_path, stubbed_build, capsys):
+def test_precision_request_prepares_then_reuses_the_graph(tmp_path, stubbed_build, calib_pics, capsys):
     onnx_path = tiny_graph(tmp_path / "tiny.onnx")
-    pics = tmp_path / "pics"
-    pics.mkdir()
-    import cv2
-
-    for i in range(2):
-        cv2.imwrite(str(pics / f"{i}.png"), (np.random.default_rng(i).random((40, 48, 3)) * 255).astype(np.uint8))
     out = tmp_path / "tiny.plan"
-    assert build_cmd.run(_args(onnx_path, out, "--precision", "fp16", "--calib-images", str(pics))) == 0
+    assert build_cmd.run(_args(onnx_path, out, "--precision", "fp16", "--calib-images", str(calib_pics))) == 0
     prepared = tmp_path / "tiny.fp16.onnx"
     assert stubbed_build["onnx"] == prepared and prepared.is_file()
     side = json.loads(Path(f"{out}.json").read_text())
@@ -303,25 +319,163 @@ def test_version_compatible_plan_with_the_plugin_is_inspected_in_a_child(tmp_pat
         engine_build.inspect_plan(here, b"OTHER", version_compatible=True, embedded_plugin=True)
 
 
-def test_build_reports_the_peak_and_what_a_split_export_would_save(tmp_path, stubbed_build, monkeypatch, capsys):
-    """Tiny plugin graph at 64x64 (no downsampling, c=8): the one-node peak is at the IAC with
-    input 3 + features 8 + F 64 + output 8 channels; split, iteration 0 holds 3 + 8 + 32 + 8."""
-    from ifan_trt.runtime.tensorrt.optimization_profiles import parse_profiles
+# ---------------------------------------------------------------- the IAC form (--iac-split)
+# The tiny plugin graph at 64x64 (no downsampling, c=8, N=2): the one-node peak is at the IAC
+# with input 3 + features 8 + F 64 + output 8 channels; split, iteration 0 holds 3 + 8 + 32 + 8.
+SHAPES_64 = ("--shapes", "min=32x32,opt=64x64,max=64x64")
+ONE_NODE_PEAK, SPLIT_PEAK = 83 * 64 * 64 * 4, 51 * 64 * 64 * 4
+ON_ERROR = ("; the build splits one IFAN_IAC plugin node of N > 1 iterations fed by a 1x1 conv "
+            "(`ifan export --iac plugin`, FP32 or FP16)")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def test_auto_builds_the_split_form_where_it_lowers_the_peak_and_off_keeps_one_node(tmp_path, stubbed_build,
+                                                                                   fake_plugin, capsys):
+    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
 
     onnx_path = tiny_graph(tmp_path / "tiny2.onnx", plugin=True, n_iters=2)
-    profiles = parse_profiles(["min=32x32,opt=64x64,max=64x64"])
+    out = tmp_path / "auto.plan"
+    assert build_cmd.run(_args(onnx_path, out, *SHAPES_64)) == 0
+    prepared = tmp_path / "tiny2.iac-split.fp32.onnx"
+    assert stubbed_build["onnx"] == prepared and stubbed_build["iac_nodes"] == [1, 1]
+    err = capsys.readouterr().err.splitlines()
+    assert f"IAC form: split (peak {_mb(SPLIT_PEAK)}, one-node {_mb(ONE_NODE_PEAK)})" in err
+    assert any(line.startswith(f"peak live activations at 1x3x64x64: {_mb(SPLIT_PEAK)} at node iac/0 (IFAN_IAC)")
+               for line in err)
+    side = read_sidecar(out)
+    assert side["iac_split"] is True and side["metadata"]["ifan.iac_split"] == "true"
+    assert side["peak_live_bytes"] == {"input_shape": [1, 3, 64, 64], "activation_dtype": "as typed",
+                                       "one_node": ONE_NODE_PEAK, "split": SPLIT_PEAK}
+    assert side["onnx"] == {"path": str(prepared), "sha256": side["onnx"]["sha256"], "source": str(onnx_path)}
+
+    off = tmp_path / "off.plan"
+    assert build_cmd.run(_args(onnx_path, off, *SHAPES_64, "--iac-split", "off")) == 0
+    assert stubbed_build["onnx"] == onnx_path and stubbed_build["iac_nodes"] == [2]
+    assert (f"IAC form: one-node (peak {_mb(ONE_NODE_PEAK)}, split {_mb(SPLIT_PEAK)}, --iac-split off)"
+            in capsys.readouterr().err.splitlines())
+    side = read_sidecar(off)
+    assert side["iac_split"] is False and side["peak_live_bytes"]["one_node"] == ONE_NODE_PEAK
+
+    from ifan_trt.cli import main
+
+    assert main(["inspect", str(out)]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert f"{'iac_split:':<24}True" in shown
+    assert (f"{'peak_live_bytes:':<24}input_shape=[1, 3, 64, 64], activation_dtype=as typed, "
+            f"one_node={ONE_NODE_PEAK}, split={SPLIT_PEAK}") in shown
+
+
+def test_graphs_the_build_does_not_split(tmp_path, stubbed_build, fake_plugin, capsys):
+    from ifan_trt.export.iac_split import split_plugin_graph
+    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
     import onnx
 
-    line = build_cmd.peak_line(onnx.load(onnx_path), profiles)
-    one, split = 83 * 64 * 64 * 4, 51 * 64 * 64 * 4
-    assert line.startswith(f"peak live activations at 1x3x64x64: {one / 1e6:.1f} MB at node iac (IFAN_IAC)")
-    assert line.endswith(f"; a split IAC export (ifan export --iac-split) would lower it to {split / 1e6:.1f} MB")
-    single = build_cmd.peak_line(onnx.load(tiny_graph(tmp_path / "tiny1.onnx", plugin=True)), profiles)
-    assert single.endswith("largest there: filters 0.5, feat 0.1, iac_output 0.1 MB")  # N=1: nothing to split
-    import ifan_trt.runtime.tensorrt.plugin_library as plugin_library
+    standard = tiny_graph(tmp_path / "standard.onnx")
+    with pytest.raises(IfanError) as info:
+        build_cmd.run(_args(standard, tmp_path / "s.plan", *SHAPES_64, "--iac-split", "on"))
+    assert str(info.value) == (f"--iac-split on: {standard}: no IFAN_IAC plugin node (its IAC is standard ONNX "
+                               f"ops){ON_ERROR}")
+    single = tiny_graph(tmp_path / "single.onnx", plugin=True)
+    with pytest.raises(IfanError) as info:
+        build_cmd.run(_args(single, tmp_path / "n1.plan", *SHAPES_64, "--iac-split", "on"))
+    assert str(info.value) == f"--iac-split on: {single}: the IFAN_IAC node has N=1: nothing to split{ON_ERROR}"
+    assert not list(tmp_path.glob("*.plan*"))
+    assert build_cmd.run(_args(single, tmp_path / "n1.plan", *SHAPES_64)) == 0
+    assert stubbed_build["iac_nodes"] == [1] and stubbed_build["onnx"] == single
+    assert any(line.startswith("IAC form: one-node (peak ") and line.endswith(
+        " MB, not split: the IFAN_IAC node has N=1: nothing to split)") for line in capsys.readouterr().err.splitlines())
 
-    lib = tmp_path / "libifan_iac_plugin_trt10.so"
-    lib.write_bytes(b"not really a library")
-    monkeypatch.setattr(plugin_library, "load_plugin", lambda path=None: lib)
-    assert build_cmd.run(_args(onnx_path, tmp_path / "tiny2.plan", "--shapes", "min=32x32,opt=64x64,max=64x64")) == 0
-    assert line in capsys.readouterr().err
+    exported = tmp_path / "exported_split.onnx"
+    onnx.save(split_plugin_graph(onnx.load(tiny_graph(tmp_path / "tiny2.onnx", plugin=True, n_iters=2))), exported)
+    with pytest.raises(IfanError) as info:
+        build_cmd.run(_args(exported, tmp_path / "x.plan", *SHAPES_64, "--iac-split", "on"))
+    assert str(info.value) == f"--iac-split on: {exported}: already in the split IAC form{ON_ERROR}"
+    out = tmp_path / "x.plan"
+    assert build_cmd.run(_args(exported, out, *SHAPES_64)) == 0
+    assert stubbed_build["onnx"] == exported and stubbed_build["iac_nodes"] == [1, 1]
+    assert f"IAC form: split, as exported (peak {_mb(SPLIT_PEAK)})" in capsys.readouterr().err.splitlines()
+    side = read_sidecar(out)
+    assert side["iac_split"] is True and side["peak_live_bytes"]["one_node"] is None
+    assert side["peak_live_bytes"]["split"] == SPLIT_PEAK
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8", "int8-fp16"])
+def test_each_precision_is_prepared_from_the_split_graph(tmp_path, stubbed_build, fake_plugin, calib_pics, precision,
+                                                         capsys):
+    """The split happens before the precision step: FP16 measurement, calibration and the Q/DQ
+    transfer all work on the split graph's nodes (the transfer fails on any name it cannot match)."""
+    import onnx
+
+    from ifan_trt.calib.qdq import qdq_problems
+    from ifan_trt.export.graph import graph_precision, read_metadata
+    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+
+    onnx_path = tiny_graph(tmp_path / "tiny2.onnx", plugin=True, n_iters=2)
+    out = tmp_path / f"{precision}.plan"
+    assert build_cmd.run(_args(onnx_path, out, *SHAPES_64, "--precision", precision,
+                               "--calib-images", str(calib_pics))) == 0
+    prepared = tmp_path / f"tiny2.iac-split.{precision}.onnx"
+    assert stubbed_build["onnx"] == prepared and stubbed_build["iac_nodes"] == [1, 1]
+    network = onnx.load(prepared)
+    assert graph_precision(network) == precision and read_metadata(network)["ifan.iac_split"] == "true"
+    if precision != "fp16":  # each iteration's filter conv has its own per-channel weight Q/DQ
+        quantized = {n.input[0] for n in network.graph.node if n.op_type == "QuantizeLinear"}
+        assert {"iac_filters_0/W", "iac_filters_1/W"} <= quantized and qdq_problems(network) == []
+    half = precision != "int8"  # sized as the FP16 engine: every activation counted in FP16
+    one, split = (ONE_NODE_PEAK // 2, SPLIT_PEAK // 2) if half else (ONE_NODE_PEAK, SPLIT_PEAK)
+    assert f"IAC form: split (peak {_mb(split)}, one-node {_mb(one)})" in capsys.readouterr().err.splitlines()
+    side = read_sidecar(out)
+    assert side["precision"] == precision and side["iac_split"] is True
+    assert side["peak_live_bytes"] == {"input_shape": [1, 3, 64, 64], "one_node": one, "split": split,
+                                       "activation_dtype": "float16" if half else "as typed"}
+    # the one-node graph of that precision is its own file: neither form is reused for the other
+    assert build_cmd.run(_args(onnx_path, tmp_path / "off.plan", *SHAPES_64, "--precision", precision,
+                               "--calib-images", str(calib_pics), "--iac-split", "off")) == 0
+    assert stubbed_build["onnx"] == tmp_path / f"tiny2.{precision}.onnx" and stubbed_build["iac_nodes"] == [2]
+
+
+@pytest.fixture(scope="module")
+def small_plugin_export(models) -> Path:
+    """Exported before any test puts the fake tensorrt module in place (torch.export trips on it)."""
+    return models("plugin")
+
+
+def test_the_split_graph_the_build_uses_equals_the_one_node_graph_in_ort(small_plugin_export, tmp_path,
+                                                                         stubbed_build, fake_plugin):
+    from ifan_trt.export.verify import synthetic_images
+    from tests.helpers.export import assert_same_split, ort_run
+
+    one_node = small_plugin_export
+    assert build_cmd.run(_args(one_node, tmp_path / "split.plan", "--shapes", "min=32x48,opt=32x48,max=64x96",
+                               "--iac-split", "on")) == 0
+    assert stubbed_build["iac_nodes"] == [1, 1]
+    feeds = {"input": synthetic_images(2, 32, 48, 3)}
+    out_split, iac_split = ort_run(stubbed_build["onnx"], feeds)
+    out_one, iac_one = ort_run(one_node, feeds)
+    assert np.abs(iac_one).max() > 0.1  # the IAC output is not trivially zero
+    assert_same_split(iac_split, iac_one)
+    assert_same_split(out_split, out_one)
+
+
+def test_sidecar_iac_fields_are_validated(tmp_path):
+    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, read_sidecar, sidecar_bytes, validate
+
+    peaks = {"input_shape": [1, 3, 64, 64], "activation_dtype": "float16", "one_node": 10, "split": None}
+    data = make_sidecar(engine=tmp_path / "e.plan", precision="fp16", inputs=["input"], metadata={},
+                        profiles=[{"input": {k: [1, 3, 64, 64] for k in ("min", "opt", "max")}}],
+                        tensorrt_version="10.3.0", iac_split=True, peak_live_bytes=peaks)
+    (tmp_path / "e.plan.json").write_bytes(sidecar_bytes(data))
+    back = read_sidecar(tmp_path / "e.plan")
+    assert back["iac_split"] is True and back["peak_live_bytes"] == peaks
+    older = {k: v for k, v in data.items() if k not in ("iac_split", "peak_live_bytes")}
+    assert validate(older, "old.json") == older  # sidecars written before the build chose the form
+    for field, value, why in (("iac_split", "yes", "iac_split must be true or false, got 'yes'"),
+                              ("peak_live_bytes", {"split": -5}, "peak_live_bytes.split must be a byte count "
+                                                                 "or null, got -5"),
+                              ("peak_live_bytes", [1], "peak_live_bytes must be an object or null")):
+        with pytest.raises(IfanError) as info:
+            validate({**data, field: value}, "e.plan.json")
+        assert str(info.value) == f"e.plan.json: {why}; rebuild the engine with `ifan build` (it writes the sidecar)"

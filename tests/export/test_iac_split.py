@@ -15,14 +15,8 @@ from ifan_trt.export.iac_split import iteration_rows, split_plugin_graph
 from ifan_trt.export.liveness import peak_report, split_gain, tensor_types
 from ifan_trt.contract import filter_channels
 
+from tests.helpers.export import assert_same_split as assert_same
 from tests.helpers.export import make_inputs, ort_run, small_model
-
-SPLIT_TOL = 1e-5  # relative: the same dot products, only the GEMM's blocking may differ
-
-
-def assert_same(got, want):
-    scale = max(1.0, float(np.abs(want).max()))
-    assert np.abs(got - want).max() <= SPLIT_TOL * scale
 
 
 @pytest.mark.parametrize("split, one", [("official-plugin-split", "official-plugin"),

@@ -17,6 +17,7 @@ from ifan_trt.model import IFAN
 from .models import random_model
 
 FP32_TOL = 1e-4  # ORT vs PyTorch, FP32 (verify's bound)
+SPLIT_TOL = 1e-5  # split IAC form vs one node, relative: the same dot products, only the GEMM's blocking may differ
 
 
 small_model = random_model  # the export tests' name for the one small random IFAN
@@ -51,3 +52,9 @@ def assert_close_iac(got: np.ndarray, want: np.ndarray) -> None:
     """The IAC output is unclamped: relative to its own scale, as tight as the output."""
     scale = max(1.0, float(np.abs(want).max()))
     assert np.abs(got - want).max() <= FP32_TOL * scale
+
+
+def assert_same_split(got: np.ndarray, want: np.ndarray) -> None:
+    """The split IAC form against the one-node form: equal within FP32 rounding."""
+    scale = max(1.0, float(np.abs(want).max()))
+    assert np.abs(got - want).max() <= SPLIT_TOL * scale
