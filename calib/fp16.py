@@ -332,7 +332,8 @@ def report_rows(stats: list[NodeStats], limit: int | None = 25) -> list[list[str
     if limit is not None:
         # kept nodes and the IAC (the decision the measurement exists for) always appear
         kept = [s for s in order if s.keep_fp32 or s.op_type == PLUGIN_OP]
-        order = kept + [s for s in order if not s.keep_fp32][: max(0, limit - len(kept))]
+        shown = {id(s) for s in kept}
+        order = kept + [s for s in order if id(s) not in shown][: max(0, limit - len(kept))]
     return [[s.name, s.op_type, f"{s.max_abs:.4g}", f"{s.rel_error:.2e}", f"{s.max_abs_error:.2e}",
              "FP32" if s.keep_fp32 else "FP16", "; ".join(s.reasons)] for s in order]
 

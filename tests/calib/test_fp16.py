@@ -37,6 +37,14 @@ def test_measure_covers_every_float_node_with_fp16_sized_errors(small_exports, c
     assert len(rows) == 10 and rows[0][1] in by_op
 
 
+def test_report_rows_list_the_iac_once():
+    stats = [fp16.NodeStats("iac", "IFAN_IAC", "y", rel_error=5e-3)] + \
+        [fp16.NodeStats(f"conv{i}", "Conv", f"c{i}", rel_error=1e-3 / (i + 1)) for i in range(5)] + \
+        [fp16.NodeStats("kept", "Add", "k", rel_error=1e-4, keep_fp32=True)]
+    assert [r[0] for r in fp16.report_rows(stats, limit=4)] == ["kept", "iac", "conv0", "conv1"]
+    assert [r[0] for r in fp16.report_rows(stats, limit=None)][:3] == ["kept", "iac", "conv0"]
+
+
 def _overflow_graph():
     """input * 5e4 -> Add itself (1e5 > FP16 max) -> * 1e-4 -> Relu: an FP16 graph gives inf."""
     x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 8, 8])
