@@ -28,7 +28,7 @@ def providers_for(device: str, available: list[str]) -> list[str]:
     return wanted
 
 
-def _session_options(ort, threads: int | None):
+def session_options(ort, threads: int | None):
     from ifan_trt.noise import ort_severity
 
     options = ort.SessionOptions()
@@ -115,7 +115,7 @@ def _create_session(path: str, providers: list[str], threads: int | None, cpu_re
             else:
                 data = model.SerializeToString()
                 del model
-                session = ort.InferenceSession(data, sess_options=_session_options(ort, threads), providers=providers)
+                session = ort.InferenceSession(data, sess_options=session_options(ort, threads), providers=providers)
                 del data
                 _return_freed_memory()
                 return session
@@ -127,7 +127,7 @@ def _create_session(path: str, providers: list[str], threads: int | None, cpu_re
                                 f"onnx and onnxruntime-extensions ({exc.name} is missing), or export with "
                                 "--iac-form onnx") from None
             return ort_session(path, providers=providers, threads=threads)
-        return ort.InferenceSession(path, sess_options=_session_options(ort, threads), providers=providers)
+        return ort.InferenceSession(path, sess_options=session_options(ort, threads), providers=providers)
     except IfanError:
         raise
     except Exception as exc:  # onnxruntime and onnx raise their own types for bad files
