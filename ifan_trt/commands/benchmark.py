@@ -19,11 +19,11 @@ TRT_PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")  # engines are built for 
 
 
 def register(subparsers) -> None:
-    p = arg_groups.add_command(
-        subparsers, "benchmark", "every precision of a model: size, latency, PSNR/SSIM in one table",
-        "Prepare FP32, FP16, INT8, INT8+FP16 and CPU-INT8 graphs of one model (and TensorRT engines where TensorRT "
-        "and a GPU are present), run each, and write one table: terminal, benchmark.md, benchmark.csv, "
-        "benchmark.json, benchmark.png. Finished rows are reused.", run)
+    p = arg_groups.add_command(subparsers, "benchmark", "every precision of a model: size, latency, PSNR/SSIM in one table",
+                               "Prepare FP32, FP16, INT8, INT8+FP16 and CPU-INT8 graphs of one model (and TensorRT "
+                               "engines where TensorRT and a GPU are present), run each, and write one table: "
+                               "terminal, benchmark.md, benchmark.csv, benchmark.json, benchmark.png. Finished rows "
+                               "are reused.", run)
     arg_groups.add_model(p, kinds=("checkpoint", "onnx"), backend=False, device="cpu", checkpoint_options=False,
                          description="none given: the bundled model; a checkpoint is exported first")
     p.add_argument("--data", required=True, type=Path,

@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     source = parse_source(args.source, args.width, args.height, args.fps)
     if source.kind == "file" and record is not None:
         check_not_input(record, [source.target], what="--record")
-    resolve_backend(args.backend, args.checkpoint, args.onnx, args.engine)  # option errors before any camera opens
+    arg_groups.check_model_options(args)  # option errors before any camera opens
+    resolve_backend(args.backend, args.checkpoint, args.onnx, args.engine)
     build = opencv_build()
     print(f"ifan demo: {build.describe()}; source: {source.label}", file=sys.stderr)
     options = DemoOptions(view=args.view, headless=args.headless, record=record, output=args.output,

@@ -33,6 +33,7 @@ def run(args) -> int:
         check_not_input(args.table, [args.checkpoint, args.onnx, args.engine, args.csv], what="--table")
         check_output_file(args.table, args.overwrite, create_parent=True, what="--table")
     arg_groups.check_json(args, [args.checkpoint, args.onnx, args.engine, args.csv, args.table])
+    arg_groups.check_model_options(args)
     summary = evaluate_folder(args.data, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
                               csv_path=args.csv, save_dir=args.save_dir, official_crop=args.crop_official,
                               threads=args.threads, limit=args.limit, backend=args.backend, device=args.device,

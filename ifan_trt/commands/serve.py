@@ -11,11 +11,11 @@ from . import args as arg_groups
 
 
 def register(subparsers) -> None:
-    p = arg_groups.add_command(
-        subparsers, "serve", "serve the model on Triton Inference Server (HTTP/gRPC, dynamic batching)",
-        "Serve the model on Triton Inference Server (PyTriton; needs the serve extra). Models 'ifan' (UINT8) and "
-        "'ifan_uint16' (UINT16) take `image` [N, H, W, C] (C = 1, 3 or 4, RGB order) and return the deblurred "
-        "images in the same shape and type.", run)
+    p = arg_groups.add_command(subparsers, "serve", "serve the model on Triton Inference Server (HTTP/gRPC, dynamic "
+                                                    "batching)",
+                               "Serve the model on Triton Inference Server (PyTriton; needs the serve extra). Models "
+                               "'ifan' (UINT8) and 'ifan_uint16' (UINT16) take `image` [N, H, W, C] (C = 1, 3 or 4, "
+                               "RGB order) and return the deblurred images in the same shape and type.", run)
     arg_groups.add_model(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: local connections only; 0.0.0.0: every interface)")
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.runtime.backends import open_executor
     from ifan_trt.runtime.serve import ServeOptions, serve
 
+    arg_groups.check_model_options(args)
     options = ServeOptions(host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
                            metrics_port=args.metrics_port, instances=args.instances, max_batch=args.max_batch,
                            max_queue_delay_us=args.max_queue_delay_us, max_image_pixels=args.max_image_pixels,

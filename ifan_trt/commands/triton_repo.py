@@ -11,11 +11,12 @@ from . import args as arg_groups
 
 
 def register(subparsers) -> None:
-    p = arg_groups.add_command(
-        subparsers, "triton-repo", "write a Triton Inference Server model repository (TensorRT engine or ONNX)",
-        "Write a standard Triton model repository: MODEL is a TensorRT engine (with its .json sidecar; platform "
-        "tensorrt_plan) or the standard-op ONNX export (`ifan export --iac onnx`; platform onnxruntime_onnx). The "
-        "repository serves the raw network: FP32 NCHW in [0, 1], height and width multiples of 8.", run)
+    p = arg_groups.add_command(subparsers, "triton-repo", "write a Triton Inference Server model repository (TensorRT "
+                                                          "engine or ONNX)",
+                               "Write a standard Triton model repository: MODEL is a TensorRT engine (with its .json "
+                               "sidecar; platform tensorrt_plan) or the standard-op ONNX export (`ifan export --iac "
+                               "onnx`; platform onnxruntime_onnx). The repository serves the raw network: FP32 NCHW "
+                               "in [0, 1], height and width multiples of 8.", run)
     p.add_argument("model", metavar="MODEL", type=Path, help="engine (.engine/.plan) or ONNX model (.onnx)")
     arg_groups.add_output(p, "model repository folder (a model already in it is never replaced)", required=True,
                           metavar="REPO")

@@ -12,26 +12,8 @@ import pytest
 from ifan_trt.cli import build_parser, main
 from ifan_trt.commands import args as arg_groups
 from ifan_trt.errors import IfanError
+from tests.helpers.cli import COMMAND_LINES as BASE
 
-# each command with its required arguments: enough to parse (nothing runs)
-BASE = {
-    "deblur": ["deblur", "in.png"],
-    "demo": ["demo"],
-    "profile": ["profile"],
-    "export": ["export", "-o", "m.onnx"],
-    "verify": ["verify", "m.onnx"],
-    "synth": ["synth", "-o", "set"],
-    "train": ["train", "-o", "m.pth"],
-    "eval": ["eval", "--data", "set"],
-    "fp16": ["fp16", "m.onnx"],
-    "calibrate": ["calibrate", "m.onnx", "--images", "pics"],
-    "audit": ["audit", "--fp32", "a.onnx", "--candidate", "b.onnx"],
-    "build": ["build", "--onnx", "m.onnx", "-o", "m.plan"],
-    "serve": ["serve"],
-    "triton-repo": ["triton-repo", "m.onnx", "-o", "repo"],
-    "inspect": ["inspect", "m.onnx"],
-    "benchmark": ["benchmark", "--data", "set", "--out-dir", "out"],
-}
 # flags whose help is the same text everywhere (a repeatable model flag adds "; repeatable")
 SAME_HELP = ["--checkpoint", "--onnx", "--engine", "--backend", "--plugin", "--in-bit", "--iac-mode", "--overwrite",
              "--crop-official", "--tile", "--max-pixels", "--overlap", "--verbose", "--quiet", "--debug"]
