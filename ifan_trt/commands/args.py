@@ -28,10 +28,23 @@ MODEL_METAVAR = {"checkpoint": "CKPT", "onnx": "MODEL", "engine": "ENGINE"}
 
 def add_command(subparsers, name: str, help: str, description: str | None,
                 run: Callable[[argparse.Namespace], int], **kwargs) -> argparse.ArgumentParser:
-    """The parser of one `ifan` subcommand, dispatching to run(args) -> exit status."""
+    """The parser of one `ifan` subcommand, dispatching to run(args) -> exit status, with the
+    messages options every command takes."""
     p = subparsers.add_parser(name, help=help, description=description, **kwargs)
     p.set_defaults(func=run)
+    add_messages(p)
     return p
+
+
+def add_messages(p: argparse.ArgumentParser) -> None:
+    """--verbose / --quiet / --debug (cli.main applies them; also accepted before the command)."""
+    group = p.add_argument_group("messages")
+    group.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="also show third-party library logs (OpenCV, FFmpeg, ONNX Runtime, TensorRT)")
+    group.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="print only errors (no progress, no summary)")
+    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an internal error")
 
 
 def add_model(p: argparse.ArgumentParser, *, kinds: tuple[str, ...] = MODEL_KINDS, repeat: bool = False,
