@@ -54,26 +54,15 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: error: {message}")
 
 
-def add_common_options(p: argparse.ArgumentParser) -> None:
-    """--verbose / --quiet / --debug, on every command."""
-    group = p.add_argument_group("messages")
-    group.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
-                       help="also show third-party library logs (OpenCV, FFmpeg, ONNX Runtime, TensorRT)")
-    group.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
-                       help="print only errors (no progress, no summary)")
-    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help="show the traceback of an internal error")
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from .commands.args import add_messages  # inside: a missing OpenCV is reported by main
+
     parser = Parser(prog="ifan", description="IFAN defocus deblurring toolkit")
     parser.add_argument("--version", action="version", version=f"ifan-trt {__version__}")
-    add_common_options(parser)
+    add_messages(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(name, __package__).register(subparsers)
-    for sub in subparsers.choices.values():
-        add_common_options(sub)
     return parser
 
 

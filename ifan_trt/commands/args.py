@@ -1,34 +1,78 @@
-"""Argument groups shared by the commands: the same option has the same name, meaning and help
-in every command that takes it. A command adds the groups it needs, then its own options."""
+"""Argument groups shared by the commands: the same option has the same name, meaning, type, help
+and default in every command that takes it. A command registers itself with add_command, adds the
+groups it needs (with parameters where it needs a subset), then its own options."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from pathlib import Path
 
 from ifan_trt.contract import MODES
+from ifan_trt.errors import IfanError
 from ifan_trt.options import nonneg_int, positive_int, threads
 from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS
 from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
 
 BACKEND_HELP = ("auto, tensorrt, onnxruntime or torch (default auto: TensorRT for an engine on a GPU, "
                 "else ONNX Runtime, else PyTorch for a checkpoint)")
+MODEL_KINDS = ("checkpoint", "onnx", "engine")
+MODEL_HELP = {
+    "checkpoint": "official IFAN or ifan-trt checkpoint, or 'default' (the bundled model)",
+    "onnx": "exported ONNX model (run with ONNX Runtime), or 'default' (the bundled model's export: what runs "
+            "when no model is given and ONNX Runtime is installed)",
+    "engine": "TensorRT engine (its .json sidecar beside it)",
+}
+MODEL_METAVAR = {"checkpoint": "CKPT", "onnx": "MODEL", "engine": "ENGINE"}
 
 
-def add_model(p: argparse.ArgumentParser, *, backend: bool = True, checkpoint_options: bool = True) -> None:
-    """--checkpoint / --onnx / --engine (one of them; none: the bundled model), and how to run it."""
-    group = p.add_argument_group("model")
-    which = group.add_mutually_exclusive_group()
-    which.add_argument("--checkpoint", help="official IFAN or ifan-trt checkpoint, or 'default' (the bundled model)")
-    which.add_argument("--onnx", help="exported ONNX model (run with ONNX Runtime), or 'default' (the bundled "
-                                      "model's export: what runs when no model is given and ONNX Runtime is installed)")
-    which.add_argument("--engine", help="TensorRT engine (its .json sidecar beside it)")
+def add_command(subparsers, name: str, help: str, description: str | None,
+                run: Callable[[argparse.Namespace], int], **kwargs) -> argparse.ArgumentParser:
+    """The parser of one `ifan` subcommand, dispatching to run(args) -> exit status, with the
+    messages options every command takes."""
+    p = subparsers.add_parser(name, help=help, description=description, **kwargs)
+    p.set_defaults(func=run)
+    add_messages(p)
+    return p
+
+
+def add_messages(p: argparse.ArgumentParser) -> None:
+    """--verbose / --quiet / --debug (cli.main applies them; also accepted before the command)."""
+    group = p.add_argument_group("messages")
+    group.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="also show third-party library logs (OpenCV, FFmpeg, ONNX Runtime, TensorRT)")
+    group.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="print only errors (no progress, no summary)")
+    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an internal error")
+
+
+def add_model(p: argparse.ArgumentParser, *, kinds: tuple[str, ...] = MODEL_KINDS, repeat: bool = False,
+              backend: bool = True, device: str | None = "auto", threads_option: bool = True,
+              checkpoint_options: bool = True, title: str = "model", description: str | None = None):
+    """--checkpoint / --onnx / --engine (one of them, or with repeat each repeatable) and how to run
+    it: --backend, --device (with its default), --plugin (where engines are named), --threads, and
+    --in-bit / --iac-mode (where checkpoints are). Returns the group for a command's own options."""
+    group = p.add_argument_group(title, description)
+    which = group if repeat or len(kinds) == 1 else group.add_mutually_exclusive_group()
+    for kind in kinds:
+        if repeat:
+            which.add_argument(f"--{kind}", action="append", default=[], metavar=MODEL_METAVAR[kind],
+                               help=f"{MODEL_HELP[kind]}; repeatable")
+        else:
+            which.add_argument(f"--{kind}", metavar=MODEL_METAVAR[kind], help=MODEL_HELP[kind])
     if backend:
         group.add_argument("--backend", default="auto", help=BACKEND_HELP)
-        group.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
+    if device is not None:
+        group.add_argument("--device", default=device,
+                           help=f"ONNX Runtime device: auto, cpu, cuda, tensorrt (default {device})")
+    if "engine" in kinds:
         add_plugin(group)
-    group.add_argument("--threads", type=threads, help="CPU threads for ONNX Runtime / PyTorch")
-    if checkpoint_options:
+    if threads_option:
+        group.add_argument("--threads", type=threads, help="CPU threads for ONNX Runtime / PyTorch")
+    if checkpoint_options and "checkpoint" in kinds:
         add_checkpoint_options(group)
+    return group
 
 
 def add_plugin(group) -> None:
@@ -43,9 +87,42 @@ def add_checkpoint_options(group) -> None:
                        help="IAC mode for official checkpoints (default: official, what they were trained with)")
 
 
+def add_output(p: argparse.ArgumentParser, help: str, *, required: bool = False, metavar: str = "OUT",
+               aliases: tuple[str, ...] = ()) -> None:
+    """-o / --output: what the command writes (older spellings stay accepted as aliases)."""
+    p.add_argument("-o", "--output", *aliases, dest="output", type=Path, required=required, metavar=metavar,
+                   help=help)
+
+
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs never are)")
+
+
+def add_json(p: argparse.ArgumentParser, what: str = "the report") -> None:
+    """--json FILE: a report with the machine, the versions and the command line (ifan_trt.reports);
+    an existing FILE is refused unless --overwrite, as every output."""
+    p.add_argument("--json", metavar="FILE", help=f"write {what} as JSON (with machine, versions, command)")
+
+
+def check_json(args: argparse.Namespace, inputs=(), data_folders=()) -> None:
+    """--json's path, before any work: new (or --overwrite), no input of the run, outside its data."""
+    from ifan_trt.files import check_not_input, check_output_file
+
+    if args.json:
+        check_not_input(args.json, inputs, data_folders, what="--json")
+        check_output_file(args.json, args.overwrite, what="--json")
+
+
+def add_size(p, flag: str, what: str, default: str | None = None, metavar: str = "HxW", type=None) -> None:
+    """An image size (HxW, rows first) or tensor shape (BxCxHxW), read by ifan_trt.sizes (when used,
+    or at parse time through type), so that its errors name the option and show an example."""
+    tail = f" (default: {default})" if default else ""
+    p.add_argument(flag, default=default, metavar=metavar, type=type, help=f"{what}{tail}")
+
+
 def add_tiling(p: argparse.ArgumentParser, *, overlap: bool = True) -> None:
     group = p.add_argument_group("tiling")
-    group.add_argument("--tile", metavar="HxW", help="run in tiles of this size (multiples of 8)")
+    add_size(group, "--tile", "run in tiles of this size (multiples of 8)")
     group.add_argument("--max-pixels", type=positive_int, metavar="N",
                        help=f"tile inputs larger than N pixels (memory budget; default {DEFAULT_MAX_PIXELS})")
     if overlap:
@@ -69,5 +146,13 @@ def add_crop_official(p: argparse.ArgumentParser) -> None:
                    help="crop to a multiple of 8 as the official evaluation does, instead of pad and crop back")
 
 
-def add_overwrite(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs never are)")
+def check_model_options(args: argparse.Namespace) -> None:
+    """Options that apply to none of the named models are an error, before any model opens."""
+    if getattr(args, "plugin", None) and not args.engine:
+        raise IfanError("--plugin: applies to TensorRT engines only (--engine FILE)")
+    exported_only = (getattr(args, "onnx", None) or getattr(args, "engine", None)) and not getattr(args, "checkpoint", None)
+    if exported_only:  # exported models record their input depth and IAC mode
+        for flag, value in (("--in-bit", getattr(args, "in_bit", None)), ("--iac-mode", getattr(args, "iac_mode", None))):
+            if value is not None:
+                raise IfanError(f"{flag}: applies to checkpoints only; an ONNX model or engine records it "
+                                "(export again with the checkpoint to change it)")

@@ -12,23 +12,23 @@ from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, same_file
 from ifan_trt.options import add_decode_budget, float_range, positive_int
 
+from . import args as arg_groups
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "audit", help="PSNR/SSIM/max error of a reduced-precision graph against the FP32 graph",
-        description="Run both graphs in ONNX Runtime (CPU) on a folder of images and compare outputs. "
-                    "Exits 1 when any image is below --min-psnr.")
+    p = arg_groups.add_command(subparsers, "audit", "PSNR/SSIM/max error of a reduced-precision graph against the FP32 graph",
+                               "Run both graphs in ONNX Runtime (CPU) on a folder of images and compare outputs. "
+                               "Exits 1 when any image is below --min-psnr.", run)
     p.add_argument("--fp32", type=Path, required=True, help="the FP32 reference graph ('default': the bundled one)")
     p.add_argument("--candidate", type=Path, required=True, help="the FP16/INT8 graph to check")
     p.add_argument("--images", type=Path, help="folder of images (default: the bundled samples)")
     p.add_argument("--count", type=positive_int, help="use only the first N images")
-    p.add_argument("--size", help="centre crop HxW (default: whole image cropped to a multiple of 8)")
+    arg_groups.add_size(p, "--size", "centre crop (default: whole image cropped to a multiple of 8)")
     p.add_argument("--min-psnr", type=float_range(0.0, 200.0), default=45.0, help="fail below this PSNR in dB (default: %(default)s)")
-    p.add_argument("--json", type=Path, help="write the results as JSON")
+    arg_groups.add_json(p, "the results")
     p.add_argument("--plot", type=Path, help="write PSNR per image as a PNG (needs matplotlib)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing --json / --plot files")
+    arg_groups.add_overwrite(p)
     add_decode_budget(p)
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -9,39 +9,39 @@ import sys
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.options import nonneg_int, positive_int
 from ifan_trt.runtime.benchmark import (PRECISIONS, Bench, Model, Settings, data_pairs, measure_rows,
                                         previous_state, sha256_file, content_key, log)
+
+from . import args as arg_groups
 
 TRT_PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")  # engines are built for these
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "benchmark", help="every precision of a model: size, latency, PSNR/SSIM in one table",
-        description="Prepare FP32, FP16, INT8, INT8+FP16 and CPU-INT8 graphs of one model (and TensorRT engines "
-                    "where TensorRT and a GPU are present), run each, and write one table: terminal, "
-                    "benchmark.md, benchmark.csv, benchmark.json, benchmark.png. Finished rows are reused.")
-    model = p.add_mutually_exclusive_group()
-    model.add_argument("--checkpoint", help="checkpoint to export first, or 'default' (the default: the bundled model)")
-    model.add_argument("--onnx", help="FP32 ONNX export to start from ('default': the bundled one)")
+    p = arg_groups.add_command(subparsers, "benchmark", "every precision of a model: size, latency, PSNR/SSIM in one table",
+                               "Prepare FP32, FP16, INT8, INT8+FP16 and CPU-INT8 graphs of one model (and TensorRT "
+                               "engines where TensorRT and a GPU are present), run each, and write one table: "
+                               "terminal, benchmark.md, benchmark.csv, benchmark.json, benchmark.png. Finished rows "
+                               "are reused.", run)
+    arg_groups.add_model(p, kinds=("checkpoint", "onnx"), backend=False, device="cpu", checkpoint_options=False,
+                         description="none given: the bundled model; a checkpoint is exported first")
     p.add_argument("--data", required=True, type=Path,
                    help="test set with ground truth: source/target (as `ifan synth` writes), DPDD or RealDOF")
-    p.add_argument("--shape", default="1x3x384x512", metavar="BxCxHxW", help="latency shape (default %(default)s)")
+    arg_groups.add_size(p, "--shape", "latency shape", "1x3x384x512", metavar="BxCxHxW")
     p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
                    help="precisions to prepare and run (default: all; fp32 always runs, it is the reference)")
     p.add_argument("--out-dir", required=True, type=Path, help="folder for the models, outputs and reports")
     p.add_argument("--calib-images", type=Path,
                    help="calibration/measurement images (default: --data's sources; better a separate set)")
-    p.add_argument("--calib-count", type=int, default=32, help="calibration images (default %(default)s)")
-    p.add_argument("--calib-size", default="256x256", metavar="HxW", help="calibration crop (default %(default)s)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default %(default)s)")
-    p.add_argument("--iterations", type=int, default=10, help="timed runs per model (default %(default)s)")
-    p.add_argument("--limit", type=int, help="only the first N image pairs")
-    p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime")
-    p.add_argument("--device", default="cpu", help="ONNX Runtime device: cpu, cuda, tensorrt (default %(default)s)")
+    p.add_argument("--calib-count", type=positive_int, default=32, help="calibration images (default %(default)s)")
+    arg_groups.add_size(p, "--calib-size", "calibration crop", "256x256")
+    p.add_argument("--warmup", type=nonneg_int, default=2, help="untimed runs first (default %(default)s)")
+    p.add_argument("--iterations", type=positive_int, default=10, help="timed runs per model (default %(default)s)")
+    p.add_argument("--limit", type=positive_int, help="only the first N image pairs")
     p.add_argument("--no-engines", action="store_true", help="skip TensorRT engines even where a GPU is present")
-    p.add_argument("--json", type=Path, metavar="FILE", help="also write benchmark.json's content here")
-    p.set_defaults(func=run)
+    arg_groups.add_json(p, "benchmark.json's content")
+    arg_groups.add_overwrite(p)
 
 
 def run(args) -> int:
@@ -49,10 +49,9 @@ def run(args) -> int:
     from ifan_trt.sizes import parse_model_size, parse_tensor_shape
     from ifan_trt.table import format_table
 
-    if args.warmup < 0 or args.iterations < 1 or (args.limit is not None and args.limit < 1):
-        raise IfanError("--warmup must be >= 0, --iterations and --limit >= 1")
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise IfanError(f"{args.out_dir}: exists and is not a folder (--out-dir)")
+    arg_groups.check_json(args, [args.onnx, args.checkpoint, args.out_dir / "benchmark.json"], [args.data])
     settings = Settings(data=args.data, out_dir=args.out_dir, shape=parse_tensor_shape(args.shape, "--shape"),
                         precisions=tuple(args.precisions), calib_images=args.calib_images,
                         calib_count=args.calib_count, calib_size=parse_model_size(args.calib_size, "--calib-size"), warmup=args.warmup,
@@ -72,7 +71,7 @@ def run(args) -> int:
     if args.json:
         from ifan_trt.files import write_bytes
 
-        write_bytes(args.json, (args.out_dir / "benchmark.json").read_bytes(), overwrite=True)
+        write_bytes(args.json, (args.out_dir / "benchmark.json").read_bytes(), overwrite=args.overwrite)
     return 0
 
 

@@ -27,10 +27,9 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("build", help="build a TensorRT engine (FP32/FP16/INT8) from an ONNX export",
-                              description=__doc__.split("\n\n")[0])
+    p = arg_groups.add_command(subparsers, "build", "build a TensorRT engine (FP32/FP16/INT8) from an ONNX export",
+                               __doc__.split("\n\n")[0], run)
     add_arguments(p)
-    p.set_defaults(func=run)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -10,32 +10,32 @@ from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input
 from ifan_trt.options import add_decode_budget, positive_int
 
+from . import args as arg_groups
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "calibrate", help="INT8 Q/DQ graph calibrated on images (optionally FP16 elsewhere)",
-        description="Insert TensorRT-style Q/DQ nodes (symmetric INT8, per-channel weights, per-tensor "
-                    "activations, convolution inputs only, IAC left float) calibrated with ONNX Runtime.")
+    p = arg_groups.add_command(subparsers, "calibrate", "INT8 Q/DQ graph calibrated on images (optionally FP16 elsewhere)",
+                               "Insert TensorRT-style Q/DQ nodes (symmetric INT8, per-channel weights, per-tensor "
+                               "activations, convolution inputs only, IAC left float) calibrated with ONNX Runtime.",
+                               run)
     p.add_argument("model", type=Path,
                    help="FP32 ONNX export (either IAC form), a checkpoint (.pth, exported first) or 'default'")
     p.add_argument("--images", type=Path, required=True, help="folder of calibration images")
     p.add_argument("--target", choices=("tensorrt", "cpu"), default="tensorrt",
                    help="tensorrt: symmetric Q/DQ on conv inputs (for `ifan build`); cpu: the graph ONNX Runtime's "
                         "CPU provider runs in INT8 (CPU rewrites, DQ -> op -> Q units, UINT8 activations)")
-    p.add_argument("-o", "--output", type=Path,
-                   help="output ONNX (default: MODEL.int8.onnx / MODEL.int8-fp16.onnx / MODEL.int8-cpu.onnx)")
+    arg_groups.add_output(p, "output ONNX (default: MODEL.int8.onnx / MODEL.int8-fp16.onnx / MODEL.int8-cpu.onnx)")
     p.add_argument("--method", choices=int8.METHODS, default="percentile",
                    help="range method (default: %(default)s, the most accurate and fastest in the bench/README.md measurements)")
     p.add_argument("--count", type=positive_int, default=prepare.DEFAULT_CALIB_COUNT,
                    help="number of images (first by name, default: %(default)s)")
-    p.add_argument("--size", default="256x256", help="calibration crop HxW (default: %(default)s)")
+    arg_groups.add_size(p, "--size", "calibration crop", "256x256")
     p.add_argument("--cache", type=Path, help="calibration cache JSON (default: OUTPUT with .calib.json)")
     p.add_argument("--fp16", action="store_true", help="the int8-fp16 graph: FP16 outside the Q/DQ")
     p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME",
                    help="with --fp16: op types or node names kept FP32")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    arg_groups.add_overwrite(p)
     add_decode_budget(p)
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

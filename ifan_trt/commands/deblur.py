@@ -23,14 +23,13 @@ if TYPE_CHECKING:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("deblur", help="deblur images and videos (files, folders, globs)",
-                              description="Deblur images and videos. OUT is a file for a single input file, "
-                                          "else a folder. Videos keep their frame count, size and frame rate.")
+    p = arg_groups.add_command(subparsers, "deblur", "deblur images and videos (files, folders, globs)",
+                               "Deblur images and videos. OUT is a file for a single input file, else a folder. "
+                               "Videos keep their frame count, size and frame rate.", run)
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help=f"image files, folders or glob patterns; video files ({', '.join(VIDEO_EXTENSIONS)})")
-    p.add_argument("-o", "--output", metavar="OUT",
-                   help="output file (one input) or folder (default for one image: NAME.deblurred.EXT in the "
-                        "current folder)")
+    arg_groups.add_output(p, "output file (one input) or folder (default for one image: NAME.deblurred.EXT in "
+                             "the current folder)")
     arg_groups.add_model(p)
     p.add_argument("--batch", type=positive_int,
                    help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
@@ -46,8 +45,8 @@ def register(subparsers) -> None:
                    help="also write input and output side by side to FILE (one input)")
     p.add_argument("--server", metavar="URL",
                    help="send the images to an `ifan serve` server (http://HOST:8000 or grpc://HOST:8001)")
-    p.add_argument("--concurrency", type=int, default=4, metavar="K", help="requests in flight with --server (default 4)")
-    p.set_defaults(func=run)
+    p.add_argument("--concurrency", type=positive_int, default=4, metavar="K",
+                   help="requests in flight with --server (default 4)")
 
 
 def _options(args) -> DeblurOptions:
@@ -84,13 +83,7 @@ def _check_request(args, jobs) -> None:
         if Path(args.compare).resolve() == jobs[0].target.resolve():
             raise IfanError(f"--compare {args.compare}: is the output (-o); choose another file")
         check_targets([Job(jobs[0].source, Path(args.compare))], args.overwrite, views)
-    if args.plugin and not args.engine:
-        raise IfanError("--plugin: applies to TensorRT engines only (--engine FILE)")
-    if args.onnx or args.engine:  # exported models record their input depth and IAC mode
-        for flag, value in (("--in-bit", args.in_bit), ("--iac-mode", args.iac_mode)):
-            if value is not None:
-                raise IfanError(f"{flag}: applies to checkpoints only; an ONNX model or engine records it "
-                                "(export again with the checkpoint to change it)")
+    arg_groups.check_model_options(args)
 
 
 def _default_output(inputs: list[str]) -> str:

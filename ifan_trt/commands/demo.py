@@ -16,12 +16,11 @@ from . import args as arg_groups
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("demo", help="live deblurring from a camera, stream or video file",
-                              description="Live deblurring demo. SOURCE: a camera index (0), /dev/videoN, csi or "
-                                          "csi:N (Jetson CSI camera via GStreamer), an rtsp:// or http:// URL, "
-                                          "rtp://:PORT (what --output rtp:// sends), a GStreamer pipeline ending "
-                                          "in appsink, or a video file. Keys: q quits, "
-                                          "s saves a snapshot, space pauses.")
+    p = arg_groups.add_command(subparsers, "demo", "live deblurring from a camera, stream or video file",
+                               "Live deblurring demo. SOURCE: a camera index (0), /dev/videoN, csi or csi:N (Jetson "
+                               "CSI camera via GStreamer), an rtsp:// or http:// URL, rtp://:PORT (what --output "
+                               "rtp:// sends), a GStreamer pipeline ending in appsink, or a video file. Keys: q "
+                               "quits, s saves a snapshot, space pauses.", run)
     p.add_argument("source", nargs="?", default="0", help="video source (default: camera 0)")
     arg_groups.add_model(p)
     p.add_argument("--view", choices=("side", "wipe"), default="side",
@@ -32,8 +31,7 @@ def register(subparsers) -> None:
                                                     "one picture per source frame (it lasts as long as the source)")
     p.add_argument("--output", metavar="STREAM", help="stream what is shown: rtp://HOST:PORT (Motion-JPEG over "
                                                       "RTP/UDP) or a GStreamer pipeline starting with appsrc")
-    p.add_argument("--json", metavar="FILE", help="write the latency percentiles, frame counts, source, model, "
-                                                  "backend, precision and machine to FILE")
+    arg_groups.add_json(p, "the latency percentiles, frame counts, source, model, backend and precision")
     arg_groups.add_overwrite(p)
     p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default .)")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames from the source")
@@ -47,7 +45,6 @@ def register(subparsers) -> None:
     p.add_argument("--no-pace", action="store_true",
                    help="read video files as fast as possible instead of at their frame rate")
     arg_groups.add_tiling(p, overlap=False)
-    p.set_defaults(func=run)
 
 
 def _check_outputs(args) -> tuple[Path | None, Path | None]:
@@ -66,10 +63,8 @@ def _check_outputs(args) -> tuple[Path | None, Path | None]:
                             "starting with appsrc (files go to --record)")
         if not opencv_build().gstreamer:
             raise IfanError(f"--output {args.output}: streaming needs an OpenCV built with GStreamer; {GSTREAMER_FIX}")
-    json_path = Path(args.json) if args.json else None
-    if json_path is not None:
-        check_output_file(json_path, args.overwrite, what="--json")
-    return record, json_path
+    arg_groups.check_json(args)
+    return record, Path(args.json) if args.json else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     source = parse_source(args.source, args.width, args.height, args.fps)
     if source.kind == "file" and record is not None:
         check_not_input(record, [source.target], what="--record")
-    resolve_backend(args.backend, args.checkpoint, args.onnx, args.engine)  # option errors before any camera opens
+    arg_groups.check_model_options(args)  # option errors before any camera opens
+    resolve_backend(args.backend, args.checkpoint, args.onnx, args.engine)
     build = opencv_build()
     print(f"ifan demo: {build.describe()}; source: {source.label}", file=sys.stderr)
     options = DemoOptions(view=args.view, headless=args.headless, record=record, output=args.output,

@@ -10,15 +10,15 @@ from . import args as arg_groups
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("eval", help="PSNR/SSIM/MAE of a model on DPDD, RealDOF or source/target folders",
-                              description="PSNR, SSIM and MAE of a model on a test set, per image and as a "
-                                          "paper-style table with the input's row.")
+    p = arg_groups.add_command(subparsers, "eval", "PSNR/SSIM/MAE of a model on DPDD, RealDOF or source/target folders",
+                               "PSNR, SSIM and MAE of a model on a test set, per image and as a paper-style table "
+                               "with the input's row.", run)
     p.add_argument("--data", required=True, help="test set folder (DPDD root, RealDOF root or source/target)")
     arg_groups.add_model(p)
     p.add_argument("--csv", help="per-image metrics CSV (default: none)")
     p.add_argument("--table", help="also write the Markdown table to this file")
     p.add_argument("--save-dir", help="write the deblurred images here")
-    p.add_argument("--json", metavar="FILE", help="write the summary as JSON (with machine, versions, command)")
+    arg_groups.add_json(p, "the summary")
     arg_groups.add_crop_official(p)
     arg_groups.add_tiling(p)
     p.add_argument("--batch", type=positive_int, help="same-size images per run (default: the engine's "
@@ -26,13 +26,14 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N pairs")
     arg_groups.add_overwrite(p)
     add_decode_budget(p)
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:
     if args.table:  # before any image is scored
         check_not_input(args.table, [args.checkpoint, args.onnx, args.engine, args.csv], what="--table")
         check_output_file(args.table, args.overwrite, create_parent=True, what="--table")
+    arg_groups.check_json(args, [args.checkpoint, args.onnx, args.engine, args.csv, args.table])
+    arg_groups.check_model_options(args)
     summary = evaluate_folder(args.data, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
                               csv_path=args.csv, save_dir=args.save_dir, official_crop=args.crop_official,
                               threads=args.threads, limit=args.limit, backend=args.backend, device=args.device,

@@ -6,35 +6,30 @@ import argparse
 
 from ..files import check_not_input, check_output_file
 from ..options import opset, positive_int
+from . import args as arg_groups
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "export", help="export a checkpoint to ONNX",
-        description="Export an IFAN checkpoint (official or ifan-trt) to ONNX with dynamic batch, "
-                    "height and width, named I/O (input[, left, right] -> output) and ifan.* metadata.")
-    p.add_argument("--checkpoint", help="official IFAN checkpoint or ifan-trt checkpoint "
-                                        "(default: the bundled model)")
-    p.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    p = arg_groups.add_command(subparsers, "export", "export a checkpoint to ONNX",
+                               "Export an IFAN checkpoint (official or ifan-trt) to ONNX with dynamic batch, height "
+                               "and width, named I/O (input[, left, right] -> output) and ifan.* metadata.", run)
+    arg_groups.add_model(p, kinds=("checkpoint",), backend=False, device=None, threads_option=False,
+                         description="none given: the bundled model")
+    arg_groups.add_output(p, "ONNX file to write", required=True)
     p.add_argument("--iac", "--iac-form", dest="iac", choices=("plugin", "onnx"), default="plugin",
                    help="IAC as one IFAN_IAC plugin node (TensorRT plugin) or as standard ONNX ops "
                         "(runs anywhere) (default: plugin)")
     p.add_argument("--iac-split", action="store_true",
                    help="one IAC node per iteration, each fed by its own slice of the filter predictor's "
                         "1x1 conv, so the filter tensor F is never written (lower peak memory)")
-    p.add_argument("--shape", metavar="HxW", help="static height and width (multiples of 8); default dynamic")
+    arg_groups.add_size(p, "--shape", "static height and width (multiples of 8); default dynamic")
     p.add_argument("--batch", type=positive_int, metavar="B", help="static batch size; default dynamic")
-    p.add_argument("--in-bit", type=int, choices=(8, 16),
-                   help="input bit depth (official checkpoints do not record it: 16 for IFAN_16bit)")
-    p.add_argument("--iac-mode", choices=("official", "corrected"),
-                   help="IAC arithmetic (official checkpoints: official, the default)")
     p.add_argument("--no-prune", action="store_true",
                    help="keep the filter predictor's never-read kernel2 rows (full filter layout)")
     p.add_argument("--opset", type=opset, default=None, help="ONNX opset (18 to 23; default 19)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    arg_groups.add_overwrite(p)
     p.add_argument("--verify", action="store_true",
                    help="then check the file and compare ONNX Runtime with PyTorch (as `ifan verify`)")
-    p.set_defaults(func=run)
 
 
 def peak_line(path, shape, batch: int) -> str:

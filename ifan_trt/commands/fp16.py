@@ -9,6 +9,8 @@ from ifan_trt.calib.fp16 import DEFAULT_MAX_REL_ERROR
 from ifan_trt.files import check_not_input, check_output_file
 from ifan_trt.options import add_decode_budget, positive_float, positive_int
 
+from . import args as arg_groups
+
 
 def check_output(out: Path, inputs: list, data_folders: list, overwrite: bool) -> None:
     """Before any export or measurement: the output is new (or --overwrite) and no input."""
@@ -21,27 +23,25 @@ def default_output(src: Path, suffix: str) -> Path:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "fp16", help="FP16 graph with FP32 I/O, sensitive nodes kept FP32 by measurement",
-        description="Convert an FP32 IFAN export to FP16 (inputs/outputs stay FP32). Every node is "
-                    "measured on real images: nodes whose activations approach the FP16 range or whose "
-                    "FP16 rounding error is large stay FP32.")
+    p = arg_groups.add_command(subparsers, "fp16", "FP16 graph with FP32 I/O, sensitive nodes kept FP32 by measurement",
+                               "Convert an FP32 IFAN export to FP16 (inputs/outputs stay FP32). Every node is "
+                               "measured on real images: nodes whose activations approach the FP16 range or whose "
+                               "FP16 rounding error is large stay FP32.", run)
     p.add_argument("model", type=Path,
                    help="FP32 ONNX export (either IAC form), a checkpoint (.pth, exported first) or 'default'")
-    p.add_argument("-o", "--output", type=Path, help="output ONNX (default: MODEL.fp16.onnx)")
+    arg_groups.add_output(p, "output ONNX (default: MODEL.fp16.onnx)")
     p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME",
                    help="op types (e.g. IFAN_IAC, ConvTranspose) or node names to keep FP32 in any case")
     p.add_argument("--images", type=Path, help="folder of images to measure on (default: the bundled samples)")
     p.add_argument("--count", type=positive_int, default=prepare.DEFAULT_MEASURE_COUNT,
                    help="images to use (default: %(default)s)")
-    p.add_argument("--size", default="256x256", help="measurement crop HxW (default: %(default)s)")
+    arg_groups.add_size(p, "--size", "measurement crop", "256x256")
     p.add_argument("--max-rel-error", type=positive_float, default=DEFAULT_MAX_REL_ERROR,
                    help="keep a node FP32 when its FP16 relative error exceeds this (default: %(default)g)")
     p.add_argument("--no-measure", action="store_true", help="convert without measuring (only --keep-fp32 stays FP32)")
     p.add_argument("--all", action="store_true", help="print every node in the report, not only the worst")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    arg_groups.add_overwrite(p)
     add_decode_budget(p)
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

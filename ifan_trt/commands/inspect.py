@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from . import args as arg_groups
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "inspect", help="show what a model file is (variant, N, IAC, precision, shapes, hashes)",
-        description="Variant, N, IAC mode and form, precision, input bit depth, shapes (static or dynamic) "
-                    "or engine profiles, opset, plugin, file hashes; TensorRT version and GPU for engines.")
+    p = arg_groups.add_command(subparsers, "inspect", "show what a model file is (variant, N, IAC, precision, "
+                                                      "shapes, hashes)",
+                               "Variant, N, IAC mode and form, precision, input bit depth, shapes (static or dynamic) "
+                               "or engine profiles, opset, plugin, file hashes; TensorRT version and GPU for engines.",
+                               run)
     p.add_argument("model", help="checkpoint, .onnx, or .engine/.plan with its .json sidecar; "
                                  "'default' for the bundled model (its ONNX export)")
-    p.add_argument("--json", metavar="FILE", help="write the facts as JSON (with machine, versions, command)")
-    p.set_defaults(func=run)
+    arg_groups.add_json(p, "the facts")
+    arg_groups.add_overwrite(p)
 
 
 def run(args) -> int:
@@ -20,7 +23,9 @@ def run(args) -> int:
 
     suffix = args.model.lower().rsplit(".", 1)[-1] if "." in args.model else ""
     kind = _KINDS.get(f".{suffix}", "checkpoint") if args.model != "default" else "onnx"
-    facts = inspect_model(named_model(kind, args.model, "MODEL"))
+    model = named_model(kind, args.model, "MODEL")
+    arg_groups.check_json(args, [model, f"{model}.json"])  # an engine's sidecar is an input too
+    facts = inspect_model(model)
     print(format_facts(facts))
     if facts.get("static_hw"):
         h, w = facts["static_hw"]

@@ -10,32 +10,29 @@ from pathlib import Path
 
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, check_output_folder
-from ifan_trt.options import float_range, int_range, threads
+from ifan_trt.options import float_range, int_range
+
+from . import args as arg_groups
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("profile", help="measure end-to-end latency per stage (compare several models)",
-                              description="Measure end-to-end latency (decode, preprocess, H2D, compute, D2H, "
-                                          "postprocess) of each model given; all are compared in one report.")
-    p.add_argument("--onnx", action="append", default=[], metavar="MODEL", help="ONNX model (repeatable)")
-    p.add_argument("--engine", action="append", default=[], metavar="ENGINE", help="TensorRT engine (repeatable)")
-    p.add_argument("--checkpoint", action="append", default=[], metavar="CKPT", help="PyTorch checkpoint (repeatable)")
+    p = arg_groups.add_command(subparsers, "profile", "measure end-to-end latency per stage (compare several models)",
+                               "Measure end-to-end latency (decode, preprocess, H2D, compute, D2H, postprocess) of "
+                               "each model given; all are compared in one report.", run)
+    arg_groups.add_model(p, repeat=True, backend=False, title="models (each runs on its own backend)")
     p.add_argument("--shape", action="append", metavar="BxCxHxW",
                    help="input shape (default 1x3x720x1280); repeat to profile every model at several shapes")
     p.add_argument("--warmup", type=int_range(0, 100000), default=3, help="untimed runs first (default 3)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--iterations", type=int_range(1, 10_000_000), default=None, help="timed runs (default 20)")
     group.add_argument("--duration", type=float_range(0.0, 86400.0, low_open=True), help="time each model for this many seconds instead")
-    p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt")
-    p.add_argument("--threads", type=threads, help="CPU threads for ONNX Runtime / PyTorch")
     p.add_argument("--no-layers", dest="layers", action="store_false",
                    help="skip the per-layer pass (engines: TensorRT's IProfiler, after the timed runs)")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    arg_groups.add_json(p)
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per model")
     p.add_argument("--png", metavar="FILE", help="write the latency histogram and stage breakdown")
     p.add_argument("--out-dir", metavar="DIR", help="write profile.json, profile.csv and profile.png here")
-    p.add_argument("--overwrite", action="store_true", help="replace existing report files")
-    p.set_defaults(func=run)
+    arg_groups.add_overwrite(p)
 
 
 def _models(args) -> list[tuple[str, str, dict]]:
@@ -59,15 +56,14 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.runtime.profiler import parse_shape, profile
 
     shapes = [parse_shape(text) for text in (args.shape or ["1x3x720x1280"])]
-    if args.warmup < 0 or (args.iterations is not None and args.iterations < 1) or \
-            (args.duration is not None and args.duration <= 0):
-        raise IfanError("--warmup must be >= 0, --iterations >= 1, --duration > 0")
     iterations = args.iterations or 20
     models = _models(args)
+    arg_groups.check_model_options(args)
     reports = _report_paths(args, [m[0] for m in models])
     results = []
     for label, (path, backend, kwargs) in zip(_labels([m[0] for m in models]), models):
-        with open_executor(backend, threads=args.threads, device=args.device, **kwargs) as executor:
+        with open_executor(backend, threads=args.threads, device=args.device, plugin=args.plugin,
+                           in_bit=args.in_bit, iac_mode=args.iac_mode, **kwargs) as executor:
             for shape in shapes:
                 text = "x".join(map(str, shape))
                 print(f"profiling {label} ({executor.describe()}) at {text}", file=sys.stderr)

@@ -8,6 +8,8 @@ from ifan_trt.errors import IfanError
 from ifan_trt.options import float_range, int_range, nonneg_int, probability
 from ifan_trt.sizes import parse_size
 
+from . import args as arg_groups
+
 
 def _size(text: str) -> tuple[int, int]:
     """--size HxW (rows first, as every size), at least 16x16."""
@@ -21,14 +23,14 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "synth", help="generate synthetic defocus pairs (source/ and target/)",
-        description="Sharp scenes with depth (redistributable skimage photos, dead leaves), "
-                    "thin-lens defocus with a disc or polygonal aperture, occlusion-aware "
-                    "compositing, sensor noise and optional JPEG. Deterministic from --seed.")
-    p.add_argument("--out", required=True, help="output folder")
+    p = arg_groups.add_command(subparsers, "synth", "generate synthetic defocus pairs (source/ and target/)",
+                               "Sharp scenes with depth (redistributable skimage photos, dead leaves), thin-lens "
+                               "defocus with a disc or polygonal aperture, occlusion-aware compositing, sensor noise "
+                               "and optional JPEG. Deterministic from --seed.", run)
+    arg_groups.add_output(p, "output folder (an existing set of the same size is replaced only with --overwrite)",
+                          required=True, metavar="DIR", aliases=("--out",))
     p.add_argument("--count", type=int_range(1, 1_000_000), default=30)
-    p.add_argument("--size", type=_size, default=(384, 512), help="HxW (default 384x512)")
+    arg_groups.add_size(p, "--size", "image size", "384x512", type=_size)
     p.add_argument("--seed", type=nonneg_int, default=1000, help="training uses seed 0 (and 1 for validation)")
     p.add_argument("--max-radius", type=float_range(0.0, 200.0), default=10.0, help="largest CoC radius in pixels")
     p.add_argument("--jpeg-prob", type=probability, default=0.0, help="share of sources JPEG-compressed")
@@ -36,8 +38,7 @@ def register(subparsers) -> None:
                    help="comma-separated skimage photos, 'all', 'train' (coffee held out) or 'none'")
     p.add_argument("--dual", action="store_true",
                    help="also dual-pixel views: DPDD layout test_c/, test_l/, test_r/")
-    p.add_argument("--overwrite", action="store_true", help="replace the images of an existing set of the same size")
-    p.set_defaults(func=run)
+    arg_groups.add_overwrite(p)
 
 
 def run(args) -> int:
@@ -56,7 +57,7 @@ def run(args) -> int:
         unknown = [p for p in photos if p not in synthetic.PHOTOS]
         if unknown:
             raise IfanError(f"--photos: unknown {', '.join(unknown)}; choose from {', '.join(synthetic.PHOTOS)}")
-    out = synthetic.write_dataset(args.out, args.count, args.size, args.seed, photos,
+    out = synthetic.write_dataset(args.output, args.count, args.size, args.seed, photos,
                                   args.max_radius, args.jpeg_prob, args.dual, overwrite=args.overwrite)
     print(f"wrote {args.count} pairs to {out}")
     return 0

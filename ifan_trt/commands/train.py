@@ -1,3 +1,16 @@
-"""`ifan train`: train IFAN on synthetic defocus on the CPU (see ifan_trt.training.train)."""
+"""`ifan train`: train IFAN on synthetic defocus on the CPU (the options and the run live with the
+training code, ifan_trt.training.train; the shared output options are added here)."""
 
-from ifan_trt.training.train import register  # noqa: F401  (the parser and run live with the training code)
+import argparse
+
+from ifan_trt.training import train
+
+from . import args as arg_groups
+
+
+def register(subparsers) -> None:
+    p = arg_groups.add_command(subparsers, "train", "train IFAN on synthetic defocus on the CPU", train.__doc__,
+                               train.run, formatter_class=argparse.RawDescriptionHelpFormatter)
+    arg_groups.add_output(p, "checkpoint to write (our format)", required=True, aliases=("--out",))
+    arg_groups.add_overwrite(p)
+    train.add_arguments(p)

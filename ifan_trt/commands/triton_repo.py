@@ -5,24 +5,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ifan_trt.options import nonneg_int, positive_int
+
+from . import args as arg_groups
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "triton-repo", help="write a Triton Inference Server model repository (TensorRT engine or ONNX)",
-        description="Write a standard Triton model repository: MODEL is a TensorRT engine (with its .json "
-                    "sidecar; platform tensorrt_plan) or the standard-op ONNX export (`ifan export --iac onnx`; "
-                    "platform onnxruntime_onnx). The repository serves the raw network: FP32 NCHW in [0, 1], "
-                    "height and width multiples of 8.")
+    p = arg_groups.add_command(subparsers, "triton-repo", "write a Triton Inference Server model repository (TensorRT "
+                                                          "engine or ONNX)",
+                               "Write a standard Triton model repository: MODEL is a TensorRT engine (with its .json "
+                               "sidecar; platform tensorrt_plan) or the standard-op ONNX export (`ifan export --iac "
+                               "onnx`; platform onnxruntime_onnx). The repository serves the raw network: FP32 NCHW "
+                               "in [0, 1], height and width multiples of 8.", run)
     p.add_argument("model", metavar="MODEL", type=Path, help="engine (.engine/.plan) or ONNX model (.onnx)")
-    p.add_argument("-o", "--output", required=True, type=Path, metavar="REPO", help="model repository folder")
+    arg_groups.add_output(p, "model repository folder (a model already in it is never replaced)", required=True,
+                          metavar="REPO")
     p.add_argument("--name", default="ifan", help="model name in the repository (default ifan)")
-    p.add_argument("--max-batch", type=int,
+    p.add_argument("--max-batch", type=positive_int,
                    help="largest batch Triton's dynamic batcher forms (default 8, or the engine's largest)")
-    p.add_argument("--instances", type=int, default=1, help="model instances (default 1)")
+    p.add_argument("--instances", type=positive_int, default=1, help="model instances (default 1)")
     p.add_argument("--kind", choices=("gpu", "cpu"), help="where the instances run (default gpu; cpu for ONNX only)")
-    p.add_argument("--max-queue-delay-us", type=int, default=2000,
+    p.add_argument("--max-queue-delay-us", type=nonneg_int, default=2000,
                    help="how long a request may wait for others to batch with, microseconds (default 2000)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

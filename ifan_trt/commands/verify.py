@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import argparse
+
 from ifan_trt.contract import META
+from ifan_trt.options import nonneg_float, positive_int
+
+from . import args as arg_groups
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "verify", help="check an exported ONNX graph against PyTorch",
-        description="onnx.checker full check, strict shape inference, then ONNX Runtime on the CPU "
-                    "(either IAC form) against the PyTorch model: max abs error and PSNR. Exit 1 "
-                    "above the tolerance.")
-    p.add_argument("onnx", help="ONNX file written by `ifan export`")
-    p.add_argument("--checkpoint", help="checkpoint the graph was exported from (default: the "
-                                        "bundled model if the graph came from it; otherwise only "
-                                        "the checks and a run, no reference)")
-    p.add_argument("--shape", metavar="HxW", help="image size to run (multiples of 8; default: the "
-                                                  "graph's static size or 120x200)")
-    p.add_argument("--batch", type=int, default=1, help="batch size to run (default 1)")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON (with machine, versions, command)")
-    p.add_argument("--tol", type=float, help="max abs error allowed (default by the graph's "
-                                             "precision: fp32 1e-4, fp16 5e-2, int8 0.25)")
-    p.set_defaults(func=run)
+    p = arg_groups.add_command(subparsers, "verify", "check an exported ONNX graph against PyTorch",
+                               "onnx.checker full check, strict shape inference, then ONNX Runtime on the CPU (either "
+                               "IAC form) against the PyTorch model: max abs error and PSNR. Exit 1 above the "
+                               "tolerance.", run)
+    p.add_argument("onnx", help="ONNX file written by `ifan export`, or 'default' (the bundled model's export)")
+    arg_groups.add_model(p, kinds=("checkpoint",), backend=False, device=None, threads_option=False,
+                         checkpoint_options=False, title="reference",
+                         description="the checkpoint the graph was exported from (none given: the bundled model if "
+                                     "the graph came from it; otherwise only the checks and a run, no reference)")
+    arg_groups.add_size(p, "--shape", "image size to run (multiples of 8; default: the graph's static size or 120x200)")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch size to run (default 1)")
+    arg_groups.add_json(p)
+    arg_groups.add_overwrite(p)
+    p.add_argument("--tol", type=nonneg_float, help="max abs error allowed (default by the graph's "
+                                                    "precision: fp32 1e-4, fp16 5e-2, int8 0.25)")
 
 
 def report_and_status(path, reference, shape, batch: int, tol: float | None, json_path=None) -> int:
@@ -42,7 +45,6 @@ def report_and_status(path, reference, shape, batch: int, tol: float | None, jso
 
 
 def run(args: argparse.Namespace) -> int:
-    from ifan_trt.errors import IfanError
     from ifan_trt.sizes import parse_model_size as parse_shape
 
     shape = parse_shape(args.shape) if args.shape else None
@@ -50,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
         from ifan_trt.weights import default_onnx_path
 
         args.onnx = str(default_onnx_path())
-    if args.batch < 1:
-        raise IfanError(f"--batch {args.batch}: must be >= 1")
+    arg_groups.check_json(args, [args.onnx, args.checkpoint])
     return report_and_status(args.onnx, args.checkpoint or _bundled_if_source(args.onnx), shape,
                              args.batch, args.tol, args.json)
 

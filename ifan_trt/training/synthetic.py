@@ -380,15 +380,15 @@ def check_dataset_folder(dirs: dict[str, Path], count: int, overwrite: bool) -> 
     names = {f"{i:05d}.png" for i in range(count)}
     for d in dirs.values():
         if d.exists() and not d.is_dir():
-            raise IfanError(f"--out {d}: is a file, not a folder")
-        check_output_folder(d, label=f"--out {d}")
+            raise IfanError(f"--output {d}: is a file, not a folder")
+        check_output_folder(d, label=f"--output {d}")
         present = sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) if d.is_dir() else []
         if present and not overwrite:
-            raise IfanError(f"--out {d}: already holds {len(present)} file(s); pass --overwrite to replace the "
+            raise IfanError(f"--output {d}: already holds {len(present)} file(s); pass --overwrite to replace the "
                             "set, or choose an empty folder")
         stale = [n for n in present if n not in names]
         if stale:
-            raise IfanError(f"--out {d}: holds {len(stale)} file(s) this run would not replace (e.g. {stale[0]}); "
+            raise IfanError(f"--output {d}: holds {len(stale)} file(s) this run would not replace (e.g. {stale[0]}); "
                             "they would mix into the new set; choose an empty folder")
 
 

@@ -35,15 +35,8 @@ WHY = ("ch=16 (feature width 64) and N=8: a quarter of the official width and ha
        "like the released checkpoints")
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train IFAN on synthetic defocus on the CPU",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    p.set_defaults(func=run)
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="checkpoint to write (our format)")
+    """The training options (`ifan train` adds -o/--output and --overwrite, shared by every command)."""
     p.add_argument("--ch", type=int_range(1, 128), default=16, help="base width ch1 (official 32)")
     p.add_argument("--n-iters", type=int_range(1, 64), default=8, help="IAC iterations N (official 17)")
     p.add_argument("--patch", type=positive_int, default=128, help="training patch size (multiple of 8)")
@@ -63,13 +56,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--max-radius", type=nonneg_float, default=10.0, help="largest CoC radius in px")
     p.add_argument("--jpeg-prob", type=probability, default=0.2)
-    p.add_argument("--threads", type=threads, default=2)
+    p.add_argument("--threads", type=threads, default=2, help="CPU threads for PyTorch (default 2)")
     p.add_argument("--ckpt-every-min", type=positive_float, default=5.0)
     p.add_argument("--log-every", type=positive_int, default=50)
     p.add_argument("--val-count", type=positive_int, default=8, help="fixed validation images (seed+1)")
     p.add_argument("--eval-data", help="folder for `ifan eval` on the final model (recorded in meta)")
     p.add_argument("--resume", action="store_true", help="continue from OUT.state.pt")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT (and OUT.state.pt)")
     p.add_argument("--init", help="start from this checkpoint's weights (fine-tuning: new optimizer "
                                   "and schedule; its training record is kept in meta['init_record'])")
 
@@ -168,14 +160,14 @@ def log(msg: str) -> None:
 
 def check_outputs(args) -> tuple[Path, Path]:
     """OUT and OUT.state.pt: new unless --resume or --overwrite, never the --init checkpoint."""
-    out = Path(args.out)
+    out = Path(args.output)
     state_path = out.with_name(out.name + ".state.pt")
     replace = args.resume or args.overwrite
     if args.eval_data and not Path(args.eval_data).is_dir():  # found now, not after the training
         raise IfanError(f"--eval-data {args.eval_data}: no such folder")
     for path in (out, state_path):
-        check_not_input(path, [args.init], [args.eval_data], what="--out")
-        check_output_file(path, overwrite=replace, create_parent=True, what="--out")
+        check_not_input(path, [args.init], [args.eval_data], what="--output")
+        check_output_file(path, overwrite=replace, create_parent=True, what="--output")
     return out, state_path
 
 

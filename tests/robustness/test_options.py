@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.cli import COMMAND_LINES as BASE
 from tests.robustness.hostile import check_invariants, error_line
 
 pytestmark = pytest.mark.timeout(60)
 
-# (command and its required arguments, option, bad value)
-BASE = {
-    "deblur": ["deblur", "in.png", "-o", "out.png"],
-    "train": ["train", "--out", "m.pth"],
-    "eval": ["eval", "--data", "set"],
-    "export": ["export", "-o", "m.onnx"],
-    "profile": ["profile", "--onnx", "m.onnx"],
-    "synth": ["synth", "--out", "set"],
-    "fp16": ["fp16", "m.onnx"],
-    "calibrate": ["calibrate", "m.onnx", "--images", "pics"],
-    "audit": ["audit", "--fp32", "a.onnx", "--candidate", "b.onnx"],
-    "build": ["build", "--onnx", "m.onnx", "-o", "m.plan"],
-    "demo": ["demo", "clip.avi", "--headless"],
-}
+# (command, option, bad value); each command with its required arguments: COMMAND_LINES
 BAD = [
     ("deblur", "--threads", "-1"), ("deblur", "--threads", "0"), ("deblur", "--threads", "many"),
     ("deblur", "--batch", "0"), ("deblur", "--batch", "-3"), ("deblur", "--batch", "1.5"),
@@ -47,6 +35,12 @@ BAD = [
     ("audit", "--count", "0"), ("audit", "--min-psnr", "nan"),
     ("build", "--calib-count", "0"), ("build", "--builder-optimization-level", "9"),
     ("demo", "--max-frames", "0"), ("demo", "--width", "0"), ("demo", "--fps", "0"), ("demo", "--threads", "0"),
+    ("deblur", "--concurrency", "0"), ("verify", "--batch", "0"), ("verify", "--tol", "nan"),
+    ("serve", "--http-port", "0"), ("serve", "--grpc-port", "70000"), ("serve", "--instances", "0"),
+    ("serve", "--max-batch", "0"), ("serve", "--max-queue-delay-us", "-1"), ("serve", "--max-image-pixels", "0"),
+    ("triton-repo", "--max-batch", "0"), ("triton-repo", "--instances", "0"),
+    ("benchmark", "--threads", "0"), ("benchmark", "--warmup", "-1"), ("benchmark", "--iterations", "0"),
+    ("benchmark", "--limit", "0"), ("benchmark", "--calib-count", "0"),
 ]
 
 

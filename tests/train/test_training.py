@@ -24,7 +24,7 @@ def test_tiny_run_records_and_resumes(tmp_path):
     assert first.config.ch == 8 and first.config.n_iters == 2 and first.config.iac_mode == "official"
     meta = first.meta
     assert meta["steps"] == 2 and meta["seed"] == 3 and meta["final"] is True
-    assert meta["command"].startswith(f"ifan train --out {out} --ch 8 --n-iters 2 --patch 32 --batch 1 ")
+    assert meta["command"].startswith(f"ifan train --output {out} --ch 8 --n-iters 2 --patch 32 --batch 1 ")
     assert " --seed 3 " in meta["command"] and "--resume" not in meta["command"]
     assert "val_psnr_model" in meta["history"][-1] and meta["why_this_size"]
     assert (tmp_path / "m.pth.state.pt").is_file()

@@ -1,0 +1,188 @@
+"""One CLI: every shared flag has the same spelling, destination, type and help in every command
+that takes it (args.py owns them); a bad value gives the same one-line usage error everywhere; the
+older spellings stay accepted; every writer refuses an existing output without --overwrite in the
+same words."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from ifan_trt.cli import build_parser, main
+from ifan_trt.commands import args as arg_groups
+from ifan_trt.errors import IfanError
+from tests.helpers.cli import COMMAND_LINES as BASE
+
+# flags whose help is the same text everywhere (a repeatable model flag adds "; repeatable")
+SAME_HELP = ["--checkpoint", "--onnx", "--engine", "--backend", "--plugin", "--in-bit", "--iac-mode", "--overwrite",
+             "--crop-official", "--tile", "--max-pixels", "--overlap", "--verbose", "--quiet", "--debug"]
+SHARED = SAME_HELP + ["--device", "--threads", "--json", "--output"]
+# declared by the command itself, on purpose: build's ONNX is required and its outputs are the
+# engine and its sidecar; demo's --output is a stream, not a file (it has no -o)
+OWN = {("build", "--onnx"), ("build", "--output"), ("build", "--json"), ("build", "--overwrite"),
+       ("demo", "--output")}
+
+
+LOCAL_ALIASES = {"--out"}  # the older spelling of synth's and train's -o/--output, kept there only
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def _occurrences(flag: str) -> dict[str, argparse.Action]:
+    found = {}
+    for name, parser in _commands().items():
+        for action in parser._actions:
+            if flag in action.option_strings and (name, flag) not in OWN:
+                found[name] = action
+    return found
+
+
+def test_every_command_is_covered():
+    assert sorted(_commands()) == sorted(BASE)
+
+
+@pytest.mark.parametrize("flag", SHARED)
+def test_a_shared_flag_is_the_same_everywhere(flag):
+    found = _occurrences(flag)
+    assert len(found) >= 2, (flag, sorted(found))
+    signatures = {name: (tuple(s for s in a.option_strings if s not in LOCAL_ALIASES), a.dest, a.type, a.choices,
+                         a.const) for name, a in found.items()}
+    assert len(set(signatures.values())) == 1, signatures
+    if flag in SAME_HELP:
+        helps = {name: a.help.removesuffix("; repeatable") for name, a in found.items()}
+        assert len(set(helps.values())) == 1, helps
+
+
+def test_the_shared_spellings():
+    assert _occurrences("--plugin")["deblur"].option_strings == ["--plugin", "--plugin-lib"]
+    assert _occurrences("--crop-official")["eval"].option_strings == ["--crop-official", "--official-crop"]
+    assert _occurrences("--output")["train"].option_strings == ["-o", "--output", "--out"]
+    assert _occurrences("--output")["synth"].option_strings == ["-o", "--output", "--out"]
+    assert _occurrences("--output")["fp16"].option_strings == ["-o", "--output"]
+    assert _occurrences("--json")["verify"].help == "write the report as JSON (with machine, versions, command)"
+
+
+def test_messages_options_on_every_command():
+    for name, parser in _commands().items():
+        flags = {s for a in parser._actions for s in a.option_strings}
+        assert {"--verbose", "--quiet", "--debug"} <= flags, name
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--threads", "0", "argument --threads: must be between 1 and 1024, got 0"),
+    ("--threads", "many", "argument --threads: expected an integer, got 'many'"),
+    ("--in-bit", "12", "argument --in-bit: invalid choice: 12 (choose from "),  # argparse quotes by version
+    ("--iac-mode", "exact", "argument --iac-mode: invalid choice: 'exact' (choose from "),
+])
+def test_a_bad_value_is_the_same_usage_line_everywhere(capsys, flag, value, message):
+    commands = sorted({name for name, parser in _commands().items()
+                       for a in parser._actions if flag in a.option_strings})
+    assert len(commands) >= 3, commands
+    lines = {}
+    for name in commands:
+        assert main([*BASE[name], flag, value]) == 2, name
+        err = capsys.readouterr().err
+        assert err.startswith(f"ifan {name}: error: {message}") and err.count("\n") == 1, (name, err)
+        lines[name] = err.removeprefix(f"ifan {name}: ")
+    assert len(set(lines.values())) == 1, lines
+
+
+@pytest.mark.parametrize("old,new,value", [
+    ("--plugin-lib", "--plugin", "lib.so"),
+    ("--official-crop", "--crop-official", None),
+    ("--out", "--output", "x"),
+    ("--iac-form", "--iac", "onnx"),
+])
+def test_old_spellings_are_still_accepted(old, new, value):
+    parser = build_parser()
+    commands = [name for name, p in _commands().items() if any(old in a.option_strings for a in p._actions)]
+    assert commands
+    for name in commands:
+        tail = [value] if value is not None else []
+        base = BASE[name][:1] if new == "--output" else BASE[name]  # the output is the flag under test
+        assert vars(parser.parse_args([*base, old, *tail])) == vars(parser.parse_args([*base, new, *tail])), name
+
+
+def test_options_for_no_named_model_are_refused():
+    def check(argv):
+        with pytest.raises(IfanError) as info:
+            arg_groups.check_model_options(build_parser().parse_args(argv))
+        return str(info.value)
+
+    assert check(["deblur", "in.png", "--onnx", "m.onnx", "--plugin", "x.so"]) == \
+        "--plugin: applies to TensorRT engines only (--engine FILE)"
+    assert check(["profile", "--onnx", "m.onnx", "--plugin", "x.so"]) == \
+        "--plugin: applies to TensorRT engines only (--engine FILE)"
+    assert check(["profile", "--onnx", "m.onnx", "--in-bit", "16"]).startswith("--in-bit: applies to checkpoints only")
+    # a checkpoint among the models: --in-bit applies to it
+    arg_groups.check_model_options(build_parser().parse_args(["profile", "--onnx", "m.onnx", "--checkpoint", "c.pth",
+                                                              "--in-bit", "16"]))
+
+
+def _image(path):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(path)
+
+
+def _touch(*paths):
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"existing")
+
+
+# (command line, files present, the output the refusal names)
+WRITERS = {
+    "deblur": (["deblur", "in.png", "-o", "out.png"], ["out.png"], "out.png"),
+    "export": (["export", "--checkpoint", "c.pth", "-o", "m.onnx"], ["c.pth", "m.onnx"], "m.onnx"),
+    "fp16": (["fp16", "m.onnx", "-o", "o.onnx"], ["m.onnx", "o.onnx"], "o.onnx"),
+    "calibrate": (["calibrate", "m.onnx", "--images", "pics"], ["m.onnx", "m.int8.onnx"], "m.int8.onnx"),
+    "build": (["build", "--onnx", "m.onnx", "-o", "m.plan"], ["m.onnx", "m.plan"], "m.plan"),
+    "train": (["train", "-o", "m.pth"], ["m.pth"], "--output m.pth"),
+    "verify": (["verify", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
+    "inspect": (["inspect", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
+    "audit": (["audit", "--fp32", "a.onnx", "--candidate", "b.onnx", "--json", "r.json"],
+              ["a.onnx", "b.onnx", "r.json"], "--json r.json"),
+    "profile": (["profile", "--onnx", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
+    "eval": (["eval", "--data", "set", "--json", "r.json"], ["r.json"], "--json r.json"),
+    "demo": (["demo", "clip.avi", "--headless", "--json", "r.json"], ["r.json"], "--json r.json"),
+    "benchmark": (["benchmark", "--onnx", "m.onnx", "--data", "set", "--out-dir", "out", "--json", "r.json"],
+                  ["m.onnx", "r.json"], "--json r.json"),
+}
+
+
+def test_every_writer_is_covered():
+    takes_overwrite = {name for name, p in _commands().items() if any("--overwrite" in a.option_strings
+                                                                      for a in p._actions)}
+    assert takes_overwrite == set(WRITERS) | {"synth"}  # synth refuses a non-empty set folder (its own test)
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_an_existing_output_is_refused_without_overwrite(tmp_path, monkeypatch, capsys, name):
+    argv, present, label = WRITERS[name]
+    monkeypatch.chdir(tmp_path)
+    _touch(*(tmp_path / p for p in present))
+    (tmp_path / "set" / "source").mkdir(parents=True)
+    (tmp_path / "pics").mkdir()
+    if name == "deblur":
+        _image(tmp_path / "in.png")
+    before = {p: (tmp_path / p).read_bytes() for p in present}
+    assert main(argv) == 1
+    assert capsys.readouterr().err == f"ifan {name}: error: {label}: exists; pass --overwrite to replace it\n"
+    assert {p: (tmp_path / p).read_bytes() for p in present} == before
+
+
+def test_inspect_json_with_overwrite_replaces_it(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    import json
+
+    from ifan_trt.weights import default_onnx_path
+
+    report = tmp_path / "r.json"
+    report.write_text("old")
+    assert main(["inspect", str(default_onnx_path()), "--json", str(report), "--overwrite"]) == 0
+    assert json.loads(report.read_text())["command"].endswith("--overwrite")
