@@ -34,8 +34,7 @@ def register(subparsers) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--onnx", type=Path, required=True, help="IFAN ONNX export (FP32, or already FP16/INT8)")
-    p.add_argument("-o", "--output", type=Path, required=True,
-                   help="engine file to write (a .json sidecar goes beside it)")
+    arg_groups.add_output(p, "engine file to write (a .json sidecar goes beside it)", required=True, metavar="ENGINE")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="engine precision; an FP32 graph is converted first (default: the graph's own)")
     p.add_argument("--calib-images", type=Path,
@@ -48,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
     arg_groups.add_plugin(p)
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
-    p.add_argument("--json", type=Path, metavar="FILE", help="also write the build report (the sidecar) as JSON")
+    arg_groups.add_json(p, "the build report (the sidecar)")
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
     p.add_argument("--builder-optimization-level", type=int_range(0, 5), metavar="0-5",
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
@@ -58,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="build the IAC as one IFAN_IAC layer per iteration, each fed by its own slice of the "
                         "filter conv, so the filters F are never written: auto when that lowers the peak of "
                         "live activations at the largest profile shape, on, off (default: %(default)s)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing engine and its sidecar")
+    arg_groups.add_overwrite(p)
     add_decode_budget(p)
     p.add_argument("--no-tf32", dest="tf32", action="store_false",
                    help="FP32 layers without TF32 math (Ampere and newer use TF32 by default, as TensorRT does)")
@@ -215,3 +214,7 @@ def check_outputs(args) -> None:
     for path in (args.output, Path(f"{args.output}.json")):
         check_not_input(path, inputs, [args.calib_images])
         check_output_file(path, getattr(args, "overwrite", False))
+    if getattr(args, "json", None) and Path(args.json).resolve() == Path(f"{args.output}.json").resolve():
+        raise IfanError(f"--json {args.json}: is the engine's sidecar; choose another file")
+    if getattr(args, "json", None):
+        arg_groups.check_json(args, inputs + [args.output], [args.calib_images])

@@ -18,10 +18,9 @@ from tests.helpers.cli import COMMAND_LINES as BASE
 SAME_HELP = ["--checkpoint", "--onnx", "--engine", "--backend", "--plugin", "--in-bit", "--iac-mode", "--overwrite",
              "--crop-official", "--tile", "--max-pixels", "--overlap", "--verbose", "--quiet", "--debug"]
 SHARED = SAME_HELP + ["--device", "--threads", "--json", "--output"]
-# declared by the command itself, on purpose: build's ONNX is required and its outputs are the
-# engine and its sidecar; demo's --output is a stream, not a file (it has no -o)
-OWN = {("build", "--onnx"), ("build", "--output"), ("build", "--json"), ("build", "--overwrite"),
-       ("demo", "--output")}
+# declared by the command itself, on purpose: build's ONNX is required; demo's --output is a
+# stream, not a file (it has no -o)
+OWN = {("build", "--onnx"), ("demo", "--output")}
 
 
 LOCAL_ALIASES = {"--out"}  # the older spelling of synth's and train's -o/--output, kept there only
@@ -174,6 +173,18 @@ def test_an_existing_output_is_refused_without_overwrite(tmp_path, monkeypatch, 
     assert main(argv) == 1
     assert capsys.readouterr().err == f"ifan {name}: error: {label}: exists; pass --overwrite to replace it\n"
     assert {p: (tmp_path / p).read_bytes() for p in present} == before
+
+
+def test_build_json_follows_the_output_rule(tmp_path, monkeypatch, capsys):
+    """build's --json: an existing file needs --overwrite, and it cannot be the engine's sidecar."""
+    monkeypatch.chdir(tmp_path)
+    _touch(tmp_path / "m.onnx", tmp_path / "r.json")
+    assert main(["build", "--onnx", "m.onnx", "-o", "m.plan", "--json", "r.json"]) == 1
+    assert capsys.readouterr().err == "ifan build: error: --json r.json: exists; pass --overwrite to replace it\n"
+    assert main(["build", "--onnx", "m.onnx", "-o", "m.plan", "--json", "m.plan.json"]) == 1
+    assert capsys.readouterr().err == ("ifan build: error: --json m.plan.json: is the engine's sidecar; "
+                                       "choose another file\n")
+    assert (tmp_path / "r.json").read_bytes() == b"existing" and not (tmp_path / "m.plan").exists()
 
 
 def test_inspect_json_with_overwrite_replaces_it(tmp_path, capsys):
