@@ -16,16 +16,8 @@ import numpy as np
 
 from ifan_trt.contract import SIZE_MULTIPLE
 from ifan_trt.errors import IfanError
-from ifan_trt.sizes import parse_model_size
-from ifan_trt.imageio import EXTENSIONS, read_image
+from ifan_trt.imageio import read_image
 
-
-
-def parse_size(text: str | None) -> tuple[int, int] | None:
-    """'HxW' -> (H, W), both positive multiples of 8; None stays None."""
-    if text is None:
-        return None
-    return parse_model_size(text, "--size")
 
 
 def bundled_images_dir() -> Path | None:

@@ -120,6 +120,27 @@ def add_size(p, flag: str, what: str, default: str | None = None, metavar: str =
     p.add_argument(flag, default=default, metavar=metavar, type=type, help=f"{what}{tail}")
 
 
+def add_calibration(p: argparse.ArgumentParser, *, images_help: str, count: int, required: bool = False,
+                    method: bool = True, short: bool = False, what: str = "calibration") -> None:
+    """The images precision is decided on: --calib-images, --calib-count, --calib-size (and
+    --calib-method for INT8), the same in calibrate, fp16, build and benchmark; `short` keeps the
+    older --images/--count/--size/--method of calibrate and fp16 as aliases."""
+    from ifan_trt.calib.int8 import METHODS
+
+    alias = lambda name: (f"--{name}",) if short else ()  # noqa: E731
+    group = p.add_argument_group(what)
+    group.add_argument("--calib-images", *alias("images"), dest="calib_images", type=Path, required=required,
+                       metavar="DIR", help=images_help)
+    group.add_argument("--calib-count", *alias("count"), dest="calib_count", type=positive_int, default=count,
+                       help="images to use, first by name (default: %(default)s)")
+    group.add_argument("--calib-size", *alias("size"), dest="calib_size", default="256x256", metavar="HxW",
+                       help=f"{what} crop (default: %(default)s)")
+    if method:
+        group.add_argument("--calib-method", *alias("method"), dest="calib_method", choices=METHODS,
+                           default="percentile", help="INT8 range method (default: %(default)s, the most accurate "
+                                                      "and fastest in the bench/README.md measurements)")
+
+
 def add_tiling(p: argparse.ArgumentParser, *, overlap: bool = True) -> None:
     group = p.add_argument_group("tiling")
     add_size(group, "--tile", "run in tiles of this size (multiples of 8)")

@@ -11,6 +11,7 @@ from ifan_trt.table import format_table
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, same_file
 from ifan_trt.options import add_decode_budget, float_range, positive_int
+from ifan_trt.sizes import parse_model_size
 
 from . import args as arg_groups
 
@@ -44,7 +45,7 @@ def run(args) -> int:
     if args.json is not None and args.plot is not None and same_file(args.json, args.plot):
         raise IfanError(f"--plot {args.plot}: is the --json file; choose another")
     paths = images.find_images(args.images, args.count)
-    result = audit(args.fp32, args.candidate, paths, images.parse_size(args.size), args.min_psnr)
+    result = audit(args.fp32, args.candidate, paths, parse_model_size(args.size, "--size") if args.size else None, args.min_psnr)
     print(format_table(HEADER, result.table_rows()))
     if args.json:
         write_json(result, args.json, args.overwrite)

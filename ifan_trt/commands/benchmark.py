@@ -32,10 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
                    help="precisions to prepare and run (default: all; fp32 always runs, it is the reference)")
     p.add_argument("--out-dir", required=True, type=Path, help="folder for the models, outputs and reports")
-    p.add_argument("--calib-images", type=Path,
-                   help="calibration/measurement images (default: --data's sources; better a separate set)")
-    p.add_argument("--calib-count", type=positive_int, default=32, help="calibration images (default %(default)s)")
-    arg_groups.add_size(p, "--calib-size", "calibration crop", "256x256")
+    arg_groups.add_calibration(p, images_help="calibration/measurement images (default: --data's sources; better "
+                                              "a separate set)", count=32, method=False)
     p.add_argument("--warmup", type=nonneg_int, default=2, help="untimed runs first (default %(default)s)")
     p.add_argument("--iterations", type=positive_int, default=10, help="timed runs per model (default %(default)s)")
     p.add_argument("--limit", type=positive_int, help="only the first N image pairs")

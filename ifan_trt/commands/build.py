@@ -17,11 +17,12 @@ from pathlib import Path
 from ifan_trt.contract import PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
-from ifan_trt.options import add_decode_budget, int_range, positive_int
+from ifan_trt.options import add_decode_budget, int_range
 from ifan_trt.runtime.tensorrt.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles
 
 from . import args as arg_groups
 from ifan_trt.contract import META
+from ifan_trt.sizes import parse_model_size
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -37,12 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     arg_groups.add_output(p, "engine file to write (a .json sidecar goes beside it)", required=True, metavar="ENGINE")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="engine precision; an FP32 graph is converted first (default: the graph's own)")
-    p.add_argument("--calib-images", type=Path,
-                   help="images for INT8 calibration (and FP16 measurement; default there: the bundled samples)")
-    p.add_argument("--calib-method", default="percentile", choices=("entropy", "percentile", "minmax"),
-                   help="INT8 range method (default: %(default)s)")
-    p.add_argument("--calib-count", type=positive_int, default=32, help="INT8 calibration images (default: %(default)s)")
-    p.add_argument("--calib-size", default="256x256", help="INT8 calibration crop HxW (default: %(default)s)")
+    arg_groups.add_calibration(p, images_help="images for INT8 calibration (and FP16 measurement; default "
+                                              "there: the bundled samples)", count=32)
     p.add_argument("--shapes", action="append", metavar="min=NxCxHxW,opt=...,max=...",
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
     arg_groups.add_plugin(p)
@@ -153,7 +150,6 @@ def _peaks(model, gain: dict, kind: str, split: bool, mode: str, at) -> tuple[di
 
 
 def run(args) -> int:
-    from ifan_trt.calib.images import parse_size
     from ifan_trt.calib.prepare import graph_for
     from ifan_trt.export import graph as graphs
     from ifan_trt.runtime.tensorrt import build as trt_build
@@ -161,7 +157,7 @@ def run(args) -> int:
     # everything that needs no TensorRT is checked first: bad options fail fast anywhere
     profiles = parse_profiles(args.shapes)
     workspace = parse_workspace(args.workspace)
-    calib_size = parse_size(args.calib_size)
+    calib_size = parse_model_size(args.calib_size, "--calib-size")
     if str(args.onnx) == "default":  # the bundled model's FP32 export
         from ifan_trt.weights import default_onnx_path
 

@@ -1,14 +1,15 @@
-"""`ifan calibrate MODEL.onnx --images DIR -o OUT.onnx`: INT8 Q/DQ graph for TensorRT, or with
+"""`ifan calibrate MODEL.onnx --calib-images DIR -o OUT.onnx`: INT8 Q/DQ graph for TensorRT, or with
 --target cpu for ONNX Runtime's CPU provider."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ifan_trt.calib import images, int8, prepare
+from ifan_trt.calib import prepare
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input
-from ifan_trt.options import add_decode_budget, positive_int
+from ifan_trt.options import add_decode_budget
+from ifan_trt.sizes import parse_model_size
 
 from . import args as arg_groups
 
@@ -20,16 +21,12 @@ def register(subparsers) -> None:
                                run)
     p.add_argument("model", type=Path,
                    help="FP32 ONNX export (either IAC form), a checkpoint (.pth, exported first) or 'default'")
-    p.add_argument("--images", type=Path, required=True, help="folder of calibration images")
+    arg_groups.add_calibration(p, images_help="folder of calibration images", count=prepare.DEFAULT_CALIB_COUNT,
+                               required=True, short=True)
     p.add_argument("--target", choices=("tensorrt", "cpu"), default="tensorrt",
                    help="tensorrt: symmetric Q/DQ on conv inputs (for `ifan build`); cpu: the graph ONNX Runtime's "
                         "CPU provider runs in INT8 (CPU rewrites, DQ -> op -> Q units, UINT8 activations)")
     arg_groups.add_output(p, "output ONNX (default: MODEL.int8.onnx / MODEL.int8-fp16.onnx / MODEL.int8-cpu.onnx)")
-    p.add_argument("--method", choices=int8.METHODS, default="percentile",
-                   help="range method (default: %(default)s, the most accurate and fastest in the bench/README.md measurements)")
-    p.add_argument("--count", type=positive_int, default=prepare.DEFAULT_CALIB_COUNT,
-                   help="number of images (first by name, default: %(default)s)")
-    arg_groups.add_size(p, "--size", "calibration crop", "256x256")
     p.add_argument("--cache", type=Path, help="calibration cache JSON (default: OUTPUT with .calib.json)")
     p.add_argument("--fp16", action="store_true", help="the int8-fp16 graph: FP16 outside the Q/DQ")
     p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME",
@@ -41,21 +38,21 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from .fp16 import check_output
 
-    size = images.parse_size(args.size)
+    size = parse_model_size(args.calib_size, "--calib-size")
     if args.target == "cpu":
         if args.fp16 or args.keep_fp32 or args.cache:
             raise IfanError("--fp16, --keep-fp32 and --cache are for the TensorRT graph, not --target cpu")
         from ifan_trt.calib.cpu_int8 import make_cpu_int8
 
         out = args.output or args.model.with_name(f"{args.model.stem}.int8-cpu.onnx")
-        check_output(out, [args.model], [args.images], args.overwrite)
+        check_output(out, [args.model], [args.calib_images], args.overwrite)
         source = prepare.source_onnx(args.model, out, args.overwrite)
-        make_cpu_int8(source, out, args.images, args.method, args.count, size)
+        make_cpu_int8(source, out, args.calib_images, args.calib_method, args.calib_count, size)
         return 0
     out = args.output or args.model.with_name(f"{args.model.stem}.{'int8-fp16' if args.fp16 else 'int8'}.onnx")
     cache = args.cache or out.with_name(f"{out.stem}.calib.json")
-    check_output(out, [args.model, cache], [args.images], args.overwrite)
-    check_not_input(cache, [args.model], [args.images], what="--cache")
+    check_output(out, [args.model, cache], [args.calib_images], args.overwrite)
+    check_not_input(cache, [args.model], [args.calib_images], what="--cache")
     source = prepare.source_onnx(args.model, out, args.overwrite)
-    prepare.make_int8(source, out, args.images, args.method, args.count, size, cache, args.fp16, args.keep_fp32)
+    prepare.make_int8(source, out, args.calib_images, args.calib_method, args.calib_count, size, cache, args.fp16, args.keep_fp32)
     return 0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ifan_trt.calib import images, prepare
+from ifan_trt.calib import prepare
 from ifan_trt.calib.fp16 import DEFAULT_MAX_REL_ERROR
 from ifan_trt.files import check_not_input, check_output_file
-from ifan_trt.options import add_decode_budget, positive_float, positive_int
+from ifan_trt.options import add_decode_budget, positive_float
+from ifan_trt.sizes import parse_model_size
 
 from . import args as arg_groups
 
@@ -32,10 +33,8 @@ def register(subparsers) -> None:
     arg_groups.add_output(p, "output ONNX (default: MODEL.fp16.onnx)")
     p.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME",
                    help="op types (e.g. IFAN_IAC, ConvTranspose) or node names to keep FP32 in any case")
-    p.add_argument("--images", type=Path, help="folder of images to measure on (default: the bundled samples)")
-    p.add_argument("--count", type=positive_int, default=prepare.DEFAULT_MEASURE_COUNT,
-                   help="images to use (default: %(default)s)")
-    arg_groups.add_size(p, "--size", "measurement crop", "256x256")
+    arg_groups.add_calibration(p, images_help="folder of images to measure on (default: the bundled samples)",
+                               count=prepare.DEFAULT_MEASURE_COUNT, method=False, short=True, what="measurement")
     p.add_argument("--max-rel-error", type=positive_float, default=DEFAULT_MAX_REL_ERROR,
                    help="keep a node FP32 when its FP16 relative error exceeds this (default: %(default)g)")
     p.add_argument("--no-measure", action="store_true", help="convert without measuring (only --keep-fp32 stays FP32)")
@@ -46,8 +45,8 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     out = args.output or default_output(args.model, "fp16")
-    check_output(out, [args.model], [args.images], args.overwrite)
+    check_output(out, [args.model], [args.calib_images], args.overwrite)
     source = prepare.source_onnx(args.model, out, args.overwrite)
-    prepare.make_fp16(source, out, args.images, args.keep_fp32, images.parse_size(args.size), args.count,
+    prepare.make_fp16(source, out, args.calib_images, args.keep_fp32, parse_model_size(args.calib_size, "--calib-size"), args.calib_count,
                       args.max_rel_error, not args.no_measure, args.all)
     return 0

@@ -17,13 +17,16 @@ from tests.helpers.cli import COMMAND_LINES as BASE
 # flags whose help is the same text everywhere (a repeatable model flag adds "; repeatable")
 SAME_HELP = ["--checkpoint", "--onnx", "--engine", "--backend", "--plugin", "--in-bit", "--iac-mode", "--overwrite",
              "--crop-official", "--tile", "--max-pixels", "--overlap", "--verbose", "--quiet", "--debug"]
-SHARED = SAME_HELP + ["--device", "--threads", "--json", "--output"]
+SHARED = SAME_HELP + ["--device", "--threads", "--json", "--output", "--calib-images", "--calib-count",
+                      "--calib-size", "--calib-method"]
 # declared by the command itself, on purpose: build's ONNX is required; demo's --output is a
 # stream, not a file (it has no -o)
 OWN = {("build", "--onnx"), ("demo", "--output")}
 
 
-LOCAL_ALIASES = {"--out"}  # the older spelling of synth's and train's -o/--output, kept there only
+# older spellings kept where they were: synth's and train's --out, calibrate's and fp16's
+# --images/--count/--size/--method
+LOCAL_ALIASES = {"--out", "--images", "--count", "--size", "--method"}
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
@@ -62,6 +65,9 @@ def test_the_shared_spellings():
     assert _occurrences("--output")["train"].option_strings == ["-o", "--output", "--out"]
     assert _occurrences("--output")["synth"].option_strings == ["-o", "--output", "--out"]
     assert _occurrences("--output")["fp16"].option_strings == ["-o", "--output"]
+    assert _occurrences("--calib-images")["calibrate"].option_strings == ["--calib-images", "--images"]
+    assert _occurrences("--calib-images")["build"].option_strings == ["--calib-images"]
+    assert sorted(_occurrences("--calib-size")) == ["benchmark", "build", "calibrate", "fp16"]
     assert _occurrences("--json")["verify"].help == "write the report as JSON (with machine, versions, command)"
 
 
@@ -95,6 +101,7 @@ def test_a_bad_value_is_the_same_usage_line_everywhere(capsys, flag, value, mess
     ("--official-crop", "--crop-official", None),
     ("--out", "--output", "x"),
     ("--iac-form", "--iac", "onnx"),
+    ("--method", "--calib-method", "entropy"),
 ])
 def test_old_spellings_are_still_accepted(old, new, value):
     parser = build_parser()
