@@ -141,6 +141,13 @@ def add_calibration(p: argparse.ArgumentParser, *, images_help: str, count: int,
                                                       "and fastest in the bench/README.md measurements)")
 
 
+def add_batch(p: argparse.ArgumentParser) -> None:
+    """--batch of the commands that run runtime/batch.py (deblur, eval)."""
+    p.add_argument("--batch", type=positive_int,
+                   help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
+                        "1 on CPU backends)")
+
+
 def add_tiling(p: argparse.ArgumentParser, *, overlap: bool = True) -> None:
     group = p.add_argument_group("tiling")
     add_size(group, "--tile", "run in tiles of this size (multiples of 8)")

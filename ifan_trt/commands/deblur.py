@@ -31,9 +31,7 @@ def register(subparsers) -> None:
     arg_groups.add_output(p, "output file (one input) or folder (default for one image: NAME.deblurred.EXT in "
                              "the current folder)")
     arg_groups.add_model(p)
-    p.add_argument("--batch", type=positive_int,
-                   help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
-                        "1 on CPU backends)")
+    arg_groups.add_batch(p)
     arg_groups.add_tiling(p)
     add_decode_budget(p)
     p.add_argument("--left", help="left dual-pixel view (IFAN_dual, one input)")

@@ -21,8 +21,7 @@ def register(subparsers) -> None:
     arg_groups.add_json(p, "the summary")
     arg_groups.add_crop_official(p)
     arg_groups.add_tiling(p)
-    p.add_argument("--batch", type=positive_int, help="same-size images per run (default: the engine's "
-                                                       "choice, 1 on CPU backends)")
+    arg_groups.add_batch(p)
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N pairs")
     arg_groups.add_overwrite(p)
     add_decode_budget(p)
