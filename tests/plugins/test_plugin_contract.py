@@ -55,14 +55,19 @@ int main() {
 """
 
 
-def test_channel_arithmetic_matches_the_kernel(tmp_path):
+def _probe_output(tmp_path, source: str) -> list[str]:
+    """Compile a probe of iacMath.h with the host compiler and return the lines it prints."""
     cxx = shutil.which("g++") or shutil.which("c++")
     if cxx is None:
         pytest.skip("no C++ compiler (g++) to build the iacMath.h probe")
     src, exe = tmp_path / "probe.cpp", tmp_path / "probe"
-    src.write_text(PROBE)
+    src.write_text(source)
     subprocess.run([cxx, "-std=c++17", "-O0", f"-I{PLUGIN_DIR}", str(src), "-o", str(exe)], check=True, timeout=120)
-    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=30).stdout.splitlines()
+    return subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=30).stdout.splitlines()
+
+
+def test_channel_arithmetic_matches_the_kernel(tmp_path):
+    lines = _probe_output(tmp_path, PROBE)
     checked = 0
     for line in lines:
         kind, *vals = line.split()
@@ -94,13 +99,7 @@ int main() {
 
 def test_problem_checks_match_the_kernel(tmp_path):
     """contract.iac_problem_error gives the plugin's own message for every bad attribute set."""
-    cxx = shutil.which("g++") or shutil.which("c++")
-    if cxx is None:
-        pytest.skip("no C++ compiler (g++) to build the iacMath.h probe")
-    src, exe = tmp_path / "problem.cpp", tmp_path / "problem"
-    src.write_text(PROBLEM_PROBE)
-    subprocess.run([cxx, "-std=c++17", "-O0", f"-I{PLUGIN_DIR}", str(src), "-o", str(exe)], check=True, timeout=120)
-    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=30).stdout.splitlines()
+    lines = _probe_output(tmp_path, PROBLEM_PROBE)
     errors = 0
     for line in lines:
         n, k, mode, layout, why = line.split(" ", 4)
