@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.sizes import parse_size
+
 HOST = "127.0.0.1"
 
 
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=24, help="requests per level (default 24)")
     p.add_argument("--out", type=Path, help="also write the table to this markdown file")
     args = p.parse_args(argv)
-    h, w = (int(v) for v in args.size.lower().split("x"))
+    h, w = parse_size(args.size, "--size")
     image = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
     with tempfile.TemporaryDirectory(prefix="serve_load_") as tmp:
         proc, http = start_server(serve_args, Path(tmp) / "serve.log")
