@@ -57,6 +57,8 @@ def test_a_fifo_input_never_blocks(tmp_path):
      "ifan train: error: argument --ch: must be between 1 and 128, got 0"),
     (["-m", "ifan_trt.cli", "deblur", "a.png", "-o", "b.png", "--batch", "0"],
      "ifan deblur: error: argument --batch: must be >= 1, got 0"),
+    (["-m", "ifan_trt", "eval", "--data", "nowhere"],
+     "ifan eval: error: nowhere: no such folder (expected images, a source/target set, DPDD or RealDOF)"),
     ([str(REPO / "build_engine.py"), "--onnx", "missing.onnx", "-o", "m.plan"],
      "ifan build: error: missing.onnx: no such ONNX file"),
 ])
