@@ -1,6 +1,7 @@
 """The floors of the code base and their one-way imports, checked on the source tree.
 
-core (ifan_trt/*.py, weights, samples) <- export <- calib | runtime <- training <- commands (+ cli).
+core (ifan_trt/*.py, weights, samples) <- export <- calib | runtime <- training <- commands (+ cli,
+__main__).
 Every import is counted: module level, inside functions, and importlib.import_module("...")
 with a literal name. The package-dir mapping of pyproject.toml applies (export/ is
 ifan_trt.export, and so on), so an import is judged by the module it really reaches.
@@ -35,7 +36,7 @@ def floor(module: str) -> str:
     if parts[0] != "ifan_trt" or len(parts) == 1:
         return "core"
     return {"export": "export", "calib": "calib", "runtime": "runtime", "training": "training",
-            "commands": "commands", "cli": "commands"}.get(parts[1], "core")
+            "commands": "commands", "cli": "commands", "__main__": "commands"}.get(parts[1], "core")
 
 
 def module_name(path: Path) -> str:
@@ -122,6 +123,7 @@ def test_the_scanner_sees_imports_inside_functions_and_importlib(tmp_path):
 
 @pytest.mark.parametrize("module,expected", [("ifan_trt.model", "core"), ("ifan_trt.export.graph", "export"),
                                              ("ifan_trt.runtime.tensorrt.build", "runtime"),
-                                             ("ifan_trt.training.train", "training"), ("ifan_trt.cli", "commands")])
+                                             ("ifan_trt.training.train", "training"), ("ifan_trt.cli", "commands"),
+                                             ("ifan_trt.__main__", "commands")])
 def test_floor_names(module, expected):
     assert floor(module) == expected
