@@ -95,6 +95,7 @@ class Demo:
         self.backend_name, self.precision = "", ""
         self.wipe_at: float | None = None  # wipe position chosen with the mouse (None: sweeping)
         self._picture_width = 0
+        self._window_up = False  # shown once: from then on a hidden window means it was closed
         self._lock = threading.Lock()
 
     # --- capture thread -------------------------------------------------------------------
@@ -212,9 +213,23 @@ class Demo:
             if self._picture_width:  # OpenCV reports mouse positions in picture pixels
                 self.wipe_at = x / self._picture_width
 
+    def _show(self, picture: np.ndarray) -> None:
+        """imshow, unless the window was closed: imshow would open it again, and Qt may handle the
+        close inside imshow, so visibility is checked before and after it."""
+        if self.stop.is_set() or (self._window_up and self._closed()):
+            return
+        cv2.imshow(WINDOW, picture)
+        self._window_up = True
+        self._closed()
+
+    def _closed(self) -> bool:
+        if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+            self.stop.set()
+        return self.stop.is_set()
+
     def _keys(self, picture: np.ndarray | None) -> None:
         key = cv2.waitKey(1) & 0xFF
-        if key in (ord("q"), 27) or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:  # q, Esc, closed
+        if key in (ord("q"), 27) or self._closed():  # q, Esc, the window closed
             self.stop.set()
         elif key == ord("s") and picture is not None:
             self._snapshot(picture)
@@ -244,7 +259,7 @@ class Demo:
                         break
                     if not self.opt.headless:
                         if picture is not None and self.paused.is_set():
-                            cv2.imshow(WINDOW, draw_overlay(picture.copy(), ["PAUSED"]))
+                            self._show(draw_overlay(picture.copy(), ["PAUSED"]))
                         self._keys(picture)
                     continue
                 frame, out, t_read, seq, inference_ms = item
@@ -263,7 +278,7 @@ class Demo:
                     if self.stats.shown == 1:  # the window starts at the picture's size (scaled to fit a screen)
                         scale = min(1.0, 1600 / picture.shape[1], 900 / picture.shape[0])
                         cv2.resizeWindow(WINDOW, round(picture.shape[1] * scale), round(picture.shape[0] * scale))
-                    cv2.imshow(WINDOW, picture)
+                    self._show(picture)
                 self.stats.latency_ms.append((time.perf_counter() - t_read) * 1e3)  # glass to glass: shown/sent
                 if not self.opt.headless:
                     self._keys(picture)
