@@ -15,6 +15,7 @@ from ifan_trt.errors import IfanError
 from . import fp16 as fp16_mod
 from ifan_trt.export import graph as graphs
 from ifan_trt.export.graph import graph_precision
+from ifan_trt.export.uint8_io import float_core, rewrap_like
 from ifan_trt.calib import images, int8
 from ifan_trt.calib.qdq import to_int8_fp16
 from ifan_trt.table import format_table
@@ -127,13 +128,15 @@ def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=DEFAULT_MEASUR
               model=None) -> Path:
     """FP16 graph of the FP32 export at src (model: that graph already loaded, or rewritten from it)."""
     graphs.check_output_path(out, src)
-    model = read_fp32(src) if model is None else model
+    original = read_fp32(src) if model is None else model
+    model = float_core(original)  # a uint8 model: its float network is converted, then wrapped again
     plan = plan_fp16(model, image_dir, keep, size, count, max_rel_error, measure, show_all, progress)
     converted = fp16_mod.convert(model, plan.keep_ops, plan.keep_nodes)
     graphs.set_metadata(converted, META.fp32_nodes, ",".join(plan.keep_ops + plan.keep_nodes))
+    converted = rewrap_like(converted, original)
     if measure:
         paths = images.find_images(image_dir, min(count, 4))
-        values = output_psnr(model, converted, _feeds(model, paths, size))
+        values = output_psnr(model, float_core(converted), _feeds(model, paths, size))
         _log(f"FP16 graph vs FP32 on {len(paths)} measurement image(s): PSNR mean {np.mean(values):.2f} dB, "
              f"min {min(values):.2f} dB")
     graphs.save_model(converted, out)
@@ -150,7 +153,8 @@ def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAUL
     graphs.check_output_path(out, src)
     if cache is not None:
         graphs.check_output_path(cache, src)
-    model = read_fp32(src) if model is None else model
+    original = read_fp32(src) if model is None else model
+    model = float_core(original)  # a uint8 model: its float network is calibrated, then wrapped again
     paths = images.find_images(image_dir, count)
     names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
     qdq, info = int8.calibrate(model, paths, lambda p: images.feeds_for(names, p, size), method, size, cache,
@@ -160,6 +164,7 @@ def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAUL
         plan = plan_fp16(model, image_dir, keep, size, min(count, DEFAULT_MEASURE_COUNT), progress=progress)
         qdq = to_int8_fp16(qdq, plan.keep_nodes, plan.keep_ops)
         graphs.set_metadata(qdq, META.fp32_nodes, ",".join(plan.keep_ops + plan.keep_nodes))
+    qdq = rewrap_like(qdq, original)
     graphs.save_model(qdq, out)
     n_q = sum(n.op_type == "QuantizeLinear" for n in qdq.graph.node)
     _log(f"wrote {out} ({'INT8 + FP16' if fp16 else 'INT8'} Q/DQ, {n_q} quantize nodes, "

@@ -32,11 +32,15 @@ def _dtype(elem_type: int) -> np.dtype:
 
 
 def _load(model):
+    """The graph to analyse; of a uint8 model its float network (export/uint8_io.py): the
+    frames in and out are small beside the activations."""
     import onnx
 
+    from .uint8_io import float_core
+
     if isinstance(model, (str, os.PathLike)):
-        return onnx.load(os.fspath(model))
-    return model
+        model = onnx.load(os.fspath(model))
+    return float_core(model)
 
 
 def strip_weights(model, keep=()):

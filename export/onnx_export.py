@@ -29,7 +29,7 @@ from ifan_trt.sizes import check_size
 from ifan_trt.contract import META, compact_rows, filter_channels
 from ifan_trt.model import IFAN, IFANConfig
 
-from ifan_trt.contract import (DEFAULT_OPSET, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX,
+from ifan_trt.contract import (CHANNEL_ORDERS, DEFAULT_OPSET, IAC_FEATURES, IAC_FILTERS, IAC_FORMS, IAC_NODE_PREFIX, IO_KINDS,
                        IAC_OUTPUT, INPUT, LEFT, OUTPUT, RIGHT, SIZE_MULTIPLE, normalization)
 from .iac_op import IACOp, SplitIACOp, iac_op, iac_plugin
 from .iac_split import split_filters_name, split_state_name
@@ -191,7 +191,8 @@ def _rename_anonymous(graph) -> None:
 
 def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | None = None,
                 prune: bool = True, opset: int = DEFAULT_OPSET, batch: int | None = None,
-                iac_split: bool | str = False, overwrite: bool = True) -> ExportResult:
+                iac_split: bool | str = False, overwrite: bool = True, io: str = "float",
+                channel_order: str = "rgb") -> ExportResult:
     """Export IFAN to an ONNX file; returns an ExportResult.
 
     model: an ifan_trt.checkpoint.LoadedModel, a checkpoint path, or an IFAN module.
@@ -202,9 +203,16 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     iac_split: True for the split form (one IAC node per iteration, each fed by its own slice of
     the filter conv: F is never written); "auto": the split form when it lowers the peak of live
     activations (export/liveness.py) at shape, or 720x1280 when the shape is dynamic.
+    io: "float" (the network's own I/O: B x 3 x H x W float in [0, 1], H and W multiples of 8) or
+    "uint8" (frames in and out: B x H x W x 3 uint8, any H and W, in channel_order "rgb" or "bgr";
+    the conversions and the padding inside the graph, export/uint8_io.py).
     The file is written atomically (an existing file is replaced only with overwrite); tensor
     names and metadata follow ifan_trt.contract.
     """
+    if io not in IO_KINDS:
+        raise IfanError(f"io {io!r}: expected one of {', '.join(IO_KINDS)}")
+    if channel_order not in CHANNEL_ORDERS:
+        raise IfanError(f"channel order {channel_order!r}: expected one of {', '.join(CHANNEL_ORDERS)}")
     if iac_form not in IAC_FORMS:
         raise IfanError(f"iac form {iac_form!r}: expected one of {', '.join(IAC_FORMS)}")
     if opset < MIN_OPSET:
@@ -215,11 +223,15 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     if batch is not None and batch < 1:
         raise IfanError(f"batch {batch}: must be >= 1")
     if iac_split == "auto":
-        return _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwrite)
+        return _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwrite, io, channel_order)
     path = Path(path)
     start = time.perf_counter()
     network, sha256 = _resolve(model)
     config = network.config
+    if io == "uint8" and (config.dual or config.in_bit != 8):
+        raise IfanError(f"io uint8: {config.variant} takes "
+                        + ("the dual-pixel views too" if config.dual else f"{config.in_bit}-bit input")
+                        + "; uint8 I/O is for 8-bit single-frame models")
     export_model = build_export_model(network, prune, split=bool(iac_split))
     layout = export_model.iac.layout
 
@@ -244,7 +256,13 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
     metadata = _metadata(config, iac_form, layout, sha256, bool(iac_split))
     _finish_graph(program.model, boundary, names, shape, batch, metadata, config.variant)
 
-    _save(program, path, iac_form, overwrite)
+    wrap = None
+    if io == "uint8":
+        from . import uint8_io
+
+        wrap = lambda model: uint8_io.wrap(model, channel_order)
+        metadata = {**metadata, META.io: "uint8", META.channel_order: channel_order}
+    _save(program, path, iac_form, overwrite, wrap)
     return ExportResult(path, config, iac_form, layout, opset, time.perf_counter() - start,
                         filter_bytes(config, "full"), filter_bytes(config, layout), metadata, bool(iac_split))
 
@@ -273,19 +291,24 @@ def _trace(export_model, example, names, shape, batch, opset, translate, variant
     return program
 
 
-def _save(program, path: Path, iac_form: str, overwrite: bool) -> None:
-    """Write the graph atomically; the standard-op form replaces the IAC node first."""
+def _save(program, path: Path, iac_form: str, overwrite: bool, wrap=None) -> None:
+    """Write the graph atomically; the standard-op form replaces the IAC node first, wrap (the
+    uint8 I/O) goes around the result."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if iac_form == "onnx":  # the one standard-op emitter, the same the calibration twin uses
+    if iac_form == "onnx" or wrap is not None:
         from . import graph, twin
 
-        graph.save_model(twin.standard_twin(ir.serde.serialize_model(program.model)), path, overwrite)
+        model = ir.serde.serialize_model(program.model)
+        if iac_form == "onnx":  # the one standard-op emitter, the same the calibration twin uses
+            model = twin.standard_twin(model)
+        graph.save_model(wrap(model) if wrap else model, path, overwrite)
     else:
         with atomic_path(path, overwrite) as tmp:
             program.save(tmp, external_data=False)
 
 
-def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwrite) -> ExportResult:
+def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwrite, io="float",
+                       channel_order="rgb") -> ExportResult:
     """iac_split="auto": the split export when it lowers the peak of live activations, judged on
     the split rewrite of the one-node plugin graph (exported beside path first), else one node."""
     import onnx
@@ -299,9 +322,9 @@ def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwr
     try:
         result = export_onnx(model, probe, "plugin", shape, prune, opset, batch)
         lowers = split_gain(onnx.load(probe), shape or (720, 1280), batch or 1)["lowers"]
-        if lowers or iac_form != "plugin":
+        if lowers or iac_form != "plugin" or io != "float":
             return export_onnx(model, path, iac_form, shape, prune, opset, batch, iac_split=lowers,
-                               overwrite=overwrite)
+                               overwrite=overwrite, io=io, channel_order=channel_order)
         write_bytes(path, probe.read_bytes(), overwrite)
         result.path = path
         return result

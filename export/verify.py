@@ -63,10 +63,11 @@ def synthetic_images(batch: int, height: int, width: int, seed: int = 0) -> np.n
     return np.clip(images, 0, 1)
 
 
-def _static_shape(model) -> tuple[int | None, int | None, int | None]:
+def _static_shape(model, uint8: bool = False) -> tuple[int | None, int | None, int | None]:
+    """(batch, height, width) where fixed; uint8 models take B x H x W x 3 frames."""
     dims = model.graph.input[0].type.tensor_type.shape.dim
-    return tuple(d.dim_value if d.HasField("dim_value") else None for d in dims[:1]) + tuple(
-        d.dim_value if d.HasField("dim_value") else None for d in dims[2:4])
+    hw = dims[1:3] if uint8 else dims[2:4]
+    return tuple(d.dim_value if d.HasField("dim_value") else None for d in [dims[0], *hw])
 
 
 def structural_checks(model, path: Path) -> list[str]:
@@ -117,7 +118,8 @@ def verify_onnx(path, reference=None, shape: tuple[int, int] | None = None, batc
         raise IfanError(f"{path}: not a readable ONNX file ({type(exc).__name__})") from None
     metadata = read_metadata(model)
     checks = structural_checks(model, path)
-    static_b, static_h, static_w = _static_shape(model)
+    uint8 = metadata.get(META.io) == "uint8"
+    static_b, static_h, static_w = _static_shape(model, uint8)
     if shape is None:
         shape = (static_h or DEFAULT_SHAPE[0], static_w or DEFAULT_SHAPE[1])
     h, w = shape
@@ -132,8 +134,15 @@ def verify_onnx(path, reference=None, shape: tuple[int, int] | None = None, batc
     # one image per graph input (input, left, right), in the input's float type
     feeds = {i.name: synthetic_images(batch, h, w, seed + j).astype(np.float16 if "float16" in i.type else np.float32)
              for j, i in enumerate(session.get_inputs())}
-    output = session.run(None, feeds)[0]
-    checks.append("ONNX Runtime CPU run OK")
+    if uint8:  # 8-bit frames in the model's channel order; compared as code / 255 below
+        flip = slice(None, None, -1 if metadata.get(META.channel_order) == "bgr" else 1)
+        codes = np.rint(feeds[INPUT] * 255).astype(np.uint8)
+        feeds[INPUT] = codes / np.float32(255)
+        output = session.run(None, {INPUT: np.ascontiguousarray(codes.transpose(0, 2, 3, 1)[..., flip])})[0]
+        output = output[..., flip].transpose(0, 3, 1, 2).astype(np.float32) / 255
+    else:
+        output = session.run(None, feeds)[0]
+    checks.append("ONNX Runtime CPU run OK" + (" (uint8 frames)" if uint8 else ""))
     report = VerifyReport(path, metadata, (batch, h, w), checks)
     if reference is None:
         return report
@@ -148,5 +157,5 @@ def verify_onnx(path, reference=None, shape: tuple[int, int] | None = None, batc
     report.max_abs_error = float(np.max(np.abs(diff)))
     report.psnr_db = psnr(output.astype(np.float64), expected.astype(np.float64))
     report.tolerance = tolerance if tolerance is not None else TOLERANCES.get(
-        metadata.get(META.precision, "fp32"), TOLERANCES["fp32"])
+        metadata.get(META.precision, "fp32"), TOLERANCES["fp32"]) + (0.5 / 255 if uint8 else 0.0)  # the rounding
     return report

@@ -61,11 +61,20 @@ class META:
     fp32_nodes = "ifan.fp32_nodes"
     int8_target = "ifan.int8_target"
     calibration = "ifan.calibration"
+    # "float" (NCHW float in [0, 1], H and W multiples of size_multiple) or "uint8" (the frame as it
+    # arrives: B x H x W x 3 uint8, any H and W; conversions inside the graph, export/uint8_io.py)
+    io = "ifan.io"
+    # uint8 models only: the order of the frame's three channels, "rgb" or "bgr" (OpenCV's)
+    channel_order = "ifan.channel_order"
 
 
 META_KEYS = tuple(v for k, v in vars(META).items() if not k.startswith("_"))
 # what every export writes; the precision steps add fp32_nodes, int8_target and calibration
-META_EXPORT_KEYS = tuple(k for k in META_KEYS if k not in (META.fp32_nodes, META.int8_target, META.calibration))
+META_EXPORT_KEYS = tuple(k for k in META_KEYS if k not in (META.fp32_nodes, META.int8_target, META.calibration,
+                                                           META.io, META.channel_order))
+# the frame's I/O of a model: float (the network's own) or uint8 (frames in and out); channel orders
+IO_KINDS = ("float", "uint8")
+CHANNEL_ORDERS = ("rgb", "bgr")
 
 
 def normalization(in_bit: int) -> str:

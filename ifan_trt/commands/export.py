@@ -22,6 +22,12 @@ def register(subparsers) -> None:
     p.add_argument("--iac-split", action="store_true",
                    help="one IAC node per iteration, each fed by its own slice of the filter predictor's "
                         "1x1 conv, so the filter tensor F is never written (lower peak memory)")
+    p.add_argument("--io", choices=("float", "uint8"), default="float",
+                   help="float: the network's own I/O (Bx3xHxW float in [0, 1], H and W multiples of 8); uint8: "
+                        "frames as they arrive (BxHxWx3 uint8, any H and W), converted, padded and cropped back "
+                        "inside the graph (default: float)")
+    p.add_argument("--channel-order", choices=("bgr", "rgb"), default=None,
+                   help="with --io uint8: the frames' channel order (default: bgr, OpenCV's)")
     arg_groups.add_size(p, "--shape", "static height and width (multiples of 8); default dynamic")
     p.add_argument("--batch", type=positive_int, metavar="B", help="static batch size; default dynamic")
     p.add_argument("--no-prune", action="store_true",
@@ -50,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.sizes import parse_model_size as parse_shape
     from ifan_trt.export.onnx_export import export_onnx
 
+    from ifan_trt.errors import IfanError
+
+    if args.channel_order and args.io != "uint8":
+        raise IfanError("--channel-order: applies to --io uint8 only")
     shape = parse_shape(args.shape) if args.shape else None
     if args.checkpoint in (None, "default"):
         from ifan_trt.weights import default_checkpoint_path
@@ -60,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_checkpoint(args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode)
     result = export_onnx(loaded, args.output, iac_form=args.iac, shape=shape, prune=not args.no_prune,
                          opset=args.opset or DEFAULT_OPSET, batch=args.batch, iac_split=args.iac_split,
-                         overwrite=args.overwrite)
+                         overwrite=args.overwrite, io=args.io, channel_order=args.channel_order or "bgr")
     cfg = result.config
     dims = "x".join([str(args.batch or "B"), "3", *(map(str, shape) if shape else ("H", "W"))])
+    if args.io == "uint8":
+        dims = "x".join([str(args.batch or "B"), *(map(str, shape) if shape else ("H", "W")), "3"]) + \
+            f" uint8 {(args.channel_order or 'bgr').upper()}"
     form = result.iac_form + (", one node per iteration" if result.iac_split else "")
     print(f"{result.path}: {cfg.variant} (N={cfg.n_iters}, {cfg.iac_mode} IAC as {form}, "
           f"{result.filter_layout} filter layout), input {dims}, opset {result.opset}, "
