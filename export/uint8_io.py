@@ -95,7 +95,7 @@ def wrap(model, order: str = "rgb"):
     pre += [n("Div", [x, "io/scale"], ["io/frame_unit"]),
             n("Transpose", ["io/frame_unit"], ["io/frame_nchw"], perm=[0, 3, 1, 2]),
             # pad = ceil(hw / m) * m - hw, edge-replicated at the bottom and right
-            n("Shape", [INPUT], ["io/frame_shape"]),
+            n("Shape", ["io/frame_float"], ["io/frame_shape"]),  # of the Cast: TensorRT takes UINT8 I/O only into a Cast
             n("Slice", ["io/frame_shape", "io/hw_start", "io/hw_end"], ["io/frame_hw"]),
             n("Sub", ["io/frame_hw", "io/hw_start"], ["io/hw_less_1"]),
             n("Div", ["io/hw_less_1", "io/multiple"], ["io/blocks_less_1"]),

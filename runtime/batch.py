@@ -244,8 +244,8 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
     """Every frame through the executor, in batches; written to a temporary file, then renamed."""
     from tqdm import tqdm
 
-    from .pipeline import deblur_frames
-    from .video import AtomicVideoWriter, VideoReader, bgr_to_rgb_float, rgb_float_to_bgr
+    from .pipeline import deblur_bgr_frames
+    from .video import AtomicVideoWriter, VideoReader
 
     with VideoReader(job.source) as reader:
         size = batch_size(executor, options.batch, *reader.size)
@@ -253,8 +253,8 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
             for frames in reader.batches(size):
-                for out in deblur_frames(executor, [bgr_to_rgb_float(f) for f in frames], options.tiling):
-                    writer.write(rgb_float_to_bgr(out))
+                for out in deblur_bgr_frames(executor, frames, options.tiling):  # uint8 models take them as they are
+                    writer.write(out)
                 frames_bar.update(len(frames))
             if writer.frames == 0:
                 raise IfanError(f"{job.source}: no frame could be decoded")

@@ -80,8 +80,13 @@ class Deblurrer:
         self.summary = run_summary(self.executor)  # which model, backend and precision run
 
     def __call__(self, image: np.ndarray, bgr: bool = False) -> np.ndarray:
-        from .pipeline import deblur_image
+        from .pipeline import deblur_image, run_uint8_frames, takes_frames
 
+        a = np.asarray(image)
+        if a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 and takes_frames(self.executor, *a.shape[:2],
+                                                                                  self.tiling):
+            # a uint8 model takes the 8-bit frame as it is: no float conversion on the host
+            return run_uint8_frames(self.executor, [a], "bgr" if bgr else "rgb")[0]
         source = to_image(image, bgr)
         return from_image(replace(source, rgb=deblur_image(self.executor, source, tiling=self.tiling).rgb), bgr)
 

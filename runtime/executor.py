@@ -23,6 +23,9 @@ class ModelInfo:
     size_multiple: int = SIZE_MULTIPLE
     normalization: str = "rgb/255"
     iac_form: str = ""  # "plugin" or "onnx" for exported models, "" for PyTorch
+    # "uint8": the model takes frames as they arrive (run_frames); "float": the network's own I/O
+    io: str = "float"
+    channel_order: str = "rgb"  # uint8 models: the frames' channel order, "rgb" or "bgr"
     extra: dict = field(default_factory=dict, compare=False)  # other recorded facts, shown in reports
 
 
@@ -56,6 +59,18 @@ class Executor(ABC):
     @abstractmethod
     def run(self, input: np.ndarray, left: np.ndarray | None = None,
             right: np.ndarray | None = None) -> np.ndarray: ...
+
+    def run_frames(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 models (info.io == "uint8"): [B,H,W,3] uint8 frames in info.channel_order, any H
+        and W, to the deblurred frames of the same shape, order and type; the conversions, the
+        padding and the crop happen inside the model."""
+        raise NotImplementedError(f"{self.backend}: this model has float I/O; run() takes its input")
+
+    @property
+    def float_reachable(self) -> bool:
+        """Whether run() (float NCHW) works: always for float models; for a uint8 model, when the
+        backend reaches the float network inside it (16-bit, gray and alpha images need it)."""
+        return True
 
     @property
     def stage_ms(self) -> dict[str, float]:

@@ -25,10 +25,10 @@ from .executor import Executor
 from .mailbox import Mailbox
 from .latency import summary_line
 from .overlay import compose, draw_labels, draw_overlay, split_x, status_lines
-from .pipeline import Tiling, deblur_frames
+from .pipeline import Tiling, deblur_bgr_frames
 from .sources import Source, open_capture
 from .stream_output import StreamWriter
-from .video import AtomicVideoWriter, bgr_to_rgb_float, rgb_float_to_bgr
+from .video import AtomicVideoWriter
 
 WINDOW = "ifan demo"
 
@@ -184,11 +184,11 @@ class Demo:
                         continue
                     frame, t_read, seq = item
                     start = time.perf_counter()
-                    out = deblur_frames(executor, [bgr_to_rgb_float(frame)], self.opt.tiling)[0]
+                    out = deblur_bgr_frames(executor, [frame], self.opt.tiling)[0]
                     inference_ms = (time.perf_counter() - start) * 1e3
                     self.stats.inference_ms.append(inference_ms)
                     self.stats.processed += 1
-                    self.results.put((frame, rgb_float_to_bgr(out), t_read, seq, inference_ms))
+                    self.results.put((frame, out, t_read, seq, inference_ms))
         except BaseException as exc:  # noqa: BLE001
             self.error = self.error or exc
             self.stop.set()

@@ -9,7 +9,7 @@ from ifan_trt.errors import IfanError
 
 from .executor import ModelInfo
 
-from ifan_trt.contract import SIZE_MULTIPLE, META_PREFIX as PREFIX
+from ifan_trt.contract import CHANNEL_ORDERS, IO_KINDS, SIZE_MULTIPLE, META_PREFIX as PREFIX
 
 
 def _bool(text: str) -> bool:
@@ -39,8 +39,17 @@ def info_from_metadata(meta: dict[str, str], where: str = "model") -> ModelInfo:
         size_multiple=_int(meta, "size_multiple", SIZE_MULTIPLE, (1, 256), where),
         normalization=normalization or ("rgb/65535" if in_bit == 16 else "rgb/255"),
         iac_form=str(meta.get("iac_form", "")),
+        io=_choice(meta, "io", IO_KINDS, "float", where),
+        channel_order=_choice(meta, "channel_order", CHANNEL_ORDERS, "rgb", where),
         extra={k: v for k, v in meta.items() if k in ("tool_version", "checkpoint_sha256", "filter_layout")},
     )
+
+
+def _choice(meta: dict, key: str, choices: tuple[str, ...], default: str, where: str) -> str:
+    value = str(meta.get(key) or default)
+    if value not in choices:
+        raise IfanError(f"{where}: malformed ifan.* metadata ({key} {value!r}; expected one of {', '.join(choices)})")
+    return value
 
 
 def _int(meta: dict, key: str, default: int, bounds: tuple[int, int], where: str) -> int:

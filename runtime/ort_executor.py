@@ -16,7 +16,7 @@ from .executor import Executor, ShapeLimits
 from .metadata import info_from_metadata
 from .ort_session import create_session, providers_for
 
-_NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+_NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
 
 
 class OrtExecutor(Executor):
@@ -32,6 +32,7 @@ class OrtExecutor(Executor):
         self.providers = providers_for(device, ort.get_available_providers())
         self.cpu_rewrites: dict[str, int] = {}  # what export/cpu_rewrites.py changed (CPU provider only)
         self.session = create_session(path, self.providers, threads, self.cpu_rewrites)
+        self._path, self._threads, self._float_session = path, threads, None
         try:
             recorded = self.session.get_modelmeta().custom_metadata_map
         except UnicodeDecodeError:
@@ -42,14 +43,39 @@ class OrtExecutor(Executor):
             raise IfanError(f"{path}: no input tensor named 'input' (has {', '.join(inputs)})")
         self._dtypes = {name: _NP_TYPES.get(i.type, np.float32) for name, i in inputs.items()}
         self._stage_ms = {}
+        shape = inputs["input"].shape
+        if self.info.io == "uint8":  # B x H x W x 3 frames: the limits are those of the float network
+            shape = shape[:1] + [3] + shape[1:3] if len(shape) == 4 else shape
         try:
-            self.limits = static_limits(inputs["input"].shape)
+            self.limits = static_limits(shape)
         except UnicodeDecodeError:
             raise IfanError(f"{path}: malformed input shape (a dimension name is not UTF-8 text)") from None
 
     def describe(self) -> str:
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "")
-        return f"onnxruntime-{provider.lower()} {self.info.precision}"
+        io = " uint8-io" if self.info.io == "uint8" else ""
+        return f"onnxruntime-{provider.lower()} {self.info.precision}{io}"
+
+    def run_frames(self, frames):
+        if self.info.io != "uint8":
+            return super().run_frames(frames)
+        start = time.perf_counter()
+        (out,) = self.session.run(["output"], {"input": np.ascontiguousarray(frames, np.uint8)})
+        self._stage_ms = {"compute": (time.perf_counter() - start) * 1e3}
+        return out
+
+    @property
+    def float_reachable(self) -> bool:
+        return True  # a uint8 model's float network runs in a second session (_float)
+
+    def _float(self):
+        """The session that runs float NCHW input: the model's own, or for a uint8 model one on
+        the float network inside it (made on first use: 16-bit, gray or alpha images)."""
+        if self.info.io != "uint8":
+            return self.session
+        if self._float_session is None:
+            self._float_session = create_session(self._path, self.providers, self._threads, float_core=True)
+        return self._float_session
 
     def run(self, input, left=None, right=None):
         fixed = self.limits.max_batch if self.limits.min_batch == self.limits.max_batch else None
@@ -58,9 +84,12 @@ class OrtExecutor(Executor):
         feeds = {"input": input}
         if self.info.dual:
             feeds.update(left=left, right=right)
-        feeds = {name: np.ascontiguousarray(a, self._dtypes[name]) for name, a in feeds.items()}
+        session = self._float()
+        dtypes = self._dtypes if session is self.session else {i.name: _NP_TYPES.get(i.type, np.float32)
+                                                               for i in session.get_inputs()}
+        feeds = {name: np.ascontiguousarray(a, dtypes[name]) for name, a in feeds.items()}
         start = time.perf_counter()
-        (out,) = self.session.run(["output"], feeds)
+        (out,) = session.run(["output"], feeds)
         self._stage_ms = {"compute": (time.perf_counter() - start) * 1e3}
         return np.asarray(out, np.float32)
 

@@ -66,17 +66,25 @@ def _uses_plugin_node(path: str) -> bool:
         return PLUGIN_OP.encode() in fh.read()
 
 
-def _cpu_model(path: str):
+def _cpu_model(path: str, float_core: bool = False):
     """The graph with the CPU rewrites applied (export/cpu_rewrites.py), or None when there is
-    nothing to rewrite or onnx is not installed (then the file runs as it is)."""
+    nothing to rewrite or onnx is not installed (then the file runs as it is). float_core: the
+    float network inside a uint8 model (export/uint8_io.py), rewritten likewise."""
     try:
         import onnx
     except ImportError:
+        if float_core:
+            raise IfanError(f"{path}: running the float network of a uint8 model needs onnx: pip install onnx") from None
         return None, {}
     from ifan_trt.export.cpu_rewrites import optimise_for_cpu
 
-    model, applied = optimise_for_cpu(onnx.load(path))
-    return (model if applied else None), applied
+    source = onnx.load(path)
+    if float_core:
+        from ifan_trt.export.uint8_io import float_core as core_of
+
+        source = core_of(source)
+    model, applied = optimise_for_cpu(source)
+    return (model if applied or float_core else None), applied
 
 
 def _return_freed_memory() -> None:
@@ -92,22 +100,37 @@ def _return_freed_memory() -> None:
         pass
 
 
-def create_session(path: str, providers: list[str], threads: int | None = None, cpu_rewrites: dict | None = None):
+def create_session(path: str, providers: list[str], threads: int | None = None, cpu_rewrites: dict | None = None,
+                   float_core: bool = False):
     """A session for the file; on the CPU provider the graph is rewritten first (cpu_rewrites, if
-    given, receives what was applied). ONNX Runtime prints its provider fallback on stdout: kept
-    for --verbose."""
+    given, receives what was applied). float_core: a session for the float network inside a
+    uint8 model instead of the model itself. ONNX Runtime prints its provider fallback on stdout:
+    kept for --verbose."""
     from ifan_trt.noise import python_prints_silenced
 
     with python_prints_silenced():
-        return _create_session(path, providers, threads, cpu_rewrites)
+        return _create_session(path, providers, threads, cpu_rewrites, float_core)
 
 
-def _create_session(path: str, providers: list[str], threads: int | None, cpu_rewrites: dict | None):
+def _create_session(path: str, providers: list[str], threads: int | None, cpu_rewrites: dict | None,
+                    float_core: bool = False):
     import onnxruntime as ort
 
     try:
+        if float_core and providers[0] != "CPUExecutionProvider":
+            import onnx
+
+            from ifan_trt.export.uint8_io import float_core as core_of
+
+            core = core_of(onnx.load(path))
+            if _uses_plugin_node(path):
+                from ifan_trt.export.ort_plugin import ort_session
+
+                return ort_session(core, providers=providers, threads=threads)
+            return ort.InferenceSession(core.SerializeToString(), sess_options=session_options(ort, threads),
+                                        providers=providers)
         if providers[0] == "CPUExecutionProvider":
-            model, applied = _cpu_model(path)
+            model, applied = _cpu_model(path, float_core)
             if cpu_rewrites is not None:
                 cpu_rewrites.update(applied)
             if model is None:

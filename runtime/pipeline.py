@@ -11,7 +11,7 @@ from ifan_trt.errors import IfanError
 from ifan_trt.imageio import Image
 
 from .executor import Executor
-from .padding import official_crop, pad_to_multiple
+from .padding import official_crop, pad_to_multiple, padded_size
 from .tiling import DEFAULT_OVERLAP, choose_tile, run_tiled
 
 
@@ -77,10 +77,104 @@ def infer(executor: Executor, x: np.ndarray, left: np.ndarray | None = None, rig
                            for i in range(b)])
 
 
+# ---------------------------------------------------------------- uint8 models (export --io uint8)
+
+def takes_frames(executor: Executor, h: int, w: int, tiling: Tiling | None = None) -> bool:
+    """Whether 8-bit H x W frames go to the model as they are: a uint8 model that runs them whole
+    (no tiling asked for or needed, within the engine's sizes once padded inside the model)."""
+    if executor.info.io != "uint8" or executor.info.dual:
+        return False
+    tiling = tiling or Tiling()
+    ph, pw = padded_size(h, w, executor.info.size_multiple)
+    if choose_tile(ph, pw, executor.limits, tiling.tile, tiling.max_pixels, executor.info.size_multiple):
+        return False
+    return executor.limits.fits_hw(ph, pw)
+
+
+def _needs_float(executor: Executor, what: str) -> None:
+    """A uint8 model whose backend cannot reach its float network refuses what only that runs."""
+    if not executor.float_reachable:
+        raise IfanError(f"{what}: this engine has uint8 I/O (8-bit RGB frames, run whole); "
+                        "build an engine from the float export (`ifan export` without --io uint8) for it")
+
+
+def frames_to_batch(executor: Executor, frames: list[np.ndarray], order: str) -> np.ndarray:
+    """Same-size 8-bit frames in `order` ("rgb"/"bgr") as a uint8 model's [B,H,W,3] input (the
+    host's whole preprocessing: a stack, and a channel flip when the orders differ)."""
+    if order != executor.info.channel_order:
+        return np.stack([f[:, :, ::-1] for f in frames])
+    return frames[0][None] if len(frames) == 1 else np.stack(frames)
+
+
+def run_frame_batch(executor: Executor, batch: np.ndarray) -> np.ndarray:
+    """[B,H,W,3] uint8 through a uint8 model, split or filled to the batches it accepts."""
+    h, w = batch.shape[1:3]
+    step = executor.max_batch(*padded_size(h, w, executor.info.size_multiple))
+    need = executor.limits.min_batch
+    outs = []
+    for i in range(0, len(batch), step):
+        part = batch[i:i + step]
+        n = len(part)
+        if n < need:  # a fixed-batch model: fill with copies of the last frame
+            part = np.concatenate([part] + [part[-1:]] * (need - n))
+        outs.append(executor.run_frames(part)[:n])
+    return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+
+def batch_to_frames(executor: Executor, out: np.ndarray, order: str) -> list[np.ndarray]:
+    """A uint8 model's [B,H,W,3] output as frames in `order`."""
+    if order != executor.info.channel_order:
+        return [np.ascontiguousarray(o[:, :, ::-1]) for o in out]
+    return list(out)
+
+
+def run_uint8_frames(executor: Executor, frames: list[np.ndarray], order: str) -> list[np.ndarray]:
+    """Same-size 8-bit frames in `order` ("rgb"/"bgr") through a uint8 model."""
+    return batch_to_frames(executor, run_frame_batch(executor, frames_to_batch(executor, frames, order)), order)
+
+
+def deblur_bgr_frames(executor: Executor, frames: list[np.ndarray], tiling: Tiling | None = None) -> list[np.ndarray]:
+    """Same-size 8-bit BGR frames (OpenCV's: camera, video) to deblurred 8-bit BGR frames: as they
+    are through a uint8 model that runs them whole, else through the float path (RGB float on the
+    host, split or tiled as the engine needs)."""
+    from .video import bgr_to_rgb_float, rgb_float_to_bgr
+
+    h, w = frames[0].shape[:2]
+    if takes_frames(executor, h, w, tiling):
+        return run_uint8_frames(executor, frames, "bgr")
+    _needs_float(executor, f"{h}x{w} frames")
+    return [rgb_float_to_bgr(out) for out in deblur_frames(executor, [bgr_to_rgb_float(f) for f in frames], tiling)]
+
+
+def _eight_bit_rgb(image: Image) -> bool:
+    """An 8-bit three-channel image without alpha: what uint8 I/O carries exactly."""
+    return np.dtype(image.dtype) == np.uint8 and not image.gray and image.alpha is None
+
+
+def _why_float(image: Image) -> str:
+    """What makes an image take the float path, for the message."""
+    h, w = image.size
+    if _eight_bit_rgb(image):
+        return f"a {h}x{w} image (tiled, or outside the engine's sizes)"
+    kind = "16-bit" if np.dtype(image.dtype) == np.uint16 else "float" if np.dtype(image.dtype) != np.uint8 else "8-bit"
+    return f"a {kind}{' grayscale' if image.gray else ''}{' alpha' if image.alpha is not None else ''} image"
+
+
+def _codes(rgb: np.ndarray) -> np.ndarray:
+    """An 8-bit image's float RGB (code / 255) as its codes again (exact)."""
+    return np.rint(rgb * np.float32(255.0)).astype(np.uint8)
+
+
 def deblur_image(executor: Executor, image: Image, left: Image | None = None, right: Image | None = None,
                  crop_official: bool = False, tiling: Tiling | None = None) -> Image:
     """The deblurred image with the input's size, channels and depth (or the official crop)."""
     multiple = executor.info.size_multiple
+    if executor.info.io == "uint8":
+        source = _official(image, multiple) if crop_official else image
+        if _eight_bit_rgb(source) and takes_frames(executor, *source.size, tiling):
+            out = run_uint8_frames(executor, [_codes(source.rgb)], "rgb")[0]
+            return replace(source, rgb=out.astype(np.float32) / np.float32(255.0))
+        _needs_float(executor, _why_float(source))
     min_hw = executor.limits.min_hw
     if crop_official:
         image = _official(image, multiple)
@@ -109,6 +203,11 @@ def deblur_images(executor: Executor, images: list[Image], left: Image | None = 
         raise ValueError("deblur_images: the images of one batch must have one size")
     if crop_official:
         images = [_official(image, executor.info.size_multiple) for image in images]
+    if executor.info.io == "uint8" and all(map(_eight_bit_rgb, images)) and takes_frames(executor, *images[0].size, tiling):
+        outs = run_uint8_frames(executor, [_codes(image.rgb) for image in images], "rgb")
+        return [replace(image, rgb=out.astype(np.float32) / np.float32(255.0)) for image, out in zip(images, outs)]
+    if executor.info.io == "uint8":
+        _needs_float(executor, next((_why_float(i) for i in images if not _eight_bit_rgb(i)), _why_float(images[0])))
     outs = deblur_frames(executor, [image.rgb for image in images], tiling)
     return [replace(image, rgb=out) for image, out in zip(images, outs)]
 

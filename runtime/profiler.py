@@ -16,7 +16,8 @@ from ifan_trt.sizes import parse_tensor_shape
 
 from . import stats
 from .executor import Executor
-from .pipeline import infer, network_input, network_output
+from .pipeline import (batch_to_frames, frames_to_batch, infer, network_input, network_output, run_frame_batch,
+                       takes_frames)
 from .video import bgr_to_rgb_float, rgb_float_to_bgr
 
 LAYER_RUNS = 5  # profiled runs averaged for the per-layer times
@@ -82,11 +83,18 @@ def _one(executor: Executor, jpegs: list[bytes], h: int, w: int) -> dict[str, fl
     t0 = clock()
     bgr = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
     t1 = clock()
-    x = network_input(executor, [bgr_to_rgb_float(f) for f in bgr])
-    t2 = clock()
-    out = infer(executor, x)  # whole, or padded/tiled to a static model's shape
-    t3 = clock()
-    frames = [rgb_float_to_bgr(f) for f in network_output(out, h, w)]
+    if takes_frames(executor, h, w):  # a uint8 model: the frames as they are, conversions in the graph
+        x = frames_to_batch(executor, bgr, "bgr")
+        t2 = clock()
+        out = run_frame_batch(executor, x)
+        t3 = clock()
+        frames = batch_to_frames(executor, out, "bgr")
+    else:
+        x = network_input(executor, [bgr_to_rgb_float(f) for f in bgr])
+        t2 = clock()
+        out = infer(executor, x)  # whole, or padded/tiled to a static model's shape
+        t3 = clock()
+        frames = [rgb_float_to_bgr(f) for f in network_output(out, h, w)]
     t4 = clock()
     del frames
     ms = lambda a, b: (b - a) * 1e3

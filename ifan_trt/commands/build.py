@@ -18,7 +18,8 @@ from ifan_trt.contract import PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
 from ifan_trt.options import add_decode_budget, int_range
-from ifan_trt.runtime.tensorrt.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles
+from ifan_trt.runtime.tensorrt.optimization_profiles import (DEFAULT_SHAPES, check_against_graph, frame_layout,
+                                                             parse_profiles)
 
 from . import args as arg_groups
 from ifan_trt.contract import META
@@ -169,8 +170,10 @@ def run(args) -> int:
                         "TensorRT needs `ifan calibrate` without --target cpu")
     has_plugin = bool(graphs.plugin_nodes(source))
     inputs = trt_build.graph_inputs(source)
+    # a uint8 model takes the frame, [B,H,W,3] uint8 (TensorRT's UINT8 network I/O): same --shapes
+    built_profiles = frame_layout(profiles) if graphs.metadata(source).get(META.io) == "uint8" else profiles
     for name, dims in inputs:
-        check_against_graph(profiles, name, dims)
+        check_against_graph(built_profiles, name, dims)
 
     want = args.precision or graphs.graph_precision(source)
     form = choose_iac_form(source, args.iac_split, profiles, want, args.onnx)
@@ -185,7 +188,7 @@ def run(args) -> int:
 
         plugin_lib = Path(load_plugin(Path(args.plugin) if args.plugin else None))
     trt_build.build_engine(
-        trt, onnx_path=onnx_path, output=args.output, precision=precision, profiles=profiles,
+        trt, onnx_path=onnx_path, output=args.output, precision=precision, profiles=built_profiles,
         inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=metadata,
         workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, timing_cache=args.timing_cache, tf32=args.tf32,

@@ -132,7 +132,9 @@ class TrtExecutor(Executor):
             self.profiles = [trt_plan.Profile(p, {n: tuple(tuple(s) for s in engine.get_tensor_profile_shape(n, p))
                                                   for n in inputs})
                              for p in range(engine.num_optimization_profiles)]
-        self.limits = trt_plan.shape_limits(self.profiles)
+        # a uint8 engine's input is the frame, [B,H,W,3]: its limits are told in [B,3,H,W] as for any engine
+        self._hw_profiles = trt_plan.frames_as_nchw(self.profiles) if self.info.io == "uint8" else self.profiles
+        self.limits = trt_plan.shape_limits(self._hw_profiles)
         self.context = _ok(engine.create_execution_context(), "creating an execution context")
         self._sizes = trt_plan.plan_buffers(self.tensors, self.profiles)
         self._device = {name: self.cuda.device_alloc(n) for name, n in self._sizes.items()}
@@ -144,10 +146,15 @@ class TrtExecutor(Executor):
         self._events = [self.cuda.event() for _ in range(4)]
 
     def describe(self) -> str:
-        return f"tensorrt {self.info.precision} ({self.cuda_binding})"
+        io = " uint8-io" if self.info.io == "uint8" else ""
+        return f"tensorrt {self.info.precision}{io} ({self.cuda_binding})"
+
+    @property
+    def float_reachable(self) -> bool:
+        return self.info.io != "uint8"  # an engine holds one set of I/O types
 
     def max_batch(self, h: int, w: int) -> int:
-        return max(1, trt_plan.max_batch(self.profiles, h, w))
+        return max(1, trt_plan.max_batch(self._hw_profiles, h, w))
 
     def enable_layer_profiling(self) -> None:
         """Per-layer times from TensorRT's IProfiler on every later run (no CUDA graph then)."""
@@ -198,13 +205,24 @@ class TrtExecutor(Executor):
             self._use_graphs = False
 
     def run(self, input, left=None, right=None):
+        if self.info.io == "uint8":
+            raise IfanError("this engine has uint8 I/O: it takes [B,H,W,3] uint8 frames (run_frames), not float input")
         feeds = {"input": input}
         if self.info.dual:
             feeds.update(left=left, right=right)
+        return self._execute(feeds).astype(np.float32, copy=True)
+
+    def run_frames(self, frames):
+        if self.info.io != "uint8":
+            return super().run_frames(frames)
+        return self._execute({"input": np.ascontiguousarray(frames, np.uint8)}).copy()
+
+    def _execute(self, feeds: dict) -> np.ndarray:
+        """One run on the engine's own I/O types: the output as a view of the pinned buffer."""
         self._set_shapes({name: tuple(a.shape) for name, a in feeds.items()})
         out_shape = tuple(self.context.get_tensor_shape("output"))
         if any(d < 0 for d in out_shape):
-            raise RuntimeError(f"TensorRT could not infer the output shape for {list(input.shape)}")
+            raise RuntimeError(f"TensorRT could not infer the output shape for {list(feeds['input'].shape)}")
         for name, a in feeds.items():
             self._view(name, a.shape)[...] = a  # into pinned memory (cast to the engine's type)
         out_host = self._view("output", out_shape)
@@ -223,10 +241,11 @@ class TrtExecutor(Executor):
         compute = cuda.elapsed_ms(e1, e2)
         self._stage_ms = {"h2d": cuda.elapsed_ms(e0, e1), "compute": compute, "gpu_compute": compute,
                           "d2h": cuda.elapsed_ms(e2, e3)}
-        out = out_host.astype(np.float32, copy=True)
         if self._use_graphs and self._graph is None:
+            out = out_host.copy()  # the capture below enqueues once more into the same buffer
             self._capture_graph()
-        return out
+            return out
+        return out_host
 
     def close(self):
         if getattr(self, "cuda", None) is None:

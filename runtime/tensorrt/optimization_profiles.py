@@ -82,3 +82,10 @@ def check_against_graph(profiles: list[ProfileShapes], name: str, dims: list) ->
 def profiles_to_sidecar(profiles: list[ProfileShapes], inputs: list[str]) -> list[dict]:
     """The runtime's sidecar format: one {tensor: {min, opt, max}} per profile."""
     return [{name: p.to_dict() for name in inputs} for p in profiles]
+
+
+def frame_layout(profiles: list[ProfileShapes]) -> list[ProfileShapes]:
+    """The profiles of a uint8 model (`ifan export --io uint8`), whose input is the frame: each
+    NxCxHxW given on the command line as the frame's NxHxWxC."""
+    nhwc = lambda s: (s[0], s[2], s[3], s[1])
+    return [ProfileShapes(nhwc(p.min), nhwc(p.opt), nhwc(p.max)) for p in profiles]

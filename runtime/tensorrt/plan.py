@@ -124,3 +124,10 @@ def max_batch(profiles: list[Profile], h: int, w: int, name: str = "input") -> i
         if lo[2] <= h <= hi[2] and lo[3] <= w <= hi[3]:
             best = max(best, hi[0])
     return best
+
+
+def frames_as_nchw(profiles: list[Profile], name: str = "input") -> list[Profile]:
+    """The profiles of a uint8 engine (frames: [B,H,W,3]) with `name`'s ranges as [B,3,H,W], so
+    that shape_limits and max_batch speak of heights and widths as for a float engine."""
+    nchw = lambda s: (s[0], s[3], s[1], s[2])
+    return [Profile(p.index, {**p.ranges, name: tuple(nchw(s) for s in p.ranges[name])}) for p in profiles]
