@@ -2,9 +2,9 @@
 
 A uint8 model's ``input`` is B x H x W x 3 uint8 (any H and W, channel order RGB or BGR as its
 ``ifan.channel_order`` says) and its ``output`` the same. Inside the graph, in front of the
-unchanged float network (the "core"): Cast to float, divide by 255, reorder the channels to RGB,
-NHWC -> NCHW, edge-pad H and W up to the size multiple. Behind it: crop back, NCHW -> NHWC, the
-channel order of the input, clip to [0, 1], x 255, + 0.5, Floor, Cast to uint8. The float path
+unchanged float network (the "core"): Cast to float, NHWC -> NCHW, reorder the channels to RGB,
+divide by 255, edge-pad H and W up to the size multiple. Behind it: crop back, the channel order
+of the input, clip to [0, 1], x 255, + 0.5, Floor, NCHW -> NHWC, Cast to uint8. The float path
 of the pipeline does the same on the host (runtime/video.py), so both give the same code values
 up to the last bit of float rounding. Round and clip come before the Cast on purpose: TensorRT's
 float -> uint8 cast truncates and is undefined outside [0, 256).
@@ -87,13 +87,14 @@ def wrap(model, order: str = "rgb"):
     # a clean set of initializers (a constant per fact, uniquely named io/...)
     graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items())
     n = lambda op, ins, outs, **attrs: helper.make_node(op, ins, outs, name=f"io/{outs[0].split('/')[-1]}", **attrs)
-    pre = [n("Cast", [INPUT], ["io/frame_float"], to=TensorProto.FLOAT)]
-    x = "io/frame_float"
+    # channel reorder on NCHW planes (contiguous blocks), not on the interleaved last axis
+    pre = [n("Cast", [INPUT], ["io/frame_float"], to=TensorProto.FLOAT),
+           n("Transpose", ["io/frame_float"], ["io/frame_planes"], perm=[0, 3, 1, 2])]
+    x = "io/frame_planes"
     if order == "bgr":
-        pre.append(n("Gather", [x, "io/bgr"], ["io/frame_rgb"], axis=3))
+        pre.append(n("Gather", [x, "io/bgr"], ["io/frame_rgb"], axis=1))
         x = "io/frame_rgb"
-    pre += [n("Div", [x, "io/scale"], ["io/frame_unit"]),
-            n("Transpose", ["io/frame_unit"], ["io/frame_nchw"], perm=[0, 3, 1, 2]),
+    pre += [n("Div", [x, "io/scale"], ["io/frame_nchw"]),
             # pad = ceil(hw / m) * m - hw, edge-replicated at the bottom and right
             n("Shape", ["io/frame_float"], ["io/frame_shape"]),  # of the Cast: TensorRT takes UINT8 I/O only into a Cast
             n("Slice", ["io/frame_shape", "io/hw_start", "io/hw_end"], ["io/frame_hw"]),
@@ -112,19 +113,20 @@ def wrap(model, order: str = "rgb"):
     if out_type != TensorProto.FLOAT:
         post.append(n("Cast", [y], ["io/out_float"], to=TensorProto.FLOAT))
         y = "io/out_float"
-    post += [n("Slice", [y, "io/starts", "io/frame_hw", "io/axes_hw"], ["io/cropped"]),
-             n("Transpose", ["io/cropped"], ["io/out_nhwc"], perm=[0, 2, 3, 1])]
-    y = "io/out_nhwc"
+    post.append(n("Slice", [y, "io/starts", "io/frame_hw", "io/axes_hw"], ["io/cropped"]))
+    y = "io/cropped"
     if order == "bgr":
-        post.append(n("Gather", [y, "io/bgr"], ["io/out_bgr"], axis=3))
+        post.append(n("Gather", [y, "io/bgr"], ["io/out_bgr"], axis=1))
         y = "io/out_bgr"
     # round half up and clip BEFORE the cast: float -> uint8 truncates (and is undefined outside
-    # [0, 256) in TensorRT); this is rgb_float_to_bgr's arithmetic
+    # [0, 256) in TensorRT); this is rgb_float_to_bgr's arithmetic. The Cast is last: TensorRT
+    # takes a UINT8 network output only from a cast of a float tensor.
     post += [n("Clip", [y, "io/zero", "io/one"], ["io/out_clipped"]),
              n("Mul", ["io/out_clipped", "io/scale"], ["io/out_255"]),
              n("Add", ["io/out_255", "io/half"], ["io/out_half_up"]),
              n("Floor", ["io/out_half_up"], ["io/out_rounded"]),
-             n("Cast", ["io/out_rounded"], [OUTPUT], to=TensorProto.UINT8)]
+             n("Transpose", ["io/out_rounded"], ["io/out_nhwc"], perm=[0, 2, 3, 1]),
+             n("Cast", ["io/out_nhwc"], [OUTPUT], to=TensorProto.UINT8)]
     nodes = pre + list(graph.node) + post
     del graph.node[:]
     graph.node.extend(nodes)

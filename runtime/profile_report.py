@@ -45,9 +45,20 @@ def table(results: list[ProfileResult], top_layers: int = 10) -> str:
             lines.append(f"{r.label}: slowest layers (TensorRT profiler, mean ms per run)")
             for name, ms in sorted(r.layer_ms.items(), key=lambda kv: -kv[1])[:top_layers]:
                 lines.append(f"  {ms:9.3f}  {name}")
+        if r.power:
+            lines.append(power_line(r))
         for w in r.warnings:
             lines.append(f"warning: {r.label}: {w}")
     return "\n".join(lines)
+
+
+def power_line(r: ProfileResult) -> str:
+    """Mean board power and energy per frame beside the latency, with what the board was set to."""
+    p = r.power
+    per_frame = f", {p['mj_per_frame']:.1f} mJ per frame" if p.get("mj_per_frame") is not None else ""
+    state = f"; {p['board']}" if p.get("board") else ""
+    return (f"{r.label}: power {p['mean_w']:.2f} W mean ({p['basis']}, {p['source']}, {p['samples']} samples "
+            f"over {p['seconds']:.1f} s){per_frame}, latency mean {r.summary.mean:.2f} ms{state}")
 
 
 def to_json(results: list[ProfileResult]) -> str:
@@ -61,13 +72,16 @@ def to_csv(results: list[ProfileResult]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["model", "backend", "shape", "count", *(f"{c}_ms" for c in _COLUMNS), "std_ms", "cv",
-                     "throughput_img_s", *(f"{s}_ms" for s in STAGES), "gpu_compute_mean_ms"])
+                     "throughput_img_s", *(f"{s}_ms" for s in STAGES), "gpu_compute_mean_ms", "power_mean_w",
+                     "mj_per_frame"])
     for r in results:
         s, means = r.summary, r.stage_means()
         gpu = f"{sum(r.gpu_ms) / len(r.gpu_ms):.4f}" if r.gpu_ms else ""
         writer.writerow([r.label, r.backend, "x".join(map(str, r.shape)), s.count,
                          *(f"{getattr(s, c):.4f}" for c in _COLUMNS), f"{s.std:.4f}", f"{s.cv:.4f}",
-                         f"{r.throughput:.3f}", *(f"{means[st]:.4f}" if st in means else "" for st in STAGES), gpu])
+                         f"{r.throughput:.3f}", *(f"{means[st]:.4f}" if st in means else "" for st in STAGES), gpu,
+                         f"{r.power['mean_w']:.3f}" if r.power else "",
+                         f"{r.power['mj_per_frame']:.3f}" if r.power and r.power.get("mj_per_frame") else ""])
     return buf.getvalue()
 
 

@@ -33,6 +33,7 @@ class ProfileResult:
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     gpu_ms: list[float] = field(default_factory=list)
     layer_ms: dict[str, float] = field(default_factory=dict)
+    power: dict | None = None  # runtime/power.py's report over the timed runs (Jetson), with the board state
 
     @property
     def summary(self) -> stats.Summary:
@@ -57,6 +58,8 @@ class ProfileResult:
             out["gpu_compute_ms"] = stats.summarize(self.gpu_ms).to_dict()
         if self.layer_ms:
             out["layer_mean_ms"] = self.layer_ms
+        if self.power:
+            out["power"] = self.power
         return out
 
 
@@ -113,8 +116,10 @@ def _one(executor: Executor, jpegs: list[bytes], h: int, w: int) -> dict[str, fl
 
 def profile(executor: Executor, shape: tuple[int, int, int, int], label: str, warmup: int = 3,
             iterations: int | None = 20, duration: float | None = None, layers: bool = False,
-            progress: bool = True) -> ProfileResult:
-    """Warm up, then measure `iterations` runs or as many as fit in `duration` seconds."""
+            progress: bool = True, power=None) -> ProfileResult:
+    """Warm up, then measure `iterations` runs or as many as fit in `duration` seconds. power: a
+    runtime.power.PowerSampler, sampling the board's rails during the timed runs (not the warm-up
+    or the per-layer pass)."""
     from tqdm import tqdm
 
     b, _, h, w = shape
@@ -127,6 +132,8 @@ def profile(executor: Executor, shape: tuple[int, int, int, int], label: str, wa
     result = ProfileResult(label, executor.describe(), shape)
     deadline = time.perf_counter() + duration if duration else None
     total = None if deadline else iterations
+    if power is not None:
+        power.start()
     with tqdm(total=total, desc=label, unit="it", disable=None if progress else True, leave=False) as bar:
         while (deadline and time.perf_counter() < deadline) or (not deadline and len(result.e2e_ms) < iterations):
             stage = _one(executor, jpegs, h, w)
@@ -136,6 +143,8 @@ def profile(executor: Executor, shape: tuple[int, int, int, int], label: str, wa
             for name, value in stage.items():
                 result.stage_ms[name].append(value)
             bar.update()
+    if power is not None:
+        result.power = power.stop(frames=len(result.e2e_ms) * b).to_dict()
     result.stage_ms = {k: v for k, v in result.stage_ms.items() if v}
     if layers and hasattr(executor, "enable_layer_profiling"):
         # a separate pass: the per-layer profiler synchronises after every layer (and turns CUDA

@@ -28,6 +28,10 @@ def register(subparsers) -> None:
     group.add_argument("--duration", type=float_range(0.0, 86400.0, low_open=True), help="time each model for this many seconds instead")
     p.add_argument("--no-layers", dest="layers", action="store_false",
                    help="skip the per-layer pass (engines: TensorRT's IProfiler, after the timed runs)")
+    p.add_argument("--power", choices=("auto", "off"), default="auto",
+                   help="Jetson: sample the board's power rails (INA3221, or jtop) during the timed runs and "
+                        "report watts and millijoules per frame with the power mode and clock lock (default: auto, "
+                        "where the rails are readable)")
     arg_groups.add_json(p)
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per model")
     p.add_argument("--png", metavar="FILE", help="write the latency histogram and stage breakdown")
@@ -60,6 +64,14 @@ def run(args: argparse.Namespace) -> int:
     models = _models(args)
     arg_groups.check_model_options(args)
     reports = _report_paths(args, [m[0] for m in models])
+    sampler, board = None, None
+    if args.power == "auto":
+        from ifan_trt.runtime.power import board_state, open_sampler, state_line
+
+        sampler = open_sampler()
+        if sampler is not None:
+            board = state_line(board_state())
+            print(f"power: sampling {sampler.source} rails; {board}", file=sys.stderr)
     results = []
     for label, (path, backend, kwargs) in zip(_labels([m[0] for m in models]), models):
         with open_executor(backend, threads=args.threads, device=args.device, plugin=args.plugin,
@@ -68,8 +80,12 @@ def run(args: argparse.Namespace) -> int:
                 text = "x".join(map(str, shape))
                 print(f"profiling {label} ({executor.describe()}) at {text}", file=sys.stderr)
                 name = label if len(shapes) == 1 else f"{label} @{text}"
-                results.append(profile(executor, shape, name, warmup=args.warmup, iterations=iterations,
-                                       duration=args.duration, layers=args.layers, progress=sys.stderr.isatty()))
+                result = profile(executor, shape, name, warmup=args.warmup, iterations=iterations,
+                                 duration=args.duration, layers=args.layers, progress=sys.stderr.isatty(),
+                                 power=sampler)
+                if result.power is not None:
+                    result.power["board"] = board
+                results.append(result)
     print(table(results))
     if args.out_dir:
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
