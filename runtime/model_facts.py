@@ -69,7 +69,8 @@ def _model_meta(meta: dict) -> dict:
     return {"variant": get("variant"), "n_iters": int(get("n_iters")) if get("n_iters") else None,
             "iac_mode": get("iac_mode"), "iac_form": get("iac_form"), "filter_layout": get("filter_layout"),
             "in_bit": int(get("in_bit")) if get("in_bit") else None, "normalization": get("normalization"),
-            "dual": get("dual") == "true" if get("dual") else None, "tool_version": get("tool_version")}
+            "dual": get("dual") == "true" if get("dual") else None, "tool_version": get("tool_version"),
+            "io": (f"uint8 frames (BxHxWx3, {get('channel_order') or 'rgb'})" if get("io") == "uint8" else None)}
 
 
 def engine_facts(path: Path) -> dict:
@@ -87,8 +88,18 @@ def engine_facts(path: Path) -> dict:
         "engine_matches_sidecar": None if not recorded else recorded == sha256_file(path),
         "builder": sidecar.get("builder"), "built_at": sidecar.get("built_at"),
         "iac_split": sidecar.get("iac_split"), "peak_live_bytes": sidecar.get("peak_live_bytes"),
+        "io": facts.get("io"), "dla": _dla_facts(sidecar.get("dla")),
     })
     return facts
+
+
+def _dla_facts(dla: dict | None) -> dict | None:
+    """The DLA core an engine runs on and which of its layers run there (null: GPU only)."""
+    if not dla:
+        return None
+    layers = dla.get("layers_on_dla") or []
+    return {"core": dla.get("core"), "gpu_fallback": dla.get("gpu_fallback"), "layers_on_dla": len(layers),
+            "names": ", ".join(layers) or "none"}
 
 
 def _profiles_text(profiles) -> str:

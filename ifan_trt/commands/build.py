@@ -57,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "live activations at the largest profile shape, on, off (default: %(default)s)")
     arg_groups.add_overwrite(p)
     add_decode_budget(p)
+    p.add_argument("--dla-core", type=int_range(0, 15), metavar="N",
+                   help="build for DLA core N (Jetson AGX Orin, Orin NX) with GPU fallback: layers the DLA cannot "
+                        "run (the IFAN_IAC plugin, FP32 layers) run on the GPU; refused where the device has no DLA")
     p.add_argument("--no-tf32", dest="tf32", action="store_false",
                    help="FP32 layers without TF32 math (Ampere and newer use TF32 by default, as TensorRT does)")
 
@@ -178,6 +181,12 @@ def run(args) -> int:
     want = args.precision or graphs.graph_precision(source)
     form = choose_iac_form(source, args.iac_split, profiles, want, args.onnx)
     trt = trt_build.probe_tensorrt(want, has_plugin, args.version_compatible, args.builder_optimization_level)
+    dla_core = getattr(args, "dla_core", None)
+    if dla_core is not None:
+        trt_build.check_dla(trt, dla_core)  # before any preparation
+        if want == "fp32":
+            print("warning: --dla-core with an FP32 engine: the DLA runs FP16 and INT8 layers only, so every layer "
+                  "falls back to the GPU; use --precision fp16 or int8", file=sys.stderr)
     onnx_path, precision, metadata = graph_for(args.onnx, args.output, args.precision, args.calib_images,
                                                args.calib_method, args.calib_count, calib_size, source=source,
                                                overwrite=getattr(args, "overwrite", False), iac_split=form.rewrite)
@@ -192,7 +201,8 @@ def run(args) -> int:
         inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=metadata,
         workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, timing_cache=args.timing_cache, tf32=args.tf32,
-        overwrite=getattr(args, "overwrite", False), iac_split=form.split, peak_live_bytes=form.peaks)
+        overwrite=getattr(args, "overwrite", False), iac_split=form.split, peak_live_bytes=form.peaks,
+        **({"dla_core": dla_core} if dla_core is not None else {}))
     if getattr(args, "json", None):
         import json
 

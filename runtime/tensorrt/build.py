@@ -93,11 +93,13 @@ def gpu_info() -> dict:
 
 def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int, optimization_level,
                version_compatible: bool, plugin_lib: Path | None, timing_cache: Path | None,
-               tf32: bool = True) -> bytes:
+               tf32: bool = True, dla: dict | None = None) -> bytes:
     """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
     polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
     1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag. TF32 is
-    passed explicitly: CreateConfig clears TensorRT's (default-on) TF32 flag unless told tf32=True."""
+    passed explicitly: CreateConfig clears TensorRT's (default-on) TF32 flag unless told tf32=True.
+    dla: {"core": N} to build for that DLA core with GPU fallback (configure_dla); the layers DLA
+    can take are added to it as "eligible_layers"."""
     from ifan_trt.optional import require
 
     require("polygraphy", "trt")
@@ -120,11 +122,14 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
         tf32=tf32,
         profiling_verbosity=trt.ProfilingVerbosity.DETAILED,  # the inspector's per-layer types
     )
-    if version_compatible and plugin_lib is not None:
-        def serialize_plugin(builder, network, cfg):
+    def postprocess(builder, network, cfg):
+        if version_compatible and plugin_lib is not None:
             cfg.plugins_to_serialize = [str(plugin_lib)]
+        if dla is not None:
+            dla["eligible_layers"] = configure_dla(trt, network, cfg, dla["core"])
 
-        config = PostprocessConfig(config, serialize_plugin)
+    if (version_compatible and plugin_lib is not None) or dla is not None:
+        config = PostprocessConfig(config, postprocess)
     try:
         network = network_from_onnx_path(str(onnx_path), strongly_typed=True)
         plan = engine_bytes_from_network(network, config,
@@ -134,6 +139,44 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
     if not plan:
         raise IfanError(f"{onnx_path}: TensorRT returned no engine (see TensorRT's log above)")
     return bytes(plan)
+
+
+# ---------------------------------------------------------------- DLA (Jetson AGX Orin, Orin NX)
+
+def dla_problem(core: int, cores: int) -> str | None:
+    """Why --dla-core CORE cannot be built on a device with `cores` DLA cores, or None."""
+    if cores <= 0:
+        return (f"--dla-core {core}: this device has no DLA (TensorRT reports 0 DLA cores; Jetson AGX Orin and "
+                "Orin NX have them, Orin Nano and desktop GPUs do not); build without --dla-core")
+    if core >= cores:
+        return f"--dla-core {core}: this device has {cores} DLA core(s), numbered 0 to {cores - 1}"
+    return None
+
+
+def check_dla(trt, core: int) -> None:
+    """Refuse --dla-core before any preparation where the device has no such DLA core
+    (IBuilder.num_DLA_cores, TensorRT 10.3 and 11.x)."""
+    builder = trt.Builder(trt.Logger(trt.Logger.WARNING))
+    problem = dla_problem(core, int(builder.num_DLA_cores))
+    if problem:
+        raise IfanError(problem)
+
+
+def configure_dla(trt, network, config, core: int) -> list[str]:
+    """Every layer on DLA core `core` by default, the rest on the GPU (GPU_FALLBACK): what DLA
+    cannot run (the IFAN_IAC plugin never does; FP32 layers neither, DLA runs FP16 and INT8).
+    Returns the layers IBuilderConfig.can_run_on_DLA accepts."""
+    config.default_device_type = trt.DeviceType.DLA
+    config.DLA_core = int(core)
+    config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+    layers = [network.get_layer(i) for i in range(network.num_layers)]
+    return [layer.name for layer in layers if config.can_run_on_DLA(layer)]
+
+
+def dla_layers(layers) -> list[str]:
+    """The layers of a built engine that run on the DLA, from the inspector's per-layer JSON:
+    TensorRT reports each DLA subgraph as one layer whose type or name says DLA."""
+    return [lp.name for lp in layers if "DLA" in lp.layer_type.upper() or "DLA" in lp.name.upper()]
 
 
 def inspect_plan(trt, plan: bytes, version_compatible: bool, embedded_plugin: bool = False):
@@ -173,11 +216,18 @@ def probe_tensorrt(precision: str, has_plugin: bool, version_compatible: bool, o
     return trt
 
 
-def report_layers(layers, precision: str) -> dict:
-    """Print every layer's precision and a warning for compute layers left in FP32; the counts."""
+def report_layers(layers, precision: str, on_dla: list[str] | None = None) -> dict:
+    """Print every layer's precision (and device, when built for a DLA) and a warning for compute
+    layers left in FP32; the counts."""
     counts = summary(layers)
-    print(format_table(["layer", "type", "precision"], [[lp.name, lp.layer_type, lp.precision] for lp in layers]),
-          file=sys.stderr)
+    if on_dla is None:
+        print(format_table(["layer", "type", "precision"], [[lp.name, lp.layer_type, lp.precision] for lp in layers]),
+              file=sys.stderr)
+    else:
+        dla = set(on_dla)
+        print(format_table(["layer", "type", "precision", "device"],
+                           [[lp.name, lp.layer_type, lp.precision, "DLA" if lp.name in dla else "GPU"]
+                            for lp in layers]), file=sys.stderr)
     print("layer precisions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
     slow = unexpected_fp32(layers, precision)
     if slow:
@@ -190,7 +240,7 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
                  source_onnx: Path, metadata: dict, workspace: int, plugin_lib: Path | None,
                  optimization_level: int | None, version_compatible: bool, timing_cache: Path | None,
                  tf32: bool = True, overwrite: bool = True, iac_split: bool = False,
-                 peak_live_bytes: dict | None = None) -> int:
+                 peak_live_bytes: dict | None = None, dla_core: int | None = None) -> int:
     """Build onnx_path (already of the wanted precision and IAC form), write the engine and its
     sidecar (iac_split and peak_live_bytes: the form built and the peaks it was chosen by)."""
     from ifan_trt.files import sha256_bytes
@@ -198,11 +248,18 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
     start = time.time()
     print(f"building {precision} engine from {onnx_path} with TensorRT {trt.__version__} "
           f"({len(profiles)} profile(s))", file=sys.stderr)
+    dla = None if dla_core is None else {"core": int(dla_core), "gpu_fallback": True}
     plan = build_plan(trt, onnx_path, profiles, inputs, workspace, optimization_level,
-                      version_compatible, plugin_lib, timing_cache, tf32=tf32)
+                      version_compatible, plugin_lib, timing_cache, tf32=tf32, **({"dla": dla} if dla else {}))
     seconds = time.time() - start
-    counts = report_layers(inspect_plan(trt, plan, version_compatible, embedded_plugin=plugin_lib is not None),
-                           precision)
+    layers = inspect_plan(trt, plan, version_compatible, embedded_plugin=plugin_lib is not None)
+    if dla is not None:
+        dla["layers_on_dla"] = dla_layers(layers)
+        dla["eligible_layers"] = len(dla.get("eligible_layers") or [])
+        print(f"DLA core {dla['core']} with GPU fallback: {len(dla['layers_on_dla'])} engine layer(s) on the DLA "
+              f"({dla['eligible_layers']} network layer(s) it accepts); the rest, the IFAN_IAC plugin included, "
+              "on the GPU", file=sys.stderr)
+    counts = report_layers(layers, precision, None if dla is None else dla["layers_on_dla"])
     gpu = gpu_info()
     if gpu.get("reason"):
         print(f"warning: the sidecar cannot name the GPU: {gpu['reason']}", file=sys.stderr)
@@ -215,7 +272,7 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
         onnx_path=onnx_path, onnx_sha256=_sha256(onnx_path), source_onnx=source_onnx, plugin_lib=plugin_lib,
         plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, builder=builder, build_seconds=seconds,
         metadata={**metadata, META.precision: precision}, layers=counts, iac_split=iac_split,
-        peak_live_bytes=peak_live_bytes)
+        peak_live_bytes=peak_live_bytes, dla=dla)
     write_engine(output, plan, sidecar, overwrite)
     print(f"wrote {output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {output}.json", file=sys.stderr)
     return len(plan)

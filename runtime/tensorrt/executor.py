@@ -107,6 +107,10 @@ class TrtExecutor(Executor):
         self._runtime = _ok(trt.Runtime(self._logger), "creating the runtime")
         if (sidecar.get("builder") or {}).get("version_compatible"):
             self._runtime.engine_host_code_allowed = True  # the plan carries the lean runtime (and the plugin)
+        dla = (sidecar.get("dla") or {}).get("core")
+        self._dla = dla
+        if dla is not None:  # an engine built for a DLA core runs its DLA layers there
+            self._runtime.DLA_core = int(dla)
         engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
         if engine is None:
             built = sidecar.get("tensorrt_version", "unknown")
@@ -147,7 +151,8 @@ class TrtExecutor(Executor):
 
     def describe(self) -> str:
         io = " uint8-io" if self.info.io == "uint8" else ""
-        return f"tensorrt {self.info.precision}{io} ({self.cuda_binding})"
+        dla = f" dla{self._dla}" if getattr(self, "_dla", None) is not None else ""
+        return f"tensorrt {self.info.precision}{io}{dla} ({self.cuda_binding})"
 
     @property
     def float_reachable(self) -> bool:

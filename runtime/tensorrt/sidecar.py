@@ -31,11 +31,13 @@ def make_sidecar(*, engine: Path, precision: str, profiles: list[dict], inputs: 
                  onnx_path: Path | None = None, onnx_sha256: str = "", source_onnx: Path | None = None,
                  plugin_lib: Path | None = None, plugin_sha256: str | None = None, builder: dict | None = None,
                  build_seconds: float = 0.0, layers: dict | None = None, iac_split: bool = False,
-                 peak_live_bytes: dict | None = None) -> dict:
+                 peak_live_bytes: dict | None = None, dla: dict | None = None) -> dict:
     """profiles: one {input name: {"min", "opt", "max"}} per optimisation profile
     (optimization_profiles.profiles_to_sidecar). iac_split: the engine holds the split IAC form
     (one IFAN_IAC layer per iteration); peak_live_bytes: the peaks of live activations the build
-    weighed, {"input_shape", "activation_dtype", "one_node", "split"} (bytes, null where not known)."""
+    weighed, {"input_shape", "activation_dtype", "one_node", "split"} (bytes, null where not known).
+    dla: {"core", "gpu_fallback", "layers_on_dla", "eligible_layers"} of an engine built for a DLA
+    core (`--dla-core`), else null."""
     return {
         "format": SIDECAR_FORMAT,
         "engine": Path(engine).name,
@@ -56,6 +58,7 @@ def make_sidecar(*, engine: Path, precision: str, profiles: list[dict], inputs: 
         "layer_precisions": layers,
         "iac_split": bool(iac_split),
         "peak_live_bytes": None if peak_live_bytes is None else dict(peak_live_bytes),
+        "dla": None if dla is None else dict(dla),
     }
 
 
@@ -106,7 +109,26 @@ def validate(data, where: str) -> dict:
     if lib is not None and not isinstance(lib.get("path"), str):
         _fail(where, f"plugin_library.path must be a string, got {lib.get('path')!r}")
     _validate_iac(data, where)
+    _validate_dla(data, where)
     return data
+
+
+def _validate_dla(data: dict, where: str) -> None:
+    """The DLA core an engine was built for (absent or null: GPU only)."""
+    dla = data.get("dla")
+    if dla is None:
+        return
+    core = dla.get("core") if isinstance(dla, dict) else None
+    if isinstance(core, bool) or not isinstance(core, int) or core < 0:
+        _fail(where, f"dla.core must be a DLA core number (0, 1, ...), got {core!r}")
+    layers = dla.get("layers_on_dla", [])
+    if not isinstance(layers, list) or not all(isinstance(name, str) for name in layers):
+        _fail(where, "dla.layers_on_dla must be a list of layer names")
+
+
+def dla_core(data: dict) -> int | None:
+    """The DLA core the engine runs on, or None (GPU only)."""
+    return (data.get("dla") or {}).get("core")
 
 
 def _validate_iac(data: dict, where: str) -> None:
