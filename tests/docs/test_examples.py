@@ -32,7 +32,7 @@ NOT_RUN = re.compile(r"^\s*<!--\s*not run\b(?P<rest>.*?)-->\s*$")
 # the repository copy leaves out what is installed (imports must reach the installed package) and
 # what is not the reader's checkout
 NOT_COPIED = {"ifan_trt", "export", "runtime", "calib", "tests", ".git"}
-NOT_COPIED_PATTERNS = shutil.ignore_patterns(".venv*", "build*", "__pycache__", "*.egg-info", ".pytest_cache")
+NOT_COPIED_PATTERNS = shutil.ignore_patterns(".venv*", "build", "build-*", "__pycache__", "*.egg-info", ".pytest_cache")
 
 
 @dataclass(frozen=True)
