@@ -99,13 +99,16 @@ def make_cpu_int8(src: Path, out: Path, image_dir, method: str, count: int, size
     """`ifan calibrate --target cpu`: read the FP32 export at src, calibrate, write out."""
     from .prepare import _log, read_fp32
 
+    from ifan_trt.export.uint8_io import float_core, rewrap_like
+
     graphs.check_output_path(out, src)
-    model = read_fp32(src)
+    original = read_fp32(src)
+    model = float_core(original)  # a uint8 model: its float network is quantized, then wrapped again
     paths = images.find_images(image_dir, count)
     names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
     start = time.time()
     qdq = quantize(model, paths, lambda p: images.feeds_for(names, p, size), method, progress=progress)
-    graphs.save_model(qdq, out)
+    graphs.save_model(rewrap_like(qdq, original), out)
     _log(f"wrote {out} (INT8 for ONNX Runtime's CPU provider, {method} on {len(paths)} image(s) at "
          f"{size[0]}x{size[1]}, {time.time() - start:.0f} s)")
     return out

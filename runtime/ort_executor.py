@@ -48,6 +48,8 @@ class OrtExecutor(Executor):
             shape = shape[:1] + [3] + shape[1:3] if len(shape) == 4 else shape
         try:
             self.limits = static_limits(shape)
+            if self.info.io == "uint8" and self.limits.max_hw is None:  # frames of any size, padded inside
+                self.limits = ShapeLimits(self.limits.min_batch, self.limits.max_batch, min_hw=(1, 1))
         except UnicodeDecodeError:
             raise IfanError(f"{path}: malformed input shape (a dimension name is not UTF-8 text)") from None
 

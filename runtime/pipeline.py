@@ -88,7 +88,7 @@ def takes_frames(executor: Executor, h: int, w: int, tiling: Tiling | None = Non
     ph, pw = padded_size(h, w, executor.info.size_multiple)
     if choose_tile(ph, pw, executor.limits, tiling.tile, tiling.max_pixels, executor.info.size_multiple):
         return False
-    return executor.limits.fits_hw(ph, pw)
+    return executor.limits.fits_hw(h, w)  # a uint8 model's limits are frame sizes (it pads inside)
 
 
 def _needs_float(executor: Executor, what: str) -> None:
@@ -108,8 +108,7 @@ def frames_to_batch(executor: Executor, frames: list[np.ndarray], order: str) ->
 
 def run_frame_batch(executor: Executor, batch: np.ndarray) -> np.ndarray:
     """[B,H,W,3] uint8 through a uint8 model, split or filled to the batches it accepts."""
-    h, w = batch.shape[1:3]
-    step = executor.max_batch(*padded_size(h, w, executor.info.size_multiple))
+    step = executor.max_batch(*batch.shape[1:3])
     need = executor.limits.min_batch
     outs = []
     for i in range(0, len(batch), step):

@@ -65,8 +65,8 @@ def test_uint8_model_equals_float_path_within_one_code(models, uint8_exports, fo
 
 def test_uint8_graph_io_and_metadata(uint8_exports):
     """The frame is the graph's I/O (B x H x W x 3 uint8, H and W dynamic and unconstrained); the
-    first op on it is the Cast and the last a Cast of a Floor after the clip, so the graph never
-    casts an unrounded or out-of-range float to uint8 (TensorRT's UINT8 truncates)."""
+    first op on it is the Cast and the last a Cast of the clipped, rounded (+0.5, Floor) values, so
+    the graph never casts an unrounded or out-of-range float to uint8 (TensorRT's UINT8 truncates)."""
     model = onnx.load(uint8_exports("plugin", "bgr"))
     (i,), (o,) = model.graph.input, model.graph.output
     for v in (i, o):
@@ -76,8 +76,12 @@ def test_uint8_graph_io_and_metadata(uint8_exports):
     readers = [n for n in model.graph.node if "input" in n.input]
     assert [n.op_type for n in readers] == ["Cast"]  # TensorRT: UINT8 network inputs go only into a cast
     producers = {out: n for n in model.graph.node for out in n.output}
-    last = producers["output"]
-    assert last.op_type == "Cast" and producers[last.input[0]].op_type == "Floor"
+    chain, name = [], "output"
+    for _ in range(6):  # the output's producers, last first
+        node = producers[name]
+        chain.append(node.op_type)
+        name = node.input[0]
+    assert chain == ["Cast", "Transpose", "Floor", "Add", "Mul", "Clip"]
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta[META.io] == "uint8" and meta[META.channel_order] == "bgr"
 
@@ -154,4 +158,28 @@ def test_int8_of_a_uint8_model_is_the_int8_float_model_wrapped(models, uint8_exp
 
     out = ort_session(cpu_model(onnx.load(u8))).run(["output"], {"input": frames})[0]
     ref = float_path(ort_session(cpu_model(onnx.load(f8))), frames, "rgb")
+    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_cpu_int8_of_a_uint8_model_keeps_the_frames_io(models, uint8_exports, tmp_path):
+    """`ifan calibrate --target cpu` quantizes the float network inside and wraps it again."""
+    import cv2
+
+    from ifan_trt.calib.cpu_int8 import make_cpu_int8
+    from ifan_trt.export import ort_session
+
+    images = tmp_path / "calib"
+    images.mkdir()
+    rng = np.random.default_rng(7)
+    for i in range(2):
+        cv2.imwrite(str(images / f"{i}.png"), rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+    f8 = make_cpu_int8(models("onnx"), tmp_path / "f.int8-cpu.onnx", images, "minmax", 2, (32, 32), progress=False)
+    u8 = make_cpu_int8(uint8_exports("onnx", "bgr"), tmp_path / "u.int8-cpu.onnx", images, "minmax", 2, (32, 32),
+                       progress=False)
+    model = onnx.load(u8)
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert any(n.op_type == "QLinearConv" or n.op_type == "DequantizeLinear" for n in model.graph.node)
+    frames = rng.integers(0, 256, (1, 24, 40, 3), dtype=np.uint8)
+    out = ort_session(str(u8)).run(["output"], {"input": frames})[0]
+    ref = float_path(ort_session(str(f8)), frames, "bgr")
     assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
