@@ -153,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         cpu = cpu_model(open("/proc/cpuinfo").read())
     except OSError:
         cpu = "unknown CPU"
-    rows, results = [], {"cpu": cpu, "repeats": args.repeats, "sizes": {}}
+    import os
+
+    rows, results = [], {"cpu": cpu, "cores": os.cpu_count(), "repeats": args.repeats, "sizes": {},
+                         "load_average_before": os.getloadavg()[0]}
     for text in args.sizes:
         h, w = parse_size(text, "--sizes")
         r = measure_paths(h, w, args.repeats)
@@ -168,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append([f"{h}x{w}", "memcpy floor", "", "", "", "", f"{floor:.2f}", "1.0x"])
         rows.append([f"{h}x{w}", f"uint8 in-graph, ORT CPU {args.threads} thr", "", "", "", "",
                      f"{r['ort_in_graph_ms']:.2f}", f"{r['ort_in_graph_ms'] / floor:.1f}x"])
-    print(f"host work per frame around a null network, {cpu} (median of {args.repeats})", file=sys.stderr)
+    results["load_average_after"] = os.getloadavg()[0]
+    print(f"host work per frame around a null network, {cpu}, {os.cpu_count()} cores, median of {args.repeats}, "
+          f"load average {results['load_average_before']:.1f} -> {results['load_average_after']:.1f}",
+          file=sys.stderr)
     print(format_table(["frame", "path", "pre ms", "staging ms", "post ms", "pre+post ms", "host ms",
                         "x memcpy"], rows), file=sys.stderr)
     print(json.dumps(results))

@@ -35,6 +35,8 @@ def onnx_facts(path: Path) -> dict:
     meta = graphs.metadata(model)
     inputs = {i.name: _dims(i) for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}}
     shape = inputs.get("input", [])
+    if meta.get(META.io) == "uint8" and len(shape) == 4:  # frames, B x H x W x 3: sizes as for any model
+        shape = [shape[0], 3, shape[1], shape[2]]
     static_hw = len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape[2:])
     plugin = [n for n in model.graph.node if n.op_type == PLUGIN_OP]
     facts = _model_meta(meta)

@@ -140,3 +140,26 @@ def test_bundled_default_uint8_equals_its_float_export(tmp_path):
     out = deblur_bgr_frames(OrtExecutor(path, device="cpu"), frames)[0]
     ref = deblur_bgr_frames(OrtExecutor(default_onnx_path(), device="cpu"), frames)[0]
     assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_profile_of_a_uint8_model_times_the_frames_path(pair):
+    """ifan profile on a uint8 model: the frames go to run_frames (the conversions inside the
+    model, counted in compute); the float model's run goes through run()."""
+    from ifan_trt.runtime.profiler import profile
+
+    floating, frames = pair
+    for executor, entry in ((frames, "run_frames"), (floating, "run")):
+        counted = Counting(executor)
+        result = profile(counted, (1, 3, 40, 56), "m", warmup=1, iterations=2, progress=False)
+        assert set(counted.calls) == {entry} and len(counted.calls) == 3
+        assert {"decode", "preprocess", "compute", "postprocess"} <= set(result.stage_ms)
+
+
+def test_inspect_tells_a_uint8_model(pair):
+    from ifan_trt.runtime.model_facts import inspect_model
+
+    _, frames = pair
+    facts = inspect_model(frames.model_path)
+    assert facts["io"] == "uint8 frames (BxHxWx3, bgr)"
+    assert facts["peak_memory"]["at"] == "1x3x720x1280"  # the float network's peak at the default size
+    assert facts["shapes"] == "dynamic batchx3xframe_heightxframe_width"
