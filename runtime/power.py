@@ -104,8 +104,8 @@ class PowerSampler:
     """Samples the rails in a thread between start() and stop(); stop() returns the PowerReport.
     read: a function returning {rail: watts} (the INA3221 rails, or jtop's)."""
 
-    def __init__(self, read, source: str, interval: float = 0.02):
-        self._read, self.source, self.interval = read, source, interval
+    def __init__(self, read, source: str, interval: float = 0.02, close=None):
+        self._read, self.source, self.interval, self._close = read, source, interval, close
         self._samples: list[dict[str, float]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,6 +126,12 @@ class PowerSampler:
             except (OSError, ValueError) as exc:  # a rail gone mid-run: keep what we have
                 log.warning("power sampling stopped: %s", exc)
                 return
+
+    def close(self) -> None:
+        """Let go of the source (jtop's connection to its service)."""
+        if self._close is not None:
+            self._close()
+            self._close = None
 
     def stop(self, frames: int = 0) -> PowerReport:
         self._stop.set()
@@ -163,7 +169,7 @@ def jtop_sampler(interval: float = 0.02) -> PowerSampler | None:
         rails = (handle.power or {}).get("rail", {})
         return {name: float(r.get("power", 0.0)) / 1e3 for name, r in rails.items()}  # jtop gives mW
 
-    sampler = PowerSampler(read, "jtop", interval)
+    sampler = PowerSampler(read, "jtop", interval, close=handle.close)
     if not read():
         handle.close()
         return None

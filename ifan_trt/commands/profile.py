@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
                 if result.power is not None:
                     result.power["board"] = board
                 results.append(result)
+    if sampler is not None:
+        sampler.close()
     print(table(results))
     if args.out_dir:
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)

@@ -138,3 +138,29 @@ def test_profile_reports_watts_and_energy_per_frame_beside_latency(tmp_path):
     values = dict(zip(header.split(","), row.split(",")))
     assert float(values["power_mean_w"]) == pytest.approx(12.5)
     assert np.isclose(float(values["mj_per_frame"]), p["mj_per_frame"], rtol=1e-3)
+
+
+def test_jtop_when_sysfs_has_no_rails(tmp_path, monkeypatch):
+    """jtop (jetson-stats) gives the same rails in mW: used where sysfs shows none."""
+    import sys
+    import types
+
+    class FakeJtop:
+        closed = False
+
+        def start(self):
+            self.power = {"rail": {"VDD_IN": {"power": 7000, "volt": 5000, "curr": 1400},
+                                   "VDD_SOC": {"power": 1500}}, "tot": {"power": 7000}}
+
+        def close(self):
+            FakeJtop.closed = True
+
+    monkeypatch.setitem(sys.modules, "jtop", types.SimpleNamespace(jtop=FakeJtop))
+    sampler = power.open_sampler(tmp_path, interval=0.001)
+    assert sampler.source == "jtop"
+    sampler.start()
+    report = sampler.stop(frames=4)
+    assert report.mean_w == pytest.approx(7.0) and report.basis == "VDD_IN"
+    assert report.rail_mean_w == {"VDD_IN": pytest.approx(7.0), "VDD_SOC": pytest.approx(1.5)}
+    sampler.close()
+    assert FakeJtop.closed
