@@ -65,7 +65,7 @@ def quantize(model, image_paths: list[Path], make_feeds, method: str = "percenti
                and not (quantize_filters and n.op_type == "Conv")]
     thin = thin_convs(model)
     exclude += thin  # float weights; float_convs below also frees their activations
-    with tempfile.TemporaryDirectory(prefix="ifan-cpu-int8-") as work:
+    with tempfile.TemporaryDirectory(prefix="ifan-int8-cpu-") as work:
         path = Path(work) / "fp32.onnx"
         onnx.save(model, os.fspath(path))
         # the steps of quantize_static, with the calibrator fed in chunks (bounded memory) and

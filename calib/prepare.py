@@ -41,21 +41,19 @@ def source_onnx(arg: Path, out: Path, overwrite: bool = False) -> Path:
     """The FP32 ONNX to start from: arg itself, or for a checkpoint (.pth/.pt) or the word
     "default" (the bundled model) its plugin-form export beside out (reused while the
     checkpoint's SHA-256 matches the export's metadata)."""
-    arg = Path(arg)
-    if str(arg) != "default" and arg.suffix.lower() not in (".pth", ".pt"):
-        return arg
-    if str(arg) == "default":  # the bundled export of the bundled checkpoint: no torch needed
-        from ifan_trt.weights import default_onnx_path
+    from ifan_trt.models import bundled, is_default, kind_of
 
-        bundled = default_onnx_path(required=False)
-        if bundled is not None:
-            return bundled
+    default = is_default(arg)
+    arg = Path(arg)
+    if not default and kind_of(arg) != "checkpoint":
+        return arg
+    if default:  # the bundled export of the bundled checkpoint: no torch needed
+        export = bundled("onnx", required=False)
+        if export is not None:
+            return export
+        arg = bundled("checkpoint")
     from ifan_trt.files import sha256_file
 
-    if str(arg) == "default":
-        from ifan_trt.weights import default_checkpoint_path
-
-        arg = default_checkpoint_path()
     if not arg.is_file():
         raise IfanError(f"{arg}: no such checkpoint")
     target = out.with_name(f"{arg.stem}.fp32.onnx")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ifan_trt.contract import META, META_PREFIX, PLUGIN_OP, PRECISIONS
+from ifan_trt.contract import META, META_PREFIX, PLUGIN_OP
+from ifan_trt.precisions import ENGINE as ENGINE_PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.files import require_regular_file, check_not_input, check_output_file, sha256_bytes, sha256_file, write_bytes  # noqa: F401
 
@@ -110,7 +111,7 @@ def graph_precision(model) -> str:
     from onnx import TensorProto
 
     meta = {p.key: p.value for p in model.metadata_props}
-    if meta.get(META.precision) in PRECISIONS:
+    if meta.get(META.precision) in ENGINE_PRECISIONS:
         return meta[META.precision]
     qdq = has_qdq(model)
     half = any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer)

@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.files import sha256_file
+from ifan_trt.precisions import NAMES as PRECISIONS
 
-
-PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16", "cpu-int8")
 COLUMNS = ("format", "precision", "backend", "bytes", "latency_ms_median", "latency_ms_p90", "psnr", "ssim",
            "psnr_vs_fp32", "correction_kept")
 

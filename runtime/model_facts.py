@@ -10,8 +10,8 @@ from pathlib import Path
 from ifan_trt.contract import META
 from ifan_trt.errors import IfanError
 from ifan_trt.files import sha256_file
+from ifan_trt.models import kind_of
 
-_KINDS = {".onnx": "onnx", ".engine": "engine", ".plan": "engine", ".trt": "engine"}
 
 
 def _dims(value_info) -> list:
@@ -122,7 +122,7 @@ def checkpoint_facts(path: Path) -> dict:
 def inspect_model(path: str) -> dict:
     """Facts of a model file; the kind comes from the extension (.onnx, .engine/.plan, else a checkpoint)."""
     p = Path(path)
-    kind = _KINDS.get(p.suffix.lower(), "checkpoint")
+    kind = kind_of(p, "checkpoint")
     read = {"onnx": onnx_facts, "engine": engine_facts, "checkpoint": checkpoint_facts}[kind]
     facts = {"file": str(p), "kind": kind, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
     facts.update(read(p))

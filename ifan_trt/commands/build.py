@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ifan_trt.contract import PRECISIONS
+from ifan_trt.precisions import ENGINE as PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
 from ifan_trt.options import add_decode_budget, int_range
@@ -158,10 +158,10 @@ def run(args) -> int:
     profiles = parse_profiles(args.shapes)
     workspace = parse_workspace(args.workspace)
     calib_size = parse_model_size(args.calib_size, "--calib-size")
-    if str(args.onnx) == "default":  # the bundled model's FP32 export
-        from ifan_trt.weights import default_onnx_path
+    from ifan_trt.models import ModelRef, is_default
 
-        args.onnx = default_onnx_path()
+    if is_default(args.onnx):  # the bundled model's FP32 export
+        args.onnx = ModelRef.parse(args.onnx, "onnx", "--onnx").path
     check_outputs(args)
     source = graphs.load_model(args.onnx)
     if graphs.metadata(source).get(META.int8_target) == "cpu":

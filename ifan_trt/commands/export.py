@@ -47,14 +47,14 @@ def peak_line(path, shape, batch: int) -> str:
 def run(args: argparse.Namespace) -> int:
     from ifan_trt.checkpoint import load_checkpoint
     from ifan_trt.contract import DEFAULT_OPSET
+    from ifan_trt.models import ModelRef
     from ifan_trt.sizes import parse_model_size as parse_shape
     from ifan_trt.export.onnx_export import export_onnx
 
     shape = parse_shape(args.shape) if args.shape else None
-    if args.checkpoint in (None, "default"):
-        from ifan_trt.weights import default_checkpoint_path
-
-        args.checkpoint = str(default_checkpoint_path())
+    if args.checkpoint is None:
+        args.checkpoint = "default"
+    args.checkpoint = str(ModelRef.parse(args.checkpoint, "checkpoint", "--checkpoint").path)
     check_not_input(args.output, [args.checkpoint])
     check_output_file(args.output, args.overwrite, create_parent=True)
     loaded = load_checkpoint(args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode)

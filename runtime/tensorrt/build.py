@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from ifan_trt.contract import META, PRECISIONS
+from ifan_trt.contract import META
 from ifan_trt.errors import IfanError
 from ifan_trt.table import format_table
 
@@ -57,8 +57,6 @@ def check_request(version: tuple[int, int, int], precision: str, has_plugin: boo
                         f"(ifan-trt builds 10.3 to 11.x); upgrade TensorRT")
     if optimization_level is not None and not 0 <= optimization_level <= 5:
         raise IfanError(f"--builder-optimization-level {optimization_level}: TensorRT {v} accepts 0 to 5")
-    if precision not in PRECISIONS:
-        raise IfanError(f"--precision {precision}: expected one of {', '.join(PRECISIONS)}")
     warnings = []
     if version[0] not in TESTED_MAJORS:
         warnings.append(f"TensorRT {v} is newer than the versions ifan-trt was written for (10.3 to 11.x)")
