@@ -102,7 +102,7 @@ def make_cpu_int8(src: Path, out: Path, image_dir, method: str, count: int, size
     graphs.check_output_path(out, src)
     model = read_fp32(src)
     paths = images.find_images(image_dir, count)
-    names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    names = graphs.input_names(model)
     start = time.time()
     qdq = quantize(model, paths, lambda p: images.feeds_for(names, p, size), method, progress=progress)
     graphs.save_model(qdq, out)

@@ -82,7 +82,7 @@ def read_fp32(path: Path):
 
 
 def _feeds(model, paths, size):
-    names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    names = graphs.input_names(model)
     return [images.feeds_for(names, p, size) for p in paths]
 
 
@@ -150,7 +150,7 @@ def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAUL
         graphs.check_output_path(cache, src)
     model = read_fp32(src) if model is None else model
     paths = images.find_images(image_dir, count)
-    names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    names = graphs.input_names(model)
     qdq, info = int8.calibrate(model, paths, lambda p: images.feeds_for(names, p, size), method, size, cache,
                                progress)
     _log(info.summary() + (f" (cache {cache})" if cache else ""))

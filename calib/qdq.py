@@ -4,7 +4,6 @@ Q/DQ nodes from the standard-op twin to the plugin form, and the int8-fp16 graph
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +20,9 @@ WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1}  # output channels (group 1)
 
 def conv_inputs(model_path: Path) -> set[str]:
     """Activation inputs of the convolutions of the graph file (the tensors that get Q/DQ)."""
-    import onnx
+    from ifan_trt.export.graph import load_model
 
-    return conv_inputs_of(onnx.load(os.fspath(model_path), load_external_data=False))
+    return conv_inputs_of(load_model(model_path, external_data=False))
 
 
 def conv_inputs_of(model) -> set[str]:

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ifan_trt.precisions import ENGINE as PRECISIONS
+from ifan_trt.precisions import ENGINE as PRECISIONS, HALF
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
 from ifan_trt.options import add_decode_budget, int_range
@@ -105,7 +105,7 @@ def choose_iac_form(model, mode: str, profiles, precision: str, onnx) -> IacForm
     from ifan_trt.export.liveness import split_gain
 
     b, _, h, w = max((p.max for p in profiles), key=lambda s: s[0] * s[2] * s[3])
-    half = precision in ("fp16", "int8-fp16") and graph_precision(model) == "fp32"
+    half = precision in HALF and graph_precision(model) == "fp32"
     at = ((h, w), b, "float16" if half else None)
     kind = iac_kind(model)
     error = None

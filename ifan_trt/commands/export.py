@@ -35,11 +35,10 @@ def register(subparsers) -> None:
 def peak_line(path, shape, batch: int) -> str:
     """The export's liveness line: at its static shape, else at 720x1280; as exported (FP32) and
     as the FP16 engine will hold it."""
-    import onnx
-
+    from ifan_trt.export.graph import load_model
     from ifan_trt.export.liveness import format_peak, peak_report
 
-    model = onnx.load(path)
+    model = load_model(path)
     shape = shape or (720, 1280)
     return format_peak(peak_report(model, shape, batch), peak_report(model, shape, batch, "float16"))
 

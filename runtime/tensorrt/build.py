@@ -68,14 +68,9 @@ def check_request(version: tuple[int, int, int], precision: str, has_plugin: boo
 
 def graph_inputs(model) -> list[tuple[str, list]]:
     """(name, dims) of the graph inputs; a dim is an int, or its symbolic name when dynamic."""
-    inits = {t.name for t in model.graph.initializer}
-    out = []
-    for i in model.graph.input:
-        if i.name in inits:
-            continue
-        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in i.type.tensor_type.shape.dim]
-        out.append((i.name, dims))
-    return out
+    from ifan_trt.export.graph import input_dims
+
+    return input_dims(model)
 
 
 # ---------------------------------------------------------------- facts for the sidecar

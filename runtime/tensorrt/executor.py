@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 
 from ifan_trt.runtime.executor import Executor
@@ -123,7 +124,7 @@ class TrtExecutor(Executor):
                 shape=tuple(engine.get_tensor_shape(name))))
         inputs = [t.name for t in self.tensors if t.is_input]
         outputs = [t.name for t in self.tensors if not t.is_input]
-        if "input" not in inputs or "output" not in outputs:
+        if INPUT not in inputs or OUTPUT not in outputs:
             raise IfanError(f"{path}: expected tensors 'input' and 'output' (found inputs {inputs}, outputs "
                             f"{outputs}); build the engine from an `ifan export` ONNX model")
         if trt_plan.is_static(self.tensors):
@@ -198,16 +199,16 @@ class TrtExecutor(Executor):
             self._use_graphs = False
 
     def run(self, input, left=None, right=None):
-        feeds = {"input": input}
+        feeds = {INPUT: input}
         if self.info.dual:
             feeds.update(left=left, right=right)
         self._set_shapes({name: tuple(a.shape) for name, a in feeds.items()})
-        out_shape = tuple(self.context.get_tensor_shape("output"))
+        out_shape = tuple(self.context.get_tensor_shape(OUTPUT))
         if any(d < 0 for d in out_shape):
             raise RuntimeError(f"TensorRT could not infer the output shape for {list(input.shape)}")
         for name, a in feeds.items():
             self._view(name, a.shape)[...] = a  # into pinned memory (cast to the engine's type)
-        out_host = self._view("output", out_shape)
+        out_host = self._view(OUTPUT, out_shape)
         cuda, (e0, e1, e2, e3) = self.cuda, self._events
         cuda.record(e0)
         for name, a in feeds.items():
@@ -215,7 +216,7 @@ class TrtExecutor(Executor):
         cuda.record(e1)
         self._enqueue()
         cuda.record(e2)
-        cuda.copy_to_host(out_host.reshape(-1).view(np.uint8), self._device["output"])
+        cuda.copy_to_host(out_host.reshape(-1).view(np.uint8), self._device[OUTPUT])
         cuda.record(e3)
         cuda.synchronize()
         if self._profiler is not None:
