@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 from ifan_trt.models import ModelRef, bundled
 
 from .executor import Executor
 from .tensorrt.sidecar import recorded_onnx
+
+log = get_logger(__name__)
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 _ALIASES = {"trt": "tensorrt", "ort": "onnxruntime", "pytorch": "torch"}
@@ -64,8 +66,8 @@ def _auto_engine(engine: str, gpu: bool | None) -> tuple[str, str]:
     if not fallback:
         raise IfanError(f"{engine}: a TensorRT engine needs an NVIDIA GPU: {missing}; "
                         "pass the ONNX model with --onnx to run on the CPU")
-    print(f"ifan: {missing} for {engine}; --backend auto runs the ONNX model it was built from, {fallback}, "
-          "on ONNX Runtime instead", file=sys.stderr)
+    log.warning(f"{missing} for {engine}; --backend auto runs the ONNX model it was built from, {fallback}, "
+                "on ONNX Runtime instead")
     return "onnxruntime", fallback
 
 

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 from ifan_trt.options import nonneg_int, positive_int
 from ifan_trt.precisions import BY_NAME, graph_file
 from ifan_trt.runtime.benchmark import (PRECISIONS, Bench, Model, Settings, data_pairs, measure_rows,
-                                        previous_state, sha256_file, content_key, log)
+                                        previous_state, sha256_file, content_key, log_step)
 
 from . import args as arg_groups
 
@@ -63,7 +64,7 @@ def run(args) -> int:
         print(f"{reused} row(s) reused from the previous run (same model files, data and settings)")
     png = importlib.util.find_spec("matplotlib") is not None
     if not png:
-        print("ifan benchmark: no PNG without matplotlib (pip install 'ifan-trt[plot]')", file=sys.stderr)
+        get_logger(__name__).warning("no PNG without matplotlib (pip install 'ifan-trt[plot]')")
     for path in write_reports(bench, png):
         print(f"wrote {path}")
     if args.json:
@@ -103,7 +104,7 @@ def prepare_graph(src: Path, precision: str, s: Settings, state: dict) -> Path:
     if out.is_file() and state.get(str(out)) == [key, sha256_file(out)]:
         return out
     out.unlink(missing_ok=True)
-    log(f"preparing {precision} from {src}")
+    log_step(f"preparing {precision} from {src}")
     if precision == "fp16":
         prepare.make_fp16(src, out, s.calib_images, size=s.calib_size, count=min(s.calib_count, 8), progress=False)
     elif BY_NAME[precision].target == "cpu":

@@ -10,13 +10,13 @@ calls go through runtime/tensorrt/cuda.py. Every TensorRT call that reports succ
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 
 from ifan_trt.runtime.executor import Executor
 from ifan_trt.runtime.metadata import info_from_sidecar
@@ -24,6 +24,8 @@ from ifan_trt.runtime.tensorrt import plan as trt_plan
 from ifan_trt.runtime.tensorrt.cuda import open_cuda
 from ifan_trt.runtime.tensorrt.importing import import_tensorrt
 from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+
+log = get_logger(__name__)
 
 
 def _ok(result, what: str):
@@ -195,7 +197,7 @@ class TrtExecutor(Executor):
                 graph = self.cuda.end_capture()
             self._graph = graph
         except RuntimeError as exc:
-            print(f"ifan: CUDA graph capture failed, running without ({exc})", file=sys.stderr)
+            log.warning(f"CUDA graph capture failed, running without ({exc})")
             self._use_graphs = False
 
     def run(self, input, left=None, right=None):
