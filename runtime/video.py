@@ -127,7 +127,7 @@ def rgb_float_to_bgr(rgb: np.ndarray) -> np.ndarray:
 
 
 def audio_dropped_line(source: str | os.PathLike, target: str | os.PathLike, why: str) -> str:
-    return f"ifan: {target}: video only, the audio track of {source} was dropped ({why})"
+    return f"{target}: video only, the audio track of {source} was dropped ({why})"
 
 
 def _has_audio(ffprobe: str, source: Path) -> bool:

@@ -99,6 +99,11 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
     from polygraphy.backend.trt import (CreateConfig, PostprocessConfig, Profile, engine_bytes_from_network,
                                         network_from_onnx_path)
     from polygraphy.exception import PolygraphyException
+    from polygraphy.logger import G_LOGGER
+
+    from ifan_trt.noise import is_verbose
+
+    G_LOGGER.module_severity = G_LOGGER.INFO if is_verbose() else G_LOGGER.ERROR  # TensorRT's log too
 
     trt_profiles = []
     for p in profiles:

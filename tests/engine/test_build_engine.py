@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from tests.helpers.build import tiny_graph  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("command_log")  # what the build logs, on the captured stderr
 from tests.helpers.fake_tensorrt import builder_tensorrt
 from ifan_trt.cli import build_parser
 from ifan_trt.commands import build as build_cmd
