@@ -7,7 +7,7 @@ class IfanError(Exception):
     """A user-facing error: the CLI prints its message on one line and exits non-zero."""
 
 
-class BackendError(IfanError):
+class BackendError(IfanError, RuntimeError):
     """ONNX Runtime, TensorRT, CUDA, OpenCV or PyTorch refused the work (this model, this input,
     this machine): not a bug of ifan-trt. The message names the backend and its first line."""
 

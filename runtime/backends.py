@@ -20,7 +20,7 @@ from ifan_trt.log import get as get_logger
 from ifan_trt.models import ModelRef, bundled
 
 from .executor import Executor
-from .tensorrt.sidecar import recorded_onnx
+from .sidecar import recorded_onnx
 
 log = get_logger(__name__)
 

@@ -59,7 +59,7 @@ def _int(meta: dict, key: str, default: int, bounds: tuple[int, int], where: str
 
 
 def info_from_sidecar(engine: str | os.PathLike) -> ModelInfo:
-    from .tensorrt.sidecar import read_sidecar, sidecar_metadata, sidecar_path
+    from .sidecar import read_sidecar, sidecar_metadata, sidecar_path
 
     return info_from_metadata(sidecar_metadata(read_sidecar(engine)), str(sidecar_path(engine)))
 

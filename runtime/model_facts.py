@@ -73,7 +73,7 @@ def _model_meta(meta: dict) -> dict:
 
 
 def engine_facts(path: Path) -> dict:
-    from .tensorrt.sidecar import read_sidecar, sidecar_metadata
+    from .sidecar import read_sidecar, sidecar_metadata
 
     sidecar = read_sidecar(path)
     facts = _model_meta(sidecar_metadata(sidecar))

@@ -18,7 +18,7 @@ from ifan_trt.precisions import ENGINE as PRECISIONS, HALF
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
 from ifan_trt.options import add_decode_budget, int_range
-from ifan_trt.runtime.tensorrt.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles
+from ifan_trt.runtime.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles
 
 from . import args as arg_groups
 from ifan_trt.contract import META

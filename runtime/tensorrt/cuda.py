@@ -22,7 +22,7 @@ log = get_logger(__name__)
 IMPLEMENTATIONS = ("cuda-python", "pycuda")
 
 
-class CudaError(BackendError, RuntimeError):
+class CudaError(BackendError):
     """A failed CUDA call (not a user error: the message names the call and CUDA's error)."""
 
 

@@ -20,10 +20,10 @@ from ifan_trt.log import get as get_logger
 
 from ifan_trt.runtime.executor import Executor
 from ifan_trt.runtime.metadata import info_from_sidecar
-from ifan_trt.runtime.tensorrt import plan as trt_plan
+from ifan_trt.runtime import plan as trt_plan
 from ifan_trt.runtime.tensorrt.cuda import open_cuda
 from ifan_trt.runtime.tensorrt.importing import import_tensorrt
-from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+from ifan_trt.runtime.sidecar import read_sidecar
 
 log = get_logger(__name__)
 

@@ -195,7 +195,7 @@ def test_engine_sidecar_fields_are_type_checked(sandbox, sidecar):
 
 
 def _sidecar(**meta) -> str:
-    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar
+    from ifan_trt.runtime.sidecar import make_sidecar
 
     shape = [1, 3, 16, 16]
     data = make_sidecar(engine="m.engine", precision="fp16", profiles=[{"input": dict(min=shape, opt=shape, max=shape)}],

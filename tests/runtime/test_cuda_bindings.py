@@ -103,7 +103,7 @@ def test_pycuda_insufficient_driver_and_other_failures_are_reported(bindings):
 
 
 def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindings, tmp_path, caplog):
-    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+    from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes, sidecar_path
 
     engine, onnx = tmp_path / "m.engine", tmp_path / "m.onnx"
     engine.write_bytes(b"plan")

@@ -12,7 +12,7 @@ import pytest
 from ifan_trt.cli import main
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.backends import resolve_backend
-from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, recorded_onnx, sidecar_bytes
+from ifan_trt.runtime.sidecar import make_sidecar, recorded_onnx, sidecar_bytes
 
 
 def write_sidecar(engine, onnx, sha):
