@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ifan_trt.contract import SIZE_MULTIPLE
+from ifan_trt.errors import IfanError, backend_error
+from ifan_trt.failures import is_memory
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,21 @@ class ShapeLimits:
         return self.max_hw is None or (h <= self.max_hw[0] and w <= self.max_hw[1])
 
 
+def _backend_boundary(run):
+    def wrapped(self, *args, **kwargs):
+        try:
+            return run(self, *args, **kwargs)
+        except (IfanError, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001  the backend refused this batch
+            if is_memory(exc):
+                raise  # reported with the size and the tiling hint (ifan_trt.failures)
+            raise backend_error(exc, self.backend or "backend") from exc
+
+    wrapped.__wrapped__, wrapped.__doc__, wrapped.__name__ = run, run.__doc__, run.__name__
+    return wrapped
+
+
 class Executor(ABC):
     """Runs the network on batches: input (and left/right for IFAN_dual) [B,3,H,W] float32 RGB in
     [0, 1], H and W multiples of info.size_multiple; returns output [B,3,H,W] float32 in [0, 1].
@@ -56,6 +73,14 @@ class Executor(ABC):
     info: ModelInfo
     limits: ShapeLimits = ShapeLimits()
 
+    def __init_subclass__(cls, **kwargs):
+        """Every backend's run() and run_frames() are the boundary: what the backend raises leaves
+        as BackendError."""
+        super().__init_subclass__(**kwargs)
+        for name in ("run", "run_frames"):
+            if name in cls.__dict__:
+                setattr(cls, name, _backend_boundary(cls.__dict__[name]))
+
     @abstractmethod
     def run(self, input: np.ndarray, left: np.ndarray | None = None,
             right: np.ndarray | None = None) -> np.ndarray: ...
@@ -64,7 +89,7 @@ class Executor(ABC):
         """uint8 models (info.io == "uint8"): [B,H,W,3] uint8 frames in info.channel_order, any H
         and W, to the deblurred frames of the same shape, order and type; the conversions, the
         padding and the crop happen inside the model."""
-        raise NotImplementedError(f"{self.backend}: this model has float I/O; run() takes its input")
+        raise IfanError(f"{self.backend}: this model has float I/O; run() takes its input, not uint8 frames")
 
     @property
     def float_reachable(self) -> bool:

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 from ifan_trt.files import require_regular_file
 
@@ -39,14 +40,14 @@ class OrtExecutor(Executor):
             raise IfanError(f"{path}: malformed ifan.* metadata (not UTF-8 text)") from None
         self.info = info_from_metadata(recorded, path)
         inputs = {i.name: i for i in self.session.get_inputs()}
-        if "input" not in inputs:
+        if INPUT not in inputs:
             raise IfanError(f"{path}: no input tensor named 'input' (has {', '.join(inputs)})")
         self._dtypes = {name: _NP_TYPES.get(i.type, np.float32) for name, i in inputs.items()}
         self._stage_ms = {}
-        shape = inputs["input"].shape
-        if self.info.io == "uint8":  # B x H x W x 3 frames: the limits are those of the float network
-            shape = shape[:1] + [3] + shape[1:3] if len(shape) == 4 else shape
         try:
+            shape = inputs[INPUT].shape
+            if self.info.io == "uint8":  # B x H x W x 3 frames: limits in B x 3 x H x W as for any model
+                shape = shape[:1] + [3] + shape[1:3] if len(shape) == 4 else shape
             self.limits = static_limits(shape)
             if self.info.io == "uint8" and self.limits.max_hw is None:  # frames of any size, padded inside
                 self.limits = ShapeLimits(self.limits.min_batch, self.limits.max_batch, min_hw=(1, 1))
@@ -62,7 +63,7 @@ class OrtExecutor(Executor):
         if self.info.io != "uint8":
             return super().run_frames(frames)
         start = time.perf_counter()
-        (out,) = self.session.run(["output"], {"input": np.ascontiguousarray(frames, np.uint8)})
+        (out,) = self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(frames, np.uint8)})
         self._stage_ms = {"compute": (time.perf_counter() - start) * 1e3}
         return out
 
@@ -83,7 +84,7 @@ class OrtExecutor(Executor):
         fixed = self.limits.max_batch if self.limits.min_batch == self.limits.max_batch else None
         if fixed and input.shape[0] != fixed:  # a fixed-batch graph: pad the batch, or split it
             return self._run_fixed_batch(fixed, input, left, right)
-        feeds = {"input": input}
+        feeds = {INPUT: input}
         if self.info.dual:
             feeds.update(left=left, right=right)
         session = self._float()
@@ -91,7 +92,7 @@ class OrtExecutor(Executor):
                                                                for i in session.get_inputs()}
         feeds = {name: np.ascontiguousarray(a, dtypes[name]) for name, a in feeds.items()}
         start = time.perf_counter()
-        (out,) = session.run(["output"], feeds)
+        (out,) = session.run([OUTPUT], feeds)
         self._stage_ms = {"compute": (time.perf_counter() - start) * 1e3}
         return np.asarray(out, np.float32)
 

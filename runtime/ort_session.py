@@ -4,7 +4,6 @@ the session helper that supplies a CPU kernel for IFAN_IAC."""
 
 from __future__ import annotations
 
-from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
 
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
@@ -62,8 +61,9 @@ def _lean_cpu_arena(ort, options) -> None:
 
 def _uses_plugin_node(path: str) -> bool:
     """True when the graph holds an IFAN_IAC node (cheap check of the op names in the file)."""
-    with open(path, "rb") as fh:
-        return PLUGIN_OP.encode() in fh.read()
+    from ifan_trt.export.graph import mentions_plugin
+
+    return mentions_plugin(path)
 
 
 def _cpu_model(path: str, float_core: bool = False):
@@ -71,14 +71,15 @@ def _cpu_model(path: str, float_core: bool = False):
     nothing to rewrite or onnx is not installed (then the file runs as it is). float_core: the
     float network inside a uint8 model (export/uint8_io.py), rewritten likewise."""
     try:
-        import onnx
+        import onnx  # noqa: F401  the rewrites need it; without it the file runs as it is
     except ImportError:
         if float_core:
             raise IfanError(f"{path}: running the float network of a uint8 model needs onnx: pip install onnx") from None
         return None, {}
     from ifan_trt.export.cpu_rewrites import optimise_for_cpu
+    from ifan_trt.export.graph import load_model
 
-    source = onnx.load(path)
+    source = load_model(path)
     if float_core:
         from ifan_trt.export.uint8_io import float_core as core_of
 
