@@ -183,10 +183,7 @@ def run(args) -> int:
     trt = trt_build.probe_tensorrt(want, has_plugin, args.version_compatible, args.builder_optimization_level)
     dla_core = getattr(args, "dla_core", None)
     if dla_core is not None:
-        trt_build.check_dla(trt, dla_core)  # before any preparation
-        if want == "fp32":
-            print("warning: --dla-core with an FP32 engine: the DLA runs FP16 and INT8 layers only, so every layer "
-                  "falls back to the GPU; use --precision fp16 or int8", file=sys.stderr)
+        trt_build.check_dla(trt, dla_core, want)  # before any preparation
     onnx_path, precision, metadata = graph_for(args.onnx, args.output, args.precision, args.calib_images,
                                                args.calib_method, args.calib_count, calib_size, source=source,
                                                overwrite=getattr(args, "overwrite", False), iac_split=form.rewrite)

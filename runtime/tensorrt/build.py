@@ -153,13 +153,16 @@ def dla_problem(core: int, cores: int) -> str | None:
     return None
 
 
-def check_dla(trt, core: int) -> None:
+def check_dla(trt, core: int, precision: str) -> None:
     """Refuse --dla-core before any preparation where the device has no such DLA core
-    (IBuilder.num_DLA_cores, TensorRT 10.3 and 11.x)."""
+    (IBuilder.num_DLA_cores, TensorRT 10.3 and 11.x); warn where nothing would run there."""
     builder = trt.Builder(trt.Logger(trt.Logger.WARNING))
     problem = dla_problem(core, int(builder.num_DLA_cores))
     if problem:
         raise IfanError(problem)
+    if precision == "fp32":
+        log.warning("--dla-core with an FP32 engine: the DLA runs FP16 and INT8 layers only, so every layer falls "
+                    "back to the GPU; use --precision fp16 or int8")
 
 
 def configure_dla(trt, network, config, core: int) -> list[str]:

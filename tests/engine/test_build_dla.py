@@ -93,7 +93,10 @@ def test_no_dla_refused_in_one_line_before_any_preparation(tmp_path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]  # no FP16 graph prepared, no engine
 
 
-def test_dla_core_recorded_in_sidecar_report_and_inspect(tmp_path, monkeypatch, capsys):
+def test_dla_core_recorded_in_sidecar_report_and_inspect(tmp_path, monkeypatch, capsys, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ifan")  # the build's report goes to the ifan logger
     monkeypatch.setitem(sys.modules, "tensorrt", dla_tensorrt(2))
     seen = {}
 
@@ -113,8 +116,8 @@ def test_dla_core_recorded_in_sidecar_report_and_inspect(tmp_path, monkeypatch, 
     side = json.loads(Path(f"{out}.json").read_text())
     assert side["dla"] == {"core": 1, "gpu_fallback": True, "layers_on_dla": ["{ForeignNode[conv1...act1]}"],
                            "eligible_layers": 2}
-    err = capsys.readouterr().err
-    assert "warning: --dla-core with an FP32 engine" in err
+    err = capsys.readouterr().err + caplog.text
+    assert "--dla-core with an FP32 engine: the DLA runs FP16 and INT8 layers only" in err
     assert "DLA core 1 with GPU fallback: 1 engine layer(s) on the DLA (2 network layer(s) it accepts)" in err
     rows = {line.split()[0]: line.split()[-1] for line in err.splitlines() if line.startswith(("iac ", "{Foreign"))}
     assert rows == {"{ForeignNode[conv1...act1]}": "DLA", "iac": "GPU"}  # the per-layer table's device column
@@ -126,7 +129,7 @@ def test_dla_core_recorded_in_sidecar_report_and_inspect(tmp_path, monkeypatch, 
 
 
 def test_sidecar_dla_field_is_validated(tmp_path):
-    from ifan_trt.runtime.tensorrt.sidecar import dla_core, validate
+    from ifan_trt.runtime.sidecar import dla_core, validate
 
     base = {"format": "ifan-trt engine sidecar 1", "precision": "fp16", "metadata": {}, "tensorrt_version": "10.3",
             "profiles": [{"input": {"min": [1, 3, 8, 8], "opt": [1, 3, 8, 8], "max": [1, 3, 8, 8]}}]}
