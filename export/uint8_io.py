@@ -40,8 +40,10 @@ def channel_order(model) -> str:
 
 
 def _check_core(model) -> None:
+    from .graph import input_names
+
     meta = {p.key: p.value for p in model.metadata_props}
-    inputs = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    inputs = input_names(model)
     if is_uint8(model):
         raise IfanError("the graph already has uint8 I/O")
     if meta.get(META.dual) == "true" or inputs != [INPUT]:

@@ -119,11 +119,10 @@ def _create_session(path: str, providers: list[str], threads: int | None, cpu_re
 
     try:
         if float_core and providers[0] != "CPUExecutionProvider":
-            import onnx
-
+            from ifan_trt.export.graph import load_model
             from ifan_trt.export.uint8_io import float_core as core_of
 
-            core = core_of(onnx.load(path))
+            core = core_of(load_model(path))
             if _uses_plugin_node(path):
                 from ifan_trt.export.ort_plugin import ort_session
 

@@ -230,7 +230,7 @@ class TrtExecutor(Executor):
         self._set_shapes({name: tuple(a.shape) for name, a in feeds.items()})
         out_shape = tuple(self.context.get_tensor_shape(OUTPUT))
         if any(d < 0 for d in out_shape):
-            raise RuntimeError(f"TensorRT could not infer the output shape for {list(feeds['input'].shape)}")
+            raise RuntimeError(f"TensorRT could not infer the output shape for {list(feeds[INPUT].shape)}")
         for name, a in feeds.items():
             self._view(name, a.shape)[...] = a  # into pinned memory (cast to the engine's type)
         out_host = self._view(OUTPUT, out_shape)
