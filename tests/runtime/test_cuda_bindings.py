@@ -1,37 +1,43 @@
-"""Which CUDA binding runs, and what the user is told when one cannot: stand-ins for cuda-python's
-runtime module and for pycuda.driver (tests/helpers/fake_tensorrt.py) are put in sys.modules (no
-GPU needed)."""
+"""Which CUDA binding runs, and what the user is told when one cannot; then the product's two
+bindings (CudaPython, PyCuda) driven against the CUDA stand-in (tests/helpers/fake_cuda.py):
+memory kinds, copies, stream capture, threads and leaks (no GPU needed)."""
 
 from __future__ import annotations
 
-import sys
-import types
+import threading
 
+import numpy as np
 import pytest
 
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime import backends
 from ifan_trt.runtime.tensorrt import cuda as cuda_memory
-from tests.helpers.fake_tensorrt import INSUFFICIENT, NO_DEVICE, fake_cudart, fake_pycuda
+from tests.helpers import fake_cuda
+from tests.helpers.fake_cuda import INSUFFICIENT
+
 
 @pytest.fixture
 def bindings(monkeypatch):
-    """install(cudart=module|None, pycuda=module|None): None means that binding is not installed."""
-    def install(cudart=None, pycuda=None):
-        cuda_pkg, bindings_pkg = types.ModuleType("cuda"), types.ModuleType("cuda.bindings")
-        if cudart is not None:
-            bindings_pkg.runtime = cudart
-        monkeypatch.setitem(sys.modules, "cuda", cuda_pkg if cudart is not None else None)
-        monkeypatch.setitem(sys.modules, "cuda.bindings", bindings_pkg if cudart is not None else None)
-        monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", cudart)
-        pkg = types.ModuleType("pycuda")
-        if pycuda is not None:
-            pkg.driver = pycuda
-        monkeypatch.setitem(sys.modules, "pycuda", pkg if pycuda is not None else None)
-        monkeypatch.setitem(sys.modules, "pycuda.driver", pycuda)
+    """install(cudart=options|None, pycuda=options|None): None means that binding is not installed.
+    cudart options: status (what every call returns), runtime/driver versions, devices;
+    pycuda options: init_error. Both share one stand-in GPU."""
+    def install(cudart=None, pycuda=None, devices=1):
+        chosen = [name for name, opts in (("cuda-python", cudart), ("pycuda", pycuda)) if opts is not None]
+        opts = dict(cudart or {})
+        opts.update(pycuda or {})
+        return fake_cuda.install(monkeypatch, fake_cuda.FakeGpu(devices=opts.pop("devices", devices)), chosen,
+                                 **opts)
 
     monkeypatch.setattr(cuda_memory, "binding_version", lambda name: {"cuda-python": "cuda-python 13.0.1"}.get(name, name))
     return install
+
+
+def fake_cudart(**options):
+    return options
+
+
+def fake_pycuda(**options):
+    return options
 
 
 CU13_ON_JETPACK6 = dict(status=INSUFFICIENT, runtime=13000, driver=12060)
@@ -47,16 +53,18 @@ def test_insufficient_driver_message_names_both_versions_and_the_fix():
 
 
 def test_auto_prefers_cuda_python(bindings, capsys):
-    bindings(cudart=fake_cudart(), pycuda=fake_pycuda())
+    gpu = bindings(cudart=fake_cudart(), pycuda=fake_pycuda())
     cuda = cuda_memory.open_cuda("auto")
-    assert cuda.name == "cuda-python" and cuda.stream_handle == 11
+    assert cuda.name == "cuda-python" and cuda.stream_handle in gpu.streams
     assert capsys.readouterr().err == ""
+    cuda.close()
+    assert gpu.live() == {}
 
 
 def test_auto_falls_back_to_pycuda_and_says_why_in_one_line(bindings, capsys):
-    bindings(cudart=fake_cudart(**CU13_ON_JETPACK6), pycuda=fake_pycuda())
+    gpu = bindings(cudart=fake_cudart(**CU13_ON_JETPACK6), pycuda=fake_pycuda())
     cuda = cuda_memory.open_cuda("auto")
-    assert cuda.name == "pycuda" and cuda.stream_handle == 12
+    assert cuda.name == "pycuda" and cuda.stream_handle in gpu.streams
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("ifan: CUDA through pycuda (" + DRIVER_LINE)
 
@@ -74,17 +82,17 @@ def test_no_binding_opens_the_gpu_is_one_error_naming_the_fix(bindings):
 
 
 def test_gpu_count_uses_the_binding_that_works(bindings):
-    bindings(cudart=fake_cudart(**CU13_ON_JETPACK6), pycuda=fake_pycuda(count=1))
+    bindings(cudart=fake_cudart(**CU13_ON_JETPACK6), pycuda=fake_pycuda())
     probe = cuda_memory.probe_gpus()
     assert (probe.count, probe.binding) == (1, "pycuda") and probe.problems == (probe.problem,)
     assert probe.problem.startswith(DRIVER_LINE)
     assert cuda_memory.gpu_count() == 1
-    bindings(cudart=fake_cudart(count=2), pycuda=fake_pycuda(count=1))
+    bindings(cudart=fake_cudart(), pycuda=fake_pycuda(), devices=2)
     assert cuda_memory.probe_gpus() == cuda_memory.GpuProbe(2, "cuda-python", ())
 
 
 def test_no_gpu_is_not_a_binding_problem(bindings):
-    bindings(cudart=fake_cudart(status=NO_DEVICE))
+    bindings(cudart=fake_cudart(), devices=0)
     assert cuda_memory.probe_gpus() == cuda_memory.GpuProbe(0, "cuda-python", ())
     # no NVIDIA driver at all: the runtime says "insufficient driver" with driver version 0
     bindings(cudart=fake_cudart(status=INSUFFICIENT, driver=0))
@@ -120,16 +128,17 @@ def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindin
     onnx.unlink()
     with pytest.raises(IfanError, match=r"needs an NVIDIA GPU: no usable GPU \(cuda-python 13\.0\.1 needs"):
         backends.resolve_backend("auto", None, None, str(engine))
-    bindings(cudart=fake_cudart(**CU13_ON_JETPACK6), pycuda=fake_pycuda(count=1))
+    bindings(cudart=fake_cudart(**CU13_ON_JETPACK6), pycuda=fake_pycuda())
     assert backends.resolve_backend("auto", None, None, str(engine)) == ("tensorrt", str(engine))
 
 
 def test_gpu_info_names_the_binding_or_the_reason(bindings):
     bindings(cudart=fake_cudart())
-    assert cuda_memory.gpu_info() == {"name": "NVIDIA Fake GPU", "compute_capability": "8.7",
+    assert cuda_memory.gpu_info() == {"name": "NVIDIA Stand-in GPU", "compute_capability": "8.7",
                                       "cuda_binding": "cuda-python 13.0.1"}
     bindings(cudart=fake_cudart(**CU13_ON_JETPACK6), pycuda=fake_pycuda())
-    assert cuda_memory.gpu_info() == {"name": "Orin (fake)", "compute_capability": "8.7", "cuda_binding": "pycuda"}
+    assert cuda_memory.gpu_info() == {"name": "NVIDIA Stand-in GPU", "compute_capability": "8.7",
+                                      "cuda_binding": "pycuda"}
     bindings(cudart=fake_cudart(**CU13_ON_JETPACK6))
     info = cuda_memory.gpu_info()
     assert (info["name"], info["compute_capability"], info["cuda_binding"]) == ("unknown", "unknown", None)
