@@ -49,6 +49,10 @@ ERROR_NAMES = {SUCCESS: "cudaSuccess", INVALID_VALUE: "cudaErrorInvalidValue",
                CAPTURE_UNMATCHED: "cudaErrorStreamCaptureUnmatched",
                CAPTURE_WRONG_THREAD: "cudaErrorStreamCaptureWrongThread"}
 
+DRIVER_MESSAGES = {INVALID_VALUE: "invalid argument", INVALID_HANDLE: "invalid resource handle",
+                   CAPTURE_UNSUPPORTED: "operation not permitted when stream is capturing",
+                   CAPTURE_INVALIDATED: "operation failed due to a previous error during capture"}
+
 DEVICE_BASE = 0xFFFF_9000_0000_0000  # never a user-space address: a device pointer read as host memory fails
 DEVICE_SPAN = 1 << 40  # each device's pointers in their own range
 ALIGN = 256  # cudaMalloc returns 256-byte aligned pointers
@@ -544,8 +548,9 @@ def pycuda_module(gpu: FakeGpu, init_error: str | None = None) -> types.ModuleTy
             raise drv.LogicError(f"{what} failed: invalid device context")
         return ctx
 
-    def failing(what: str, exc: CudaFailure):
-        return drv.LogicError(f"{what} failed: {ERROR_NAMES.get(exc.status, exc.status)}")
+    def failing(what: str, exc: CudaFailure):  # pycuda words errors with the driver's cuGetErrorString
+        text = DRIVER_MESSAGES.get(exc.status, ERROR_NAMES.get(exc.status, str(exc.status)))
+        return drv.LogicError(f"{what} failed: {text}")
 
     def init(flags=0):
         if init_error:

@@ -972,3 +972,15 @@ def build(onnx_path: Path, output: Path, *options: str) -> Path:
     if build_cmd.run(args) != 0:
         raise AssertionError(f"ifan build {' '.join(options)} failed")
     return output
+
+
+def child_module_path(folder: Path, version: str = "10.3.0.26") -> str:
+    """A PYTHONPATH under which a child Python imports this stand-in as `tensorrt` (a fresh process:
+    nothing registered), for code that inspects plans in a child process."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tensorrt.py").write_text(
+        "import sys\nfrom tests.helpers.fake_tensorrt import make_tensorrt\n"
+        f"sys.modules[__name__] = make_tensorrt({version!r})\n")
+    repo = Path(__file__).resolve().parents[2]
+    return f"{folder}:{repo}"

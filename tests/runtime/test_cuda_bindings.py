@@ -145,3 +145,82 @@ def test_gpu_info_names_the_binding_or_the_reason(bindings):
     assert info["reason"].startswith(DRIVER_LINE)
     bindings()
     assert cuda_memory.gpu_info()["reason"] == "no CUDA binding installed"
+
+
+# ---------------------------------------------------------------- the product's bindings on the stand-in
+
+@pytest.mark.parametrize("binding", ["cuda-python", "pycuda"])
+def test_copies_round_trip_and_a_copy_of_the_wrong_kind_fails(bindings, binding):
+    gpu = bindings(cudart={}, pycuda={})
+    cuda = cuda_memory.open_cuda(binding)
+    with cuda.current():
+        device, host_in, host_out = cuda.device_alloc(64), cuda.host_alloc(64), cuda.host_alloc(64)
+        host_in[:] = np.arange(64, dtype=np.uint8)
+        cuda.copy_to_device(device, host_in)
+        cuda.copy_to_host(host_out, device)
+        cuda.synchronize()
+        assert np.array_equal(host_out, host_in) and gpu.pageable_copies == 0
+        assert gpu.find(device, 64).kind == "device" and gpu.find(host_in.ctypes.data, 64).kind == "host"
+        wrong = _copy_error(binding)
+        with pytest.raises(wrong, match="cudaErrorInvalidValue|invalid argument"):  # a host pointer where device memory belongs
+            cuda.copy_to_device(host_out.ctypes.data, host_in)
+        with pytest.raises(wrong, match="cudaErrorInvalidValue|invalid argument"):  # past the end of the device allocation
+            cuda.copy_to_host(cuda.host_alloc(128), device)
+    cuda.close()
+    assert gpu.live() == {}
+
+
+def _copy_error(binding):
+    import sys
+
+    return cuda_memory.CudaError if binding == "cuda-python" else sys.modules["pycuda.driver"].Error
+
+
+def test_stream_capture_refuses_synchronising_calls_and_graphs_replay(bindings):
+    gpu = bindings(cudart={})
+    cuda = cuda_memory.open_cuda("cuda-python")
+    with cuda.current():
+        device, host = cuda.device_alloc(16), cuda.host_alloc(16)
+        cuda.begin_capture()
+        with pytest.raises(cuda_memory.CudaError, match="cudaStreamSynchronize failed: "
+                                                        "cudaErrorStreamCaptureUnsupported"):
+            cuda.synchronize()
+        with pytest.raises(cuda_memory.CudaError, match="cudaErrorStreamCaptureInvalidated"):
+            cuda.end_capture()  # the refused call invalidated the capture
+        cuda.begin_capture()
+        cuda.copy_to_device(device, host)  # recorded, not run
+        host[:] = 7
+        graph = cuda.end_capture()
+        assert gpu.live()["graph"] == gpu.live()["graph_exec"] == 1
+        cuda.launch(graph)
+        readback = cuda.host_alloc(16)
+        cuda.copy_to_host(readback, device)
+        cuda.synchronize()
+        assert (readback == 7).all()  # the replay copied the data as it was at launch
+    cuda.close()
+    assert gpu.live() == {}
+
+
+def test_pycuda_needs_its_context_in_the_calling_thread(bindings):
+    gpu = bindings(pycuda={})
+    cuda = cuda_memory.open_cuda("pycuda")
+    assert gpu.driver_context() is None  # opening left this thread's context stack as it was
+    import sys
+
+    with pytest.raises(sys.modules["pycuda.driver"].LogicError, match="invalid device context"):
+        cuda.device_alloc(16)
+    failures = []
+
+    def worker():
+        try:
+            with cuda.current():
+                cuda.device_alloc(16)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(exc)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert failures == [] and gpu.live()["device"] == 1
+    cuda.close()
+    assert gpu.live() == {}
