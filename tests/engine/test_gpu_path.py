@@ -443,3 +443,30 @@ def test_benchmark_has_engine_rows_equal_to_their_graphs(standin, exports, tmp_p
     for metric in ("psnr", "ssim"):
         assert abs(engine_row[metric] - graph_row[metric]) <= 1e-3
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("binding", ["cuda-python", "pycuda"])
+def test_serve_handlers_answer_concurrent_requests_from_worker_threads(standin, fp32_engine, binding):
+    """What `ifan serve --engine --instances 2` does under PyTriton, without Triton: executors opened in
+    the main thread, each behind its ImageHandler, called from several worker threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ifan_trt.runtime.pipeline import Tiling
+    from ifan_trt.runtime.serve import ImageHandler
+    from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
+    from ifan_trt.runtime.ort_executor import OrtExecutor
+    from ifan_trt.runtime.tensorrt.executor import TrtExecutor
+
+    executors = [TrtExecutor(fp32_engine, cuda=binding) for _ in range(2)]
+    assert {e.cuda_binding for e in executors} == {binding}
+    handlers = [ImageHandler(e, Tiling(), DEFAULT_MAX_IMAGE_PIXELS) for e in executors]
+    reference = ImageHandler(OrtExecutor(_built_from(fp32_engine)), Tiling(), DEFAULT_MAX_IMAGE_PIXELS)
+    rng = np.random.default_rng(9)
+    batches = [rng.integers(0, 256, (2, 24, 40, 3), dtype=np.uint8) for _ in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: handlers[i % 2](batches[i]), range(len(batches))))
+    for batch, answer in zip(batches, answers):
+        assert answer.dtype == np.uint8 and np.abs(answer.astype(int) - reference(batch).astype(int)).max() <= 1
+    for e in executors:
+        e.close()
+    assert standin.gpu.live() == {}
