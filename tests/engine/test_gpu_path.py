@@ -47,7 +47,7 @@ def exports(models, tmp_path_factory):
 def _build_fails(trt, onnx_path, logged: str, capfd, profile="min=1x3x32x48,opt=1x3x32x48,max=1x3x32x48"):
     """The build raises one IfanError line and TensorRT's log (through Polygraphy) says why."""
     from ifan_trt.runtime.tensorrt import build as engine_build
-    from ifan_trt.runtime.tensorrt.optimization_profiles import parse_profiles
+    from ifan_trt.runtime.optimization_profiles import parse_profiles
 
     with pytest.raises(IfanError, match=rf"{Path(onnx_path).name}: TensorRT build failed"):
         engine_build.build_plan(trt, onnx_path, parse_profiles([profile]), ["input"], 1 << 30, None, False, None, None)
@@ -113,7 +113,7 @@ def _ort(onnx_path, x):
 
 
 def _built_from(engine) -> Path:
-    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+    from ifan_trt.runtime.sidecar import read_sidecar
 
     return Path(read_sidecar(engine)["onnx"]["path"])
 
@@ -161,8 +161,8 @@ def test_precisions_from_a_static_export(standin, exports, calib_pics, precision
     try:
         engine = standin.engine("static", "--precision", precision, "--calib-images", str(calib_pics),
                                 "--shapes", "min=32x48,opt=32x48,max=32x48")
-    except Exception as exc:  # today ONNX Runtime's own exception escapes the preparation
-        if "Got: 256 Expected: 32" in str(exc):
+    except Exception as exc:  # ONNX Runtime's refusal, raw (FP16) or as a BackendError (INT8 calibration)
+        if "invalid dimensions for input" in str(exc).lower():
             pytest.xfail(f"the {precision} preparation of a static export measures at 256x256")
         raise
     x = _images(1, *SIZE)
@@ -239,7 +239,7 @@ def test_tensorrt_11_builds_strongly_typed_without_the_deprecated_flag(exports, 
     """11.x makes every network strongly typed and deprecates NetworkDefinitionCreationFlag.STRONGLY_TYPED:
     the build neither needs nor passes it; its inspector spells the type key "DataType"."""
     from ifan_trt.runtime.tensorrt.executor import TrtExecutor
-    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+    from ifan_trt.runtime.sidecar import read_sidecar
 
     trt = fake_tensorrt.install(monkeypatch, "11.1.0.5", strongly_typed_flag=False)
     assert not hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED") and not hasattr(trt.BuilderFlag, "FP16")
@@ -359,6 +359,7 @@ def test_deblur_video_with_an_engine(standin, fp32_engine, tmp_path):
             frames.append(frame.astype(int))
 
     trt_frames, ort_frames = _both(fp32_engine, run)
+    assert standin.gpu.live() == {}
     assert len(trt_frames) == 4 and all(np.abs(a - b).max() <= 2 for a, b in zip(trt_frames, ort_frames))
 
 
@@ -373,11 +374,13 @@ def test_demo_profile_and_eval_run_the_engine(standin, fp32_engine, tmp_path, ca
                  "--json", str(report), "--quiet"]) == 0
     data = json.loads(report.read_text())
     assert (data["backend"], data["precision"], data["frames"]["read"]) == ("tensorrt", "fp32", 4)
+    assert standin.gpu.live() == {}, "demo"
 
     assert main(["profile", "--engine", str(fp32_engine), "--shape", "1x3x32x48", "--warmup", "1",
                  "--iterations", "2", "--json", str(tmp_path / "p.json"), "--quiet"]) == 0
     result = json.loads((tmp_path / "p.json").read_text())["results"][0]
     assert result["backend"].startswith("tensorrt fp32") and len(result["iterations_ms"]) == 2
+    assert standin.gpu.live() == {}, "profile"
     assert set(result["layer_mean_ms"]) == {n.name for n in __import__("onnx").load(_built_from(fp32_engine)).graph.node}
 
     data_dir = tmp_path / "set"
@@ -393,6 +396,7 @@ def test_demo_profile_and_eval_run_the_engine(standin, fp32_engine, tmp_path, ca
         return json.loads(out.read_text())
 
     trt_eval, ort_eval = _both(fp32_engine, run)
+    assert standin.gpu.live() == {}, "eval"
     assert trt_eval["backend"].startswith("tensorrt") and ort_eval["backend"].startswith("onnxruntime")
     for metric in ("psnr", "ssim", "mae"):
         assert abs(_metric(trt_eval, metric) - _metric(ort_eval, metric)) <= 1e-3
@@ -442,6 +446,7 @@ def test_benchmark_has_engine_rows_equal_to_their_graphs(standin, exports, tmp_p
     assert engine_row["backend"].startswith("tensorrt fp32")
     for metric in ("psnr", "ssim"):
         assert abs(engine_row[metric] - graph_row[metric]) <= 1e-3
+    assert standin.gpu.live() == {}, "benchmark"
     capsys.readouterr()
 
 
