@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,12 +21,35 @@ def cmake_and_nvcc() -> tuple[str, str]:
 
 
 def configure(build_dir: Path, *options: str) -> dict[str, str]:
-    """Configure the project into build_dir; return its CMake cache as name -> value."""
+    """Configure the project into build_dir as its developers do (warnings are errors); return
+    its CMake cache as name -> value."""
     cmake, nvcc = cmake_and_nvcc()
-    result = subprocess.run([cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CUDA_COMPILER={nvcc}", *options],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CUDA_COMPILER={nvcc}",
+                             "-DIFAN_WERROR=ON", *options], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"cmake configure failed:\n{result.stdout}\n{result.stderr}"
     return read_cache(build_dir)
+
+
+# where the project's CMakeLists.txt looks for nvcc off PATH (besides CUDA_HOME/bin, CUDA_PATH/bin)
+CUDA_FALLBACK_BIN = "/usr/local/cuda/bin"
+
+
+def configure_as_user(build_dir: Path, *options: str, nvcc: bool, cuda_home: Path | None = None,
+                      timeout: int = 300) -> subprocess.CompletedProcess:
+    """Configure the project as a user would, without asserting success. nvcc=False hides every
+    nvcc (PATH without it, CUDACXX/CUDA_HOME/CUDA_PATH unset, the fallback folder ignored);
+    cuda_home: CUDA_HOME for the run (with nvcc hidden from PATH)."""
+    cmake = shutil.which("cmake") or pytest.skip("cmake is not on PATH")
+    cxx = shutil.which("c++") or shutil.which("g++") or pytest.skip("no C++ compiler on PATH")
+    env = {k: v for k, v in os.environ.items() if k not in ("CUDACXX", "CUDA_HOME", "CUDA_PATH", "TensorRT_ROOT")}
+    args = [cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CXX_COMPILER={cxx}", *options]
+    if not nvcc:
+        env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep)
+                                      if d and not (Path(d) / "nvcc").exists())
+        args.append(f"-DCMAKE_IGNORE_PATH={CUDA_FALLBACK_BIN}")
+        if cuda_home is not None:
+            env["CUDA_HOME"] = str(cuda_home)
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def read_cache(build_dir: Path) -> dict[str, str]:
