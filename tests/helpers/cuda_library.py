@@ -83,3 +83,29 @@ def library_in(build_dir: Path) -> Path:
 def iac_cuda_build_87(tmp_path_factory) -> Path:
     """Build folder of libifan_iac_cuda.so for sm_87 (enough to load it and read its ABI)."""
     return build_dir_for("87", tmp_path_factory)
+
+
+PLUGIN_DIR = REPO / "plugins" / "iacPlugin"
+CPU_TWIN_NAME = "libifan_iac_cpu.so"
+
+
+def build_cpu_twin(out_dir: Path) -> Path:
+    """libifan_iac_cpu.so (the CPU twin of libifan_iac_cuda.so: same C ABI, emulated launches)
+    compiled with the C++ compiler as the CMake target ifan_iac_cpu is: no nvcc, no CUDA headers,
+    warnings as errors, only ifan_iac_* exported."""
+    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if compiler is None:
+        pytest.skip("no C++ compiler (g++) on PATH: cannot build the CPU twin of libifan_iac_cuda.so")
+    out = out_dir / CPU_TWIN_NAME
+    cmd = [compiler, "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared", "-fvisibility=hidden",
+           "-fvisibility-inlines-hidden", str(PLUGIN_DIR / "iacCpuApi.cpp"), "-o", str(out),
+           f"-Wl,--version-script={PLUGIN_DIR / 'iacCuda.map'}", "-Wl,--no-undefined"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{' '.join(cmd)}\n{result.stderr}"
+    return out
+
+
+@pytest.fixture(scope="session")
+def cpu_twin_library(tmp_path_factory) -> Path:
+    """Path of libifan_iac_cpu.so, built once per session."""
+    return build_cpu_twin(tmp_path_factory.mktemp("ifan_iac_cpu"))
