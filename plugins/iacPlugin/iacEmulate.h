@@ -47,6 +47,7 @@ public:
                 }
                 for (int32_t tid = 0; tid < nThreads; ++tid)
                 {
+                    loadThreadFilters<T, K, VEC>(args, tile, tid % plan.groups, tid / plan.groups, states[tid]);
                     loadFeatureTile<T, K, VEC>(args, tile, smem, tid, nThreads);
                 }
                 for (int32_t tid = 0; tid < nThreads; ++tid)

@@ -31,6 +31,20 @@ __device__ __forceinline__ uint2 loadStreaming(uint2 const* p)
     return v;
 }
 
+__device__ __forceinline__ float loadStreaming(float const* p)
+{
+    float v;
+    asm("ld.global.cs.f32 %0, [%1];" : "=f"(v) : "l"(p));
+    return v;
+}
+
+__device__ __forceinline__ unsigned short loadStreaming(unsigned short const* p)
+{
+    unsigned short v;
+    asm("ld.global.cs.u16 %0, [%1];" : "=h"(v) : "l"(p));
+    return v;
+}
+
 template <>
 struct Elem<__half>
 {
@@ -41,6 +55,41 @@ struct Elem<__half>
     static IFAN_HD __half store(float v)
     {
         return __float2half_rn(v);
+    }
+};
+
+// One element: filters still use the streaming (evict-first) load.
+template <>
+struct Io<float, 1>
+{
+    static __device__ __forceinline__ void load(float const* p, float (&out)[1])
+    {
+        out[0] = *p;
+    }
+    static __device__ __forceinline__ void loadStreaming(float const* p, float (&out)[1])
+    {
+        out[0] = iac::loadStreaming(p);
+    }
+    static __device__ __forceinline__ void store(float* p, float const (&v)[1])
+    {
+        *p = v[0];
+    }
+};
+
+template <>
+struct Io<__half, 1>
+{
+    static __device__ __forceinline__ void load(__half const* p, float (&out)[1])
+    {
+        out[0] = __half2float(*p);
+    }
+    static __device__ __forceinline__ void loadStreaming(__half const* p, float (&out)[1])
+    {
+        out[0] = __half2float(__ushort_as_half(iac::loadStreaming(reinterpret_cast<unsigned short const*>(p))));
+    }
+    static __device__ __forceinline__ void store(__half* p, float const (&v)[1])
+    {
+        *p = __float2half_rn(v[0]);
     }
 };
 
@@ -105,6 +154,25 @@ struct Io<__half, 4>
     }
 };
 
+// Shared memory in 16-byte vectors: a warp's 32 lanes, 16 bytes apart, read 512 contiguous bytes
+// in the minimum 4 wavefronts (scalar accesses 16 bytes apart would conflict 4 ways).
+template <>
+struct Smem<4>
+{
+    static __device__ __forceinline__ void load(float const* p, float (&out)[4])
+    {
+        float4 const v = *reinterpret_cast<float4 const*>(p);
+        out[0] = v.x;
+        out[1] = v.y;
+        out[2] = v.z;
+        out[3] = v.w;
+    }
+    static __device__ __forceinline__ void store(float* p, float const (&v)[4])
+    {
+        *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    }
+};
+
 namespace
 {
 
@@ -112,14 +180,16 @@ namespace
 template <typename T, int K, int VEC>
 __global__ void __launch_bounds__(kBLOCK_THREADS) iacIterationKernel(IterArgs<T> const args)
 {
-    extern __shared__ float smem[];
+    extern __shared__ __align__(16) float smem[];
     Tile const tile = tileOf(args.problem, args.plan, static_cast<int32_t>(blockIdx.y), static_cast<int32_t>(blockIdx.x));
+    int32_t const gx = static_cast<int32_t>(threadIdx.x);
+    int32_t const r = static_cast<int32_t>(threadIdx.y);
+    // the filter loads first: independent of shared memory, in flight while the tile loads
+    ThreadState<K, VEC> state;
+    loadThreadFilters<T, K, VEC>(args, tile, gx, r, state);
     int32_t const tid = static_cast<int32_t>(threadIdx.y * blockDim.x + threadIdx.x);
     loadFeatureTile<T, K, VEC>(args, tile, smem, tid, static_cast<int32_t>(blockDim.x * blockDim.y));
     __syncthreads();
-    ThreadState<K, VEC> state;
-    int32_t const gx = static_cast<int32_t>(threadIdx.x);
-    int32_t const r = static_cast<int32_t>(threadIdx.y);
     verticalPass<T, K, VEC>(args, tile, smem, gx, r, state);
     __syncthreads();
     horizontalPass<T, K, VEC>(args, tile, smem, gx, r, state);
