@@ -337,3 +337,28 @@ def test_developer_build_has_warnings_as_errors(iac_cuda_build_87):
     """The tests' own build (IFAN_WERROR=ON) fails on any host or device warning."""
     flags = flags_of(iac_cuda_build_87, "ifan_iac_cuda")
     assert "-Xcompiler=-Werror" in flags and "--Werror=all-warnings" in flags, flags
+
+
+def test_cmake_builds_the_plugin_against_each_header_set(tmp_path):
+    """The user's build of the plugin (CMake, default options but one architecture) against each
+    TensorRT include folder: it links, needs the shared CUDA runtime (no static copy inside),
+    exports the two entry points, and carries the headers' version tag."""
+    cmake, _ = cmake_and_nvcc()
+    readelf = shutil.which("readelf") or pytest.skip("no readelf (binutils)")
+    for i, include in enumerate(tensorrt_include_dirs()):
+        build = tmp_path / f"build{i}"
+        result = configure_as_user(build, f"-DTensorRT_INCLUDE_DIR={include}", "-DCMAKE_CUDA_ARCHITECTURES=87",
+                                   nvcc=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        result = subprocess.run([cmake, "--build", str(build), "--target", "ifan_iac_plugin", "-j2"],
+                                capture_output=True, text=True, timeout=1200)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+        library = next((build / "plugins" / "iacPlugin").glob("libifan_iac_plugin_trt*.so"))
+        dynamic = subprocess.run([readelf, "-d", "-W", str(library)], capture_output=True, text=True).stdout
+        assert re.search(r"NEEDED.*\[libcudart\.so\.\d+\]", dynamic), dynamic
+        symbols = subprocess.run([readelf, "-s", "-W", str(library)], capture_output=True, text=True).stdout
+        # every CUDA runtime call the plugin makes is undefined here, bound to libcudart.so at load
+        runtime = [line.split() for line in symbols.splitlines()
+                   if len(line.split()) >= 8 and line.split()[7].startswith(("cudaLaunchKernel", "cudaGetLastError"))]
+        assert runtime and all(fields[6] == "UND" for fields in runtime), runtime
+        assert built_for(library) is not None and f" {built_for(library)[0]}" in (include / "NvInferVersion.h").read_text()
