@@ -362,3 +362,16 @@ def test_cmake_builds_the_plugin_against_each_header_set(tmp_path):
                    if len(line.split()) >= 8 and line.split()[7].startswith(("cudaLaunchKernel", "cudaGetLastError"))]
         assert runtime and all(fields[6] == "UND" for fields in runtime), runtime
         assert built_for(library) is not None and f" {built_for(library)[0]}" in (include / "NvInferVersion.h").read_text()
+
+
+def test_cuda_library_hint_configures_without_tensorrt(tmp_path):
+    """The configure step run_iac's error message suggests works where TensorRT is absent (the
+    CUDA library needs only nvcc)."""
+    from ifan_trt.runtime.tensorrt.iac_cuda import BUILD_HINT
+
+    command = re.search(r"`([^`]*)`", BUILD_HINT)[1].split("&&")[0].split()
+    assert command[:5] == ["cmake", "-S", ".", "-B", "build"], command
+    empty = tmp_path / "no-tensorrt"
+    empty.mkdir()
+    result = configure_as_user(tmp_path / "build", *command[5:], f"-DTensorRT_ROOT={empty}", nvcc=False)
+    assert result.returncode == 0, result.stderr
