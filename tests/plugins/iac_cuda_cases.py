@@ -51,6 +51,9 @@ OTHER_TAP_COUNTS = [Case((2, 3, 9, 17), 2, k, 1, 0, dtype) for k in (1, 5) for d
 ITERATION_PARITY = [Case((1, 4, 6, 12), n, 3, 0, 1, "fp32") for n in (1, 2, 17)]
 # IFAN's feature map of a 3840x2160 image (c=128, 270x480: two tiles per row with halos)
 FEATURE_MAP_4K = Case((1, 128, 270, 480), 2, 3, 0, 1, "fp16")
+# launches on the framework's current stream, captured in a CUDA graph (GPU only; its arguments
+# are checked on the twin like every other case's)
+CURRENT_STREAM = Case((1, 2, 5, 8), 2, 3, 0, 0, "fp32")
 # arrays of the framework, no out or workspace given: the wrapper allocates them
 FRAMEWORK_ARRAYS = Case((2, 3, 7, 9), 3, 3, 1, 0, "fp32")
 

@@ -20,9 +20,9 @@ from tests.helpers.gpu import require_torch_cuda  # noqa: E402
 torch = require_torch_cuda()
 
 from tests.helpers.cuda_library import build_dir_for, library_in  # noqa: E402
-from tests.plugins.iac_cuda_cases import (FEATURE_MAP_4K, ITERATION_PARITY, MATCHES_NUMPY, OTHER_TAP_COUNTS,  # noqa: E402
-                                          TOL, TorchDevice, make_inputs, run_case, run_framework_arrays)
-from ifan_trt.export.iac_numpy import iac_numpy  # noqa: E402
+from tests.plugins.iac_cuda_cases import (CURRENT_STREAM, FEATURE_MAP_4K, ITERATION_PARITY, MATCHES_NUMPY,  # noqa: E402
+                                          OTHER_TAP_COUNTS, TOL, TorchDevice, expected_of, make_inputs, run_case,
+                                          run_framework_arrays)
 from ifan_trt.runtime.tensorrt import iac_cuda  # noqa: E402
 
 DEVICE = TorchDevice(torch)
@@ -58,29 +58,29 @@ def test_4k_feature_map(library):
 def test_launches_follow_the_current_stream(library):
     """run_iac queues on the framework's current stream: captured into a CUDA graph (where a
     launch on any other stream is an error) and replayed on new inputs, it computes those."""
-    shape, n_iters = (1, 2, 5, 8), 2
-    x, f = make_inputs("graph-a", shape, n_iters, 3, 0, "fp32")
+    case = CURRENT_STREAM
+    x, f = make_inputs("graph-a", case.shape, case.n_iters, case.k, case.layout, case.dtype)
     features, filters = DEVICE.copy(x), DEVICE.copy(f)
-    out = DEVICE.poisoned(shape, np.float32)
-    workspace = torch.empty(iac_cuda.workspace_bytes(shape, n_iters, np.float32, library), dtype=torch.uint8,
-                            device="cuda")
+    out = DEVICE.poisoned(case.shape, np.float32)
+    workspace = torch.empty(iac_cuda.workspace_bytes(case.shape, case.n_iters, np.float32, library),
+                            dtype=torch.uint8, device="cuda")
 
     def iac():
-        iac_cuda.run_iac(features, filters, out, n_iters=n_iters, workspace=workspace, library=library)
+        iac_cuda.run_iac(features, filters, out, n_iters=case.n_iters, k=case.k, mode=case.mode, layout=case.layout,
+                         workspace=workspace, library=library)
 
     iac()
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         iac()
-    x, f = make_inputs("graph-b", shape, n_iters, 3, 0, "fp32")
+    x, f = make_inputs("graph-b", case.shape, case.n_iters, case.k, case.layout, case.dtype)
     features.copy_(torch.from_numpy(x))
     filters.copy_(torch.from_numpy(f))
     out.fill_(float("nan"))
     graph.replay()
     torch.cuda.synchronize()
-    expected = iac_numpy(x.astype(np.float64), f.astype(np.float64), n_iters, 3, 0, 0, 0.1)
-    np.testing.assert_allclose(out.cpu().numpy(), expected, rtol=TOL["fp32"], atol=TOL["fp32"])
+    np.testing.assert_allclose(out.cpu().numpy(), expected_of(case, x, f), rtol=TOL["fp32"], atol=TOL["fp32"])
 
 
 def test_cupy_arrays(library):

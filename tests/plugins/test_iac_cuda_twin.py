@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from tests.helpers.cuda_library import configure_as_user, cpu_twin_library  # noqa: F401 (fixture)
-from tests.plugins.iac_cuda_cases import (FEATURE_MAP_4K, ITERATION_PARITY, MATCHES_NUMPY, OTHER_TAP_COUNTS, Case,
-                                          TwinDevice, make_inputs, run_case, run_framework_arrays)
+from tests.plugins.iac_cuda_cases import (CURRENT_STREAM, FEATURE_MAP_4K, ITERATION_PARITY, MATCHES_NUMPY,
+                                          OTHER_TAP_COUNTS, Case, TwinDevice, make_inputs, run_case,
+                                          run_framework_arrays)
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.tensorrt import iac_cuda
 
@@ -47,6 +48,12 @@ def test_iteration_parity(library, case):
 @pytest.mark.slow  # about 2 GB and 20 s on 2 cores, mostly the inputs and the float64 reference
 def test_4k_feature_map(library):
     run_case(DEVICE, library, FEATURE_MAP_4K)
+
+
+def test_current_stream_case(library):
+    """The GPU's CUDA-graph case cannot be captured here; its arguments still make one IAC
+    problem that the twin computes like the NumPy IAC."""
+    run_case(DEVICE, library, CURRENT_STREAM)
 
 
 def test_cupy_arrays(library, monkeypatch):
