@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes
+from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.tensorrt import executor as trt_executor
 from ifan_trt.contract import META
