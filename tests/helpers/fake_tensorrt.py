@@ -326,6 +326,35 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
                 return False
             return self._import(proto)
 
+        def _uint8_edges_are_casts(self, proto) -> bool:
+            """TensorRT takes UINT8 only as a network input or output, converted to or from FLOAT or
+            HALF by a cast (NvInferRuntimeBase.h, DataType::kUINT8, 10.3 and 11.1): any other reader
+            of a UINT8 input, or producer of a UINT8 output, fails."""
+            from onnx import TensorProto, helper
+
+            floats = {TensorProto.FLOAT, TensorProto.FLOAT16}
+            nodes = list(proto.graph.node)
+            cast_to = lambda n: helper.get_attribute_value(next(a for a in n.attribute if a.name == "to"))  # noqa: E731
+            for value in proto.graph.input:
+                if value.type.tensor_type.elem_type != TensorProto.UINT8:
+                    continue
+                for index, node in enumerate(nodes):
+                    if value.name in node.input and not (node.op_type == "Cast" and cast_to(node) in floats):
+                        self.errors.append(ParserError(
+                            f"UINT8 network input {value.name} must be converted to FLOAT or HALF by a cast before "
+                            f"other layers; {node.name} ({node.op_type}) reads it", index, node.name))
+                        return False
+            for value in proto.graph.output:
+                if value.type.tensor_type.elem_type != TensorProto.UINT8:
+                    continue
+                for index, node in enumerate(nodes):
+                    if value.name in node.output and node.op_type != "Cast":
+                        self.errors.append(ParserError(
+                            f"UINT8 network output {value.name} must come from a cast of a FLOAT or HALF tensor; "
+                            f"{node.name} ({node.op_type}) writes it", index, node.name))
+                        return False
+            return True
+
         def _import(self, proto) -> bool:
             from onnx import helper
 
@@ -368,6 +397,8 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
                                                    f"returned null)", index, node.name))
                     return False
                 net.plugins[node.name] = plugin
+            if not self._uint8_edges_are_casts(proto):
+                return False
             inits = {t.name for t in proto.graph.initializer}
             for vi, target in ((proto.graph.input, net.inputs), (proto.graph.output, net.outputs)):
                 for v in vi:
@@ -914,8 +945,22 @@ def _output_shape(model, name, shapes, input_names, declared) -> tuple:
         out = [o for o in list(inferred.graph.output) + list(inferred.graph.value_info) if o.name == name]
         dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in out[0].type.tensor_type.shape.dim) \
             if out and out[0].type.tensor_type.HasField("shape") else ()
+        if not dims or any(d < 0 for d in dims):  # shapes computed from data (a uint8 model's pad and
+            dims = _run_for_shape(fixed, name, shapes)  # crop): TensorRT computes them; so do we, by running
         _shape_cache[key] = dims if dims else tuple(declared)
     return _shape_cache[key]
+
+
+def _run_for_shape(model, name, shapes) -> tuple:
+    """The output's shape from one ONNX Runtime run on zeros (the plugin as identity keeps shapes)."""
+    import onnxruntime as ort
+    from onnx import helper
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {i.name: np.zeros(shapes[i.name], helper.tensor_dtype_to_np_dtype(
+        next(v for v in model.graph.input if v.name == i.name).type.tensor_type.elem_type))
+        for i in session.get_inputs()}
+    return tuple(session.run([name], feeds)[0].shape)
 
 
 # ---------------------------------------------------------------- installing
