@@ -137,3 +137,15 @@ def test_sidecar_dla_field_is_validated(tmp_path):
     assert dla_core(validate(base, "s")) is None
     with pytest.raises(IfanError, match="dla.core must be a DLA core number"):
         validate({**base, "dla": {"core": "0"}}, "s")
+
+
+def test_the_tensorrt_standin_desktop_gpu_has_no_dla(tmp_path, monkeypatch):
+    """On the TensorRT stand-in (a desktop GPU: IBuilder.num_DLA_cores is 0) --dla-core is refused."""
+    from tests.helpers import fake_tensorrt
+    from tests.helpers.fake_cuda import FakeGpu
+
+    fake_tensorrt.install(monkeypatch, "10.3.0.26", FakeGpu())
+    onnx_path = tiny_graph(tmp_path / "tiny.onnx")
+    with pytest.raises(IfanError, match=r"^--dla-core 0: this device has no DLA \(TensorRT reports 0 DLA cores"):
+        fake_tensorrt.build(onnx_path, tmp_path / "e.plan", "--dla-core", "0")
+    assert not (tmp_path / "e.plan").exists()
