@@ -58,7 +58,7 @@ def test_dynamic_engine_runs_by_name_and_switches_profiles(standin, monkeypatch)
     engine, trt, ort = standin(*DYNAMIC)
     gpu = trt._gpu
     ex = trt_executor.TrtExecutor(engine)
-    assert ex.describe() == "tensorrt fp32 (cuda-python)"  # names the CUDA binding
+    assert ex.describe() == "tensorrt fp32 (cuda-python, copy)"  # names the CUDA binding and memory path
     assert gpu.live() == {"device": 2, "host": 2, "stream": 1, "event": 4}
     calls = _calls(monkeypatch, ex.context)
     x = _x(2, 3, 16, 24)
