@@ -118,6 +118,7 @@ class TrtExecutor(Executor):
         self._graph = None
         self._profiler = None
         self._stage_ms = {}
+        self._pipelines = []
 
     @staticmethod
     def _load_plugin(plugin: str | None) -> None:
@@ -172,7 +173,9 @@ class TrtExecutor(Executor):
         """Several frames in flight on their own streams and buffers (pipelined.TrtPipeline)."""
         from ifan_trt.runtime.tensorrt.pipelined import TrtPipeline
 
-        return TrtPipeline(self, depth)
+        pipeline = TrtPipeline(self, depth)
+        self._pipelines.append(pipeline)  # closed before the engine goes
+        return pipeline
 
     def max_batch(self, h: int, w: int) -> int:
         return max(1, trt_plan.max_batch(self.profiles, h, w))
@@ -264,6 +267,8 @@ class TrtExecutor(Executor):
     def close(self):
         if getattr(self, "cuda", None) is None:
             return
+        for pipeline in getattr(self, "_pipelines", []):
+            pipeline.close()
         with self.cuda.current():
             self.context = None  # the context must go before the memory it points at
             self.engine = None
