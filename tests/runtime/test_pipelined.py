@@ -310,3 +310,49 @@ def test_standin_orders_streams_by_events(monkeypatch):
                     (rt.cudaStreamDestroy, b)):
         free(h)
     assert gpu.live() == {}
+
+
+# ---------------------------------------------------------------- the stream consumers
+
+def test_video_batches_through_the_pipeline_equal_the_serial_path(standin):
+    from ifan_trt.runtime.pipeline import deblur_frames
+    from ifan_trt.runtime.video import bgr_to_rgb_float, deblur_stream, rgb_float_to_bgr
+
+    engine, gpu, _ = standin()
+    rng = np.random.default_rng(3)
+    batches = [[rng.integers(0, 256, (40, 56, 3), np.uint8) for _ in range(n)] for n in (2, 2, 1, 2)]
+    with TrtExecutor(engine) as ex:
+        want = [[rgb_float_to_bgr(o) for o in deblur_frames(ex, [bgr_to_rgb_float(f) for f in b])] for b in batches]
+        kernels = gpu.kernels
+        got = list(deblur_stream(ex, iter(batches), depth=3))
+        assert gpu.kernels - kernels == len(batches)  # one enqueue per batch, through the pipeline's contexts
+        assert gpu.live() == {"device": 2, "host": 2, "stream": 1, "event": 4}  # the pipeline was closed
+    assert [len(b) for b in got] == [len(b) for b in batches]
+    assert all(np.array_equal(a, b) for wb, gb in zip(want, got) for a, b in zip(wb, gb))
+
+
+def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(standin, tmp_path):
+    from ifan_trt.runtime.latency import demo_report
+    from ifan_trt.runtime.live import Demo, DemoOptions
+    from ifan_trt.runtime.sources import Source
+    from tests.helpers.runtime import write_video
+
+    engine, gpu, _ = standin(integrated=True, simulated=SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0))
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, frames=12, size=(48, 64))
+    demo = Demo(Source("file", str(clip), False), lambda: TrtExecutor(engine), DemoOptions(headless=True, pace=False))
+    stats = demo.run()
+    assert stats.processed >= 1 and stats.processed + stats.dropped == stats.read == 12
+    assert len(stats.capture_ms) == 12
+    assert len(stats.host_ms) == len(stats.queue_ms) == len(stats.device_ms) == stats.processed
+    assert set(stats.device_ms) == {4.0}  # zero-copy: the compute alone, in simulated ms; no copies
+    assert gpu.copies["h2d"] == gpu.copies["d2h"] == 0
+    report = demo_report(stats, source=str(clip), model="tiny.plan", backend=demo.backend_name,
+                         precision=demo.precision, opencv="test", memory_path=demo.memory_path,
+                         frames_in_flight=demo.frames_in_flight)
+    assert (report["memory_path"], report["frames_in_flight"]) == ("zero-copy", 2)
+    assert set(report["stages_ms"]) == {"capture", "host", "queue", "device"}
+    assert report["stages_ms"]["device"] == {"p50": 4.0, "p90": 4.0, "p99": 4.0}
+    assert "zero-copy" in demo.backend and "2 frames in flight" in demo.backend
+    assert "device 4.0" in stats.percentiles()
+    assert gpu.live() == {}
