@@ -73,10 +73,17 @@ def standin(exports, tmp_path_factory):
     from ifan_trt.calib import prepare
 
     with pytest.MonkeyPatch.context() as mp:
-        # FP16 measurement and INT8 calibration at 32x48 instead of 256x256: the same steps, in a few seconds
+        # the dynamic export's FP16 measurement and INT8 calibration at 32x48 instead of 256x256: the same
+        # steps, in a few seconds (the static export keeps the product's own choice of size)
         make_fp16, make_int8 = prepare.make_fp16, prepare.make_int8
-        mp.setattr(prepare, "make_fp16", lambda *a, **k: make_fp16(*a, **{**k, "size": SIZE}))
-        mp.setattr(prepare, "make_int8", lambda *a, **k: make_int8(*a[:5], SIZE, *a[6:], **k))
+
+        def small(a, k):
+            return Path(a[0]) == Path(exports["dynamic"])
+
+        mp.setattr(prepare, "make_fp16",
+                   lambda *a, **k: make_fp16(*a, **({**k, "size": SIZE} if small(a, k) else k)))
+        mp.setattr(prepare, "make_int8",
+                   lambda *a, **k: make_int8(*a[:5], SIZE, *a[6:], **k) if small(a, k) else make_int8(*a, **k))
         trt = fake_tensorrt.install(mp, "10.3.0.26", FakeGpu())
         mp.setenv("IFAN_TRT_PLUGIN", str(fake_tensorrt.write_plugin_library(folder, 10)))
         built: dict = {}
@@ -145,6 +152,24 @@ def test_each_precision_builds_and_runs_its_prepared_graph(standin, exports, cal
     side = json.loads(Path(f"{engine}.json").read_text())
     assert side["precision"] == precision and side["tensorrt_version"] == "10.3.0.26"
     assert side["gpu"]["name"] == "NVIDIA Stand-in GPU"
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_precisions_from_a_static_export(standin, exports, calib_pics, precision):
+    from ifan_trt.runtime.tensorrt.executor import TrtExecutor
+
+    try:
+        engine = standin.engine("static", "--precision", precision, "--calib-images", str(calib_pics),
+                                "--shapes", "min=32x48,opt=32x48,max=32x48")
+    except Exception as exc:  # today ONNX Runtime's own exception escapes the preparation
+        if "Got: 256 Expected: 32" in str(exc):
+            pytest.xfail(f"the {precision} preparation of a static export measures at 256x256")
+        raise
+    x = _images(1, *SIZE)
+    with TrtExecutor(engine) as ex:
+        y = ex.run(x)
+    assert np.abs(y - _ort(_built_from(engine), x)).max() <= SAME_GRAPH_TOL
+    assert np.abs(y - _ort(exports["static"], x)).max() <= PRECISION_TOL[precision]
 
 
 def test_the_split_iac_form_equals_the_one_node_form(standin, exports):
@@ -247,3 +272,174 @@ def test_inspector_keys_are_matched_whatever_their_case():
                           "Inputs": [{"Name": "y", "format/datatype": "Row major linear FP32 format"}]}]}
     assert [lp.precision for lp in layer_precisions(layers)] == ["FP16", "FP32"]
     assert layer_precisions(layers)[0].outputs == ["INT8"]
+
+
+# ---------------------------------------------------------------- the commands that run an engine
+# Each runs the FP32 engine and, the same way, the ONNX graph it was built from on ONNX Runtime:
+# the results must agree (8-bit files to one code value, floats to 1e-5).
+
+@pytest.fixture(scope="module")
+def fp32_engine(standin):
+    return standin.engine("dynamic", "--iac-split", "off", *DYNAMIC_SHAPES)
+
+
+def _pic(path, h, w, seed):
+    import cv2
+
+    image = (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
+    assert cv2.imwrite(str(path), cv2.GaussianBlur(image, (5, 5), 1.5))
+    return path
+
+
+def _read(path):
+    import cv2
+
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED).astype(int)
+
+
+def _both(fp32_engine, run):
+    """run(model flags, tag) for the engine and for its ONNX graph."""
+    return run(["--engine", str(fp32_engine)], "trt"), run(["--onnx", str(_built_from(fp32_engine))], "ort")
+
+
+def test_deblurrer_on_an_engine_equals_onnx_runtime(standin, fp32_engine):
+    from ifan_trt.runtime.deblurrer import Deblurrer
+
+    image = np.random.default_rng(5).random((30, 44, 3)).astype(np.float32)
+    engine, graph = Deblurrer(model=fp32_engine), Deblurrer(model=_built_from(fp32_engine))
+    assert engine.executor.backend == "tensorrt" and graph.executor.backend == "onnxruntime"
+    got, want = engine(image), graph(image)
+    assert got.shape == image.shape and np.abs(got - want).max() <= SAME_GRAPH_TOL
+    engine.executor.close()
+    assert standin.gpu.live() == {}
+
+
+@pytest.mark.parametrize("case", ["image", "folder", "batch", "tiled"])
+def test_deblur_images_with_an_engine(standin, fp32_engine, tmp_path, case):
+    from ifan_trt.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    sizes = {"image": [(30, 44)], "folder": [(30, 44), (40, 24)], "batch": [(32, 40)] * 3, "tiled": [(72, 88)]}[case]
+    for i, (h, w) in enumerate(sizes):
+        _pic(src / f"{i}.png", h, w, i)
+    extra = {"batch": ["--batch", "2"], "tiled": ["--tile", "48x48", "--overlap", "16"]}.get(case, [])
+    target = src / "0.png" if case == "image" else src
+
+    def run(model, tag):
+        out = tmp_path / (f"{tag}.png" if case == "image" else tag)
+        assert main(["deblur", str(target), "-o", str(out), "--quiet", *model, *extra]) == 0
+        return out
+
+    trt_out, ort_out = _both(fp32_engine, run)
+    pairs = [(trt_out, ort_out)] if case == "image" else [(trt_out / p.name, ort_out / p.name) for p in src.iterdir()]
+    for a, b in pairs:
+        assert np.abs(_read(a) - _read(b)).max() <= 1
+    assert standin.gpu.live() == {}  # the command closed its executor
+
+
+def test_deblur_video_with_an_engine(standin, fp32_engine, tmp_path):
+    import cv2
+
+    from ifan_trt.cli import main
+    from tests.helpers.runtime import write_video
+
+    clip = tmp_path / "clip.avi"
+    write_video(clip, frames=4, size=(32, 48), fps=10)
+
+    def run(model, tag):
+        out = tmp_path / f"{tag}.avi"
+        assert main(["deblur", str(clip), "-o", str(out), "--quiet", "--batch", "2", *model]) == 0
+        capture = cv2.VideoCapture(str(out))
+        frames = []
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return frames
+            frames.append(frame.astype(int))
+
+    trt_frames, ort_frames = _both(fp32_engine, run)
+    assert len(trt_frames) == 4 and all(np.abs(a - b).max() <= 2 for a, b in zip(trt_frames, ort_frames))
+
+
+def test_demo_profile_and_eval_run_the_engine(standin, fp32_engine, tmp_path, capsys):
+    from ifan_trt.cli import main
+    from tests.helpers.runtime import write_video
+
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, frames=4, size=(32, 48), fps=25)
+    report = tmp_path / "demo.json"
+    assert main(["demo", str(clip), "--engine", str(fp32_engine), "--headless", "--record", str(tmp_path / "r.mp4"),
+                 "--json", str(report), "--quiet"]) == 0
+    data = json.loads(report.read_text())
+    assert (data["backend"], data["precision"], data["frames"]["read"]) == ("tensorrt", "fp32", 4)
+
+    assert main(["profile", "--engine", str(fp32_engine), "--shape", "1x3x32x48", "--warmup", "1",
+                 "--iterations", "2", "--json", str(tmp_path / "p.json"), "--quiet"]) == 0
+    result = json.loads((tmp_path / "p.json").read_text())["results"][0]
+    assert result["backend"].startswith("tensorrt fp32") and len(result["iterations_ms"]) == 2
+    assert set(result["layer_mean_ms"]) == {n.name for n in __import__("onnx").load(_built_from(fp32_engine)).graph.node}
+
+    data_dir = tmp_path / "set"
+    for sub in ("source", "target"):
+        (data_dir / sub).mkdir(parents=True)
+    for i in range(2):
+        _pic(data_dir / "source" / f"{i}.png", 32, 40, i)
+        _pic(data_dir / "target" / f"{i}.png", 32, 40, i + 10)
+
+    def run(model, tag):
+        out = tmp_path / f"eval_{tag}.json"
+        assert main(["eval", "--data", str(data_dir), "--json", str(out), "--quiet", *model]) == 0
+        return json.loads(out.read_text())
+
+    trt_eval, ort_eval = _both(fp32_engine, run)
+    assert trt_eval["backend"].startswith("tensorrt") and ort_eval["backend"].startswith("onnxruntime")
+    for metric in ("psnr", "ssim", "mae"):
+        assert abs(_metric(trt_eval, metric) - _metric(ort_eval, metric)) <= 1e-3
+    capsys.readouterr()
+
+
+def _metric(report: dict, name: str) -> float:
+    """The mean of a metric in an eval JSON, wherever the report keeps it."""
+    for key in ("output", "summary", "metrics", "mean"):
+        if isinstance(report.get(key), dict) and name in report[key]:
+            value = report[key][name]
+            return float(value["mean"] if isinstance(value, dict) else value)
+    if name in report:
+        return float(report[name])
+    raise AssertionError(f"no {name} in {sorted(report)}")
+
+
+def test_triton_repo_from_an_engine(standin, fp32_engine, tmp_path):
+    from ifan_trt.cli import main
+
+    repo = tmp_path / "repo"
+    assert main(["triton-repo", str(fp32_engine), "-o", str(repo), "--quiet"]) == 0
+    files = sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file())
+    plan = next(p for p in files if p.endswith(".plan"))
+    assert (repo / plan).read_bytes() == fp32_engine.read_bytes()
+    config = (repo / plan).parent.parent / "config.pbtxt"
+    text = config.read_text()
+    assert 'platform: "tensorrt_plan"' in text or 'backend: "tensorrt"' in text
+
+
+def test_benchmark_has_engine_rows_equal_to_their_graphs(standin, exports, tmp_path, capsys):
+    from ifan_trt.cli import main
+
+    data_dir = tmp_path / "set"
+    for sub in ("source", "target"):
+        (data_dir / sub).mkdir(parents=True)
+    for i in range(2):
+        _pic(data_dir / "source" / f"{i}.png", 64, 72, i)
+        _pic(data_dir / "target" / f"{i}.png", 64, 72, i + 10)
+    assert main(["benchmark", "--onnx", str(exports["dynamic"]), "--data", str(data_dir), "--out-dir",
+                 str(tmp_path / "out"), "--precisions", "fp32", "--shape", "1x3x64x64", "--iterations", "2",
+                 "--warmup", "0", "--quiet"]) == 0
+    report = json.loads((tmp_path / "out" / "benchmark.json").read_text())
+    rows = {(r["format"], r["precision"]): r for r in report["rows"] if r["format"] != "input"}
+    assert set(rows) == {("onnx", "fp32"), ("engine", "fp32")}
+    engine_row, graph_row = rows[("engine", "fp32")], rows[("onnx", "fp32")]
+    assert engine_row["backend"].startswith("tensorrt fp32")
+    for metric in ("psnr", "ssim"):
+        assert abs(engine_row[metric] - graph_row[metric]) <= 1e-3
+    capsys.readouterr()

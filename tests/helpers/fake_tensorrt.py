@@ -28,6 +28,7 @@ Polygraphy's lazily imported tensorrt at it, so the product's build and executor
 from __future__ import annotations
 
 import enum
+import importlib.machinery
 import json
 import re
 import sys
@@ -65,6 +66,7 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version
     trt.__file__ = __file__
+    trt.__spec__ = importlib.machinery.ModuleSpec("tensorrt", None)  # importlib.util.find_spec sees it
 
     def enum_of(name, members):
         return enum.IntEnum(name, members, module="tensorrt")
