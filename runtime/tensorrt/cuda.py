@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from ifan_trt.errors import IfanError
+from ifan_trt.errors import BackendError, IfanError
+from ifan_trt.log import get as get_logger
+
+log = get_logger(__name__)
 
 IMPLEMENTATIONS = ("cuda-python", "pycuda")
 
 
-class CudaError(RuntimeError):
+class CudaError(BackendError):
     """A failed CUDA call (not a user error: the message names the call and CUDA's error)."""
 
 
@@ -456,7 +458,7 @@ def open_cuda(implementation: str = "auto", device: int = 0) -> Cuda:
             failures.append(_problem(name, exc))
             continue
         if failures:
-            print(f"ifan: CUDA through {binding_version(name)} ({'; '.join(failures)})", file=sys.stderr)
+            log.warning(f"CUDA through {binding_version(name)} ({'; '.join(failures)})")
         return cuda
     raise IfanError(f"GPU {device}: no CUDA binding could open it ({'; '.join(failures)})")
 

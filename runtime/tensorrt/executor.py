@@ -12,20 +12,23 @@ calls go through runtime/tensorrt/cuda.py. Every TensorRT call that reports succ
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 
 from ifan_trt.runtime.executor import Executor
 from ifan_trt.runtime.metadata import info_from_sidecar
-from ifan_trt.runtime.tensorrt import plan as trt_plan
+from ifan_trt.runtime import plan as trt_plan
 from ifan_trt.runtime.tensorrt.buffers import BufferSet, choose_memory_path
 from ifan_trt.runtime.tensorrt.cuda import open_cuda
 from ifan_trt.runtime.tensorrt.importing import import_tensorrt
-from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+from ifan_trt.runtime.sidecar import read_sidecar
+
+log = get_logger(__name__)
 
 
 def _ok(result, what: str):
@@ -147,7 +150,7 @@ class TrtExecutor(Executor):
                 shape=tuple(engine.get_tensor_shape(name))))
         inputs = [t.name for t in self.tensors if t.is_input]
         outputs = [t.name for t in self.tensors if not t.is_input]
-        if "input" not in inputs or "output" not in outputs:
+        if INPUT not in inputs or OUTPUT not in outputs:
             raise IfanError(f"{path}: expected tensors 'input' and 'output' (found inputs {inputs}, outputs "
                             f"{outputs}); build the engine from an `ifan export` ONNX model")
         if trt_plan.is_static(self.tensors):
@@ -226,7 +229,7 @@ class TrtExecutor(Executor):
                 graph = self.cuda.end_capture()
             self._graph = graph
         except RuntimeError as exc:
-            print(f"ifan: CUDA graph capture failed, running without ({exc})", file=sys.stderr)
+            log.warning(f"CUDA graph capture failed, running without ({exc})")
             self._use_graphs = False
 
     def run(self, input, left=None, right=None):
@@ -234,16 +237,16 @@ class TrtExecutor(Executor):
             return self._run(input, left, right)
 
     def _run(self, input, left, right):
-        feeds = {"input": input}
+        feeds = {INPUT: input}
         if self.info.dual:
             feeds.update(left=left, right=right)
         self._set_shapes({name: tuple(a.shape) for name, a in feeds.items()})
-        out_shape = tuple(self.context.get_tensor_shape("output"))
+        out_shape = tuple(self.context.get_tensor_shape(OUTPUT))
         if any(d < 0 for d in out_shape):
             raise RuntimeError(f"TensorRT could not infer the output shape for {list(input.shape)}")
         for name, a in feeds.items():
             self._view(name, a.shape)[...] = a  # into pinned memory (cast to the engine's type)
-        out_host = self._view("output", out_shape)
+        out_host = self._view(OUTPUT, out_shape)
         cuda, (e0, e1, e2, e3) = self.cuda, self._events
         cuda.record(e0)
         for name, a in feeds.items():
@@ -251,7 +254,7 @@ class TrtExecutor(Executor):
         cuda.record(e1)
         self._enqueue()
         cuda.record(e2)
-        self._buffers.download("output", out_host.nbytes)
+        self._buffers.download(OUTPUT, out_host.nbytes)
         cuda.record(e3)
         cuda.synchronize()
         if self._profiler is not None:

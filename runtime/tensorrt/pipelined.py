@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 
 from .buffers import BufferSet
@@ -138,23 +139,23 @@ class TrtPipeline:
         ex, cuda = self.executor, self.cuda
         handle = cuda.handle_of(slot.stream)
         slot.profile, slot.shapes = apply_shapes(slot.context, handle, ex.tensors, ex.profiles,
-                                                 (slot.profile, slot.shapes), {"input": tuple(input.shape)})
-        out_shape = tuple(slot.context.get_tensor_shape("output"))
+                                                 (slot.profile, slot.shapes), {INPUT: tuple(input.shape)})
+        out_shape = tuple(slot.context.get_tensor_shape(OUTPUT))
         if any(d < 0 for d in out_shape):
             raise RuntimeError(f"TensorRT could not infer the output shape for {list(input.shape)}")
         spec = {t.name: t for t in ex.tensors}
-        host_in = slot.buffers.view("input", spec["input"].dtype, input.shape)
+        host_in = slot.buffers.view(INPUT, spec[INPUT].dtype, input.shape)
         host_in[...] = input  # the slot is idle: its previous frame was collected
-        out_nbytes = int(np.prod(out_shape)) * spec["output"].dtype.itemsize
+        out_nbytes = int(np.prod(out_shape)) * spec[OUTPUT].dtype.itemsize
         start, uploaded, computed, done = slot.events
         cuda.record(start, slot.stream)
-        slot.buffers.upload("input", host_in.nbytes, slot.stream)
+        slot.buffers.upload(INPUT, host_in.nbytes, slot.stream)
         cuda.record(uploaded, slot.stream)
         if self._last_computed is not None:  # computes in frame order, one at a time
             cuda.wait_event(self._last_computed, slot.stream)
         _ok(slot.context.execute_async_v3(handle), "execute_async_v3")
         cuda.record(computed, slot.stream)
-        slot.buffers.download("output", out_nbytes, slot.stream)
+        slot.buffers.download(OUTPUT, out_nbytes, slot.stream)
         cuda.record(done, slot.stream)
         slot.out_shape = out_shape
         self._last_computed = computed
@@ -168,8 +169,8 @@ class TrtPipeline:
         with cuda.current():
             start, uploaded, computed, done = slot.events
             cuda.event_synchronize(done)
-            spec = next(t for t in self.executor.tensors if t.name == "output")
-            out = slot.buffers.view("output", spec.dtype, slot.out_shape).astype(np.float32, copy=True)
+            spec = next(t for t in self.executor.tensors if t.name == OUTPUT)
+            out = slot.buffers.view(OUTPUT, spec.dtype, slot.out_shape).astype(np.float32, copy=True)
             h2d, compute = cuda.elapsed_ms(start, uploaded), cuda.elapsed_ms(uploaded, computed)
             d2h, span = cuda.elapsed_ms(computed, done), cuda.elapsed_ms(start, done)
         in_flight = (time.perf_counter() - slot.submitted) * 1e3

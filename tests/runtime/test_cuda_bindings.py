@@ -61,12 +61,12 @@ def test_auto_prefers_cuda_python(bindings, capsys):
     assert gpu.live() == {}
 
 
-def test_auto_falls_back_to_pycuda_and_says_why_in_one_line(bindings, capsys):
+def test_auto_falls_back_to_pycuda_and_says_why_in_one_line(bindings, caplog):
     gpu = bindings(cudart=fake_cudart(**CU13_ON_JETPACK6), pycuda=fake_pycuda())
     cuda = cuda_memory.open_cuda("auto")
     assert cuda.name == "pycuda" and cuda.stream_handle in gpu.streams
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith("ifan: CUDA through pycuda (" + DRIVER_LINE)
+    err = caplog.messages  # a warning of the ifan logger: `ifan CMD: warning: ...` on a terminal
+    assert len(err) == 1 and err[0].startswith("CUDA through pycuda (" + DRIVER_LINE)
 
 
 def test_no_binding_opens_the_gpu_is_one_error_naming_the_fix(bindings):
@@ -110,8 +110,8 @@ def test_pycuda_insufficient_driver_and_other_failures_are_reported(bindings):
     assert cuda_memory.probe_gpus().problem == "pycuda: cuInit failed: unknown error"
 
 
-def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindings, tmp_path, capsys):
-    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindings, tmp_path, caplog):
+    from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes, sidecar_path
 
     engine, onnx = tmp_path / "m.engine", tmp_path / "m.onnx"
     engine.write_bytes(b"plan")
@@ -121,8 +121,8 @@ def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindin
         profiles=[{"input": {"min": [1, 3, 8, 8], "opt": [1, 3, 8, 8], "max": [1, 3, 8, 8]}}])))
     bindings(cudart=fake_cudart(**CU13_ON_JETPACK6))
     assert backends.resolve_backend("auto", None, None, str(engine)) == ("onnxruntime", str(onnx))
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith(f"ifan: no usable GPU ({DRIVER_LINE}")
+    err = caplog.messages
+    assert len(err) == 1 and err[0].startswith(f"no usable GPU ({DRIVER_LINE}")
     assert err[0].endswith(f"for {engine}; --backend auto runs the ONNX model it was built from, {onnx}, "
                            "on ONNX Runtime instead")
     onnx.unlink()
