@@ -113,7 +113,7 @@ def _ort(onnx_path, x):
 
 
 def _built_from(engine) -> Path:
-    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+    from ifan_trt.runtime.sidecar import read_sidecar
 
     return Path(read_sidecar(engine)["onnx"]["path"])
 
@@ -239,7 +239,7 @@ def test_tensorrt_11_builds_strongly_typed_without_the_deprecated_flag(exports, 
     """11.x makes every network strongly typed and deprecates NetworkDefinitionCreationFlag.STRONGLY_TYPED:
     the build neither needs nor passes it; its inspector spells the type key "DataType"."""
     from ifan_trt.runtime.tensorrt.executor import TrtExecutor
-    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+    from ifan_trt.runtime.sidecar import read_sidecar
 
     trt = fake_tensorrt.install(monkeypatch, "11.1.0.5", strongly_typed_flag=False)
     assert not hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED") and not hasattr(trt.BuilderFlag, "FP16")

@@ -25,7 +25,7 @@ BINDINGS = ("cuda-python", "pycuda")
 def standin(tmp_path, monkeypatch):
     """make(binding, **FakeGpu options) -> (engine path, GPU stand-in, ORT session of the engine's graph)."""
     def make(binding="cuda-python", **gpu_options):
-        from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+        from ifan_trt.runtime.sidecar import read_sidecar
 
         gpu_options.setdefault("simulated", SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0))
         trt = fake_tensorrt.install(monkeypatch, "10.3.0.26", FakeGpu(**gpu_options), bindings=(binding,))

@@ -30,7 +30,7 @@ def standin(tmp_path, monkeypatch):
     """make(*build_options, binding=..., devices=...) -> (engine path, tensorrt stand-in, ORT session of the
     graph the engine was built from)."""
     def make(*options, binding="cuda-python", devices=1, version="10.3.0.26"):
-        from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+        from ifan_trt.runtime.sidecar import read_sidecar
         from tests.helpers.fake_cuda import FakeGpu
 
         trt = fake_tensorrt.install(monkeypatch, version, FakeGpu(devices=devices), bindings=(binding,))
