@@ -215,7 +215,7 @@ class CudaPython(Cuda):
         self._check(self.rt.cudaEventSynchronize(event), "cudaEventSynchronize")
 
     def mapped_alloc(self, nbytes):
-        ptr = self._check(self.rt.cudaHostAlloc(max(nbytes, 1), self.rt.cudaHostAllocMapped),
+        ptr = self._check(self.rt.cudaHostAlloc(max(nbytes, 1), getattr(self.rt, "cudaHostAllocMapped", 2)),
                           f"cudaHostAlloc({nbytes}, cudaHostAllocMapped)")
         self._owned.append(("host", ptr))
         device_ptr = self._check(self.rt.cudaHostGetDevicePointer(ptr, 0), "cudaHostGetDevicePointer")

@@ -47,7 +47,7 @@ def exports(models, tmp_path_factory):
 def _build_fails(trt, onnx_path, logged: str, capfd, profile="min=1x3x32x48,opt=1x3x32x48,max=1x3x32x48"):
     """The build raises one IfanError line and TensorRT's log (through Polygraphy) says why."""
     from ifan_trt.runtime.tensorrt import build as engine_build
-    from ifan_trt.runtime.tensorrt.optimization_profiles import parse_profiles
+    from ifan_trt.runtime.optimization_profiles import parse_profiles
 
     with pytest.raises(IfanError, match=rf"{Path(onnx_path).name}: TensorRT build failed"):
         engine_build.build_plan(trt, onnx_path, parse_profiles([profile]), ["input"], 1 << 30, None, False, None, None)

@@ -10,6 +10,7 @@ import pytest
 
 from ifan_trt.errors import IfanError
 from ifan_trt.export.ort_plugin import ort_session
+from ifan_trt.runtime.backends import run_summary
 from ifan_trt.runtime.streaming import SerialPipeline, open_pipeline
 from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 from tests.helpers import fake_tensorrt
@@ -162,6 +163,7 @@ def test_zero_copy_on_an_integrated_gpu_moves_no_bytes(standin, binding):
     with TrtExecutor(engine, cuda=binding) as ex:
         assert ex.memory_path == "zero-copy"
         assert ex.describe() == f"tensorrt fp32 ({binding}, zero-copy)"
+        assert f"on tensorrt fp32 ({binding}, zero-copy)" in run_summary(ex)  # `ifan deblur`'s run line
         assert gpu.live() == {"host": 2, "stream": 1, "event": 4}  # mapped host memory only, no device buffers
         serial = [ex.run(x) for x in frames]
         with ex.pipeline(2) as pipe:
