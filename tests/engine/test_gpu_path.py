@@ -503,3 +503,20 @@ def test_the_tensorrt_stand_in_refuses_what_tensorrt_refuses(standin, fp32_engin
     assert "illegal memory access" in capfd.readouterr().err
     for a in (host, output):
         gpu.free(a.kind, a.ptr, "free")
+
+
+def test_a_jetson_whose_driver_is_older_than_cuda_python_runs_the_engine_through_pycuda(standin, fp32_engine,
+                                                                                      monkeypatch, caplog):
+    """cuda-python 12.9 on JetPack 6 (CUDA 12.6, no minor-version compatibility on Tegra): every call
+    returns cudaErrorInsufficientDriver; the executor says so in one line and runs through pycuda."""
+    from ifan_trt.runtime.deblurrer import Deblurrer
+    from tests.helpers import fake_cuda
+
+    fake_cuda.install(monkeypatch, standin.gpu, status=fake_cuda.INSUFFICIENT, runtime=12090, driver=12060)
+    image = np.random.default_rng(6).random((24, 32, 3)).astype(np.float32)
+    deblur = Deblurrer(model=fp32_engine)
+    assert deblur.executor.cuda_binding == "pycuda"
+    assert [m for m in caplog.messages if "CUDA through pycuda" in m][0].count("needs the CUDA 12.9 runtime") == 1
+    assert np.abs(deblur(image) - Deblurrer(model=_built_from(fp32_engine))(image)).max() <= SAME_GRAPH_TOL
+    deblur.executor.close()
+    assert standin.gpu.live() == {}
