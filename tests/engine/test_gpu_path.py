@@ -161,8 +161,8 @@ def test_precisions_from_a_static_export(standin, exports, calib_pics, precision
     try:
         engine = standin.engine("static", "--precision", precision, "--calib-images", str(calib_pics),
                                 "--shapes", "min=32x48,opt=32x48,max=32x48")
-    except Exception as exc:  # today ONNX Runtime's own exception escapes the preparation
-        if "Got: 256 Expected: 32" in str(exc):
+    except Exception as exc:  # ONNX Runtime's refusal, raw (FP16) or as a BackendError (INT8 calibration)
+        if "invalid dimensions for input" in str(exc).lower():
             pytest.xfail(f"the {precision} preparation of a static export measures at 256x256")
         raise
     x = _images(1, *SIZE)
@@ -175,8 +175,10 @@ def test_precisions_from_a_static_export(standin, exports, calib_pics, precision
 def test_the_split_iac_form_equals_the_one_node_form(standin, exports):
     from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 
-    split = standin.engine("dynamic", "--iac-split", "on", *DYNAMIC_SHAPES)
+    cache = standin.folder / "timing.cache"
+    split = standin.engine("dynamic", "--iac-split", "on", "--timing-cache", str(cache), *DYNAMIC_SHAPES)
     assert json.loads(Path(f"{split}.json").read_text())["iac_split"] is True
+    assert cache.read_bytes()  # the builder's timing cache was saved
     x = _images(2, 16, 24, seed=3)
     with TrtExecutor(split) as ex:
         y = ex.run(x)
@@ -247,7 +249,7 @@ def test_tensorrt_11_builds_strongly_typed_without_the_deprecated_flag(exports, 
     engine = fake_tensorrt.build(exports["static"], tmp_path / "t11.plan", "--shapes", "min=32x48,opt=32x48,max=32x48")
     side = read_sidecar(engine)
     assert side["builder"]["strongly_typed"] and side["tensorrt_version"] == "11.1.0.5"
-    assert side["layer_precisions"] == {"FP32": side["layer_precisions"]["FP32"]} and "n/a" not in side["layer_precisions"]
+    assert list(side["layer_precisions"]) == ["FP32"]  # read from 11's "DataType" keys, none "n/a"
     x = _images(1, *SIZE)
     with TrtExecutor(engine) as ex:
         assert np.abs(ex.run(x) - _ort(exports["static"], x)).max() <= SAME_GRAPH_TOL
@@ -359,6 +361,7 @@ def test_deblur_video_with_an_engine(standin, fp32_engine, tmp_path):
             frames.append(frame.astype(int))
 
     trt_frames, ort_frames = _both(fp32_engine, run)
+    assert standin.gpu.live() == {}
     assert len(trt_frames) == 4 and all(np.abs(a - b).max() <= 2 for a, b in zip(trt_frames, ort_frames))
 
 
@@ -373,12 +376,16 @@ def test_demo_profile_and_eval_run_the_engine(standin, fp32_engine, tmp_path, ca
                  "--json", str(report), "--quiet"]) == 0
     data = json.loads(report.read_text())
     assert (data["backend"], data["precision"], data["frames"]["read"]) == ("tensorrt", "fp32", 4)
+    assert standin.gpu.live() == {}, "demo"
 
     assert main(["profile", "--engine", str(fp32_engine), "--shape", "1x3x32x48", "--warmup", "1",
                  "--iterations", "2", "--json", str(tmp_path / "p.json"), "--quiet"]) == 0
     result = json.loads((tmp_path / "p.json").read_text())["results"][0]
     assert result["backend"].startswith("tensorrt fp32") and len(result["iterations_ms"]) == 2
-    assert set(result["layer_mean_ms"]) == {n.name for n in __import__("onnx").load(_built_from(fp32_engine)).graph.node}
+    assert standin.gpu.live() == {}, "profile"
+    import onnx
+
+    assert set(result["layer_mean_ms"]) == {n.name for n in onnx.load(_built_from(fp32_engine)).graph.node}
 
     data_dir = tmp_path / "set"
     for sub in ("source", "target"):
@@ -393,6 +400,7 @@ def test_demo_profile_and_eval_run_the_engine(standin, fp32_engine, tmp_path, ca
         return json.loads(out.read_text())
 
     trt_eval, ort_eval = _both(fp32_engine, run)
+    assert standin.gpu.live() == {}, "eval"
     assert trt_eval["backend"].startswith("tensorrt") and ort_eval["backend"].startswith("onnxruntime")
     for metric in ("psnr", "ssim", "mae"):
         assert abs(_metric(trt_eval, metric) - _metric(ort_eval, metric)) <= 1e-3
@@ -442,4 +450,73 @@ def test_benchmark_has_engine_rows_equal_to_their_graphs(standin, exports, tmp_p
     assert engine_row["backend"].startswith("tensorrt fp32")
     for metric in ("psnr", "ssim"):
         assert abs(engine_row[metric] - graph_row[metric]) <= 1e-3
+    assert standin.gpu.live() == {}, "benchmark"
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("binding", ["cuda-python", "pycuda"])
+def test_serve_handlers_answer_concurrent_requests_from_worker_threads(standin, fp32_engine, binding):
+    """What `ifan serve --engine --instances 2` does under PyTriton, without Triton: executors opened in
+    the main thread, each behind its ImageHandler, called from several worker threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ifan_trt.runtime.pipeline import Tiling
+    from ifan_trt.runtime.serve import ImageHandler
+    from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
+    from ifan_trt.runtime.ort_executor import OrtExecutor
+    from ifan_trt.runtime.tensorrt.executor import TrtExecutor
+
+    executors = [TrtExecutor(fp32_engine, cuda=binding) for _ in range(2)]
+    assert {e.cuda_binding for e in executors} == {binding}
+    handlers = [ImageHandler(e, Tiling(), DEFAULT_MAX_IMAGE_PIXELS) for e in executors]
+    reference = ImageHandler(OrtExecutor(_built_from(fp32_engine)), Tiling(), DEFAULT_MAX_IMAGE_PIXELS)
+    rng = np.random.default_rng(9)
+    batches = [rng.integers(0, 256, (2, 24, 40, 3), dtype=np.uint8) for _ in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: handlers[i % 2](batches[i]), range(len(batches))))
+    for batch, answer in zip(batches, answers):
+        assert answer.dtype == np.uint8 and np.abs(answer.astype(int) - reference(batch).astype(int)).max() <= 1
+    for e in executors:
+        e.close()
+    assert standin.gpu.live() == {}
+
+
+def test_the_tensorrt_stand_in_refuses_what_tensorrt_refuses(standin, fp32_engine, capfd):
+    """Its execution context: shapes within the active profile, an address for every I/O tensor, device
+    memory of the engine's device behind each address."""
+    trt, gpu = standin.trt, standin.gpu
+    runtime = trt.Runtime(trt.Logger())
+    assert runtime.deserialize_cuda_engine(b"not a plan") is None
+    engine = runtime.deserialize_cuda_engine(fp32_engine.read_bytes())
+    assert engine.get_tensor_shape("input") == (-1, 3, -1, -1)  # -1 for every dynamic dimension
+    context = engine.create_execution_context()
+    assert not context.execute_async_v3(0)  # no input shape yet
+    assert not context.set_input_shape("input", (1, 3, 128, 128))  # profile 0 ends at 64x64
+    assert context.set_input_shape("input", (1, 3, 32, 48))
+    assert context.get_tensor_shape("output") == (1, 3, 32, 48)
+    assert not context.execute_async_v3(0)
+    assert "Address is not set for tensor input" in capfd.readouterr().err
+    host = gpu.allocate("host", 3 * 32 * 48 * 4)
+    output = gpu.allocate("device", 3 * 32 * 48 * 4)
+    assert context.set_tensor_address("input", host.ptr) and context.set_tensor_address("output", output.ptr)
+    assert not context.execute_async_v3(0)  # pinned host memory is not device memory
+    assert "illegal memory access" in capfd.readouterr().err
+    for a in (host, output):
+        gpu.free(a.kind, a.ptr, "free")
+
+
+def test_a_jetson_whose_driver_is_older_than_cuda_python_runs_the_engine_through_pycuda(standin, fp32_engine,
+                                                                                      monkeypatch, caplog):
+    """cuda-python 12.9 on JetPack 6 (CUDA 12.6, no minor-version compatibility on Tegra): every call
+    returns cudaErrorInsufficientDriver; the executor says so in one line and runs through pycuda."""
+    from ifan_trt.runtime.deblurrer import Deblurrer
+    from tests.helpers import fake_cuda
+
+    fake_cuda.install(monkeypatch, standin.gpu, status=fake_cuda.INSUFFICIENT, runtime=12090, driver=12060)
+    image = np.random.default_rng(6).random((24, 32, 3)).astype(np.float32)
+    deblur = Deblurrer(model=fp32_engine)
+    assert deblur.executor.cuda_binding == "pycuda"
+    assert [m for m in caplog.messages if "CUDA through pycuda" in m][0].count("needs the CUDA 12.9 runtime") == 1
+    assert np.abs(deblur(image) - Deblurrer(model=_built_from(fp32_engine))(image)).max() <= SAME_GRAPH_TOL
+    deblur.executor.close()
+    assert standin.gpu.live() == {}

@@ -261,9 +261,8 @@ class FakeGpu:
 
     def copy(self, dst: int, src: int, nbytes: int, kind: int, stream: Stream | None) -> None:
         """cudaMemcpyKind: 0 host->host, 1 host->device, 2 device->host, 3 device->device, 4 default."""
-        if kind == 4:
+        if kind == 4:  # cudaMemcpyDefault: the direction from where the pointers are
             kind = (2 if self._is_device(src) else 0) + (1 if self._is_device(dst) else 0)
-            kind = {0: 0, 1: 1, 2: 2, 3: 3}[kind]
         if kind not in (0, 1, 2, 3):
             raise CudaFailure(INVALID_VALUE, f"cudaMemcpyKind {kind}")
         target = self.device_bytes(dst, nbytes) if kind in (1, 3) else self.host_bytes(dst, nbytes)
@@ -311,7 +310,8 @@ class FakeGpu:
         if stream is not None and stream.capture is not None:
             stream.capture.append(work)
             return
-        self.refuse_during_capture(what, legacy_stream=stream is None)
+        if stream is None:  # the legacy default stream synchronises with every stream, a capturing one too
+            self.refuse_during_capture(what)
         if op is None:
             op = "marker" if what == "cudaEventRecord" else "compute"
         if op == "compute":
@@ -403,7 +403,7 @@ class FakeGpu:
     def capturing(self) -> list[Stream]:
         return [s for s in self.streams.values() if s.capture is not None]
 
-    def refuse_during_capture(self, what: str, legacy_stream: bool = True) -> None:
+    def refuse_during_capture(self, what: str) -> None:
         """Global mode: no thread may make an unsafe call while a capture is on; thread-local mode:
         not the capturing thread. The capture is invalidated (EndCapture then fails)."""
         me = threading.get_ident()

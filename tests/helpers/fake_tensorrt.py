@@ -405,7 +405,7 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
             self.data = bytes(data)
 
         def serialize(self):
-            return b"STANDIN-TIMING-CACHE" + self.data[:0]
+            return IHostMemory(b"STANDIN-TIMING-CACHE")
 
         def combine(self, other, ignore_mismatch):
             return True
@@ -570,9 +570,6 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
             except OSError:
                 error(logger, f"Could not read plugin library {path} to serialize")
                 return None
-        if network.plugins and not vc and not registry.libraries and not registry.creators:
-            error(logger, "plugin creator not registered")
-            return None
         header = {"version": version, "profiles": profiles, "version_compatible": vc,
                   "embedded_plugins": libraries, "verbosity": int(config.profiling_verbosity),
                   "device": gpu.runtime_device(),
@@ -586,12 +583,17 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
         return IHostMemory(MAGIC + len(body).to_bytes(8, "little") + body + model.SerializeToString())
 
     class IHostMemory(bytes):
+        """Serialised bytes (a plan, a timing cache); usable in a with-block, as TensorRT's is."""
+
         @property
         def nbytes(self):
             return len(self)
 
-        def __buffer__(self, flags):  # noqa: D105
-            return memoryview(bytes(self))
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
 
     # ---------------------------------------------------------------- runtime
     loaded_plans = {"embedded": 0}
@@ -795,7 +797,8 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
                 error(log, f"IExecutionContext::enqueueV3: Error Code 3: API Usage Error (Parameter check "
                            f"failed, condition: mContext.profileObliviousBindings.at(profileObliviousIndex) || "
                            f"getPtrOrNull(mOutputAllocators, profileObliviousIndex). Address is not set for "
-                           f"tensor {unset[0]}. Call setInputTensorAddress or setTensorAddress before enqueue/execute.)")
+                           f"tensor {unset[0]}. Call setInputTensorAddress or setTensorAddress before "
+                           f"enqueue/execute.)")
                 return False
             try:
                 stream = gpu.stream(stream_handle)
