@@ -4,7 +4,6 @@ PyTorch). Both have one interface: submit() and collect() in order, or map() ove
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 
@@ -79,8 +78,3 @@ def fits_whole(executor: Executor, x: np.ndarray) -> bool:
     limits = executor.limits
     return limits.fits_hw(h, w) and limits.min_batch <= b <= executor.max_batch(h, w)
 
-
-def timed(clock=time.perf_counter):
-    """ms since the call, as a function (small helper for stage timing)."""
-    start = clock()
-    return lambda: (clock() - start) * 1e3
