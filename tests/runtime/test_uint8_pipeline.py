@@ -163,3 +163,17 @@ def test_inspect_tells_a_uint8_model(pair):
     assert facts["io"] == "uint8 frames (BxHxWx3, bgr)"
     assert facts["peak_memory"]["at"] == "1x3x720x1280"  # the float network's peak at the default size
     assert facts["shapes"] == "dynamic batchx3xframe_heightxframe_width"
+
+
+def test_video_stream_of_a_uint8_model_takes_the_frames(pair):
+    """deblur_stream (videos): batches of BGR frames go to a uint8 model as they are, in order."""
+    from ifan_trt.runtime.video import deblur_stream
+
+    floating, frames = pair
+    counted = Counting(frames)
+    rng = np.random.default_rng(8)
+    batches = [list(rng.integers(0, 256, (2, 24, 40, 3), dtype=np.uint8)) for _ in range(3)]
+    outs = list(deblur_stream(counted, batches))
+    refs = list(deblur_stream(floating, batches))
+    assert counted.calls == ["run_frames"] * 3 and [len(o) for o in outs] == [2, 2, 2]
+    assert max(np.abs(a.astype(int) - b.astype(int)).max() for o, r in zip(outs, refs) for a, b in zip(o, r)) <= 1
