@@ -30,8 +30,9 @@ ENV_VAR = "IFAN_IAC_CUDA_LIB"
 LIBRARY_NAME = "libifan_iac_cuda.so"
 ABI_VERSION = 1  # IFAN_IAC_ABI_VERSION of iacCudaApi.h
 DTYPES = {np.dtype(np.float32): "float", np.dtype(np.float16): "half"}
-BUILD_HINT = ("build it with `cmake -S . -B build && cmake --build build --target ifan_iac_cuda` in the "
-              f"ifan-trt source folder (needs nvcc, not TensorRT), or set {ENV_VAR}=<path to {LIBRARY_NAME}>")
+BUILD_HINT = ("build it with `cmake -S . -B build -DIFAN_BUILD_PLUGIN=AUTO && cmake --build build --target "
+              "ifan_iac_cuda` in the ifan-trt source folder (needs nvcc, not TensorRT), or set "
+              f"{ENV_VAR}=<path to {LIBRARY_NAME}>")
 
 _libraries: dict[str, ctypes.CDLL] = {}
 
