@@ -101,6 +101,17 @@ def test_no_gpu_is_not_a_binding_problem(bindings):
     assert cuda_memory.probe_gpus() == cuda_memory.GpuProbe(0, "pycuda", ())
 
 
+def test_no_driver_at_all_is_named_as_such_not_as_an_old_driver(bindings):
+    """cudaDriverGetVersion reports 0 when no NVIDIA driver is loaded (a container started without
+    the GPU, a machine without the driver): opening the GPU says that, not "update to 580"."""
+    bindings(cudart=fake_cudart(status=INSUFFICIENT, runtime=13000, driver=0))
+    with pytest.raises(IfanError) as caught:
+        cuda_memory.open_cuda("cuda-python")
+    line = str(caught.value)
+    assert "no NVIDIA driver is loaded" in line and "--gpus" in line, line
+    assert "580" not in line and "trt-cu12" not in line and "\n" not in line
+
+
 def test_pycuda_insufficient_driver_and_other_failures_are_reported(bindings):
     bindings(pycuda=fake_pycuda(init_error="cuInit failed: CUDA_ERROR_INSUFFICIENT_DRIVER"))
     probe = cuda_memory.probe_gpus()
