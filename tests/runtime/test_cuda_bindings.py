@@ -235,3 +235,17 @@ def test_pycuda_needs_its_context_in_the_calling_thread(bindings):
     assert failures == [] and gpu.live()["device"] == 1
     cuda.close()
     assert gpu.live() == {}
+
+
+def test_the_gpu_tests_hold_the_context_for_pycuda_alone(bindings, monkeypatch):
+    """tests/runtime/test_tensorrt_cuda_gpu.py on a machine with pycuda only: pycuda's context is
+    current only inside Cuda.current(), so the GPU tests must run in it (here on the stand-in)."""
+    import importlib
+    import sys
+
+    bindings(pycuda=fake_pycuda())
+    monkeypatch.delitem(sys.modules, "tests.runtime.test_tensorrt_cuda_gpu", raising=False)
+    gpu_tests = importlib.import_module("tests.runtime.test_tensorrt_cuda_gpu")
+    monkeypatch.delitem(sys.modules, "tests.runtime.test_tensorrt_cuda_gpu")
+    with gpu_tests.opened("pycuda") as cuda:
+        gpu_tests.test_copies_round_trip(cuda)
