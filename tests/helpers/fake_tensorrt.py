@@ -167,9 +167,9 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
                     return None  # the plugin validates its fields (iacPlugin.cpp) and refuses
             values = {n: (int if IAC_FIELDS[n] == "INT32" else float)(np.asarray(got[n].data).reshape(-1)[0])
                       for n in IAC_FIELDS}
-            if values["N"] < 1 or values["k"] < 1 or values["k"] % 2 == 0 or values["mode"] not in (0, 1) \
-                    or values["layout"] not in (0, 1):
-                return None
+            if values["N"] < 1 or values["k"] not in (1, 3, 5, 7) or values["mode"] not in (0, 1) \
+                    or values["layout"] not in (0, 1) or (values["mode"], values["layout"]) == (1, 1):
+                return None  # problemError (iacMath.h): k odd 1..7; corrected mode needs the full layout
             return types.SimpleNamespace(name=name, fields=values)
 
     class PluginRegistry:
