@@ -249,3 +249,24 @@ def test_the_gpu_tests_hold_the_context_for_pycuda_alone(bindings, monkeypatch):
     monkeypatch.delitem(sys.modules, "tests.runtime.test_tensorrt_cuda_gpu")
     with gpu_tests.opened("pycuda") as cuda:
         gpu_tests.test_copies_round_trip(cuda)
+
+
+def test_the_current_device_is_per_thread_and_old_cuda_python_imports_work(bindings, monkeypatch):
+    import sys
+
+    gpu = bindings(cudart={}, devices=2)
+    rt = sys.modules["cuda.bindings.runtime"]
+    assert rt.cudaSetDevice(1) == (rt.cudaError_t.cudaSuccess,) and rt.cudaGetDevice()[1] == 1
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(rt.cudaGetDevice()[1]))
+    t.start()
+    t.join()
+    assert seen == [0]  # a new thread starts on device 0, whatever another thread chose
+    assert rt.cudaSetDevice(2)[0] == rt.cudaError_t.cudaErrorInvalidDevice
+    rt.cudaSetDevice(0)
+    fake_cuda.install(monkeypatch, gpu, ("cuda-python",), old_layout=True)  # `from cuda import cudart`
+    cuda = cuda_memory.open_cuda("cuda-python", device=1)
+    with cuda.current():
+        assert gpu.find(cuda.device_alloc(8), 8).device == 1
+    cuda.close()
+    assert gpu.live() == {}
