@@ -89,7 +89,7 @@ def test_engine_instances_answer_concurrent_clients_with_either_binding(engine, 
                 for i in indices:
                     results[i] = _infer(server, arrays[i])
             except Exception as exc:  # reported below, with the server's log
-                errors.append(exc)
+                errors.append(exc.message() if isinstance(exc, httpclient.InferenceServerException) else repr(exc))
 
         clients = [threading.Thread(target=send, args=(range(k, len(arrays), 6),)) for k in range(6)]
         for t in clients:
