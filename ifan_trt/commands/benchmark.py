@@ -44,7 +44,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ifan_trt.runtime.benchmark import HEADER, caption, table_rows, write_reports
-    from ifan_trt.sizes import parse_model_size, parse_tensor_shape
+    from ifan_trt.sizes import parse_tensor_shape
     from ifan_trt.table import format_table
 
     if args.out_dir.exists() and not args.out_dir.is_dir():
@@ -52,7 +52,7 @@ def run(args) -> int:
     arg_groups.check_json(args, [args.onnx, args.checkpoint, args.out_dir / "benchmark.json"], [args.data])
     settings = Settings(data=args.data, out_dir=args.out_dir, shape=parse_tensor_shape(args.shape, "--shape"),
                         precisions=tuple(args.precisions), calib_images=args.calib_images,
-                        calib_count=args.calib_count, calib_size=parse_model_size(args.calib_size, "--calib-size"), warmup=args.warmup,
+                        calib_count=args.calib_count, calib_size=arg_groups.calib_size(args) or (256, 256), warmup=args.warmup,
                         iterations=args.iterations, limit=args.limit, threads=args.threads, device=args.device,
                         build_engines=False if args.no_engines else None, progress=sys.stderr.isatty())
     bench = run_benchmark(settings, checkpoint=args.checkpoint, onnx=args.onnx)
