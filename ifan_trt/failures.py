@@ -58,7 +58,7 @@ def describe(exc: BaseException, subject: str | None = None) -> str | None:
         name = exc.filename or subject
         return f"{name + ': ' if name else ''}{exc.strerror or _first_line(exc) or type(exc).__name__}"
     if isinstance(exc, ModuleNotFoundError):
-        return f"{where}needs the Python package {exc.name!r}, which is not installed; see README (Install) for the extras"
+        return f"{where}needs the Python package {exc.name!r}, which is not installed; see docs/install.md for the extras"
     if _from_backend(exc):
         cv2 = sys.modules.get("cv2")
         label = "OpenCV" if cv2 is not None and isinstance(exc, cv2.error) else "backend"

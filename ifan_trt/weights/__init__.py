@@ -3,7 +3,7 @@ defocus (ifan_trt.training.synthetic, `ifan train`); its training record is the 
 
 It ships three ways: the checkpoint (PyTorch), its FP32 ONNX export and the INT8 graph for ONNX
 Runtime's CPU provider (both made from the checkpoint with `ifan export` and `ifan calibrate
---target cpu`, see README), so that a torch-free install runs it too."""
+--target cpu`, see docs/training.md), so that a torch-free install runs it too."""
 
 from __future__ import annotations
 
