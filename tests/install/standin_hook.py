@@ -7,6 +7,7 @@ The checkout's root (IFAN_STANDIN_ROOT) is where tests.helpers is found."""
 from __future__ import annotations
 
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -26,6 +27,9 @@ def _install() -> None:
     from tests.helpers import fake_tensorrt
 
     fake_tensorrt.install(pytest.MonkeyPatch())  # for the life of this process
+    for name, module in list(sys.modules.items()):  # as installed modules have (find_spec reads it)
+        if name.split(".")[0] in NAMES and module is not None and getattr(module, "__spec__", None) is None:
+            module.__spec__ = importlib.machinery.ModuleSpec(name, _Loader())
 
 
 class _Loader(importlib.abc.Loader):
