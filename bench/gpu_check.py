@@ -136,8 +136,9 @@ def build_library(torch, build_dir: Path) -> tuple[Path, str]:
     nvcc = find_nvcc() or _fail(f"nvcc is neither on PATH nor at {JETPACK_NVCC}; install the CUDA toolkit "
                                 "(on a Jetson: sudo apt install nvidia-jetpack)")
     jobs = ["-j", str(os.cpu_count() or 2)]
+    # AUTO: the plugin where CMake finds TensorRT and nvcc (the default, ON, fails without them)
     steps = [[cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CUDA_ARCHITECTURES={major}{minor}",
-              f"-DCMAKE_CUDA_COMPILER={nvcc}"],
+              f"-DCMAKE_CUDA_COMPILER={nvcc}", "-DIFAN_BUILD_PLUGIN=AUTO"],
              [cmake, "--build", str(build_dir), "--target", "ifan_iac_cuda", *jobs]]
     for cmd in steps:
         result = subprocess.run(cmd, capture_output=True, text=True)
