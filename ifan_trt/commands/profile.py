@@ -41,7 +41,7 @@ def _models(args) -> list[tuple[str, str, dict]]:
     before any work: the file exists and is readable (`default`: the bundled one), and an
     engine's sidecar is there and valid."""
     from ifan_trt.runtime.backends import named_model
-    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+    from ifan_trt.runtime.sidecar import read_sidecar
 
     models = []
     for kind, backend in (("onnx", "onnxruntime"), ("engine", "tensorrt"), ("checkpoint", "torch")):

@@ -60,7 +60,7 @@ def test_profile_checks_every_model_before_any_work(models, tmp_path, capsys, no
 
 
 def test_profile_says_why_engines_are_absent(models, tmp_path, capsys, monkeypatch):
-    from ifan_trt.runtime.tensorrt import sidecar
+    from ifan_trt.runtime import sidecar
 
     engine = tmp_path / "fp16.engine"
     engine.write_bytes(b"plan")

@@ -27,9 +27,13 @@ def _install() -> None:
     from tests.helpers import fake_tensorrt
 
     fake_tensorrt.install(pytest.MonkeyPatch())  # for the life of this process
-    for name, module in list(sys.modules.items()):  # as installed modules have (find_spec reads it)
-        if name.split(".")[0] in NAMES and module is not None and getattr(module, "__spec__", None) is None:
+    for name, module in list(sys.modules.items()):  # a spec with a loader, as installed modules have
+        if name.split(".")[0] not in NAMES or module is None:
+            continue
+        if getattr(module, "__spec__", None) is None:
             module.__spec__ = importlib.machinery.ModuleSpec(name, _Loader())
+        elif module.__spec__.loader is None:
+            module.__spec__.loader = _Loader()
 
 
 class _Loader(importlib.abc.Loader):
