@@ -22,7 +22,6 @@ from ifan_trt.runtime.optimization_profiles import DEFAULT_SHAPES, check_against
 
 from . import args as arg_groups
 from ifan_trt.contract import META
-from ifan_trt.sizes import parse_model_size
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -157,7 +156,7 @@ def run(args) -> int:
     # everything that needs no TensorRT is checked first: bad options fail fast anywhere
     profiles = parse_profiles(args.shapes)
     workspace = parse_workspace(args.workspace)
-    calib_size = parse_model_size(args.calib_size, "--calib-size")
+    calib_size = arg_groups.calib_size(args)
     from ifan_trt.models import ModelRef, is_default
 
     if is_default(args.onnx):  # the bundled model's FP32 export
@@ -176,7 +175,7 @@ def run(args) -> int:
     form = choose_iac_form(source, args.iac_split, profiles, want, args.onnx)
     trt = trt_build.probe_tensorrt(want, has_plugin, args.version_compatible, args.builder_optimization_level)
     onnx_path, precision, metadata = graph_for(args.onnx, args.output, args.precision, args.calib_images,
-                                               args.calib_method, args.calib_count, calib_size, source=source,
+                                               args.calib_method, args.calib_count, calib_size, source=source, size_option="--calib-size",
                                                overwrite=getattr(args, "overwrite", False), iac_split=form.rewrite)
     print("\n".join(form.lines), file=sys.stderr)
     plugin_lib = None

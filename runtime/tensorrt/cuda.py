@@ -63,7 +63,7 @@ def insufficient_driver_message(binding: str, runtime: int | None, driver: int |
                 "driver (JetPack on a Jetson), or start the container with the GPU visible (docker run --gpus all)")
     need = f"the CUDA {_cuda_version(runtime)} runtime" if runtime else "a newer CUDA runtime"
     have = f"the NVIDIA driver supports CUDA {_cuda_version(driver)}" if driver else "the NVIDIA driver is older"
-    if runtime and runtime >= 13000:  # CUDA 12 bindings run on every driver from CUDA 12 on, 13's too
+    if runtime and runtime >= 13000:  # desktop drivers run CUDA 12 bindings from CUDA 12 on (a Jetson: only its own minor)
         fix = ("install the CUDA 12 binding: pip install 'ifan-trt[trt-cu12]' (or 'cuda-python>=12,<13'; "
                "on a Jetson, 'ifan-trt[cu12]'), or update the NVIDIA driver to 580 or newer")
     else:
