@@ -4,8 +4,10 @@ model at 1280x720 (the reference an engine must beat) and, with TensorRT, the en
 
     python -m bench.gpu_check --json bench/results/gpu_check.json
 
-At most about 8 minutes on one GPU. Prints one table; without a visible GPU it exits 1 with
-one line. The IAC is memory-bound: its achieved bytes/s (the traffic model of
+About 8 minutes on one GPU, plus a few per engine. Prints one table; without a visible GPU it
+exits 1 with one line. A step that fails or runs past its time limit (the GPU tests, each
+compute-sanitizer tool, each engine build) is a row saying so, and the other figures are still
+printed and written; the exit status is then 1. The IAC is memory-bound: its achieved bytes/s (the traffic model of
 plugins/iacPlugin/README.md) over the device-to-device copy bandwidth is the figure to watch
 (goal on a datacenter GPU: >= 60 %).
 """
@@ -31,6 +33,11 @@ GPU_TESTS = ["tests/plugins/test_iac_cuda_gpu.py", "tests/runtime/test_tensorrt_
 IAC_SHAPE = (1, 128, 90, 160)  # IFAN's IAC features at 1280x720: c = 128, 1/8 resolution
 IMAGE_SHAPE = (1, 3, 720, 1280)
 PAPER_SECONDS = 0.014  # IFAN paper, 1280x720 on a desktop GPU
+TESTS_TIMEOUT_S = 600
+SANITIZER_TIMEOUT_S = 600  # per tool: torch starts slowly under memcheck/racecheck, more so on a Jetson
+CLI_TIMEOUT_S = 1200  # per ifan step: an FP16 build at 1280x720 takes minutes on a Jetson
+JETPACK_NVCC = Path("/usr/local/cuda/bin/nvcc")  # JetPack installs the toolkit off PATH
+ENGINE_SHAPES = "min=1x3x720x1280,opt=1x3x720x1280,max=1x3x720x1280"  # static: a CUDA graph per run
 
 
 class CheckError(Exception):
@@ -113,15 +120,25 @@ def gpu_visible() -> tuple[object, str]:
     return torch, torch.cuda.get_device_name()
 
 
+def find_nvcc() -> str | None:
+    """nvcc on PATH, else where JetPack (and NVIDIA's desktop packages) install it."""
+    found = shutil.which("nvcc")
+    if found:
+        return found
+    return str(JETPACK_NVCC) if JETPACK_NVCC.is_file() else None
+
+
 def build_library(torch, build_dir: Path) -> tuple[Path, str]:
     """libifan_iac_cuda.so for this GPU's architecture (required), then the rest (the plugin when
     CMake finds TensorRT; its failure is reported, not fatal). Returns (library, plugin status)."""
     major, minor = torch.cuda.get_device_capability()
     cmake = shutil.which("cmake") or _fail("cmake is not on PATH (the CUDA library is built with it)")
+    nvcc = find_nvcc() or _fail(f"nvcc is neither on PATH nor at {JETPACK_NVCC}; install the CUDA toolkit "
+                                "(on a Jetson: sudo apt install nvidia-jetpack)")
     jobs = ["-j", str(os.cpu_count() or 2)]
     # AUTO: the plugin where CMake finds TensorRT and nvcc (the default, ON, fails without them)
     steps = [[cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CUDA_ARCHITECTURES={major}{minor}",
-              "-DIFAN_BUILD_PLUGIN=AUTO"],
+              f"-DCMAKE_CUDA_COMPILER={nvcc}", "-DIFAN_BUILD_PLUGIN=AUTO"],
              [cmake, "--build", str(build_dir), "--target", "ifan_iac_cuda", *jobs]]
     for cmd in steps:
         result = subprocess.run(cmd, capture_output=True, text=True)
@@ -129,7 +146,7 @@ def build_library(torch, build_dir: Path) -> tuple[Path, str]:
             _fail(f"{' '.join(cmd[:3])} failed: {_last_line(result)}")
     library = build_dir / "plugins" / "iacPlugin" / "libifan_iac_cuda.so"
     if not library.is_file():
-        _fail(f"{library} was not built (is nvcc on PATH? cmake needs it for the CUDA library)")
+        _fail(f"{library} was not built (CMake used {nvcc}; see its output in {build_dir})")
     result = subprocess.run([cmake, "--build", str(build_dir), *jobs], capture_output=True, text=True)
     if result.returncode != 0:
         return library, f"build failed: {_last_line(result)}"
@@ -146,31 +163,51 @@ def _fail(message: str):
     raise CheckError(message)
 
 
+def run_step(cmd: list[str], timeout: float, **kwargs) -> tuple[int | None, str]:
+    """(exit status, stdout + stderr) of a subprocess; (None, what it printed) when it ran past
+    timeout seconds (killed), so that a slow step is reported, never a traceback."""
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
+    except subprocess.TimeoutExpired as exc:
+        text = "".join(part.decode(errors="replace") if isinstance(part, bytes) else part
+                       for part in (exc.stdout or "", exc.stderr or ""))
+        return None, text
+    return result.returncode, (result.stdout or "") + (result.stderr or "")
+
+
 def run_tests(env: dict) -> dict:
     cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *GPU_TESTS]
-    result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    counts = pytest_counts(result.stdout)
-    return {"rc": result.returncode, "counts": counts, "tail": result.stdout.strip().splitlines()[-15:]}
+    rc, output = run_step(cmd, TESTS_TIMEOUT_S, cwd=REPO, env=env)
+    result = {"rc": rc, "counts": pytest_counts(output), "tail": output.strip().splitlines()[-15:]}
+    if rc is None:
+        result["timed_out_s"] = TESTS_TIMEOUT_S
+    return result
+
+
+def find_sanitizer() -> str | None:
+    tool = shutil.which("compute-sanitizer")
+    if tool is None:
+        cuda = Path(find_nvcc() or JETPACK_NVCC).resolve().parent / "compute-sanitizer"
+        tool = str(cuda) if cuda.is_file() else None
+    return tool
 
 
 def run_sanitizer(env: dict) -> dict:
     """memcheck and racecheck on bench/iac_sanitize.py; {} when compute-sanitizer is absent."""
-    tool = shutil.which("compute-sanitizer")
-    if tool is None:
-        cuda = Path(shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc").resolve().parent / "compute-sanitizer"
-        tool = str(cuda) if cuda.is_file() else None
+    tool = find_sanitizer()
     if tool is None:
         return {}
     results = {}
     env = dict(env, PYTORCH_NO_CUDA_MEMORY_CACHING="1")  # one cudaMalloc per tensor: overruns are visible
     for check in ("memcheck", "racecheck"):
         cmd = [tool, "--tool", check, "--error-exitcode", "9", sys.executable, "-m", "bench.iac_sanitize"]
-        try:
-            result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=90)
-            summary = [line for line in result.stdout.splitlines() if "ERROR SUMMARY" in line or "RACECHECK" in line]
-            results[check] = {"rc": result.returncode, "summary": summary[-1:] or result.stdout.splitlines()[-1:]}
-        except subprocess.TimeoutExpired:
-            results[check] = {"rc": None, "summary": ["timed out after 90 s"]}
+        rc, output = run_step(cmd, SANITIZER_TIMEOUT_S, cwd=REPO, env=env)
+        if rc is None:
+            results[check] = {"rc": None, "timed_out_s": SANITIZER_TIMEOUT_S,
+                              "summary": [f"timed out after {SANITIZER_TIMEOUT_S} s"]}
+            continue
+        summary = [line for line in output.splitlines() if "ERROR SUMMARY" in line or "RACECHECK" in line]
+        results[check] = {"rc": rc, "summary": summary[-1:] or output.strip().splitlines()[-1:]}
     return results
 
 
@@ -262,13 +299,22 @@ def _time_model_in(torch, dtype, runs: int) -> list[dict]:
              "figure": paper_figure(replay) if replay is not None else f"capture failed: {why}"}]
 
 
+ENGINES_ROW = "TensorRT engines"
+
+
 def time_engines(work: Path, plugin_dir: Path, precisions: list[str]) -> list[dict]:
-    """With TensorRT: export, build (each of precisions) and profile through the ifan CLI, the
-    product's own engine-build code. [] without TensorRT."""
+    """With TensorRT and the plugin built: export a dynamic graph, then per precision build it
+    with a static 1x3x720x1280 profile and profile the engine, through the ifan CLI (the
+    product's own engine-build code). Without TensorRT: []. Without the plugin, or when a step
+    fails or times out: a row saying why (failed rows carry "failed": True)."""
     try:
         import tensorrt  # noqa: F401
     except ImportError:
         return []
+    plugin = next(plugin_dir.glob("libifan_iac_plugin_trt*.so"), None)
+    if plugin is None:
+        return [{"name": ENGINES_ROW, "ms": None,
+                 "figure": f"skipped: no TensorRT plugin in {plugin_dir} (see the TensorRT plugin row)"}]
     from ifan_trt.checkpoint import save_checkpoint
     from ifan_trt.model import IFAN, IFANConfig
 
@@ -278,39 +324,78 @@ def time_engines(work: Path, plugin_dir: Path, precisions: list[str]) -> list[di
     torch.manual_seed(0)
     save_checkpoint(IFAN(IFANConfig()), checkpoint)
     ifan = [sys.executable, "-m", "ifan_trt.cli"]
-    env = dict(os.environ, IFAN_TRT_PLUGIN=str(next(plugin_dir.glob("libifan_iac_plugin_trt*.so"), "")))
-    _run_cli(ifan + ["export", "--checkpoint", str(checkpoint), "-o", str(onnx), "--shape", "720x1280",
-                     "--batch", "1"], env)
+    env = dict(os.environ, IFAN_TRT_PLUGIN=str(plugin))
+    problem = _run_cli(ifan + ["export", "--checkpoint", str(checkpoint), "-o", str(onnx)], env)
+    if problem:
+        return [{"name": ENGINES_ROW, "ms": None, "figure": problem, "failed": True}]
     rows = []
     for precision in precisions:
+        name = f"TensorRT engine {precision} 1280x720"
         engine, report = work / f"ifan_{precision}.engine", work / f"profile_{precision}.json"
-        _run_cli(ifan + ["build", "--onnx", str(onnx), "-o", str(engine), "--precision", precision], env)
-        _run_cli(ifan + ["profile", "--engine", str(engine), "--shape", "1x3x720x1280", "--no-layers",
-                         "--json", str(report)], env)
+        problem = (_run_cli(ifan + ["build", "--onnx", str(onnx), "-o", str(engine), "--precision", precision,
+                                    "--shapes", ENGINE_SHAPES], env)
+                   or _run_cli(ifan + ["profile", "--engine", str(engine), "--shape", "1x3x720x1280", "--no-layers",
+                                       "--json", str(report)], env))
+        if problem:
+            rows.append({"name": name, "ms": None, "figure": problem, "failed": True})
+            continue
         result = json.loads(report.read_text())["results"][0]
         ms = (result.get("gpu_compute_ms") or result["latency_ms"])["median"]
-        rows.append({"name": f"TensorRT engine {precision} 1280x720", "ms": ms, "figure": paper_figure(ms)})
+        rows.append({"name": name, "ms": ms, "figure": paper_figure(ms)})
     return rows
 
 
-def _run_cli(cmd: list[str], env: dict) -> None:
-    result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
-    if result.returncode != 0:
-        _fail(f"{' '.join(cmd[2:4])} failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}")
+def _run_cli(cmd: list[str], env: dict) -> str | None:
+    """Run one `ifan` step; None when it succeeded, else why it did not (one line)."""
+    step = cmd[3]
+    rc, output = run_step(cmd, CLI_TIMEOUT_S, cwd=REPO, env=env)
+    if rc is None:
+        return f"ifan {step} timed out after {CLI_TIMEOUT_S} s"
+    if rc != 0:
+        lines = output.strip().splitlines()
+        return f"ifan {step} failed: {lines[-1] if lines else f'exit status {rc}'}"
+    return None
+
+
+def _verdict(rc: int | None, timed_out: bool) -> str:
+    return "timed out" if timed_out else "ok" if rc == 0 else "FAILED"
 
 
 def check_rows(tests: dict, sanitizer: dict, plugin: str = "") -> list[dict]:
     rows = [{"name": "TensorRT plugin", "ms": None, "figure": plugin}] if plugin else []
     if tests:
         counts = ", ".join(f"{n} {k}" for k, n in tests["counts"].items()) or "no summary"
-        verdict = "ok" if tests["rc"] == 0 else "FAILED"
+        verdict = _verdict(tests["rc"], "timed_out_s" in tests)
+        if "timed_out_s" in tests:
+            counts = f"after {tests['timed_out_s']} s; " + counts
         rows.append({"name": "GPU tests (pytest)", "ms": None, "figure": f"{verdict}: {counts}"})
     if not sanitizer:
         rows.append({"name": "compute-sanitizer", "ms": None, "figure": "not found: skipped"})
     for check, r in sanitizer.items():
-        rows.append({"name": f"compute-sanitizer {check}", "ms": None,
-                     "figure": f"{'ok' if r['rc'] == 0 else 'FAILED'}: {' '.join(r['summary'])}"})
+        verdict = _verdict(r["rc"], "timed_out_s" in r)
+        summary = "" if "timed_out_s" in r else f": {' '.join(r['summary'])}"
+        figure = f"{verdict} after {r['timed_out_s']} s" if "timed_out_s" in r else f"{verdict}{summary}"
+        rows.append({"name": f"compute-sanitizer {check}", "ms": None, "figure": figure})
     return rows
+
+
+def failed(report: dict, rows: list[dict]) -> bool:
+    """Whether any check failed or did not finish: the GPU tests, a sanitizer tool, a step's row."""
+    tests = report.get("tests") or {}
+    if tests and tests.get("rc") != 0:
+        return True
+    if any(r["rc"] != 0 for r in (report.get("sanitizer") or {}).values()):
+        return True
+    return any(r.get("failed") for r in rows)
+
+
+def guarded(name: str, step) -> list[dict]:
+    """step()'s rows, or one row saying how it failed: what was measured before it is kept."""
+    try:
+        return step()
+    except Exception as exc:  # noqa: BLE001  any failure of one step becomes its row
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return [{"name": name, "ms": None, "figure": f"FAILED: {type(exc).__name__}: {first}", "failed": True}]
 
 
 def measure(args, torch, gpu: str) -> tuple[list[dict], dict]:
@@ -332,13 +417,14 @@ def measure(args, torch, gpu: str) -> tuple[list[dict], dict]:
     copy_ms, copy = measure_copy(torch, args.runs)
     rows = [{"name": "device-to-device copy 512 MiB", "ms": copy_ms, "figure": f"{copy:.0f} GB/s (read + write)"}]
     steps.update(); steps.set_postfix_str("IAC kernel")
-    for row in measure_kernel(torch, library, args.runs, copy):
-        rows.append(dict(row, figure=kernel_figure(row)))
+    rows += guarded("IAC kernel", lambda: [dict(row, figure=kernel_figure(row))
+                                           for row in measure_kernel(torch, library, args.runs, copy)])
     steps.update(); steps.set_postfix_str("PyTorch model")
-    rows += time_model(torch, args.runs)
+    rows += guarded("PyTorch IFAN 1280x720", lambda: time_model(torch, args.runs))
     if not args.skip_engines:
+        steps.set_postfix_str("engines")
         with tempfile.TemporaryDirectory(prefix="gpu_check_") as work:
-            rows += time_engines(Path(work), library.parent, args.engine_precisions)
+            rows += guarded(ENGINES_ROW, lambda: time_engines(Path(work), library.parent, args.engine_precisions))
     steps.update(); steps.close()
     report["copy_gbps"] = copy
     return rows, report
@@ -361,8 +447,7 @@ def main(argv=None) -> int:
         from ifan_trt.files import write_bytes
 
         write_bytes(Path(args.json), json.dumps(report, indent=2).encode(), overwrite=True)
-    failed = report["tests"].get("rc") not in (None, 0) or any(r["rc"] != 0 for r in report["sanitizer"].values())
-    return 1 if failed else 0
+    return 1 if failed(report, rows) else 0
 
 
 if __name__ == "__main__":

@@ -105,16 +105,18 @@ def _calibrated_tensors(model, ops) -> set[str]:
             for name in (*n.input, *n.output) if name and name not in inits}
 
 
-def make_cpu_int8(src: Path, out: Path, image_dir, method: str, count: int, size: tuple[int, int],
-                  progress: bool = True) -> Path:
-    """`ifan calibrate --target cpu`: read the FP32 export at src, calibrate, write out."""
-    from .prepare import read_fp32
+def make_cpu_int8(src: Path, out: Path, image_dir, method: str, count: int, size: tuple[int, int] | None = None,
+                  progress: bool = True, size_option: str = "size") -> Path:
+    """`ifan calibrate --target cpu`: read the FP32 export at src, calibrate, write out. size: the
+    calibration crop (None: the graph's fixed HxW, or 256x256 where H and W are dynamic)."""
+    from .prepare import DEFAULT_CALIB_SIZE, read_fp32
 
     from ifan_trt.export.uint8_io import float_core, rewrap_like
 
     graphs.check_output_path(out, src)
     original = read_fp32(src)
     model = float_core(original)  # a uint8 model: its float network is quantized, then wrapped again
+    size = images.graph_size(model, size, DEFAULT_CALIB_SIZE, size_option)
     paths = images.find_images(image_dir, count)
     names = graphs.input_names(model)
     start = time.time()

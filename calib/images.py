@@ -70,6 +70,30 @@ def fit(rgb: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     return np.ascontiguousarray(rgb[top:top + th, left:left + tw])
 
 
+def graph_size(model, size: tuple[int, int] | None, default: tuple[int, int],
+               option: str = "size") -> tuple[int, int]:
+    """The HxW to feed a graph: where its image inputs fix H or W (an `ifan export --shape`
+    export), that value, since ONNX Runtime refuses any other; elsewhere size, or default when
+    size is None. A size that contradicts a fixed dimension is an error naming option."""
+    inits = {t.name for t in model.graph.initializer}
+    fixed: list[int | None] = [None, None]
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if value.name in inits or len(dims) != 4:
+            continue
+        for axis in (0, 1):
+            d = dims[2 + axis]
+            if d.HasField("dim_value") and d.dim_value > 0:
+                fixed[axis] = fixed[axis] or d.dim_value
+    wanted = size if size is not None else default
+    result = tuple(f if f is not None else w for f, w in zip(fixed, wanted))
+    if size is not None and tuple(size) != result:
+        have = "x".join("?" if f is None else str(f) for f in fixed)
+        raise IfanError(f"{option} {size[0]}x{size[1]}: the graph's input is fixed at {have} (HxW); "
+                        f"leave {option} out or pass {result[0]}x{result[1]}")
+    return result  # type: ignore[return-value]
+
+
 def load_tensor(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
     """One image as the network's input: 1 x 3 x H x W float32 RGB in [0, 1]."""
     rgb = fit(read_image(path).rgb, size)

@@ -85,13 +85,15 @@ def _feeds(model, paths, size):
     return [images.feeds_for(names, p, size) for p in paths]
 
 
-def plan_fp16(model, image_dir, keep: list[str] = (), size=DEFAULT_MEASURE_SIZE, count=DEFAULT_MEASURE_COUNT,
+def plan_fp16(model, image_dir, keep: list[str] = (), size=None, count=DEFAULT_MEASURE_COUNT,
               max_rel_error=fp16_mod.DEFAULT_MAX_REL_ERROR, measure: bool = True, show_all: bool = False,
-              progress: bool = True) -> Fp16Plan:
-    """Which ops/nodes stay FP32: the user's list plus, when measure, what the measurement flags."""
+              progress: bool = True, size_option: str = "size") -> Fp16Plan:
+    """Which ops/nodes stay FP32: the user's list plus, when measure, what the measurement flags.
+    size: the measurement crop (None: the graph's fixed HxW, else DEFAULT_MEASURE_SIZE)."""
     keep_ops, keep_nodes = fp16_mod.resolve_keep(model, list(keep))
     stats = []
     if measure:
+        size = images.graph_size(model, size, DEFAULT_MEASURE_SIZE, size_option)
         paths = images.find_images(image_dir, count)
         size_text = f"{size[0]}x{size[1]}"
         log.info(f"measuring FP16 per node on {len(paths)} image(s) of {paths[0].parent} at {size_text}")
@@ -119,14 +121,18 @@ def output_psnr(reference, candidate, feeds_list) -> list[float]:
     return [psnr(a_s.run([out_a], f)[0], b_s.run([out_b], f)[0].astype(np.float32)) for f in feeds_list]
 
 
-def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=DEFAULT_MEASURE_SIZE, count=DEFAULT_MEASURE_COUNT,
+def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=None, count=DEFAULT_MEASURE_COUNT,
               max_rel_error=fp16_mod.DEFAULT_MAX_REL_ERROR, measure=True, show_all=False, progress=True,
-              model=None) -> Path:
-    """FP16 graph of the FP32 export at src (model: that graph already loaded, or rewritten from it)."""
+              model=None, size_option: str = "size") -> Path:
+    """FP16 graph of the FP32 export at src (model: that graph already loaded, or rewritten from it).
+    size: the measurement crop; None measures at the graph's fixed HxW, or DEFAULT_MEASURE_SIZE
+    where H and W are dynamic (size_option names size in errors)."""
     graphs.check_output_path(out, src)
     original = read_fp32(src) if model is None else model
     model = float_core(original)  # a uint8 model: its float network is converted, then wrapped again
-    plan = plan_fp16(model, image_dir, keep, size, count, max_rel_error, measure, show_all, progress)
+    if measure:
+        size = images.graph_size(model, size, DEFAULT_MEASURE_SIZE, size_option)
+    plan = plan_fp16(model, image_dir, keep, size, count, max_rel_error, measure, show_all, progress, size_option)
     converted = fp16_mod.convert(model, plan.keep_ops, plan.keep_nodes)
     graphs.set_metadata(converted, META.fp32_nodes, ",".join(plan.keep_ops + plan.keep_nodes))
     converted = rewrap_like(converted, original)
@@ -142,22 +148,25 @@ def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=DEFAULT_MEASUR
 
 
 def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAULT_CALIB_COUNT,
-              size=DEFAULT_CALIB_SIZE, cache: Path | None = None, fp16: bool = False, keep=(),
-              progress=True, model=None) -> Path:
+              size=None, cache: Path | None = None, fp16: bool = False, keep=(),
+              progress=True, model=None, size_option: str = "size") -> Path:
     """INT8 Q/DQ graph (fp16=True: the int8-fp16 graph) from the FP32 export at src (model: that
-    graph already loaded, or rewritten from it)."""
+    graph already loaded, or rewritten from it). size: the calibration crop; None calibrates at
+    the graph's fixed HxW, or DEFAULT_CALIB_SIZE where H and W are dynamic."""
     graphs.check_output_path(out, src)
     if cache is not None:
         graphs.check_output_path(cache, src)
     original = read_fp32(src) if model is None else model
     model = float_core(original)  # a uint8 model: its float network is calibrated, then wrapped again
+    size = images.graph_size(model, size, DEFAULT_CALIB_SIZE, size_option)
     paths = images.find_images(image_dir, count)
     names = graphs.input_names(model)
     qdq, info = int8.calibrate(model, paths, lambda p: images.feeds_for(names, p, size), method, size, cache,
                                progress)
     log.info(info.summary() + (f" (cache {cache})" if cache else ""))
     if fp16:
-        plan = plan_fp16(model, image_dir, keep, size, min(count, DEFAULT_MEASURE_COUNT), progress=progress)
+        plan = plan_fp16(model, image_dir, keep, size, min(count, DEFAULT_MEASURE_COUNT), progress=progress,
+                         size_option=size_option)
         qdq = to_int8_fp16(qdq, plan.keep_nodes, plan.keep_ops)
         graphs.set_metadata(qdq, META.fp32_nodes, ",".join(plan.keep_ops + plan.keep_nodes))
     qdq = rewrap_like(qdq, original)
@@ -199,12 +208,15 @@ def _prepared_earlier(target: Path, onnx: Path, model, want: str) -> bool:
 
 def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Path | None = None,
               calib_method: str = "percentile", calib_count: int = DEFAULT_CALIB_COUNT,
-              calib_size: tuple[int, int] = DEFAULT_CALIB_SIZE, progress: bool = True,
-              source=None, overwrite: bool = False, iac_split: bool = False) -> tuple[Path, str, dict[str, str]]:
+              calib_size: tuple[int, int] | None = None, progress: bool = True,
+              source=None, overwrite: bool = False, iac_split: bool = False,
+              size_option: str = "calib_size") -> tuple[Path, str, dict[str, str]]:
     """(graph to build, its precision, its metadata): onnx itself when it has the requested
     precision, a graph prepared earlier beside output, or one prepared now from the FP32 export.
     source: onnx already loaded (it is not read again). iac_split: the graph is first rewritten
-    into the split IAC form (split_for_build), and that graph is the one prepared and built."""
+    into the split IAC form (split_for_build), and that graph is the one prepared and built.
+    calib_size: the FP16 measurement and INT8 calibration crop (None: the graph's fixed HxW,
+    or 256x256 where H and W are dynamic)."""
     model = source if source is not None else graphs.load_model(onnx)
     if iac_split:
         model = split_for_build(model, onnx)
@@ -224,11 +236,12 @@ def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Pat
         graphs.save_model(model, graphs.check_output_path(target, onnx))
         log.info(f"wrote {target} (the split IAC form of {onnx})")
     elif want == "fp16":
-        make_fp16(onnx, target, calib_images, progress=progress, model=model)
+        make_fp16(onnx, target, calib_images, size=calib_size, progress=progress, model=model,
+                  size_option=size_option)
     else:
         if calib_images is None:
             raise IfanError(f"--precision {want}: needs --calib-images DIR (INT8 calibration images)")
         make_int8(onnx, target, calib_images, calib_method, calib_count,
                   calib_size, target.with_name(f"{target.stem}.calib.json"),
-                  fp16=(want == "int8-fp16"), progress=progress, model=model)
+                  fp16=(want == "int8-fp16"), progress=progress, model=model, size_option=size_option)
     return target, want, graphs.read_metadata(target)

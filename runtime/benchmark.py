@@ -63,6 +63,12 @@ class Model:
 class Bench:
     settings: Settings
     rows: list[dict] = field(default_factory=list)
+    engines_absent: str | None = None  # why the table has no engine rows (None: it has them)
+
+
+def engines_note(bench: Bench) -> str | None:
+    """The one line that says why the table has no TensorRT engine rows."""
+    return f"no TensorRT engine rows: {bench.engines_absent}" if bench.engines_absent else None
 
 
 def log_step(msg: str) -> None:
@@ -144,14 +150,16 @@ def _row_key(model: Model, s: Settings, data_hash: str, fp32_key: str | None) ->
                 s.iterations, s.threads, s.device, fp32_key)
 
 
-def measure_rows(models: list[Model], s: Settings, src: Path, previous: dict, state: dict) -> Bench:
+def measure_rows(models: list[Model], s: Settings, src: Path, previous: dict, state: dict,
+                 engines_absent: str | None = None) -> Bench:
     """A row per model after the input's, FP32 first (the reference); a row whose key (model,
-    data and settings hashes) an earlier run stored is reused. The JSON is saved after each row."""
+    data and settings hashes) an earlier run stored is reused. The JSON is saved after each row.
+    engines_absent: why there are no engine rows (kept in every report)."""
     from tqdm import tqdm
 
     data_hash = content_key([(sha256_file(p.source), sha256_file(p.target)) for p in data_pairs(s)])
     done = {r.get("key"): r for r in previous.get("rows", []) if r.get("key")}
-    bench, fp32_key = Bench(s, [input_row(s)]), None
+    bench, fp32_key = Bench(s, [input_row(s)], engines_absent), None
     reference = _outputs_dir(s, Model("onnx", "fp32", src, "onnxruntime"))  # the FP32 model every row is held to
     for model in tqdm(models, desc="benchmark", unit="model", disable=not s.progress, file=sys.stderr):
         is_reference = (model.format, model.precision) == ("onnx", "fp32")
@@ -184,7 +192,8 @@ def _previous(path: Path) -> dict:
 def save_state(s: Settings, bench: Bench, state: dict) -> None:
     from ifan_trt.reports import write_json
 
-    write_json(s.out_dir / "benchmark.json", {"settings": _settings_dict(s), "rows": bench.rows, "prepared": state})
+    write_json(s.out_dir / "benchmark.json", {"settings": _settings_dict(s), "rows": bench.rows, "prepared": state,
+                                              "engines_absent": bench.engines_absent})
 
 
 def _settings_dict(s: Settings) -> dict:
@@ -229,7 +238,8 @@ def caption(bench: Bench) -> str:
 def to_markdown(bench: Bench) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * 3 + "---:|" * (len(HEADER) - 3)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(bench)]
-    return "\n".join(lines) + "\n\n" + caption(bench) + "\n"
+    note = engines_note(bench)
+    return "\n".join(lines) + "\n\n" + caption(bench) + "\n" + (f"\n{note}\n" if note else "")
 
 
 def to_csv(bench: Bench) -> str:

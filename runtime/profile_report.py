@@ -61,10 +61,14 @@ def power_line(r: ProfileResult) -> str:
             f"over {p['seconds']:.1f} s){per_frame}, latency mean {r.summary.mean:.2f} ms{state}")
 
 
-def to_json(results: list[ProfileResult]) -> str:
+def to_json(results: list[ProfileResult], skipped: dict[str, str] | None = None) -> str:
+    """skipped: {model: why it was not profiled}, kept in the report beside the results."""
     from ifan_trt.reports import envelope
 
-    return json.dumps(envelope({"results": [r.to_dict() for r in results]}), indent=2)
+    body = {"results": [r.to_dict() for r in results]}
+    if skipped:
+        body["skipped"] = [{"model": name, "reason": why} for name, why in skipped.items()]
+    return json.dumps(envelope(body), indent=2)
 
 
 def to_csv(results: list[ProfileResult]) -> str:
@@ -127,9 +131,9 @@ def to_png(results: list[ProfileResult]) -> bytes:
 
 def write_reports(results: list[ProfileResult], json_path: str | os.PathLike | None = None,
                   csv_path: str | os.PathLike | None = None, png_path: str | os.PathLike | None = None,
-                  overwrite: bool = True) -> list[Path]:
+                  overwrite: bool = True, skipped: dict[str, str] | None = None) -> list[Path]:
     written = []
-    for path, render in ((json_path, to_json), (csv_path, to_csv), (png_path, to_png)):
+    for path, render in ((json_path, lambda r: to_json(r, skipped)), (csv_path, to_csv), (png_path, to_png)):
         if path:
             data = render(results)
             write_bytes(path, data, overwrite)

@@ -133,12 +133,21 @@ def add_calibration(p: argparse.ArgumentParser, *, images_help: str, count: int,
                        metavar="DIR", help=images_help)
     group.add_argument("--calib-count", *alias("count"), dest="calib_count", type=positive_int, default=count,
                        help="images to use, first by name (default: %(default)s)")
-    group.add_argument("--calib-size", *alias("size"), dest="calib_size", default="256x256", metavar="HxW",
-                       help=f"{what} crop (default: %(default)s)")
+    group.add_argument("--calib-size", *alias("size"), dest="calib_size", metavar="HxW",
+                       help=f"{what} crop (default: the graph's input size where the export fixed it "
+                            "(`ifan export --shape`), else 256x256)")
     if method:
         group.add_argument("--calib-method", *alias("method"), dest="calib_method", choices=METHODS,
                            default="percentile", help="INT8 range method (default: %(default)s, the most accurate "
                                                       "and fastest in the bench/README.md measurements)")
+
+
+def calib_size(args) -> tuple[int, int] | None:
+    """--calib-size as (H, W), or None when not given (the precision steps then use the graph's
+    fixed input size, or their default)."""
+    from ifan_trt.sizes import parse_model_size
+
+    return None if args.calib_size is None else parse_model_size(args.calib_size, "--calib-size")
 
 
 def add_batch(p: argparse.ArgumentParser) -> None:

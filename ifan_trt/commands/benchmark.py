@@ -12,7 +12,7 @@ from ifan_trt.errors import IfanError
 from ifan_trt.log import get as get_logger
 from ifan_trt.options import nonneg_int, positive_int
 from ifan_trt.precisions import BY_NAME, graph_file
-from ifan_trt.runtime.benchmark import (PRECISIONS, Bench, Model, Settings, data_pairs, measure_rows,
+from ifan_trt.runtime.benchmark import (PRECISIONS, Bench, Model, Settings, data_pairs, engines_note, measure_rows,
                                         previous_state, sha256_file, content_key, log_step)
 
 from . import args as arg_groups
@@ -45,7 +45,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ifan_trt.runtime.benchmark import HEADER, caption, table_rows, write_reports
-    from ifan_trt.sizes import parse_model_size, parse_tensor_shape
+    from ifan_trt.sizes import parse_tensor_shape
     from ifan_trt.table import format_table
 
     if args.out_dir.exists() and not args.out_dir.is_dir():
@@ -53,12 +53,15 @@ def run(args) -> int:
     arg_groups.check_json(args, [args.onnx, args.checkpoint, args.out_dir / "benchmark.json"], [args.data])
     settings = Settings(data=args.data, out_dir=args.out_dir, shape=parse_tensor_shape(args.shape, "--shape"),
                         precisions=tuple(args.precisions), calib_images=args.calib_images,
-                        calib_count=args.calib_count, calib_size=parse_model_size(args.calib_size, "--calib-size"), warmup=args.warmup,
+                        calib_count=args.calib_count, calib_size=arg_groups.calib_size(args) or (256, 256), warmup=args.warmup,
                         iterations=args.iterations, limit=args.limit, threads=args.threads, device=args.device,
                         build_engines=False if args.no_engines else None, progress=sys.stderr.isatty())
     bench = run_benchmark(settings, checkpoint=args.checkpoint, onnx=args.onnx)
     print(format_table(list(HEADER), table_rows(bench)))
     print(caption(bench))
+    note = engines_note(bench)
+    if note:
+        print(note)
     reused = sum(bool(r.get("reused")) for r in bench.rows)
     if reused:
         print(f"{reused} row(s) reused from the previous run (same model files, data and settings)")
@@ -117,13 +120,17 @@ def prepare_graph(src: Path, precision: str, s: Settings, state: dict) -> Path:
     return out
 
 
-def engines_available() -> bool:
-    """TensorRT installed and a GPU present (probed without importing TensorRT here)."""
-    if importlib.util.find_spec("tensorrt") is None:
-        return False
-    from ifan_trt.runtime.tensorrt.cuda import gpu_count
+def engines_absent(s: Settings) -> str | None:
+    """Why this run builds no engines, in one line (None: it builds them): --no-engines, or
+    (build_engines None) no TensorRT, no CUDA binding, a binding that cannot reach the driver,
+    no GPU."""
+    if s.build_engines is False:
+        return "--no-engines"
+    if s.build_engines:
+        return None
+    from ifan_trt.runtime.profiler import engines_unavailable
 
-    return gpu_count() > 0
+    return engines_unavailable()
 
 
 def build_engine(graph: Path, precision: str, s: Settings, max_hw: tuple[int, int]) -> Path:
@@ -150,7 +157,7 @@ def plan_models(src: Path, s: Settings, state: dict) -> list[Model]:
     from tqdm import tqdm
 
     models = []
-    engines = engines_available() if s.build_engines is None else s.build_engines
+    engines = engines_absent(s) is None
     for precision in tqdm(s.precisions, desc="prepare", unit="model", disable=not s.progress, file=sys.stderr):
         graph = prepare_graph(src, precision, s, state)
         models.append(Model("onnx", precision, graph, "onnxruntime"))
@@ -172,8 +179,11 @@ def run_benchmark(s: Settings, checkpoint: str | None = None, onnx: str | None =
     s.out_dir.mkdir(parents=True, exist_ok=True)
     s.calib_images = s.calib_images or s.data
     s.precisions = ("fp32",) + tuple(p for p in dict.fromkeys(s.precisions) if p != "fp32")  # FP32 first: the reference
+    data_pairs(s)  # the data set and the named model are checked before any work
+    src = fp32_source(checkpoint, onnx, s.out_dir)
     previous = previous_state(s)
     state = previous.get("prepared", {})
-    src = fp32_source(checkpoint, onnx, s.out_dir)
+    absent = engines_absent(s)
+    s.build_engines = absent is None
     models = plan_models(src, s, state)
-    return measure_rows(models, s, src, previous, state)
+    return measure_rows(models, s, src, previous, state, absent)

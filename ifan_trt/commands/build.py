@@ -23,7 +23,6 @@ from ifan_trt.runtime.optimization_profiles import (DEFAULT_SHAPES, check_agains
 
 from . import args as arg_groups
 from ifan_trt.contract import META
-from ifan_trt.sizes import parse_model_size
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -161,7 +160,7 @@ def run(args) -> int:
     # everything that needs no TensorRT is checked first: bad options fail fast anywhere
     profiles = parse_profiles(args.shapes)
     workspace = parse_workspace(args.workspace)
-    calib_size = parse_model_size(args.calib_size, "--calib-size")
+    calib_size = arg_groups.calib_size(args)
     from ifan_trt.models import ModelRef, is_default
 
     if is_default(args.onnx):  # the bundled model's FP32 export
@@ -185,7 +184,7 @@ def run(args) -> int:
     if dla_core is not None:
         trt_build.check_dla(trt, dla_core, want)  # before any preparation
     onnx_path, precision, metadata = graph_for(args.onnx, args.output, args.precision, args.calib_images,
-                                               args.calib_method, args.calib_count, calib_size, source=source,
+                                               args.calib_method, args.calib_count, calib_size, source=source, size_option="--calib-size",
                                                overwrite=getattr(args, "overwrite", False), iac_split=form.rewrite)
     print("\n".join(form.lines), file=sys.stderr)
     plugin_lib = None

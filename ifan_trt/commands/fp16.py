@@ -8,7 +8,6 @@ from ifan_trt.calib import prepare
 from ifan_trt.calib.fp16 import DEFAULT_MAX_REL_ERROR
 from ifan_trt.files import check_not_input, check_output_file
 from ifan_trt.options import add_decode_budget, positive_float
-from ifan_trt.sizes import parse_model_size
 
 from . import args as arg_groups
 
@@ -47,6 +46,6 @@ def run(args) -> int:
     out = args.output or default_output(args.model, "fp16")
     check_output(out, [args.model], [args.calib_images], args.overwrite)
     source = prepare.source_onnx(args.model, out, args.overwrite)
-    prepare.make_fp16(source, out, args.calib_images, args.keep_fp32, parse_model_size(args.calib_size, "--calib-size"), args.calib_count,
-                      args.max_rel_error, not args.no_measure, args.all)
+    prepare.make_fp16(source, out, args.calib_images, args.keep_fp32, arg_groups.calib_size(args), args.calib_count,
+                      args.max_rel_error, not args.no_measure, args.all, size_option="--calib-size")
     return 0

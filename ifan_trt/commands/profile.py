@@ -41,12 +41,40 @@ def register(subparsers) -> None:
 
 
 def _models(args) -> list[tuple[str, str, dict]]:
-    models = [(m, "onnxruntime", {"onnx": m}) for m in args.onnx]
-    models += [(m, "tensorrt", {"engine": m}) for m in args.engine]
-    models += [(m, "torch", {"checkpoint": m}) for m in args.checkpoint]
+    """(name as given, backend, open_executor's model argument) of every model, each checked
+    before any work: the file exists and is readable (`default`: the bundled one), and an
+    engine's sidecar is there and valid."""
+    from ifan_trt.runtime.backends import named_model
+    from ifan_trt.runtime.sidecar import read_sidecar
+
+    models = []
+    for kind, backend in (("onnx", "onnxruntime"), ("engine", "tensorrt"), ("checkpoint", "torch")):
+        for given in getattr(args, kind):
+            path = named_model(kind, given)
+            if kind == "engine":
+                read_sidecar(path)
+            models.append((given, backend, {kind: path}))
     if not models:
         raise IfanError("nothing to profile: pass --onnx MODEL, --engine ENGINE or --checkpoint CKPT (repeatable)")
     return models
+
+
+def _runnable(models: list[tuple[str, str, dict]]) -> tuple[list, dict[str, str]]:
+    """(the models that can run here, {engine: why not}): engines need TensorRT and a GPU; the
+    reason is said once, and the other models are still profiled."""
+    engines = [m[0] for m in models if m[1] == "tensorrt"]
+    if not engines:
+        return models, {}
+    from ifan_trt.runtime.profiler import engines_unavailable
+
+    why = engines_unavailable()
+    if why is None:
+        return models, {}
+    runnable = [m for m in models if m[1] != "tensorrt"]
+    if not runnable:
+        raise IfanError(f"{', '.join(engines)}: cannot profile an engine here: {why}")
+    print(f"ifan profile: warning: no engine rows ({', '.join(engines)}): {why}", file=sys.stderr)
+    return runnable, {name: why for name in engines}
 
 
 def _labels(paths: list[str]) -> list[str]:
@@ -62,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
 
     shapes = [parse_shape(text) for text in (args.shape or ["1x3x720x1280"])]
     iterations = args.iterations or 20
-    models = _models(args)
     arg_groups.check_model_options(args)
+    models = _models(args)
     reports = _report_paths(args, [m[0] for m in models])
+    models, skipped = _runnable(models)
     sampler, board = None, None
     if args.power == "auto":
         from ifan_trt.runtime.power import board_state, open_sampler, state_line
@@ -90,9 +119,11 @@ def run(args: argparse.Namespace) -> int:
     if sampler is not None:
         sampler.close()
     print(table(results))
+    for name, why in skipped.items():
+        print(f"{name}: not profiled: {why}")
     if args.out_dir:
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-    for path in write_reports(results, *reports, overwrite=args.overwrite):
+    for path in write_reports(results, *reports, overwrite=args.overwrite, skipped=skipped):
         print(f"wrote {path}")
     return 0
 

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     def executor():
         return open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode,
                              threads=args.threads, onnx=args.onnx, engine=args.engine, device=args.device,
-                             plugin=args.plugin, cuda="cuda-python")  # any thread may run it (pycuda: only one)
+                             plugin=args.plugin)  # either binding: each call makes its CUDA current in its thread
 
     serve(executor, options, model=args.engine or args.onnx or args.checkpoint or "the bundled model")
     print("ifan serve: stopped")

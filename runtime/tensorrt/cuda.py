@@ -56,10 +56,14 @@ def binding_version(binding: str) -> str:
 
 
 def insufficient_driver_message(binding: str, runtime: int | None, driver: int | None) -> str:
-    """One line: what the binding needs, what the driver offers, and the fix."""
+    """One line: what the binding needs, what the driver offers, and the fix. driver 0 is what
+    cudaDriverGetVersion reports when no NVIDIA driver is loaded at all (None: not known)."""
+    if driver == 0:
+        return (f"{binding}: no NVIDIA driver is loaded (CUDA reports driver version 0); install the NVIDIA "
+                "driver (JetPack on a Jetson), or start the container with the GPU visible (docker run --gpus all)")
     need = f"the CUDA {_cuda_version(runtime)} runtime" if runtime else "a newer CUDA runtime"
     have = f"the NVIDIA driver supports CUDA {_cuda_version(driver)}" if driver else "the NVIDIA driver is older"
-    if runtime and runtime >= 13000:  # CUDA 12 bindings run on every driver from CUDA 12 on, 13's too
+    if runtime and runtime >= 13000:  # desktop drivers run CUDA 12 bindings from CUDA 12 on (a Jetson: only its own minor)
         fix = ("install the CUDA 12 binding: pip install 'ifan-trt[trt-cu12]' (or 'cuda-python>=12,<13'; "
                "on a Jetson, 'ifan-trt[cu12]'), or update the NVIDIA driver to 580 or newer")
     else:

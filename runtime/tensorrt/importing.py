@@ -18,7 +18,8 @@ def on_jetson() -> bool:
 def install_hint(jetson: bool | None = None) -> str:
     if on_jetson() if jetson is None else jetson:
         return ("on a Jetson TensorRT comes with JetPack (python3-libnvinfer): make the venv with "
-                "`python3 -m venv --system-site-packages` and pip install 'ifan-trt[cu12]'")
+                "`python3 -m venv --system-site-packages` and pip install 'ifan-trt[jetpack6]' "
+                "('ifan-trt[jetpack60]' on JetPack 6.0)")
     return "pip install 'ifan-trt[trt-cu12]' (NVIDIA driver 525 or newer) or 'ifan-trt[trt-cu13]' (driver 580 or newer)"
 
 

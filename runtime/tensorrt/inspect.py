@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from ifan_trt.errors import IfanError
 
 _ORDER = ("INT8", "FP8", "INT4", "FP16", "BF16", "FP32")
+# TensorRT's longer names, matched first: "UInt8" contains "Int8", "BFloat16" and "Float8E4M3" "Float"
+_LONG_NAMES = {"UINT8": "UINT8", "BFLOAT16": "BF16", "FLOAT8": "FP8", "FLOAT4": "FP4"}
 _ALIASES = {"HALF": "FP16", "FLOAT": "FP32", "INT32": "INT32", "BOOL": "BOOL", "INT64": "INT64"}
 # layers that only move or convert data, not worth a warning when FP32
 _PLUMBING = ("Reformat", "Shuffle", "Shape", "Constant", "Cast", "Slice", "Concatenation", "NoOp", "Identity")
@@ -43,6 +45,9 @@ def _dtype(entry: dict) -> str:
     keys = {str(k).lower(): v for k, v in entry.items()}  # TensorRT 11 spells it "DataType", 10 "Datatype"
     text = keys.get("format/datatype") or " ".join(str(keys.get(k, "")) for k in ("datatype", "format"))
     up = str(text).upper()
+    for long_name, name in _LONG_NAMES.items():
+        if long_name in up:
+            return name
     for name in _ORDER:
         if name in up:
             return name

@@ -70,28 +70,152 @@ def test_kernel_figure_with_eager_time():
     assert gpu_check.kernel_figure(row) == "376 GB/s (752 MB); 2.500 ms from Python"
 
 
-def test_engines_go_through_the_cli(tmp_path, monkeypatch):
-    """With TensorRT importable: ifan export, then ifan build and ifan profile per precision; the
-    row takes the profile's GPU compute median."""
+def _fake_profile(cmd, median=7.0):
     import json
+
+    report = Path(cmd[cmd.index("--json") + 1])
+    report.write_text(json.dumps({"results": [{"gpu_compute_ms": {"median": median}, "latency_ms": {"median": 9.0}}]}))
+
+
+@pytest.fixture
+def with_tensorrt(monkeypatch):
     import types
 
     pytest.importorskip("torch")
     monkeypatch.setitem(sys.modules, "tensorrt", types.ModuleType("tensorrt"))
+
+
+def test_engines_go_through_the_cli(tmp_path, monkeypatch, with_tensorrt):
+    """With TensorRT importable and the plugin built: a dynamic export, then per precision ifan
+    build with a static 720x1280 profile (a fixed-size export would refuse the default profile)
+    and ifan profile; the row takes the profile's GPU compute median."""
+    (tmp_path / "libifan_iac_plugin_trt10.so").write_bytes(b"")
     calls = []
 
     def fake_cli(cmd, env):
-        calls.append(cmd[3])
+        calls.append(cmd[3:])
+        assert env["IFAN_TRT_PLUGIN"] == str(tmp_path / "libifan_iac_plugin_trt10.so")
         if cmd[3] == "profile":
-            report = Path(cmd[cmd.index("--json") + 1])
-            report.write_text(json.dumps({"results": [{"gpu_compute_ms": {"median": 7.0}, "latency_ms": {"median": 9.0}}]}))
+            _fake_profile(cmd)
 
     monkeypatch.setattr(gpu_check, "_run_cli", fake_cli)
     rows = gpu_check.time_engines(tmp_path, tmp_path, ["fp32", "fp16"])
-    assert calls == ["export", "build", "profile", "build", "profile"]
+    assert [c[0] for c in calls] == ["export", "build", "profile", "build", "profile"]
+    assert "--shape" not in calls[0] and "--batch" not in calls[0]
+    build = calls[1]
+    assert build[build.index("--shapes") + 1] == "min=1x3x720x1280,opt=1x3x720x1280,max=1x3x720x1280"
     assert [(r["name"], r["ms"], r["figure"]) for r in rows] == [
         ("TensorRT engine fp32 1280x720", 7.0, "0.50x the paper's 0.014 s"),
         ("TensorRT engine fp16 1280x720", 7.0, "0.50x the paper's 0.014 s")]
+
+
+def test_no_plugin_skips_engines_with_the_reason(tmp_path, monkeypatch, with_tensorrt):
+    monkeypatch.setattr(gpu_check, "_run_cli", lambda cmd, env: pytest.fail(f"ran {cmd}"))
+    rows = gpu_check.time_engines(tmp_path, tmp_path, ["fp16"])
+    assert rows == [{"name": "TensorRT engines", "ms": None,
+                     "figure": f"skipped: no TensorRT plugin in {tmp_path} (see the TensorRT plugin row)"}]
+    assert not gpu_check.failed({}, rows)
+
+
+def test_a_failed_build_is_a_row_and_the_next_precision_still_runs(tmp_path, monkeypatch, with_tensorrt):
+    (tmp_path / "libifan_iac_plugin_trt10.so").write_bytes(b"")
+    outcomes = {"build": iter(["ifan build failed: ifan build: error: out of memory", None]), "export": iter([None])}
+
+    def fake_cli(cmd, env):
+        if cmd[3] == "profile":
+            _fake_profile(cmd, 14.0)
+            return None
+        return next(outcomes[cmd[3]])
+
+    monkeypatch.setattr(gpu_check, "_run_cli", fake_cli)
+    rows = gpu_check.time_engines(tmp_path, tmp_path, ["fp32", "fp16"])
+    assert [(r["name"], r["ms"], r["figure"]) for r in rows] == [
+        ("TensorRT engine fp32 1280x720", None, "ifan build failed: ifan build: error: out of memory"),
+        ("TensorRT engine fp16 1280x720", 14.0, "1.00x the paper's 0.014 s")]
+    assert gpu_check.failed({}, rows)
+
+
+def test_cli_step_failure_and_timeout_are_one_line(monkeypatch):
+    monkeypatch.setattr(gpu_check, "CLI_TIMEOUT_S", 0.5)
+    slow = [sys.executable, "-c", "import time; time.sleep(30)", "build"]
+    assert gpu_check._run_cli(slow, dict()) == "ifan build timed out after 0.5 s"
+    bad = [sys.executable, "-c", "import sys; print('noise'); sys.exit('ifan build: error: no plugin')", "build"]
+    assert gpu_check._run_cli(bad, dict()) == "ifan build failed: ifan build: error: no plugin"
+    assert gpu_check._run_cli([sys.executable, "-c", "pass", "build"], dict()) is None
+
+
+def test_timed_out_tests_and_sanitizer_say_so(monkeypatch, tmp_path):
+    monkeypatch.setattr(gpu_check, "run_step", lambda cmd, timeout, **kw: (None, "12 passed"))
+    tests = gpu_check.run_tests({})
+    assert tests["rc"] is None and tests["timed_out_s"] == gpu_check.TESTS_TIMEOUT_S
+    tool = tmp_path / "compute-sanitizer"
+    tool.write_text("")
+    monkeypatch.setattr(gpu_check, "find_sanitizer", lambda: str(tool))
+    sanitizer = gpu_check.run_sanitizer({})
+    rows = gpu_check.check_rows(tests, sanitizer)
+    assert [r["figure"] for r in rows] == [f"timed out: after {gpu_check.TESTS_TIMEOUT_S} s; 12 passed",
+                                           f"timed out after {gpu_check.SANITIZER_TIMEOUT_S} s",
+                                           f"timed out after {gpu_check.SANITIZER_TIMEOUT_S} s"]
+    assert gpu_check.SANITIZER_TIMEOUT_S >= 300  # torch under memcheck on a Jetson takes minutes
+    assert gpu_check.failed({"tests": tests, "sanitizer": sanitizer}, rows)
+
+
+def test_nvcc_found_where_jetpack_puts_it_and_given_to_cmake(tmp_path, monkeypatch):
+    import types
+
+    nvcc = tmp_path / "cuda" / "bin" / "nvcc"
+    nvcc.parent.mkdir(parents=True)
+    nvcc.write_text("")
+    monkeypatch.setattr(gpu_check, "JETPACK_NVCC", nvcc)
+    monkeypatch.setattr(gpu_check.shutil, "which", lambda name: "/usr/bin/cmake" if name == "cmake" else None)
+    assert gpu_check.find_nvcc() == str(nvcc)
+    commands = []
+
+    def fake_run(cmd, **kwargs):
+        commands.append(cmd)
+        if "--target" in cmd:
+            library = tmp_path / "build" / "plugins" / "iacPlugin" / "libifan_iac_cuda.so"
+            library.parent.mkdir(parents=True)
+            library.write_text("")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(gpu_check.subprocess, "run", fake_run)
+    torch = types.SimpleNamespace(cuda=types.SimpleNamespace(get_device_capability=lambda: (8, 7)))
+    library, plugin = gpu_check.build_library(torch, tmp_path / "build")
+    assert f"-DCMAKE_CUDA_COMPILER={nvcc}" in commands[0] and "-DCMAKE_CUDA_ARCHITECTURES=87" in commands[0]
+    assert library.name == "libifan_iac_cuda.so" and plugin == "not built (CMake found no TensorRT)"
+    monkeypatch.setattr(gpu_check, "JETPACK_NVCC", tmp_path / "absent" / "nvcc")
+    with pytest.raises(gpu_check.CheckError, match="nvcc is neither on PATH nor at .*absent/nvcc"):
+        gpu_check.build_library(torch, tmp_path / "build")
+
+
+def test_nothing_measured_is_lost_when_later_steps_fail(tmp_path, monkeypatch, capsys):
+    """The table and the JSON keep the copy row when the kernel, the model and the engines fail."""
+    import json
+    import types
+
+    torch = types.SimpleNamespace(__version__="2.x", version=types.SimpleNamespace(cuda="12.6"))
+    library = tmp_path / "libifan_iac_cuda.so"
+    monkeypatch.setattr(gpu_check, "gpu_visible", lambda: (torch, "Orin"))
+    monkeypatch.setattr(gpu_check, "build_library", lambda torch, build_dir: (library, "built libifan_iac_plugin_trt10.so"))
+    monkeypatch.setattr(gpu_check, "run_tests", lambda env: {"rc": 0, "counts": {"passed": 3}, "tail": []})
+    monkeypatch.setattr(gpu_check, "run_sanitizer", lambda env: {})
+    monkeypatch.setattr(gpu_check, "measure_copy", lambda torch, runs: (1.0, 100.0))
+
+    def broken(*args):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB\nmore")
+
+    monkeypatch.setattr(gpu_check, "measure_kernel", broken)
+    monkeypatch.setattr(gpu_check, "time_model", broken)
+    monkeypatch.setattr(gpu_check, "time_engines", broken)
+    out = tmp_path / "report.json"
+    assert gpu_check.main(["--json", str(out)]) == 1
+    table = capsys.readouterr().out
+    figures = {r["name"]: r["figure"] for r in json.loads(out.read_text())["rows"]}
+    assert figures["device-to-device copy 512 MiB"] == "100 GB/s (read + write)"
+    for name in ("IAC kernel", "PyTorch IFAN 1280x720", "TensorRT engines"):
+        assert figures[name] == "FAILED: RuntimeError: CUDA out of memory. Tried to allocate 2 GiB"
+        assert name in table
 
 
 def test_no_tensorrt_no_engine_rows(tmp_path, monkeypatch):

@@ -99,6 +99,22 @@ def test_inspector_json_of_tensorrt_10_and_11():
     assert layer_precisions({"Layers": ["conv1", "conv2"]})[0].precision == "unknown"
 
 
+def test_uint8_bfloat16_and_fp8_tensors_are_not_read_as_int8_or_fp32():
+    """TensorRT names these "UInt8", "BFloat16", "Float8E4M3": "UInt8" contains "Int8" and the other
+    two contain "Float", which must not make a uint8 frame's cast an INT8 layer (or BF16/FP8 FP32)."""
+    layers = layer_precisions({"Layers": [
+        {"Name": "frame cast", "LayerType": "Cast",
+         "Inputs": [{"Name": "frames", "Format/Datatype": "Row major linear UInt8 format"}],
+         "Outputs": [{"Name": "input", "Format/Datatype": "Row major linear FP16 format"}]},
+        {"Name": "conv bf16", "LayerType": "CaskConvolution",
+         "Inputs": [{"Name": "input", "Datatype": "BFloat16", "Format": "Row major linear"}]},
+        {"Name": "conv fp8", "LayerType": "CaskConvolution",
+         "Inputs": [{"Name": "q", "Datatype": "Float8E4M3", "Format": "Row major linear"}]},
+    ]})
+    assert [lp.precision for lp in layers] == ["FP16", "BF16", "FP8"]
+    assert layers[0].inputs == ["UINT8"]
+
+
 def test_request_checks():
     assert engine_build.check_request((10, 3, 0), "int8-fp16", True, False, 3) == []
     with pytest.raises(IfanError, match=r"^TensorRT 8\.6\.1: strongly typed networks need TensorRT 10\.0"):

@@ -52,6 +52,22 @@ _LAYER_TYPES = {"Conv": "CaskConvolution", "ConvTranspose": "CaskDeconvolution",
                 "QuantizeLinear": "Quantize", "DequantizeLinear": "Dequantize", "Cast": "Cast"}
 
 
+def _session_for(model):
+    """An ONNX Runtime session of the plan's graph. TensorRT's plugin takes half inputs in either
+    IAC form, ORT's IFAN_IAC op not in the split form's: a graph ORT refuses for that runs through
+    the FP16 emulation (calib/emulate.py, as `ifan audit` runs FP16 graphs)."""
+    from ifan_trt.export.ort_plugin import ort_session
+
+    try:
+        return ort_session(model)
+    except Exception as exc:  # noqa: BLE001  ORT's own exception types
+        if "IFAN_IAC" not in str(exc) or "float16" not in str(exc):
+            raise
+    from ifan_trt.calib.emulate import cpu_model
+
+    return ort_session(cpu_model(model))
+
+
 def library_bytes(trt_major: int, version: str = "1.0.0") -> bytes:
     """What the tests write as 'the plugin library': bytes carrying the build tag the loader reads."""
     return b"\x7fELF stand-in " + f"IFAN_IAC_TENSORRT_VERSION={trt_major}.{version.split('.', 1)[1]}".encode()
@@ -167,9 +183,9 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
                     return None  # the plugin validates its fields (iacPlugin.cpp) and refuses
             values = {n: (int if IAC_FIELDS[n] == "INT32" else float)(np.asarray(got[n].data).reshape(-1)[0])
                       for n in IAC_FIELDS}
-            if values["N"] < 1 or values["k"] < 1 or values["k"] % 2 == 0 or values["mode"] not in (0, 1) \
-                    or values["layout"] not in (0, 1):
-                return None
+            if values["N"] < 1 or values["k"] not in (1, 3, 5, 7) or values["mode"] not in (0, 1) \
+                    or values["layout"] not in (0, 1) or (values["mode"], values["layout"]) == (1, 1):
+                return None  # problemError (iacMath.h): k odd 1..7; corrected mode needs the full layout
             return types.SimpleNamespace(name=name, fields=values)
 
     class PluginRegistry:
@@ -724,9 +740,7 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
         def session(self):
             with self._lock:
                 if self._session is None:
-                    from ifan_trt.export.ort_plugin import ort_session
-
-                    self._session = ort_session(self.model)
+                    self._session = _session_for(self.model)
                 return self._session
 
     class IEngineInspector:

@@ -29,15 +29,18 @@ def free_ports(n: int) -> list[int]:
 
 
 class ServerProcess:
-    """`ifan serve ARGS` as a child process; stopped with SIGTERM (then SIGKILL) at the end."""
+    """`ifan serve ARGS` as a child process; stopped with SIGTERM (then SIGKILL) at the end.
+    launcher: what runs the CLI in place of `python -m ifan_trt.cli` (e.g. with stand-ins installed)."""
 
-    def __init__(self, args: list[str], log: Path, ready_s: float = 150.0):
+    def __init__(self, args: list[str], log: Path, ready_s: float = 150.0, launcher: list[str] | None = None,
+                 env: dict | None = None):
         self.http, self.grpc, self.metrics = free_ports(3)
         self.log = log
-        cmd = [sys.executable, "-m", "ifan_trt.cli", "serve", *args, "--host", HOST, "--http-port", str(self.http),
-               "--grpc-port", str(self.grpc), "--metrics-port", str(self.metrics)]
+        cmd = [*(launcher or [sys.executable, "-m", "ifan_trt.cli"]), "serve", *args, "--host", HOST,
+               "--http-port", str(self.http), "--grpc-port", str(self.grpc), "--metrics-port", str(self.metrics)]
         self._out = open(log, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
+                                     env=env)
         self._wait_ready(ready_s)
 
     def _wait_ready(self, timeout_s: float) -> None:

@@ -101,6 +101,17 @@ def test_no_gpu_is_not_a_binding_problem(bindings):
     assert cuda_memory.probe_gpus() == cuda_memory.GpuProbe(0, "pycuda", ())
 
 
+def test_no_driver_at_all_is_named_as_such_not_as_an_old_driver(bindings):
+    """cudaDriverGetVersion reports 0 when no NVIDIA driver is loaded (a container started without
+    the GPU, a machine without the driver): opening the GPU says that, not "update to 580"."""
+    bindings(cudart=fake_cudart(status=INSUFFICIENT, runtime=13000, driver=0))
+    with pytest.raises(IfanError) as caught:
+        cuda_memory.open_cuda("cuda-python")
+    line = str(caught.value)
+    assert "no NVIDIA driver is loaded" in line and "--gpus" in line, line
+    assert "580" not in line and "trt-cu12" not in line and "\n" not in line
+
+
 def test_pycuda_insufficient_driver_and_other_failures_are_reported(bindings):
     bindings(pycuda=fake_pycuda(init_error="cuInit failed: CUDA_ERROR_INSUFFICIENT_DRIVER"))
     probe = cuda_memory.probe_gpus()
@@ -224,6 +235,20 @@ def test_pycuda_needs_its_context_in_the_calling_thread(bindings):
     assert failures == [] and gpu.live()["device"] == 1
     cuda.close()
     assert gpu.live() == {}
+
+
+def test_the_gpu_tests_hold_the_context_for_pycuda_alone(bindings, monkeypatch):
+    """tests/runtime/test_tensorrt_cuda_gpu.py on a machine with pycuda only: pycuda's context is
+    current only inside Cuda.current(), so the GPU tests must run in it (here on the stand-in)."""
+    import importlib
+    import sys
+
+    bindings(pycuda=fake_pycuda())
+    monkeypatch.delitem(sys.modules, "tests.runtime.test_tensorrt_cuda_gpu", raising=False)
+    gpu_tests = importlib.import_module("tests.runtime.test_tensorrt_cuda_gpu")
+    monkeypatch.delitem(sys.modules, "tests.runtime.test_tensorrt_cuda_gpu")
+    with gpu_tests.opened("pycuda") as cuda:
+        gpu_tests.test_copies_round_trip(cuda)
 
 
 def test_the_current_device_is_per_thread_and_old_cuda_python_imports_work(bindings, monkeypatch):

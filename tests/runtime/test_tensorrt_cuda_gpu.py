@@ -4,6 +4,8 @@ re-reads its host buffer at each launch. Bindings that are not installed are ski
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -15,13 +17,24 @@ if _PROBE.count == 0:  # a GPU behind a broken binding or an old driver is named
                 allow_module_level=True)
 
 
+@contextlib.contextmanager
+def opened(binding: str):
+    """The binding's Cuda with its device current in this thread, as the executor uses it: pycuda's
+    context is current only inside current(), and its allocations need it."""
+    handle = open_cuda(binding)
+    try:
+        with handle.current():
+            yield handle
+    finally:
+        handle.close()
+
+
 @pytest.fixture(params=IMPLEMENTATIONS)
 def cuda(request):
     if request.param not in available_implementations():
         pytest.skip(f"{request.param} is not installed")
-    handle = open_cuda(request.param)
-    yield handle
-    handle.close()
+    with opened(request.param) as handle:
+        yield handle
 
 
 def test_copies_round_trip(cuda):

@@ -208,3 +208,25 @@ def test_a_sidecar_never_makes_the_executor_load_a_library_from_elsewhere(tmp_pa
     assert trt_executor._recorded_plugin({"plugin_library": {"path": str(elsewhere)}}) is None
     assert trt_executor._recorded_plugin({"plugin_library": {"path": str(trusted)}}) == str(trusted)
     assert trt_executor._recorded_plugin({"plugin_library": {"path": str(build / "missing.so")}}) is None
+
+
+@pytest.mark.parametrize("n, k, mode, layout", [(2, 3, 0, 0), (2, 3, 0, 1), (1, 7, 1, 0), (2, 9, 0, 0),
+                                                (2, 4, 0, 0), (0, 3, 0, 0), (2, 3, 1, 1), (2, 3, 2, 0)])
+def test_the_standin_creator_refuses_what_the_plugin_refuses(tmp_path, n, k, mode, layout):
+    """createPlugin of the real library returns nullptr where problemError (iacMath.h) names a
+    problem; the contract's iac_problem_error has its rules, and the stand-in must follow them."""
+    from ifan_trt.contract import filter_channels, iac_problem_error
+
+    trt = fake_tensorrt.make_tensorrt("10.3.0.26")
+    registry = trt.get_plugin_registry()
+    registry.load_library(str(fake_tensorrt.write_plugin_library(tmp_path, 10)))
+    creator = registry.get_creator("IFAN_IAC", "1", "")
+    fields = trt.PluginFieldCollection([
+        trt.PluginField(name, np.array([value], np.int32), trt.PluginFieldType.INT32)
+        for name, value in (("N", n), ("k", k), ("mode", mode), ("layout", layout))]
+        + [trt.PluginField("slope", np.array([0.1], np.float32), trt.PluginFieldType.FLOAT32)])
+    plugin = creator.create_plugin("iac", fields, trt.TensorRTPhase.BUILD)
+    features = (1, 4, 8, 8)
+    filters = (1, filter_channels(max(n, 1), 4, max(k, 1), layout if layout in (0, 1) else 0), 8, 8)
+    problem = iac_problem_error(features, filters, n, k, mode, layout)
+    assert (plugin is None) == (problem is not None), problem

@@ -168,7 +168,7 @@ def test_one_owner_says_what_is_missing_from_tensorrt():
     assert broken.startswith("TensorRT is installed but does not load (libnvinfer.so.10: cannot open shared object "
                              "file); on a Jetson TensorRT comes with JetPack (python3-libnvinfer): make the venv with "
                              "`python3 -m venv --system-site-packages`")
-    assert "\n" not in broken and "'ifan-trt[cu12]'" in broken
+    assert "\n" not in broken and "'ifan-trt[jetpack6]'" in broken and "'ifan-trt[jetpack60]' on JetPack 6.0" in broken
 
 
 def test_static_from_the_profiles_when_the_engine_declares_dynamic_dims():
