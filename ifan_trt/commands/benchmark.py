@@ -128,20 +128,13 @@ def engines_available() -> bool:
 
 def build_engine(graph: Path, precision: str, s: Settings, max_hw: tuple[int, int]) -> Path:
     """An engine of the prepared graph (strongly typed, precision from the graph), one profile
-    from 64x64 to the largest data image, optimised for the benchmark shape; `ifan build` makes it."""
-    import argparse
+    from 64x64 to the largest data image, optimised for the benchmark shape: the build job's."""
+    from ifan_trt.jobs.engine import BuildRequest, build_engine as build
 
-    from . import build
-
-    out = graph.with_suffix(".engine")
     b, c, h, w = s.shape
     big = (max(h, max_hw[0]), max(w, max_hw[1]))
-    parser = argparse.ArgumentParser(prog="ifan build")
-    build.add_arguments(parser)
     shapes = f"min=1x{c}x64x64,opt={b}x{c}x{h}x{w},max={b}x{c}x{big[0]}x{big[1]}"
-    if build.run(parser.parse_args(["--onnx", str(graph), "-o", str(out), "--shapes", shapes])) != 0:
-        raise IfanError(f"{graph}: the {precision} engine build failed")
-    return out
+    return build(BuildRequest(onnx=graph, output=graph.with_suffix(".engine"), shapes=(shapes,))).engine
 
 
 def plan_models(src: Path, s: Settings, state: dict) -> list[Model]:

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes
+from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.tensorrt import executor as trt_executor
 from ifan_trt.contract import META
@@ -31,9 +31,9 @@ def make_executor(tmp_path, monkeypatch):
         engine = tmp_path / "m.engine"
         engine.write_bytes(data)
         ranges = [{"input": {"min": list(lo), "opt": list(opt), "max": list(hi)}} for lo, opt, hi in profiles]
-        (tmp_path / "m.engine.json").write_bytes(sidecar_bytes(make_sidecar(
+        (tmp_path / "m.engine.json").write_bytes(sidecar_bytes(Sidecar(
             engine=engine, precision="fp16", profiles=ranges, inputs=["input"], tensorrt_version="10.3.0",
-            metadata={META.variant: "IFAN", META.iac_form: "plugin"})))
+            metadata={META.variant: "IFAN", META.iac_form: "plugin"}).as_dict()))
         return trt_executor.TrtExecutor(engine), cuda, calls
 
     return make
