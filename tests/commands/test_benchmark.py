@@ -105,7 +105,7 @@ def test_engines_for_tensorrt_precisions_only(setup, monkeypatch):
     """With TensorRT and a GPU (faked here), every TensorRT precision gets an engine row built
     from its prepared graph, with a profile covering the benchmark shape and the largest image;
     the CPU INT8 graph gets none (TensorRT cannot take it)."""
-    from ifan_trt.commands import benchmark
+    from ifan_trt.jobs import benchmark
     from ifan_trt.runtime.benchmark import Settings
 
     root, onnx = setup
@@ -123,7 +123,7 @@ def test_engines_for_tensorrt_precisions_only(setup, monkeypatch):
 def test_engines_are_built_by_the_build_job_not_a_parser(tmp_path, monkeypatch):
     from pathlib import Path
 
-    from ifan_trt.commands import benchmark
+    from ifan_trt.jobs import benchmark
     from ifan_trt.jobs import engine
     from ifan_trt.runtime.benchmark import Settings
 
