@@ -68,6 +68,15 @@ def check_request(version: tuple[int, int, int], precision: str, has_plugin: boo
     return warnings
 
 
+def strongly_typed_support(trt) -> tuple[bool, bool]:
+    """(every network can be strongly typed, the creation flag must be passed for it). TensorRT 11
+    builds every network strongly typed and deprecates (and may drop) the flag; 10.x needs it."""
+    has_flag = hasattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED")
+    if parse_version(trt.__version__)[0] >= 11:
+        return True, False
+    return has_flag, has_flag
+
+
 def graph_inputs(model) -> list[tuple[str, list]]:
     """(name, dims) of the graph inputs; a dim is an int, or its symbolic name when dynamic."""
     from ifan_trt.export.graph import input_dims
@@ -91,7 +100,8 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
                tf32: bool = True) -> bytes:
     """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
     polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
-    1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag. TF32 is
+    1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) on 10.x (11.x networks are strongly
+    typed without it) and sets no precision flag. TF32 is
     passed explicitly: CreateConfig clears TensorRT's (default-on) TF32 flag unless told tf32=True."""
     from ifan_trt.optional import require
 
@@ -126,7 +136,7 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
 
         config = PostprocessConfig(config, serialize_plugin)
     try:
-        network = network_from_onnx_path(str(onnx_path), strongly_typed=True)
+        network = network_from_onnx_path(str(onnx_path), strongly_typed=strongly_typed_support(trt)[1])
         plan = engine_bytes_from_network(network, config,
                                          save_timing_cache=str(timing_cache) if timing_cache is not None else None)
     except PolygraphyException as exc:
@@ -167,7 +177,7 @@ def probe_tensorrt(precision: str, has_plugin: bool, version_compatible: bool, o
     trt = import_tensorrt()
     require("polygraphy", "trt")  # before any long preparation
     version = parse_version(trt.__version__)
-    strongly = hasattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED")
+    strongly = strongly_typed_support(trt)[0]
     for w in check_request(version, precision, has_plugin, version_compatible, optimization_level, strongly):
         log.warning(w)
     return trt

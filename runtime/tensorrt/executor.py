@@ -89,7 +89,8 @@ class TrtExecutor(Executor):
         self.cuda = open_cuda(cuda, device)
         self.cuda_binding = self.cuda.name
         try:
-            self._open(path, sidecar)
+            with self.cuda.current():
+                self._open(path, sidecar)
         except BaseException:
             self.cuda.close()
             raise
@@ -156,7 +157,8 @@ class TrtExecutor(Executor):
         """Per-layer times from TensorRT's IProfiler on every later run (no CUDA graph then)."""
         self._profiler = _layer_profiler(self.trt)
         self.context.profiler = self._profiler
-        self._use_graphs, self._graph = False, None
+        self._use_graphs = False
+        self._drop_graph()
 
     def layer_times(self) -> dict[str, float]:
         """Mean ms per layer over the profiled runs."""
@@ -173,7 +175,14 @@ class TrtExecutor(Executor):
         if shapes != self._shapes:
             for name, shape in shapes.items():
                 _ok(self.context.set_input_shape(name, shape), f"set_input_shape({name}, {list(shape)})")
-            self._shapes, self._graph = dict(shapes), None
+            self._shapes = dict(shapes)
+            self._drop_graph()
+
+    def _drop_graph(self) -> None:
+        """Destroy the captured graph (it replays the old shapes); a new one is captured later."""
+        if self._graph is not None:
+            graph, self._graph = self._graph, None
+            self.cuda.release(graph)
 
     def _view(self, name: str, shape: tuple) -> np.ndarray:
         spec = next(t for t in self.tensors if t.name == name)
@@ -201,6 +210,10 @@ class TrtExecutor(Executor):
             self._use_graphs = False
 
     def run(self, input, left=None, right=None):
+        with self.cuda.current():  # in the calling thread, whichever opened the executor
+            return self._run(input, left, right)
+
+    def _run(self, input, left, right):
         feeds = {INPUT: input}
         if self.info.dual:
             feeds.update(left=left, right=right)
@@ -234,7 +247,9 @@ class TrtExecutor(Executor):
     def close(self):
         if getattr(self, "cuda", None) is None:
             return
-        self.context = None  # the context must go before the memory it points at
-        self.engine = None
+        with self.cuda.current():
+            self.context = None  # the context must go before the memory it points at
+            self.engine = None
+        self._graph, self._events = None, []
         self.cuda.close()
         self.cuda = None
