@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--iterations", type=positive_int, default=10, help="timed runs per model (default %(default)s)")
     p.add_argument("--limit", type=positive_int, help="only the first N image pairs")
     p.add_argument("--no-engines", action="store_true", help="skip TensorRT engines even where a GPU is present")
-    arg_groups.add_json(p, "benchmark.json's content")
+    arg_groups.add_json(p, "benchmark.json's content", stdout=True)
     arg_groups.add_overwrite(p)
 
 
@@ -68,8 +68,10 @@ def run(args) -> int:
         print(f"wrote {path}")
     if args.json:
         from ifan_trt.files import write_bytes
+        from ifan_trt.reports import to_stdout
 
-        write_bytes(args.json, (args.out_dir / "benchmark.json").read_bytes(), overwrite=args.overwrite)
+        data = (args.out_dir / "benchmark.json").read_bytes()
+        sys.stdout.write(data.decode()) if to_stdout(args.json) else write_bytes(args.json, data, overwrite=args.overwrite)
     return 0
 
 

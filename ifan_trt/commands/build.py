@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
     arg_groups.add_plugin(p)
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
-    arg_groups.add_json(p, "the build report (the sidecar)")
+    arg_groups.add_json(p, "the build report (the sidecar)", stdout=True)
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
     p.add_argument("--builder-optimization-level", type=int_range(0, 5), metavar="0-5",
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")

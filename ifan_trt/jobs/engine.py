@@ -121,7 +121,7 @@ def check_outputs(request: BuildRequest, onnx: Path, output: Path) -> None:
     for path in (output, Path(f"{output}.json")):
         check_not_input(path, inputs, [request.calib_images])
         check_output_file(path, request.overwrite)
-    if request.report is not None:
+    if request.report is not None and str(request.report) != "-":  # "-": standard output
         report = Path(request.report)
         if report.resolve() == Path(f"{output}.json").resolve():
             raise IfanError(f"{report}: is the engine's sidecar; choose another report file")
