@@ -78,7 +78,11 @@ def request_from(args) -> BuildRequest:
 
 
 def run(args) -> int:
-    result = build_engine(request_from(args))
+    request = request_from(args)
+    if args.json and Path(args.json).resolve() == Path(f"{args.output}.json").resolve():
+        raise IfanError(f"--json {args.json}: is the engine's sidecar; choose another file")
+    arg_groups.check_json(args, [args.onnx, args.plugin, args.timing_cache, args.output], [args.calib_images])
+    result = build_engine(request)
     if getattr(args, "json", None):
         from ifan_trt.reports import write_json
 

@@ -125,8 +125,8 @@ def check_outputs(request: BuildRequest, onnx: Path, output: Path) -> None:
         report = Path(request.report)
         if report.resolve() == Path(f"{output}.json").resolve():
             raise IfanError(f"{report}: is the engine's sidecar; choose another report file")
-        check_not_input(report, inputs + [output], [request.calib_images])
-        check_output_file(report, request.overwrite)
+        check_not_input(report, inputs + [output], [request.calib_images], what="report")
+        check_output_file(report, request.overwrite, what="report")
 
 
 def iac_kind(model) -> str:
