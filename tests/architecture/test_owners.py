@@ -141,10 +141,10 @@ def test_the_scans_find_what_they_look_for():
     probe.write_text("import onnx\nm = onnx.load('x')\nok = str(m) == 'default'\n"
                      "p = [n for n in m.graph.node if n.op_type == PLUGIN_OP]\n"
                      "i = [v for v in m.graph.input if v.name not in inits]\n"
-                     "P = ('fp16', 'int8')\nq = 'cpu-int8'\nfeeds = {'input': 1}\n")
+                     "P = ('fp16', 'int8')\nq = 'cpu-int8'\nfeeds = {'input': 1}\nprint('x', file=sys.stderr)\n")
     try:
         found = {scan.__name__: [v for v in scan() if "_owners_probe" in v]
-                 for scan in (onnx_loads, default_comparisons, graph_walks, precision_lists, io_names)}
+                 for scan in (onnx_loads, default_comparisons, graph_walks, precision_lists, io_names, stderr_prints)}
     finally:
         probe.unlink()
     assert found == {"onnx_loads": ["ifan_trt/_owners_probe.py:2"],
@@ -153,7 +153,8 @@ def test_the_scans_find_what_they_look_for():
                                      "ifan_trt/_owners_probe.py:5: graph inputs by hand"],
                      "precision_lists": ["ifan_trt/_owners_probe.py:6: ['fp16', 'int8']",
                                          "ifan_trt/_owners_probe.py:7: cpu-int8"],
-                     "io_names": ["ifan_trt/_owners_probe.py:8"]}
+                     "io_names": ["ifan_trt/_owners_probe.py:8"],
+                     "stderr_prints": ["ifan_trt/_owners_probe.py:9"]}
 
 
 def stderr_prints() -> list[str]:
