@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ifan_trt.errors import IfanError
 from ifan_trt.jobs.engine import IAC_SPLIT_MODES, BuildRequest, build_engine
+from ifan_trt.models import ModelRef
 from ifan_trt.options import add_decode_budget, int_range
 from ifan_trt.precisions import ENGINE as PRECISIONS
 from ifan_trt.runtime.optimization_profiles import DEFAULT_SHAPES
@@ -69,7 +70,7 @@ def parse_workspace(text: str) -> int:
 
 def request_from(args) -> BuildRequest:
     return BuildRequest(
-        onnx=args.onnx, output=args.output, precision=args.precision, shapes=tuple(args.shapes or ()) or None,
+        onnx=ModelRef.parse(args.onnx, "onnx", "--onnx").path, output=args.output, precision=args.precision, shapes=tuple(args.shapes or ()) or None,
         calib_images=args.calib_images, calib_method=args.calib_method, calib_count=args.calib_count,
         calib_size=parse_model_size(args.calib_size, "--calib-size"), workspace=parse_workspace(args.workspace),
         plugin=args.plugin, timing_cache=args.timing_cache, optimization_level=args.builder_optimization_level,
