@@ -206,7 +206,7 @@ def _prepared_earlier(target: Path, onnx: Path, model, want: str) -> bool:
                                                      for key in (META.checkpoint_sha256, META.iac_split))
 
 
-def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Path | None = None,
+def graph_for(onnx: Path, output: Path, precision: str, calib_images: Path | None = None,
               calib_method: str = "percentile", calib_count: int = DEFAULT_CALIB_COUNT,
               calib_size: tuple[int, int] | None = None, progress: bool = True,
               source=None, overwrite: bool = False, iac_split: bool = False,
@@ -220,8 +220,7 @@ def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Pat
     model = source if source is not None else graphs.load_model(onnx)
     if iac_split:
         model = split_for_build(model, onnx)
-    have = graph_precision(model)
-    want = precision or have
+    have, want = graph_precision(model), precision  # the build job decided the precision
     if want == have and not iac_split:
         return onnx, have, graphs.metadata(model)
     if have not in ("fp32", want):

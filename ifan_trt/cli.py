@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import importlib
 import io
+import os
 import signal
 import sys
 import traceback
@@ -94,6 +95,15 @@ def _without_opencv(exc: ImportError, prog: str) -> int:
     return 1
 
 
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush finds no closed pipe."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (captured): nothing to flush
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
@@ -134,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         files.remove_live_temps()
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ifan ... | head`: the reader left; end quietly, as `yes | head` does
+        _drop_stdout()
+        return 141
     except Terminated:
         print(f"{name}: terminated", file=sys.stderr)
         return 143

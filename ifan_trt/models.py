@@ -72,6 +72,10 @@ def readable(path, parameter: str) -> Path:
     if not p.exists():
         raise IfanError(f"{path}: no such file ({parameter})")
     if not p.is_file():
+        if not p.is_dir():  # a FIFO, a device, a socket: named by what it is
+            from .files import require_regular_file
+
+            require_regular_file(p)
         raise IfanError(f"{path}: not a regular file ({parameter})")
     if not os.access(p, os.R_OK):
         raise IfanError(f"{path}: cannot read it ({parameter}: permission denied)")

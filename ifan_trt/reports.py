@@ -68,9 +68,21 @@ def envelope(report: dict, command: str | None = None) -> dict:
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **report}
 
 
-def write_json(path: str | os.PathLike, report: dict, command: str | None = None) -> Path:
-    """The report in its envelope, written atomically."""
+STDOUT = "-"  # --json -: the report goes to standard output
+
+
+def to_stdout(path) -> bool:
+    return path is not None and str(path) == STDOUT
+
+
+def write_json(path: str | os.PathLike, report: dict, command: str | None = None) -> Path | None:
+    """The report in its envelope, written atomically (path "-": on standard output)."""
     from .files import write_bytes
 
-    write_bytes(path, (json.dumps(envelope(report, command), indent=1, default=str) + "\n").encode(), overwrite=True)
+    text = json.dumps(envelope(report, command), indent=1, default=str) + "\n"
+    if to_stdout(path):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return None
+    write_bytes(path, text.encode(), overwrite=True)
     return Path(path)

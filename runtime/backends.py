@@ -41,6 +41,13 @@ def _probe_gpu() -> tuple[bool, str | None]:
     return probe.count > 0, probe.problem or None
 
 
+def gpu_count() -> int:
+    """CUDA devices visible (0 without a driver or a working binding)."""
+    from ifan_trt.runtime.tensorrt.cuda import gpu_count as count
+
+    return count()
+
+
 def default_onnx(required: bool = True) -> str | None:
     path = bundled("onnx", required=required)
     return None if path is None else str(path)

@@ -87,7 +87,7 @@ def _triton_callable(handler: ImageHandler):
 def _triton(options: ServeOptions, workspace: Path):
     from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
 
-    from .tensorrt.cuda import gpu_count
+    from .backends import gpu_count
 
     config = TritonConfig(http_address=options.host, http_port=options.http_port,
                           grpc_address=options.host, grpc_port=options.grpc_port,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ifan_trt import __version__
@@ -27,43 +28,62 @@ def sidecar_path(engine: str | os.PathLike) -> Path:
     return Path(f"{engine}.json")
 
 
-def make_sidecar(*, engine: Path, precision: str, profiles: list[dict], inputs: list[str], metadata: dict,
-                 tensorrt_version: str, engine_sha256: str = "", gpu: dict | None = None,
-                 onnx_path: Path | None = None, onnx_sha256: str = "", source_onnx: Path | None = None,
-                 plugin_lib: Path | None = None, plugin_sha256: str | None = None, builder: dict | None = None,
-                 build_seconds: float = 0.0, layers: dict | None = None, iac_split: bool = False,
-                 peak_live_bytes: dict | None = None, dla: dict | None = None) -> dict:
-    """profiles: one {input name: {"min", "opt", "max"}} per optimisation profile
-    (optimization_profiles.profiles_to_sidecar). iac_split: the engine holds the split IAC form
-    (one IFAN_IAC layer per iteration); peak_live_bytes: the peaks of live activations the build
-    weighed, {"input_shape", "activation_dtype", "one_node", "split"} (bytes, null where not known).
-    dla: {"core", "gpu_fallback", "layers_on_dla", "eligible_layers"} of an engine built for a DLA
-    core (`--dla-core`), else null."""
-    return {
-        "format": SIDECAR_FORMAT,
-        "engine": Path(engine).name,
-        "engine_sha256": engine_sha256,
-        "tensorrt_version": str(tensorrt_version),
-        "gpu": dict(gpu or {"name": "unknown", "compute_capability": "unknown"}),
-        "precision": precision,
-        "profiles": profiles,
-        "inputs": list(inputs),
-        "onnx": {"path": None if onnx_path is None else str(onnx_path), "sha256": onnx_sha256,
-                 "source": None if source_onnx is None else str(source_onnx)},
-        "plugin_library": None if plugin_lib is None else {"path": str(plugin_lib), "sha256": plugin_sha256},
-        "builder": dict(builder or {"strongly_typed": True}),
-        "build_seconds": round(build_seconds, 3),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "tool_version": __version__,
-        "metadata": {str(k): str(v) for k, v in metadata.items()},
-        "layer_precisions": layers,
-        "iac_split": bool(iac_split),
-        "peak_live_bytes": None if peak_live_bytes is None else dict(peak_live_bytes),
-        "dla": None if dla is None else dict(dla),
-    }
+@dataclass(frozen=True)
+class Sidecar:
+    """What `ifan build` records beside an engine (`<engine>.json`). profiles: one {input name:
+    {"min", "opt", "max"}} per optimisation profile (optimization_profiles.profiles_to_sidecar).
+    iac_split: the engine holds the split IAC form (one IFAN_IAC layer per iteration);
+    peak_live_bytes: the peaks of live activations the build weighed, {"input_shape",
+    "activation_dtype", "one_node", "split"} (bytes, null where not known)."""
+    engine: Path
+    precision: str
+    profiles: list
+    inputs: list
+    metadata: dict
+    tensorrt_version: str
+    engine_sha256: str = ""
+    gpu: dict | None = None
+    onnx_path: Path | None = None
+    onnx_sha256: str = ""
+    source_onnx: Path | None = None
+    plugin_lib: Path | None = None
+    plugin_sha256: str | None = None
+    builder: dict | None = None
+    build_seconds: float = 0.0
+    layers: dict | None = None
+    iac_split: bool = False
+    peak_live_bytes: dict | None = None
+    dla: dict | None = None  # {"core", "gpu_fallback", "layers_on_dla", "eligible_layers"} (--dla-core), else None
+
+    def as_dict(self) -> dict:
+        """The JSON object written beside the engine (SIDECAR_FORMAT)."""
+        return {
+            "format": SIDECAR_FORMAT,
+            "engine": Path(self.engine).name,
+            "engine_sha256": self.engine_sha256,
+            "tensorrt_version": str(self.tensorrt_version),
+            "gpu": dict(self.gpu or {"name": "unknown", "compute_capability": "unknown"}),
+            "precision": self.precision,
+            "profiles": self.profiles,
+            "inputs": list(self.inputs),
+            "onnx": {"path": None if self.onnx_path is None else str(self.onnx_path), "sha256": self.onnx_sha256,
+                     "source": None if self.source_onnx is None else str(self.source_onnx)},
+            "plugin_library": None if self.plugin_lib is None else {"path": str(self.plugin_lib),
+                                                                    "sha256": self.plugin_sha256},
+            "builder": dict(self.builder or {"strongly_typed": True}),
+            "build_seconds": round(self.build_seconds, 3),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tool_version": __version__,
+            "metadata": {str(k): str(v) for k, v in self.metadata.items()},
+            "layer_precisions": self.layers,
+            "iac_split": bool(self.iac_split),
+            "peak_live_bytes": None if self.peak_live_bytes is None else dict(self.peak_live_bytes),
+            "dla": None if self.dla is None else dict(self.dla),
+        }
 
 
-def sidecar_bytes(data: dict) -> bytes:
+def sidecar_bytes(data: "Sidecar | dict") -> bytes:
+    data = data.as_dict() if isinstance(data, Sidecar) else data
     validate(data, "sidecar")
     return (json.dumps(data, indent=1) + "\n").encode()
 

@@ -52,5 +52,12 @@ def command_log(capsys):
 
     from ifan_trt import log
 
-    with log.to_terminal("ifan build", log.level_for(), sys.stderr):
+    class CurrentStderr:  # whatever sys.stderr is when a record is written (capture swaps it per phase)
+        def write(self, text):
+            return sys.stderr.write(text)
+
+        def flush(self):
+            sys.stderr.flush()
+
+    with log.to_terminal("ifan build", log.level_for(), CurrentStderr()):
         yield capsys

@@ -98,17 +98,21 @@ def add_overwrite(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs never are)")
 
 
-def add_json(p: argparse.ArgumentParser, what: str = "the report") -> None:
+def add_json(p: argparse.ArgumentParser, what: str = "the report", stdout: bool = False) -> None:
     """--json FILE: a report with the machine, the versions and the command line (ifan_trt.reports);
-    an existing FILE is refused unless --overwrite, as every output."""
-    p.add_argument("--json", metavar="FILE", help=f"write {what} as JSON (with machine, versions, command)")
+    an existing FILE is refused unless --overwrite, as every output; stdout: `-` writes it to
+    standard output (ifan_trt.reports.write_json)."""
+    dash = "; - for standard output" if stdout else ""
+    p.add_argument("--json", metavar="FILE", help=f"write {what} as JSON (with machine, versions, command{dash})")
 
 
 def check_json(args: argparse.Namespace, inputs=(), data_folders=()) -> None:
     """--json's path, before any work: new (or --overwrite), no input of the run, outside its data."""
     from ifan_trt.files import check_not_input, check_output_file
 
-    if args.json:
+    from ifan_trt.reports import to_stdout
+
+    if args.json and not to_stdout(args.json):
         check_not_input(args.json, inputs, data_folders, what="--json")
         check_output_file(args.json, args.overwrite, what="--json")
 

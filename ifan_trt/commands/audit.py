@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--count", type=positive_int, help="use only the first N images")
     arg_groups.add_size(p, "--size", "centre crop (default: whole image cropped to a multiple of 8)")
     p.add_argument("--min-psnr", type=float_range(0.0, 200.0), default=45.0, help="fail below this PSNR in dB (default: %(default)s)")
-    arg_groups.add_json(p, "the results")
+    arg_groups.add_json(p, "the results", stdout=True)
     p.add_argument("--plot", type=Path, help="write PSNR per image as a PNG (needs matplotlib)")
     arg_groups.add_overwrite(p)
     add_decode_budget(p)

@@ -1,28 +1,23 @@
 """`ifan build` (and `build_engine.py`): a strongly typed TensorRT engine from an IFAN ONNX export.
 
-The command checks everything that needs no TensorRT first (options, shapes against the graph,
-the output path), has the graph of the requested precision prepared on the CPU
-(ifan_trt.calib.prepare.graph_for), then hands it to the TensorRT steps
-(ifan_trt.runtime.tensorrt.build). --help and the option checks work without TensorRT.
+The flags become a BuildRequest and ifan_trt.jobs.engine.build_engine does the work; --help and
+the option checks work without TensorRT.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from ifan_trt.precisions import ENGINE as PRECISIONS, HALF
 from ifan_trt.errors import IfanError
-from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
+from ifan_trt.jobs.engine import IAC_SPLIT_MODES, BuildRequest, build_engine
+from ifan_trt.models import ModelRef
 from ifan_trt.options import add_decode_budget, int_range
-from ifan_trt.runtime.optimization_profiles import (DEFAULT_SHAPES, check_against_graph, frame_layout,
-                                                     parse_profiles)
+from ifan_trt.precisions import ENGINE as PRECISIONS
+from ifan_trt.runtime.optimization_profiles import DEFAULT_SHAPES
 
 from . import args as arg_groups
-from ifan_trt.contract import META
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -34,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--onnx", type=Path, required=True, help="IFAN ONNX export (FP32, or already FP16/INT8)")
+    p.add_argument("--onnx", required=True, help="IFAN ONNX export (FP32, or already FP16/INT8)")
     arg_groups.add_output(p, "engine file to write (a .json sidecar goes beside it)", required=True, metavar="ENGINE")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="engine precision; an FP32 graph is converted first (default: the graph's own)")
@@ -44,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
     arg_groups.add_plugin(p)
     p.add_argument("--workspace", default="2G", help="builder workspace limit, e.g. 512M, 4G (default: %(default)s)")
-    arg_groups.add_json(p, "the build report (the sidecar)")
+    arg_groups.add_json(p, "the build report (the sidecar)", stdout=True)
     p.add_argument("--timing-cache", type=Path, help="timing cache file: read if present, updated after the build")
     p.add_argument("--builder-optimization-level", type=int_range(0, 5), metavar="0-5",
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
@@ -75,151 +70,25 @@ def parse_workspace(text: str) -> int:
     return size
 
 
-IAC_SPLIT_MODES = ("auto", "on", "off")
-_NOT_SPLITTABLE = {"standard ops": "no IFAN_IAC plugin node (its IAC is standard ONNX ops)",
-                   "split": "already in the split IAC form"}
-
-
-@dataclass
-class IacForm:
-    """The IAC form an engine is built with, as --iac-split chose it."""
-    rewrite: bool  # the one-node plugin graph is rewritten into the split form for the build
-    split: bool  # the engine holds the split form (rewritten, or exported so)
-    peaks: dict | None  # the sidecar's peak_live_bytes
-    lines: list[str]  # what the build prints
-
-
-def iac_kind(model) -> str:
-    """ "one-node" (one IFAN_IAC plugin node), "split" (one per iteration) or "standard ops"."""
-    from ifan_trt.export import graph as graphs
-
-    plugins = graphs.plugin_nodes(model)
-    if not plugins:
-        return "standard ops"
-    return "split" if len(plugins) > 1 or graphs.metadata(model).get(META.iac_split) == "true" else "one-node"
-
-
-def choose_iac_form(model, mode: str, profiles, precision: str, onnx) -> IacForm:
-    """--iac-split MODE for this graph. auto: a one-node plugin graph is split when the split form
-    lowers the peak of live activations (export/liveness.py) at the largest profile shape, counted
-    in FP16 for an FP32 graph that becomes FP16; on: always (one-line error where it cannot be);
-    off: never. Other graphs are built as they are."""
-    from ifan_trt.export.graph import graph_precision
-    from ifan_trt.export.liveness import split_gain
-
-    b, _, h, w = max((p.max for p in profiles), key=lambda s: s[0] * s[2] * s[3])
-    half = precision in HALF and graph_precision(model) == "fp32"
-    at = ((h, w), b, "float16" if half else None)
-    kind = iac_kind(model)
-    error = None
-    try:
-        gain = split_gain(model, *at) if kind == "one-node" else {"lowers": False, "why": _NOT_SPLITTABLE[kind]}
-    except Exception as exc:  # noqa: BLE001  a report: never the reason a build fails
-        gain, error = {"lowers": False}, _first_line(exc)
-    if mode == "on" and gain.get("why"):
-        raise IfanError(f"--iac-split on: {onnx}: {gain['why']}; the build splits one IFAN_IAC plugin node of "
-                        "N > 1 iterations fed by a 1x1 conv (`ifan export --iac plugin`, FP32 or FP16)")
-    rewrite = not gain.get("why") and (mode == "on" or (mode == "auto" and gain["lowers"]))
-    split = rewrite or kind == "split"
-    try:
-        if error is None:
-            return IacForm(rewrite, split, *_peaks(model, gain, kind, split, mode, at))
-    except Exception as exc:  # noqa: BLE001
-        error = _first_line(exc)
-    return IacForm(rewrite, split, None, [f"warning: no peak memory report for this graph: {error}"])
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc).strip() else repr(exc)
-
-
-def _peaks(model, gain: dict, kind: str, split: bool, mode: str, at) -> tuple[dict, list[str]]:
-    """(peak_live_bytes for the sidecar, the peak line and the IAC-form line) of the chosen form."""
-    from ifan_trt.export.liveness import format_peak, peak_report
-
-    reports = {f: gain[f] for f in ("one_node", "split") if f in gain}
-    if not reports:  # nothing to compare: the graph's own peak
-        reports = {{"one-node": "one_node", "split": "split"}.get(kind, "as_built"): peak_report(model, *at)}
-    built = reports.get("split" if split else "one_node") or reports["as_built"]
-    peaks = {"input_shape": built["input_shape"], "activation_dtype": built["activation_dtype"],
-             **{f: reports[f]["peak_bytes"] if f in reports else None for f in ("one_node", "split")}}
-    mb = lambda report: f"{report['peak_bytes'] / 1e6:.1f} MB"  # noqa: E731
-    notes = [f"{f.replace('_', '-')} {mb(r)}" for f, r in reports.items() if r is not built]
-    if kind == "one-node":
-        notes += [f"not split: {gain['why']}"] if gain.get("why") else []
-        notes += [f"--iac-split {mode}"] if mode != "auto" else []
-    name = {"standard ops": "standard ONNX ops", "split": "split, as exported"}.get(kind, "split" if split else "one-node")
-    return peaks, [format_peak(built), f"IAC form: {name} (peak {mb(built)}{''.join(f', {n}' for n in notes)})"]
+def request_from(args) -> BuildRequest:
+    return BuildRequest(
+        onnx=ModelRef.parse(args.onnx, "onnx", "--onnx").path, output=args.output, precision=args.precision, shapes=tuple(args.shapes or ()) or None,
+        calib_images=args.calib_images, calib_method=args.calib_method, calib_count=args.calib_count,
+        calib_size=arg_groups.calib_size(args), size_option="--calib-size", workspace=parse_workspace(args.workspace),
+        plugin=args.plugin, timing_cache=args.timing_cache, optimization_level=args.builder_optimization_level,
+        version_compatible=args.version_compatible, iac_split=args.iac_split, tf32=args.tf32,
+        overwrite=getattr(args, "overwrite", False), report=getattr(args, "json", None),
+        dla_core=getattr(args, "dla_core", None))
 
 
 def run(args) -> int:
-    from ifan_trt.calib.prepare import graph_for
-    from ifan_trt.export import graph as graphs
-    from ifan_trt.runtime.tensorrt import build as trt_build
-
-    # everything that needs no TensorRT is checked first: bad options fail fast anywhere
-    profiles = parse_profiles(args.shapes)
-    workspace = parse_workspace(args.workspace)
-    calib_size = arg_groups.calib_size(args)
-    from ifan_trt.models import ModelRef, is_default
-
-    if is_default(args.onnx):  # the bundled model's FP32 export
-        args.onnx = ModelRef.parse(args.onnx, "onnx", "--onnx").path
-    check_outputs(args)
-    source = graphs.load_model(args.onnx)
-    if graphs.metadata(source).get(META.int8_target) == "cpu":
-        raise IfanError(f"{args.onnx}: is the INT8 graph for ONNX Runtime's CPU provider (asymmetric UINT8); "
-                        "TensorRT needs `ifan calibrate` without --target cpu")
-    has_plugin = bool(graphs.plugin_nodes(source))
-    inputs = trt_build.graph_inputs(source)
-    # a uint8 model takes the frame, [B,H,W,3] uint8 (TensorRT's UINT8 network I/O): same --shapes
-    built_profiles = frame_layout(profiles) if graphs.metadata(source).get(META.io) == "uint8" else profiles
-    for name, dims in inputs:
-        check_against_graph(built_profiles, name, dims)
-
-    want = args.precision or graphs.graph_precision(source)
-    form = choose_iac_form(source, args.iac_split, profiles, want, args.onnx)
-    trt = trt_build.probe_tensorrt(want, has_plugin, args.version_compatible, args.builder_optimization_level)
-    dla_core = getattr(args, "dla_core", None)
-    if dla_core is not None:
-        trt_build.check_dla(trt, dla_core, want)  # before any preparation
-    onnx_path, precision, metadata = graph_for(args.onnx, args.output, args.precision, args.calib_images,
-                                               args.calib_method, args.calib_count, calib_size, source=source, size_option="--calib-size",
-                                               overwrite=getattr(args, "overwrite", False), iac_split=form.rewrite)
-    print("\n".join(form.lines), file=sys.stderr)
-    plugin_lib = None
-    if has_plugin or args.plugin is not None:
-        from ifan_trt.runtime.tensorrt.plugin_library import load_plugin
-
-        plugin_lib = Path(load_plugin(Path(args.plugin) if args.plugin else None))
-    trt_build.build_engine(
-        trt, onnx_path=onnx_path, output=args.output, precision=precision, profiles=built_profiles,
-        inputs=[n for n, _ in inputs], source_onnx=args.onnx, metadata=metadata,
-        workspace=workspace, plugin_lib=plugin_lib, optimization_level=args.builder_optimization_level,
-        version_compatible=args.version_compatible, timing_cache=args.timing_cache, tf32=args.tf32,
-        overwrite=getattr(args, "overwrite", False), iac_split=form.split, peak_live_bytes=form.peaks,
-        **({"dla_core": dla_core} if dla_core is not None else {}))
+    request = request_from(args)
+    if args.json and Path(args.json).resolve() == Path(f"{args.output}.json").resolve():
+        raise IfanError(f"--json {args.json}: is the engine's sidecar; choose another file")
+    arg_groups.check_json(args, [args.onnx, args.plugin, args.timing_cache, args.output], [args.calib_images])
+    result = build_engine(request)
     if getattr(args, "json", None):
-        import json
-
         from ifan_trt.reports import write_json
 
-        write_json(args.json, {"engine": str(args.output), **json.loads(Path(f"{args.output}.json").read_text())})
+        write_json(args.json, {"engine": str(result.engine), **result.sidecar})
     return 0
-
-
-def check_outputs(args) -> None:
-    """Before any preparation: the engine and its sidecar are new (or --overwrite) and no input."""
-    if not args.onnx.exists():
-        raise IfanError(f"{args.onnx}: no such ONNX file")
-    require_regular_file(args.onnx, "--onnx")
-    if same_file(args.output, args.onnx):
-        raise IfanError(f"{args.output}: is the input ONNX; choose another engine path")
-    inputs = [args.onnx, args.plugin, args.timing_cache]
-    for path in (args.output, Path(f"{args.output}.json")):
-        check_not_input(path, inputs, [args.calib_images])
-        check_output_file(path, getattr(args, "overwrite", False))
-    if getattr(args, "json", None) and Path(args.json).resolve() == Path(f"{args.output}.json").resolve():
-        raise IfanError(f"--json {args.json}: is the engine's sidecar; choose another file")
-    if getattr(args, "json", None):
-        arg_groups.check_json(args, inputs + [args.output], [args.calib_images])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ifan_trt.calib import prepare
 from ifan_trt.errors import IfanError
-from ifan_trt.files import check_not_input
+from ifan_trt.jobs.precision import PrecisionRequest, make_precision
 from ifan_trt.options import add_decode_budget
 
 from . import args as arg_groups
@@ -35,25 +35,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from .fp16 import check_output
-
-    size = arg_groups.calib_size(args)
-    if args.target == "cpu":
-        if args.fp16 or args.keep_fp32 or args.cache:
-            raise IfanError("--fp16, --keep-fp32 and --cache are for the TensorRT graph, not --target cpu")
-        from ifan_trt.calib.cpu_int8 import make_cpu_int8
-
-        out = args.output or args.model.with_name(f"{args.model.stem}.int8-cpu.onnx")
-        check_output(out, [args.model], [args.calib_images], args.overwrite)
-        source = prepare.source_onnx(args.model, out, args.overwrite)
-        make_cpu_int8(source, out, args.calib_images, args.calib_method, args.calib_count, size,
-                      size_option="--calib-size")
-        return 0
-    out = args.output or args.model.with_name(f"{args.model.stem}.{'int8-fp16' if args.fp16 else 'int8'}.onnx")
-    cache = args.cache or out.with_name(f"{out.stem}.calib.json")
-    check_output(out, [args.model, cache], [args.calib_images], args.overwrite)
-    check_not_input(cache, [args.model], [args.calib_images], what="--cache")
-    source = prepare.source_onnx(args.model, out, args.overwrite)
-    prepare.make_int8(source, out, args.calib_images, args.calib_method, args.calib_count, size, cache, args.fp16, args.keep_fp32,
-                       size_option="--calib-size")
+    if args.target == "cpu" and (args.fp16 or args.keep_fp32 or args.cache):
+        raise IfanError("--fp16, --keep-fp32 and --cache are for the TensorRT graph, not --target cpu")
+    precision = "int8-cpu" if args.target == "cpu" else "int8-fp16" if args.fp16 else "int8"
+    make_precision(PrecisionRequest(
+        args.model, precision, args.output, args.calib_images, args.calib_method, args.calib_count,
+        arg_groups.calib_size(args), size_option="--calib-size", keep_fp32=tuple(args.keep_fp32), cache=args.cache,
+        overwrite=args.overwrite))
     return 0

@@ -31,7 +31,7 @@ def register(subparsers) -> None:
                                                     "one picture per source frame (it lasts as long as the source)")
     p.add_argument("--output", metavar="STREAM", help="stream what is shown: rtp://HOST:PORT (Motion-JPEG over "
                                                       "RTP/UDP) or a GStreamer pipeline starting with appsrc")
-    arg_groups.add_json(p, "the latency percentiles, frame counts, source, model, backend and precision")
+    arg_groups.add_json(p, "the latency percentiles, frame counts, source, model, backend and precision", stdout=True)
     arg_groups.add_overwrite(p)
     p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default .)")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames from the source")
@@ -109,14 +109,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_json(path: Path, demo, args, opencv: str) -> None:
-    import json
-
-    from ifan_trt.files import write_bytes
+    from ifan_trt.reports import to_stdout, write_json
     from ifan_trt.runtime.latency import demo_report
 
     model = args.engine or args.onnx or args.checkpoint or "default (bundled checkpoint)"
     report = demo_report(demo.stats, source=args.source, model=str(model), backend=demo.backend_name,
                          precision=demo.precision, opencv=opencv, memory_path=demo.memory_path,
                          frames_in_flight=demo.frames_in_flight)
-    write_bytes(path, (json.dumps(report, indent=2) + "\n").encode(), overwrite=True)
-    print(f"wrote {path}")
+    write_json(path, report)  # the envelope of every --json: machine, versions, command
+    if not to_stdout(path):
+        print(f"wrote {path}")

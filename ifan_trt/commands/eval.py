@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     p.add_argument("--csv", help="per-image metrics CSV (default: none)")
     p.add_argument("--table", help="also write the Markdown table to this file")
     p.add_argument("--save-dir", help="write the deblurred images here")
-    arg_groups.add_json(p, "the summary")
+    arg_groups.add_json(p, "the summary", stdout=True)
     arg_groups.add_crop_official(p)
     arg_groups.add_tiling(p)
     arg_groups.add_batch(p)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..files import check_not_input, check_output_file
 from ..options import opset, positive_int
 from . import args as arg_groups
 
@@ -50,26 +49,18 @@ def peak_line(path, shape, batch: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ifan_trt.checkpoint import load_checkpoint
-    from ifan_trt.contract import DEFAULT_OPSET
-    from ifan_trt.models import ModelRef
+    from ifan_trt.jobs.export import ExportRequest, export
     from ifan_trt.sizes import parse_model_size as parse_shape
-    from ifan_trt.export.onnx_export import export_onnx
 
     from ifan_trt.errors import IfanError
 
     if args.channel_order and args.io != "uint8":
         raise IfanError("--channel-order: applies to --io uint8 only")
     shape = parse_shape(args.shape) if args.shape else None
-    if args.checkpoint is None:
-        args.checkpoint = "default"
-    args.checkpoint = str(ModelRef.parse(args.checkpoint, "checkpoint", "--checkpoint").path)
-    check_not_input(args.output, [args.checkpoint])
-    check_output_file(args.output, args.overwrite, create_parent=True)
-    loaded = load_checkpoint(args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode)
-    result = export_onnx(loaded, args.output, iac_form=args.iac, shape=shape, prune=not args.no_prune,
-                         opset=args.opset or DEFAULT_OPSET, batch=args.batch, iac_split=args.iac_split,
-                         overwrite=args.overwrite, io=args.io, channel_order=args.channel_order or "bgr")
+    done = export(ExportRequest(args.checkpoint or "default", args.output, args.iac, shape, args.batch, args.opset,
+                                args.iac_split, not args.no_prune, args.in_bit, args.iac_mode, args.overwrite,
+                                io=args.io, channel_order=args.channel_order or "bgr"))
+    result, loaded = done.result, done.loaded
     cfg = result.config
     dims = "x".join([str(args.batch or "B"), "3", *(map(str, shape) if shape else ("H", "W"))])
     if args.io == "uint8":
@@ -81,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
           f"exported in {result.seconds:.1f} s")
     full, ours = result.filter_bytes_full, result.filter_bytes_exported
     note = f"-{100 * (full - ours) / full:.1f}%, pruned losslessly" if ours < full else "not pruned"
-    print(f"filter tensor F at 1280x720 (FP32, batch 1): {full / 1e6:.1f} MB full -> {ours / 1e6:.1f} MB ({note})"
+    print(f"filter tensor F at 720x1280 (FP32, batch 1): {full / 1e6:.1f} MB full -> {ours / 1e6:.1f} MB ({note})"
           + ("; never written (split IAC)" if result.iac_split else ""))
     print(peak_line(result.path, shape, args.batch or 1))
     if args.verify:

@@ -6,20 +6,10 @@ from pathlib import Path
 
 from ifan_trt.calib import prepare
 from ifan_trt.calib.fp16 import DEFAULT_MAX_REL_ERROR
-from ifan_trt.files import check_not_input, check_output_file
+from ifan_trt.jobs.precision import PrecisionRequest, make_precision
 from ifan_trt.options import add_decode_budget, positive_float
 
 from . import args as arg_groups
-
-
-def check_output(out: Path, inputs: list, data_folders: list, overwrite: bool) -> None:
-    """Before any export or measurement: the output is new (or --overwrite) and no input."""
-    check_not_input(out, inputs, data_folders)
-    check_output_file(out, overwrite)
-
-
-def default_output(src: Path, suffix: str) -> Path:
-    return src.with_name(f"{src.stem}.{suffix}.onnx")
 
 
 def register(subparsers) -> None:
@@ -43,9 +33,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    out = args.output or default_output(args.model, "fp16")
-    check_output(out, [args.model], [args.calib_images], args.overwrite)
-    source = prepare.source_onnx(args.model, out, args.overwrite)
-    prepare.make_fp16(source, out, args.calib_images, args.keep_fp32, arg_groups.calib_size(args), args.calib_count,
-                      args.max_rel_error, not args.no_measure, args.all, size_option="--calib-size")
+    make_precision(PrecisionRequest(
+        args.model, "fp16", args.output, args.calib_images, calib_count=args.calib_count,
+        calib_size=arg_groups.calib_size(args), size_option="--calib-size", keep_fp32=tuple(args.keep_fp32),
+        max_rel_error=args.max_rel_error, measure=not args.no_measure, show_all=args.all, overwrite=args.overwrite))
     return 0

@@ -13,7 +13,7 @@ def register(subparsers) -> None:
                                run)
     p.add_argument("model", help="checkpoint, .onnx, or .engine/.plan with its .json sidecar; "
                                  "'default' for the bundled model (its ONNX export)")
-    arg_groups.add_json(p, "the facts")
+    arg_groups.add_json(p, "the facts", stdout=True)
     arg_groups.add_overwrite(p)
 
 
@@ -23,7 +23,14 @@ def run(args) -> int:
 
     model = str(ModelRef.parse(args.model, kind_of(args.model, "checkpoint"), "MODEL").path)
     arg_groups.check_json(args, [model, f"{model}.json"])  # an engine's sidecar is an input too
+    from ifan_trt.reports import to_stdout
+
     facts = inspect_model(model)
+    if to_stdout(args.json):  # --json -: standard output carries the report alone
+        from ifan_trt.reports import write_json
+
+        write_json(args.json, facts)
+        return 0
     print(format_facts(facts))
     if facts.get("static_hw"):
         h, w = facts["static_hw"]

@@ -22,7 +22,7 @@ def register(subparsers) -> None:
                                      "the graph came from it; otherwise only the checks and a run, no reference)")
     arg_groups.add_size(p, "--shape", "image size to run (multiples of 8; default: the graph's static size or 120x200)")
     p.add_argument("--batch", type=positive_int, default=1, help="batch size to run (default 1)")
-    arg_groups.add_json(p)
+    arg_groups.add_json(p, stdout=True)
     arg_groups.add_overwrite(p)
     p.add_argument("--tol", type=nonneg_float, help="max abs error allowed (default by the graph's "
                                                     "precision: fp32 1e-4, fp16 5e-2, int8 0.25)")

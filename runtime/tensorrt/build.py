@@ -27,7 +27,7 @@ from ifan_trt.table import format_table
 
 from .inspect import engine_information, engine_information_in_child, layer_precisions, summary, unexpected_fp32
 from ifan_trt.runtime.optimization_profiles import profiles_to_sidecar
-from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes, sidecar_path
 
 log = get_logger(__name__)
 
@@ -252,9 +252,10 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
                  source_onnx: Path, metadata: dict, workspace: int, plugin_lib: Path | None,
                  optimization_level: int | None, version_compatible: bool, timing_cache: Path | None,
                  tf32: bool = True, overwrite: bool = True, iac_split: bool = False,
-                 peak_live_bytes: dict | None = None, dla_core: int | None = None) -> int:
+                 peak_live_bytes: dict | None = None, dla_core: int | None = None) -> dict:
     """Build onnx_path (already of the wanted precision and IAC form), write the engine and its
-    sidecar (iac_split and peak_live_bytes: the form built and the peaks it was chosen by)."""
+    sidecar (iac_split and peak_live_bytes: the form built and the peaks it was chosen by); the
+    sidecar as written."""
     from ifan_trt.files import sha256_bytes
 
     start = time.time()
@@ -278,13 +279,14 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
     builder = {"strongly_typed": True, "workspace_bytes": workspace, "builder_optimization_level": optimization_level,
                "version_compatible": version_compatible, "tf32": tf32,
                "timing_cache": None if timing_cache is None else str(timing_cache)}
-    sidecar = make_sidecar(
+    sidecar = Sidecar(
         engine=output, engine_sha256=sha256_bytes(plan), tensorrt_version=str(trt.__version__),
         gpu=gpu, precision=precision, profiles=profiles_to_sidecar(profiles, inputs), inputs=inputs,
         onnx_path=onnx_path, onnx_sha256=_sha256(onnx_path), source_onnx=source_onnx, plugin_lib=plugin_lib,
         plugin_sha256=_sha256(plugin_lib) if plugin_lib else None, builder=builder, build_seconds=seconds,
         metadata={**metadata, META.precision: precision}, layers=counts, iac_split=iac_split,
         peak_live_bytes=peak_live_bytes, dla=dla)
-    write_engine(output, plan, sidecar, overwrite)
+    written = sidecar.as_dict()
+    write_engine(output, plan, written, overwrite)
     log.info(f"wrote {output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {output}.json")
-    return len(plan)
+    return written

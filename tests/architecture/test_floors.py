@@ -1,7 +1,8 @@
 """The floors of the code base and their one-way imports, checked on the source tree.
 
-core (ifan_trt/*.py, weights, samples) <- export <- calib | runtime <- training <- commands (+ cli,
-__main__).
+core (ifan_trt/*.py, weights, samples) <- export <- calib | runtime <- runtime/tensorrt <- training
+<- jobs <- commands (+ cli, __main__). runtime reaches runtime/tensorrt only through the executor
+choice (runtime/backends.py), lazily; a command imports jobs, core and at most one lower floor.
 Every import is counted: module level, inside functions, and importlib.import_module("...")
 with a literal name. The package-dir mapping of pyproject.toml applies (export/ is
 ifan_trt.export, and so on), so an import is judged by the module it really reaches.
@@ -23,11 +24,18 @@ ALLOWED = {
     "export": {"core", "export"},
     "calib": {"core", "export", "calib"},
     "runtime": {"core", "export", "runtime"},
-    "training": {"core", "export", "runtime", "training"},
-    "commands": {"core", "export", "calib", "runtime", "training", "commands"},
+    "tensorrt": {"core", "export", "runtime", "tensorrt"},
+    "training": {"core", "export", "runtime", "tensorrt", "training"},
+    "jobs": {"core", "export", "calib", "runtime", "tensorrt", "training", "jobs"},
+    "commands": {"core", "export", "calib", "runtime", "tensorrt", "training", "jobs", "commands"},
 }
-# the package's lazy facade: `from ifan_trt import Deblurrer` imports the Python API on first use
-FACADE = {("ifan_trt", "ifan_trt.runtime.deblurrer"), ("ifan_trt", "ifan_trt.runtime.deblurrer.Deblurrer")}
+# the package's lazy facade: `from ifan_trt import Deblurrer, Model` imports the Python API on first use
+FACADE = {("ifan_trt", "ifan_trt.runtime.deblurrer"), ("ifan_trt", "ifan_trt.runtime.deblurrer.Deblurrer"),
+          ("ifan_trt", "ifan_trt.jobs.model"), ("ifan_trt", "ifan_trt.jobs.model.Model")}
+# the executor choice: the one place runtime/ reaches runtime/tensorrt (lazily, inside functions)
+EXECUTOR_CHOICE = "ifan_trt.runtime.backends"
+# a command imports jobs, core and at most one of these (what crosses two of them is a job)
+LOWER = ("export", "calib", "runtime", "tensorrt", "training")
 GPU_MODULES = {"tensorrt", "tensorrt_lean", "tensorrt_dispatch", "polygraphy", "cuda", "pycuda", "cupy"}
 
 
@@ -35,7 +43,9 @@ def floor(module: str) -> str:
     parts = module.split(".")
     if parts[0] != "ifan_trt" or len(parts) == 1:
         return "core"
-    return {"export": "export", "calib": "calib", "runtime": "runtime", "training": "training",
+    if parts[1:3] == ["runtime", "tensorrt"]:
+        return "tensorrt"
+    return {"export": "export", "calib": "calib", "runtime": "runtime", "training": "training", "jobs": "jobs",
             "commands": "commands", "cli": "commands", "__main__": "commands"}.get(parts[1], "core")
 
 
@@ -98,13 +108,37 @@ def violations() -> list[str]:
                 bad.append(f"{where}: {here} imports {target} (product code never imports bench/ or tests/)")
             if top != "ifan_trt" or not _known(target) or (here, target) in FACADE:
                 continue
+            if floor(here) == "runtime" and floor(target) == "tensorrt" and here == EXECUTOR_CHOICE:
+                continue  # the executor choice opens the TensorRT executor
             if floor(target) not in ALLOWED[floor(here)]:
                 bad.append(f"{where}: {here} ({floor(here)}) imports {target} ({floor(target)})")
     return bad
 
 
+def command_reach() -> dict[str, list[str]]:
+    """Per command module, the lower floors (export, calib, runtime, tensorrt, training) it imports."""
+    reach = {}
+    for path in source_files():
+        here = module_name(path)
+        if not here.startswith("ifan_trt.commands.") or here == "ifan_trt.commands.args":
+            continue
+        floors = {floor(t) for _, t in imports_of(path) if t.startswith("ifan_trt") and _known(t)}
+        reach[here] = sorted(floors & set(LOWER))
+    return reach
+
+
 def test_every_import_goes_down_the_floors():
     assert violations() == []
+
+
+# commands that still put floors together themselves (jobs to come); the list only shrinks
+NOT_YET_JOBS = {"ifan_trt.commands.audit"}
+
+
+def test_a_command_reaches_at_most_one_floor_below_jobs():
+    crossing = {m: f for m, f in command_reach().items() if len(f) > 1}
+    assert sorted(set(crossing) - NOT_YET_JOBS) == [], crossing
+    assert sorted(NOT_YET_JOBS - set(crossing)) == []  # a command made thin leaves the list
 
 
 def test_the_scanner_sees_imports_inside_functions_and_importlib(tmp_path):
@@ -122,7 +156,8 @@ def test_the_scanner_sees_imports_inside_functions_and_importlib(tmp_path):
 
 
 @pytest.mark.parametrize("module,expected", [("ifan_trt.model", "core"), ("ifan_trt.export.graph", "export"),
-                                             ("ifan_trt.runtime.tensorrt.build", "runtime"),
+                                             ("ifan_trt.runtime.tensorrt.build", "tensorrt"),
+                                             ("ifan_trt.runtime.sidecar", "runtime"), ("ifan_trt.jobs.engine", "jobs"),
                                              ("ifan_trt.training.train", "training"), ("ifan_trt.cli", "commands"),
                                              ("ifan_trt.__main__", "commands")])
 def test_floor_names(module, expected):

@@ -141,10 +141,10 @@ def test_the_scans_find_what_they_look_for():
     probe.write_text("import onnx\nm = onnx.load('x')\nok = str(m) == 'default'\n"
                      "p = [n for n in m.graph.node if n.op_type == PLUGIN_OP]\n"
                      "i = [v for v in m.graph.input if v.name not in inits]\n"
-                     "P = ('fp16', 'int8')\nq = 'cpu-int8'\nfeeds = {'input': 1}\n")
+                     "P = ('fp16', 'int8')\nq = 'cpu-int8'\nfeeds = {'input': 1}\nprint('x', file=sys.stderr)\n")
     try:
         found = {scan.__name__: [v for v in scan() if "_owners_probe" in v]
-                 for scan in (onnx_loads, default_comparisons, graph_walks, precision_lists, io_names)}
+                 for scan in (onnx_loads, default_comparisons, graph_walks, precision_lists, io_names, stderr_prints)}
     finally:
         probe.unlink()
     assert found == {"onnx_loads": ["ifan_trt/_owners_probe.py:2"],
@@ -153,4 +153,28 @@ def test_the_scans_find_what_they_look_for():
                                      "ifan_trt/_owners_probe.py:5: graph inputs by hand"],
                      "precision_lists": ["ifan_trt/_owners_probe.py:6: ['fp16', 'int8']",
                                          "ifan_trt/_owners_probe.py:7: cpu-int8"],
-                     "io_names": ["ifan_trt/_owners_probe.py:8"]}
+                     "io_names": ["ifan_trt/_owners_probe.py:8"],
+                     "stderr_prints": ["ifan_trt/_owners_probe.py:9"]}
+
+
+def stderr_prints() -> list[str]:
+    """print(..., file=sys.stderr) or sys.stderr.write outside the command floor (the owner of what
+    reaches the terminal: ifan_trt/cli.py and ifan_trt/commands/; library code logs). Standard
+    output stays free: a child process's answer (runtime/tensorrt/inspect.py) and `--json -` use it."""
+    bad = []
+    for path, module, tree in _trees():
+        if module.startswith(("ifan_trt.commands", "ifan_trt.cli", "ifan_trt.__main__")):
+            continue
+        for n in ast.walk(tree):
+            if not isinstance(n, ast.Call):
+                continue
+            text = ast.unparse(n.func)
+            if text == "print" and any(k.arg == "file" and ast.unparse(k.value) == "sys.stderr" for k in n.keywords):
+                bad.append(_where(path, n))
+            elif text == "sys.stderr.write":
+                bad.append(_where(path, n))
+    return bad
+
+
+def test_library_code_logs_instead_of_printing_to_stderr():
+    assert stderr_prints() == []

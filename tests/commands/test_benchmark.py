@@ -105,7 +105,7 @@ def test_engines_for_tensorrt_precisions_only(setup, monkeypatch):
     """With TensorRT and a GPU (faked here), every TensorRT precision gets an engine row built
     from its prepared graph, with a profile covering the benchmark shape and the largest image;
     the CPU INT8 graph gets none (TensorRT cannot take it)."""
-    from ifan_trt.commands import benchmark
+    from ifan_trt.jobs import benchmark
     from ifan_trt.runtime.benchmark import Settings
 
     root, onnx = setup
@@ -118,3 +118,19 @@ def test_engines_for_tensorrt_precisions_only(setup, monkeypatch):
     assert [(m.format, m.precision, m.backend) for m in models] == [
         ("onnx", "fp32", "onnxruntime"), ("engine", "fp32", "tensorrt"), ("onnx", "int8-cpu", "onnxruntime")]
     assert built == [("tiny.onnx", "fp32", (40, 48))]
+
+
+def test_engines_are_built_by_the_build_job_not_a_parser(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from ifan_trt.jobs import benchmark
+    from ifan_trt.jobs import engine
+    from ifan_trt.runtime.benchmark import Settings
+
+    seen = []
+    monkeypatch.setattr(engine, "build_engine",
+                        lambda request: seen.append(request) or engine.BuildResult(Path(request.output), {}, request.onnx))
+    s = Settings(data=tmp_path, out_dir=tmp_path, shape=(1, 3, 32, 48))
+    assert benchmark.build_engine(tmp_path / "m.int8.onnx", "int8", s, (64, 96)) == tmp_path / "m.int8.engine"
+    assert seen == [engine.BuildRequest(onnx=tmp_path / "m.int8.onnx", output=tmp_path / "m.int8.engine",
+                                        shapes=("min=1x3x64x64,opt=1x3x32x48,max=1x3x64x96",))]

@@ -68,7 +68,7 @@ def test_the_shared_spellings():
     assert _occurrences("--calib-images")["calibrate"].option_strings == ["--calib-images", "--images"]
     assert _occurrences("--calib-images")["build"].option_strings == ["--calib-images"]
     assert sorted(_occurrences("--calib-size")) == ["benchmark", "build", "calibrate", "fp16"]
-    assert _occurrences("--json")["verify"].help == "write the report as JSON (with machine, versions, command)"
+    assert _occurrences("--json")["verify"].help == "write the report as JSON (with machine, versions, command; - for standard output)"
 
 
 def test_messages_options_on_every_command():

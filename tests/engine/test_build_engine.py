@@ -479,12 +479,12 @@ def test_the_split_graph_the_build_uses_equals_the_one_node_graph_in_ort(small_p
 
 
 def test_sidecar_iac_fields_are_validated(tmp_path):
-    from ifan_trt.runtime.sidecar import make_sidecar, read_sidecar, sidecar_bytes, validate
+    from ifan_trt.runtime.sidecar import Sidecar, read_sidecar, sidecar_bytes, validate
 
     peaks = {"input_shape": [1, 3, 64, 64], "activation_dtype": "float16", "one_node": 10, "split": None}
-    data = make_sidecar(engine=tmp_path / "e.plan", precision="fp16", inputs=["input"], metadata={},
+    data = Sidecar(engine=tmp_path / "e.plan", precision="fp16", inputs=["input"], metadata={},
                         profiles=[{"input": {k: [1, 3, 64, 64] for k in ("min", "opt", "max")}}],
-                        tensorrt_version="10.3.0", iac_split=True, peak_live_bytes=peaks)
+                        tensorrt_version="10.3.0", iac_split=True, peak_live_bytes=peaks).as_dict()
     (tmp_path / "e.plan.json").write_bytes(sidecar_bytes(data))
     back = read_sidecar(tmp_path / "e.plan")
     assert back["iac_split"] is True and back["peak_live_bytes"] == peaks

@@ -40,7 +40,7 @@ def test_export_static_shape_with_verify(exported, capsys):
                            "--opset", "18", "--verify"], capsys)
     assert code == 0, stdout
     assert "IFAN_dual_2_ch8 (N=2, official IAC as plugin, compact filter layout), input 1x3x32x48, opset 18" in stdout
-    assert "filter tensor F at 1280x720 (FP32, batch 1): 25.8 MB full -> 14.7 MB (-42.9%, pruned losslessly)" in stdout
+    assert "filter tensor F at 720x1280 (FP32, batch 1): 25.8 MB full -> 14.7 MB (-42.9%, pruned losslessly)" in stdout
     assert "onnx.checker full check OK" in stdout and ": PASS" in stdout
     proto = onnx.load(out)
     assert proto.opset_import[0].version == 18

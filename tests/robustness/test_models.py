@@ -195,11 +195,11 @@ def test_engine_sidecar_fields_are_type_checked(sandbox, sidecar):
 
 
 def _sidecar(**meta) -> str:
-    from ifan_trt.runtime.sidecar import make_sidecar
+    from ifan_trt.runtime.sidecar import Sidecar
 
     shape = [1, 3, 16, 16]
-    data = make_sidecar(engine="m.engine", precision="fp16", profiles=[{"input": dict(min=shape, opt=shape, max=shape)}],
-                        inputs=["input"], metadata={**h.GOOD_META, **meta}, tensorrt_version="10.3.0")
+    data = Sidecar(engine="m.engine", precision="fp16", profiles=[{"input": dict(min=shape, opt=shape, max=shape)}],
+                        inputs=["input"], metadata={**h.GOOD_META, **meta}, tensorrt_version="10.3.0").as_dict()
     return json.dumps(data)
 
 

@@ -60,7 +60,7 @@ def test_a_fifo_input_never_blocks(tmp_path):
     (["-m", "ifan_trt", "eval", "--data", "nowhere"],
      "ifan eval: error: nowhere: no such folder (expected images, a source/target set, DPDD or RealDOF)"),
     ([str(REPO / "build_engine.py"), "--onnx", "missing.onnx", "-o", "m.plan"],
-     "ifan build: error: missing.onnx: no such ONNX file"),
+     "ifan build: error: missing.onnx: no such file (--onnx)"),
 ])
 def test_every_entry_point_uses_the_boundary(tmp_path, argv, line):
     r = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120)

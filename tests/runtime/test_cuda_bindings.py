@@ -122,14 +122,14 @@ def test_pycuda_insufficient_driver_and_other_failures_are_reported(bindings):
 
 
 def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindings, tmp_path, caplog):
-    from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+    from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes, sidecar_path
 
     engine, onnx = tmp_path / "m.engine", tmp_path / "m.onnx"
     engine.write_bytes(b"plan")
     onnx.write_bytes(b"onnx")
-    sidecar_path(engine).write_bytes(sidecar_bytes(make_sidecar(
+    sidecar_path(engine).write_bytes(sidecar_bytes(Sidecar(
         engine=engine, precision="fp32", inputs=["input"], metadata={}, tensorrt_version="10.3.0", onnx_path=onnx,
-        profiles=[{"input": {"min": [1, 3, 8, 8], "opt": [1, 3, 8, 8], "max": [1, 3, 8, 8]}}])))
+        profiles=[{"input": {"min": [1, 3, 8, 8], "opt": [1, 3, 8, 8], "max": [1, 3, 8, 8]}}]).as_dict()))
     bindings(cudart=fake_cudart(**CU13_ON_JETPACK6))
     assert backends.resolve_backend("auto", None, None, str(engine)) == ("onnxruntime", str(onnx))
     err = caplog.messages

@@ -105,6 +105,7 @@ def test_headless_run_on_a_video(models, tmp_path, capsys):
     assert re.search(r"glass-to-glass latency p50 [\d.]+ / p90 [\d.]+ / p99 [\d.]+ ms; inference p50", out)
     data = json.loads(report.read_text())
     assert data["source"] == str(clip) and data["model"] == str(models("onnx")) and data["machine"]["cores"] >= 1
+    assert {"versions", "command", "written_at"} <= set(data)  # the envelope of every --json
     assert (data["backend"], data["precision"]) == ("onnxruntime", "fp32") and data["frames"]["read"] == 10
     lat = data["latency_ms"]
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] and data["inference_ms"]["p50"] <= lat["p99"]

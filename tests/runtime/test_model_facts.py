@@ -42,13 +42,13 @@ def test_checkpoint(models, capsys):
 def test_engine_sidecar(tmp_path, capsys):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"plan bytes")
-    from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes
+    from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes
 
-    sidecar = make_sidecar(
+    sidecar = Sidecar(
         engine=engine, precision="fp16", tensorrt_version="10.3.0", gpu={"name": "Orin", "compute_capability": "8.7"},
         engine_sha256=hashlib.sha256(b"plan bytes").hexdigest(), inputs=["input"],
         profiles=[{"input": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [1, 3, 1080, 1920]}}],
-        metadata={"ifan.variant": "IFAN", "ifan.n_iters": "17", "ifan.iac_form": "plugin"})
+        metadata={"ifan.variant": "IFAN", "ifan.n_iters": "17", "ifan.iac_form": "plugin"}).as_dict()
     (tmp_path / "m.engine.json").write_bytes(sidecar_bytes(sidecar))
     assert main(["inspect", str(engine)]) == 0
     out = capsys.readouterr().out

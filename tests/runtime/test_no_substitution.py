@@ -12,13 +12,13 @@ import pytest
 from ifan_trt.cli import main
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.backends import resolve_backend
-from ifan_trt.runtime.sidecar import make_sidecar, recorded_onnx, sidecar_bytes
+from ifan_trt.runtime.sidecar import Sidecar, recorded_onnx, sidecar_bytes
 
 
 def write_sidecar(engine, onnx, sha):
     profile = {"input": {"min": [1, 3, 64, 64], "opt": [1, 3, 64, 64], "max": [1, 3, 64, 64]}}
-    data = make_sidecar(engine=engine, precision="fp32", profiles=[profile], inputs=["input"],
-                        metadata={"ifan.variant": "IFAN"}, tensorrt_version="10.3.0", onnx_path=onnx, onnx_sha256=sha)
+    data = Sidecar(engine=engine, precision="fp32", profiles=[profile], inputs=["input"],
+                        metadata={"ifan.variant": "IFAN"}, tensorrt_version="10.3.0", onnx_path=onnx, onnx_sha256=sha).as_dict()
     engine.with_name(engine.name + ".json").write_bytes(sidecar_bytes(data))
 
 

@@ -36,11 +36,11 @@ def build_engine(onnx_path, engine_path, shapes, plugin=None):
     plan = engine_bytes_from_network(network, CreateConfig(profiles=profiles,
                                                            profiling_verbosity=trt.ProfilingVerbosity.DETAILED))
     engine_path.write_bytes(bytes(plan))
-    from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+    from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes, sidecar_path
 
     ranges = [{"input": {"min": list(lo), "opt": list(opt), "max": list(hi)}} for lo, opt, hi in shapes]
-    sidecar = make_sidecar(engine=engine_path, precision="fp32", profiles=ranges, inputs=["input"],
-                           metadata=read_metadata(onnx_path), tensorrt_version=trt.__version__)
+    sidecar = Sidecar(engine=engine_path, precision="fp32", profiles=ranges, inputs=["input"],
+                           metadata=read_metadata(onnx_path), tensorrt_version=trt.__version__).as_dict()
     sidecar_path(engine_path).write_bytes(sidecar_bytes(sidecar))
     return engine_path
 

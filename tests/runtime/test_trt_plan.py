@@ -9,7 +9,7 @@ import pytest
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime import plan as trt_plan
 from ifan_trt.runtime.metadata import info_from_sidecar
-from ifan_trt.runtime.sidecar import make_sidecar, read_sidecar, sidecar_bytes, sidecar_profiles
+from ifan_trt.runtime.sidecar import Sidecar, read_sidecar, sidecar_bytes, sidecar_profiles
 from ifan_trt.runtime.plan import Profile, TensorSpec
 from ifan_trt.contract import META
 
@@ -77,12 +77,12 @@ def test_limits_and_batch_for_the_pipeline():
 def _sidecar(tmp_path, **extra):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"engine")
-    data = make_sidecar(
+    data = Sidecar(
         engine=engine, precision="fp16", tensorrt_version="10.3.0", inputs=["input"],
         metadata={META.variant: "IFAN", META.n_iters: "17", META.dual: "false", META.in_bit: "8",
                   META.iac_mode: "official", META.iac_form: "plugin", META.normalization: "rgb/255",
                   META.size_multiple: "8", META.precision: "fp32"},
-        profiles=[{"input": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [2, 3, 1088, 1920]}}])
+        profiles=[{"input": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [2, 3, 1088, 1920]}}]).as_dict()
     data.update(extra)
     (tmp_path / "m.engine.json").write_bytes(sidecar_bytes(data))
     return engine

@@ -64,13 +64,13 @@ def test_plugin_form_onnx_is_refused_with_the_fix(tmp_path):
 
 
 def _fake_engine(folder, profiles, plugin=None):
-    from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+    from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes, sidecar_path
 
     engine = folder / "m.engine"
     engine.write_bytes(b"plan bytes")
-    sidecar = make_sidecar(engine=engine, precision="fp16", profiles=[{"input": p} for p in profiles],
+    sidecar = Sidecar(engine=engine, precision="fp16", profiles=[{"input": p} for p in profiles],
                            inputs=["input"], metadata={}, tensorrt_version="10.3.0", plugin_lib=plugin,
-                           plugin_sha256="0")
+                           plugin_sha256="0").as_dict()
     sidecar_path(engine).write_bytes(sidecar_bytes(sidecar))
     return engine
 
