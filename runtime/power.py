@@ -120,12 +120,16 @@ class PowerSampler:
         self._thread.start()
 
     def _loop(self) -> None:
+        misses = 0
         while not self._stop.wait(self.interval):
             try:
                 self._samples.append(self._read())
-            except (OSError, ValueError) as exc:  # a rail gone mid-run: keep what we have
-                log.warning("power sampling stopped: %s", exc)
-                return
+                misses = 0
+            except (OSError, ValueError) as exc:  # one unreadable sample is skipped; a rail gone stops it
+                misses += 1
+                if misses >= 5:
+                    log.warning("power sampling stopped: %s", exc)
+                    return
 
     def close(self) -> None:
         """Let go of the source (jtop's connection to its service)."""

@@ -63,7 +63,8 @@ def test_sampler_means_the_rails_over_the_window_and_per_frame(tmp_path):
     sampler = power.ina3221_sampler(root, interval=0.001)
     sampler.start()
     for ma in (1600, 2400):  # the load changes during the run: 8 W, then 12 W
-        current.write_text(f"{ma}\n")
+        (current.parent / "new").write_text(f"{ma}\n")
+        (current.parent / "new").replace(current)  # one read sees the old or the new value, as in sysfs
         import time
 
         time.sleep(0.05)
