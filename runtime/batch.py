@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import glob
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -186,6 +186,13 @@ def deblurred_images(executor: Executor, jobs: list[Job], options: DeblurOptions
         yield from _deblur_chunk(executor, chunk, options, on_failure)
 
 
+def _tiling(options: DeblurOptions) -> Tiling:
+    """The tiling with --batch as its tiles per run (when the tiling does not set its own)."""
+    if options.tiling.batch is None and options.batch is not None:
+        return replace(options.tiling, batch=options.batch)
+    return options.tiling
+
+
 def _read_views(job: Job, options: DeblurOptions) -> tuple:
     if job.left is None and job.right is None:
         return options.left, options.right
@@ -216,7 +223,7 @@ def _deblur_chunk(executor: Executor, jobs: list[Job], options: DeblurOptions, f
         try:
             start = time.perf_counter()
             results = deblur_images(executor, [image for _, image in group], *views_of[key],
-                                    crop_official=options.crop_official, tiling=options.tiling)
+                                    crop_official=options.crop_official, tiling=_tiling(options))
             seconds = (time.perf_counter() - start) / len(group)
         except Exception as exc:  # noqa: BLE001
             for job, image in group:
@@ -253,7 +260,7 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
             for frames in reader.batches(size):
-                for out in deblur_frames(executor, [bgr_to_rgb_float(f) for f in frames], options.tiling):
+                for out in deblur_frames(executor, [bgr_to_rgb_float(f) for f in frames], _tiling(options)):
                     writer.write(rgb_float_to_bgr(out))
                 frames_bar.update(len(frames))
             if writer.frames == 0:
