@@ -4,6 +4,7 @@ stopping the others. `ifan deblur`, the Python API and evaluation all go through
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import sys
 from dataclasses import dataclass, replace
@@ -50,6 +51,19 @@ class DeblurOptions:
     right: object = None
     compare: Path | None = None
     overwrite: bool = False  # replace existing outputs (checked before, refused at the rename otherwise)
+
+
+class Steps:
+    """How deblur_jobs reports long work: tiles(name, done, total) after each run of tiles of an
+    image, step(text) around each step (reading, deblurring, writing one input). This one shows
+    nothing; the CLI passes one that draws progress (ifan_trt.commands.progress)."""
+
+    def tiles(self, name: str, done: int, total: int) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def step(self, text: str):
+        yield
 
 
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
@@ -161,9 +175,10 @@ def _run_size(executor: Executor, jobs: list[Job], options: DeblurOptions) -> in
 
 
 def deblur_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions,
-                on_failure: Callable[[Job, Exception], None], progress=None) -> None:
+                on_failure: Callable[[Job, Exception], None], progress=None, steps: Steps | None = None) -> None:
     """Run every job and write its output; a failed input is passed to on_failure (which may raise
-    to stop)."""
+    to stop). progress.update(n) after n jobs; steps: see Steps."""
+    steps = steps or Steps()
     for chunk in _chunks(jobs, _run_size(executor, jobs, options)):
         if is_video(chunk[0].source):
             try:
@@ -172,8 +187,9 @@ def deblur_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions,
             except Exception as exc:  # noqa: BLE001  on_failure re-raises what is not an expected failure
                 on_failure(chunk[0], exc)
         else:
-            for done in _deblur_chunk(executor, chunk, options, on_failure):
-                write_result(done, options, on_failure)
+            for done in _deblur_chunk(executor, chunk, options, on_failure, steps):
+                with steps.step(f"writing {done.job.target.name}"):
+                    write_result(done, options, on_failure)
         if progress is not None:
             progress.update(len(chunk))
 
@@ -199,18 +215,21 @@ def _read_views(job: Job, options: DeblurOptions) -> tuple:
     return tuple(read_image(p) if p else None for p in (job.left, job.right))
 
 
-def _deblur_chunk(executor: Executor, jobs: list[Job], options: DeblurOptions, fail) -> Iterator[Deblurred]:
+def _deblur_chunk(executor: Executor, jobs: list[Job], options: DeblurOptions, fail,
+                  steps: Steps | None = None) -> Iterator[Deblurred]:
     """Read the images, run those of equal size as one batch; a failure skips only the inputs it
     concerns."""
     import time
 
     from .pipeline import deblur_images
 
+    steps = steps or Steps()
     groups: dict[tuple, list] = {}  # same size and the same views: one batch
     views_of: dict[tuple, tuple] = {}
     for job in jobs:
         try:
-            image, views = read_image(job.source), _read_views(job, options)
+            with steps.step(f"reading {job.source.name}"):
+                image, views = read_image(job.source), _read_views(job, options)
         except Exception as exc:  # noqa: BLE001  fail() re-raises what is not an expected failure
             fail(job, exc)
             continue
@@ -222,8 +241,11 @@ def _deblur_chunk(executor: Executor, jobs: list[Job], options: DeblurOptions, f
     for key, group in groups.items():
         try:
             start = time.perf_counter()
-            results = deblur_images(executor, [image for _, image in group], *views_of[key],
-                                    crop_official=options.crop_official, tiling=_tiling(options))
+            name = group[0][0].source.name + (f" and {len(group) - 1} more" if len(group) > 1 else "")
+            tiling = replace(_tiling(options), progress=lambda done, total: steps.tiles(name, done, total))
+            with steps.step(f"deblurring {name} ({key[0][0]}x{key[0][1]})"):
+                results = deblur_images(executor, [image for _, image in group], *views_of[key],
+                                        crop_official=options.crop_official, tiling=tiling)
             seconds = (time.perf_counter() - start) / len(group)
         except Exception as exc:  # noqa: BLE001
             for job, image in group:

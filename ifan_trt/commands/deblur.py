@@ -16,6 +16,7 @@ from ifan_trt.imageio import read_image
 from ifan_trt.options import add_decode_budget, positive_int
 
 from . import args as arg_groups
+from .progress import Progress
 from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
 
 if TYPE_CHECKING:
@@ -109,9 +110,11 @@ def run(args: argparse.Namespace) -> int:
 
         return deblur_remote(args, jobs)
     options = _options(args)
-    executor = open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit,
-                             iac_mode=args.iac_mode, threads=args.threads, onnx=args.onnx, engine=args.engine,
-                             device=args.device, plugin=args.plugin)
+    steps = Progress("ifan deblur", getattr(args, "verbose", False))
+    with steps.step("opening the model"):
+        executor = open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit,
+                                 iac_mode=args.iac_mode, threads=args.threads, onnx=args.onnx, engine=args.engine,
+                                 device=args.device, plugin=args.plugin)
     if (options.left or options.right) and not executor.info.dual:
         executor.close()
         raise IfanError(f"--left/--right: {executor.info.variant} is not a dual-pixel model (IFAN_dual); "
@@ -133,7 +136,10 @@ def run(args: argparse.Namespace) -> int:
 
     with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or not sys.stderr.isatty(),
                         file=sys.stderr) as progress:
-        deblur_jobs(executor, jobs, options, fail, progress)
+        try:
+            deblur_jobs(executor, jobs, options, fail, progress, steps)
+        finally:
+            steps.close()
     print(f"ifan deblur: {summary}", file=sys.stderr)
     if failures:
         print(f"ifan deblur: {failures} of {len(jobs)} inputs failed", file=sys.stderr)
