@@ -140,7 +140,13 @@ def run_tiled(executor: Executor, input: np.ndarray, tile_hw: tuple[int, int], o
     _, c, h, w = input.shape
     tiles = plan_tiles(h, w, tile_hw[0], tile_hw[1], overlap, executor.info.size_multiple)
     out = np.zeros((c, h, w), np.float32)
-    weight = np.zeros((h, w), np.float32)
+    # the tiles form a full grid (every row start with every column start), so the sum of their
+    # weights is separable: one weight per row times one per column (no H x W array)
+    weight_y, weight_x = np.zeros(h, np.float32), np.zeros(w, np.float32)
+    for y in sorted({t.y for t in tiles}):
+        weight_y[y:y + tiles[0].h] += _ramp(tiles[0].h, y, y + tiles[0].h, h, overlap)
+    for x in sorted({t.x for t in tiles}):
+        weight_x[x:x + tiles[0].w] += _ramp(tiles[0].w, x, x + tiles[0].w, w, overlap)
     th, tw = tiles[0].h, tiles[0].w
     step = max(1, min(tile_batch(executor, th, tw, batch, max_pixels), len(tiles)))
     cut = lambda a, group: None if a is None else np.concatenate(
@@ -149,11 +155,10 @@ def run_tiled(executor: Executor, input: np.ndarray, tile_hw: tuple[int, int], o
         group = tiles[i:i + step]
         result = executor.run_filled(cut(input, group), cut(left, group), cut(right, group))
         for t, r in zip(group, result):
-            wt = blend_weights(t, h, w, overlap)
-            out[:, t.y:t.y + t.h, t.x:t.x + t.w] += r * wt
-            weight[t.y:t.y + t.h, t.x:t.x + t.w] += wt
+            out[:, t.y:t.y + t.h, t.x:t.x + t.w] += r * blend_weights(t, h, w, overlap)
         del result
         if progress is not None:
             progress(i + len(group), len(tiles))
-    out /= weight  # in place: no second full-size copy
+    out /= weight_y[None, :, None]  # in place: no second full-size copy
+    out /= weight_x[None, None, :]
     return out[None]
