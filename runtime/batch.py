@@ -235,6 +235,11 @@ def _deblur_chunk(executor: Executor, jobs: list[Job], options: DeblurOptions, f
             continue
         for note in image.notes:
             print(f"warning: {one_line(note)}", file=sys.stderr)
+        multiple = executor.info.size_multiple
+        if options.crop_official and min(image.size) < multiple:
+            fail(job, IfanError(f"{job.source}: {image.size[0]}x{image.size[1]} is smaller than {multiple}x{multiple}: "
+                                "--crop-official would leave nothing; drop it (inputs are then padded)"))
+            continue
         key = (image.size, id(views[0]), id(views[1]))
         views_of[key] = views
         groups.setdefault(key, []).append((job, image))
@@ -261,7 +266,9 @@ def write_result(done: Deblurred, options: DeblurOptions, fail) -> None:
         return
     try:
         data = encode_image(done.result, done.job.target)
-        done.job.target.parent.mkdir(parents=True, exist_ok=True)
+        for target in (done.job.target, options.compare):  # folders as -o's (checked before any work)
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(done.job.target, data, options.overwrite)
         if options.compare is not None:
             write_image(options.compare, side_by_side(done.image, done.result), options.overwrite)
