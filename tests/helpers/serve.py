@@ -31,14 +31,16 @@ def free_ports(n: int) -> list[int]:
 class ServerProcess:
     """`ifan serve ARGS` as a child process; stopped with SIGTERM (then SIGKILL) at the end."""
 
-    def __init__(self, args: list[str], log: Path, ready_s: float = 150.0):
+    def __init__(self, args: list[str], log: Path, ready_s: float | None = 150.0):
+        """ready_s: wait until the server is ready (None: return once it is started)."""
         self.http, self.grpc, self.metrics = free_ports(3)
         self.log = log
         cmd = [sys.executable, "-m", "ifan_trt.cli", "serve", *args, "--host", HOST, "--http-port", str(self.http),
                "--grpc-port", str(self.grpc), "--metrics-port", str(self.metrics)]
         self._out = open(log, "w")
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait_ready(ready_s)
+        if ready_s is not None:
+            self._wait_ready(ready_s)
 
     def _wait_ready(self, timeout_s: float) -> None:
         import tritonclient.http as httpclient
