@@ -50,6 +50,7 @@ class DeblurOptions:
     left: object = None
     right: object = None
     compare: Path | None = None
+    compare_label: str = ""  # what ran, under the output in the comparison (default: the backend and precision)
     overwrite: bool = False  # replace existing outputs (checked before, refused at the rename otherwise)
 
 
@@ -174,11 +175,40 @@ def _run_size(executor: Executor, jobs: list[Job], options: DeblurOptions) -> in
     return 1 if single else batch_size(executor, options.batch)
 
 
+def comparison(before, after, label: str):
+    """Input | output side by side (ifan_trt.imageio.side_by_side) with a caption strip below:
+    "input" under the input, "deblurred: LABEL" (model, backend, precision) under the output."""
+    import cv2
+    import numpy as np
+
+    from ifan_trt.imageio import Image
+
+    pair = side_by_side(before, after)
+    h, w = pair.size
+    gap = w - before.size[1] - after.size[1]
+    strip_h = max(16, round(w / 1280 * 40))
+    strip = np.full((strip_h, w, 3), 40, np.uint8)  # dark: the captions stay apart from the pictures
+    for text, x0, x1 in (("input", 0, before.size[1]), (f"deblurred: {label}" if label else "deblurred",
+                                                        before.size[1] + gap, w)):
+        scale, thickness = strip_h / 40, max(1, round(strip_h / 40 * 2))
+        room = x1 - x0 - 2 * (strip_h // 4 + thickness)
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        if tw > room:  # a narrow picture: smaller type
+            scale *= room / tw
+            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        cv2.putText(strip, text, (x0 + (x1 - x0 - tw) // 2, (strip_h + th) // 2), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    rgb = np.concatenate([pair.rgb, strip.astype(np.float32) / 255])
+    return Image(rgb, pair.dtype, False, None)
+
+
 def deblur_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions,
                 on_failure: Callable[[Job, Exception], None], progress=None, steps: Steps | None = None) -> None:
     """Run every job and write its output; a failed input is passed to on_failure (which may raise
     to stop). progress.update(n) after n jobs; steps: see Steps."""
     steps = steps or Steps()
+    if options.compare is not None and not options.compare_label:
+        options = replace(options, compare_label=executor.describe())
     for chunk in _chunks(jobs, _run_size(executor, jobs, options)):
         if is_video(chunk[0].source):
             try:
@@ -271,7 +301,8 @@ def write_result(done: Deblurred, options: DeblurOptions, fail) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(done.job.target, data, options.overwrite)
         if options.compare is not None:
-            write_image(options.compare, side_by_side(done.image, done.result), options.overwrite)
+            write_image(options.compare, comparison(done.image, done.result, options.compare_label),
+                        options.overwrite)
     except Exception as exc:  # noqa: BLE001
         fail(done.job, exc)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         raise IfanError(f"--left/--right: {executor.info.variant} is not a dual-pixel model (IFAN_dual); "
                         "drop them or pass a dual checkpoint")
     summary = run_summary(executor)  # said once, after the work (a single failing input gets one error line)
+    if options.compare is not None:  # what ran, under the output in the comparison
+        options = replace(options, compare_label=summary)
     failures = 0
 
     def fail(job: Job, exc: Exception, size: tuple[int, int] | None = None) -> None:
