@@ -14,12 +14,15 @@ from typing import Callable, Iterator
 from ifan_trt.datasets import is_listed
 from ifan_trt.errors import IfanError
 from ifan_trt.failures import describe, one_line
+from ifan_trt.log import get as get_logger
 from ifan_trt.files import check_not_input, check_output_file, write_bytes
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
 
 from .executor import Executor
 from .pipeline import Tiling
 from .video import VIDEO_EXTENSIONS, is_video
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -264,7 +267,7 @@ def _deblur_chunk(executor: Executor, jobs: list[Job], options: DeblurOptions, f
             fail(job, exc)
             continue
         for note in image.notes:
-            print(f"warning: {one_line(note)}", file=sys.stderr)
+            log.warning(one_line(note))
         multiple = executor.info.size_multiple
         if options.crop_official and min(image.size) < multiple:
             fail(job, IfanError(f"{job.source}: {image.size[0]}x{image.size[1]} is smaller than {multiple}x{multiple}: "
@@ -311,18 +314,17 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
     """Every frame through the executor, in batches; written to a temporary file, then renamed."""
     from tqdm import tqdm
 
-    from .pipeline import deblur_frames
-    from .video import AtomicVideoWriter, VideoReader, bgr_to_rgb_float, rgb_float_to_bgr
+    from .video import AtomicVideoWriter, VideoReader, deblur_stream
 
     with VideoReader(job.source) as reader:
         size = batch_size(executor, options.batch, *reader.size)
         with AtomicVideoWriter(job.target, reader.fps, reader.size, options.overwrite, audio_from=job.source) as writer, \
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
-            for frames in reader.batches(size):
-                for out in deblur_frames(executor, [bgr_to_rgb_float(f) for f in frames], _tiling(options)):
-                    writer.write(rgb_float_to_bgr(out))
-                frames_bar.update(len(frames))
+            for outs in deblur_stream(executor, reader.batches(size), _tiling(options)):
+                for out in outs:
+                    writer.write(out)
+                frames_bar.update(len(outs))
             if writer.frames == 0:
                 raise IfanError(f"{job.source}: no frame could be decoded")
             expected = reader.frame_count

@@ -1,26 +1,36 @@
-"""CUDA memory, one stream, events and graphs behind one small interface, with two
+"""CUDA memory, streams, events and graphs behind one small interface, with two
 implementations: cuda-python (NVIDIA's bindings, what TensorRT's own samples use since 10.x and
 what installs on Jetson) and pycuda. Everything the TensorRT executor does with CUDA goes
 through here, and every CUDA call's status is checked.
 
-Both use the device's primary context, so an executor may be used from any one thread; pycuda
-makes its context current in the thread that opens it (open and use it in the same thread).
+Both use the device's primary context. The device (cuda-python) or context (pycuda) is current
+only in the thread that made it so, while TensorRT and every call here act on the calling thread's
+current one: a caller makes it current with ``with cuda.current():`` around each use, in whichever
+thread that use runs (a server calls executors from its own worker threads).
+
+Each object has one stream of its own (``stream_handle``); a pipeline asks for more with
+``new_stream()`` and passes them to the calls that take ``stream=`` (None: the own stream).
+Mapped pinned memory (``mapped_alloc``) is host memory with a device pointer of its own: on an
+integrated GPU (``integrated``, e.g. Jetson) kernels read and write it in place, with no copies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from ifan_trt.errors import IfanError
+from ifan_trt.errors import BackendError, IfanError
+from ifan_trt.log import get as get_logger
+
+log = get_logger(__name__)
 
 IMPLEMENTATIONS = ("cuda-python", "pycuda")
 
 
-class CudaError(RuntimeError):
+class CudaError(BackendError):
     """A failed CUDA call (not a user error: the message names the call and CUDA's error)."""
 
 
@@ -62,6 +72,35 @@ class Cuda:
 
     name = ""
     supports_graphs = False
+    device = 0
+
+    @property
+    def integrated(self) -> bool:
+        """The GPU shares the host's memory (Jetson): mapped host memory costs no copy."""
+        return False
+
+    def new_stream(self):
+        """Another stream, destroyed by close() or free()."""
+
+    def handle_of(self, stream) -> int:
+        """The stream's handle as TensorRT takes it (execute_async_v3)."""
+
+    def wait_event(self, event, stream=None) -> None:
+        """Later work on the stream starts after the event's recorded work (cudaStreamWaitEvent)."""
+
+    def event_synchronize(self, event) -> None:
+        """The host waits until the event's recorded work is done."""
+
+    def mapped_alloc(self, nbytes: int) -> tuple[np.ndarray, int]:
+        """Mapped pinned host memory: the host's uint8 array and the device pointer to the same bytes."""
+
+    def free(self, item) -> None:
+        """Release one allocation, event or stream before close() (a pipeline's own)."""
+
+    def current(self) -> contextlib.AbstractContextManager:
+        """Make this device (or context) current in the calling thread for a with-block; the
+        thread's own choice is restored after it."""
+        return contextlib.nullcontext()
 
     @property
     def stream_handle(self) -> int: ...
@@ -71,16 +110,16 @@ class Cuda:
     def host_alloc(self, nbytes: int) -> np.ndarray:
         """Pinned (page-locked) host memory as a uint8 array: fast, truly asynchronous copies."""
 
-    def copy_to_device(self, dst: int, src: np.ndarray) -> None:
+    def copy_to_device(self, dst: int, src: np.ndarray, stream=None) -> None:
         """Asynchronous on the stream; src must be pinned and stay alive until synchronize()."""
 
-    def copy_to_host(self, dst: np.ndarray, src: int) -> None: ...
+    def copy_to_host(self, dst: np.ndarray, src: int, stream=None) -> None: ...
 
     def synchronize(self) -> None: ...
 
     def event(self): ...
 
-    def record(self, event) -> None: ...
+    def record(self, event, stream=None) -> None: ...
 
     def elapsed_ms(self, start, end) -> float:
         """Time between two recorded events (after synchronize())."""
@@ -91,6 +130,9 @@ class Cuda:
         """The captured work as an executable graph."""
 
     def launch(self, graph) -> None: ...
+
+    def release(self, graph) -> None:
+        """Destroy a graph end_capture returned (before replacing it by a new capture)."""
 
     def close(self) -> None: ...
 
@@ -121,9 +163,23 @@ class CudaPython(Cuda):
 
     def __init__(self, device: int = 0):
         self.rt = _import_cudart()
+        self.device = device
         self._owned: list[tuple[str, object]] = []
-        self._check(self.rt.cudaSetDevice(device), "cudaSetDevice")
-        self.stream = self._check(self.rt.cudaStreamCreate(), "cudaStreamCreate")
+        self._graphs: dict[int, object] = {}  # graph exec -> the graph it was instantiated from
+        self.stream = None
+        with self.current():
+            self.stream = self._check(self.rt.cudaStreamCreate(), "cudaStreamCreate")
+
+    @contextlib.contextmanager
+    def current(self):
+        previous = self._check(self.rt.cudaGetDevice(), "cudaGetDevice")
+        if previous != self.device:
+            self._check(self.rt.cudaSetDevice(self.device), "cudaSetDevice")
+        try:
+            yield self
+        finally:
+            if previous != self.device:
+                self._check(self.rt.cudaSetDevice(previous), "cudaSetDevice")
 
     def _check(self, result, what: str):
         """cuda-python returns (status, *values): raise on a failed status, return the values."""
@@ -138,6 +194,44 @@ class CudaPython(Cuda):
     def stream_handle(self) -> int:
         return int(self.stream)
 
+    @property
+    def integrated(self) -> bool:
+        prop = self._check(self.rt.cudaGetDeviceProperties(self.device), "cudaGetDeviceProperties")
+        return bool(prop.integrated)
+
+    def new_stream(self):
+        stream = self._check(self.rt.cudaStreamCreate(), "cudaStreamCreate")
+        self._owned.append(("stream", stream))
+        return stream
+
+    def handle_of(self, stream) -> int:
+        return int(self.stream if stream is None else stream)
+
+    def wait_event(self, event, stream=None):
+        self._check(self.rt.cudaStreamWaitEvent(self.stream if stream is None else stream, event, 0),
+                    "cudaStreamWaitEvent")
+
+    def event_synchronize(self, event):
+        self._check(self.rt.cudaEventSynchronize(event), "cudaEventSynchronize")
+
+    def mapped_alloc(self, nbytes):
+        ptr = self._check(self.rt.cudaHostAlloc(max(nbytes, 1), getattr(self.rt, "cudaHostAllocMapped", 2)),
+                          f"cudaHostAlloc({nbytes}, cudaHostAllocMapped)")
+        self._owned.append(("host", ptr))
+        device_ptr = self._check(self.rt.cudaHostGetDevicePointer(ptr, 0), "cudaHostGetDevicePointer")
+        return np.ctypeslib.as_array((ctypes.c_uint8 * nbytes).from_address(int(ptr))), int(device_ptr)
+
+    def free(self, item):
+        address = item.ctypes.data if isinstance(item, np.ndarray) else int(item)
+        for i, (kind, handle) in enumerate(self._owned):
+            if int(handle) == address:
+                del self._owned[i]
+                free = {"device": self.rt.cudaFree, "host": self.rt.cudaFreeHost, "event": self.rt.cudaEventDestroy,
+                        "stream": self.rt.cudaStreamDestroy}[kind]
+                self._check(free(handle), f"freeing a CUDA {kind}")
+                return
+        raise CudaError(f"free: {address:#x} is not a CUDA object of this binding")
+
     def device_alloc(self, nbytes):
         ptr = self._check(self.rt.cudaMalloc(max(nbytes, 1)), f"cudaMalloc({nbytes})")
         self._owned.append(("device", ptr))
@@ -148,13 +242,15 @@ class CudaPython(Cuda):
         self._owned.append(("host", ptr))
         return np.ctypeslib.as_array((ctypes.c_uint8 * nbytes).from_address(int(ptr)))
 
-    def copy_to_device(self, dst, src):
+    def copy_to_device(self, dst, src, stream=None):
         kind = self.rt.cudaMemcpyKind.cudaMemcpyHostToDevice
-        self._check(self.rt.cudaMemcpyAsync(dst, src.ctypes.data, src.nbytes, kind, self.stream), "cudaMemcpyAsync H2D")
+        self._check(self.rt.cudaMemcpyAsync(dst, src.ctypes.data, src.nbytes, kind,
+                                            self.stream if stream is None else stream), "cudaMemcpyAsync H2D")
 
-    def copy_to_host(self, dst, src):
+    def copy_to_host(self, dst, src, stream=None):
         kind = self.rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        self._check(self.rt.cudaMemcpyAsync(dst.ctypes.data, src, dst.nbytes, kind, self.stream), "cudaMemcpyAsync D2H")
+        self._check(self.rt.cudaMemcpyAsync(dst.ctypes.data, src, dst.nbytes, kind,
+                                            self.stream if stream is None else stream), "cudaMemcpyAsync D2H")
 
     def synchronize(self):
         self._check(self.rt.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
@@ -164,8 +260,8 @@ class CudaPython(Cuda):
         self._owned.append(("event", event))
         return event
 
-    def record(self, event):
-        self._check(self.rt.cudaEventRecord(event, self.stream), "cudaEventRecord")
+    def record(self, event, stream=None):
+        self._check(self.rt.cudaEventRecord(event, self.stream if stream is None else stream), "cudaEventRecord")
 
     def elapsed_ms(self, start, end):
         return float(self._check(self.rt.cudaEventElapsedTime(start, end), "cudaEventElapsedTime"))
@@ -176,25 +272,36 @@ class CudaPython(Cuda):
 
     def end_capture(self):
         graph = self._check(self.rt.cudaStreamEndCapture(self.stream), "cudaStreamEndCapture")
-        self._owned.append(("graph", graph))
-        graph_exec = self._check(self.rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
-        self._owned.append(("graph_exec", graph_exec))
+        try:
+            graph_exec = self._check(self.rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        except CudaError:
+            self._check(self.rt.cudaGraphDestroy(graph), "cudaGraphDestroy")
+            raise
+        self._graphs[int(graph_exec)] = (graph_exec, graph)
         return graph_exec
 
     def launch(self, graph):
         self._check(self.rt.cudaGraphLaunch(graph, self.stream), "cudaGraphLaunch")
 
+    def release(self, graph):
+        graph_exec, source = self._graphs.pop(int(graph))
+        self._check(self.rt.cudaGraphExecDestroy(graph_exec), "cudaGraphExecDestroy")
+        self._check(self.rt.cudaGraphDestroy(source), "cudaGraphDestroy")
+
     def close(self):
         if self.stream is None:
             return
-        self.synchronize()
-        free = {"device": self.rt.cudaFree, "host": self.rt.cudaFreeHost, "event": self.rt.cudaEventDestroy,
-                "graph": self.rt.cudaGraphDestroy, "graph_exec": self.rt.cudaGraphExecDestroy}
-        for kind, handle in reversed(self._owned):
-            self._check(free[kind](handle), f"freeing a CUDA {kind}")
-        self._owned.clear()
-        self._check(self.rt.cudaStreamDestroy(self.stream), "cudaStreamDestroy")
-        self.stream = None
+        with self.current():
+            self.synchronize()
+            for graph_exec in list(self._graphs):
+                self.release(graph_exec)
+            free = {"device": self.rt.cudaFree, "host": self.rt.cudaFreeHost, "event": self.rt.cudaEventDestroy,
+                    "stream": self.rt.cudaStreamDestroy}
+            for kind, handle in reversed(self._owned):
+                self._check(free[kind](handle), f"freeing a CUDA {kind}")
+            self._owned.clear()
+            self._check(self.rt.cudaStreamDestroy(self.stream), "cudaStreamDestroy")
+            self.stream = None
 
 
 class PyCuda(Cuda):
@@ -207,15 +314,60 @@ class PyCuda(Cuda):
         import pycuda.driver as drv
 
         self.drv = drv
+        self.device = device
         drv.init()
         self.context = drv.Device(device).retain_primary_context()  # the context TensorRT uses too
-        self.context.push()
-        self.stream = drv.Stream()
+        with self.current():
+            self.stream = drv.Stream()
         self._owned: list = []
+
+    @contextlib.contextmanager
+    def current(self):
+        self.context.push()
+        try:
+            yield self
+        finally:
+            self.drv.Context.pop()
 
     @property
     def stream_handle(self):
         return int(self.stream.handle)
+
+    @property
+    def integrated(self) -> bool:
+        return bool(self.drv.Device(self.device).get_attribute(self.drv.device_attribute.INTEGRATED))
+
+    def new_stream(self):
+        stream = self.drv.Stream()
+        self._owned.append(stream)
+        return stream
+
+    def handle_of(self, stream) -> int:
+        return int((self.stream if stream is None else stream).handle)
+
+    def wait_event(self, event, stream=None):
+        (self.stream if stream is None else stream).wait_for_event(event)
+
+    def event_synchronize(self, event):
+        event.synchronize()
+
+    def mapped_alloc(self, nbytes):
+        array = self.drv.pagelocked_empty(max(nbytes, 1), np.uint8, mem_flags=self.drv.host_alloc_flags.DEVICEMAP)
+        self._owned.append(array)
+        return array, int(array.base.get_device_pointer())
+
+    def free(self, item):
+        for i, owned in enumerate(self._owned):
+            same = owned is item or (isinstance(item, int) and isinstance(owned, self.drv.DeviceAllocation)
+                                     and int(owned) == item)
+            if same:
+                del self._owned[i]
+                if isinstance(owned, np.ndarray):
+                    owned.base.free()
+                elif hasattr(owned, "free"):
+                    owned.free()
+                return  # streams and events are released by pycuda when the last reference goes
+        raise CudaError(f"free: {item!r} is not a CUDA object of this binding")
 
     def device_alloc(self, nbytes):
         allocation = self.drv.mem_alloc(max(nbytes, 1))
@@ -227,20 +379,22 @@ class PyCuda(Cuda):
         self._owned.append(array)
         return array
 
-    def copy_to_device(self, dst, src):
-        self.drv.memcpy_htod_async(dst, src, self.stream)
+    def copy_to_device(self, dst, src, stream=None):
+        self.drv.memcpy_htod_async(dst, src, self.stream if stream is None else stream)
 
-    def copy_to_host(self, dst, src):
-        self.drv.memcpy_dtoh_async(dst, src, self.stream)
+    def copy_to_host(self, dst, src, stream=None):
+        self.drv.memcpy_dtoh_async(dst, src, self.stream if stream is None else stream)
 
     def synchronize(self):
         self.stream.synchronize()
 
     def event(self):
-        return self.drv.Event()
+        event = self.drv.Event()
+        self._owned.append(event)
+        return event
 
-    def record(self, event):
-        event.record(self.stream)
+    def record(self, event, stream=None):
+        event.record(self.stream if stream is None else stream)
 
     def elapsed_ms(self, start, end):
         return float(end.time_since(start))
@@ -248,12 +402,15 @@ class PyCuda(Cuda):
     def close(self):
         if self.stream is None:
             return
-        self.stream.synchronize()
-        for item in self._owned:
-            (item.base if isinstance(item, np.ndarray) else item).free()
-        self._owned.clear()
-        self.stream = None
-        self.context.pop()
+        with self.current():
+            self.stream.synchronize()
+            for item in self._owned:
+                if isinstance(item, np.ndarray):
+                    item.base.free()
+                elif hasattr(item, "free"):
+                    item.free()
+            self._owned.clear()  # streams and events: released with their last reference
+            self.stream = None
 
 
 def available_implementations() -> list[str]:
@@ -301,7 +458,7 @@ def open_cuda(implementation: str = "auto", device: int = 0) -> Cuda:
             failures.append(_problem(name, exc))
             continue
         if failures:
-            print(f"ifan: CUDA through {binding_version(name)} ({'; '.join(failures)})", file=sys.stderr)
+            log.warning(f"CUDA through {binding_version(name)} ({'; '.join(failures)})")
         return cuda
     raise IfanError(f"GPU {device}: no CUDA binding could open it ({'; '.join(failures)})")
 

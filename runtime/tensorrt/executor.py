@@ -1,7 +1,9 @@
 """TensorRT backend: a serialised engine (and the IFAN_IAC plugin library) run with the
 TensorRT 10/11 Python API: tensors by name, set_input_shape per input, set_tensor_address,
 execute_async_v3 on one stream. Pinned host and device buffers are allocated once for the largest
-shape the profiles allow and reused; a static-shape engine is replayed as a CUDA graph.
+shape the profiles allow and reused (mapped host memory without copies on an integrated GPU: see
+buffers.py); a static-shape engine is replayed as a CUDA graph. `pipeline()` keeps several frames
+in flight (pipelined.py).
 
 Decisions (profile choice, shape checks, buffer sizes) are in trt_plan (tested on the CPU); CUDA
 calls go through runtime/tensorrt/cuda.py. Every TensorRT call that reports success is checked.
@@ -10,19 +12,23 @@ calls go through runtime/tensorrt/cuda.py. Every TensorRT call that reports succ
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 
 from ifan_trt.runtime.executor import Executor
 from ifan_trt.runtime.metadata import info_from_sidecar
-from ifan_trt.runtime.tensorrt import plan as trt_plan
+from ifan_trt.runtime import plan as trt_plan
+from ifan_trt.runtime.tensorrt.buffers import BufferSet, choose_memory_path
 from ifan_trt.runtime.tensorrt.cuda import open_cuda
 from ifan_trt.runtime.tensorrt.importing import import_tensorrt
-from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+from ifan_trt.runtime.sidecar import read_sidecar
+
+log = get_logger(__name__)
 
 
 def _ok(result, what: str):
@@ -30,6 +36,24 @@ def _ok(result, what: str):
     if result is None or result is False:
         raise RuntimeError(f"TensorRT: {what} failed (see the TensorRT log above)")
     return result
+
+
+def apply_shapes(context, stream_handle: int, tensors, profiles, state: tuple[int, dict | None],
+                 shapes: dict[str, tuple]) -> tuple[int, dict]:
+    """Select the profile that fits `shapes` and set them on the context, skipping what `state`
+    (the context's current profile and shapes) already holds; returns the new state."""
+    trt_plan.check_rank(tensors, shapes)
+    profile = trt_plan.choose_profile(profiles, shapes)
+    index, current = state
+    if profile.index != index:
+        _ok(context.set_optimization_profile_async(profile.index, stream_handle),
+            f"set_optimization_profile_async({profile.index})")
+        index, current = profile.index, None
+    if shapes != current:
+        for name, shape in shapes.items():
+            _ok(context.set_input_shape(name, shape), f"set_input_shape({name}, {list(shape)})")
+        current = dict(shapes)
+    return index, current
 
 
 def _layer_profiler(trt):
@@ -65,7 +89,7 @@ class TrtExecutor(Executor):
     backend = "tensorrt"
 
     def __init__(self, engine_path: str | os.PathLike, cuda: str = "auto", plugin: str | None = None,
-                 device: int = 0, cuda_graphs: bool = True):
+                 device: int = 0, cuda_graphs: bool = True, memory: str = "auto"):
         trt = import_tensorrt("or run the ONNX model with --backend onnxruntime")
         path = Path(engine_path)
         if not path.is_file():
@@ -86,7 +110,9 @@ class TrtExecutor(Executor):
         self.cuda = open_cuda(cuda, device)
         self.cuda_binding = self.cuda.name
         try:
-            self._open(path, sidecar)
+            with self.cuda.current():
+                self.memory_path = choose_memory_path(self.cuda, memory)  # "copy" or "zero-copy"
+                self._open(path, sidecar)
         except BaseException:
             self.cuda.close()
             raise
@@ -95,6 +121,7 @@ class TrtExecutor(Executor):
         self._graph = None
         self._profiler = None
         self._stage_ms = {}
+        self._pipelines = []
 
     @staticmethod
     def _load_plugin(plugin: str | None) -> None:
@@ -123,7 +150,7 @@ class TrtExecutor(Executor):
                 shape=tuple(engine.get_tensor_shape(name))))
         inputs = [t.name for t in self.tensors if t.is_input]
         outputs = [t.name for t in self.tensors if not t.is_input]
-        if "input" not in inputs or "output" not in outputs:
+        if INPUT not in inputs or OUTPUT not in outputs:
             raise IfanError(f"{path}: expected tensors 'input' and 'output' (found inputs {inputs}, outputs "
                             f"{outputs}); build the engine from an `ifan export` ONNX model")
         if trt_plan.is_static(self.tensors):
@@ -135,16 +162,23 @@ class TrtExecutor(Executor):
         self.limits = trt_plan.shape_limits(self.profiles)
         self.context = _ok(engine.create_execution_context(), "creating an execution context")
         self._sizes = trt_plan.plan_buffers(self.tensors, self.profiles)
-        self._device = {name: self.cuda.device_alloc(n) for name, n in self._sizes.items()}
-        self._host = {name: self.cuda.host_alloc(n) for name, n in self._sizes.items()}
-        for name, ptr in self._device.items():
+        self._buffers = BufferSet(self.cuda, self._sizes, self.memory_path)
+        for name, ptr in self._buffers.device.items():
             _ok(self.context.set_tensor_address(name, ptr), f"set_tensor_address({name})")
         self._profile = 0
         self._shapes: dict[str, tuple] | None = None
         self._events = [self.cuda.event() for _ in range(4)]
 
     def describe(self) -> str:
-        return f"tensorrt {self.info.precision} ({self.cuda_binding})"
+        return f"tensorrt {self.info.precision} ({self.cuda_binding}, {self.memory_path})"
+
+    def pipeline(self, depth: int = 2):
+        """Several frames in flight on their own streams and buffers (pipelined.TrtPipeline)."""
+        from ifan_trt.runtime.tensorrt.pipelined import TrtPipeline
+
+        pipeline = TrtPipeline(self, depth)
+        self._pipelines.append(pipeline)  # closed before the engine goes
+        return pipeline
 
     def max_batch(self, h: int, w: int) -> int:
         return max(1, trt_plan.max_batch(self.profiles, h, w))
@@ -153,7 +187,8 @@ class TrtExecutor(Executor):
         """Per-layer times from TensorRT's IProfiler on every later run (no CUDA graph then)."""
         self._profiler = _layer_profiler(self.trt)
         self.context.profiler = self._profiler
-        self._use_graphs, self._graph = False, None
+        self._use_graphs = False
+        self._drop_graph()
 
     def layer_times(self) -> dict[str, float]:
         """Mean ms per layer over the profiled runs."""
@@ -161,21 +196,21 @@ class TrtExecutor(Executor):
         return {} if p is None or not p.runs else {k: v / p.runs for k, v in p.total_ms.items()}
 
     def _set_shapes(self, shapes: dict[str, tuple]) -> None:
-        trt_plan.check_rank(self.tensors, shapes)
-        profile = trt_plan.choose_profile(self.profiles, shapes)
-        if profile.index != self._profile:
-            _ok(self.context.set_optimization_profile_async(profile.index, self.cuda.stream_handle),
-                f"set_optimization_profile_async({profile.index})")
-            self._profile, self._shapes = profile.index, None
-        if shapes != self._shapes:
-            for name, shape in shapes.items():
-                _ok(self.context.set_input_shape(name, shape), f"set_input_shape({name}, {list(shape)})")
-            self._shapes, self._graph = dict(shapes), None
+        before = self._shapes
+        self._profile, self._shapes = apply_shapes(self.context, self.cuda.stream_handle, self.tensors,
+                                                   self.profiles, (self._profile, self._shapes), shapes)
+        if self._shapes is not before:
+            self._drop_graph()
+
+    def _drop_graph(self) -> None:
+        """Destroy the captured graph (it replays the old shapes); a new one is captured later."""
+        if self._graph is not None:
+            graph, self._graph = self._graph, None
+            self.cuda.release(graph)
 
     def _view(self, name: str, shape: tuple) -> np.ndarray:
         spec = next(t for t in self.tensors if t.name == name)
-        nbytes = int(np.prod(shape)) * spec.dtype.itemsize
-        return self._host[name][:nbytes].view(spec.dtype).reshape(shape)
+        return self._buffers.view(name, spec.dtype, shape)
 
     def _enqueue(self) -> None:
         if self._graph is not None:
@@ -194,28 +229,32 @@ class TrtExecutor(Executor):
                 graph = self.cuda.end_capture()
             self._graph = graph
         except RuntimeError as exc:
-            print(f"ifan: CUDA graph capture failed, running without ({exc})", file=sys.stderr)
+            log.warning(f"CUDA graph capture failed, running without ({exc})")
             self._use_graphs = False
 
     def run(self, input, left=None, right=None):
-        feeds = {"input": input}
+        with self.cuda.current():  # in the calling thread, whichever opened the executor
+            return self._run(input, left, right)
+
+    def _run(self, input, left, right):
+        feeds = {INPUT: input}
         if self.info.dual:
             feeds.update(left=left, right=right)
         self._set_shapes({name: tuple(a.shape) for name, a in feeds.items()})
-        out_shape = tuple(self.context.get_tensor_shape("output"))
+        out_shape = tuple(self.context.get_tensor_shape(OUTPUT))
         if any(d < 0 for d in out_shape):
             raise RuntimeError(f"TensorRT could not infer the output shape for {list(input.shape)}")
         for name, a in feeds.items():
             self._view(name, a.shape)[...] = a  # into pinned memory (cast to the engine's type)
-        out_host = self._view("output", out_shape)
+        out_host = self._view(OUTPUT, out_shape)
         cuda, (e0, e1, e2, e3) = self.cuda, self._events
         cuda.record(e0)
         for name, a in feeds.items():
-            cuda.copy_to_device(self._device[name], self._view(name, a.shape).reshape(-1).view(np.uint8))
+            self._buffers.upload(name, self._view(name, a.shape).nbytes)
         cuda.record(e1)
         self._enqueue()
         cuda.record(e2)
-        cuda.copy_to_host(out_host.reshape(-1).view(np.uint8), self._device["output"])
+        self._buffers.download(OUTPUT, out_host.nbytes)
         cuda.record(e3)
         cuda.synchronize()
         if self._profiler is not None:
@@ -231,7 +270,11 @@ class TrtExecutor(Executor):
     def close(self):
         if getattr(self, "cuda", None) is None:
             return
-        self.context = None  # the context must go before the memory it points at
-        self.engine = None
+        for pipeline in getattr(self, "_pipelines", []):
+            pipeline.close()
+        with self.cuda.current():
+            self.context = None  # the context must go before the memory it points at
+            self.engine = None
+        self._graph, self._events = None, []
         self.cuda.close()
         self.cuda = None
