@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default="/tmp/ifan_bench", help="cache folder (image, official model)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-limit", action="store_true", help="skip the runs under the address-space limit")
+    parser.add_argument("--runs", default="", help="only the runs whose label contains one of these (comma list, "
+                                                   "e.g. max-pixels)")
     parser.add_argument("--make-image", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from ifan_trt.sizes import parse_size
@@ -116,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = [(label, flags, None) for label, flags in RUNS]
         if not args.no_limit:
             runs += [(label, flags, LIMIT_KIB) for label, flags in LIMITED_RUNS]
+        if args.runs:
+            runs = [r for r in runs if any(part in r[0] for part in args.runs.split(","))]
         for label, flags, limit in runs:
             cmd = [sys.executable, "-m", "ifan_trt", "deblur", str(image), "-o", str(out), "--overwrite",
                    "--threads", str(args.threads), *model, *flags]
