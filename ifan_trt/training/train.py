@@ -103,9 +103,14 @@ LOSSES = {  # loss(output, target, crops_per_scene), description
 
 
 def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, jpeg_prob: float,
-               scene: tuple[int, int] | None = None, crops_per_scene: int = 1):
+               scene: tuple[int, int] | None = None, crops_per_scene: int = 1, dual: bool = False):
     """Batch `step` of run `seed`: patches of scenes of size scene=(h, w) (None: the patch and its
-    margin are a whole scene), `crops_per_scene` from each."""
+    margin are a whole scene), `crops_per_scene` from each. (blurry, sharp), and with dual=True
+    (blurry, sharp, left, right): the dual-pixel views of the same scene and lens.
+
+    Scene k of a run (k counts scenes over the steps) is drawn from the seed (seed, k), as image k
+    of `ifan synth --seed SEED --photos train` is: with scene=None and no JPEG the patches are the
+    centres of that set's images (and of its views with --dual). The windows come from (seed, k, 1)."""
     import torch
 
     from ifan_trt.training.synthetic import TRAIN_PHOTOS, make_crops
@@ -115,17 +120,24 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
     h, w = scene or (side, side)
     if h < side or w < side:
         raise IfanError(f"--scene {h}x{w}: smaller than the patch plus its {margin} px margin ({side})")
-    src, tgt = [], []
-    for j in range(0, batch, crops_per_scene):
-        rng = np.random.default_rng([seed, step, j])
-        n = min(crops_per_scene, batch - j)
-        windows = [(int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1)), side, side)
-                   for _ in range(n)]
-        for s in make_crops(rng, h, w, windows, TRAIN_PHOTOS, max_radius, noise=True, jpeg_prob=jpeg_prob):
-            src.append(s.source[margin:-margin, margin:-margin])
-            tgt.append(s.target[margin:-margin, margin:-margin])
+    scenes_per_step = -(-batch // crops_per_scene)
+    views: tuple[list, ...] = ([], [], [], [])
+    for j in range(scenes_per_step):
+        k = step * scenes_per_step + j
+        n = min(crops_per_scene, batch - j * crops_per_scene)
+        if scene is None:
+            windows = [(0, 0, side, side)] * n
+        else:
+            place = np.random.default_rng([seed, k, 1])
+            windows = [(int(place.integers(0, h - side + 1)), int(place.integers(0, w - side + 1)), side, side)
+                       for _ in range(n)]
+        for s in make_crops(np.random.default_rng([seed, k]), h, w, windows, TRAIN_PHOTOS, max_radius,
+                            noise=True, jpeg_prob=jpeg_prob, dual=dual):
+            for out, img in zip(views, (s.source, s.target, s.left, s.right)):
+                if img is not None:
+                    out.append(img[margin:-margin, margin:-margin])
     to_t = lambda a: torch.from_numpy(np.ascontiguousarray(np.stack(a))).permute(0, 3, 1, 2)
-    return to_t(src), to_t(tgt)
+    return tuple(to_t(v) for v in views[:4 if dual else 2])
 
 
 def parse_scene(text: str) -> tuple[int, int] | None:

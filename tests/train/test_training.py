@@ -118,3 +118,33 @@ def test_psnr_scene_loss_needs_whole_scenes_in_a_batch(tmp_path, capsys):
                  "--crops-per-scene", "4", "--steps", "1"]) == 1
     assert "--loss psnr-scene: --batch 6 is not a multiple of --crops-per-scene 4" in capsys.readouterr().err
     assert not (tmp_path / "m.pth").exists()
+
+
+def test_training_views_are_those_of_synth_dual(tmp_path):
+    """The generator's dual-pixel views (and blurry/sharp pair) for seed S are the centres of the
+    images `ifan synth --dual --seed S --photos train` writes: same scene, same CoC map, each half
+    of the aperture. Tolerance: the PNG's 8-bit rounding (0.5/255) plus float noise."""
+    import numpy as np
+
+    from ifan_trt.imageio import read_image
+    from ifan_trt.training.train import make_batch
+
+    out = tmp_path / "set"
+    assert cli_main(["synth", "--out", str(out), "--dual", "--seed", "7", "--count", "3", "--size", "64x64",
+                     "--photos", "train", "--max-radius", "5"]) == 0
+    blurry, sharp, left, right = make_batch(7, 0, 3, 32, 5.0, 0.0, None, 1, dual=True)
+    assert left.shape == right.shape == blurry.shape == (3, 3, 32, 32)
+    folders = {"c": out / "test_c" / "source", "gt": out / "test_c" / "target",
+               "l": out / "test_l" / "source", "r": out / "test_r" / "source"}
+    for i in range(3):
+        for key, batch in (("c", blurry), ("gt", sharp), ("l", left), ("r", right)):
+            written = read_image(folders[key] / f"{i:05d}.png").rgb[16:48, 16:48]
+            np.testing.assert_allclose(batch[i].permute(1, 2, 0).numpy(), written, atol=0.5 / 255 + 1e-6,
+                                       err_msg=f"image {i} view {key}")
+        # the views differ from each other where there is blur (not one image three times)
+        assert np.abs(left[i].numpy() - right[i].numpy()).max() > 0.02
+    # the next step continues the same set: scene 3 and 4 of the seed
+    later = make_batch(7, 1, 3, 32, 5.0, 0.0, None, 1, dual=True)
+    again = make_batch(7, 1, 3, 32, 5.0, 0.0, None, 1, dual=True)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(later, again))
+    assert not np.allclose(later[0][0].numpy(), blurry[0].numpy())
