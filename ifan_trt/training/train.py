@@ -51,6 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "nearly sharp inputs intact); psnr-scene: the same with the MSE pooled over the crops "
                         "of a scene, as the PSNR of a whole image pools it; Charbonnier (~L1) spent a small "
                         "model on denoising flat areas and measured worse PSNR than the input after 900 steps")
+    p.add_argument("--loss-disp", type=nonneg_float, default=1.0, metavar="W",
+                   help="weight of the disparity loss (the DME's map warps the right dual-pixel view onto the left, "
+                        "at 1/8 scale); 0 disables it and the dual-pixel views are not rendered (official: 1)")
+    p.add_argument("--loss-reblur", type=nonneg_float, default=1.0, metavar="W",
+                   help="weight of the reblurring loss (a reblurring network, kept only in OUT.state.pt, blurs the "
+                        "sharp image with the predicted filters; compared with the input at 1/8 scale); 0 disables "
+                        "it (official: 1)")
+    p.add_argument("--dual", action="store_true", help="train IFAN_dual (reads the left and right views too)")
     p.add_argument("--steps", type=positive_int, default=100000, help="step cap (the budget usually ends first)")
     p.add_argument("--budget-min", type=positive_float, default=80.0, help="wall-clock training budget, minutes")
     p.add_argument("--seed", type=nonneg_int, default=0)
@@ -159,8 +167,8 @@ def validate(model, val) -> dict:
 
     with torch.no_grad():
         p_in, p_out = [], []
-        for x, y in val:
-            out = model(x)
+        for x, y, *views in val:
+            out = model(x, *views[::-1]) if model.config.dual else model(x)  # views: (left, right)
             p_in.append(psnr(x[0].permute(1, 2, 0).numpy(), y[0].permute(1, 2, 0).numpy()))
             p_out.append(psnr(out[0].permute(1, 2, 0).numpy(), y[0].permute(1, 2, 0).numpy()))
     return {"val_psnr_input": float(np.mean(p_in)), "val_psnr_model": float(np.mean(p_out))}
@@ -198,6 +206,8 @@ def load_state(path: Path) -> dict:
     kinds = {"model": dict, "optimizer": dict, "step": int, "elapsed": (int, float), "history": list}
     if not isinstance(st, dict):
         raise IfanError(f"{path}: not a training state (holds a {type(st).__name__})")
+    if "reblur" in st and not isinstance(st["reblur"], dict):
+        raise IfanError(f"{path}: not a training state ('reblur' of the wrong type)")
     for key, kind in kinds.items():
         if not isinstance(st.get(key), kind) or isinstance(st.get(key), bool):
             raise IfanError(f"{path}: not a training state ({key!r} missing or of the wrong type)")
@@ -232,11 +242,16 @@ class Training:
         import torch
 
         from ifan_trt.model import IFAN, IFANConfig
+        from ifan_trt.training.objective import Objective, ReblurNet
 
         self.args, self.out, self.state_path = args, out, state_path
-        self.config = IFANConfig(n_iters=args.n_iters, ch=args.ch, iac_mode="official")
+        self.config = IFANConfig(n_iters=args.n_iters, ch=args.ch, iac_mode="official", dual=args.dual)
         self.model = IFAN(self.config)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=args.lr)
+        # the reblurring network is trained with the model but saved only in the training state
+        self.reblur_net = (ReblurNet(self.model.F[-1].out_channels, self.config.feat_channels, args.n_iters)
+                           if args.loss_reblur > 0 else None)
+        self.objective = Objective(self.model, LOSSES[args.loss][0], args.loss_disp, args.loss_reblur, self.reblur_net)
+        self.opt = torch.optim.Adam(list(self.objective.parameters()), lr=args.lr)
         self.step, self.elapsed, self.history = 0, 0.0, []
         self.command = full_command(args)
         self.init_record = self._init() if args.init else None
@@ -245,7 +260,7 @@ class Training:
         self.budget = args.budget_min * 60
         self.scene = parse_scene(args.scene)
         # fixed validation set: seed + 1, never a training seed
-        self.val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, self.scene)
+        self.val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, self.scene, dual=args.dual)
                     for i in range(args.val_count)]
 
     def _init(self) -> dict:
@@ -263,7 +278,12 @@ class Training:
             raise IfanError(f"{self.state_path}: no training state to resume; drop --resume")
         st = load_state(self.state_path)
         try:
+            if (self.reblur_net is None) != ("reblur" not in st):
+                raise ValueError("the state was saved with" + (" " if "reblur" in st else "out ") + "a reblurring "
+                                 "network (--loss-reblur)")
             self.model.load_state_dict(st["model"])
+            if self.reblur_net is not None:
+                self.reblur_net.load_state_dict(st["reblur"])
             self.opt.load_state_dict(st["optimizer"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise IfanError(f"{self.state_path}: does not match this model and optimizer "
@@ -280,14 +300,15 @@ class Training:
         return {
             "what": "ifan-trt default model, trained on synthetic defocus (ifan_trt.training.synthetic)",
             "command": self.command, "seed": args.seed, "config": self.config.to_dict(), "why_this_size": WHY,
-            "data": {"generator": "ifan_trt.training.synthetic.make_sample, batch (seed, step, j)",
+            "data": {"generator": "ifan_trt.training.synthetic.make_crops, scene k of the run from (seed, k), windows from (seed, k, 1)",
+                     "dual_pixel_views": self.objective.needs_views,
                      "photos": "skimage.data " + ", ".join(TRAIN_PHOTOS)
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
                      "patch": args.patch, "scene": args.scene, "crops_per_scene": args.crops_per_scene,
                      "render_margin": 16, "max_radius_px": args.max_radius,
                      "jpeg_prob": args.jpeg_prob, "noise": "shot + read, sigma <= 0.01 each"},
-            "loss": LOSSES[args.loss][1] + " between output and sharp target (the paper's auxiliary losses not used)",
-            "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0, 200-step warmup, cosine to 2% over max(step/steps, time/budget)",
+            "loss": self.loss_record(),
+            "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0 (network and reblurring network together), 200-step warmup, cosine to 2% over max(step/steps, time/budget)",
             "batch": args.batch, "steps": self.step, "train_minutes": round(self.elapsed / 60, 2),
             "budget_min": args.budget_min, "threads": args.threads,
             "final": final, "history": self.history[-40:], "metrics": metrics or {},
@@ -296,6 +317,15 @@ class Training:
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
+    def loss_record(self) -> str:
+        args = self.args
+        text = LOSSES[args.loss][1] + " between the unclipped output and the sharp target"
+        if args.loss_disp > 0:
+            text += f" + {args.loss_disp:g} * L_disp (right view warped by the DME's disparity vs left view, 1/8 scale)"
+        if args.loss_reblur > 0:
+            text += f" + {args.loss_reblur:g} * L_reblur (reblurring network on the sharp image vs the input, 1/8 scale)"
+        return text
+
     def checkpoint(self, final: bool, metrics: dict | None = None) -> None:
         import torch
 
@@ -303,26 +333,30 @@ class Training:
 
         save_checkpoint(self.model, self.out, self.meta(final, metrics), overwrite=True)
         with atomic_write(self.state_path, overwrite=True) as fh:  # plain containers: loads with weights_only=True
-            torch.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
-                        "elapsed": self.elapsed, "history": self.history}, fh)
+            state = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
+                     "elapsed": self.elapsed, "history": self.history}
+            if self.reblur_net is not None:
+                state["reblur"] = self.reblur_net.state_dict()
+            torch.save(state, fh)
 
-    def one_step(self) -> tuple[float, float]:
-        """One optimisation step; (loss, learning rate)."""
+    def one_step(self) -> tuple[dict[str, float], float]:
+        """One optimisation step; (the objective's terms, learning rate)."""
         import torch
 
         args = self.args
-        x, y = make_batch(args.seed, self.step, args.batch, args.patch, args.max_radius, args.jpeg_prob, self.scene,
-                          args.crops_per_scene)
+        batch = make_batch(args.seed, self.step, args.batch, args.patch, args.max_radius, args.jpeg_prob, self.scene,
+                           args.crops_per_scene, dual=self.objective.needs_views)
         lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step)
         for g in self.opt.param_groups:
             g["lr"] = lr
-        loss = LOSSES[args.loss][0](self.model(x), y, args.crops_per_scene)
+        terms = self.objective(*batch, crops_per_scene=args.crops_per_scene)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)  # one bad synthetic batch must not derail a short run
+        terms["total"].backward()
+        # one bad synthetic batch must not derail a short run
+        torch.nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], 1.0)
         self.opt.step()
         self.step += 1
-        return float(loss.detach()), lr
+        return {k: float(v.detach()) for k, v in terms.items()}, lr
 
     def validate(self) -> dict:
         self.model.eval()
@@ -338,13 +372,14 @@ class Training:
         self.model.train()
         t_last, last_ckpt, losses = time.time(), time.time(), []
         while self.step < args.steps and self.elapsed < self.budget:
-            loss, lr = self.one_step()
-            losses.append(loss)
+            terms, lr = self.one_step()
+            losses.append(terms)
             now = time.time()
             self.elapsed += now - t_last
             t_last = now
             if self.step % args.log_every == 0:
-                log(f"step {self.step} loss {np.mean(losses):.6f} lr {lr:.2e} "
+                mean = {k: np.mean([t[k] for t in losses]) for k in losses[0]}
+                log(f"step {self.step} loss " + " ".join(f"{k} {v:.6f}" for k, v in mean.items()) + f" lr {lr:.2e} "
                     f"{self.elapsed / self.step:.2f} s/step, {self.elapsed / 60:.1f}/{args.budget_min:.0f} min")
                 losses = []
             if now - last_ckpt > args.ckpt_every_min * 60:

@@ -148,3 +148,35 @@ def test_training_views_are_those_of_synth_dual(tmp_path):
     again = make_batch(7, 1, 3, 32, 5.0, 0.0, None, 1, dual=True)
     assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(later, again))
     assert not np.allclose(later[0][0].numpy(), blurry[0].numpy())
+
+
+def test_reblurring_network_lives_only_in_the_training_state(tmp_path, capsys):
+    """With --loss-reblur the RBN is trained and resumed from OUT.state.pt, but the checkpoint holds
+    the deblurring network alone (it loads strictly: an RBN key there would be refused)."""
+    import torch
+
+    out = tmp_path / "m.pth"
+    args = ["--out", str(out), "--ch", "4", "--n-iters", "2", "--patch", "32", "--batch", "1", "--val-count", "1",
+            "--threads", "1", "--loss-disp", "0.5", "--loss-reblur", "2"]
+    assert main(args + ["--steps", "2"]) == 0
+    ckpt = load_checkpoint(out)
+    assert not [k for k in torch.load(out, weights_only=True)["state_dict"] if "RBF" in k or "reblur" in k.lower()]
+    assert "0.5 * L_disp" in ckpt.meta["loss"] and "2 * L_reblur" in ckpt.meta["loss"]
+    state = torch.load(tmp_path / "m.pth.state.pt", weights_only=True)
+    assert any(k.startswith("RBF.") for k in state["reblur"])
+    before = {k: v.clone() for k, v in state["reblur"].items()}
+    assert main(args + ["--steps", "3", "--resume"]) == 0
+    after = torch.load(tmp_path / "m.pth.state.pt", weights_only=True)["reblur"]
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # resumed and trained on
+    capsys.readouterr()
+    assert main(args[:-2] + ["--loss-reblur", "0", "--steps", "4", "--resume"]) == 1
+    assert "the state was saved with a reblurring network (--loss-reblur)" in capsys.readouterr().err
+
+
+def test_dual_model_trains_on_the_views(tmp_path):
+    out = tmp_path / "d.pth"
+    assert main(["--out", str(out), "--ch", "4", "--n-iters", "2", "--patch", "32", "--batch", "1", "--val-count", "1",
+                 "--threads", "1", "--dual", "--loss-reblur", "0", "--steps", "2"]) == 0
+    ckpt = load_checkpoint(out)
+    assert ckpt.config.dual and ckpt.meta["data"]["dual_pixel_views"] is True
+    assert ckpt.model.kconv1_1[0].weight.shape[1] == 6
