@@ -46,6 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
     p.add_argument("--crops-per-scene", type=positive_int, default=2, help="patches cut from one scene (saves rendering)")
     p.add_argument("--lr", type=positive_float, default=5e-4)
+    p.add_argument("--warmup", type=positive_int, default=200, help="steps of linear learning-rate warm-up")
     p.add_argument("--loss", choices=tuple(LOSSES), default="l2",
                    help="l2: mean squared error; psnr: minus the mean per-patch PSNR, the test metric (keeps "
                         "nearly sharp inputs intact); psnr-scene: the same with the MSE pooled over the crops "
@@ -64,6 +65,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--max-radius", type=nonneg_float, default=10.0, help="largest CoC radius in px")
     p.add_argument("--jpeg-prob", type=probability, default=0.2)
+    p.add_argument("--small-blur-prob", type=probability, default=0.0,
+                   help="share of scenes whose largest CoC radius is drawn in [0, 2] px instead of "
+                        "[0.5, --max-radius] (nearly sharp and exactly sharp inputs)")
     p.add_argument("--threads", type=threads, default=2, help="CPU threads for PyTorch (default 2)")
     p.add_argument("--ckpt-every-min", type=positive_float, default=5.0)
     p.add_argument("--log-every", type=positive_int, default=50)
@@ -111,7 +115,8 @@ LOSSES = {  # loss(output, target, crops_per_scene), description
 
 
 def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, jpeg_prob: float,
-               scene: tuple[int, int] | None = None, crops_per_scene: int = 1, dual: bool = False):
+               scene: tuple[int, int] | None = None, crops_per_scene: int = 1, dual: bool = False,
+               small_blur_prob: float = 0.0):
     """Batch `step` of run `seed`: patches of scenes of size scene=(h, w) (None: the patch and its
     margin are a whole scene), `crops_per_scene` from each. (blurry, sharp), and with dual=True
     (blurry, sharp, left, right): the dual-pixel views of the same scene and lens.
@@ -140,7 +145,7 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
             windows = [(int(place.integers(0, h - side + 1)), int(place.integers(0, w - side + 1)), side, side)
                        for _ in range(n)]
         for s in make_crops(np.random.default_rng([seed, k]), h, w, windows, TRAIN_PHOTOS, max_radius,
-                            noise=True, jpeg_prob=jpeg_prob, dual=dual):
+                            noise=True, jpeg_prob=jpeg_prob, dual=dual, small_blur_prob=small_blur_prob):
             for out, img in zip(views, (s.source, s.target, s.left, s.right)):
                 if img is not None:
                     out.append(img[margin:-margin, margin:-margin])
@@ -306,9 +311,9 @@ class Training:
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
                      "patch": args.patch, "scene": args.scene, "crops_per_scene": args.crops_per_scene,
                      "render_margin": 16, "max_radius_px": args.max_radius,
-                     "jpeg_prob": args.jpeg_prob, "noise": "shot + read, sigma <= 0.01 each"},
+                     "jpeg_prob": args.jpeg_prob, "small_blur_prob": args.small_blur_prob, "noise": "shot + read, sigma <= 0.01 each"},
             "loss": self.loss_record(),
-            "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0 (network and reblurring network together), 200-step warmup, cosine to 2% over max(step/steps, time/budget)",
+            "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0 (network and reblurring network together), {args.warmup}-step warmup, cosine to 2% over max(step/steps, time/budget)",
             "batch": args.batch, "steps": self.step, "train_minutes": round(self.elapsed / 60, 2),
             "budget_min": args.budget_min, "threads": args.threads,
             "final": final, "history": self.history[-40:], "metrics": metrics or {},
@@ -345,8 +350,9 @@ class Training:
 
         args = self.args
         batch = make_batch(args.seed, self.step, args.batch, args.patch, args.max_radius, args.jpeg_prob, self.scene,
-                           args.crops_per_scene, dual=self.objective.needs_views)
-        lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step)
+                           args.crops_per_scene, dual=self.objective.needs_views,
+                           small_blur_prob=args.small_blur_prob)
+        lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step, args.warmup)
         for g in self.opt.param_groups:
             g["lr"] = lr
         terms = self.objective(*batch, crops_per_scene=args.crops_per_scene)

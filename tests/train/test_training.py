@@ -180,3 +180,21 @@ def test_dual_model_trains_on_the_views(tmp_path):
     ckpt = load_checkpoint(out)
     assert ckpt.config.dual and ckpt.meta["data"]["dual_pixel_views"] is True
     assert ckpt.model.kconv1_1[0].weight.shape[1] == 6
+
+
+def test_small_blur_scenes_are_nearly_sharp():
+    """--small-blur-prob 1: every scene's largest CoC radius is in [0, 2] px (the default draws
+    [0.5, --max-radius]); prob 0 leaves every image of a seed as it was."""
+    import numpy as np
+
+    from ifan_trt.training.synthetic import make_crops
+
+    radii = [make_crops(np.random.default_rng([9, k]), 64, 64, [(0, 0, 64, 64)], max_radius=10.0,
+                        small_blur_prob=1.0)[0].params["max_radius_px"] for k in range(12)]
+    assert max(radii) <= 2.0 + 1e-6 and min(radii) >= 0.0
+    plain = [make_crops(np.random.default_rng([9, k]), 64, 64, [(0, 0, 64, 64)], max_radius=10.0)[0]
+             .params["max_radius_px"] for k in range(12)]
+    assert max(plain) > 2.0
+    off = make_crops(np.random.default_rng([9, 0]), 64, 64, [(0, 0, 64, 64)], small_blur_prob=0.0)[0]
+    default = make_crops(np.random.default_rng([9, 0]), 64, 64, [(0, 0, 64, 64)])[0]
+    assert np.array_equal(off.source, default.source)
