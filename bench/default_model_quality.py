@@ -85,7 +85,8 @@ def evaluate_model(model, photos: dict[str, np.ndarray], radii=RADII) -> list[di
         for r in radii:
             blurred = disc_blur(sharp, r)
             out = model(blurred)
-            rows.append({"photo": name, "radius": r, "input_db": psnr8(blurred, sharp), "output_db": psnr8(out, sharp)})
+            rows.append({"photo": name, "radius": r, "input_db": float(psnr8(blurred, sharp)),
+                         "output_db": float(psnr8(out, sharp))})
     return rows
 
 
@@ -98,13 +99,13 @@ def summarise(rows: list[dict]) -> dict:
     sharp = [x["output_db"] for x in rows if x["radius"] == 0]
     big = [g for r, gs in gains.items() if r >= 3 for g in gs]
     s = {"mean_gain_db": {str(r): float(np.mean(g)) for r, g in gains.items()},
-         "worst_gain_db": worst["output_db"] - worst["input_db"], "worst_case": f"{worst['photo']} r={worst['radius']}",
-         "worse_than_input_by_0.1": sum(x["output_db"] - x["input_db"] < -GOALS["worst_loss_db"] for x in blurred),
-         "cases": len(blurred), "sharp_min_db": min(sharp) if sharp else float("nan"),
+         "worst_gain_db": float(worst["output_db"] - worst["input_db"]), "worst_case": f"{worst['photo']} r={worst['radius']}",
+         "worse_than_input_by_0.1": int(sum(x["output_db"] - x["input_db"] < -GOALS["worst_loss_db"] for x in blurred)),
+         "cases": len(blurred), "sharp_min_db": float(min(sharp)) if sharp else float("nan"),
          "mean_gain_r3_db": float(np.mean(big)) if big else float("nan")}
-    s["goals_met"] = {"no_image_worse_by_0.1_db": s["worst_gain_db"] >= -GOALS["worst_loss_db"],
-                      "sharp_at_40_db": s["sharp_min_db"] >= GOALS["sharp_min_db"],
-                      "mean_gain_r3_at_1.5_db": s["mean_gain_r3_db"] >= GOALS["mean_gain_r3_db"]}
+    s["goals_met"] = {"no_image_worse_by_0.1_db": bool(s["worst_gain_db"] >= -GOALS["worst_loss_db"]),
+                      "sharp_at_40_db": bool(s["sharp_min_db"] >= GOALS["sharp_min_db"]),
+                      "mean_gain_r3_at_1.5_db": bool(s["mean_gain_r3_db"] >= GOALS["mean_gain_r3_db"])}
     return s
 
 

@@ -44,3 +44,10 @@ def test_identity_model_gains_nothing_and_passes_sharp_photos_exactly():
     assert s["worst_gain_db"] == 0.0 and s["sharp_min_db"] == float("inf")
     cells = [c.strip() for c in table(rows).splitlines()[-1].split("|")[1:-1]]
     assert cells == ["noise", "exact", "+0.00 (11.7)", "+0.00 (10.8)"]
+
+
+def test_summary_is_plain_json():
+    import json
+
+    s = summarise(_rows({("a", 1): -0.2, ("a", 3): 2.0}))
+    assert json.loads(json.dumps(s))["worse_than_input_by_0.1"] == 1
