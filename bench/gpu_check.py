@@ -119,7 +119,9 @@ def build_library(torch, build_dir: Path) -> tuple[Path, str]:
     major, minor = torch.cuda.get_device_capability()
     cmake = shutil.which("cmake") or _fail("cmake is not on PATH (the CUDA library is built with it)")
     jobs = ["-j", str(os.cpu_count() or 2)]
-    steps = [[cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CUDA_ARCHITECTURES={major}{minor}"],
+    # AUTO: the plugin where CMake finds TensorRT and nvcc (the default, ON, fails without them)
+    steps = [[cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CUDA_ARCHITECTURES={major}{minor}",
+              "-DIFAN_BUILD_PLUGIN=AUTO"],
              [cmake, "--build", str(build_dir), "--target", "ifan_iac_cuda", *jobs]]
     for cmd in steps:
         result = subprocess.run(cmd, capture_output=True, text=True)

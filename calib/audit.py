@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.contract import INPUT
 from ifan_trt.errors import IfanError
 from ifan_trt.optional import require
 
@@ -110,7 +111,7 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
         if not np.all(np.isfinite(b)):
             scores.append(ImageScore(path.name, float("-inf"), float("nan"), float("inf")))
             continue
-        x = feeds.get("input", feeds[names[0]])[0].transpose(1, 2, 0)
+        x = feeds.get(INPUT, feeds[names[0]])[0].transpose(1, 2, 0)
         change = float(np.linalg.norm(a - x))
         corr = float(np.linalg.norm(b - a)) / change if change > 0 else 0.0
         scores.append(ImageScore(path.name, float(metrics.psnr(a, b)), float(metrics.ssim(a, b)),

@@ -23,13 +23,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from ifan_trt.errors import IfanError
+from ifan_trt.errors import IfanError, backend_error
+from ifan_trt.noise import python_prints_silenced
+from ifan_trt.log import get as get_logger
 
 from ifan_trt.export import graph as graphs
 from ifan_trt.calib import images
 from .int8 import _calibration_method, collect_ranges
 from .qdq import remove_dead_qdq
 from ifan_trt.contract import IAC_NODE_PREFIX, META
+
+log = get_logger(__name__)
 
 TARGET_KEY = META.int8_target
 OPS = ["Conv", "LeakyRelu", "Add", "DepthToSpace"]
@@ -65,7 +69,7 @@ def quantize(model, image_paths: list[Path], make_feeds, method: str = "percenti
                and not (quantize_filters and n.op_type == "Conv")]
     thin = thin_convs(model)
     exclude += thin  # float weights; float_convs below also frees their activations
-    with tempfile.TemporaryDirectory(prefix="ifan-cpu-int8-") as work:
+    with tempfile.TemporaryDirectory(prefix="ifan-int8-cpu-") as work:
         path = Path(work) / "fp32.onnx"
         onnx.save(model, os.fspath(path))
         # the steps of quantize_static, with the calibrator fed in chunks (bounded memory) and
@@ -77,9 +81,16 @@ def quantize(model, image_paths: list[Path], make_feeds, method: str = "percenti
         tensors = TensorsData(_calibration_method(method), {
             name: TensorData(lowest=np.array(lo, dtype=np.float32), highest=np.array(hi, dtype=np.float32))
             for name, (lo, hi) in ranges.items()})
-        quantizer = QDQQuantizer(load_model_with_shape_infer(path), True, False, QuantType.QInt8, QuantType.QUInt8,
-                                 tensors, [], exclude, OPS, {"ActivationSymmetric": False, "WeightSymmetric": True})
-        quantizer.quantize_model()
+        try:
+            with python_prints_silenced():
+                quantizer = QDQQuantizer(load_model_with_shape_infer(path), True, False, QuantType.QInt8,
+                                         QuantType.QUInt8, tensors, [], exclude, OPS,
+                                         {"ActivationSymmetric": False, "WeightSymmetric": True})
+                quantizer.quantize_model()
+        except (IfanError, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001  ONNX Runtime's quantizer refused this graph
+            raise backend_error(exc, "ONNX Runtime quantizer") from exc
         quantized = quantizer.model.model
     float_convs(quantized, thin)
     graphs.set_metadata(quantized, graphs.PRECISION_KEY, "int8")
@@ -97,16 +108,16 @@ def _calibrated_tensors(model, ops) -> set[str]:
 def make_cpu_int8(src: Path, out: Path, image_dir, method: str, count: int, size: tuple[int, int],
                   progress: bool = True) -> Path:
     """`ifan calibrate --target cpu`: read the FP32 export at src, calibrate, write out."""
-    from .prepare import _log, read_fp32
+    from .prepare import read_fp32
 
     graphs.check_output_path(out, src)
     model = read_fp32(src)
     paths = images.find_images(image_dir, count)
-    names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    names = graphs.input_names(model)
     start = time.time()
     qdq = quantize(model, paths, lambda p: images.feeds_for(names, p, size), method, progress=progress)
     graphs.save_model(qdq, out)
-    _log(f"wrote {out} (INT8 for ONNX Runtime's CPU provider, {method} on {len(paths)} image(s) at "
+    log.info(f"wrote {out} (INT8 for ONNX Runtime's CPU provider, {method} on {len(paths)} image(s) at "
          f"{size[0]}x{size[1]}, {time.time() - start:.0f} s)")
     return out
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ifan_trt.contract import SIZE_MULTIPLE
+from ifan_trt.contract import INPUT, SIZE_MULTIPLE
 from ifan_trt.errors import IfanError
 from ifan_trt.imageio import read_image
 
@@ -82,7 +82,7 @@ def feeds_for(input_names: list[str], path: Path, size: tuple[int, int] | None) 
     feeds = {}
     for name in input_names:
         source = path
-        if name != "input":
+        if name != INPUT:
             view = path.parent / name / path.name
             source = view if view.is_file() else path
         feeds[name] = load_tensor(source, size)

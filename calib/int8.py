@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ifan_trt.errors import IfanError
+from ifan_trt.errors import IfanError, backend_error
+from ifan_trt.failures import is_memory
+from ifan_trt.noise import python_prints_silenced
 from ifan_trt.files import read_input_bytes, write_bytes
 from ifan_trt.optional import require
 
@@ -153,6 +155,19 @@ def collect_ranges(twin_path: Path, method: str, make_feeds, image_paths: list[P
                    wanted: set[str] | None = None) -> tuple[dict[str, tuple[float, float]], int]:
     """Calibrate the input/output tensors of the op_types of the (standard-op) graph at twin_path,
     keeping those in `wanted` (default: the conv inputs). Returns (ranges, images served)."""
+    try:
+        with python_prints_silenced():  # the quantizer prints its histogram settings
+            return _collect_ranges(twin_path, method, make_feeds, image_paths, workdir, progress, op_types,
+                                   symmetric, wanted)
+    except (IfanError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001  ONNX Runtime's calibrator refused this graph or these images
+        if is_memory(exc):
+            raise
+        raise backend_error(exc, "ONNX Runtime calibrator") from exc
+
+
+def _collect_ranges(twin_path, method, make_feeds, image_paths, workdir, progress, op_types, symmetric, wanted):
     from onnxruntime.quantization.calibrate import create_calibrator
     from tqdm import tqdm
 

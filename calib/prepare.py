@@ -4,13 +4,13 @@ commands run them: read the FP32 export, measure or calibrate on images, write t
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 
 from . import fp16 as fp16_mod
 from ifan_trt.export import graph as graphs
@@ -19,6 +19,8 @@ from ifan_trt.calib import images, int8
 from ifan_trt.calib.qdq import to_int8_fp16
 from ifan_trt.table import format_table
 from ifan_trt.contract import META
+
+log = get_logger(__name__)
 
 DEFAULT_MEASURE_SIZE = (256, 256)
 DEFAULT_MEASURE_COUNT = 8
@@ -33,29 +35,23 @@ class Fp16Plan:
     stats: list  # fp16.NodeStats, empty when not measured
 
 
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr)
-
-
 def source_onnx(arg: Path, out: Path, overwrite: bool = False) -> Path:
     """The FP32 ONNX to start from: arg itself, or for a checkpoint (.pth/.pt) or the word
     "default" (the bundled model) its plugin-form export beside out (reused while the
     checkpoint's SHA-256 matches the export's metadata)."""
-    arg = Path(arg)
-    if str(arg) != "default" and arg.suffix.lower() not in (".pth", ".pt"):
-        return arg
-    if str(arg) == "default":  # the bundled export of the bundled checkpoint: no torch needed
-        from ifan_trt.weights import default_onnx_path
+    from ifan_trt.models import bundled, is_default, kind_of
 
-        bundled = default_onnx_path(required=False)
-        if bundled is not None:
-            return bundled
+    default = is_default(arg)
+    arg = Path(arg)
+    if not default and kind_of(arg) != "checkpoint":
+        return arg
+    if default:  # the bundled export of the bundled checkpoint: no torch needed
+        export = bundled("onnx", required=False)
+        if export is not None:
+            return export
+        arg = bundled("checkpoint")
     from ifan_trt.files import sha256_file
 
-    if str(arg) == "default":
-        from ifan_trt.weights import default_checkpoint_path
-
-        arg = default_checkpoint_path()
     if not arg.is_file():
         raise IfanError(f"{arg}: no such checkpoint")
     target = out.with_name(f"{arg.stem}.fp32.onnx")
@@ -70,7 +66,7 @@ def source_onnx(arg: Path, out: Path, overwrite: bool = False) -> Path:
             raise IfanError(f"{target}: exists and is not the export of {arg}; pass --overwrite to replace it")
     from ifan_trt.export import export_onnx
 
-    _log(f"exporting {arg} to {target} (IAC as plugin node)")
+    log.info(f"exporting {arg} to {target} (IAC as plugin node)")
     export_onnx(arg, target, iac_form="plugin", overwrite=overwrite)
     return target
 
@@ -84,7 +80,7 @@ def read_fp32(path: Path):
 
 
 def _feeds(model, paths, size):
-    names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    names = graphs.input_names(model)
     return [images.feeds_for(names, p, size) for p in paths]
 
 
@@ -97,12 +93,12 @@ def plan_fp16(model, image_dir, keep: list[str] = (), size=DEFAULT_MEASURE_SIZE,
     if measure:
         paths = images.find_images(image_dir, count)
         size_text = f"{size[0]}x{size[1]}"
-        _log(f"measuring FP16 per node on {len(paths)} image(s) of {paths[0].parent} at {size_text}")
+        log.info(f"measuring FP16 per node on {len(paths)} image(s) of {paths[0].parent} at {size_text}")
         stats = fp16_mod.measure(model, _feeds(model, paths, size), max_rel_error=max_rel_error, progress=progress)
         rows = fp16_mod.report_rows(stats, None if show_all else 25)
-        _log(format_table(fp16_mod.REPORT_HEADER, rows))
+        log.info(format_table(fp16_mod.REPORT_HEADER, rows))
         flagged = [s.name for s in stats if s.keep_fp32]
-        _log(f"{len(stats)} float nodes measured; kept in FP32 by measurement: "
+        log.info(f"{len(stats)} float nodes measured; kept in FP32 by measurement: "
              f"{', '.join(flagged) if flagged else 'none'}"
              + ("" if show_all else f" (table: kept nodes and the largest errors; --all for every node)"))
         keep_nodes = sorted(set(keep_nodes) | set(flagged))
@@ -134,10 +130,10 @@ def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=DEFAULT_MEASUR
     if measure:
         paths = images.find_images(image_dir, min(count, 4))
         values = output_psnr(model, converted, _feeds(model, paths, size))
-        _log(f"FP16 graph vs FP32 on {len(paths)} measurement image(s): PSNR mean {np.mean(values):.2f} dB, "
+        log.info(f"FP16 graph vs FP32 on {len(paths)} measurement image(s): PSNR mean {np.mean(values):.2f} dB, "
              f"min {min(values):.2f} dB")
     graphs.save_model(converted, out)
-    _log(f"wrote {out} (FP16, FP32 I/O; FP32 ops: {', '.join(plan.keep_ops) or 'none'}; "
+    log.info(f"wrote {out} (FP16, FP32 I/O; FP32 ops: {', '.join(plan.keep_ops) or 'none'}; "
          f"FP32 nodes: {len(plan.keep_nodes)})")
     return out
 
@@ -152,17 +148,17 @@ def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAUL
         graphs.check_output_path(cache, src)
     model = read_fp32(src) if model is None else model
     paths = images.find_images(image_dir, count)
-    names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    names = graphs.input_names(model)
     qdq, info = int8.calibrate(model, paths, lambda p: images.feeds_for(names, p, size), method, size, cache,
                                progress)
-    _log(info.summary() + (f" (cache {cache})" if cache else ""))
+    log.info(info.summary() + (f" (cache {cache})" if cache else ""))
     if fp16:
         plan = plan_fp16(model, image_dir, keep, size, min(count, DEFAULT_MEASURE_COUNT), progress=progress)
         qdq = to_int8_fp16(qdq, plan.keep_nodes, plan.keep_ops)
         graphs.set_metadata(qdq, META.fp32_nodes, ",".join(plan.keep_ops + plan.keep_nodes))
     graphs.save_model(qdq, out)
     n_q = sum(n.op_type == "QuantizeLinear" for n in qdq.graph.node)
-    _log(f"wrote {out} ({'INT8 + FP16' if fp16 else 'INT8'} Q/DQ, {n_q} quantize nodes, "
+    log.info(f"wrote {out} ({'INT8 + FP16' if fp16 else 'INT8'} Q/DQ, {n_q} quantize nodes, "
          f"{method} on {len(paths)} image(s) at {size[0]}x{size[1]})")
     return out
 
@@ -215,13 +211,13 @@ def graph_for(onnx: Path, output: Path, precision: str | None, calib_images: Pat
         raise IfanError(f"{onnx}: is a {have} graph; --precision {want} needs the FP32 export")
     target = prepared_path(output, onnx, want, iac_split)
     if _prepared_earlier(target, onnx, model, want):
-        _log(f"using the {want} graph prepared earlier: {target}")
+        log.info(f"using the {want} graph prepared earlier: {target}")
         return target, want, graphs.read_metadata(target)
     if os.path.lexists(target) and not overwrite:
         raise IfanError(f"{target}: exists and is not the {want} graph of {onnx}; pass --overwrite to replace it")
     if want == have:  # only the IAC form changes
         graphs.save_model(model, graphs.check_output_path(target, onnx))
-        _log(f"wrote {target} (the split IAC form of {onnx})")
+        log.info(f"wrote {target} (the split IAC form of {onnx})")
     elif want == "fp16":
         make_fp16(onnx, target, calib_images, progress=progress, model=model)
     else:

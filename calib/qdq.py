@@ -4,13 +4,15 @@ Q/DQ nodes from the standard-op twin to the plugin form, and the int8-fp16 graph
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 from ifan_trt.export import graph as graphs
+
+log = get_logger(__name__)
 
 
 QUANTIZED_OPS = ("Conv", "ConvTranspose")
@@ -21,9 +23,9 @@ WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1}  # output channels (group 1)
 
 def conv_inputs(model_path: Path) -> set[str]:
     """Activation inputs of the convolutions of the graph file (the tensors that get Q/DQ)."""
-    import onnx
+    from ifan_trt.export.graph import load_model
 
-    return conv_inputs_of(onnx.load(os.fspath(model_path), load_external_data=False))
+    return conv_inputs_of(load_model(model_path, external_data=False))
 
 
 def conv_inputs_of(model) -> set[str]:
@@ -243,10 +245,8 @@ def to_int8_fp16(qdq_model, keep_nodes: list[str] = (), keep_ops: list[str] = ()
     graphs.set_metadata(out, graphs.PRECISION_KEY, "int8-fp16")
     tiny = _subnormal_fp16_scales(out)
     if tiny:
-        import sys
-
-        print(f"warning: {len(tiny)} Q/DQ scale(s) below FP16's normal range (6.1e-5), e.g. {tiny[0]}: "
-              "they lose precision in FP16; keep their convolutions FP32 with --keep-fp32", file=sys.stderr)
+        log.warning(f"{len(tiny)} Q/DQ scale(s) below FP16's normal range (6.1e-5), e.g. {tiny[0]}: "
+                    "they lose precision in FP16; keep their convolutions FP32 with --keep-fp32")
     problems = qdq_problems(out)
     if problems:
         raise IfanError("INT8+FP16 graph breaks TensorRT's conventions: " + "; ".join(problems[:5]))

@@ -16,7 +16,8 @@ find_path(TensorRT_INCLUDE_DIR NvInferVersion.h
     HINTS ${_trt_roots}
     PATH_SUFFIXES include include/x86_64-linux-gnu include/aarch64-linux-gnu
     DOC "Folder with NvInfer.h and NvInferVersion.h")
-find_library(TensorRT_LIBRARY nvinfer
+# versioned names too: pip's wheels (tensorrt_libs/) ship only libnvinfer.so.<major>
+find_library(TensorRT_LIBRARY NAMES nvinfer libnvinfer.so.11 libnvinfer.so.10
     HINTS ${_trt_roots}
     PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu lib/aarch64-linux-gnu targets/x86_64-linux/lib
     DOC "libnvinfer (optional)")

@@ -17,6 +17,8 @@ import numpy as np
 
 from ifan_trt.contract import IAC_FILTERS, IAC_NODE_PREFIX, META, PLUGIN_OP
 
+from .graph import plugin_nodes
+
 
 def iteration_rows(n_iters: int, c: int, k: int, layout: str, i: int) -> list[int]:
     """Channels of F that iteration i reads, in the order of a one-iteration F of that layout:
@@ -47,7 +49,7 @@ def _filter_conv(model):
     one-node plugin graph; ValueError when the graph is not of that form."""
     from onnx import numpy_helper
 
-    plugins = [n for n in model.graph.node if n.op_type == PLUGIN_OP]
+    plugins = plugin_nodes(model)
     if len(plugins) != 1:
         raise ValueError(f"expected one {PLUGIN_OP} node, found {len(plugins)}")
     node = plugins[0]

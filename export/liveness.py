@@ -16,11 +16,11 @@ Subgraphs (If/Loop) are counted as their node's inputs and outputs only.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from ifan_trt.contract import PLUGIN_OP
+
+from .graph import plugin_nodes
 
 _SMALL = 64  # initializers up to this many elements keep their data (Reshape/Slice parameters)
 
@@ -32,11 +32,9 @@ def _dtype(elem_type: int) -> np.dtype:
 
 
 def _load(model):
-    import onnx
+    from .graph import as_model
 
-    if isinstance(model, (str, os.PathLike)):
-        return onnx.load(os.fspath(model))
-    return model
+    return as_model(model)
 
 
 def strip_weights(model, keep=()):
@@ -213,7 +211,7 @@ def split_gain(model, shape: tuple[int, int], batch: int = 1, activation_dtype: 
     from .iac_split import split_plugin_graph
 
     model = _load(model)
-    filters = {n.input[1] for n in model.graph.node if n.op_type == PLUGIN_OP}
+    filters = {n.input[1] for n in plugin_nodes(model)}
     conv_weights = {i for n in model.graph.node if set(n.output) & filters for i in n.input[1:]}
     model = strip_weights(model, keep=conv_weights)  # the rewrite copies the graph: keep it light
     try:

@@ -288,8 +288,7 @@ def _save(program, path: Path, iac_form: str, overwrite: bool) -> None:
 def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwrite) -> ExportResult:
     """iac_split="auto": the split export when it lowers the peak of live activations, judged on
     the split rewrite of the one-node plugin graph (exported beside path first), else one node."""
-    import onnx
-
+    from .graph import load_model
     from .liveness import split_gain
 
     if isinstance(model, (str, os.PathLike)):
@@ -298,7 +297,7 @@ def _export_lower_peak(model, path, iac_form, shape, prune, opset, batch, overwr
     probe = path.with_name(f".{path.stem}.probe{os.getpid()}.onnx")
     try:
         result = export_onnx(model, probe, "plugin", shape, prune, opset, batch)
-        lowers = split_gain(onnx.load(probe), shape or (720, 1280), batch or 1)["lowers"]
+        lowers = split_gain(load_model(probe), shape or (720, 1280), batch or 1)["lowers"]
         if lowers or iac_form != "plugin":
             return export_onnx(model, path, iac_form, shape, prune, opset, batch, iac_split=lowers,
                                overwrite=overwrite)

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from ifan_trt.contract import PLUGIN_DOMAIN, PLUGIN_OP
+from .graph import as_model, plugin_nodes, value_types
 from .iac_numpy import iac_numpy
 
 CONTRIB_DOMAIN = "ai.onnx.contrib"  # where onnxruntime-extensions looks Python ops up
@@ -39,24 +40,19 @@ def _register_iac_op() -> None:
     _registered = True
 
 
-def _plugin_nodes(model):
-    return [n for n in model.graph.node if n.op_type == PLUGIN_OP]
-
-
 def _with_contrib_domain(model):
     """A copy of the model whose IFAN_IAC nodes are in the extension's domain, fed FP32.
 
     Graphs typed FP16 feed the plugin FP16; the Python kernel is FP32, so such nodes are
     wrapped in Casts (the comparison then measures the rest of the graph's FP16 error).
     """
-    import onnx
     from onnx import TensorProto, helper
 
     model = _copy(model)
-    types = _value_types(model)
-    if any(name not in types for n in _plugin_nodes(model) for name in n.input):
+    types = value_types(model, infer=False)
+    if any(name not in types for n in plugin_nodes(model) for name in n.input):
         # value_info was stripped (e.g. by a precision pass): infer the plugin inputs' types
-        types.update(_value_types(onnx.shape_inference.infer_shapes(model)))
+        types.update(value_types(model))
     new_nodes = []
     for node in model.graph.node:
         if node.op_type != PLUGIN_OP:
@@ -91,21 +87,8 @@ def _copy(model):
     return out
 
 
-def _value_types(model) -> dict[str, int]:
-    """Element type of every tensor whose type is known (inputs, initializers, value_info)."""
-    types = {v.name: v.type.tensor_type.elem_type
-             for v in [*model.graph.input, *model.graph.value_info, *model.graph.output]
-             if v.type.tensor_type.elem_type}  # 0: declared without a type
-    types.update({t.name: t.data_type for t in model.graph.initializer})
-    return types
-
-
 def load_model(onnx_path_or_model):
-    import onnx
-
-    if isinstance(onnx_path_or_model, (str, os.PathLike)):
-        return onnx.load(os.fspath(onnx_path_or_model))
-    return onnx_path_or_model
+    return as_model(onnx_path_or_model)
 
 
 def ort_session(onnx_path_or_model, providers=("CPUExecutionProvider",), threads: int | None = None):
@@ -123,7 +106,7 @@ def ort_session(onnx_path_or_model, providers=("CPUExecutionProvider",), threads
     options.log_severity_level = ort_severity()  # warnings only with --verbose
     if threads:
         options.intra_op_num_threads = threads
-    if _plugin_nodes(model):
+    if plugin_nodes(model):
         from onnxruntime_extensions import get_library_path
 
         _register_iac_op()

@@ -14,7 +14,7 @@ import sys
 import traceback
 import warnings
 
-from . import __version__, files, noise
+from . import __version__, files, log, noise
 from .failures import describe, internal, one_line
 from .opencv import import_failure
 
@@ -64,25 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         importlib.import_module(name, __package__).register(subparsers)
     return parser
-
-
-class _ErrorsOnly(io.TextIOBase):
-    """--quiet: of what is written to stderr, only lines that report an error or a skipped file
-    (progress bars, logs and summaries are dropped)."""
-
-    def __init__(self, target):
-        self.target, self.pending = target, ""
-
-    def write(self, text: str) -> int:
-        self.pending += text
-        *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            if ": error: " in line or ": skipped " in line:
-                self.target.write(line.rstrip("\r").rsplit("\r", 1)[-1] + "\n")
-        return len(text)
-
-    def isatty(self) -> bool:
-        return False
 
 
 def _on_sigterm(signum, frame):
@@ -139,10 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         from .imageio import set_decode_budget
 
         set_decode_budget(args.max_decode_pixels)
+    # the ifan logger writes to the terminal's stderr; under --quiet everything else (results on
+    # stdout, progress bars) goes nowhere and the logger lets only errors through
+    logger = log.to_terminal(name, log.level_for(quiet, verbose), sys.stderr)
     out = contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
-    err = contextlib.redirect_stderr(_ErrorsOnly(sys.stderr)) if quiet else contextlib.nullcontext()
+    err = contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext()
     try:
-        with _signals(), out, err, warnings.catch_warnings():
+        with _signals(), logger, out, err, warnings.catch_warnings():
             if not verbose:  # library warnings (torch, PIL, onnx) are noise to a user
                 warnings.simplefilter("ignore")
             return int(args.func(args) or 0)

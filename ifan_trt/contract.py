@@ -1,6 +1,5 @@
 """The facts every floor shares, in one place: the IAC plugin's name, version, namespace and
-attributes, the boundary tensor and node names, the ONNX metadata keys, precision names, the size
-multiple, and the IAC's mode/layout codes and filter-channel arithmetic.
+attributes, the boundary tensor and node names, the ONNX metadata keys, the size multiple, and the IAC's mode/layout codes and filter-channel arithmetic.
 
 Torch-free and ONNX-free on purpose: the runtime (Jetson, no torch), the export, the calibration
 and the checkpoint loader all read it. The plugin half of the contract is fixed with the TensorRT
@@ -29,12 +28,9 @@ IAC_OUTPUT = "iac_output"
 IAC_NODE_PREFIX = "iac/"
 
 IAC_FORMS = ("plugin", "onnx")
-# graph and engine precisions (fp32..int8-fp16 for TensorRT; cpu-int8 is the CPU INT8 graph)
-PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")
 INPUT, LEFT, RIGHT, OUTPUT = "input", "left", "right", "output"
 SIZE_MULTIPLE = 8
 DEFAULT_OPSET = 19  # >= 17 for the standard ops; 19 so the precision work may use FP16 scales
-MIN_OPSET = 18  # torch 2.13's exporter cannot down-convert the edge Pad to 17
 
 META_PREFIX = "ifan."
 

@@ -1,29 +1,23 @@
 """Which exceptions are expected failures (bad files, exhausted memory, backend refusals), and their
 one-line description; anything else is a bug. The CLI boundary and per-file loops (a bad file in a
-folder is skipped) share this one classification."""
+folder is skipped) share this one classification. Backend refusals arrive as BackendError, wrapped
+where our code calls the backend (runtime/executor.py for every executor's run, the calibrator,
+the engine build); an exception type that a backend package defines counts too."""
 
 from __future__ import annotations
 
 import sys
-import traceback
 
-from .errors import IfanError
+from .errors import IfanError, first_line as _first_line
 
 MEMORY_HINT = "lower --max-pixels or pass --tile HxW to run in smaller pieces"
 _MEMORY_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory", "bad_alloc",
                  "failed to allocate", "allocation failed", "insufficient memory")
-# modules whose RuntimeError means the backend refused the work (not a bug of ours)
+# packages whose own exception types mean the backend refused the work (not a bug of ours)
 _BACKEND_MODULES = ("onnxruntime", "tensorrt", "polygraphy", "cuda", "pycuda", "onnx")
-_BACKEND_OWN = ("tensorrt.cuda", "tensorrt.executor")  # our modules whose exception types are backend failures
-_BACKEND_FILES = ("ort_executor.py",)  # and runtime/tensorrt/*, matched by folder below
 
 
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0] if lines else ""
-
-
-def _is_memory(exc: BaseException) -> bool:
+def is_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
     name = type(exc).__name__
@@ -32,18 +26,10 @@ def _is_memory(exc: BaseException) -> bool:
 
 def _from_backend(exc: BaseException) -> bool:
     module = type(exc).__module__ or ""
-    if module.split(".")[0] in _BACKEND_MODULES or module.endswith(_BACKEND_OWN):
+    if module.split(".")[0] in _BACKEND_MODULES:
         return True
     cv2 = sys.modules.get("cv2")
-    if cv2 is not None and isinstance(exc, cv2.error):
-        return True
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames and any(f"/{pkg}/" in frames[-1].filename for pkg in _BACKEND_MODULES):
-        return True  # raised inside the backend's own code: it refused this input or model
-    if isinstance(exc, RuntimeError):
-        return any(f.filename.endswith(_BACKEND_FILES) or "/tensorrt" in f.filename
-                   or "/onnxruntime/" in f.filename for f in frames[-3:])
-    return False
+    return cv2 is not None and isinstance(exc, cv2.error)
 
 
 def describe(exc: BaseException, subject: str | None = None) -> str | None:
@@ -52,13 +38,13 @@ def describe(exc: BaseException, subject: str | None = None) -> str | None:
     if isinstance(exc, IfanError):
         text = str(exc)
         return text if subject is None or text.startswith(str(subject)) else f"{where}{text}"
-    if _is_memory(exc):
+    if is_memory(exc):
         return f"{where}out of memory ({_first_line(exc) or type(exc).__name__}); {MEMORY_HINT}"
     if isinstance(exc, OSError):
         name = exc.filename or subject
         return f"{name + ': ' if name else ''}{exc.strerror or _first_line(exc) or type(exc).__name__}"
     if isinstance(exc, ModuleNotFoundError):
-        return f"{where}needs the Python package {exc.name!r}, which is not installed; see README (Install) for the extras"
+        return f"{where}needs the Python package {exc.name!r}, which is not installed; see docs/install.md for the extras"
     if _from_backend(exc):
         cv2 = sys.modules.get("cv2")
         label = "OpenCV" if cv2 is not None and isinstance(exc, cv2.error) else "backend"

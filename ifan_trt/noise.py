@@ -1,4 +1,5 @@
-"""Third-party chatter on stderr (libpng, OpenCV, FFmpeg, ONNX Runtime): silenced unless --verbose.
+"""Third-party chatter on stderr (libpng, OpenCV, FFmpeg, GStreamer, ONNX Runtime, TensorRT through
+polygraphy): silenced unless --verbose (our own records go through ifan_trt.log).
 Log levels are set where libraries have them; decoders that print straight to the C stderr (libpng
 warnings, FFmpeg) are wrapped in `c_stderr_silenced`."""
 
@@ -19,6 +20,8 @@ def configure(verbose: bool) -> None:
     os.environ["OPENCV_LOG_LEVEL"] = level
     os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "32" if verbose else "-8"  # AV_LOG_INFO / AV_LOG_QUIET
     os.environ["ORT_LOGGING_LEVEL"] = "2" if verbose else "3"
+    if "GST_DEBUG" not in os.environ or not verbose:  # a user's own GST_DEBUG wins under --verbose
+        os.environ["GST_DEBUG"] = "2" if verbose else "0"
     if "cv2" in sys.modules:  # already imported: the environment variable came too late
         with contextlib.suppress(Exception):
             import cv2.utils.logging as cv_logging
@@ -26,6 +29,10 @@ def configure(verbose: bool) -> None:
             cv_logging.setLogLevel(cv_logging.LOG_LEVEL_INFO if verbose else cv_logging.LOG_LEVEL_ERROR)
     if "onnxruntime" in sys.modules:
         ort_severity()
+
+
+def is_verbose() -> bool:
+    return _state["verbose"]
 
 
 def ort_severity() -> int:

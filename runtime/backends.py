@@ -13,25 +13,23 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
+from ifan_trt.models import ModelRef, bundled
 
 from .executor import Executor
-from .tensorrt.sidecar import recorded_onnx
+from .sidecar import recorded_onnx
+
+log = get_logger(__name__)
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 _ALIASES = {"trt": "tensorrt", "ort": "onnxruntime", "pytorch": "torch"}
-DEFAULT_NAME = "default"  # the bundled model, accepted wherever a model is named
 
 
 def default_checkpoint() -> str:
-    try:
-        from ifan_trt.weights import default_checkpoint_path
-    except ImportError:
-        raise IfanError("no default model is bundled with this install; pass --checkpoint FILE") from None
-    return str(default_checkpoint_path())
+    return str(bundled("checkpoint"))
 
 
 def _probe_gpu() -> tuple[bool, str | None]:
@@ -44,9 +42,7 @@ def _probe_gpu() -> tuple[bool, str | None]:
 
 
 def default_onnx(required: bool = True) -> str | None:
-    from ifan_trt.weights import default_onnx_path
-
-    path = default_onnx_path("fp32", required=required)
+    path = bundled("onnx", required=required)
     return None if path is None else str(path)
 
 
@@ -55,22 +51,8 @@ def named_model(kind: str, path: str | os.PathLike | None, option: str | None = 
     missing, non-regular or unreadable file is an error naming the option (default --KIND)."""
     if path is None:
         return None
-    option = option or f"--{kind}"
-    if str(path) == DEFAULT_NAME:
-        if kind == "checkpoint":
-            return default_checkpoint()
-        if kind == "onnx":
-            return default_onnx()
-        raise IfanError(f"{option} default: no engine is bundled (an engine is built for its GPU); "
-                        "build one with `ifan build --onnx default -o default.engine`")
-    p = Path(path)
-    if not p.exists():
-        raise IfanError(f"{path}: no such file ({option})")
-    if not p.is_file():
-        raise IfanError(f"{path}: not a regular file ({option})")
-    if not os.access(p, os.R_OK):
-        raise IfanError(f"{path}: cannot read it ({option}: permission denied)")
-    return str(path)
+    ref = ModelRef.parse(path, kind, option or f"--{kind}")
+    return str(ref.path) if ref.default else str(path)
 
 
 def _auto_engine(engine: str, gpu: bool | None) -> tuple[str, str]:
@@ -84,8 +66,8 @@ def _auto_engine(engine: str, gpu: bool | None) -> tuple[str, str]:
     if not fallback:
         raise IfanError(f"{engine}: a TensorRT engine needs an NVIDIA GPU: {missing}; "
                         "pass the ONNX model with --onnx to run on the CPU")
-    print(f"ifan: {missing} for {engine}; --backend auto runs the ONNX model it was built from, {fallback}, "
-          "on ONNX Runtime instead", file=sys.stderr)
+    log.warning(f"{missing} for {engine}; --backend auto runs the ONNX model it was built from, {fallback}, "
+                "on ONNX Runtime instead")
     return "onnxruntime", fallback
 
 

@@ -13,12 +13,15 @@ from typing import Callable, Iterator
 from ifan_trt.datasets import is_listed
 from ifan_trt.errors import IfanError
 from ifan_trt.failures import describe, one_line
+from ifan_trt.log import get as get_logger
 from ifan_trt.files import check_not_input, check_output_file, write_bytes
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
 
 from .executor import Executor
 from .pipeline import Tiling
 from .video import VIDEO_EXTENSIONS, is_video
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,7 @@ def _deblur_chunk(executor: Executor, jobs: list[Job], options: DeblurOptions, f
             fail(job, exc)
             continue
         for note in image.notes:
-            print(f"warning: {one_line(note)}", file=sys.stderr)
+            log.warning(one_line(note))
         key = (image.size, id(views[0]), id(views[1]))
         views_of[key] = views
         groups.setdefault(key, []).append((job, image))

@@ -24,9 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.files import sha256_file
+from ifan_trt.log import get as get_logger
+from ifan_trt.precisions import NAMES as PRECISIONS
 
+log = get_logger(__name__)
 
-PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16", "cpu-int8")
 COLUMNS = ("format", "precision", "backend", "bytes", "latency_ms_median", "latency_ms_p90", "psnr", "ssim",
            "psnr_vs_fp32", "correction_kept")
 
@@ -63,8 +65,8 @@ class Bench:
     rows: list[dict] = field(default_factory=list)
 
 
-def log(msg: str) -> None:
-    print(f"ifan benchmark: {msg}", file=sys.stderr)
+def log_step(msg: str) -> None:
+    log.info(msg)
 
 
 def content_key(*parts) -> str:

@@ -22,18 +22,17 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 from ifan_trt.imageio import Image, to_array
+from ifan_trt.models import is_default, kind_of
 
-_KINDS = {".onnx": "onnx", ".engine": "engine", ".plan": "engine", ".trt": "engine",
-          ".pth": "checkpoint", ".pt": "checkpoint", ".pytorch": "checkpoint", ".ckpt": "checkpoint"}
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
 
 
 def _model_kwargs(model: str | os.PathLike | None) -> dict:
-    if model is None or str(model) == "default":
+    if model is None or is_default(model):
         return {}
-    kind = _KINDS.get(Path(model).suffix.lower())
+    kind = kind_of(model)
     if kind is None:
-        raise IfanError(f"{model}: unknown model type; expected .onnx, .engine/.plan or a checkpoint (.pth)")
+        raise IfanError(f"model={str(model)!r}: unknown model type; expected .onnx, .engine/.plan or a checkpoint (.pth)")
     return {kind: str(model)}
 
 

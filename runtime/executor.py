@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ifan_trt.contract import SIZE_MULTIPLE
+from ifan_trt.errors import IfanError, backend_error
+from ifan_trt.failures import is_memory
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,21 @@ class ShapeLimits:
         return self.max_hw is None or (h <= self.max_hw[0] and w <= self.max_hw[1])
 
 
+def _backend_boundary(run):
+    def wrapped(self, *args, **kwargs):
+        try:
+            return run(self, *args, **kwargs)
+        except (IfanError, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001  the backend refused this batch
+            if is_memory(exc):
+                raise  # reported with the size and the tiling hint (ifan_trt.failures)
+            raise backend_error(exc, self.backend or "backend") from exc
+
+    wrapped.__wrapped__, wrapped.__doc__, wrapped.__name__ = run, run.__doc__, run.__name__
+    return wrapped
+
+
 class Executor(ABC):
     """Runs the network on batches: input (and left/right for IFAN_dual) [B,3,H,W] float32 RGB in
     [0, 1], H and W multiples of info.size_multiple; returns output [B,3,H,W] float32 in [0, 1].
@@ -52,6 +69,12 @@ class Executor(ABC):
     backend: str = ""
     info: ModelInfo
     limits: ShapeLimits = ShapeLimits()
+
+    def __init_subclass__(cls, **kwargs):
+        """Every backend's run() is the boundary: what the backend raises leaves as BackendError."""
+        super().__init_subclass__(**kwargs)
+        if "run" in cls.__dict__:
+            cls.run = _backend_boundary(cls.__dict__["run"])
 
     @abstractmethod
     def run(self, input: np.ndarray, left: np.ndarray | None = None,

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 from ifan_trt.files import write_bytes
 from ifan_trt.opencv import GUI_FIX, opencv_build
 
@@ -29,6 +30,8 @@ from .pipeline import Tiling, deblur_frames
 from .sources import Source, open_capture
 from .stream_output import StreamWriter
 from .video import AtomicVideoWriter, bgr_to_rgb_float, rgb_float_to_bgr
+
+log = get_logger(__name__)
 
 WINDOW = "ifan demo"
 
@@ -108,18 +111,17 @@ class Demo:
         cap.release()
         limit = self.opt.reconnect_tries
         if limit == 0:
-            print(f"ifan demo: {self.source.label}: the stream ended (--reconnect 0: not reopened)", file=sys.stderr)
+            log.warning(f"{self.source.label}: the stream ended (--reconnect 0: not reopened)")
             return None
         while not self.stop.is_set():
             if limit is not None and self._attempts >= limit:
-                print(f"ifan demo: {self.source.label}: giving up after {self._attempts} attempts", file=sys.stderr)
+                log.warning(f"{self.source.label}: giving up after {self._attempts} attempts")
                 self.gave_up = True
                 return None
             self._attempts += 1
             self.stats.reconnects += 1
             of = f" of {limit}" if limit is not None else ""
-            print(f"ifan demo: {self.source.label}: lost the stream; reconnecting (attempt {self._attempts}{of})",
-                  file=sys.stderr)
+            log.warning(f"{self.source.label}: lost the stream; reconnecting (attempt {self._attempts}{of})")
             if self.stop.wait(self.opt.reconnect_wait_s):
                 return None
             try:
@@ -203,7 +205,7 @@ class Demo:
         if ok:
             write_bytes(path, buf.tobytes())
             self.stats.snapshots.append(path)
-            print(f"ifan demo: saved {path}", file=sys.stderr)
+            log.info(f"saved {path}")
 
     def _mouse(self, event, x, y, flags, param) -> None:
         """Wipe view: press or drag the left button to place the line; the right button releases it."""
@@ -238,7 +240,7 @@ class Demo:
                 self.paused.clear()
             else:
                 self.paused.set()
-            print(f"ifan demo: {'paused' if self.paused.is_set() else 'resumed'}", file=sys.stderr)
+            log.info("paused" if self.paused.is_set() else "resumed")
 
     def _compose(self, frame, out, t: float, fps: float, latency: float) -> np.ndarray:
         picture = compose(self.opt.view, frame, out, t, self.wipe_at)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ifan_trt.contract import META
+from ifan_trt.contract import INPUT, META
 from ifan_trt.errors import IfanError
 from ifan_trt.files import sha256_file
+from ifan_trt.models import kind_of
 
-_KINDS = {".onnx": "onnx", ".engine": "engine", ".plan": "engine", ".trt": "engine"}
 
 
 def _dims(value_info) -> list:
@@ -33,10 +33,10 @@ def onnx_facts(path: Path) -> dict:
 
     model = graphs.load_model(path)
     meta = graphs.metadata(model)
-    inputs = {i.name: _dims(i) for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}}
-    shape = inputs.get("input", [])
+    inputs = dict(graphs.input_dims(model, unknown="?"))
+    shape = inputs.get(INPUT, [])
     static_hw = len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape[2:])
-    plugin = [n for n in model.graph.node if n.op_type == PLUGIN_OP]
+    plugin = graphs.plugin_nodes(model)
     facts = _model_meta(meta)
     facts.update({
         "precision": _precision(model, meta), "opset": graphs.opset(model),
@@ -45,7 +45,7 @@ def onnx_facts(path: Path) -> dict:
         "static_hw": list(shape[2:]) if static_hw else None,
         "fixed_batch": shape[0] if shape and isinstance(shape[0], int) and shape[0] > 0 else None,
         "plugin": {"op": PLUGIN_OP, "nodes": len(plugin)} if plugin else None,
-        "checkpoint_sha256": meta.get("ifan.checkpoint_sha256"),
+        "checkpoint_sha256": meta.get(META.checkpoint_sha256),
     })
     facts["peak_memory"] = _liveness(model, shape)
     return facts
@@ -65,7 +65,7 @@ def _liveness(model, shape) -> dict | None:
 
 
 def _model_meta(meta: dict) -> dict:
-    get = lambda key: meta.get(f"ifan.{key}")
+    get = lambda key: meta.get(getattr(META, key))
     return {"variant": get("variant"), "n_iters": int(get("n_iters")) if get("n_iters") else None,
             "iac_mode": get("iac_mode"), "iac_form": get("iac_form"), "filter_layout": get("filter_layout"),
             "in_bit": int(get("in_bit")) if get("in_bit") else None, "normalization": get("normalization"),
@@ -73,7 +73,7 @@ def _model_meta(meta: dict) -> dict:
 
 
 def engine_facts(path: Path) -> dict:
-    from .tensorrt.sidecar import read_sidecar, sidecar_metadata
+    from .sidecar import read_sidecar, sidecar_metadata
 
     sidecar = read_sidecar(path)
     facts = _model_meta(sidecar_metadata(sidecar))
@@ -96,7 +96,7 @@ def _profiles_text(profiles) -> str:
         return "unknown (no profiles in the sidecar)"
     texts = []
     for profile in profiles if isinstance(profiles, list) else [profiles]:
-        spec = profile.get("input", profile) if isinstance(profile, dict) else profile
+        spec = profile.get(INPUT, profile) if isinstance(profile, dict) else profile
         if isinstance(spec, dict) and {"min", "opt", "max"} <= set(spec):
             dims = ["x".join(map(str, spec[k])) for k in ("min", "opt", "max")]
             kind = "static" if dims[0] == dims[2] else "dynamic"
@@ -122,7 +122,7 @@ def checkpoint_facts(path: Path) -> dict:
 def inspect_model(path: str) -> dict:
     """Facts of a model file; the kind comes from the extension (.onnx, .engine/.plan, else a checkpoint)."""
     p = Path(path)
-    kind = _KINDS.get(p.suffix.lower(), "checkpoint")
+    kind = kind_of(p, "checkpoint")
     read = {"onnx": onnx_facts, "engine": engine_facts, "checkpoint": checkpoint_facts}[kind]
     facts = {"file": str(p), "kind": kind, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
     facts.update(read(p))

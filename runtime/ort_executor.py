@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 from ifan_trt.files import require_regular_file
 
@@ -38,12 +39,12 @@ class OrtExecutor(Executor):
             raise IfanError(f"{path}: malformed ifan.* metadata (not UTF-8 text)") from None
         self.info = info_from_metadata(recorded, path)
         inputs = {i.name: i for i in self.session.get_inputs()}
-        if "input" not in inputs:
+        if INPUT not in inputs:
             raise IfanError(f"{path}: no input tensor named 'input' (has {', '.join(inputs)})")
         self._dtypes = {name: _NP_TYPES.get(i.type, np.float32) for name, i in inputs.items()}
         self._stage_ms = {}
         try:
-            self.limits = static_limits(inputs["input"].shape)
+            self.limits = static_limits(inputs[INPUT].shape)
         except UnicodeDecodeError:
             raise IfanError(f"{path}: malformed input shape (a dimension name is not UTF-8 text)") from None
 
@@ -55,12 +56,12 @@ class OrtExecutor(Executor):
         fixed = self.limits.max_batch if self.limits.min_batch == self.limits.max_batch else None
         if fixed and input.shape[0] != fixed:  # a fixed-batch graph: pad the batch, or split it
             return self._run_fixed_batch(fixed, input, left, right)
-        feeds = {"input": input}
+        feeds = {INPUT: input}
         if self.info.dual:
             feeds.update(left=left, right=right)
         feeds = {name: np.ascontiguousarray(a, self._dtypes[name]) for name, a in feeds.items()}
         start = time.perf_counter()
-        (out,) = self.session.run(["output"], feeds)
+        (out,) = self.session.run([OUTPUT], feeds)
         self._stage_ms = {"compute": (time.perf_counter() - start) * 1e3}
         return np.asarray(out, np.float32)
 

@@ -4,7 +4,6 @@ the session helper that supplies a CPU kernel for IFAN_IAC."""
 
 from __future__ import annotations
 
-from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
 
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
@@ -62,20 +61,22 @@ def _lean_cpu_arena(ort, options) -> None:
 
 def _uses_plugin_node(path: str) -> bool:
     """True when the graph holds an IFAN_IAC node (cheap check of the op names in the file)."""
-    with open(path, "rb") as fh:
-        return PLUGIN_OP.encode() in fh.read()
+    from ifan_trt.export.graph import mentions_plugin
+
+    return mentions_plugin(path)
 
 
 def _cpu_model(path: str):
     """The graph with the CPU rewrites applied (export/cpu_rewrites.py), or None when there is
     nothing to rewrite or onnx is not installed (then the file runs as it is)."""
     try:
-        import onnx
+        import onnx  # noqa: F401  the rewrites need it; without it the file runs as it is
     except ImportError:
         return None, {}
     from ifan_trt.export.cpu_rewrites import optimise_for_cpu
+    from ifan_trt.export.graph import load_model
 
-    model, applied = optimise_for_cpu(onnx.load(path))
+    model, applied = optimise_for_cpu(load_model(path))
     return (model if applied else None), applied
 
 

@@ -12,10 +12,13 @@ from dataclasses import replace
 from urllib.parse import urlparse
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import SKIPPED, get as get_logger
 from ifan_trt.files import write_bytes
 from ifan_trt.imageio import Image, encode_image, read_image
 
 from .serve_protocol import MODELS, TENSOR, TRITON_TYPES, from_wire, model_for, to_wire
+
+log = get_logger(__name__)
 
 _SCHEMES = {"http": 8000, "grpc": 8001}
 # what the deblur command runs locally and a server decides for itself
@@ -126,12 +129,12 @@ def deblur_remote(args, jobs) -> int:
                     if len(jobs) == 1:
                         raise IfanError(message) from None
                     failures += 1
-                    progress.write(f"ifan deblur: skipped {message}", file=sys.stderr)
+                    log.error(message, extra={"verdict": SKIPPED})
                 progress.update(1)
     finally:  # on Ctrl-C: drop the requests not sent yet, finish the K in flight (their writes are atomic)
         pool.shutdown(wait=False, cancel_futures=True)
     if failures:
-        print(f"ifan deblur: {failures} of {len(jobs)} inputs failed", file=sys.stderr)
+        log.error(f"{failures} of {len(jobs)} inputs failed", extra={"verdict": ""})
         return 1
     print(f"wrote {jobs[0].target}" if len(jobs) == 1 else f"wrote {len(jobs)} images to {args.output}")
     return 0

@@ -7,16 +7,15 @@ model_config.proto (a test checks it with tritonclient's copy)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 from ifan_trt.files import atomic_path, write_bytes
 
 _ONNX_TYPES = {1: "TYPE_FP32", 10: "TYPE_FP16", 11: "TYPE_FP64"}  # onnx.TensorProto elem types
-OUTPUT = "output"
 
 
 @dataclass(frozen=True)
@@ -42,15 +41,11 @@ def _onnx_dim(d) -> int:
 
 def onnx_model(path: Path, max_batch: int) -> RepoModel:
     """The standard-op ONNX export as an onnxruntime_onnx model; the plugin form is refused."""
-    import onnx
-
     from ifan_trt.contract import PLUGIN_OP
+    from ifan_trt.export import graph as graphs
 
-    try:
-        model = onnx.load(os.fspath(path), load_external_data=False)
-    except Exception as exc:  # protobuf's DecodeError and friends
-        raise IfanError(f"{path}: not a readable ONNX model ({exc})") from None
-    if any(n.op_type == PLUGIN_OP for n in model.graph.node):
+    model = graphs.load_model(path, external_data=False)
+    if graphs.plugin_nodes(model):
         raise IfanError(f"{path}: holds the {PLUGIN_OP} plugin node, which Triton's ONNX Runtime backend cannot run; "
                         "export the standard-op form: ifan export --iac onnx -o MODEL.onnx (or build an engine)")
     initializers = {i.name for i in model.graph.initializer}
@@ -89,10 +84,10 @@ def _profile_dims(profiles: list[dict], name: str) -> tuple[int, tuple[int, ...]
 
 def engine_model(path: Path, max_batch: int | None) -> RepoModel:
     """A TensorRT plan with its sidecar as a tensorrt_plan model (FP32 NCHW I/O in every precision)."""
-    from .tensorrt.sidecar import read_sidecar
+    from .sidecar import read_sidecar
 
     sidecar = read_sidecar(path)
-    names = sidecar.get("inputs") or ["input"]
+    names = sidecar.get("inputs") or [INPUT]
     profiles = sidecar.get("profiles") or []
     batches_dims = [_profile_dims(profiles, n) for n in names]
     engine_batch = min(b for b, _ in batches_dims)

@@ -9,15 +9,17 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 from ifan_trt.files import atomic_path, require_regular_file
 from ifan_trt.noise import c_stderr_silenced
+
+log = get_logger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 # codec per container that OpenCV's bundled FFmpeg writes everywhere (pip wheels have no H.264 encoder)
@@ -101,7 +103,7 @@ class AtomicVideoWriter:
         if self.audio_from is not None:
             note = keep_audio(self.audio_from, self.tmp, self.path)
             if note:
-                print(note, file=sys.stderr)
+                log.warning(note)
         self._stack.close()
 
     def abort(self) -> None:
@@ -125,7 +127,7 @@ def rgb_float_to_bgr(rgb: np.ndarray) -> np.ndarray:
 
 
 def audio_dropped_line(source: str | os.PathLike, target: str | os.PathLike, why: str) -> str:
-    return f"ifan: {target}: video only, the audio track of {source} was dropped ({why})"
+    return f"{target}: video only, the audio track of {source} was dropped ({why})"
 
 
 def _has_audio(ffprobe: str, source: Path) -> bool:

@@ -42,3 +42,15 @@ def models(tmp_path_factory):
         return made[kind]
 
     return get
+
+
+@pytest.fixture
+def command_log(capsys):
+    """A command's run() called directly, with the ifan logger on the captured stderr as `ifan`
+    puts it (information plain, warnings `ifan build: warning: ...`)."""
+    import sys
+
+    from ifan_trt import log
+
+    with log.to_terminal("ifan build", log.level_for(), sys.stderr):
+        yield capsys

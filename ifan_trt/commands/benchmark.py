@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 from ifan_trt.options import nonneg_int, positive_int
+from ifan_trt.precisions import BY_NAME, graph_file
 from ifan_trt.runtime.benchmark import (PRECISIONS, Bench, Model, Settings, data_pairs, measure_rows,
-                                        previous_state, sha256_file, content_key, log)
+                                        previous_state, sha256_file, content_key, log_step)
 
 from . import args as arg_groups
 
-TRT_PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")  # engines are built for these
 
 
 def register(subparsers) -> None:
@@ -63,7 +64,7 @@ def run(args) -> int:
         print(f"{reused} row(s) reused from the previous run (same model files, data and settings)")
     png = importlib.util.find_spec("matplotlib") is not None
     if not png:
-        print("ifan benchmark: no PNG without matplotlib (pip install 'ifan-trt[plot]')", file=sys.stderr)
+        get_logger(__name__).warning("no PNG without matplotlib (pip install 'ifan-trt[plot]')")
     for path in write_reports(bench, png):
         print(f"wrote {path}")
     if args.json:
@@ -77,18 +78,14 @@ def fp32_source(checkpoint: str | None, onnx: str | None, out_dir: Path) -> Path
     """The FP32 ONNX every precision starts from: the given export, the bundled one, or the
     checkpoint exported into out_dir (reused while the checkpoint's hash matches)."""
     from ifan_trt.calib import prepare
-    from ifan_trt.runtime.backends import named_model
+    from ifan_trt.models import DEFAULT, ModelRef
 
     if onnx:
-        return Path(named_model("onnx", onnx))
-    if checkpoint is None or checkpoint == "default":
-        return prepare.source_onnx(Path("default"), out_dir / "models" / "x.onnx")
-    return prepare.source_onnx(Path(named_model("checkpoint", checkpoint)), out_dir / "models" / "x.onnx")
-
-
-def _graph_path(models: Path, stem: str, precision: str) -> Path:
-    suffix = {"fp16": "fp16", "int8": "int8", "int8-fp16": "int8-fp16", "cpu-int8": "int8-cpu"}[precision]
-    return models / f"{stem}.{suffix}.onnx"
+        return ModelRef.parse(onnx, "onnx", "--onnx").path
+    if checkpoint is None:
+        return prepare.source_onnx(Path(DEFAULT), out_dir / "models" / "x.onnx")
+    ref = ModelRef.parse(checkpoint, "checkpoint", "--checkpoint")
+    return prepare.source_onnx(Path(DEFAULT) if ref.default else ref.path, out_dir / "models" / "x.onnx")
 
 
 def prepare_graph(src: Path, precision: str, s: Settings, state: dict) -> Path:
@@ -101,16 +98,16 @@ def prepare_graph(src: Path, precision: str, s: Settings, state: dict) -> Path:
         return src
     models = s.out_dir / "models"
     models.mkdir(parents=True, exist_ok=True)
-    out = _graph_path(models, src.name.split(".")[0], precision)
+    out = graph_file(src, precision, models)
     calib = images.find_images(s.calib_images, s.calib_count)
     key = content_key(sha256_file(src), [sha256_file(p) for p in calib], precision, s.calib_size)
     if out.is_file() and state.get(str(out)) == [key, sha256_file(out)]:
         return out
     out.unlink(missing_ok=True)
-    log(f"preparing {precision} from {src}")
+    log_step(f"preparing {precision} from {src}")
     if precision == "fp16":
         prepare.make_fp16(src, out, s.calib_images, size=s.calib_size, count=min(s.calib_count, 8), progress=False)
-    elif precision == "cpu-int8":
+    elif BY_NAME[precision].target == "cpu":
         make_cpu_int8(src, out, s.calib_images, "percentile", s.calib_count, s.calib_size, progress=False)
     else:
         cache = out.with_name(f"{out.stem}.calib.json")
@@ -157,7 +154,7 @@ def plan_models(src: Path, s: Settings, state: dict) -> list[Model]:
     for precision in tqdm(s.precisions, desc="prepare", unit="model", disable=not s.progress, file=sys.stderr):
         graph = prepare_graph(src, precision, s, state)
         models.append(Model("onnx", precision, graph, "onnxruntime"))
-        if engines and precision in TRT_PRECISIONS:
+        if engines and BY_NAME[precision].buildable:
             models.append(Model("engine", precision, build_engine(graph, precision, s, _max_hw(s)), "tensorrt"))
     return models
 

@@ -14,11 +14,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ifan_trt.contract import PRECISIONS
+from ifan_trt.precisions import ENGINE as PRECISIONS, HALF
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
 from ifan_trt.options import add_decode_budget, int_range
-from ifan_trt.runtime.tensorrt.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles
+from ifan_trt.runtime.optimization_profiles import DEFAULT_SHAPES, check_against_graph, parse_profiles
 
 from . import args as arg_groups
 from ifan_trt.contract import META
@@ -105,7 +105,7 @@ def choose_iac_form(model, mode: str, profiles, precision: str, onnx) -> IacForm
     from ifan_trt.export.liveness import split_gain
 
     b, _, h, w = max((p.max for p in profiles), key=lambda s: s[0] * s[2] * s[3])
-    half = precision in ("fp16", "int8-fp16") and graph_precision(model) == "fp32"
+    half = precision in HALF and graph_precision(model) == "fp32"
     at = ((h, w), b, "float16" if half else None)
     kind = iac_kind(model)
     error = None
@@ -158,10 +158,10 @@ def run(args) -> int:
     profiles = parse_profiles(args.shapes)
     workspace = parse_workspace(args.workspace)
     calib_size = parse_model_size(args.calib_size, "--calib-size")
-    if str(args.onnx) == "default":  # the bundled model's FP32 export
-        from ifan_trt.weights import default_onnx_path
+    from ifan_trt.models import ModelRef, is_default
 
-        args.onnx = default_onnx_path()
+    if is_default(args.onnx):  # the bundled model's FP32 export
+        args.onnx = ModelRef.parse(args.onnx, "onnx", "--onnx").path
     check_outputs(args)
     source = graphs.load_model(args.onnx)
     if graphs.metadata(source).get(META.int8_target) == "cpu":

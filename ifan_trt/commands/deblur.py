@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ifan_trt.errors import IfanError
 from ifan_trt.failures import MEMORY_HINT, describe, one_line
+from ifan_trt.log import SKIPPED, get as get_logger
 from ifan_trt.files import check_not_input
 from ifan_trt.imageio import read_image
 from ifan_trt.options import add_decode_budget, positive_int
@@ -20,6 +21,8 @@ from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
 
 if TYPE_CHECKING:
     from ifan_trt.runtime.batch import DeblurOptions
+
+log = get_logger(__name__)
 
 
 def register(subparsers) -> None:
@@ -129,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         if len(jobs) == 1:
             raise IfanError(message) from None
         failures += 1
-        progress.write(f"ifan deblur: skipped {one_line(message)}", file=sys.stderr)
+        log.error(one_line(message), extra={"verdict": SKIPPED})
 
     with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or not sys.stderr.isatty(),
                         file=sys.stderr) as progress:

@@ -35,11 +35,10 @@ def register(subparsers) -> None:
 def peak_line(path, shape, batch: int) -> str:
     """The export's liveness line: at its static shape, else at 720x1280; as exported (FP32) and
     as the FP16 engine will hold it."""
-    import onnx
-
+    from ifan_trt.export.graph import load_model
     from ifan_trt.export.liveness import format_peak, peak_report
 
-    model = onnx.load(path)
+    model = load_model(path)
     shape = shape or (720, 1280)
     return format_peak(peak_report(model, shape, batch), peak_report(model, shape, batch, "float16"))
 
@@ -47,14 +46,14 @@ def peak_line(path, shape, batch: int) -> str:
 def run(args: argparse.Namespace) -> int:
     from ifan_trt.checkpoint import load_checkpoint
     from ifan_trt.contract import DEFAULT_OPSET
+    from ifan_trt.models import ModelRef
     from ifan_trt.sizes import parse_model_size as parse_shape
     from ifan_trt.export.onnx_export import export_onnx
 
     shape = parse_shape(args.shape) if args.shape else None
-    if args.checkpoint in (None, "default"):
-        from ifan_trt.weights import default_checkpoint_path
-
-        args.checkpoint = str(default_checkpoint_path())
+    if args.checkpoint is None:
+        args.checkpoint = "default"
+    args.checkpoint = str(ModelRef.parse(args.checkpoint, "checkpoint", "--checkpoint").path)
     check_not_input(args.output, [args.checkpoint])
     check_output_file(args.output, args.overwrite, create_parent=True)
     loaded = load_checkpoint(args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode)

@@ -18,12 +18,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ifan_trt.runtime.backends import named_model
-    from ifan_trt.runtime.model_facts import _KINDS, format_facts, inspect_model
+    from ifan_trt.models import ModelRef, kind_of
+    from ifan_trt.runtime.model_facts import format_facts, inspect_model
 
-    suffix = args.model.lower().rsplit(".", 1)[-1] if "." in args.model else ""
-    kind = _KINDS.get(f".{suffix}", "checkpoint") if args.model != "default" else "onnx"
-    model = named_model(kind, args.model, "MODEL")
+    model = str(ModelRef.parse(args.model, kind_of(args.model, "checkpoint"), "MODEL").path)
     arg_groups.check_json(args, [model, f"{model}.json"])  # an engine's sidecar is an input too
     facts = inspect_model(model)
     print(format_facts(facts))

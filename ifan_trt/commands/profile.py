@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 from ifan_trt.files import check_not_input, check_output_file, check_output_folder
 from ifan_trt.options import float_range, int_range
 
@@ -86,7 +87,7 @@ def _report_paths(args, models: list[str]) -> tuple:
     pick = lambda given, name: given or (out / name if out else None)
     paths = [pick(args.json, "profile.json"), pick(args.csv, "profile.csv"), pick(args.png, "profile.png")]
     if paths[2] and not args.png and importlib.util.find_spec("matplotlib") is None:
-        print("ifan profile: no PNG without matplotlib (pip install 'ifan-trt[plot]')", file=sys.stderr)
+        get_logger(__name__).warning("no PNG without matplotlib (pip install 'ifan-trt[plot]')")
         paths[2] = None
     for i, (flag, path) in enumerate(zip(("--json", "--csv", "--png"), paths)):
         if path:

@@ -48,10 +48,10 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.sizes import parse_model_size as parse_shape
 
     shape = parse_shape(args.shape) if args.shape else None
-    if args.onnx == "default":  # the bundled model's export
-        from ifan_trt.weights import default_onnx_path
+    from ifan_trt.models import ModelRef, is_default
 
-        args.onnx = str(default_onnx_path())
+    if is_default(args.onnx):  # the bundled model's export
+        args.onnx = str(ModelRef.parse(args.onnx, "onnx", "--onnx").path)
     arg_groups.check_json(args, [args.onnx, args.checkpoint])
     return report_and_status(args.onnx, args.checkpoint or _bundled_if_source(args.onnx), shape,
                              args.batch, args.tol, args.json)

@@ -107,33 +107,33 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
     from ifan_trt.runtime.batch import DeblurOptions, Job, deblurred_images, raise_failure, write_result
     from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling
 
-    executor = open_executor(backend, checkpoint=checkpoint, onnx=onnx, engine=engine, threads=threads,
-                             **model_options)
-    layout, pairs = find_pairs(data, dual=executor.info.dual)
-    pairs = pairs[:limit] if limit else pairs
-    check_outputs(pairs, [checkpoint, onnx, engine], csv_path, save_dir, overwrite)
-    scorer, lpips_note = lpips_status()
-    options = DeblurOptions(batch=batch, tiling=tiling or Tiling(max_pixels=DEFAULT_MAX_PIXELS),
-                            crop_official=official_crop, overwrite=overwrite)
-    by_source = {pair.source: pair for pair in pairs}
-    jobs = [Job(pair.source, Path(save_dir) / f"{pair.name}.png" if save_dir else None, pair.left, pair.right)
-            for pair in pairs]
-    rows = []
-    with tqdm(total=len(jobs), desc="eval", unit="img", disable=None if progress else True) as bar:
-        for done in deblurred_images(executor, jobs, options, raise_failure):
-            rows.append(_score_pair(by_source[done.job.source], done, official_crop, scorer))
-            write_result(done, options, raise_failure)
-            bar.update(1)
+    with open_executor(backend, checkpoint=checkpoint, onnx=onnx, engine=engine, threads=threads,
+                       **model_options) as executor:  # closed after the run (an engine holds GPU memory)
+        layout, pairs = find_pairs(data, dual=executor.info.dual)
+        pairs = pairs[:limit] if limit else pairs
+        check_outputs(pairs, [checkpoint, onnx, engine], csv_path, save_dir, overwrite)
+        scorer, lpips_note = lpips_status()
+        options = DeblurOptions(batch=batch, tiling=tiling or Tiling(max_pixels=DEFAULT_MAX_PIXELS),
+                                crop_official=official_crop, overwrite=overwrite)
+        by_source = {pair.source: pair for pair in pairs}
+        jobs = [Job(pair.source, Path(save_dir) / f"{pair.name}.png" if save_dir else None, pair.left, pair.right)
+                for pair in pairs]
+        rows = []
+        with tqdm(total=len(jobs), desc="eval", unit="img", disable=None if progress else True) as bar:
+            for done in deblurred_images(executor, jobs, options, raise_failure):
+                rows.append(_score_pair(by_source[done.job.source], done, official_crop, scorer))
+                write_result(done, options, raise_failure)
+                bar.update(1)
 
-    keys = list(METRICS) + (["lpips"] if scorer is not None else [])
-    summary = {
-        "data": str(data), "layout": layout, "count": len(rows),
-        "model": model_label(executor.model_path), "backend": executor.backend,
-        "lpips": lpips_note, "official_crop": official_crop,
-        "input": {k: float(np.mean([r[f"input_{k}"] for r in rows])) for k in keys},
-        "output": {k: float(np.mean([r[f"model_{k}"] for r in rows])) for k in keys},
-        "seconds_per_image": float(np.mean([r["seconds"] for r in rows])),
-    }
+        keys = list(METRICS) + (["lpips"] if scorer is not None else [])
+        summary = {
+            "data": str(data), "layout": layout, "count": len(rows),
+            "model": model_label(executor.model_path), "backend": executor.backend,
+            "lpips": lpips_note, "official_crop": official_crop,
+            "input": {k: float(np.mean([r[f"input_{k}"] for r in rows])) for k in keys},
+            "output": {k: float(np.mean([r[f"model_{k}"] for r in rows])) for k in keys},
+            "seconds_per_image": float(np.mean([r["seconds"] for r in rows])),
+        }
     if csv_path:
         write_csv(csv_path, rows, overwrite)
     return summary

@@ -24,9 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 from ifan_trt.files import atomic_write, check_not_input, check_output_file, require_regular_file as read_input_path
 from ifan_trt.options import int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
 from ifan_trt.sizes import parse_size
+
+_logger = get_logger(__name__)
 
 WHY = ("ch=16 (feature width 64) and N=8: a quarter of the official width and half its IAC "
        "iterations, ~2.4 M parameters and ~1/12 of the official convolution MACs, so training "
@@ -180,7 +183,7 @@ def validate(model, val) -> dict:
 
 
 def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+    _logger.info(f"{time.strftime('%H:%M:%S')} {msg}")
 
 
 def check_outputs(args) -> tuple[Path, Path]:

@@ -3,7 +3,7 @@ defocus (ifan_trt.training.synthetic, `ifan train`); its training record is the 
 
 It ships three ways: the checkpoint (PyTorch), its FP32 ONNX export and the INT8 graph for ONNX
 Runtime's CPU provider (both made from the checkpoint with `ifan export` and `ifan calibrate
---target cpu`, see README), so that a torch-free install runs it too."""
+--target cpu`, see docs/training.md), so that a torch-free install runs it too."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from pathlib import Path
 
 from ..errors import IfanError
 
-DEFAULT_NAME = "default.pth"
-DEFAULT_ONNX = {"fp32": "default.onnx", "int8-cpu": "default.int8-cpu.onnx"}
-NAME = "default"  # what users type for the bundled model, wherever a model is named
+CHECKPOINT_FILE = "default.pth"
+ONNX_FILES = {"fp32": "default.onnx", "int8-cpu": "default.int8-cpu.onnx"}  # by precision (ifan_trt.precisions)
 
 
 def default_checkpoint_path() -> Path:
     """Path of the bundled default checkpoint (shipped as package data)."""
-    path = Path(__file__).with_name(DEFAULT_NAME)
+    path = Path(__file__).with_name(CHECKPOINT_FILE)
     if not path.is_file():
         raise IfanError(f"{path}: the bundled default model is missing from this install; "
                         "reinstall ifan-trt or pass --checkpoint FILE")
@@ -27,7 +26,7 @@ def default_checkpoint_path() -> Path:
 
 def default_onnx_path(precision: str = "fp32", required: bool = True) -> Path | None:
     """Path of the bundled ONNX export of the default model ("fp32" or "int8-cpu")."""
-    path = Path(__file__).with_name(DEFAULT_ONNX[precision])
+    path = Path(__file__).with_name(ONNX_FILES[precision])
     if path.is_file():
         return path
     if required:

@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * The C ABI of libifan_iac_cuda.so (iacCudaApi.h) over launchIac(), the launcher the plugin's
- * enqueue calls: same kernels, same checks.
+ * enqueue calls: same kernels, same checks. Its CPU twin, iacCpuApi.cpp, has the same ABI.
  */
 #include "iacCudaApi.h"
 #include "iacKernel.h"
@@ -34,12 +34,7 @@ __attribute__((visibility("default"))) int32_t ifan_iac_abi_version(void)
 __attribute__((visibility("default"))) size_t ifan_iac_workspace_bytes(
     int32_t batch, int32_t channels, int32_t height, int32_t width, int32_t iterations, size_t elem_bytes)
 {
-    if (batch < 0 || channels < 0 || height < 0 || width < 0)
-    {
-        return 0; // no such problem: the run functions refuse it
-    }
-    Problem const problem = problemOf(batch, channels, height, width, iterations, 1, 0, 0, 0.0F);
-    return ifan::iac::workspaceBytes(problem, elem_bytes);
+    return ifan::iac::abiWorkspaceBytes(batch, channels, height, width, iterations, elem_bytes);
 }
 
 __attribute__((visibility("default"))) int32_t ifan_iac_run_float(float const* features, float const* filters,

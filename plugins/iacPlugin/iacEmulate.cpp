@@ -1,12 +1,11 @@
 /*
  * SPDX-License-Identifier: Apache-2.0
  *
- * CPU emulation of the IAC kernel launch: the same plan and the same tile phases as
- * iacKernel.cu (iacTile.h), run over every block and thread in turn, with a barrier between
- * phases simply meaning "all threads of the block finished the previous phase". Built without
- * CUDA into a small shared library that the tests call through ctypes.
+ * The CPU reference of the IAC kernel: runIac (iacLaunch.h) with the emulated launch
+ * (iacEmulate.h), on float buffers, in FP32 or through half storage. Built without CUDA into a
+ * small shared library that the tests call through ctypes.
  */
-#include "iacTile.h"
+#include "iacEmulate.h"
 
 #include <cstdint>
 #include <vector>
@@ -22,69 +21,12 @@ namespace
 
 using namespace ifan::iac;
 
-template <typename T, int K, int VEC>
-void runIterations(Problem const& p, Plan const& plan, T const* features, T const* filters, T* out)
-{
-    std::vector<T> scratch(static_cast<size_t>(p.B) * p.C * p.H * p.W);
-    std::vector<float> smem(static_cast<size_t>(plan.smemBytes / sizeof(float)));
-    int32_t const nThreads = plan.groups * plan.rows;
-    std::vector<ThreadState<K, VEC>> states(static_cast<size_t>(nThreads));
-    T const* src = features;
-    for (int32_t i = 0; i < p.N; ++i)
-    {
-        T* dst = ((p.N - 1 - i) % 2 == 0) ? out : scratch.data();
-        IterArgs<T> const args{p, plan, i, src, filters, dst};
-        for (int32_t plane = 0; plane < p.B * p.C; ++plane)
-        {
-            for (int32_t tileIndex = 0; tileIndex < plan.tilesX * plan.tilesY; ++tileIndex)
-            {
-                Tile const tile = tileOf(p, plan, plane, tileIndex);
-                // poison shared memory: a read of a value no phase wrote shows up as NaN
-                for (float& v : smem)
-                {
-                    v = __builtin_nanf("");
-                }
-                for (int32_t tid = 0; tid < nThreads; ++tid)
-                {
-                    loadFeatureTile<T, K, VEC>(args, tile, smem.data(), tid, nThreads);
-                }
-                for (int32_t tid = 0; tid < nThreads; ++tid)
-                {
-                    verticalPass<T, K, VEC>(args, tile, smem.data(), tid % plan.groups, tid / plan.groups, states[tid]);
-                }
-                for (int32_t tid = 0; tid < nThreads; ++tid)
-                {
-                    horizontalPass<T, K, VEC>(args, tile, smem.data(), tid % plan.groups, tid / plan.groups, states[tid]);
-                }
-            }
-        }
-        src = dst;
-    }
-}
-
-template <typename T, int K>
-void dispatchVec(Problem const& p, Plan const& plan, T const* features, T const* filters, T* out)
-{
-    if (plan.vec == 4)
-    {
-        runIterations<T, K, 4>(p, plan, features, filters, out);
-    }
-    else
-    {
-        runIterations<T, K, 1>(p, plan, features, filters, out);
-    }
-}
-
 template <typename T>
-void dispatch(Problem const& p, Plan const& plan, T const* features, T const* filters, T* out)
+int32_t emulate(Problem const& p, T const* features, T const* filters, T* out, bool vectorise)
 {
-    switch (p.k)
-    {
-    case 1: dispatchVec<T, 1>(p, plan, features, filters, out); break;
-    case 3: dispatchVec<T, 3>(p, plan, features, filters, out); break;
-    case 5: dispatchVec<T, 5>(p, plan, features, filters, out); break;
-    default: dispatchVec<T, 7>(p, plan, features, filters, out); break;
-    }
+    std::vector<unsigned char> workspace(workspaceBytes(p, sizeof(T)));
+    CpuRunner runner;
+    return runIac(p, features, filters, out, workspace.data(), workspace.size(), runner, vectorise);
 }
 
 std::vector<HalfBits> toHalf(float const* data, size_t n)
@@ -121,20 +63,30 @@ IFAN_EXPORT int ifan_iac_emulate(float const* features, float const* filters, fl
     {
         return 0;
     }
-    Plan const plan = makePlan(p, vectorise != 0);
+    int32_t status = kSTATUS_SUCCESS;
     if (half_storage == 0)
     {
-        dispatch<float>(p, plan, features, filters, out);
-        return 0;
+        status = emulate<float>(p, features, filters, out, vectorise != 0);
     }
-    size_t const nf = static_cast<size_t>(B) * static_cast<size_t>(filterChannels(N, C, k, layout)) * H * W;
-    std::vector<HalfBits> const x = toHalf(features, n);
-    std::vector<HalfBits> const f = toHalf(filters, nf);
-    std::vector<HalfBits> y(n);
-    dispatch<HalfBits>(p, plan, x.data(), f.data(), y.data());
-    for (size_t i = 0; i < n; ++i)
+    else
     {
-        out[i] = halfBitsToFloat(y[i].bits);
+        size_t const nf = static_cast<size_t>(B) * static_cast<size_t>(filterChannels(N, C, k, layout)) * H * W;
+        std::vector<HalfBits> const x = toHalf(features, n);
+        std::vector<HalfBits> const f = toHalf(filters, nf);
+        std::vector<HalfBits> y(n);
+        status = emulate<HalfBits>(p, x.data(), f.data(), y.data(), vectorise != 0);
+        for (size_t i = 0; status == kSTATUS_SUCCESS && i < n; ++i)
+        {
+            out[i] = halfBitsToFloat(y[i].bits);
+        }
+    }
+    if (status != kSTATUS_SUCCESS)
+    {
+        if (error != nullptr)
+        {
+            *error = statusName(status);
+        }
+        return 1;
     }
     return 0;
 }

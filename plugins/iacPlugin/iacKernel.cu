@@ -31,6 +31,20 @@ __device__ __forceinline__ uint2 loadStreaming(uint2 const* p)
     return v;
 }
 
+__device__ __forceinline__ float loadStreaming(float const* p)
+{
+    float v;
+    asm("ld.global.cs.f32 %0, [%1];" : "=f"(v) : "l"(p));
+    return v;
+}
+
+__device__ __forceinline__ unsigned short loadStreaming(unsigned short const* p)
+{
+    unsigned short v;
+    asm("ld.global.cs.u16 %0, [%1];" : "=h"(v) : "l"(p));
+    return v;
+}
+
 template <>
 struct Elem<__half>
 {
@@ -41,6 +55,41 @@ struct Elem<__half>
     static IFAN_HD __half store(float v)
     {
         return __float2half_rn(v);
+    }
+};
+
+// One element: filters still use the streaming (evict-first) load.
+template <>
+struct Io<float, 1>
+{
+    static __device__ __forceinline__ void load(float const* p, float (&out)[1])
+    {
+        out[0] = *p;
+    }
+    static __device__ __forceinline__ void loadStreaming(float const* p, float (&out)[1])
+    {
+        out[0] = iac::loadStreaming(p);
+    }
+    static __device__ __forceinline__ void store(float* p, float const (&v)[1])
+    {
+        *p = v[0];
+    }
+};
+
+template <>
+struct Io<__half, 1>
+{
+    static __device__ __forceinline__ void load(__half const* p, float (&out)[1])
+    {
+        out[0] = __half2float(*p);
+    }
+    static __device__ __forceinline__ void loadStreaming(__half const* p, float (&out)[1])
+    {
+        out[0] = __half2float(__ushort_as_half(iac::loadStreaming(reinterpret_cast<unsigned short const*>(p))));
+    }
+    static __device__ __forceinline__ void store(__half* p, float const (&v)[1])
+    {
+        *p = __float2half_rn(v[0]);
     }
 };
 
@@ -105,6 +154,25 @@ struct Io<__half, 4>
     }
 };
 
+// Shared memory in 16-byte vectors: a warp's 32 lanes, 16 bytes apart, read 512 contiguous bytes
+// in the minimum 4 wavefronts (scalar accesses 16 bytes apart would conflict 4 ways).
+template <>
+struct Smem<4>
+{
+    static __device__ __forceinline__ void load(float const* p, float (&out)[4])
+    {
+        float4 const v = *reinterpret_cast<float4 const*>(p);
+        out[0] = v.x;
+        out[1] = v.y;
+        out[2] = v.z;
+        out[3] = v.w;
+    }
+    static __device__ __forceinline__ void store(float* p, float const (&v)[4])
+    {
+        *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    }
+};
+
 namespace
 {
 
@@ -112,112 +180,51 @@ namespace
 template <typename T, int K, int VEC>
 __global__ void __launch_bounds__(kBLOCK_THREADS) iacIterationKernel(IterArgs<T> const args)
 {
-    extern __shared__ float smem[];
+    extern __shared__ __align__(16) float smem[];
     Tile const tile = tileOf(args.problem, args.plan, static_cast<int32_t>(blockIdx.y), static_cast<int32_t>(blockIdx.x));
+    int32_t const gx = static_cast<int32_t>(threadIdx.x);
+    int32_t const r = static_cast<int32_t>(threadIdx.y);
+    // the filter loads first: independent of shared memory, in flight while the tile loads
+    ThreadState<K, VEC> state;
+    loadThreadFilters<T, K, VEC>(args, tile, gx, r, state);
     int32_t const tid = static_cast<int32_t>(threadIdx.y * blockDim.x + threadIdx.x);
     loadFeatureTile<T, K, VEC>(args, tile, smem, tid, static_cast<int32_t>(blockDim.x * blockDim.y));
     __syncthreads();
-    ThreadState<K, VEC> state;
-    int32_t const gx = static_cast<int32_t>(threadIdx.x);
-    int32_t const r = static_cast<int32_t>(threadIdx.y);
     verticalPass<T, K, VEC>(args, tile, smem, gx, r, state);
     __syncthreads();
     horizontalPass<T, K, VEC>(args, tile, smem, gx, r, state);
 }
 
-bool aligned(void const* p, size_t bytes)
+//! Runs each iteration as one kernel launch on a stream (runIac, iacLaunch.h, does the rest).
+struct GpuRunner
 {
-    return reinterpret_cast<uintptr_t>(p) % bytes == 0;
-}
+    cudaStream_t stream;
 
-constexpr size_t kWORKSPACE_ALIGNMENT = 256;
-
-template <typename T, int K, int VEC>
-cudaError_t launchIterations(Problem const& problem, Plan const& plan, T const* features, T const* filters, T* out,
-    T* scratch, cudaStream_t stream)
-{
-    dim3 const grid(static_cast<uint32_t>(plan.tilesX * plan.tilesY), static_cast<uint32_t>(problem.B * problem.C));
-    dim3 const block(static_cast<uint32_t>(plan.groups), static_cast<uint32_t>(plan.rows));
-    T const* src = features;
-    for (int32_t i = 0; i < problem.N; ++i)
+    template <int K, int VEC, typename T>
+    int32_t iteration(IterArgs<T> const& args)
     {
-        // the last iteration writes out; earlier ones alternate so that src != dst
-        T* dst = ((problem.N - 1 - i) % 2 == 0) ? out : scratch;
-        IterArgs<T> const args{problem, plan, i, src, filters, dst};
+        Plan const& plan = args.plan;
+        dim3 const grid(
+            static_cast<uint32_t>(plan.tilesX * plan.tilesY), static_cast<uint32_t>(args.problem.B * args.problem.C));
+        dim3 const block(static_cast<uint32_t>(plan.groups), static_cast<uint32_t>(plan.rows));
         iacIterationKernel<T, K, VEC><<<grid, block, static_cast<size_t>(plan.smemBytes), stream>>>(args);
-        cudaError_t const status = cudaGetLastError();
-        if (status != cudaSuccess)
-        {
-            return status;
-        }
-        src = dst;
+        return static_cast<int32_t>(cudaGetLastError());
     }
-    return cudaSuccess;
-}
-
-template <typename T, int K>
-cudaError_t dispatchVec(Problem const& problem, Plan const& plan, T const* features, T const* filters, T* out,
-    T* scratch, cudaStream_t stream)
-{
-    if (plan.vec == 4)
-    {
-        return launchIterations<T, K, 4>(problem, plan, features, filters, out, scratch, stream);
-    }
-    return launchIterations<T, K, 1>(problem, plan, features, filters, out, scratch, stream);
-}
+};
 
 } // namespace
 
-size_t workspaceBytes(Problem const& problem, size_t elemBytes)
-{
-    if (problem.N <= 1)
-    {
-        return 0;
-    }
-    size_t const elements = static_cast<size_t>(problem.B) * problem.C * problem.H * problem.W;
-    return elements * elemBytes + kWORKSPACE_ALIGNMENT;
-}
+static_assert(kSTATUS_SUCCESS == static_cast<int32_t>(cudaSuccess), "status values are cudaError_t values");
+static_assert(kSTATUS_INVALID_VALUE == static_cast<int32_t>(cudaErrorInvalidValue), "status values are cudaError_t");
+static_assert(kSTATUS_INVALID_CONFIGURATION == static_cast<int32_t>(cudaErrorInvalidConfiguration),
+    "status values are cudaError_t values");
 
 template <typename T>
 cudaError_t launchIac(Problem const& problem, T const* features, T const* filters, T* out, void* workspace,
     size_t workspaceSize, cudaStream_t stream)
 {
-    if (problemError(problem) != nullptr)
-    {
-        return cudaErrorInvalidValue;
-    }
-    if (static_cast<int64_t>(problem.B) * problem.C * problem.H * problem.W == 0)
-    {
-        return cudaSuccess; // empty tensor: nothing to do
-    }
-    size_t const needed = workspaceBytes(problem, sizeof(T));
-    if (features == nullptr || filters == nullptr || out == nullptr || (needed > 0 && workspace == nullptr)
-        || workspaceSize < needed)
-    {
-        return cudaErrorInvalidValue;
-    }
-    // scratch starts at the first aligned address of the workspace (slack is in workspaceBytes)
-    uintptr_t const base = reinterpret_cast<uintptr_t>(workspace);
-    uintptr_t const start = (base + kWORKSPACE_ALIGNMENT - 1) / kWORKSPACE_ALIGNMENT * kWORKSPACE_ALIGNMENT;
-    T* const scratch = needed > 0 ? reinterpret_cast<T*>(start) : nullptr;
-
-    size_t const vecBytes = 4 * sizeof(T);
-    bool const canVectorise = aligned(features, vecBytes) && aligned(filters, vecBytes) && aligned(out, vecBytes);
-    Plan const plan = makePlan(problem, canVectorise);
-    // grid: tiles in x (up to 2^31 - 1), planes B * C in y (up to 65535: B <= 511 at c = 128)
-    if (static_cast<int64_t>(plan.tilesX) * plan.tilesY > 0x7FFFFFFF
-        || static_cast<int64_t>(problem.B) * problem.C > 65535)
-    {
-        return cudaErrorInvalidConfiguration;
-    }
-    switch (problem.k)
-    {
-    case 1: return dispatchVec<T, 1>(problem, plan, features, filters, out, scratch, stream);
-    case 3: return dispatchVec<T, 3>(problem, plan, features, filters, out, scratch, stream);
-    case 5: return dispatchVec<T, 5>(problem, plan, features, filters, out, scratch, stream);
-    case 7: return dispatchVec<T, 7>(problem, plan, features, filters, out, scratch, stream);
-    default: return cudaErrorInvalidValue;
-    }
+    GpuRunner runner{stream};
+    return static_cast<cudaError_t>(runIac(problem, features, filters, out, workspace, workspaceSize, runner));
 }
 
 template cudaError_t launchIac<float>(

@@ -11,6 +11,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
+#include "iacLaunch.h"
 #include "iacMath.h"
 
 namespace ifan
@@ -18,12 +19,8 @@ namespace ifan
 namespace iac
 {
 
-//! Scratch bytes for a problem of element size elemBytes: one feature map when N > 1 (iterations
-//! ping-pong between it and the output), plus alignment slack.
-size_t workspaceBytes(Problem const& problem, size_t elemBytes);
-
 //! All N iterations of the IAC, queued on stream: features [B, C, H, W] and filters
-//! [B, Cf, H, W] to out [B, C, H, W], linear NCHW. workspace must hold workspaceBytes(). No
+//! [B, Cf, H, W] to out [B, C, H, W], linear NCHW. workspace must hold workspaceBytes() (iacLaunch.h). No
 //! allocation and no synchronisation; returns the first launch error (cudaGetLastError).
 //! Instantiated for float and __half (FP16 accumulates in FP32).
 template <typename T>

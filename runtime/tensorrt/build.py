@@ -17,17 +17,19 @@ option checks work without them.
 from __future__ import annotations
 
 import re
-import sys
 import time
 from pathlib import Path
 
-from ifan_trt.contract import META, PRECISIONS
+from ifan_trt.contract import META
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 from ifan_trt.table import format_table
 
 from .inspect import engine_information, engine_information_in_child, layer_precisions, summary, unexpected_fp32
-from .optimization_profiles import profiles_to_sidecar
-from .sidecar import make_sidecar, sidecar_bytes, sidecar_path
+from ifan_trt.runtime.optimization_profiles import profiles_to_sidecar
+from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+
+log = get_logger(__name__)
 
 MIN_TENSORRT = (10, 0)  # strongly typed networks and Q/DQ with FP16 scales
 TESTED_MAJORS = (10, 11)
@@ -57,8 +59,6 @@ def check_request(version: tuple[int, int, int], precision: str, has_plugin: boo
                         f"(ifan-trt builds 10.3 to 11.x); upgrade TensorRT")
     if optimization_level is not None and not 0 <= optimization_level <= 5:
         raise IfanError(f"--builder-optimization-level {optimization_level}: TensorRT {v} accepts 0 to 5")
-    if precision not in PRECISIONS:
-        raise IfanError(f"--precision {precision}: expected one of {', '.join(PRECISIONS)}")
     warnings = []
     if version[0] not in TESTED_MAJORS:
         warnings.append(f"TensorRT {v} is newer than the versions ifan-trt was written for (10.3 to 11.x)")
@@ -68,16 +68,20 @@ def check_request(version: tuple[int, int, int], precision: str, has_plugin: boo
     return warnings
 
 
+def strongly_typed_support(trt) -> tuple[bool, bool]:
+    """(every network can be strongly typed, the creation flag must be passed for it). TensorRT 11
+    builds every network strongly typed and deprecates (and may drop) the flag; 10.x needs it."""
+    has_flag = hasattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED")
+    if parse_version(trt.__version__)[0] >= 11:
+        return True, False
+    return has_flag, has_flag
+
+
 def graph_inputs(model) -> list[tuple[str, list]]:
     """(name, dims) of the graph inputs; a dim is an int, or its symbolic name when dynamic."""
-    inits = {t.name for t in model.graph.initializer}
-    out = []
-    for i in model.graph.input:
-        if i.name in inits:
-            continue
-        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in i.type.tensor_type.shape.dim]
-        out.append((i.name, dims))
-    return out
+    from ifan_trt.export.graph import input_dims
+
+    return input_dims(model)
 
 
 # ---------------------------------------------------------------- facts for the sidecar
@@ -96,7 +100,8 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
                tf32: bool = True) -> bytes:
     """Parse (strongly typed), configure and build with polygraphy's loaders; the serialised plan.
     polygraphy's network_from_onnx_path(strongly_typed=True) creates the network with
-    1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) and sets no precision flag. TF32 is
+    1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) on 10.x (11.x networks are strongly
+    typed without it) and sets no precision flag. TF32 is
     passed explicitly: CreateConfig clears TensorRT's (default-on) TF32 flag unless told tf32=True."""
     from ifan_trt.optional import require
 
@@ -104,6 +109,11 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
     from polygraphy.backend.trt import (CreateConfig, PostprocessConfig, Profile, engine_bytes_from_network,
                                         network_from_onnx_path)
     from polygraphy.exception import PolygraphyException
+    from polygraphy.logger import G_LOGGER
+
+    from ifan_trt.noise import is_verbose
+
+    G_LOGGER.module_severity = G_LOGGER.INFO if is_verbose() else G_LOGGER.ERROR  # TensorRT's log too
 
     trt_profiles = []
     for p in profiles:
@@ -126,7 +136,7 @@ def build_plan(trt, onnx_path: Path, profiles, inputs: list[str], workspace: int
 
         config = PostprocessConfig(config, serialize_plugin)
     try:
-        network = network_from_onnx_path(str(onnx_path), strongly_typed=True)
+        network = network_from_onnx_path(str(onnx_path), strongly_typed=strongly_typed_support(trt)[1])
         plan = engine_bytes_from_network(network, config,
                                          save_timing_cache=str(timing_cache) if timing_cache is not None else None)
     except PolygraphyException as exc:
@@ -167,22 +177,21 @@ def probe_tensorrt(precision: str, has_plugin: bool, version_compatible: bool, o
     trt = import_tensorrt()
     require("polygraphy", "trt")  # before any long preparation
     version = parse_version(trt.__version__)
-    strongly = hasattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED")
+    strongly = strongly_typed_support(trt)[0]
     for w in check_request(version, precision, has_plugin, version_compatible, optimization_level, strongly):
-        print(f"warning: {w}", file=sys.stderr)
+        log.warning(w)
     return trt
 
 
 def report_layers(layers, precision: str) -> dict:
     """Print every layer's precision and a warning for compute layers left in FP32; the counts."""
     counts = summary(layers)
-    print(format_table(["layer", "type", "precision"], [[lp.name, lp.layer_type, lp.precision] for lp in layers]),
-          file=sys.stderr)
-    print("layer precisions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
+    log.info(format_table(["layer", "type", "precision"], [[lp.name, lp.layer_type, lp.precision] for lp in layers]))
+    log.info("layer precisions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     slow = unexpected_fp32(layers, precision)
     if slow:
-        print(f"warning: {precision} was asked for but {len(slow)} compute layer(s) run in FP32: "
-              + ", ".join(lp.name for lp in slow[:8]) + (" ..." if len(slow) > 8 else ""), file=sys.stderr)
+        log.warning(f"{precision} was asked for but {len(slow)} compute layer(s) run in FP32: "
+                    + ", ".join(lp.name for lp in slow[:8]) + (" ..." if len(slow) > 8 else ""))
     return counts
 
 
@@ -196,8 +205,8 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
     from ifan_trt.files import sha256_bytes
 
     start = time.time()
-    print(f"building {precision} engine from {onnx_path} with TensorRT {trt.__version__} "
-          f"({len(profiles)} profile(s))", file=sys.stderr)
+    log.info(f"building {precision} engine from {onnx_path} with TensorRT {trt.__version__} "
+             f"({len(profiles)} profile(s))")
     plan = build_plan(trt, onnx_path, profiles, inputs, workspace, optimization_level,
                       version_compatible, plugin_lib, timing_cache, tf32=tf32)
     seconds = time.time() - start
@@ -205,7 +214,7 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
                            precision)
     gpu = gpu_info()
     if gpu.get("reason"):
-        print(f"warning: the sidecar cannot name the GPU: {gpu['reason']}", file=sys.stderr)
+        log.warning(f"the sidecar cannot name the GPU: {gpu['reason']}")
     builder = {"strongly_typed": True, "workspace_bytes": workspace, "builder_optimization_level": optimization_level,
                "version_compatible": version_compatible, "tf32": tf32,
                "timing_cache": None if timing_cache is None else str(timing_cache)}
@@ -217,5 +226,5 @@ def build_engine(trt, *, onnx_path: Path, output: Path, precision: str, profiles
         metadata={**metadata, META.precision: precision}, layers=counts, iac_split=iac_split,
         peak_live_bytes=peak_live_bytes)
     write_engine(output, plan, sidecar, overwrite)
-    print(f"wrote {output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {output}.json", file=sys.stderr)
+    log.info(f"wrote {output} ({len(plan) / 1e6:.1f} MB, {seconds:.0f} s) and {output}.json")
     return len(plan)

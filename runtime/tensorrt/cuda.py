@@ -3,24 +3,29 @@ implementations: cuda-python (NVIDIA's bindings, what TensorRT's own samples use
 what installs on Jetson) and pycuda. Everything the TensorRT executor does with CUDA goes
 through here, and every CUDA call's status is checked.
 
-Both use the device's primary context, so an executor may be used from any one thread; pycuda
-makes its context current in the thread that opens it (open and use it in the same thread).
+Both use the device's primary context. The device (cuda-python) or context (pycuda) is current
+only in the thread that made it so, while TensorRT and every call here act on the calling thread's
+current one: a caller makes it current with ``with cuda.current():`` around each use, in whichever
+thread that use runs (a server calls executors from its own worker threads).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from ifan_trt.errors import IfanError
+from ifan_trt.errors import BackendError, IfanError
+from ifan_trt.log import get as get_logger
+
+log = get_logger(__name__)
 
 IMPLEMENTATIONS = ("cuda-python", "pycuda")
 
 
-class CudaError(RuntimeError):
+class CudaError(BackendError):
     """A failed CUDA call (not a user error: the message names the call and CUDA's error)."""
 
 
@@ -62,6 +67,12 @@ class Cuda:
 
     name = ""
     supports_graphs = False
+    device = 0
+
+    def current(self) -> contextlib.AbstractContextManager:
+        """Make this device (or context) current in the calling thread for a with-block; the
+        thread's own choice is restored after it."""
+        return contextlib.nullcontext()
 
     @property
     def stream_handle(self) -> int: ...
@@ -92,6 +103,9 @@ class Cuda:
 
     def launch(self, graph) -> None: ...
 
+    def release(self, graph) -> None:
+        """Destroy a graph end_capture returned (before replacing it by a new capture)."""
+
     def close(self) -> None: ...
 
 
@@ -121,9 +135,23 @@ class CudaPython(Cuda):
 
     def __init__(self, device: int = 0):
         self.rt = _import_cudart()
+        self.device = device
         self._owned: list[tuple[str, object]] = []
-        self._check(self.rt.cudaSetDevice(device), "cudaSetDevice")
-        self.stream = self._check(self.rt.cudaStreamCreate(), "cudaStreamCreate")
+        self._graphs: dict[int, object] = {}  # graph exec -> the graph it was instantiated from
+        self.stream = None
+        with self.current():
+            self.stream = self._check(self.rt.cudaStreamCreate(), "cudaStreamCreate")
+
+    @contextlib.contextmanager
+    def current(self):
+        previous = self._check(self.rt.cudaGetDevice(), "cudaGetDevice")
+        if previous != self.device:
+            self._check(self.rt.cudaSetDevice(self.device), "cudaSetDevice")
+        try:
+            yield self
+        finally:
+            if previous != self.device:
+                self._check(self.rt.cudaSetDevice(previous), "cudaSetDevice")
 
     def _check(self, result, what: str):
         """cuda-python returns (status, *values): raise on a failed status, return the values."""
@@ -176,25 +204,35 @@ class CudaPython(Cuda):
 
     def end_capture(self):
         graph = self._check(self.rt.cudaStreamEndCapture(self.stream), "cudaStreamEndCapture")
-        self._owned.append(("graph", graph))
-        graph_exec = self._check(self.rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
-        self._owned.append(("graph_exec", graph_exec))
+        try:
+            graph_exec = self._check(self.rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        except CudaError:
+            self._check(self.rt.cudaGraphDestroy(graph), "cudaGraphDestroy")
+            raise
+        self._graphs[int(graph_exec)] = (graph_exec, graph)
         return graph_exec
 
     def launch(self, graph):
         self._check(self.rt.cudaGraphLaunch(graph, self.stream), "cudaGraphLaunch")
 
+    def release(self, graph):
+        graph_exec, source = self._graphs.pop(int(graph))
+        self._check(self.rt.cudaGraphExecDestroy(graph_exec), "cudaGraphExecDestroy")
+        self._check(self.rt.cudaGraphDestroy(source), "cudaGraphDestroy")
+
     def close(self):
         if self.stream is None:
             return
-        self.synchronize()
-        free = {"device": self.rt.cudaFree, "host": self.rt.cudaFreeHost, "event": self.rt.cudaEventDestroy,
-                "graph": self.rt.cudaGraphDestroy, "graph_exec": self.rt.cudaGraphExecDestroy}
-        for kind, handle in reversed(self._owned):
-            self._check(free[kind](handle), f"freeing a CUDA {kind}")
-        self._owned.clear()
-        self._check(self.rt.cudaStreamDestroy(self.stream), "cudaStreamDestroy")
-        self.stream = None
+        with self.current():
+            self.synchronize()
+            for graph_exec in list(self._graphs):
+                self.release(graph_exec)
+            free = {"device": self.rt.cudaFree, "host": self.rt.cudaFreeHost, "event": self.rt.cudaEventDestroy}
+            for kind, handle in reversed(self._owned):
+                self._check(free[kind](handle), f"freeing a CUDA {kind}")
+            self._owned.clear()
+            self._check(self.rt.cudaStreamDestroy(self.stream), "cudaStreamDestroy")
+            self.stream = None
 
 
 class PyCuda(Cuda):
@@ -207,11 +245,20 @@ class PyCuda(Cuda):
         import pycuda.driver as drv
 
         self.drv = drv
+        self.device = device
         drv.init()
         self.context = drv.Device(device).retain_primary_context()  # the context TensorRT uses too
-        self.context.push()
-        self.stream = drv.Stream()
+        with self.current():
+            self.stream = drv.Stream()
         self._owned: list = []
+
+    @contextlib.contextmanager
+    def current(self):
+        self.context.push()
+        try:
+            yield self
+        finally:
+            self.drv.Context.pop()
 
     @property
     def stream_handle(self):
@@ -248,12 +295,12 @@ class PyCuda(Cuda):
     def close(self):
         if self.stream is None:
             return
-        self.stream.synchronize()
-        for item in self._owned:
-            (item.base if isinstance(item, np.ndarray) else item).free()
-        self._owned.clear()
-        self.stream = None
-        self.context.pop()
+        with self.current():
+            self.stream.synchronize()
+            for item in self._owned:
+                (item.base if isinstance(item, np.ndarray) else item).free()
+            self._owned.clear()
+            self.stream = None
 
 
 def available_implementations() -> list[str]:
@@ -301,7 +348,7 @@ def open_cuda(implementation: str = "auto", device: int = 0) -> Cuda:
             failures.append(_problem(name, exc))
             continue
         if failures:
-            print(f"ifan: CUDA through {binding_version(name)} ({'; '.join(failures)})", file=sys.stderr)
+            log.warning(f"CUDA through {binding_version(name)} ({'; '.join(failures)})")
         return cuda
     raise IfanError(f"GPU {device}: no CUDA binding could open it ({'; '.join(failures)})")
 

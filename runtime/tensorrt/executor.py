@@ -10,19 +10,22 @@ calls go through runtime/tensorrt/cuda.py. Every TensorRT call that reports succ
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 
 from ifan_trt.runtime.executor import Executor
 from ifan_trt.runtime.metadata import info_from_sidecar
-from ifan_trt.runtime.tensorrt import plan as trt_plan
+from ifan_trt.runtime import plan as trt_plan
 from ifan_trt.runtime.tensorrt.cuda import open_cuda
 from ifan_trt.runtime.tensorrt.importing import import_tensorrt
-from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+from ifan_trt.runtime.sidecar import read_sidecar
+
+log = get_logger(__name__)
 
 
 def _ok(result, what: str):
@@ -86,7 +89,8 @@ class TrtExecutor(Executor):
         self.cuda = open_cuda(cuda, device)
         self.cuda_binding = self.cuda.name
         try:
-            self._open(path, sidecar)
+            with self.cuda.current():
+                self._open(path, sidecar)
         except BaseException:
             self.cuda.close()
             raise
@@ -123,7 +127,7 @@ class TrtExecutor(Executor):
                 shape=tuple(engine.get_tensor_shape(name))))
         inputs = [t.name for t in self.tensors if t.is_input]
         outputs = [t.name for t in self.tensors if not t.is_input]
-        if "input" not in inputs or "output" not in outputs:
+        if INPUT not in inputs or OUTPUT not in outputs:
             raise IfanError(f"{path}: expected tensors 'input' and 'output' (found inputs {inputs}, outputs "
                             f"{outputs}); build the engine from an `ifan export` ONNX model")
         if trt_plan.is_static(self.tensors):
@@ -153,7 +157,8 @@ class TrtExecutor(Executor):
         """Per-layer times from TensorRT's IProfiler on every later run (no CUDA graph then)."""
         self._profiler = _layer_profiler(self.trt)
         self.context.profiler = self._profiler
-        self._use_graphs, self._graph = False, None
+        self._use_graphs = False
+        self._drop_graph()
 
     def layer_times(self) -> dict[str, float]:
         """Mean ms per layer over the profiled runs."""
@@ -170,7 +175,14 @@ class TrtExecutor(Executor):
         if shapes != self._shapes:
             for name, shape in shapes.items():
                 _ok(self.context.set_input_shape(name, shape), f"set_input_shape({name}, {list(shape)})")
-            self._shapes, self._graph = dict(shapes), None
+            self._shapes = dict(shapes)
+            self._drop_graph()
+
+    def _drop_graph(self) -> None:
+        """Destroy the captured graph (it replays the old shapes); a new one is captured later."""
+        if self._graph is not None:
+            graph, self._graph = self._graph, None
+            self.cuda.release(graph)
 
     def _view(self, name: str, shape: tuple) -> np.ndarray:
         spec = next(t for t in self.tensors if t.name == name)
@@ -194,20 +206,24 @@ class TrtExecutor(Executor):
                 graph = self.cuda.end_capture()
             self._graph = graph
         except RuntimeError as exc:
-            print(f"ifan: CUDA graph capture failed, running without ({exc})", file=sys.stderr)
+            log.warning(f"CUDA graph capture failed, running without ({exc})")
             self._use_graphs = False
 
     def run(self, input, left=None, right=None):
-        feeds = {"input": input}
+        with self.cuda.current():  # in the calling thread, whichever opened the executor
+            return self._run(input, left, right)
+
+    def _run(self, input, left, right):
+        feeds = {INPUT: input}
         if self.info.dual:
             feeds.update(left=left, right=right)
         self._set_shapes({name: tuple(a.shape) for name, a in feeds.items()})
-        out_shape = tuple(self.context.get_tensor_shape("output"))
+        out_shape = tuple(self.context.get_tensor_shape(OUTPUT))
         if any(d < 0 for d in out_shape):
             raise RuntimeError(f"TensorRT could not infer the output shape for {list(input.shape)}")
         for name, a in feeds.items():
             self._view(name, a.shape)[...] = a  # into pinned memory (cast to the engine's type)
-        out_host = self._view("output", out_shape)
+        out_host = self._view(OUTPUT, out_shape)
         cuda, (e0, e1, e2, e3) = self.cuda, self._events
         cuda.record(e0)
         for name, a in feeds.items():
@@ -215,7 +231,7 @@ class TrtExecutor(Executor):
         cuda.record(e1)
         self._enqueue()
         cuda.record(e2)
-        cuda.copy_to_host(out_host.reshape(-1).view(np.uint8), self._device["output"])
+        cuda.copy_to_host(out_host.reshape(-1).view(np.uint8), self._device[OUTPUT])
         cuda.record(e3)
         cuda.synchronize()
         if self._profiler is not None:
@@ -231,7 +247,9 @@ class TrtExecutor(Executor):
     def close(self):
         if getattr(self, "cuda", None) is None:
             return
-        self.context = None  # the context must go before the memory it points at
-        self.engine = None
+        with self.cuda.current():
+            self.context = None  # the context must go before the memory it points at
+            self.engine = None
+        self._graph, self._events = None, []
         self.cuda.close()
         self.cuda = None

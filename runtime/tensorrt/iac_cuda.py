@@ -13,6 +13,7 @@ raises CudaError with CUDA's error name.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 from dataclasses import dataclass
@@ -29,8 +30,9 @@ ENV_VAR = "IFAN_IAC_CUDA_LIB"
 LIBRARY_NAME = "libifan_iac_cuda.so"
 ABI_VERSION = 1  # IFAN_IAC_ABI_VERSION of iacCudaApi.h
 DTYPES = {np.dtype(np.float32): "float", np.dtype(np.float16): "half"}
-BUILD_HINT = ("build it with `cmake -S . -B build && cmake --build build --target ifan_iac_cuda` in the "
-              f"ifan-trt source folder (needs nvcc, not TensorRT), or set {ENV_VAR}=<path to {LIBRARY_NAME}>")
+BUILD_HINT = ("build it with `cmake -S . -B build -DIFAN_BUILD_PLUGIN=AUTO && cmake --build build --target "
+              "ifan_iac_cuda` in the ifan-trt source folder (needs nvcc, not TensorRT), or set "
+              f"{ENV_VAR}=<path to {LIBRARY_NAME}>")
 
 _libraries: dict[str, ctypes.CDLL] = {}
 
@@ -170,16 +172,33 @@ def _like(array, shape, dtype):
 
 
 def _current_stream(array) -> int:
-    """The framework's current stream, so that the IAC is ordered with the work around it."""
+    """The stream the array's producer orders its work on, so that the IAC is ordered with the
+    work around it: __cuda_array_interface__'s "stream" (version 3) when it names one, else the
+    framework's current stream (0: the legacy default stream)."""
     if _is_torch(array):
         import torch
 
         return int(torch.cuda.current_stream(array.device).cuda_stream)
+    stream = (getattr(array, "__cuda_array_interface__", None) or {}).get("stream")
+    if stream is not None:
+        return int(stream)  # 1 and 2 are cudaStreamLegacy and cudaStreamPerThread, valid launch streams
     try:
         import cupy
     except ImportError:
         return 0
     return int(cupy.cuda.get_current_stream().ptr)
+
+
+def _on_device(array):
+    """A with-block making the array's device current (the launch goes to the current device)."""
+    if _is_torch(array):
+        import torch
+
+        return torch.cuda.device(array.device)
+    device = getattr(array, "device", None)  # CuPy: a cupy.cuda.Device, itself a context manager
+    if hasattr(device, "__enter__") and hasattr(device, "__exit__"):
+        return device
+    return contextlib.nullcontext()
 
 
 def run_iac(features, filters, out=None, *, n_iters: int, k: int = 3, mode: int = 0, layout: int = 0,
@@ -202,8 +221,9 @@ def run_iac(features, filters, out=None, *, n_iters: int, k: int = 3, mode: int 
         raise IfanError(f"iac_cuda: workspace: {ws_bytes} bytes, N={n_iters} at {f.shape} needs {needed}")
     run = lib.ifan_iac_run_float if f.dtype == np.float32 else lib.ifan_iac_run_half
     handle = _current_stream(features) if stream is None else int(stream)
-    status = run(f.ptr, g.ptr, o.ptr, ws_ptr or None, ws_bytes, b, c, h, w, n_iters, k, mode, layout,
-                 float(slope), handle or None)
+    with _on_device(features):
+        status = run(f.ptr, g.ptr, o.ptr, ws_ptr or None, ws_bytes, b, c, h, w, n_iters, k, mode, layout,
+                     float(slope), handle or None)
     if status != 0:
         name = lib.ifan_iac_error_name(status).decode()
         raise CudaError(f"ifan_iac_run_{DTYPES[f.dtype]} failed: {name} ({status})")

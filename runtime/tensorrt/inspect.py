@@ -4,7 +4,8 @@ needed to parse it, so it is tested on the CPU).
 With ProfilingVerbosity.DETAILED, ``get_engine_information(LayerInformationFormat.JSON)`` gives
 ``{"Layers": [{"Name", "LayerType", "Inputs": [...], "Outputs": [...]}, ...]}``; each tensor
 entry carries its type as "Format/Datatype" (TensorRT 10, e.g. "Row major linear FP16 format")
-or as separate "Datatype" and "Format" keys (TensorRT 11). A layer's precision is the
+or as separate data type and "Format" keys (TensorRT 11; the keys are matched whatever their case,
+since 11's migration guide spells the first "DataType"). A layer's precision is the
 narrowest type among its inputs (what its kernel reads): INT8/FP8 < FP16/BF16 < FP32.
 
 A version-compatible plan that embeds the plugin library registers IFAN_IAC when it is
@@ -39,7 +40,8 @@ class LayerPrecision:
 
 
 def _dtype(entry: dict) -> str:
-    text = entry.get("Format/Datatype") or " ".join(str(entry.get(k, "")) for k in ("Datatype", "Format"))
+    keys = {str(k).lower(): v for k, v in entry.items()}  # TensorRT 11 spells it "DataType", 10 "Datatype"
+    text = keys.get("format/datatype") or " ".join(str(keys.get(k, "")) for k in ("datatype", "format"))
     up = str(text).upper()
     for name in _ORDER:
         if name in up:

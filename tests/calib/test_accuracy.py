@@ -1,5 +1,5 @@
 """Accuracy of the prepared graphs on a trained model, on held-out images (CPU, ONNX Runtime):
-FP16 >= 45 dB and INT8 >= 33 dB PSNR against the FP32 graph (the thresholds README states).
+FP16 >= 45 dB and INT8 >= 33 dB PSNR against the FP32 graph (the thresholds docs/engines.md states).
 
 The model: $IFAN_TRAINED_CHECKPOINT, else the bundled default model (ifan_trt/weights). Without
 either the test is skipped: random weights say nothing about accuracy. Calibration and held-out

@@ -20,7 +20,7 @@ from ifan_trt.cli import main  # noqa: E402
 from ifan_trt.imageio import read_image  # noqa: E402
 from ifan_trt.metrics import psnr, ssim  # noqa: E402
 
-ARGS = ["--precisions", "fp32", "int8", "cpu-int8", "--iterations", "2", "--warmup", "0",
+ARGS = ["--precisions", "fp32", "int8", "int8-cpu", "--iterations", "2", "--warmup", "0",
         "--calib-count", "3", "--calib-size", "32x32", "--shape", "1x3x32x32", "--no-engines"]
 
 
@@ -61,7 +61,7 @@ def test_table_numbers_equal_independent_metrics(setup, capsys):
     assert {"machine", "versions", "command"} <= set(report) and "benchmark" in report["command"]
     rows = report["rows"]
     assert [(r["format"], r["precision"]) for r in rows] == [("input", "-"), ("onnx", "fp32"), ("onnx", "int8"),
-                                                             ("onnx", "cpu-int8")]
+                                                             ("onnx", "int8-cpu")]
     names = sorted(p.name for p in (root / "data" / "source").iterdir())
     pairs = [(root / "data" / "source" / n, root / "data" / "target" / n) for n in names]
     targets = [read_image(t).rgb for _, t in pairs]
@@ -112,9 +112,9 @@ def test_engines_for_tensorrt_precisions_only(setup, monkeypatch):
     built = []
     monkeypatch.setattr(benchmark, "build_engine", lambda graph, precision, s, max_hw: built.append(
         (graph.name, precision, max_hw)) or graph.with_suffix(".engine"))
-    s = Settings(data=root / "data", out_dir=root / "engines", shape=(1, 3, 32, 32), precisions=("fp32", "cpu-int8"),
+    s = Settings(data=root / "data", out_dir=root / "engines", shape=(1, 3, 32, 32), precisions=("fp32", "int8-cpu"),
                  calib_images=root / "data", calib_count=3, calib_size=(32, 32), build_engines=True, progress=False)
     models = benchmark.plan_models(onnx, s, {})
     assert [(m.format, m.precision, m.backend) for m in models] == [
-        ("onnx", "fp32", "onnxruntime"), ("engine", "fp32", "tensorrt"), ("onnx", "cpu-int8", "onnxruntime")]
+        ("onnx", "fp32", "onnxruntime"), ("engine", "fp32", "tensorrt"), ("onnx", "int8-cpu", "onnxruntime")]
     assert built == [("tiny.onnx", "fp32", (40, 48))]

@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 
 from tests.helpers.build import tiny_graph  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("command_log")  # what the build logs, on the captured stderr
 from tests.helpers.fake_tensorrt import builder_tensorrt
 from ifan_trt.cli import build_parser
 from ifan_trt.commands import build as build_cmd
 from ifan_trt.runtime.tensorrt import build as engine_build
 from ifan_trt.runtime.tensorrt.inspect import layer_precisions, summary, unexpected_fp32
-from ifan_trt.runtime.tensorrt.optimization_profiles import parse_profiles
+from ifan_trt.runtime.optimization_profiles import parse_profiles
 from ifan_trt.errors import IfanError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -334,7 +336,7 @@ def _mb(n: int) -> str:
 
 def test_auto_builds_the_split_form_where_it_lowers_the_peak_and_off_keeps_one_node(tmp_path, stubbed_build,
                                                                                    fake_plugin, capsys):
-    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+    from ifan_trt.runtime.sidecar import read_sidecar
 
     onnx_path = tiny_graph(tmp_path / "tiny2.onnx", plugin=True, n_iters=2)
     out = tmp_path / "auto.plan"
@@ -370,7 +372,7 @@ def test_auto_builds_the_split_form_where_it_lowers_the_peak_and_off_keeps_one_n
 
 def test_graphs_the_build_does_not_split(tmp_path, stubbed_build, fake_plugin, capsys):
     from ifan_trt.export.iac_split import split_plugin_graph
-    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+    from ifan_trt.runtime.sidecar import read_sidecar
     import onnx
 
     standard = tiny_graph(tmp_path / "standard.onnx")
@@ -411,7 +413,7 @@ def test_each_precision_is_prepared_from_the_split_graph(tmp_path, stubbed_build
 
     from ifan_trt.calib.qdq import qdq_problems
     from ifan_trt.export.graph import graph_precision, read_metadata
-    from ifan_trt.runtime.tensorrt.sidecar import read_sidecar
+    from ifan_trt.runtime.sidecar import read_sidecar
 
     onnx_path = tiny_graph(tmp_path / "tiny2.onnx", plugin=True, n_iters=2)
     out = tmp_path / f"{precision}.plan"
@@ -461,7 +463,7 @@ def test_the_split_graph_the_build_uses_equals_the_one_node_graph_in_ort(small_p
 
 
 def test_sidecar_iac_fields_are_validated(tmp_path):
-    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, read_sidecar, sidecar_bytes, validate
+    from ifan_trt.runtime.sidecar import make_sidecar, read_sidecar, sidecar_bytes, validate
 
     peaks = {"input_shape": [1, 3, 64, 64], "activation_dtype": "float16", "one_node": 10, "split": None}
     data = make_sidecar(engine=tmp_path / "e.plan", precision="fp16", inputs=["input"], metadata={},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,12 +21,35 @@ def cmake_and_nvcc() -> tuple[str, str]:
 
 
 def configure(build_dir: Path, *options: str) -> dict[str, str]:
-    """Configure the project into build_dir; return its CMake cache as name -> value."""
+    """Configure the project into build_dir as its developers do (warnings are errors); return
+    its CMake cache as name -> value."""
     cmake, nvcc = cmake_and_nvcc()
-    result = subprocess.run([cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CUDA_COMPILER={nvcc}", *options],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CUDA_COMPILER={nvcc}",
+                             "-DIFAN_WERROR=ON", *options], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"cmake configure failed:\n{result.stdout}\n{result.stderr}"
     return read_cache(build_dir)
+
+
+# where the project's CMakeLists.txt looks for nvcc off PATH (besides CUDA_HOME/bin, CUDA_PATH/bin)
+CUDA_FALLBACK_BIN = "/usr/local/cuda/bin"
+
+
+def configure_as_user(build_dir: Path, *options: str, nvcc: bool, cuda_home: Path | None = None,
+                      timeout: int = 300) -> subprocess.CompletedProcess:
+    """Configure the project as a user would, without asserting success. nvcc=False hides every
+    nvcc (PATH without it, CUDACXX/CUDA_HOME/CUDA_PATH unset, the fallback folder ignored);
+    cuda_home: CUDA_HOME for the run (with nvcc hidden from PATH)."""
+    cmake = shutil.which("cmake") or pytest.skip("cmake is not on PATH")
+    cxx = shutil.which("c++") or shutil.which("g++") or pytest.skip("no C++ compiler on PATH")
+    env = {k: v for k, v in os.environ.items() if k not in ("CUDACXX", "CUDA_HOME", "CUDA_PATH", "TensorRT_ROOT")}
+    args = [cmake, "-S", str(REPO), "-B", str(build_dir), f"-DCMAKE_CXX_COMPILER={cxx}", *options]
+    if not nvcc:
+        env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep)
+                                      if d and not (Path(d) / "nvcc").exists())
+        args.append(f"-DCMAKE_IGNORE_PATH={CUDA_FALLBACK_BIN}")
+        if cuda_home is not None:
+            env["CUDA_HOME"] = str(cuda_home)
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def read_cache(build_dir: Path) -> dict[str, str]:
@@ -59,3 +83,29 @@ def library_in(build_dir: Path) -> Path:
 def iac_cuda_build_87(tmp_path_factory) -> Path:
     """Build folder of libifan_iac_cuda.so for sm_87 (enough to load it and read its ABI)."""
     return build_dir_for("87", tmp_path_factory)
+
+
+PLUGIN_DIR = REPO / "plugins" / "iacPlugin"
+CPU_TWIN_NAME = "libifan_iac_cpu.so"
+
+
+def build_cpu_twin(out_dir: Path) -> Path:
+    """libifan_iac_cpu.so (the CPU twin of libifan_iac_cuda.so: same C ABI, emulated launches)
+    compiled with the C++ compiler as the CMake target ifan_iac_cpu is: no nvcc, no CUDA headers,
+    warnings as errors, only ifan_iac_* exported."""
+    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if compiler is None:
+        pytest.skip("no C++ compiler (g++) on PATH: cannot build the CPU twin of libifan_iac_cuda.so")
+    out = out_dir / CPU_TWIN_NAME
+    cmd = [compiler, "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared", "-fvisibility=hidden",
+           "-fvisibility-inlines-hidden", str(PLUGIN_DIR / "iacCpuApi.cpp"), "-o", str(out),
+           f"-Wl,--version-script={PLUGIN_DIR / 'iacCuda.map'}", "-Wl,--no-undefined"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{' '.join(cmd)}\n{result.stderr}"
+    return out
+
+
+@pytest.fixture(scope="session")
+def cpu_twin_library(tmp_path_factory) -> Path:
+    """Path of libifan_iac_cpu.so, built once per session."""
+    return build_cpu_twin(tmp_path_factory.mktemp("ifan_iac_cpu"))

@@ -1,8 +1,9 @@
 """libifan_iac_cuda.so on a GPU (no TensorRT), through its ctypes wrapper, against the NumPy
-IAC (export/iac_numpy.py, in float64 on the same input values): both modes and layouts, FP32
-(1e-5) and FP16 (1e-2), odd sizes, h or w < k, W % 4 != 0, misaligned buffers (offset views),
-batch > 1, one 4K feature map. Fresh random inputs per case; outputs and workspace are
-poisoned with NaN before each run, so an element the kernel does not write fails.
+IAC: the case table of iac_cuda_cases.py (both modes and layouts, FP32 and FP16, odd sizes, h or
+w < k, W % 4 != 0, misaligned buffers, batch > 1, one 4K feature map, CuPy arrays) on PyTorch
+CUDA tensors and CuPy arrays, plus what only a GPU has: launches that follow the current stream.
+The same table runs on the CPU twin in test_iac_cuda_twin.py, so a wrong argument in a case
+fails on every machine.
 
 Skipped without torch with CUDA and a visible GPU. The library: IFAN_IAC_CUDA_LIB, else built
 with CMake for this GPU's architecture."""
@@ -10,7 +11,6 @@ with CMake for this GPU's architecture."""
 from __future__ import annotations
 
 import os
-import zlib
 
 import numpy as np
 import pytest
@@ -20,16 +20,12 @@ from tests.helpers.gpu import require_torch_cuda  # noqa: E402
 torch = require_torch_cuda()
 
 from tests.helpers.cuda_library import build_dir_for, library_in  # noqa: E402
-from ifan_trt.contract import filter_channels  # noqa: E402
-from ifan_trt.export.iac_numpy import iac_numpy  # noqa: E402
+from tests.plugins.iac_cuda_cases import (CURRENT_STREAM, FEATURE_MAP_4K, ITERATION_PARITY, MATCHES_NUMPY,  # noqa: E402
+                                          OTHER_TAP_COUNTS, TOL, TorchDevice, expected_of, make_inputs, run_case,
+                                          run_framework_arrays)
 from ifan_trt.runtime.tensorrt import iac_cuda  # noqa: E402
 
-TOL = {"fp32": 1e-5, "fp16": 1e-2}
-TORCH_TYPE = {"fp32": torch.float32, "fp16": torch.float16}
-NP_TYPE = {"fp32": np.float32, "fp16": np.float16}
-COMBOS = [(0, 0), (0, 1), (1, 0)]  # (mode, layout): official full, official compact, corrected full
-# (B, c, h, w): odd sizes, batch > 1, 1x1, h and w < k, W % 4 != 0, several tiles per row
-SHAPES = [(1, 2, 5, 7), (2, 3, 9, 16), (1, 2, 1, 1), (1, 2, 2, 3), (1, 1, 13, 300), (1, 1, 7, 259), (3, 4, 6, 10)]
+DEVICE = TorchDevice(torch)
 
 
 @pytest.fixture(scope="module")
@@ -40,106 +36,53 @@ def library(tmp_path_factory):
     return library_in(build_dir_for(f"{major}{minor}", tmp_path_factory))
 
 
-def make_inputs(case: str, shape, n_iters, k, layout, dtype):
-    """Fresh values per case (seeded by its name): features ~ N(0, 1), filters scaled so that the
-    iterations neither vanish nor explode; rounded to dtype, returned as float64 for the reference."""
-    rng = np.random.default_rng(zlib.crc32(case.encode()))
-    b, c, h, w = shape
-    x = rng.standard_normal(shape).astype(NP_TYPE[dtype])
-    f = (rng.standard_normal((b, filter_channels(n_iters, c, k, layout), h, w)) * (1.2 / k)).astype(NP_TYPE[dtype])
-    return x, f
+@pytest.mark.parametrize("case", MATCHES_NUMPY, ids=lambda c: c.id)
+def test_matches_numpy(library, case):
+    run_case(DEVICE, library, case)
 
 
-def device_copy(array: np.ndarray, misaligned: bool) -> torch.Tensor:
-    """A contiguous CUDA tensor holding array; misaligned: starting one element into its allocation."""
-    flat = torch.from_numpy(array.reshape(-1))
-    if not misaligned:
-        return flat.cuda().view(array.shape)
-    storage = torch.empty(flat.numel() + 1, dtype=flat.dtype, device="cuda")
-    view = storage[1:]
-    view.copy_(flat)
-    return view.view(array.shape)
+@pytest.mark.parametrize("case", OTHER_TAP_COUNTS, ids=lambda c: c.id)
+def test_other_tap_counts(library, case):
+    run_case(DEVICE, library, case)
 
 
-def poisoned(shape, dtype: str, misaligned: bool) -> torch.Tensor:
-    out = device_copy(np.zeros(shape, NP_TYPE[dtype]), misaligned)
-    return out.fill_(float("nan"))
-
-
-def run_case(library, shape, n_iters, k, mode, layout, dtype, misaligned=False):
-    case = f"{shape}-{n_iters}-{k}-{mode}-{layout}-{dtype}-{misaligned}"
-    x, f = make_inputs(case, shape, n_iters, k, layout, dtype)
-    expected = iac_numpy(x.astype(np.float64), f.astype(np.float64), n_iters, k, mode, layout, 0.1)
-    out = poisoned(shape, dtype, misaligned)
-    workspace = torch.full((iac_cuda.workspace_bytes(shape, n_iters, NP_TYPE[dtype], library),), 255,
-                           dtype=torch.uint8, device="cuda")  # 0xFF..: NaN in float and half
-    iac_cuda.run_iac(device_copy(x, misaligned), device_copy(f, misaligned), out, n_iters=n_iters, k=k, mode=mode,
-                     layout=layout, workspace=workspace, library=library)
-    torch.cuda.synchronize()
-    got = out.float().cpu().numpy().astype(np.float64)
-    assert not np.isnan(got).any(), f"{case}: {np.isnan(got).sum()} output elements not written"
-    np.testing.assert_allclose(got, expected, rtol=TOL[dtype], atol=TOL[dtype], err_msg=case)
-
-
-@pytest.mark.parametrize("misaligned", [False, True], ids=["aligned", "misaligned"])
-@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
-@pytest.mark.parametrize("mode,layout", COMBOS)
-@pytest.mark.parametrize("k", [3, 7])
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-def test_matches_numpy(library, shape, k, mode, layout, dtype, misaligned):
-    run_case(library, shape, 3, k, mode, layout, dtype, misaligned)
-
-
-@pytest.mark.parametrize("k", [1, 5])
-@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
-def test_other_tap_counts(library, k, dtype):
-    run_case(library, (2, 3, 9, 17), 2, k, 1, 0, dtype)
-
-
-@pytest.mark.parametrize("n_iters", [1, 2, 17])
-def test_iteration_parity(library, n_iters):
-    """Odd and even N: the last iteration lands in out (N=17: IFAN's count)."""
-    run_case(library, (1, 4, 6, 12), n_iters, 3, 0, 1, "fp32")
+@pytest.mark.parametrize("case", ITERATION_PARITY, ids=lambda c: c.id)
+def test_iteration_parity(library, case):
+    run_case(DEVICE, library, case)
 
 
 def test_4k_feature_map(library):
-    """IFAN's feature map of a 3840x2160 image (c=128, 270x480: two tiles per row with halos)."""
-    run_case(library, (1, 128, 270, 480), 2, 3, 0, 1, "fp16")
+    run_case(DEVICE, library, FEATURE_MAP_4K)
 
 
 def test_launches_follow_the_current_stream(library):
     """run_iac queues on the framework's current stream: captured into a CUDA graph (where a
     launch on any other stream is an error) and replayed on new inputs, it computes those."""
-    shape, n_iters = (1, 2, 5, 8), 2
-    x, f = make_inputs("graph-a", shape, n_iters, 3, 0, "fp32")
-    features, filters = device_copy(x, False), device_copy(f, False)
-    out = poisoned(shape, "fp32", False)
-    workspace = torch.empty(iac_cuda.workspace_bytes(shape, n_iters, np.float32, library), dtype=torch.uint8,
-                            device="cuda")
+    case = CURRENT_STREAM
+    x, f = make_inputs("graph-a", case.shape, case.n_iters, case.k, case.layout, case.dtype)
+    features, filters = DEVICE.copy(x), DEVICE.copy(f)
+    out = DEVICE.poisoned(case.shape, np.float32)
+    workspace = torch.empty(iac_cuda.workspace_bytes(case.shape, case.n_iters, np.float32, library),
+                            dtype=torch.uint8, device="cuda")
 
     def iac():
-        iac_cuda.run_iac(features, filters, out, n_iters=n_iters, workspace=workspace, library=library)
+        iac_cuda.run_iac(features, filters, out, n_iters=case.n_iters, k=case.k, mode=case.mode, layout=case.layout,
+                         workspace=workspace, library=library)
 
     iac()
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         iac()
-    x, f = make_inputs("graph-b", shape, n_iters, 3, 0, "fp32")
+    x, f = make_inputs("graph-b", case.shape, case.n_iters, case.k, case.layout, case.dtype)
     features.copy_(torch.from_numpy(x))
     filters.copy_(torch.from_numpy(f))
     out.fill_(float("nan"))
     graph.replay()
     torch.cuda.synchronize()
-    expected = iac_numpy(x.astype(np.float64), f.astype(np.float64), n_iters, 3, 0, 0, 0.1)
-    np.testing.assert_allclose(out.cpu().numpy(), expected, rtol=TOL["fp32"], atol=TOL["fp32"])
+    np.testing.assert_allclose(out.cpu().numpy(), expected_of(case, x, f), rtol=TOL["fp32"], atol=TOL["fp32"])
 
 
 def test_cupy_arrays(library):
     cupy = pytest.importorskip("cupy", reason="CuPy is not installed")
-    shape = (2, 3, 7, 9)
-    x, f = make_inputs("cupy", shape, 3, 3, 1, "fp32")
-    out = iac_cuda.run_iac(cupy.asarray(x), cupy.asarray(f), n_iters=3, mode=1, library=library)
-    cupy.cuda.get_current_stream().synchronize()
-    expected = iac_numpy(x.astype(np.float64), f.astype(np.float64), 3, 3, 1, 0, 0.1)
-    np.testing.assert_allclose(cupy.asnumpy(out), expected, rtol=TOL["fp32"], atol=TOL["fp32"])
+    run_framework_arrays(cupy, library)

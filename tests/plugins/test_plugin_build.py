@@ -3,7 +3,9 @@ still supports it), the TensorRT glue with warnings as errors against every Tens
 folder listed in TENSORRT_INCLUDE_DIRS (os.pathsep-separated), and the linked library exports
 only getCreators and setLoggerFinder. CMake's default CUDA architectures (real code for each
 wanted one this nvcc lists, PTX of the oldest) and libifan_iac_cuda.so's exports (ifan_iac_*
-only). Each part skips with its reason when its tools are missing."""
+only). What configuring does for a user: the plugin asked for (the default) and impossible fails
+naming what is missing; -Werror only with IFAN_WERROR; the plugin links the shared CUDA runtime.
+Each part skips with its reason when its tools are missing."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cuda_library import cmake_and_nvcc, configure, iac_cuda_build_87, library_in, read_cache  # noqa: F401 (fixture)
+from tests.helpers.cuda_library import (cmake_and_nvcc, configure, configure_as_user, iac_cuda_build_87,  # noqa: F401 (fixture)
+                                        library_in, read_cache)
 from ifan_trt.runtime.tensorrt.plugin_library import built_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -207,3 +210,168 @@ def test_cuda_library_exports_only_its_abi(iac_cuda_build_87):
     assert result.returncode == 0, result.stderr
     exported = sorted(line.split()[-1] for line in result.stdout.splitlines() if line.strip())
     assert exported == CUDA_ABI
+
+
+# ---- configuring as a user: what is built, what fails, with which flags ---------------------------
+
+def fake_tensorrt(root: Path, version=(10, 3, 0), library: str | None = None) -> Path:
+    """A TensorRT folder as FindTensorRT sees it: include/NvInferVersion.h of version (the real
+    10.x spelling) and, when named, an (empty) lib/<library>. Enough to configure, not to build."""
+    (root / "include").mkdir(parents=True)
+    (root / "include" / "NvInferVersion.h").write_text(
+        "".join(f"#define NV_TENSORRT_{part} {value}\n" for part, value in zip(("MAJOR", "MINOR", "PATCH"), version)))
+    if library:
+        (root / "lib").mkdir()
+        (root / "lib" / library).write_bytes(b"")
+    return root
+
+
+def cmake_error(result: subprocess.CompletedProcess) -> str:
+    """CMake's error text with its line wrapping undone."""
+    assert result.returncode != 0, f"configure succeeded:\n{result.stdout}\n{result.stderr}"
+    return " ".join(result.stderr.split())
+
+
+def flags_of(build_dir: Path, target: str) -> str:
+    return (build_dir / "plugins" / "iacPlugin" / "CMakeFiles" / f"{target}.dir" / "flags.make").read_text()
+
+
+def test_plugin_asked_for_without_headers_or_nvcc_fails_naming_both(tmp_path):
+    """The default (IFAN_BUILD_PLUGIN=ON) on a machine with neither: non-zero, both named, with
+    where TensorRT was looked for and where headers come from (pip's wheels have none)."""
+    empty = tmp_path / "no-tensorrt"
+    empty.mkdir()
+    error = cmake_error(configure_as_user(tmp_path / "build", f"-DTensorRT_ROOT={empty}", nvcc=False))
+    assert "the TensorRT plugin cannot be built (IFAN_BUILD_PLUGIN=ON), missing:" in error, error
+    assert f"TensorRT headers: no NvInferVersion.h in TensorRT_ROOT={empty}" in error, error
+    assert "pip's TensorRT wheels ship no headers" in error and "-DTensorRT_ROOT=" in error, error
+    assert "nvcc: not on PATH" in error and "-DCMAKE_CUDA_COMPILER=" in error, error
+    assert "-DIFAN_BUILD_PLUGIN=AUTO" in error, error
+
+
+def test_plugin_asked_for_without_nvcc_fails_naming_nvcc(tmp_path):
+    root = fake_tensorrt(tmp_path / "trt")
+    error = cmake_error(configure_as_user(tmp_path / "build", f"-DTensorRT_ROOT={root}", nvcc=False))
+    assert "- nvcc: not on PATH, nor in CUDA_HOME/bin, CUDA_PATH/bin or /usr/local/cuda/bin" in error, error
+    assert "TensorRT headers" not in error, error
+
+
+def test_pip_libraries_without_headers_are_named(tmp_path):
+    """TensorRT_ROOT at a pip wheel's library folder: libnvinfer.so.10 but no headers."""
+    root = tmp_path / "tensorrt_libs"
+    root.mkdir()
+    (root / "libnvinfer.so.10").write_bytes(b"")
+    error = cmake_error(configure_as_user(tmp_path / "build", f"-DTensorRT_ROOT={root}", nvcc=False))
+    assert f"(libnvinfer was found, at {root / 'libnvinfer.so.10'}, but not its headers)" in error, error
+
+
+def test_libnvinfer_of_another_major_version_fails(tmp_path):
+    root = fake_tensorrt(tmp_path / "trt", (10, 3, 0), library="libnvinfer.so.11")
+    error = cmake_error(configure_as_user(tmp_path / "build", f"-DTensorRT_ROOT={root}", nvcc=False))
+    assert (f"libnvinfer of TensorRT 10: {root / 'lib' / 'libnvinfer.so.11'} is TensorRT 11, the headers in "
+            f"{root / 'include'} are 10.3.0") in error, error
+
+
+@pytest.mark.parametrize("request_", ["AUTO", "OFF"])
+def test_plugin_not_asked_for_configures_the_rest(tmp_path, request_):
+    """AUTO and OFF configure without TensorRT and nvcc (exit 0) and keep the CPU reference;
+    AUTO warns with what is missing, OFF does not look."""
+    empty = tmp_path / "no-tensorrt"
+    empty.mkdir()
+    result = configure_as_user(tmp_path / "build", f"-DTensorRT_ROOT={empty}", f"-DIFAN_BUILD_PLUGIN={request_}",
+                               nvcc=False)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stderr.split())
+    assert ("IFAN_BUILD_PLUGIN=AUTO: no TensorRT plugin, missing:" in text and "TensorRT headers" in text
+            and "nvcc" in text) is (request_ == "AUTO"), text
+    assert (tmp_path / "build" / "plugins" / "iacPlugin" / "CMakeFiles" / "ifan_iac_reference.dir").is_dir()
+
+
+def test_bad_plugin_request_is_refused(tmp_path):
+    error = cmake_error(configure_as_user(tmp_path / "build", "-DIFAN_BUILD_PLUGIN=maybe", nvcc=False))
+    assert "IFAN_BUILD_PLUGIN=maybe: use ON, AUTO or OFF" in error, error
+
+
+@pytest.mark.parametrize("werror", [None, "ON"])
+def test_warnings_are_errors_only_in_the_developer_option(tmp_path, werror):
+    """A user's build warns (-Wall -Wextra) but a new compiler's new warning never fails it."""
+    options = ["-DIFAN_BUILD_PLUGIN=OFF"] + ([f"-DIFAN_WERROR={werror}"] if werror else [])
+    result = configure_as_user(tmp_path / "build", *options, nvcc=False)
+    assert result.returncode == 0, result.stderr
+    flags = flags_of(tmp_path / "build", "ifan_iac_reference")
+    assert "-Wall -Wextra" in flags, flags
+    assert ("-Werror" in flags) is (werror == "ON"), flags
+
+
+def nvcc_in(folder: Path) -> Path:
+    """folder/bin/nvcc: a wrapper of this machine's nvcc (nvcc finds its toolkit from its own
+    location, so a symlink would not do)."""
+    real = shutil.which("nvcc") or pytest.skip("nvcc is not on PATH: install the CUDA toolkit")
+    (folder / "bin").mkdir(parents=True)
+    wrapper = folder / "bin" / "nvcc"
+    wrapper.write_text(f'#!/bin/sh\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_user_plugin_build_links_shared_cuda_runtime_without_werror(tmp_path):
+    """With TensorRT headers and nvcc off PATH (CUDA_HOME, as on JetPack): the plugin is
+    configured with that nvcc, links libcudart.so and no static runtime, and nvcc gets no
+    -Werror; the developer option turns it on for the CUDA library (the tests' own build)."""
+    root = fake_tensorrt(tmp_path / "trt", (10, 3, 0))
+    wrapper = nvcc_in(tmp_path / "cuda")
+    build = tmp_path / "build"
+    result = configure_as_user(build, f"-DTensorRT_ROOT={root}", "-DCMAKE_CUDA_ARCHITECTURES=87", nvcc=False,
+                               cuda_home=tmp_path / "cuda")
+    assert result.returncode == 0, result.stderr
+    assert read_cache(build)["CMAKE_CUDA_COMPILER"] == str(wrapper)
+    assert f"nvcc is not on PATH; using {wrapper}" in result.stdout
+    link = (build / "plugins" / "iacPlugin" / "CMakeFiles" / "ifan_iac_plugin.dir" / "link.txt").read_text()
+    assert "cudart_static" not in link and re.search(r"libcudart\.so|-lcudart\b", link), link
+    for target in ("ifan_iac_plugin", "ifan_iac_cuda"):
+        flags = flags_of(build, target)
+        assert "-Wall,-Wextra" in flags and "Werror" not in flags, flags
+
+
+def test_developer_build_has_warnings_as_errors(iac_cuda_build_87):
+    """The tests' own build (IFAN_WERROR=ON) fails on any host or device warning."""
+    flags = flags_of(iac_cuda_build_87, "ifan_iac_cuda")
+    assert "-Xcompiler=-Werror" in flags and "--Werror=all-warnings" in flags, flags
+
+
+def test_cmake_builds_the_plugin_against_each_header_set(tmp_path):
+    """The user's build of the plugin (CMake, default options but one architecture) against each
+    TensorRT include folder: it links, needs the shared CUDA runtime (no static copy inside),
+    exports the two entry points, and carries the headers' version tag."""
+    cmake, _ = cmake_and_nvcc()
+    readelf = shutil.which("readelf") or pytest.skip("no readelf (binutils)")
+    for i, include in enumerate(tensorrt_include_dirs()):
+        build = tmp_path / f"build{i}"
+        result = configure_as_user(build, f"-DTensorRT_INCLUDE_DIR={include}", "-DCMAKE_CUDA_ARCHITECTURES=87",
+                                   nvcc=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        result = subprocess.run([cmake, "--build", str(build), "--target", "ifan_iac_plugin", "-j2"],
+                                capture_output=True, text=True, timeout=1200)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+        library = next((build / "plugins" / "iacPlugin").glob("libifan_iac_plugin_trt*.so"))
+        dynamic = subprocess.run([readelf, "-d", "-W", str(library)], capture_output=True, text=True).stdout
+        assert re.search(r"NEEDED.*\[libcudart\.so\.\d+\]", dynamic), dynamic
+        symbols = subprocess.run([readelf, "-s", "-W", str(library)], capture_output=True, text=True).stdout
+        # every CUDA runtime call the plugin makes is undefined here, bound to libcudart.so at load
+        runtime = [line.split() for line in symbols.splitlines()
+                   if len(line.split()) >= 8 and line.split()[7].startswith(("cudaLaunchKernel", "cudaGetLastError"))]
+        assert runtime and all(fields[6] == "UND" for fields in runtime), runtime
+        assert built_for(library) is not None and f" {built_for(library)[0]}" in (include / "NvInferVersion.h").read_text()
+
+
+def test_cuda_library_hint_configures_without_tensorrt(tmp_path):
+    """The configure step run_iac's error message suggests works where TensorRT is absent (the
+    CUDA library needs only nvcc)."""
+    from ifan_trt.runtime.tensorrt.iac_cuda import BUILD_HINT
+
+    command = re.search(r"`([^`]*)`", BUILD_HINT)[1].split("&&")[0].split()
+    assert command[:5] == ["cmake", "-S", ".", "-B", "build"], command
+    empty = tmp_path / "no-tensorrt"
+    empty.mkdir()
+    result = configure_as_user(tmp_path / "build", *command[5:], f"-DTensorRT_ROOT={empty}", nvcc=False)
+    assert result.returncode == 0, result.stderr

@@ -143,6 +143,7 @@ def test_what_is_not_kept_is_said(sandbox, name, save, says):
     result = _run_ok(sandbox, name)
     warnings = [line for line in result.err_lines if "warning" in line]
     assert len(warnings) == 1 and says in warnings[0] and name in warnings[0], result.err_lines
+    assert warnings[0].startswith(f"ifan deblur: warning: {name}: "), warnings  # worded by the command
     a = read_back(sandbox.root / "out.png")
     assert a.shape == (16, 24, 3)
 

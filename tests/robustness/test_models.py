@@ -195,7 +195,7 @@ def test_engine_sidecar_fields_are_type_checked(sandbox, sidecar):
 
 
 def _sidecar(**meta) -> str:
-    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar
+    from ifan_trt.runtime.sidecar import make_sidecar
 
     shape = [1, 3, 16, 16]
     data = make_sidecar(engine="m.engine", precision="fp16", profiles=[{"input": dict(min=shape, opt=shape, max=shape)}],
@@ -276,23 +276,47 @@ def test_verify_reads_only_regular_onnx_files(sandbox, kind):
     check_invariants(result, sandbox.root)
 
 
-def test_a_backend_refusal_of_any_type_is_one_line(sandbox, monkeypatch):
-    """An exception raised inside a backend package (here a ValueError from onnxruntime's quantizer
-    code) is the backend refusing this model, not a bug of ours."""
+def test_a_backend_refusal_of_any_type_is_one_line(sandbox, monkeypatch, tmp_path):
+    """An exception raised by a backend (here a ValueError from ONNX Runtime's calibrator) is wrapped
+    where our code calls it, as the backend refusing this model; the same type raised by our own
+    code is a bug. No file names decide."""
+    pytest.importorskip("onnxruntime")
+    import onnxruntime.quantization.calibrate as ort_calibrate
+
+    from ifan_trt.calib import int8
+    from ifan_trt.errors import BackendError
     from ifan_trt.failures import describe
 
-    code = compile("def quantize():\n    raise ValueError('Histogram has not been collected')\n",
-                   "/site-packages/onnxruntime/quantization/calibrate.py", "exec")
-    scope = {}
-    exec(code, scope)
-    try:
-        scope["quantize"]()
-    except ValueError as exc:
-        assert describe(exc) == "backend error: Histogram has not been collected"
+    def refuse(*args, **kwargs):
+        raise ValueError("Histogram has not been collected")
+
+    monkeypatch.setattr(ort_calibrate, "create_calibrator", refuse)
+    with pytest.raises(BackendError) as caught:
+        int8.collect_ranges(tmp_path / "twin.onnx", "percentile", None, [], tmp_path)
+    assert describe(caught.value) == "ONNX Runtime calibrator error: Histogram has not been collected"
     try:
         raise ValueError("a bug of ours")
     except ValueError as exc:
         assert describe(exc) is None
+
+
+def test_an_executor_wraps_what_its_backend_raises():
+    import numpy as np
+
+    from ifan_trt.errors import BackendError
+    from ifan_trt.failures import describe
+    from ifan_trt.runtime.executor import Executor
+
+    class Refusing(Executor):
+        backend = "onnxruntime"
+
+        def run(self, input, left=None, right=None):
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code")
+
+    with pytest.raises(BackendError) as caught:
+        Refusing().run_filled(np.zeros((1, 3, 8, 8), np.float32))
+    assert describe(caught.value, "in.png") == ("in.png: onnxruntime error: [ONNXRuntimeError] : 6 : "
+                                                "RUNTIME_EXCEPTION : Non-zero status code")
 
 
 def test_onnx_metadata_that_is_not_utf8_is_one_line(sandbox):

@@ -252,7 +252,7 @@ def test_audio_that_cannot_be_kept_is_said_in_one_line(tmp_path):
 
     src, tmp, target = tmp_path / "in.mp4", tmp_path / ".out.part1.mp4", tmp_path / "out.mp4"
     line = keep_audio(src, tmp, target, which=lambda name: None)
-    assert line == (f"ifan: {target}: video only, the audio track of {src} was dropped (if it had one: OpenCV "
+    assert line == (f"{target}: video only, the audio track of {src} was dropped (if it had one: OpenCV "
                     "writes video only; install ffmpeg to keep it)")
     # with ffmpeg: a source without audio says nothing; a mux that fails says why
     tools = tmp_path / "bin"
@@ -276,7 +276,7 @@ def test_audio_that_cannot_be_kept_is_said_in_one_line(tmp_path):
         del os.environ["IFAN_TEST_AUDIO"]
 
 
-def test_a_recording_without_ffmpeg_says_the_audio_was_dropped(tmp_path, capsys, monkeypatch):
+def test_a_recording_without_ffmpeg_says_the_audio_was_dropped(tmp_path, caplog, monkeypatch):
     from ifan_trt.runtime import video
 
     monkeypatch.setattr(video.shutil, "which", lambda name: None)
@@ -284,8 +284,9 @@ def test_a_recording_without_ffmpeg_says_the_audio_was_dropped(tmp_path, capsys,
     write_video(clip, frames=3, size=(16, 24))
     record = tmp_path / "rec.avi"
     Demo(Source("file", str(clip), False), FakeExecutor, DemoOptions(headless=True, record=record)).run()
-    err = capsys.readouterr().err
-    assert f"ifan: {record}: video only, the audio track of {clip} was dropped" in err and record.exists()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(m.startswith(f"{record}: video only, the audio track of {clip} was dropped") for m in warned), warned
+    assert record.exists()
 
 
 # --- latency figures ---------------------------------------------------------------------------

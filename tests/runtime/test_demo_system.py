@@ -219,7 +219,7 @@ def test_view_streamed_over_rtp_to_localhost(model):
     port = free_port()
     received, done = [], threading.Event()
 
-    def receive():  # the receiving side of another machine: udpsrc, as in README
+    def receive():  # the receiving side of another machine: udpsrc, as in docs/running.md
         cap = cv2.VideoCapture(rtp_receive_pipeline(port, "127.0.0.1"), cv2.CAP_GSTREAMER)
         while cap.isOpened() and not done.is_set() and len(received) < 5:
             ok, frame = cap.read()

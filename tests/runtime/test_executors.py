@@ -81,7 +81,7 @@ def test_bad_files(tmp_path):
     with pytest.raises(IfanError, match="no such ONNX file"):
         OrtExecutor(tmp_path / "missing.onnx")
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
-    with pytest.raises(IfanError, match="junk.onnx: ONNX Runtime cannot load it"):
+    with pytest.raises(IfanError, match="junk.onnx: not a readable ONNX model"):
         OrtExecutor(tmp_path / "junk.onnx")
 
 

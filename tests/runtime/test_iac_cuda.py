@@ -151,7 +151,7 @@ def test_failed_launch_raises_cuda_error(iac_cuda_build_87):
 
 
 def test_build_folder_of_the_checkout_is_searched():
-    """The CMake build folder at the checkout's root (where the README's cmake line puts it)."""
+    """The CMake build folder at the checkout's root (where the cmake line of docs/engines.md puts it)."""
     from pathlib import Path
 
     root = Path(iac_cuda.__file__).resolve().parents[2]

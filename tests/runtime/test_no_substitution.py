@@ -12,7 +12,7 @@ import pytest
 from ifan_trt.cli import main
 from ifan_trt.errors import IfanError
 from ifan_trt.runtime.backends import resolve_backend
-from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, recorded_onnx, sidecar_bytes
+from ifan_trt.runtime.sidecar import make_sidecar, recorded_onnx, sidecar_bytes
 
 
 def write_sidecar(engine, onnx, sha):
@@ -54,10 +54,10 @@ def test_unreadable_and_folder_models(tmp_path):
         resolve_backend("auto", None, str(locked), None)
 
 
-def test_engine_fallback_only_under_auto(tmp_path, capsys):
+def test_engine_fallback_only_under_auto(tmp_path, caplog):
     engine, onnx = _engine_with_record(tmp_path)
     assert resolve_backend("auto", None, None, str(engine), gpu=False) == ("onnxruntime", str(onnx))
-    err = capsys.readouterr().err.strip().splitlines()
+    err = caplog.messages
     assert len(err) == 1 and "no GPU for" in err[0] and str(onnx) in err[0] and "--backend auto" in err[0]
     with pytest.raises(IfanError, match=f"--backend onnxruntime runs an ONNX model: pass --onnx FILE \\({engine} was built from"):
         resolve_backend("onnxruntime", None, None, str(engine), gpu=False)

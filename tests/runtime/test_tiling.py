@@ -11,7 +11,7 @@ from ifan_trt.runtime.tiling import (DEFAULT_OVERLAP, blend_weights, choose_tile
                                      run_tiled)
 from bench.tiling_check import defocused_image, tiled_psnr
 
-MIN_PSNR = 40.0  # dB, tiled vs full frame (the bound README states)
+MIN_PSNR = 40.0  # dB, tiled vs full frame (the bound docs/running.md states)
 
 
 @pytest.mark.parametrize("h,w,th,tw,ov", [(96, 128, 48, 64, 16), (720, 1280, 512, 512, 64), (64, 64, 64, 64, 32),
@@ -62,7 +62,7 @@ def test_default_overlap_keeps_tiles_within_40_db_of_the_full_frame(models):
     """Measured on the CPU backend with the small model (its output moves pixels by ~0.06 RMS,
     like a trained deblurring residual) on a synthetic defocused photo, with tiles much smaller
     than in practice (96 px): no overlap shows seams, the default overlap stays above 40 dB.
-    README lists the figures for the default model (python -m bench.tiling_check)."""
+    docs/running.md lists the figures for the default model (python -m bench.tiling_check)."""
     pytest.importorskip("onnxruntime")
     from ifan_trt.runtime.ort_executor import OrtExecutor
 

@@ -1,40 +1,43 @@
-"""The TensorRT executor's call sequence, run on the CPU against stand-ins for TensorRT and CUDA
-that follow the documented API (names, return values) and compute on host memory: buffers are
-allocated once, set_input_shape only when a shape changes, profiles switched when needed, every
-failed call reported, a static engine replayed as a CUDA graph."""
+"""The TensorRT executor on the CPU, against the TensorRT and CUDA stand-ins (tests/helpers/
+fake_tensorrt.py, fake_cuda.py): engines really built by `ifan build` from small ONNX graphs,
+run through the product's CudaPython/PyCuda classes, outputs compared with ONNX Runtime on the
+graph the engine holds. Buffers are allocated once, set_input_shape only when a shape changes,
+profiles switched when needed, failed calls reported, static engines replayed as CUDA graphs,
+nothing leaked, and an executor works from threads other than the one that opened it."""
 
-import sys
+from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
 
-from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes
 from ifan_trt.errors import IfanError
+from ifan_trt.export.ort_plugin import ort_session
 from ifan_trt.runtime.tensorrt import executor as trt_executor
-from ifan_trt.contract import META
-from tests.helpers.fake_tensorrt import FakeCuda, runtime_tensorrt
+from tests.helpers import fake_tensorrt
+from tests.helpers.build import tiny_graph
 
-
-
-
+FP32_TOL = 1e-5
+DYNAMIC = ("--shapes", "min=1x3x8x8,opt=1x3x32x32,max=2x3x64x64",
+           "--shapes", "min=1x3x64x64,opt=1x3x128x128,max=1x3x256x256")
+STATIC_16 = ("--shapes", "min=1x3x16x16,opt=1x3x16x16,max=1x3x16x16")
 
 
 @pytest.fixture
-def make_executor(tmp_path, monkeypatch):
-    def make(shapes=(-1, 3, -1, -1), profiles=None, data=b"engine"):
-        profiles = profiles or [((1, 3, 8, 8), (1, 3, 32, 32), (2, 3, 64, 64)),
-                                ((1, 3, 64, 64), (1, 3, 128, 128), (1, 3, 256, 256))]
-        cuda, calls = FakeCuda(), []
-        monkeypatch.setitem(sys.modules, "tensorrt", runtime_tensorrt(cuda, shapes, profiles, calls))
-        monkeypatch.setattr(trt_executor, "open_cuda", lambda *a, **k: cuda)
-        monkeypatch.setattr(trt_executor.TrtExecutor, "_load_plugin", staticmethod(lambda p: calls.append(("plugin", p))))
-        engine = tmp_path / "m.engine"
-        engine.write_bytes(data)
-        ranges = [{"input": {"min": list(lo), "opt": list(opt), "max": list(hi)}} for lo, opt, hi in profiles]
-        (tmp_path / "m.engine.json").write_bytes(sidecar_bytes(make_sidecar(
-            engine=engine, precision="fp16", profiles=ranges, inputs=["input"], tensorrt_version="10.3.0",
-            metadata={META.variant: "IFAN", META.iac_form: "plugin"})))
-        return trt_executor.TrtExecutor(engine), cuda, calls
+def standin(tmp_path, monkeypatch):
+    """make(*build_options, binding=..., devices=...) -> (engine path, tensorrt stand-in, ORT session of the
+    graph the engine was built from)."""
+    def make(*options, binding="cuda-python", devices=1, version="10.3.0.26"):
+        from ifan_trt.runtime.sidecar import read_sidecar
+        from tests.helpers.fake_cuda import FakeGpu
+
+        trt = fake_tensorrt.install(monkeypatch, version, FakeGpu(devices=devices), bindings=(binding,))
+        lib = fake_tensorrt.write_plugin_library(tmp_path, int(version.split(".")[0]))
+        monkeypatch.setenv("IFAN_TRT_PLUGIN", str(lib))
+        onnx_path = tiny_graph(tmp_path / "tiny.onnx", plugin=True, n_iters=2)
+        engine = fake_tensorrt.build(onnx_path, tmp_path / "tiny.plan", "--iac-split", "off", *options)
+        return engine, trt, ort_session(read_sidecar(engine)["onnx"]["path"])
 
     return make
 
@@ -43,76 +46,151 @@ def _x(*shape):
     return np.random.default_rng(sum(shape)).random(shape).astype(np.float32)
 
 
-def test_dynamic_engine_runs_by_name_and_switches_profiles(make_executor):
-    ex, cuda, calls = make_executor()
-    assert ("plugin", None) in calls and ex.describe() == "tensorrt fp16 (fake)"  # names the CUDA binding
-    assert [c[1] for c in calls if c[0] == "set_tensor_address"] == ["input", "output"]
+def _calls(monkeypatch, context, names=("set_input_shape", "set_optimization_profile_async", "execute_async_v3")):
+    seen = []
+    for name in names:
+        real = getattr(context, name)
+        monkeypatch.setattr(context, name, lambda *a, _real=real, _name=name: (seen.append((_name, *a)), _real(*a))[1])
+    return seen
+
+
+def test_dynamic_engine_runs_by_name_and_switches_profiles(standin, monkeypatch):
+    engine, trt, ort = standin(*DYNAMIC)
+    gpu = trt._gpu
+    ex = trt_executor.TrtExecutor(engine)
+    assert ex.describe() == "tensorrt fp32 (cuda-python)"  # names the CUDA binding
+    assert gpu.live() == {"device": 2, "host": 2, "stream": 1, "event": 4}
+    calls = _calls(monkeypatch, ex.context)
     x = _x(2, 3, 16, 24)
-    assert np.allclose(ex.run(x), 1 - x)
+    assert np.abs(ex.run(x) - ort.run(None, {"input": x})[0]).max() <= FP32_TOL
     assert set(ex.stage_ms) == {"h2d", "compute", "gpu_compute", "d2h"}
     calls.clear()
-    y = _x(2, 3, 16, 24)
-    assert np.allclose(ex.run(y), 1 - y)
+    y = _x(2, 3, 16, 24) * 0.5
+    assert np.abs(ex.run(y) - ort.run(None, {"input": y})[0]).max() <= FP32_TOL
     assert [c[0] for c in calls] == ["execute_async_v3"]  # same shape: no set_input_shape again
     big = _x(1, 3, 128, 200)
-    assert np.allclose(ex.run(big), 1 - big)
-    assert ("set_optimization_profile_async", 1, 7) in calls and ("set_input_shape", "input", (1, 3, 128, 200)) in calls
-    assert cuda.allocs == 2 and ex.max_batch(32, 32) == 2 and ex.limits.max_hw == (256, 256)
-    assert cuda.launches == 0  # dynamic shapes: no CUDA graph
+    assert np.abs(ex.run(big) - ort.run(None, {"input": big})[0]).max() <= FP32_TOL
+    assert ("set_optimization_profile_async", 1, ex.cuda.stream_handle) in calls
+    assert ("set_input_shape", "input", (1, 3, 128, 200)) in calls
+    assert ex.max_batch(32, 32) == 2 and ex.limits.max_hw == (256, 256)
+    assert gpu.launches == 0 and gpu.pageable_copies == 0  # dynamic shapes: no CUDA graph; pinned copies only
     ex.close()
-    assert cuda.log == ["close"]
+    assert gpu.live() == {}
 
 
-def test_static_engine_is_replayed_as_a_cuda_graph(make_executor):
-    ex, cuda, calls = make_executor(shapes=(1, 3, 16, 16))
-    for seed in range(3):
-        x = np.random.default_rng(seed).random((1, 3, 16, 16)).astype(np.float32)
-        assert np.allclose(ex.run(x), 1 - x)  # new data each time through the same buffers
-    assert cuda.launches == 2  # run 1 enqueues (and is captured after), runs 2 and 3 replay the graph
+@pytest.mark.parametrize("binding", ["cuda-python", "pycuda"])
+def test_static_engine_is_replayed_as_a_cuda_graph(standin, binding):
+    engine, trt, ort = standin(*STATIC_16, binding=binding)
+    gpu = trt._gpu
+    with trt_executor.TrtExecutor(engine) as ex:
+        for seed in range(3):
+            x = np.random.default_rng(seed).random((1, 3, 16, 16)).astype(np.float32)
+            assert np.abs(ex.run(x) - ort.run(None, {"input": x})[0]).max() <= FP32_TOL  # new data, same buffers
+    if binding == "cuda-python":  # run 1 enqueues (and is captured after), runs 2 and 3 replay the graph
+        assert (gpu.captures, gpu.launches) == (1, 2)
+    else:  # CUDA graphs are not used through pycuda
+        assert (gpu.captures, gpu.launches) == (0, 0)
+    del ex
+    assert gpu.live() == {}
 
 
-def test_dynamic_engine_with_one_fixed_profile_is_replayed_as_a_cuda_graph(make_executor):
-    """`ifan build --shapes min=S,opt=S,max=S` from a dynamic export: TensorRT declares -1 dims."""
-    ex, cuda, calls = make_executor(shapes=(-1, 3, -1, -1), profiles=[((1, 3, 16, 16),) * 3])
-    for seed in range(3):
-        x = np.random.default_rng(seed).random((1, 3, 16, 16)).astype(np.float32)
-        assert np.allclose(ex.run(x), 1 - x)
-    assert cuda.launches == 2 and cuda.allocs == 2
-    assert [c for c in calls if c[0] == "set_input_shape"] == [("set_input_shape", "input", (1, 3, 16, 16))]
+def test_alternating_static_profiles_do_not_leak_graphs(standin):
+    """A static engine with two fixed profiles: each switch recaptures; the old graph and its exec are destroyed."""
+    engine, trt, ort = standin("--shapes", "min=1x3x16x16,opt=1x3x16x16,max=1x3x16x16",
+                               "--shapes", "min=1x3x32x32,opt=1x3x32x32,max=1x3x32x32")
+    gpu = trt._gpu
+    ex = trt_executor.TrtExecutor(engine)
+    for size in (16, 32, 16, 32, 16):
+        x = _x(1, 3, size, size)
+        assert np.abs(ex.run(x) - ort.run(None, {"input": x})[0]).max() <= FP32_TOL
+        assert len(gpu.graphs) == len(gpu.graph_execs) == 1  # only the current shape's graph is alive
+    assert gpu.captures == 5
+    ex.close()
+    assert gpu.live() == {}
 
 
-def test_shape_outside_the_profiles_and_failed_calls(make_executor):
-    ex, cuda, calls = make_executor()
+def test_an_executor_runs_in_threads_other_than_the_one_that_opened_it(standin):
+    """A server opens executors in its main thread and calls them from its workers: the pycuda
+    context is pushed, and cuda-python's device set, in the calling thread."""
+    engine, trt, ort = standin(*DYNAMIC, binding="pycuda")
+    ex = trt_executor.TrtExecutor(engine)
+    x = _x(1, 3, 16, 16)
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(ex.run(x))
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+        t.join()  # one at a time: an executor is not re-entrant (serve holds a lock per executor)
+    assert errors == [] and len(results) == 3
+    assert all(np.abs(r - ort.run(None, {"input": x})[0]).max() <= FP32_TOL for r in results)
+    ex.close()
+    assert trt._gpu.driver_context() is None  # the opening thread's context stack is as it was
+
+
+def test_cuda_python_runs_on_the_executors_device_from_any_thread(standin):
+    engine, trt, ort = standin(*DYNAMIC, devices=2)
+    gpu = trt._gpu
+    ex = trt_executor.TrtExecutor(engine, device=1)
+    x = _x(1, 3, 16, 16)
+    out = []
+    t = threading.Thread(target=lambda: out.append(ex.run(x)))
+    t.start()
+    t.join()
+    assert len(out) == 1 and np.abs(out[0] - ort.run(None, {"input": x})[0]).max() <= FP32_TOL
+    assert {a.device for a in gpu.allocations.values()} == {1}
+    assert gpu.runtime_device() == 0  # this thread's own device choice was left alone
+    ex.close()
+    assert gpu.live() == {}
+
+
+def test_shape_outside_the_profiles_and_failed_calls(standin):
+    engine, trt, ort = standin(*DYNAMIC)
+    ex = trt_executor.TrtExecutor(engine)
     with pytest.raises(IfanError, match="outside every optimisation profile"):
         ex.run(_x(1, 3, 512, 512))
     ex.context.set_input_shape = lambda name, shape: False  # TensorRT refuses: must not pass silently
     with pytest.raises(RuntimeError, match=r"set_input_shape\(input"):
         ex.run(_x(1, 3, 8, 16))
+    ex.close()
 
 
-def test_engine_from_another_tensorrt_is_a_clear_error(make_executor):
-    with pytest.raises(IfanError, match="TensorRT 10.3.0 cannot load this engine.*rebuild it on this GPU"):
-        make_executor(data=b"stale")
+def test_engine_from_another_tensorrt_is_a_clear_error(standin, monkeypatch):
+    engine, trt, ort = standin(*DYNAMIC)
+    newer = fake_tensorrt.install(monkeypatch, "10.4.0.1", trt._gpu)
+    newer.get_plugin_registry().load_library(str(fake_tensorrt.write_plugin_library(engine.parent)))
+    with pytest.raises(IfanError, match=r"TensorRT 10\.4\.0\.1 cannot load this engine \(built with TensorRT "
+                                        r"10\.3\.0\.26\).*rebuild it on this GPU"):
+        trt_executor.TrtExecutor(engine)
+    assert newer._gpu.live() == {}  # the failed open released what it had taken
 
 
-def test_layer_profiler_disables_graphs(make_executor):
-    ex, cuda, calls = make_executor(shapes=(1, 3, 16, 16))
+def test_layer_profiler_disables_graphs(standin):
+    engine, trt, ort = standin(*STATIC_16)
+    ex = trt_executor.TrtExecutor(engine)
     ex.enable_layer_profiling()
-    ex._profiler.report_layer_time("conv1", 0.5)
     ex.run(_x(1, 3, 16, 16))
     ex.run(_x(1, 3, 16, 16))
-    assert cuda.launches == 0 and ex.layer_times() == {"conv1": 0.25}
+    assert trt._gpu.launches == 0
+    assert set(ex.layer_times()) == {"conv1", "act1", "filter_conv", "iac", "conv2", "residual"}
+    ex.close()
 
 
-def test_profile_times_layers_in_a_separate_pass(make_executor):
+def test_profile_times_layers_in_a_separate_pass(standin):
     from ifan_trt.runtime.profiler import LAYER_RUNS, profile
 
-    ex, cuda, calls = make_executor(shapes=(1, 3, 16, 16))
+    engine, trt, ort = standin(*STATIC_16)
+    ex = trt_executor.TrtExecutor(engine)
     result = profile(ex, (1, 3, 16, 16), "engine", warmup=1, iterations=3, layers=True, progress=False)
-    assert len(result.e2e_ms) == 3 and result.gpu_ms == [1.0, 1.0, 1.0]
-    assert cuda.launches == 3  # warm-up enqueued (then captured); the 3 timed runs replayed the graph
+    assert len(result.e2e_ms) == 3 and all(ms > 0 for ms in result.gpu_ms)
+    assert trt._gpu.launches == 3  # warm-up enqueued (then captured); the 3 timed runs replayed the graph
     assert ex._profiler is not None and ex._profiler.runs == LAYER_RUNS
-
+    ex.close()
 
 
 def test_a_sidecar_never_makes_the_executor_load_a_library_from_elsewhere(tmp_path, monkeypatch):

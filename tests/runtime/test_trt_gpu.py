@@ -36,7 +36,7 @@ def build_engine(onnx_path, engine_path, shapes, plugin=None):
     plan = engine_bytes_from_network(network, CreateConfig(profiles=profiles,
                                                            profiling_verbosity=trt.ProfilingVerbosity.DETAILED))
     engine_path.write_bytes(bytes(plan))
-    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+    from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes, sidecar_path
 
     ranges = [{"input": {"min": list(lo), "opt": list(opt), "max": list(hi)}} for lo, opt, hi in shapes]
     sidecar = make_sidecar(engine=engine_path, precision="fp32", profiles=ranges, inputs=["input"],

@@ -64,7 +64,7 @@ def test_plugin_form_onnx_is_refused_with_the_fix(tmp_path):
 
 
 def _fake_engine(folder, profiles, plugin=None):
-    from ifan_trt.runtime.tensorrt.sidecar import make_sidecar, sidecar_bytes, sidecar_path
+    from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes, sidecar_path
 
     engine = folder / "m.engine"
     engine.write_bytes(b"plan bytes")

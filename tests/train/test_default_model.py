@@ -93,12 +93,12 @@ def test_bundled_sample_gets_sharper(default_model):
     blurred = read_image(os.path.join(ROOT, "samples", "defocused.png")).rgb
     sharp = read_image(os.path.join(ROOT, "samples", "sharp.png")).rgb
     out = _deblur(default_model.model, blurred)
-    assert psnr(out, sharp) > psnr(blurred, sharp) + 0.3  # measured at release: see README
+    assert psnr(out, sharp) > psnr(blurred, sharp) + 0.3  # measured at release: see docs/training.md
     assert ssim(out, sharp) > ssim(blurred, sharp)
 
 
 def test_held_out_synthetic_images_gain(default_model, tmp_path):
-    """The README's quality table in small: the first 8 images of the held-out set (`ifan synth
+    """The quality table of docs/training.md in small: the first 8 images of the held-out set (`ifan synth
     --count 30 --size 384x512 --seed 1000`). Measured at release on these 8: +1.56 dB."""
     pytest.importorskip("skimage")  # the set's photo textures
     from ifan_trt.training.evaluate import evaluate_folder

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from ifan_trt import __version__
-from ifan_trt.contract import META, META_PREFIX, PRECISIONS
+from ifan_trt.contract import META, META_PREFIX
+from ifan_trt.precisions import ENGINE as PRECISIONS
 from ifan_trt.errors import IfanError
 from ifan_trt.files import read_input_bytes
 from ifan_trt.files import sha256_file as _sha256
