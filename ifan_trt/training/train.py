@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
     p.add_argument("--crops-per-scene", type=positive_int, default=2, help="patches cut from one scene (saves rendering)")
     p.add_argument("--lr", type=positive_float, default=5e-4)
-    p.add_argument("--warmup", type=positive_int, default=200, help="steps of linear learning-rate warm-up")
+    p.add_argument("--warmup", type=positive_int, default=200, metavar="N", help="steps of linear learning-rate warm-up")
     p.add_argument("--loss", choices=tuple(LOSSES), default="l2",
                    help="l2: mean squared error; psnr: minus the mean per-patch PSNR, the test metric (keeps "
                         "nearly sharp inputs intact); psnr-scene: the same with the MSE pooled over the crops "
@@ -68,7 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--max-radius", type=nonneg_float, default=10.0, help="largest CoC radius in px")
     p.add_argument("--jpeg-prob", type=probability, default=0.2)
-    p.add_argument("--small-blur-prob", type=probability, default=0.0,
+    p.add_argument("--small-blur-prob", type=probability, default=0.0, metavar="P",
                    help="share of scenes whose largest CoC radius is drawn in [0, 2] px instead of "
                         "[0.5, --max-radius] (nearly sharp and exactly sharp inputs)")
     p.add_argument("--threads", type=threads, default=2, help="CPU threads for PyTorch (default 2)")
