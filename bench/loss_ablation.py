@@ -38,7 +38,7 @@ def train_arm(work: Path, name: str, disp: float, reblur: float, args) -> Path:
     out = work / f"{name.strip('+')}.pth"
     cmd = [sys.executable, "-m", "ifan_trt", "train", "--out", str(out), "--overwrite",
            "--ch", str(args.ch), "--n-iters", str(args.n_iters), "--patch", str(args.patch), "--batch", str(args.batch),
-           "--scene", "0", "--crops-per-scene", "1", "--loss", "l2", "--lr", str(args.lr), "--warmup", str(args.warmup),
+           "--scene", "0", "--crops-per-scene", "1", "--loss", "l2", "--lr", str(args.lr), "--lr-warmup", str(args.lr_warmup),
            "--steps", str(args.steps), "--budget-min", str(args.budget_min), "--seed", str(args.seed),
            "--max-radius", "10", "--jpeg-prob", "0.2", "--val-count", "2", "--threads", str(args.threads),
            "--log-every", "10", "--ckpt-every-min", "1000", "--loss-disp", str(disp), "--loss-reblur", str(reblur)]
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patch", type=int, default=48)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--lr-warmup", type=int, default=10)
     parser.add_argument("--seed", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--photo-side", type=int, default=128)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                      " / ".join(f"{g[r]:+.2f}" for r in sorted(g, key=int)), f"{s['worst_gain_db']:+.2f}",
                      f"{min(s['sharp_min_db'], 99):.1f}"])
     text = (f"Loss ablation: IFAN ch={args.ch} N={args.n_iters}, patch {args.patch}, batch {args.batch}, lr {args.lr} "
-            f"({args.warmup}-step warm-up), seed {args.seed}, at most {args.steps} steps or {args.budget_min:g} min per arm, "
+            f"({args.lr_warmup}-step warm-up), seed {args.seed}, at most {args.steps} steps or {args.budget_min:g} min per arm, "
             f"{args.threads} threads; held out: {len(synthetic)} synthetic {args.synthetic_size} images (seed 1000) and "
             f"{len(photos)} photos (centre crops <= {args.photo_side} px) at disc radius 1/2/3/5\n\n"
             + format_table(["arm", "w_disp", "w_reblur", "steps", "train min", "synthetic dB in -> out",

@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
     p.add_argument("--crops-per-scene", type=positive_int, default=2, help="patches cut from one scene (saves rendering)")
     p.add_argument("--lr", type=positive_float, default=5e-4)
-    p.add_argument("--warmup", type=positive_int, default=200, metavar="N", help="steps of linear learning-rate warm-up")
+    p.add_argument("--lr-warmup", type=positive_int, default=200, metavar="N", help="steps of linear learning-rate warm-up")
     p.add_argument("--loss", choices=tuple(LOSSES), default="l2",
                    help="l2: mean squared error; psnr: minus the mean per-patch PSNR, the test metric (keeps "
                         "nearly sharp inputs intact); psnr-scene: the same with the MSE pooled over the crops "
@@ -316,7 +316,7 @@ class Training:
                      "render_margin": 16, "max_radius_px": args.max_radius,
                      "jpeg_prob": args.jpeg_prob, "small_blur_prob": args.small_blur_prob, "noise": "shot + read, sigma <= 0.01 each"},
             "loss": self.loss_record(),
-            "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0 (network and reblurring network together), {args.warmup}-step warmup, cosine to 2% over max(step/steps, time/budget)",
+            "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0 (network and reblurring network together), {args.lr_warmup}-step warmup, cosine to 2% over max(step/steps, time/budget)",
             "batch": args.batch, "steps": self.step, "train_minutes": round(self.elapsed / 60, 2),
             "budget_min": args.budget_min, "threads": args.threads,
             "final": final, "history": self.history[-40:], "metrics": metrics or {},
@@ -355,7 +355,7 @@ class Training:
         batch = make_batch(args.seed, self.step, args.batch, args.patch, args.max_radius, args.jpeg_prob, self.scene,
                            args.crops_per_scene, dual=self.objective.needs_views,
                            small_blur_prob=args.small_blur_prob)
-        lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step, args.warmup)
+        lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step, args.lr_warmup)
         for g in self.opt.param_groups:
             g["lr"] = lr
         terms = self.objective(*batch, crops_per_scene=args.crops_per_scene)
