@@ -118,6 +118,9 @@ class Objective:
         if self.reblur_weight > 0 and reblur_net is None:
             raise ValueError("Objective: reblur_weight > 0 needs reblur_net")
         self.reblur_net = reblur_net
+        # while True, L_reblur trains the RBN only: a fresh RBN on a trained network (fine-tuning)
+        # would otherwise push the network's filters wherever its random start wants them
+        self.reblur_trains_network = True
         self._seen: dict[str, torch.Tensor] = {}
         model.F.register_forward_hook(lambda m, i, o: self._seen.__setitem__("filters", o))
         model.out_res.register_forward_hook(lambda m, i, o: self._seen.__setitem__("residual", o))
@@ -147,7 +150,8 @@ class Objective:
             terms["disp"] = disparity_loss(disparity_map(self.model, left, right), left, right)
             total = total + self.disp_weight * terms["disp"]
         if self.reblur_weight > 0:
-            terms["reblur"] = reblur_loss(self.reblur_net(sharp, self._seen["filters"]), blurry)
+            filters = self._seen["filters"] if self.reblur_trains_network else self._seen["filters"].detach()
+            terms["reblur"] = reblur_loss(self.reblur_net(sharp, filters), blurry)
             total = total + self.reblur_weight * terms["reblur"]
         terms["total"] = total
         return terms

@@ -62,6 +62,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="weight of the reblurring loss (a reblurring network, kept only in OUT.state.pt, blurs the "
                         "sharp image with the predicted filters; compared with the input at 1/8 scale); 0 disables "
                         "it (official: 1)")
+    p.add_argument("--reblur-warmup", type=nonneg_int, default=0, metavar="N",
+                   help="for the first N steps the reblurring loss trains only the reblurring network, not the "
+                        "model (use with --init: a new reblurring network would first pull a trained model's "
+                        "filters towards its random start)")
     p.add_argument("--dual", action="store_true", help="train IFAN_dual (reads the left and right views too)")
     p.add_argument("--steps", type=positive_int, default=100000, help="step cap (the budget usually ends first)")
     p.add_argument("--budget-min", type=positive_float, default=80.0, help="wall-clock training budget, minutes")
@@ -331,7 +335,8 @@ class Training:
         if args.loss_disp > 0:
             text += f" + {args.loss_disp:g} * L_disp (right view warped by the DME's disparity vs left view, 1/8 scale)"
         if args.loss_reblur > 0:
-            text += f" + {args.loss_reblur:g} * L_reblur (reblurring network on the sharp image vs the input, 1/8 scale)"
+            text += f" + {args.loss_reblur:g} * L_reblur (reblurring network on the sharp image vs the input, 1/8 scale"
+            text += f"; the first {args.reblur_warmup} steps train the reblurring network only)" if args.reblur_warmup else ")"
         return text
 
     def checkpoint(self, final: bool, metrics: dict | None = None) -> None:
@@ -358,6 +363,7 @@ class Training:
         lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step, args.lr_warmup)
         for g in self.opt.param_groups:
             g["lr"] = lr
+        self.objective.reblur_trains_network = self.step >= args.reblur_warmup
         terms = self.objective(*batch, crops_per_scene=args.crops_per_scene)
         self.opt.zero_grad(set_to_none=True)
         terms["total"].backward()

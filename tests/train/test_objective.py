@@ -145,3 +145,18 @@ def test_deblur_term_reads_the_output_before_the_clip():
     x = torch.full((1, 3, 16, 16), 0.8)
     terms = Objective(model, mse, 0.0, 0.0)(x, x)
     assert float(terms["deblur"]) == pytest.approx(0.25)
+
+
+def test_reblur_warmup_trains_the_reblurring_network_only():
+    """With reblur_trains_network off (ifan train --reblur-warmup), L_reblur's gradient reaches the
+    RBN and stops at the network's filters."""
+    model = small_model()
+    rbn = ReblurNet(model.F[-1].out_channels, 16, n_iters=2)
+    obj = Objective(model, mse, disp_weight=0.0, reblur_weight=1.0, reblur_net=rbn)
+    x, y = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    obj.reblur_trains_network = False
+    obj(x, y)["reblur"].backward()
+    assert model.F[-1].weight.grad is None and float(rbn.RBF[-1].weight.grad.abs().sum()) > 0
+    obj.reblur_trains_network = True
+    obj(x, y)["reblur"].backward()
+    assert float(model.F[-1].weight.grad.abs().sum()) > 0

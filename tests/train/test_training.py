@@ -157,11 +157,12 @@ def test_reblurring_network_lives_only_in_the_training_state(tmp_path, capsys):
 
     out = tmp_path / "m.pth"
     args = ["--out", str(out), "--ch", "4", "--n-iters", "2", "--patch", "32", "--batch", "1", "--val-count", "1",
-            "--threads", "1", "--loss-disp", "0.5", "--loss-reblur", "2"]
+            "--threads", "1", "--loss-disp", "0.5", "--loss-reblur", "2", "--reblur-warmup", "1"]
     assert main(args + ["--steps", "2"]) == 0
     ckpt = load_checkpoint(out)
     assert not [k for k in torch.load(out, weights_only=True)["state_dict"] if "RBF" in k or "reblur" in k.lower()]
     assert "0.5 * L_disp" in ckpt.meta["loss"] and "2 * L_reblur" in ckpt.meta["loss"]
+    assert "the first 1 steps train the reblurring network only" in ckpt.meta["loss"]
     state = torch.load(tmp_path / "m.pth.state.pt", weights_only=True)
     assert any(k.startswith("RBF.") for k in state["reblur"])
     before = {k: v.clone() for k, v in state["reblur"].items()}
@@ -169,7 +170,7 @@ def test_reblurring_network_lives_only_in_the_training_state(tmp_path, capsys):
     after = torch.load(tmp_path / "m.pth.state.pt", weights_only=True)["reblur"]
     assert any(not torch.equal(before[k], after[k]) for k in before)  # resumed and trained on
     capsys.readouterr()
-    assert main(args[:-2] + ["--loss-reblur", "0", "--steps", "4", "--resume"]) == 1
+    assert main(args[:-4] + ["--loss-reblur", "0", "--steps", "4", "--resume"]) == 1
     assert "the state was saved with a reblurring network (--loss-reblur)" in capsys.readouterr().err
 
 
