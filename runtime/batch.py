@@ -247,18 +247,17 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
     """Every frame through the executor, in batches; written to a temporary file, then renamed."""
     from tqdm import tqdm
 
-    from .pipeline import deblur_frames
-    from .video import AtomicVideoWriter, VideoReader, bgr_to_rgb_float, rgb_float_to_bgr
+    from .video import AtomicVideoWriter, VideoReader, deblur_stream
 
     with VideoReader(job.source) as reader:
         size = batch_size(executor, options.batch, *reader.size)
         with AtomicVideoWriter(job.target, reader.fps, reader.size, options.overwrite, audio_from=job.source) as writer, \
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
-            for frames in reader.batches(size):
-                for out in deblur_frames(executor, [bgr_to_rgb_float(f) for f in frames], options.tiling):
-                    writer.write(rgb_float_to_bgr(out))
-                frames_bar.update(len(frames))
+            for outs in deblur_stream(executor, reader.batches(size), options.tiling):
+                for out in outs:
+                    writer.write(out)
+                frames_bar.update(len(outs))
             if writer.frames == 0:
                 raise IfanError(f"{job.source}: no frame could be decoded")
             expected = reader.frame_count

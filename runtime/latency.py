@@ -1,5 +1,7 @@
 """Glass-to-glass figures of a live run: capture-to-display latency and inference time per
-frame, as p50/p90/p99, with the frames dropped; the `--json` report of `ifan demo`."""
+frame, as p50/p90/p99, with the frames dropped; where a frame's time goes (capture: reading it
+from the source; host: conversions around the network; queue: waiting in the mailbox and behind
+the frames ahead of it; device: upload, compute and download); the `--json` report of `ifan demo`."""
 
 from __future__ import annotations
 
@@ -27,6 +29,19 @@ def summary_line(name: str, values) -> str:
     return f"{name} " + " / ".join(f"{k} {v:.1f}" for k, v in p.items()) + " ms"
 
 
+STAGES = ("capture", "host", "queue", "device")
+
+
+def stages_line(stats) -> str:
+    """`p50 per frame: capture 2.1, host 4.0, queue 1.2, device 9.8 ms` (stages without samples left out)."""
+    parts = []
+    for stage in STAGES:
+        p = percentiles(getattr(stats, f"{stage}_ms", ()))
+        if p is not None:
+            parts.append(f"{stage} {p['p50']:.1f}")
+    return "p50 per frame: " + (", ".join(parts) + " ms" if parts else "no frames")
+
+
 def machine() -> dict:
     """The CPU, core count and OS of the run, for reports read on another machine."""
     info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
@@ -42,14 +57,18 @@ def machine() -> dict:
     return info
 
 
-def demo_report(stats, *, source: str, model: str, backend: str, precision: str, opencv: str) -> dict:
-    """What `ifan demo --json` writes: the run's counts and percentiles with what produced them."""
+def demo_report(stats, *, source: str, model: str, backend: str, precision: str, opencv: str,
+                memory_path: str | None = None, frames_in_flight: int = 1) -> dict:
+    """What `ifan demo --json` writes: the run's counts and percentiles with what produced them.
+    memory_path: "copy" or "zero-copy" for TensorRT (None for CPU backends)."""
     return {
         "source": source, "model": model, "backend": backend, "precision": precision,
+        "memory_path": memory_path, "frames_in_flight": frames_in_flight,
         "machine": machine(), "opencv": opencv,
         "frames": {"read": stats.read, "processed": stats.processed, "dropped": stats.dropped,
                    "shown": stats.shown, "not_shown": stats.not_shown, "reconnects": stats.reconnects},
         "elapsed_s": round(stats.elapsed_s, 3),
         "latency_ms": percentiles(stats.latency_ms),  # capture -> on screen (or written)
         "inference_ms": percentiles(stats.inference_ms),
+        "stages_ms": {stage: percentiles(getattr(stats, f"{stage}_ms", ())) for stage in STAGES},
     }

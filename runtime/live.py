@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,9 +25,10 @@ from ifan_trt.opencv import GUI_FIX, opencv_build
 
 from .executor import Executor
 from .mailbox import Mailbox
-from .latency import summary_line
+from .latency import stages_line, summary_line
 from .overlay import compose, draw_labels, draw_overlay, split_x, status_lines
-from .pipeline import Tiling, deblur_frames
+from .pipeline import Tiling, choose_tile, deblur_frames, network_input, network_output
+from .streaming import DEFAULT_DEPTH, fits_whole, open_pipeline
 from .sources import Source, open_capture
 from .stream_output import StreamWriter
 from .video import AtomicVideoWriter, bgr_to_rgb_float, rgb_float_to_bgr
@@ -51,6 +53,7 @@ class DemoOptions:
     size: tuple[int, int] | None = None  # (width, height) asked of cameras
     fps: int | None = None
     overwrite: bool = False  # replace an existing --record file
+    frames_in_flight: int = DEFAULT_DEPTH  # TensorRT: frames pipelined (1: one at a time)
 
 
 @dataclass
@@ -64,6 +67,11 @@ class DemoStats:
     snapshots: list[Path] = field(default_factory=list)
     latency_ms: list[float] = field(default_factory=list)  # capture -> on screen
     inference_ms: list[float] = field(default_factory=list)
+    # where a frame's time goes: reading it, host conversions, waiting (mailbox, frames ahead), the device
+    capture_ms: list[float] = field(default_factory=list)
+    host_ms: list[float] = field(default_factory=list)
+    queue_ms: list[float] = field(default_factory=list)
+    device_ms: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
 
     def summary(self) -> str:
@@ -78,7 +86,7 @@ class DemoStats:
 
     def percentiles(self) -> str:
         return f"{summary_line('glass-to-glass latency', self.latency_ms)}; " \
-               f"{summary_line('inference', self.inference_ms)}"
+               f"{summary_line('inference', self.inference_ms)}; {stages_line(self)}"
 
 
 class Demo:
@@ -96,6 +104,8 @@ class Demo:
         self._attempts = 0
         self.backend = ""  # "onnxruntime-cpu fp32": the overlay's words for backend and precision
         self.backend_name, self.precision = "", ""
+        self.memory_path: str | None = None  # TensorRT: "copy" or "zero-copy"
+        self.frames_in_flight = 1
         self.wipe_at: float | None = None  # wipe position chosen with the mouse (None: sweeping)
         self._picture_width = 0
         self._window_up = False  # shown once: from then on a hidden window means it was closed
@@ -135,6 +145,7 @@ class Demo:
         next_time = time.perf_counter()
         try:
             while not self.stop.is_set():
+                t_capture = time.perf_counter()
                 ok, frame = cap.read()
                 if not ok or frame is None:
                     if not self.source.live:
@@ -144,6 +155,7 @@ class Demo:
                         break
                     continue
                 self._attempts = 0  # the source is back
+                self.stats.capture_ms.append((time.perf_counter() - t_capture) * 1e3)
                 self.frames.put((frame, time.perf_counter(), self.stats.read))  # seq: the frame's place
                 self.stats.read += 1
                 if self.opt.max_frames and self.stats.read >= self.opt.max_frames:
@@ -169,14 +181,19 @@ class Demo:
             self.ready.set()
             self.results.close()
             return
-        self.backend = executor.describe()
         self.backend_name, self.precision = executor.backend, executor.info.precision
-        self.ready.set()
+        self.memory_path = getattr(executor, "memory_path", None)
         try:
-            with executor:
-                while True:
-                    item = self.frames.get(timeout=0.1)
+            with executor, open_pipeline(executor, self.opt.frames_in_flight) as pipe:
+                self.backend, self.frames_in_flight = pipe.describe(), pipe.depth
+                self.ready.set()
+                in_flight = deque()  # (frame, t_read, seq, start, host ms so far, h, w), oldest first
+                while True:  # while frames are in flight, a missing new frame means: collect the oldest
+                    item = self.frames.get(timeout=0.0 if in_flight else 0.1)
                     if item is None:
+                        if in_flight:
+                            self._finish(pipe, in_flight)
+                            continue
                         if self.frames.closed or (self.stop.is_set() and self.error):
                             break
                         continue
@@ -186,16 +203,55 @@ class Demo:
                         continue
                     frame, t_read, seq = item
                     start = time.perf_counter()
-                    out = deblur_frames(executor, [bgr_to_rgb_float(frame)], self.opt.tiling)[0]
-                    inference_ms = (time.perf_counter() - start) * 1e3
-                    self.stats.inference_ms.append(inference_ms)
-                    self.stats.processed += 1
-                    self.results.put((frame, rgb_float_to_bgr(out), t_read, seq, inference_ms))
+                    h, w = frame.shape[:2]
+                    x = network_input(executor, [bgr_to_rgb_float(frame)])
+                    if not self._whole(executor, x):  # tiled or split: one at a time, after the frames ahead
+                        while in_flight:
+                            self._finish(pipe, in_flight)
+                        out = deblur_frames(executor, [bgr_to_rgb_float(frame)], self.opt.tiling)[0]
+                        self._deliver(frame, rgb_float_to_bgr(out), t_read, seq, start, None, None)
+                        continue
+                    pre_ms = (time.perf_counter() - start) * 1e3
+                    if pipe.full:
+                        self._finish(pipe, in_flight)
+                    pipe.submit(x)
+                    in_flight.append((frame, t_read, seq, start, pre_ms, h, w))
+                while in_flight:
+                    self._finish(pipe, in_flight)
         except BaseException as exc:  # noqa: BLE001
             self.error = self.error or exc
             self.stop.set()
         finally:
+            self.ready.set()
             self.results.close()
+
+    def _whole(self, executor: Executor, x: np.ndarray) -> bool:
+        tiling = self.opt.tiling or Tiling()
+        return fits_whole(executor, x) and choose_tile(x.shape[2], x.shape[3], executor.limits, tiling.tile,
+                                                       tiling.max_pixels, executor.info.size_multiple) is None
+
+    def _finish(self, pipe, in_flight) -> None:
+        """Collect the oldest frame in flight, convert it and hand it to the display."""
+        frame, t_read, seq, start, pre_ms, h, w = in_flight.popleft()
+        _, out = pipe.collect()
+        t_out = time.perf_counter()
+        picture = rgb_float_to_bgr(network_output(out, h, w)[0])
+        host_ms = pre_ms + (time.perf_counter() - t_out) * 1e3
+        stages = pipe.last_times.as_dict() if pipe.last_times is not None else pipe.executor.stage_ms
+        device_ms = stages.get("device", stages.get("compute"))
+        self._deliver(frame, picture, t_read, seq, start, host_ms, device_ms)
+
+    def _deliver(self, frame, picture, t_read, seq, start, host_ms, device_ms) -> None:
+        now = time.perf_counter()
+        inference_ms = (now - start) * 1e3
+        with self._lock:
+            self.stats.inference_ms.append(inference_ms)
+            self.stats.processed += 1
+            if host_ms is not None and device_ms is not None:
+                self.stats.host_ms.append(host_ms)
+                self.stats.device_ms.append(device_ms)
+                self.stats.queue_ms.append(max(0.0, (now - t_read) * 1e3 - host_ms - device_ms))
+        self.results.put((frame, picture, t_read, seq, inference_ms))
 
     # --- display (main thread) ------------------------------------------------------------
     def _snapshot(self, picture: np.ndarray) -> None:

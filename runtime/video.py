@@ -9,6 +9,8 @@ import contextlib
 import os
 import shutil
 import subprocess
+from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -18,6 +20,8 @@ from ifan_trt.errors import IfanError
 from ifan_trt.log import get as get_logger
 from ifan_trt.files import atomic_path, require_regular_file
 from ifan_trt.noise import c_stderr_silenced
+
+from .streaming import DEFAULT_DEPTH, fits_whole, open_pipeline
 
 log = get_logger(__name__)
 
@@ -116,6 +120,43 @@ class AtomicVideoWriter:
     def __exit__(self, exc_type, exc, tb):
         self.writer.release()
         return self._stack.__exit__(exc_type, exc, tb)
+
+
+def deblur_stream(executor, batches: Iterable[list[np.ndarray]], tiling=None, depth: int = DEFAULT_DEPTH
+                  ) -> Iterator[list[np.ndarray]]:
+    """Lists of same-size BGR uint8 frames in, their deblurred BGR frames out, in order. Batches
+    that run whole go through the executor's pipeline (TensorRT: up to `depth` batches in flight,
+    so the upload, compute and download of consecutive batches overlap); batches that need tiles
+    or a split run one at a time, after the ones in flight."""
+    from .pipeline import Tiling, choose_tile, deblur_frames, network_input, network_output
+
+    if executor.info.dual:
+        raise IfanError(f"{executor.info.variant} needs dual-pixel views; video input is not supported for it")
+    tiling = tiling or Tiling()
+    pipeline, sizes = None, deque()
+    try:
+        for frames in batches:
+            h, w = frames[0].shape[:2]
+            x = network_input(executor, [bgr_to_rgb_float(f) for f in frames])
+            whole = fits_whole(executor, x) and choose_tile(x.shape[2], x.shape[3], executor.limits, tiling.tile,
+                                                            tiling.max_pixels, executor.info.size_multiple) is None
+            if not whole:
+                while pipeline is not None and pipeline.in_flight:
+                    yield [rgb_float_to_bgr(o) for o in network_output(pipeline.collect()[1], *sizes.popleft())]
+                yield [rgb_float_to_bgr(o) for o in deblur_frames(executor, [bgr_to_rgb_float(f) for f in frames],
+                                                                  tiling)]
+                continue
+            if pipeline is None:
+                pipeline = open_pipeline(executor, depth)
+            if pipeline.full:
+                yield [rgb_float_to_bgr(o) for o in network_output(pipeline.collect()[1], *sizes.popleft())]
+            pipeline.submit(x)
+            sizes.append((h, w))
+        while pipeline is not None and pipeline.in_flight:
+            yield [rgb_float_to_bgr(o) for o in network_output(pipeline.collect()[1], *sizes.popleft())]
+    finally:
+        if pipeline is not None:
+            pipeline.close()
 
 
 def bgr_to_rgb_float(frame: np.ndarray) -> np.ndarray:

@@ -116,6 +116,7 @@ def _write_json(path: Path, demo, args, opencv: str) -> None:
 
     model = args.engine or args.onnx or args.checkpoint or "default (bundled checkpoint)"
     report = demo_report(demo.stats, source=args.source, model=str(model), backend=demo.backend_name,
-                         precision=demo.precision, opencv=opencv)
+                         precision=demo.precision, opencv=opencv, memory_path=demo.memory_path,
+                         frames_in_flight=demo.frames_in_flight)
     write_bytes(path, (json.dumps(report, indent=2) + "\n").encode(), overwrite=True)
     print(f"wrote {path}")

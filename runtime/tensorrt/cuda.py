@@ -1,4 +1,4 @@
-"""CUDA memory, one stream, events and graphs behind one small interface, with two
+"""CUDA memory, streams, events and graphs behind one small interface, with two
 implementations: cuda-python (NVIDIA's bindings, what TensorRT's own samples use since 10.x and
 what installs on Jetson) and pycuda. Everything the TensorRT executor does with CUDA goes
 through here, and every CUDA call's status is checked.
@@ -7,6 +7,11 @@ Both use the device's primary context. The device (cuda-python) or context (pycu
 only in the thread that made it so, while TensorRT and every call here act on the calling thread's
 current one: a caller makes it current with ``with cuda.current():`` around each use, in whichever
 thread that use runs (a server calls executors from its own worker threads).
+
+Each object has one stream of its own (``stream_handle``); a pipeline asks for more with
+``new_stream()`` and passes them to the calls that take ``stream=`` (None: the own stream).
+Mapped pinned memory (``mapped_alloc``) is host memory with a device pointer of its own: on an
+integrated GPU (``integrated``, e.g. Jetson) kernels read and write it in place, with no copies.
 """
 
 from __future__ import annotations
@@ -69,6 +74,29 @@ class Cuda:
     supports_graphs = False
     device = 0
 
+    @property
+    def integrated(self) -> bool:
+        """The GPU shares the host's memory (Jetson): mapped host memory costs no copy."""
+        return False
+
+    def new_stream(self):
+        """Another stream, destroyed by close() or free()."""
+
+    def handle_of(self, stream) -> int:
+        """The stream's handle as TensorRT takes it (execute_async_v3)."""
+
+    def wait_event(self, event, stream=None) -> None:
+        """Later work on the stream starts after the event's recorded work (cudaStreamWaitEvent)."""
+
+    def event_synchronize(self, event) -> None:
+        """The host waits until the event's recorded work is done."""
+
+    def mapped_alloc(self, nbytes: int) -> tuple[np.ndarray, int]:
+        """Mapped pinned host memory: the host's uint8 array and the device pointer to the same bytes."""
+
+    def free(self, item) -> None:
+        """Release one allocation, event or stream before close() (a pipeline's own)."""
+
     def current(self) -> contextlib.AbstractContextManager:
         """Make this device (or context) current in the calling thread for a with-block; the
         thread's own choice is restored after it."""
@@ -82,16 +110,16 @@ class Cuda:
     def host_alloc(self, nbytes: int) -> np.ndarray:
         """Pinned (page-locked) host memory as a uint8 array: fast, truly asynchronous copies."""
 
-    def copy_to_device(self, dst: int, src: np.ndarray) -> None:
+    def copy_to_device(self, dst: int, src: np.ndarray, stream=None) -> None:
         """Asynchronous on the stream; src must be pinned and stay alive until synchronize()."""
 
-    def copy_to_host(self, dst: np.ndarray, src: int) -> None: ...
+    def copy_to_host(self, dst: np.ndarray, src: int, stream=None) -> None: ...
 
     def synchronize(self) -> None: ...
 
     def event(self): ...
 
-    def record(self, event) -> None: ...
+    def record(self, event, stream=None) -> None: ...
 
     def elapsed_ms(self, start, end) -> float:
         """Time between two recorded events (after synchronize())."""
@@ -166,6 +194,44 @@ class CudaPython(Cuda):
     def stream_handle(self) -> int:
         return int(self.stream)
 
+    @property
+    def integrated(self) -> bool:
+        prop = self._check(self.rt.cudaGetDeviceProperties(self.device), "cudaGetDeviceProperties")
+        return bool(prop.integrated)
+
+    def new_stream(self):
+        stream = self._check(self.rt.cudaStreamCreate(), "cudaStreamCreate")
+        self._owned.append(("stream", stream))
+        return stream
+
+    def handle_of(self, stream) -> int:
+        return int(self.stream if stream is None else stream)
+
+    def wait_event(self, event, stream=None):
+        self._check(self.rt.cudaStreamWaitEvent(self.stream if stream is None else stream, event, 0),
+                    "cudaStreamWaitEvent")
+
+    def event_synchronize(self, event):
+        self._check(self.rt.cudaEventSynchronize(event), "cudaEventSynchronize")
+
+    def mapped_alloc(self, nbytes):
+        ptr = self._check(self.rt.cudaHostAlloc(max(nbytes, 1), getattr(self.rt, "cudaHostAllocMapped", 2)),
+                          f"cudaHostAlloc({nbytes}, cudaHostAllocMapped)")
+        self._owned.append(("host", ptr))
+        device_ptr = self._check(self.rt.cudaHostGetDevicePointer(ptr, 0), "cudaHostGetDevicePointer")
+        return np.ctypeslib.as_array((ctypes.c_uint8 * nbytes).from_address(int(ptr))), int(device_ptr)
+
+    def free(self, item):
+        address = item.ctypes.data if isinstance(item, np.ndarray) else int(item)
+        for i, (kind, handle) in enumerate(self._owned):
+            if int(handle) == address:
+                del self._owned[i]
+                free = {"device": self.rt.cudaFree, "host": self.rt.cudaFreeHost, "event": self.rt.cudaEventDestroy,
+                        "stream": self.rt.cudaStreamDestroy}[kind]
+                self._check(free(handle), f"freeing a CUDA {kind}")
+                return
+        raise CudaError(f"free: {address:#x} is not a CUDA object of this binding")
+
     def device_alloc(self, nbytes):
         ptr = self._check(self.rt.cudaMalloc(max(nbytes, 1)), f"cudaMalloc({nbytes})")
         self._owned.append(("device", ptr))
@@ -176,13 +242,15 @@ class CudaPython(Cuda):
         self._owned.append(("host", ptr))
         return np.ctypeslib.as_array((ctypes.c_uint8 * nbytes).from_address(int(ptr)))
 
-    def copy_to_device(self, dst, src):
+    def copy_to_device(self, dst, src, stream=None):
         kind = self.rt.cudaMemcpyKind.cudaMemcpyHostToDevice
-        self._check(self.rt.cudaMemcpyAsync(dst, src.ctypes.data, src.nbytes, kind, self.stream), "cudaMemcpyAsync H2D")
+        self._check(self.rt.cudaMemcpyAsync(dst, src.ctypes.data, src.nbytes, kind,
+                                            self.stream if stream is None else stream), "cudaMemcpyAsync H2D")
 
-    def copy_to_host(self, dst, src):
+    def copy_to_host(self, dst, src, stream=None):
         kind = self.rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        self._check(self.rt.cudaMemcpyAsync(dst.ctypes.data, src, dst.nbytes, kind, self.stream), "cudaMemcpyAsync D2H")
+        self._check(self.rt.cudaMemcpyAsync(dst.ctypes.data, src, dst.nbytes, kind,
+                                            self.stream if stream is None else stream), "cudaMemcpyAsync D2H")
 
     def synchronize(self):
         self._check(self.rt.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
@@ -192,8 +260,8 @@ class CudaPython(Cuda):
         self._owned.append(("event", event))
         return event
 
-    def record(self, event):
-        self._check(self.rt.cudaEventRecord(event, self.stream), "cudaEventRecord")
+    def record(self, event, stream=None):
+        self._check(self.rt.cudaEventRecord(event, self.stream if stream is None else stream), "cudaEventRecord")
 
     def elapsed_ms(self, start, end):
         return float(self._check(self.rt.cudaEventElapsedTime(start, end), "cudaEventElapsedTime"))
@@ -227,7 +295,8 @@ class CudaPython(Cuda):
             self.synchronize()
             for graph_exec in list(self._graphs):
                 self.release(graph_exec)
-            free = {"device": self.rt.cudaFree, "host": self.rt.cudaFreeHost, "event": self.rt.cudaEventDestroy}
+            free = {"device": self.rt.cudaFree, "host": self.rt.cudaFreeHost, "event": self.rt.cudaEventDestroy,
+                    "stream": self.rt.cudaStreamDestroy}
             for kind, handle in reversed(self._owned):
                 self._check(free[kind](handle), f"freeing a CUDA {kind}")
             self._owned.clear()
@@ -264,6 +333,42 @@ class PyCuda(Cuda):
     def stream_handle(self):
         return int(self.stream.handle)
 
+    @property
+    def integrated(self) -> bool:
+        return bool(self.drv.Device(self.device).get_attribute(self.drv.device_attribute.INTEGRATED))
+
+    def new_stream(self):
+        stream = self.drv.Stream()
+        self._owned.append(stream)
+        return stream
+
+    def handle_of(self, stream) -> int:
+        return int((self.stream if stream is None else stream).handle)
+
+    def wait_event(self, event, stream=None):
+        (self.stream if stream is None else stream).wait_for_event(event)
+
+    def event_synchronize(self, event):
+        event.synchronize()
+
+    def mapped_alloc(self, nbytes):
+        array = self.drv.pagelocked_empty(max(nbytes, 1), np.uint8, mem_flags=self.drv.host_alloc_flags.DEVICEMAP)
+        self._owned.append(array)
+        return array, int(array.base.get_device_pointer())
+
+    def free(self, item):
+        for i, owned in enumerate(self._owned):
+            same = owned is item or (isinstance(item, int) and isinstance(owned, self.drv.DeviceAllocation)
+                                     and int(owned) == item)
+            if same:
+                del self._owned[i]
+                if isinstance(owned, np.ndarray):
+                    owned.base.free()
+                elif hasattr(owned, "free"):
+                    owned.free()
+                return  # streams and events are released by pycuda when the last reference goes
+        raise CudaError(f"free: {item!r} is not a CUDA object of this binding")
+
     def device_alloc(self, nbytes):
         allocation = self.drv.mem_alloc(max(nbytes, 1))
         self._owned.append(allocation)
@@ -274,20 +379,22 @@ class PyCuda(Cuda):
         self._owned.append(array)
         return array
 
-    def copy_to_device(self, dst, src):
-        self.drv.memcpy_htod_async(dst, src, self.stream)
+    def copy_to_device(self, dst, src, stream=None):
+        self.drv.memcpy_htod_async(dst, src, self.stream if stream is None else stream)
 
-    def copy_to_host(self, dst, src):
-        self.drv.memcpy_dtoh_async(dst, src, self.stream)
+    def copy_to_host(self, dst, src, stream=None):
+        self.drv.memcpy_dtoh_async(dst, src, self.stream if stream is None else stream)
 
     def synchronize(self):
         self.stream.synchronize()
 
     def event(self):
-        return self.drv.Event()
+        event = self.drv.Event()
+        self._owned.append(event)
+        return event
 
-    def record(self, event):
-        event.record(self.stream)
+    def record(self, event, stream=None):
+        event.record(self.stream if stream is None else stream)
 
     def elapsed_ms(self, start, end):
         return float(end.time_since(start))
@@ -298,8 +405,11 @@ class PyCuda(Cuda):
         with self.current():
             self.stream.synchronize()
             for item in self._owned:
-                (item.base if isinstance(item, np.ndarray) else item).free()
-            self._owned.clear()
+                if isinstance(item, np.ndarray):
+                    item.base.free()
+                elif hasattr(item, "free"):
+                    item.free()
+            self._owned.clear()  # streams and events: released with their last reference
             self.stream = None
 
 

@@ -1,7 +1,9 @@
 """TensorRT backend: a serialised engine (and the IFAN_IAC plugin library) run with the
 TensorRT 10/11 Python API: tensors by name, set_input_shape per input, set_tensor_address,
 execute_async_v3 on one stream. Pinned host and device buffers are allocated once for the largest
-shape the profiles allow and reused; a static-shape engine is replayed as a CUDA graph.
+shape the profiles allow and reused (mapped host memory without copies on an integrated GPU: see
+buffers.py); a static-shape engine is replayed as a CUDA graph. `pipeline()` keeps several frames
+in flight (pipelined.py).
 
 Decisions (profile choice, shape checks, buffer sizes) are in trt_plan (tested on the CPU); CUDA
 calls go through runtime/tensorrt/cuda.py. Every TensorRT call that reports success is checked.
@@ -21,6 +23,7 @@ from ifan_trt.log import get as get_logger
 from ifan_trt.runtime.executor import Executor
 from ifan_trt.runtime.metadata import info_from_sidecar
 from ifan_trt.runtime import plan as trt_plan
+from ifan_trt.runtime.tensorrt.buffers import BufferSet, choose_memory_path
 from ifan_trt.runtime.tensorrt.cuda import open_cuda
 from ifan_trt.runtime.tensorrt.importing import import_tensorrt
 from ifan_trt.runtime.sidecar import read_sidecar
@@ -33,6 +36,24 @@ def _ok(result, what: str):
     if result is None or result is False:
         raise RuntimeError(f"TensorRT: {what} failed (see the TensorRT log above)")
     return result
+
+
+def apply_shapes(context, stream_handle: int, tensors, profiles, state: tuple[int, dict | None],
+                 shapes: dict[str, tuple]) -> tuple[int, dict]:
+    """Select the profile that fits `shapes` and set them on the context, skipping what `state`
+    (the context's current profile and shapes) already holds; returns the new state."""
+    trt_plan.check_rank(tensors, shapes)
+    profile = trt_plan.choose_profile(profiles, shapes)
+    index, current = state
+    if profile.index != index:
+        _ok(context.set_optimization_profile_async(profile.index, stream_handle),
+            f"set_optimization_profile_async({profile.index})")
+        index, current = profile.index, None
+    if shapes != current:
+        for name, shape in shapes.items():
+            _ok(context.set_input_shape(name, shape), f"set_input_shape({name}, {list(shape)})")
+        current = dict(shapes)
+    return index, current
 
 
 def _layer_profiler(trt):
@@ -68,7 +89,7 @@ class TrtExecutor(Executor):
     backend = "tensorrt"
 
     def __init__(self, engine_path: str | os.PathLike, cuda: str = "auto", plugin: str | None = None,
-                 device: int = 0, cuda_graphs: bool = True):
+                 device: int = 0, cuda_graphs: bool = True, memory: str = "auto"):
         trt = import_tensorrt("or run the ONNX model with --backend onnxruntime")
         path = Path(engine_path)
         if not path.is_file():
@@ -90,6 +111,7 @@ class TrtExecutor(Executor):
         self.cuda_binding = self.cuda.name
         try:
             with self.cuda.current():
+                self.memory_path = choose_memory_path(self.cuda, memory)  # "copy" or "zero-copy"
                 self._open(path, sidecar)
         except BaseException:
             self.cuda.close()
@@ -99,6 +121,7 @@ class TrtExecutor(Executor):
         self._graph = None
         self._profiler = None
         self._stage_ms = {}
+        self._pipelines = []
 
     @staticmethod
     def _load_plugin(plugin: str | None) -> None:
@@ -139,16 +162,23 @@ class TrtExecutor(Executor):
         self.limits = trt_plan.shape_limits(self.profiles)
         self.context = _ok(engine.create_execution_context(), "creating an execution context")
         self._sizes = trt_plan.plan_buffers(self.tensors, self.profiles)
-        self._device = {name: self.cuda.device_alloc(n) for name, n in self._sizes.items()}
-        self._host = {name: self.cuda.host_alloc(n) for name, n in self._sizes.items()}
-        for name, ptr in self._device.items():
+        self._buffers = BufferSet(self.cuda, self._sizes, self.memory_path)
+        for name, ptr in self._buffers.device.items():
             _ok(self.context.set_tensor_address(name, ptr), f"set_tensor_address({name})")
         self._profile = 0
         self._shapes: dict[str, tuple] | None = None
         self._events = [self.cuda.event() for _ in range(4)]
 
     def describe(self) -> str:
-        return f"tensorrt {self.info.precision} ({self.cuda_binding})"
+        return f"tensorrt {self.info.precision} ({self.cuda_binding}, {self.memory_path})"
+
+    def pipeline(self, depth: int = 2):
+        """Several frames in flight on their own streams and buffers (pipelined.TrtPipeline)."""
+        from ifan_trt.runtime.tensorrt.pipelined import TrtPipeline
+
+        pipeline = TrtPipeline(self, depth)
+        self._pipelines.append(pipeline)  # closed before the engine goes
+        return pipeline
 
     def max_batch(self, h: int, w: int) -> int:
         return max(1, trt_plan.max_batch(self.profiles, h, w))
@@ -166,16 +196,10 @@ class TrtExecutor(Executor):
         return {} if p is None or not p.runs else {k: v / p.runs for k, v in p.total_ms.items()}
 
     def _set_shapes(self, shapes: dict[str, tuple]) -> None:
-        trt_plan.check_rank(self.tensors, shapes)
-        profile = trt_plan.choose_profile(self.profiles, shapes)
-        if profile.index != self._profile:
-            _ok(self.context.set_optimization_profile_async(profile.index, self.cuda.stream_handle),
-                f"set_optimization_profile_async({profile.index})")
-            self._profile, self._shapes = profile.index, None
-        if shapes != self._shapes:
-            for name, shape in shapes.items():
-                _ok(self.context.set_input_shape(name, shape), f"set_input_shape({name}, {list(shape)})")
-            self._shapes = dict(shapes)
+        before = self._shapes
+        self._profile, self._shapes = apply_shapes(self.context, self.cuda.stream_handle, self.tensors,
+                                                   self.profiles, (self._profile, self._shapes), shapes)
+        if self._shapes is not before:
             self._drop_graph()
 
     def _drop_graph(self) -> None:
@@ -186,8 +210,7 @@ class TrtExecutor(Executor):
 
     def _view(self, name: str, shape: tuple) -> np.ndarray:
         spec = next(t for t in self.tensors if t.name == name)
-        nbytes = int(np.prod(shape)) * spec.dtype.itemsize
-        return self._host[name][:nbytes].view(spec.dtype).reshape(shape)
+        return self._buffers.view(name, spec.dtype, shape)
 
     def _enqueue(self) -> None:
         if self._graph is not None:
@@ -227,11 +250,11 @@ class TrtExecutor(Executor):
         cuda, (e0, e1, e2, e3) = self.cuda, self._events
         cuda.record(e0)
         for name, a in feeds.items():
-            cuda.copy_to_device(self._device[name], self._view(name, a.shape).reshape(-1).view(np.uint8))
+            self._buffers.upload(name, self._view(name, a.shape).nbytes)
         cuda.record(e1)
         self._enqueue()
         cuda.record(e2)
-        cuda.copy_to_host(out_host.reshape(-1).view(np.uint8), self._device[OUTPUT])
+        self._buffers.download(OUTPUT, out_host.nbytes)
         cuda.record(e3)
         cuda.synchronize()
         if self._profiler is not None:
@@ -247,6 +270,8 @@ class TrtExecutor(Executor):
     def close(self):
         if getattr(self, "cuda", None) is None:
             return
+        for pipeline in getattr(self, "_pipelines", []):
+            pipeline.close()
         with self.cuda.current():
             self.context = None  # the context must go before the memory it points at
             self.engine = None

@@ -479,3 +479,44 @@ def test_serve_handlers_answer_concurrent_requests_from_worker_threads(standin, 
     for e in executors:
         e.close()
     assert standin.gpu.live() == {}
+
+
+def test_the_tensorrt_stand_in_refuses_what_tensorrt_refuses(standin, fp32_engine, capfd):
+    """Its execution context: shapes within the active profile, an address for every I/O tensor, device
+    memory of the engine's device behind each address."""
+    trt, gpu = standin.trt, standin.gpu
+    runtime = trt.Runtime(trt.Logger())
+    assert runtime.deserialize_cuda_engine(b"not a plan") is None
+    engine = runtime.deserialize_cuda_engine(fp32_engine.read_bytes())
+    assert engine.get_tensor_shape("input") == (-1, 3, -1, -1)  # -1 for every dynamic dimension
+    context = engine.create_execution_context()
+    assert not context.execute_async_v3(0)  # no input shape yet
+    assert not context.set_input_shape("input", (1, 3, 128, 128))  # profile 0 ends at 64x64
+    assert context.set_input_shape("input", (1, 3, 32, 48))
+    assert context.get_tensor_shape("output") == (1, 3, 32, 48)
+    assert not context.execute_async_v3(0)
+    assert "Address is not set for tensor input" in capfd.readouterr().err
+    host = gpu.allocate("host", 3 * 32 * 48 * 4)
+    output = gpu.allocate("device", 3 * 32 * 48 * 4)
+    assert context.set_tensor_address("input", host.ptr) and context.set_tensor_address("output", output.ptr)
+    assert not context.execute_async_v3(0)  # pinned host memory is not device memory
+    assert "illegal memory access" in capfd.readouterr().err
+    for a in (host, output):
+        gpu.free(a.kind, a.ptr, "free")
+
+
+def test_a_jetson_whose_driver_is_older_than_cuda_python_runs_the_engine_through_pycuda(standin, fp32_engine,
+                                                                                      monkeypatch, caplog):
+    """cuda-python 12.9 on JetPack 6 (CUDA 12.6, no minor-version compatibility on Tegra): every call
+    returns cudaErrorInsufficientDriver; the executor says so in one line and runs through pycuda."""
+    from ifan_trt.runtime.deblurrer import Deblurrer
+    from tests.helpers import fake_cuda
+
+    fake_cuda.install(monkeypatch, standin.gpu, status=fake_cuda.INSUFFICIENT, runtime=12090, driver=12060)
+    image = np.random.default_rng(6).random((24, 32, 3)).astype(np.float32)
+    deblur = Deblurrer(model=fp32_engine)
+    assert deblur.executor.cuda_binding == "pycuda"
+    assert [m for m in caplog.messages if "CUDA through pycuda" in m][0].count("needs the CUDA 12.9 runtime") == 1
+    assert np.abs(deblur(image) - Deblurrer(model=_built_from(fp32_engine))(image)).max() <= SAME_GRAPH_TOL
+    deblur.executor.close()
+    assert standin.gpu.live() == {}

@@ -17,7 +17,22 @@ CUDA refuses:
   synchronising and allocating calls fail with cudaErrorStreamCaptureUnsupported and invalidate
   the capture, as the runtime does in the global and thread-local capture modes.
 - Every allocation, pinned buffer, stream, event, graph and graph exec is counted (``live()``)
-  so a test can assert that nothing leaks, and ``launches``/``captures`` count graph use.
+  so a test can assert that nothing leaks, and ``launches``/``captures`` count graph use;
+  ``copies`` counts the copies by direction ("h2d", "d2h", "d2d", "h2h").
+- Mapped pinned memory (cudaHostAlloc with cudaHostAllocMapped, pycuda's pagelocked_empty with
+  host_alloc_flags.DEVICEMAP) has a device pointer (cudaHostGetDevicePointer / get_device_pointer)
+  through which kernels read and write the host bytes; plain pinned memory has none (the call
+  fails with cudaErrorInvalidValue), and its host pointer is not a device pointer. The device
+  pointer differs from the host pointer, as it may on a real system, so code must ask for it.
+  ``integrated`` is the device property (True on Jetson: the GPU shares the host's memory).
+- Simulated time (``FakeGpu(simulated=SimulatedTime(...))``): work is deferred, as on a GPU,
+  until the host waits for it (stream, event or device synchronisation, a synchronous copy, a
+  free), so a program that reads a result before waiting or refills a buffer still in use gets
+  wrong bytes. Each copy and kernel takes its given time on its engine (one copy engine each way,
+  one compute engine, as on GPUs with two async engines), starting when its stream, its engine
+  and the host that issued it are ready; events record those simulated times, and the host's
+  clock advances only through ``spend_host(ms)`` and waits. Throughput is then computed, never
+  measured with wall clocks.
 
 The fake TensorRT (tests/helpers/fake_tensorrt.py) runs its network through ``FakeGpu.enqueue``
 on the stream it is given and reads and writes the device buffers its tensor addresses name.
@@ -72,6 +87,16 @@ class Allocation:
     device: int
     buffer: np.ndarray  # the bytes
     ptr: int
+    mapped_ptr: int | None = None  # a mapped host allocation's device pointer
+
+
+@dataclass(frozen=True)
+class SimulatedTime:
+    """How long each piece of device work takes in simulated time (ms)."""
+
+    h2d_ms: float = 0.0
+    compute_ms: float = 0.0
+    d2h_ms: float = 0.0
 
 
 @dataclass
@@ -82,6 +107,10 @@ class Stream:
     capture_mode: int = 0
     capture_thread: int | None = None
     invalidated: bool = False
+    ready: float = 0.0  # simulated time (ms) at which the work queued so far ends
+    pending: list = field(default_factory=list)  # deferred work (simulated mode)
+    enqueued: int = 0
+    executed: int = 0
 
 
 @dataclass
@@ -89,6 +118,8 @@ class Event:
     handle: int
     device: int
     time: float | None = None
+    stream: Stream | None = None  # where it was last recorded, and the position there (simulated mode)
+    position: int = 0
 
 
 @dataclass
@@ -100,9 +131,18 @@ class Graph:
 class FakeGpu:
     """The machine: devices, memory, streams, events and graphs, shared by both bindings."""
 
-    def __init__(self, devices: int = 1, name: str = "NVIDIA Stand-in GPU", capability=(8, 7)):
+    def __init__(self, devices: int = 1, name: str = "NVIDIA Stand-in GPU", capability=(8, 7), *,
+                 integrated: bool = False, can_map_host_memory: bool = True,
+                 simulated: SimulatedTime | None = None):
         self.devices, self.name, self.capability = devices, name, capability
+        self.integrated, self.can_map_host_memory = integrated, can_map_host_memory
+        self.simulated = simulated
+        self.host_ms = 0.0  # the host's simulated clock
+        self._engine_free = {"h2d": 0.0, "compute": 0.0, "d2h": 0.0}
+        self.copies = {"h2d": 0, "d2h": 0, "d2d": 0, "h2h": 0}
+        self.kernels = 0
         self.allocations: dict[int, Allocation] = {}
+        self._mapped: dict[int, Allocation] = {}  # device pointer -> mapped host allocation
         self.streams: dict[int, Stream] = {}
         self.events: dict[int, Event] = {}
         self.graphs: dict[int, Graph] = {}
@@ -143,8 +183,10 @@ class FakeGpu:
         return s.contexts[-1] if s.contexts else None
 
     # ---------------------------------------------------------------- memory
-    def allocate(self, kind: str, nbytes: int) -> Allocation:
+    def allocate(self, kind: str, nbytes: int, mapped: bool = False) -> Allocation:
         self.refuse_during_capture(f"cuda{'Malloc' if kind == 'device' else 'MallocHost'}")
+        if mapped and not self.can_map_host_memory:
+            raise CudaFailure(INVALID_VALUE, "cudaHostAllocMapped on a device that cannot map host memory")
         nbytes = int(nbytes)
         if nbytes <= 0:
             raise CudaFailure(INVALID_VALUE, "allocation of 0 bytes")
@@ -160,8 +202,19 @@ class FakeGpu:
                 buffer = buffer[offset:offset + nbytes]
                 ptr = buffer.ctypes.data
             allocation = Allocation(kind, device, buffer, ptr)
+            if mapped:  # the device's view of it: an address of its own in the device range
+                allocation.mapped_ptr = self._next_device_ptr[device]
+                self._next_device_ptr[device] += (nbytes + ALIGN - 1) // ALIGN * ALIGN + ALIGN
+                self._mapped[allocation.mapped_ptr] = allocation
             self.allocations[ptr] = allocation
         return allocation
+
+    def mapped_pointer(self, host_ptr: int) -> int:
+        """cudaHostGetDevicePointer: only for the start of a mapped allocation... or inside one."""
+        a = self.find(int(host_ptr), 1)
+        if a is None or a.kind != "host" or a.mapped_ptr is None:
+            raise CudaFailure(INVALID_VALUE, f"cudaHostGetDevicePointer({int(host_ptr):#x}): not mapped pinned memory")
+        return a.mapped_ptr + (int(host_ptr) - a.ptr)
 
     def free(self, kind: str, ptr: int, what: str) -> None:
         self.refuse_during_capture(what)
@@ -169,7 +222,10 @@ class FakeGpu:
             allocation = self.allocations.get(int(ptr))
             if allocation is None or allocation.kind != kind:
                 raise CudaFailure(INVALID_VALUE, f"{what}({ptr:#x})")
+            self.drain_all()  # cudaFree and cudaFreeHost wait for the device
             del self.allocations[int(ptr)]
+            if allocation.mapped_ptr is not None:
+                del self._mapped[allocation.mapped_ptr]
 
     def find(self, ptr: int, nbytes: int) -> Allocation | None:
         """The allocation holding [ptr, ptr + nbytes), or None."""
@@ -181,6 +237,10 @@ class FakeGpu:
 
     def device_bytes(self, ptr: int, nbytes: int, device: int | None = None) -> np.ndarray:
         """The bytes of device memory at ptr (a view: writes land in the allocation)."""
+        ptr = int(ptr)
+        for base, m in self._mapped.items():  # mapped host memory, through its device pointer
+            if base <= ptr and ptr + nbytes <= base + m.buffer.nbytes and (device is None or m.device == device):
+                return m.buffer[ptr - base:ptr - base + nbytes]
         a = self.find(ptr, nbytes)
         if a is None or a.kind != "device" or (device is not None and a.device != device):
             raise CudaFailure(INVALID_VALUE, f"device memory at {int(ptr):#x} ({nbytes} bytes)")
@@ -201,9 +261,8 @@ class FakeGpu:
 
     def copy(self, dst: int, src: int, nbytes: int, kind: int, stream: Stream | None) -> None:
         """cudaMemcpyKind: 0 host->host, 1 host->device, 2 device->host, 3 device->device, 4 default."""
-        if kind == 4:
+        if kind == 4:  # cudaMemcpyDefault: the direction from where the pointers are
             kind = (2 if self._is_device(src) else 0) + (1 if self._is_device(dst) else 0)
-            kind = {0: 0, 1: 1, 2: 2, 3: 3}[kind]
         if kind not in (0, 1, 2, 3):
             raise CudaFailure(INVALID_VALUE, f"cudaMemcpyKind {kind}")
         target = self.device_bytes(dst, nbytes) if kind in (1, 3) else self.host_bytes(dst, nbytes)
@@ -212,9 +271,13 @@ class FakeGpu:
         def run():
             target[...] = source
 
-        self.enqueue(stream, run, "cudaMemcpyAsync")
+        direction = ("h2h", "h2d", "d2h", "d2d")[kind]
+        self.enqueue(stream, run, "cudaMemcpyAsync", op=direction)
+        self.copies[direction] += 1
 
     def _is_device(self, ptr: int) -> bool:
+        if any(base <= int(ptr) < base + m.buffer.nbytes for base, m in self._mapped.items()):
+            return True
         a = self.find(ptr, 1)
         return a is not None and a.kind == "device"
 
@@ -237,21 +300,110 @@ class FakeGpu:
             raise CudaFailure(INVALID_HANDLE, f"stream {handle:#x}")
         return self.streams[handle]
 
-    def enqueue(self, stream: Stream | None, work, what: str) -> None:
-        """Run work on stream now, or record it when the stream is being captured."""
+    def enqueue(self, stream: Stream | None, work, what: str, op: str | None = None) -> None:
+        """Run work on stream now (simulated mode: when the host waits for it), or record it when
+        the stream is being captured. op: the engine it occupies ("h2d", "d2h", "d2d", "h2h",
+        "compute", "marker"); by default a kernel, an event record a marker."""
         if stream is not None and stream.device != self.runtime_device() and what != "cudaMemcpyAsync":
             raise CudaFailure(INVALID_HANDLE, f"{what}: stream of device {stream.device} used on device "
                                               f"{self.runtime_device()}")
         if stream is not None and stream.capture is not None:
             stream.capture.append(work)
-        else:
-            self.refuse_during_capture(what, legacy_stream=stream is None)
+            return
+        if stream is None:  # the legacy default stream synchronises with every stream, a capturing one too
+            self.refuse_during_capture(what)
+        if op is None:
+            op = "marker" if what == "cudaEventRecord" else "compute"
+        if op == "compute":
+            self.kernels += 1
+        if self.simulated is None:
             work()
+            return
+        self._advance(stream, op)
+        if stream is None:  # the legacy default stream waits for every other stream
+            self.drain_all()
+            work()
+            return
+        stream.pending.append(work)
+        stream.enqueued += 1
+
+    # ---------------------------------------------------------------- simulated time
+    def _duration(self, op: str) -> float:
+        sim = self.simulated
+        return {"h2d": sim.h2d_ms, "d2h": sim.d2h_ms, "compute": sim.compute_ms}.get(op, 0.0)
+
+    def _advance(self, stream: Stream | None, op: str) -> None:
+        """The simulated end of a piece of work: after its stream's earlier work, its engine's
+        earlier work and the moment the host issued it."""
+        ready = stream.ready if stream is not None else max([s.ready for s in self.streams.values()] + [0.0])
+        start = max(ready, self.host_ms)
+        engine = {"h2d": "h2d", "d2h": "d2h", "compute": "compute"}.get(op)
+        if engine is not None:
+            start = max(start, self._engine_free[engine])
+        end = start + self._duration(op)
+        if engine is not None:
+            self._engine_free[engine] = end
+        if stream is not None:
+            stream.ready = end
+        else:
+            for s in self.streams.values():
+                s.ready = max(s.ready, end)
+
+    def spend_host(self, ms: float) -> None:
+        """Host work of the given simulated duration (decode, pre- and post-processing)."""
+        self.host_ms += float(ms)
+
+    def drain(self, stream: Stream, upto: int) -> None:
+        """Run a stream's deferred work up to position upto (a wait pulls in the other stream's)."""
+        while stream.executed < upto and stream.pending:
+            work = stream.pending.pop(0)
+            stream.executed += 1
+            work()
+
+    def drain_all(self) -> None:
+        for s in list(self.streams.values()):
+            self.drain(s, s.enqueued)
+
+    def host_waits_for_stream(self, stream: Stream | None) -> None:
+        if stream is None:
+            self.host_waits_for_device()
+            return
+        self.drain(stream, stream.enqueued)
+        self.host_ms = max(self.host_ms, stream.ready)
+
+    def host_waits_for_device(self) -> None:
+        self.drain_all()
+        self.host_ms = max([self.host_ms] + [s.ready for s in self.streams.values()])
+
+    def host_waits_for_event(self, event: Event) -> None:
+        if event.stream is not None:
+            self.drain(event.stream, event.position)
+        if self.simulated is not None and event.time is not None:
+            self.host_ms = max(self.host_ms, event.time)
+
+    def wait_event(self, stream: Stream | None, event: Event) -> None:
+        """cudaStreamWaitEvent: the stream's later work starts after the event's recorded work."""
+        if stream is not None and stream.capture is not None:
+            return  # captured as a dependency: the graph runs in order here anyway
+        if self.simulated is None:
+            return  # work runs at once, in issue order: already after the event
+        source, position, time_ = event.stream, event.position, event.time
+
+        def wait():
+            if source is not None:
+                self.drain(source, position)
+
+        if stream is None:
+            self.drain_all()
+            return
+        stream.ready = max(stream.ready, time_ or 0.0)
+        stream.pending.append(wait)
+        stream.enqueued += 1
 
     def capturing(self) -> list[Stream]:
         return [s for s in self.streams.values() if s.capture is not None]
 
-    def refuse_during_capture(self, what: str, legacy_stream: bool = True) -> None:
+    def refuse_during_capture(self, what: str) -> None:
         """Global mode: no thread may make an unsafe call while a capture is on; thread-local mode:
         not the capturing thread. The capture is invalidated (EndCapture then fails)."""
         me = threading.get_ident()
@@ -308,6 +460,11 @@ class FakeGpu:
     def record(self, event: Event, stream: Stream | None) -> None:
         if stream is not None and stream.device != event.device:
             raise CudaFailure(INVALID_HANDLE, "event and stream of different devices")
+        if self.simulated is not None and (stream is None or stream.capture is None):
+            self.enqueue(stream, lambda: None, "cudaEventRecord")
+            event.time = stream.ready if stream is not None else self.host_ms  # simulated ms
+            event.stream, event.position = stream, (stream.enqueued if stream is not None else 0)
+            return
 
         def stamp():
             event.time = time.perf_counter()
@@ -317,6 +474,10 @@ class FakeGpu:
     def elapsed_ms(self, start: Event, end: Event) -> float:
         if start.time is None or end.time is None:
             raise CudaFailure(INVALID_HANDLE, "cudaEventElapsedTime of an unrecorded event")
+        if self.simulated is not None:
+            if any(e.stream is not None and e.stream.executed < e.position for e in (start, end)):
+                raise CudaFailure(NOT_READY, "cudaEventElapsedTime of an event not yet completed")
+            return end.time - start.time
         return (end.time - start.time) * 1e3
 
     # ---------------------------------------------------------------- accounting
@@ -409,13 +570,25 @@ def cudart_module(gpu: FakeGpu, runtime: int = 12060, driver: int = 12060, statu
         if not 0 <= int(device) < gpu.devices:
             raise CudaFailure(INVALID_DEVICE, "cudaGetDeviceProperties")
         return types.SimpleNamespace(name=gpu.name.encode() + b"\x00" * 8, major=gpu.capability[0],
-                                     minor=gpu.capability[1])
+                                     minor=gpu.capability[1], integrated=int(gpu.integrated),
+                                     canMapHostMemory=int(gpu.can_map_host_memory), asyncEngineCount=2,
+                                     unifiedAddressing=1)
 
     def cudaMalloc(size):
         return gpu.allocate("device", size).ptr
 
     def cudaMallocHost(size):
         return gpu.allocate("host", size).ptr
+
+    def cudaHostAlloc(size, flags):
+        if int(flags) & ~0x7:
+            raise CudaFailure(INVALID_VALUE, f"cudaHostAlloc flags {int(flags):#x}")
+        return gpu.allocate("host", size, mapped=bool(int(flags) & 0x2)).ptr
+
+    def cudaHostGetDevicePointer(host, flags):
+        if int(flags) != 0:
+            raise CudaFailure(INVALID_VALUE, "cudaHostGetDevicePointer flags must be 0")
+        return gpu.mapped_pointer(int(host))
 
     def cudaFree(ptr):
         gpu.free("device", int(ptr), "cudaFree")
@@ -428,6 +601,7 @@ def cudart_module(gpu: FakeGpu, runtime: int = 12060, driver: int = 12060, statu
 
     def cudaMemcpy(dst, src, count, kind):
         gpu.synchronize("cudaMemcpy")
+        gpu.host_waits_for_device()
         gpu.copy(int(dst), int(src), int(count), int(kind), None)
 
     def cudaStreamCreate():
@@ -437,6 +611,7 @@ def cudart_module(gpu: FakeGpu, runtime: int = 12060, driver: int = 12060, statu
         s = stream_of(stream)
         if s is None:
             raise CudaFailure(INVALID_HANDLE, "cudaStreamDestroy")
+        gpu.drain(s, s.enqueued)  # its queued work still completes
         del gpu.streams[s.handle]
 
     def cudaStreamSynchronize(stream):
@@ -445,9 +620,14 @@ def cudart_module(gpu: FakeGpu, runtime: int = 12060, driver: int = 12060, statu
             s.invalidated = True
             raise CudaFailure(CAPTURE_UNSUPPORTED, "cudaStreamSynchronize of a capturing stream")
         gpu.synchronize("cudaStreamSynchronize")
+        gpu.host_waits_for_stream(s)
+
+    def cudaStreamWaitEvent(stream, event, flags=0):
+        gpu.wait_event(stream_of(stream), event_of(event))
 
     def cudaDeviceSynchronize():
         gpu.synchronize("cudaDeviceSynchronize")
+        gpu.host_waits_for_device()
 
     def cudaEventCreate():
         event = Event(gpu.new_handle(), gpu.runtime_device())
@@ -461,8 +641,14 @@ def cudart_module(gpu: FakeGpu, runtime: int = 12060, driver: int = 12060, statu
         gpu.record(event_of(event), stream_of(stream))
 
     def cudaEventSynchronize(event):
-        event_of(event)
+        e = event_of(event)
         gpu.synchronize("cudaEventSynchronize")
+        gpu.host_waits_for_event(e)
+
+    def cudaEventQuery(event):
+        e = event_of(event)
+        if e.stream is not None and e.stream.executed < e.position:
+            raise CudaFailure(NOT_READY, "cudaEventQuery")
 
     def cudaEventElapsedTime(start, end):
         return gpu.elapsed_ms(event_of(start), event_of(end))
@@ -497,9 +683,12 @@ def cudart_module(gpu: FakeGpu, runtime: int = 12060, driver: int = 12060, statu
              cudaStreamDestroy, cudaStreamSynchronize, cudaDeviceSynchronize, cudaEventCreate, cudaEventDestroy,
              cudaEventRecord, cudaEventSynchronize, cudaEventElapsedTime, cudaStreamBeginCapture,
              cudaStreamEndCapture, cudaStreamIsCapturing, cudaGraphInstantiate, cudaGraphLaunch,
-             cudaGraphDestroy, cudaGraphExecDestroy]
+             cudaGraphDestroy, cudaGraphExecDestroy, cudaHostAlloc, cudaHostGetDevicePointer, cudaStreamWaitEvent,
+             cudaEventQuery]
     for fn in calls:
         setattr(rt, fn.__name__, call(fn))
+    vars(rt).update(cudaHostAllocDefault=0, cudaHostAllocPortable=1, cudaHostAllocMapped=2,
+                    cudaHostAllocWriteCombined=4, cudaEventDefault=0)
     rt.cudaGetErrorName = lambda s: (err.cudaSuccess, ERROR_NAMES.get(int(s), "cudaErrorUnknown").encode())
     rt.cudaRuntimeGetVersion = lambda: (err.cudaSuccess, runtime)
     rt.cudaDriverGetVersion = lambda: (err.cudaSuccess, driver)
@@ -507,6 +696,7 @@ def cudart_module(gpu: FakeGpu, runtime: int = 12060, driver: int = 12060, statu
 
 
 _RETURNS_VALUE = {"cudaGetDeviceCount", "cudaGetDevice", "cudaGetDeviceProperties", "cudaMalloc", "cudaMallocHost",
+                  "cudaHostAlloc", "cudaHostGetDevicePointer",
                   "cudaStreamCreate", "cudaEventCreate", "cudaEventElapsedTime", "cudaStreamEndCapture",
                   "cudaStreamIsCapturing", "cudaGraphInstantiate"}
 
@@ -592,6 +782,18 @@ def pycuda_module(gpu: FakeGpu, init_error: str | None = None) -> types.ModuleTy
         def compute_capability(self):
             return gpu.capability
 
+        def get_attribute(self, attribute):
+            values = {device_attribute.INTEGRATED: int(gpu.integrated),
+                      device_attribute.CAN_MAP_HOST_MEMORY: int(gpu.can_map_host_memory),
+                      device_attribute.ASYNC_ENGINE_COUNT: 2, device_attribute.UNIFIED_ADDRESSING: 1}
+            return values[attribute]
+
+        def __getattr__(self, name):  # pycuda: dev.integrated is get_attribute(device_attribute.INTEGRATED)
+            try:
+                return self.get_attribute(getattr(device_attribute, name.upper()))
+            except AttributeError:
+                raise AttributeError(name) from None
+
         def retain_primary_context(self):
             return Context(gpu, self.index)
 
@@ -624,15 +826,22 @@ def pycuda_module(gpu: FakeGpu, init_error: str | None = None) -> types.ModuleTy
     class HostAllocation:
         """The base of a pagelocked_empty array, as in pycuda (the array's .base, with free())."""
 
-        def __init__(self, shape, dtype):
+        def __init__(self, shape, dtype, mem_flags=0):
             guarded("cuMemHostAlloc")
             self._shape, self._dtype = tuple(np.atleast_1d(shape).tolist()) if np.ndim(shape) else (int(shape),), dtype
             nbytes = int(np.prod(self._shape)) * dtype.itemsize
             try:
-                self._allocation = gpu.allocate("host", max(nbytes, 1))
+                self._allocation = gpu.allocate("host", max(nbytes, 1), mapped=bool(mem_flags & host_alloc_flags.DEVICEMAP))
             except CudaFailure as exc:
                 raise failing("cuMemHostAlloc", exc) from None
             self._freed = False
+
+        def get_device_pointer(self):
+            guarded("cuMemHostGetDevicePointer")
+            try:
+                return gpu.mapped_pointer(self._allocation.ptr)
+            except CudaFailure as exc:
+                raise failing("cuMemHostGetDevicePointer", exc) from None
 
         @property
         def __array_interface__(self):
@@ -652,7 +861,7 @@ def pycuda_module(gpu: FakeGpu, init_error: str | None = None) -> types.ModuleTy
                     pass
 
     def pagelocked_empty(shape, dtype, order="C", mem_flags=0):
-        return np.asarray(HostAllocation(shape, np.dtype(dtype)))  # its .base is the allocation
+        return np.asarray(HostAllocation(shape, np.dtype(dtype), mem_flags))  # its .base is the allocation
 
     class Stream:
         def __init__(self, flags=0):
@@ -673,9 +882,14 @@ def pycuda_module(gpu: FakeGpu, init_error: str | None = None) -> types.ModuleTy
                 gpu.synchronize("cuStreamSynchronize")
             except CudaFailure as exc:
                 raise failing("cuStreamSynchronize", exc) from None
+            gpu.host_waits_for_stream(self._stream)
+
+        def wait_for_event(self, event):
+            guarded("cuStreamWaitEvent")
+            gpu.wait_event(self._stream, event._event)
 
         def is_done(self):
-            return True
+            return self._stream.executed >= self._stream.enqueued
 
     class Event:
         def __init__(self, flags=0):
@@ -693,7 +907,13 @@ def pycuda_module(gpu: FakeGpu, init_error: str | None = None) -> types.ModuleTy
 
         def synchronize(self):
             guarded("cuEventSynchronize")
+            gpu.host_waits_for_event(self._event)
             return self
+
+        def query(self):
+            guarded("cuEventQuery")
+            e = self._event
+            return e.stream is None or e.stream.executed >= e.position
 
         def time_since(self, start):
             guarded("cuEventElapsedTime")
@@ -707,6 +927,11 @@ def pycuda_module(gpu: FakeGpu, init_error: str | None = None) -> types.ModuleTy
 
     def mem_alloc(nbytes):
         return DeviceAllocation(nbytes)
+
+    host_alloc_flags = types.SimpleNamespace(PORTABLE=1, DEVICEMAP=2, WRITECOMBINED=4)
+    device_attribute = types.SimpleNamespace(INTEGRATED="INTEGRATED", CAN_MAP_HOST_MEMORY="CAN_MAP_HOST_MEMORY",
+                                             ASYNC_ENGINE_COUNT="ASYNC_ENGINE_COUNT",
+                                             UNIFIED_ADDRESSING="UNIFIED_ADDRESSING")
 
     def _stream(stream):
         return None if stream is None else stream._stream
@@ -736,7 +961,8 @@ def pycuda_module(gpu: FakeGpu, init_error: str | None = None) -> types.ModuleTy
                      HostAllocation=HostAllocation, PagelockedHostAllocation=HostAllocation,
                      pagelocked_empty=pagelocked_empty, Stream=Stream, Event=Event, mem_alloc=mem_alloc,
                      memcpy_htod_async=memcpy_htod_async, memcpy_dtoh_async=memcpy_dtoh_async,
-                     memcpy_htod=memcpy_htod, memcpy_dtoh=memcpy_dtoh)
+                     memcpy_htod=memcpy_htod, memcpy_dtoh=memcpy_dtoh, host_alloc_flags=host_alloc_flags,
+                     device_attribute=device_attribute)
     return drv
 
 

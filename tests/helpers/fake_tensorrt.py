@@ -405,7 +405,7 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
             self.data = bytes(data)
 
         def serialize(self):
-            return b"STANDIN-TIMING-CACHE"
+            return IHostMemory(b"STANDIN-TIMING-CACHE")
 
         def combine(self, other, ignore_mismatch):
             return True
@@ -583,9 +583,17 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
         return IHostMemory(MAGIC + len(body).to_bytes(8, "little") + body + model.SerializeToString())
 
     class IHostMemory(bytes):
+        """Serialised bytes (a plan, a timing cache); usable in a with-block, as TensorRT's is."""
+
         @property
         def nbytes(self):
             return len(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
 
     # ---------------------------------------------------------------- runtime
     loaded_plans = {"embedded": 0}

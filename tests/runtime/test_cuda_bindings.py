@@ -224,3 +224,24 @@ def test_pycuda_needs_its_context_in_the_calling_thread(bindings):
     assert failures == [] and gpu.live()["device"] == 1
     cuda.close()
     assert gpu.live() == {}
+
+
+def test_the_current_device_is_per_thread_and_old_cuda_python_imports_work(bindings, monkeypatch):
+    import sys
+
+    gpu = bindings(cudart={}, devices=2)
+    rt = sys.modules["cuda.bindings.runtime"]
+    assert rt.cudaSetDevice(1) == (rt.cudaError_t.cudaSuccess,) and rt.cudaGetDevice()[1] == 1
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(rt.cudaGetDevice()[1]))
+    t.start()
+    t.join()
+    assert seen == [0]  # a new thread starts on device 0, whatever another thread chose
+    assert rt.cudaSetDevice(2)[0] == rt.cudaError_t.cudaErrorInvalidDevice
+    rt.cudaSetDevice(0)
+    fake_cuda.install(monkeypatch, gpu, ("cuda-python",), old_layout=True)  # `from cuda import cudart`
+    cuda = cuda_memory.open_cuda("cuda-python", device=1)
+    with cuda.current():
+        assert gpu.find(cuda.device_alloc(8), 8).device == 1
+    cuda.close()
+    assert gpu.live() == {}

@@ -69,3 +69,35 @@ def test_close_twice(cuda):
     cuda.device_alloc(16)
     cuda.close()
     cuda.close()
+
+
+def test_mapped_memory_is_read_through_its_device_pointer(cuda):
+    nbytes = 1 << 20
+    mapped, device_ptr = cuda.mapped_alloc(nbytes)
+    mapped[:] = np.arange(nbytes, dtype=np.uint64).astype(np.uint8)
+    dst = cuda.host_alloc(nbytes)
+    dst[:] = 0
+    cuda.copy_to_host(dst, device_ptr)  # the device reads the host bytes at their device address
+    cuda.synchronize()
+    assert np.array_equal(dst, mapped)
+    assert isinstance(cuda.integrated, bool)
+    cuda.free(mapped)
+
+
+def test_a_stream_waits_for_another_streams_event(cuda):
+    nbytes = 16 * 1024 * 1024
+    src, dst = cuda.host_alloc(nbytes), cuda.host_alloc(nbytes)
+    src[:] = 5
+    dst[:] = 0
+    device = cuda.device_alloc(nbytes)
+    upload, download = cuda.new_stream(), cuda.new_stream()
+    uploaded, done = cuda.event(), cuda.event()
+    cuda.copy_to_device(device, src, upload)
+    cuda.record(uploaded, upload)
+    cuda.wait_event(uploaded, download)  # without it the download could overtake the upload
+    cuda.copy_to_host(dst, device, download)
+    cuda.record(done, download)
+    cuda.event_synchronize(done)
+    assert np.array_equal(dst, src)
+    for stream in (upload, download):
+        cuda.free(stream)

@@ -12,6 +12,7 @@ import threading
 import numpy as np
 import pytest
 
+from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes
 from ifan_trt.errors import IfanError
 from ifan_trt.export.ort_plugin import ort_session
 from ifan_trt.runtime.tensorrt import executor as trt_executor
@@ -58,7 +59,7 @@ def test_dynamic_engine_runs_by_name_and_switches_profiles(standin, monkeypatch)
     engine, trt, ort = standin(*DYNAMIC)
     gpu = trt._gpu
     ex = trt_executor.TrtExecutor(engine)
-    assert ex.describe() == "tensorrt fp32 (cuda-python)"  # names the CUDA binding
+    assert ex.describe() == "tensorrt fp32 (cuda-python, copy)"  # names the CUDA binding and memory path
     assert gpu.live() == {"device": 2, "host": 2, "stream": 1, "event": 4}
     calls = _calls(monkeypatch, ex.context)
     x = _x(2, 3, 16, 24)

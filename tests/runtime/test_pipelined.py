@@ -1,0 +1,360 @@
+"""The pipelined TensorRT executor and the zero-copy memory path, against the TensorRT and CUDA
+stand-ins in simulated-time mode: device work is deferred until the host waits for it (so a read
+before the wait, or a buffer refilled while in use, gives wrong bytes), and each copy and kernel
+takes a given simulated time on its engine, so the overlap is computed, not measured."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ifan_trt.errors import IfanError
+from ifan_trt.export.ort_plugin import ort_session
+from ifan_trt.runtime.backends import run_summary
+from ifan_trt.runtime.streaming import SerialPipeline, open_pipeline
+from ifan_trt.runtime.tensorrt.executor import TrtExecutor
+from tests.helpers import fake_tensorrt
+from tests.helpers.build import tiny_graph
+from tests.helpers.fake_cuda import FakeGpu, SimulatedTime
+
+FP32_TOL = 1e-5
+DYNAMIC = ("--shapes", "min=1x3x8x8,opt=1x3x32x32,max=2x3x64x64")
+BINDINGS = ("cuda-python", "pycuda")
+
+
+@pytest.fixture
+def standin(tmp_path, monkeypatch):
+    """make(binding, **FakeGpu options) -> (engine path, GPU stand-in, ORT session of the engine's graph)."""
+    def make(binding="cuda-python", **gpu_options):
+        from ifan_trt.runtime.sidecar import read_sidecar
+
+        gpu_options.setdefault("simulated", SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0))
+        trt = fake_tensorrt.install(monkeypatch, "10.3.0.26", FakeGpu(**gpu_options), bindings=(binding,))
+        monkeypatch.setenv("IFAN_TRT_PLUGIN", str(fake_tensorrt.write_plugin_library(tmp_path, 10)))
+        onnx_path = tiny_graph(tmp_path / "tiny.onnx", plugin=True, n_iters=2)
+        engine = fake_tensorrt.build(onnx_path, tmp_path / "tiny.plan", "--iac-split", "off", *DYNAMIC)
+        return engine, trt._gpu, ort_session(read_sidecar(engine)["onnx"]["path"])
+
+    return make
+
+
+def _frames(n, shapes=((1, 3, 16, 24),)):
+    rng = np.random.default_rng(7)
+    return [rng.random(shapes[i % len(shapes)]).astype(np.float32) for i in range(n)]
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+@pytest.mark.parametrize("depth", [2, 3])
+def test_pipelined_outputs_equal_the_serial_executor_in_order(standin, binding, depth):
+    engine, gpu, ort = standin(binding)
+    frames = _frames(7, shapes=((1, 3, 16, 24), (1, 3, 16, 24), (2, 3, 32, 16)))  # shape changes mid-stream
+    with TrtExecutor(engine, cuda=binding) as serial:
+        expected = [serial.run(x) for x in frames]
+    with TrtExecutor(engine, cuda=binding) as ex, ex.pipeline(depth) as pipe:
+        got, tags = [], []
+        for i, x in enumerate(frames):
+            if pipe.full:
+                tag, out = pipe.collect()
+                tags.append(tag)
+                got.append(out)
+            pipe.submit(x, tag=i)
+            assert pipe.in_flight <= depth
+        while pipe.in_flight:
+            tag, out = pipe.collect()
+            tags.append(tag)
+            got.append(out)
+    assert tags == list(range(len(frames)))
+    for x, want, out in zip(frames, expected, got):
+        assert out.shape == want.shape
+        assert np.array_equal(out, want)
+        assert np.abs(out - ort.run(None, {"input": x})[0]).max() <= FP32_TOL
+    assert gpu.live() == {}
+
+
+def _fps(gpu, frames, host_ms, step) -> float:
+    """Frames per second of simulated time, with host_ms of host work before each frame."""
+    start = gpu.host_ms
+    step(frames, host_ms)
+    return len(frames) / (gpu.host_ms - start) * 1e3
+
+
+def test_pipelined_reaches_1_8x_the_serial_frame_rate_when_device_time_equals_host_time(standin):
+    sim = SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0)
+    host_ms = sim.h2d_ms + sim.compute_ms + sim.d2h_ms  # simulated device time == host time per frame
+    engine, gpu, _ = standin(simulated=sim)
+    frames = _frames(40)
+    with TrtExecutor(engine) as ex:
+        def serial(xs, h):
+            for x in xs:
+                gpu.spend_host(h)
+                ex.run(x)
+
+        def pipelined(xs, h):
+            with ex.pipeline(3) as pipe:
+                for x in xs:
+                    gpu.spend_host(h)
+                    if pipe.full:
+                        pipe.collect()
+                    pipe.submit(x)
+                while pipe.in_flight:
+                    pipe.collect()
+
+        serial_fps, pipelined_fps = _fps(gpu, frames, host_ms, serial), _fps(gpu, frames, host_ms, pipelined)
+        assert serial_fps == pytest.approx(1e3 / (2 * host_ms))  # host, then device, frame after frame
+        assert pipelined_fps >= 1.8 * serial_fps
+        times = ex.pipeline(2)
+        times.submit(frames[0])
+        times.collect()
+        t = times.last_times
+        assert (t.h2d, t.compute, t.d2h) == (1.0, 4.0, 1.0)  # the frame's own events, in simulated ms
+        times.close()
+
+
+def test_pipeline_of_one_frame_in_flight_gains_nothing(standin):
+    """The gain comes from overlap, not from the pipeline code: depth 1 runs as fast as serial."""
+    sim = SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0)
+    engine, gpu, _ = standin(simulated=sim)
+    with TrtExecutor(engine) as ex:
+        def one(xs, h):
+            with ex.pipeline(1) as pipe:
+                for x in xs:
+                    gpu.spend_host(h)
+                    pipe.submit(x)
+                    pipe.collect()
+
+        assert _fps(gpu, _frames(10), 6.0, one) == pytest.approx(1e3 / 12.0)
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_streams_events_and_buffers_are_counted_and_released(standin, binding):
+    engine, gpu, _ = standin(binding)
+    ex = TrtExecutor(engine, cuda=binding)
+    alone = gpu.live()
+    assert alone == {"device": 2, "host": 2, "stream": 1, "event": 4}
+    pipe = ex.pipeline(3)
+    assert gpu.live() == {"device": 2 + 3 * 2, "host": 2 + 3 * 2, "stream": 1 + 3, "event": 4 + 3 * 4}
+    for x in _frames(2):
+        pipe.submit(x)  # closed with frames in flight: they finish first
+    pipe.close()
+    assert gpu.live() == alone
+    ex.pipeline(2).submit(_frames(1)[0])  # left open: the executor closes it
+    ex.close()
+    assert gpu.live() == {}
+
+
+def test_pipeline_refuses_misuse_in_one_line(standin):
+    engine, _, _ = standin()
+    with TrtExecutor(engine) as ex:
+        with pytest.raises(IfanError, match=r"depth=0: frames in flight must be an integer from 1 to 8"):
+            ex.pipeline(0)
+        with ex.pipeline(2) as pipe:
+            with pytest.raises(IfanError, match="no frame in flight: submit\\(\\) one first"):
+                pipe.collect()
+            pipe.submit(_frames(1)[0])
+            pipe.submit(_frames(1)[0])
+            with pytest.raises(IfanError, match="2 frames are already in flight: collect\\(\\) one first"):
+                pipe.submit(_frames(1)[0])
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_zero_copy_on_an_integrated_gpu_moves_no_bytes(standin, binding):
+    engine, gpu, ort = standin(binding, integrated=True)
+    frames = _frames(4)
+    with TrtExecutor(engine, cuda=binding) as ex:
+        assert ex.memory_path == "zero-copy"
+        assert ex.describe() == f"tensorrt fp32 ({binding}, zero-copy)"
+        assert f"on tensorrt fp32 ({binding}, zero-copy)" in run_summary(ex)  # `ifan deblur`'s run line
+        assert gpu.live() == {"host": 2, "stream": 1, "event": 4}  # mapped host memory only, no device buffers
+        serial = [ex.run(x) for x in frames]
+        with ex.pipeline(2) as pipe:
+            piped = list(pipe.map(frames))
+    assert gpu.copies == {"h2d": 0, "d2h": 0, "d2d": 0, "h2h": 0}
+    assert gpu.kernels == 2 * len(frames)
+    for x, a, b in zip(frames, serial, piped):
+        want = ort.run(None, {"input": x})[0]
+        assert np.abs(a - want).max() <= FP32_TOL and np.array_equal(a, b)
+    assert gpu.live() == {}
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_discrete_gpu_copies_each_frame_in_and_out(standin, binding):
+    engine, gpu, _ = standin(binding, integrated=False)
+    with TrtExecutor(engine, cuda=binding) as ex:
+        assert ex.memory_path == "copy"
+        for x in _frames(3):
+            ex.run(x)
+        with ex.pipeline(2) as pipe:
+            list(pipe.map(_frames(3)))
+    assert (gpu.copies["h2d"], gpu.copies["d2h"]) == (6, 6)
+
+
+def test_zero_copy_can_be_asked_for_on_a_discrete_gpu_and_copy_on_an_integrated_one(standin):
+    engine, gpu, ort = standin(integrated=False)
+    x = _frames(1)[0]
+    with TrtExecutor(engine, memory="zero-copy") as ex:
+        assert np.abs(ex.run(x) - ort.run(None, {"input": x})[0]).max() <= FP32_TOL
+    assert gpu.copies["h2d"] == 0
+    with pytest.raises(ValueError, match="memory='mapped': choose auto, copy, zero-copy"):
+        TrtExecutor(engine, memory="mapped")
+
+
+def test_serial_adapter_for_cpu_backends_keeps_order():
+    from tests.helpers.runtime import FakeExecutor
+
+    ex = FakeExecutor(fn=lambda x: 1 - x)
+    pipe = open_pipeline(ex, 3)
+    assert isinstance(pipe, SerialPipeline) and pipe.depth == 1
+    xs = _frames(3, shapes=((1, 3, 8, 8),))
+    assert all(np.array_equal(o, 1 - x) for o, x in zip(pipe.map(xs), xs))
+
+
+# ---------------------------------------------------------------- the stand-in itself
+
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_standin_maps_only_mapped_pinned_memory(monkeypatch, binding):
+    from tests.helpers import fake_cuda
+
+    gpu = fake_cuda.install(monkeypatch, FakeGpu(integrated=True), bindings=(binding,))
+    if binding == "cuda-python":
+        from cuda.bindings import runtime as rt
+
+        status, prop = rt.cudaGetDeviceProperties(0)
+        assert prop.integrated == 1
+        status, plain = rt.cudaMallocHost(64)
+        assert rt.cudaHostGetDevicePointer(plain, 0)[0] == rt.cudaError_t.cudaErrorInvalidValue
+        status, mapped = rt.cudaHostAlloc(64, rt.cudaHostAllocMapped)
+        status, device = rt.cudaHostGetDevicePointer(mapped, 0)
+        assert status == rt.cudaError_t.cudaSuccess and int(device) != int(mapped)
+        assert gpu.device_bytes(device, 64) is not None  # kernels reach it through the device pointer
+        for p in (plain, mapped):
+            rt.cudaFreeHost(p)
+    else:
+        import pycuda.driver as drv
+
+        drv.init()
+        ctx = drv.Device(0).retain_primary_context()
+        ctx.push()
+        try:
+            assert drv.Device(0).get_attribute(drv.device_attribute.INTEGRATED) == 1
+            plain = drv.pagelocked_empty(64, np.uint8)
+            with pytest.raises(drv.LogicError, match="cuMemHostGetDevicePointer failed: invalid argument"):
+                plain.base.get_device_pointer()
+            mapped = drv.pagelocked_empty(64, np.uint8, mem_flags=drv.host_alloc_flags.DEVICEMAP)
+            mapped[:] = 9
+            assert gpu.device_bytes(mapped.base.get_device_pointer(), 64).tolist() == [9] * 64
+            plain.base.free()
+            mapped.base.free()
+        finally:
+            drv.Context.pop()
+    assert gpu.live() == {}
+
+
+def test_standin_defers_device_work_until_the_host_waits(monkeypatch):
+    from tests.helpers import fake_cuda
+
+    gpu = fake_cuda.install(monkeypatch, FakeGpu(simulated=SimulatedTime(h2d_ms=2.0, d2h_ms=3.0)),
+                            bindings=("cuda-python",))
+    from cuda.bindings import runtime as rt
+
+    _, stream = rt.cudaStreamCreate()
+    _, src = rt.cudaMallocHost(16)
+    _, dst = rt.cudaMallocHost(16)
+    _, dev = rt.cudaMalloc(16)
+    _, e0 = rt.cudaEventCreate()
+    _, e1 = rt.cudaEventCreate()
+    host = lambda p: gpu.host_bytes(p, 16)
+    host(src)[:] = 5
+    rt.cudaEventRecord(e0, stream)
+    rt.cudaMemcpyAsync(dev, src, 16, rt.cudaMemcpyKind.cudaMemcpyHostToDevice, stream)
+    rt.cudaMemcpyAsync(dst, dev, 16, rt.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream)
+    rt.cudaEventRecord(e1, stream)
+    host(src)[:] = 7  # refilled before the copy ran: the copy takes the new bytes, as on a GPU
+    assert host(dst).tolist() == [0] * 16  # read before waiting: not there yet
+    assert rt.cudaEventElapsedTime(e0, e1)[0] == rt.cudaError_t.cudaErrorNotReady
+    rt.cudaEventSynchronize(e1)
+    assert host(dst).tolist() == [7] * 16
+    assert rt.cudaEventElapsedTime(e0, e1) == (rt.cudaError_t.cudaSuccess, 5.0)
+    assert gpu.host_ms == 5.0 and gpu.copies["h2d"] == 1 and gpu.copies["d2h"] == 1
+    for free, h in ((rt.cudaFreeHost, src), (rt.cudaFreeHost, dst), (rt.cudaFree, dev), (rt.cudaEventDestroy, e0),
+                    (rt.cudaEventDestroy, e1), (rt.cudaStreamDestroy, stream)):
+        free(h)
+    assert gpu.live() == {}
+
+
+def test_standin_orders_streams_by_events(monkeypatch):
+    """A stream that waits on another's event runs its work after that event's, in simulated
+    time and in the bytes it sees."""
+    from tests.helpers import fake_cuda
+
+    gpu = fake_cuda.install(monkeypatch, FakeGpu(simulated=SimulatedTime(h2d_ms=4.0, d2h_ms=1.0)),
+                            bindings=("cuda-python",))
+    from cuda.bindings import runtime as rt
+
+    _, a = rt.cudaStreamCreate()
+    _, b = rt.cudaStreamCreate()
+    _, src = rt.cudaMallocHost(8)
+    _, dst = rt.cudaMallocHost(8)
+    _, dev = rt.cudaMalloc(8)
+    _, uploaded = rt.cudaEventCreate()
+    _, done = rt.cudaEventCreate()
+    gpu.host_bytes(src, 8)[:] = 3
+    rt.cudaMemcpyAsync(dev, src, 8, rt.cudaMemcpyKind.cudaMemcpyHostToDevice, a)
+    rt.cudaEventRecord(uploaded, a)
+    rt.cudaStreamWaitEvent(b, uploaded, 0)
+    rt.cudaMemcpyAsync(dst, dev, 8, rt.cudaMemcpyKind.cudaMemcpyDeviceToHost, b)
+    rt.cudaEventRecord(done, b)
+    rt.cudaEventSynchronize(done)  # pulls stream a's upload in first
+    assert gpu.host_bytes(dst, 8).tolist() == [3] * 8
+    assert rt.cudaEventElapsedTime(uploaded, done)[1] == 1.0 and gpu.host_ms == 5.0
+    rt.cudaDeviceSynchronize()
+    for free, h in ((rt.cudaFreeHost, src), (rt.cudaFreeHost, dst), (rt.cudaFree, dev),
+                    (rt.cudaEventDestroy, uploaded), (rt.cudaEventDestroy, done), (rt.cudaStreamDestroy, a),
+                    (rt.cudaStreamDestroy, b)):
+        free(h)
+    assert gpu.live() == {}
+
+
+# ---------------------------------------------------------------- the stream consumers
+
+def test_video_batches_through_the_pipeline_equal_the_serial_path(standin):
+    from ifan_trt.runtime.pipeline import deblur_frames
+    from ifan_trt.runtime.video import bgr_to_rgb_float, deblur_stream, rgb_float_to_bgr
+
+    engine, gpu, _ = standin()
+    rng = np.random.default_rng(3)
+    batches = [[rng.integers(0, 256, (40, 56, 3), np.uint8) for _ in range(n)] for n in (2, 2, 1, 2)]
+    with TrtExecutor(engine) as ex:
+        want = [[rgb_float_to_bgr(o) for o in deblur_frames(ex, [bgr_to_rgb_float(f) for f in b])] for b in batches]
+        kernels = gpu.kernels
+        got = list(deblur_stream(ex, iter(batches), depth=3))
+        assert gpu.kernels - kernels == len(batches)  # one enqueue per batch, through the pipeline's contexts
+        assert gpu.live() == {"device": 2, "host": 2, "stream": 1, "event": 4}  # the pipeline was closed
+    assert [len(b) for b in got] == [len(b) for b in batches]
+    assert all(np.array_equal(a, b) for wb, gb in zip(want, got) for a, b in zip(wb, gb))
+
+
+def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(standin, tmp_path):
+    from ifan_trt.runtime.latency import demo_report
+    from ifan_trt.runtime.live import Demo, DemoOptions
+    from ifan_trt.runtime.sources import Source
+    from tests.helpers.runtime import write_video
+
+    engine, gpu, _ = standin(integrated=True, simulated=SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0))
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, frames=12, size=(48, 64))
+    demo = Demo(Source("file", str(clip), False), lambda: TrtExecutor(engine), DemoOptions(headless=True, pace=False))
+    stats = demo.run()
+    assert stats.processed >= 1 and stats.processed + stats.dropped == stats.read == 12
+    assert len(stats.capture_ms) == 12
+    assert len(stats.host_ms) == len(stats.queue_ms) == len(stats.device_ms) == stats.processed
+    assert set(stats.device_ms) == {4.0}  # zero-copy: the compute alone, in simulated ms; no copies
+    assert gpu.copies["h2d"] == gpu.copies["d2h"] == 0
+    report = demo_report(stats, source=str(clip), model="tiny.plan", backend=demo.backend_name,
+                         precision=demo.precision, opencv="test", memory_path=demo.memory_path,
+                         frames_in_flight=demo.frames_in_flight)
+    assert (report["memory_path"], report["frames_in_flight"]) == ("zero-copy", 2)
+    assert set(report["stages_ms"]) == {"capture", "host", "queue", "device"}
+    assert report["stages_ms"]["device"] == {"p50": 4.0, "p90": 4.0, "p99": 4.0}
+    assert "zero-copy" in demo.backend and "2 frames in flight" in demo.backend
+    assert "device 4.0" in stats.percentiles()
+    assert gpu.live() == {}
