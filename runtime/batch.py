@@ -4,9 +4,10 @@ stopping the others. `ifan deblur`, the Python API and evaluation all go through
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -52,7 +53,21 @@ class DeblurOptions:
     left: object = None
     right: object = None
     compare: Path | None = None
+    compare_label: str = ""  # what ran, under the output in the comparison (default: the backend and precision)
     overwrite: bool = False  # replace existing outputs (checked before, refused at the rename otherwise)
+
+
+class Steps:
+    """How deblur_jobs reports long work: tiles(name, done, total) after each run of tiles of an
+    image, step(text) around each step (reading, deblurring, writing one input). This one shows
+    nothing; the CLI passes one that draws progress (ifan_trt.commands.progress)."""
+
+    def tiles(self, name: str, done: int, total: int) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def step(self, text: str):
+        yield
 
 
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
@@ -163,10 +178,40 @@ def _run_size(executor: Executor, jobs: list[Job], options: DeblurOptions) -> in
     return 1 if single else batch_size(executor, options.batch)
 
 
+def comparison(before, after, label: str):
+    """Input | output side by side (ifan_trt.imageio.side_by_side) with a caption strip below:
+    "input" under the input, "deblurred: LABEL" (model, backend, precision) under the output."""
+    import cv2
+    import numpy as np
+
+    from ifan_trt.imageio import Image
+
+    pair = side_by_side(before, after)
+    h, w = pair.size
+    gap = w - before.size[1] - after.size[1]
+    strip_h = max(16, round(w / 1280 * 40))
+    strip = np.full((strip_h, w, 3), 40, np.uint8)  # dark: the captions stay apart from the pictures
+    for text, x0, x1 in (("input", 0, before.size[1]), (f"deblurred: {label}" if label else "deblurred",
+                                                        before.size[1] + gap, w)):
+        scale, thickness = strip_h / 40, max(1, round(strip_h / 40 * 2))
+        room = x1 - x0 - 2 * (strip_h // 4 + thickness)
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        if tw > room:  # a narrow picture: smaller type
+            scale *= room / tw
+            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        cv2.putText(strip, text, (x0 + (x1 - x0 - tw) // 2, (strip_h + th) // 2), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    rgb = np.concatenate([pair.rgb, strip.astype(np.float32) / 255])
+    return Image(rgb, pair.dtype, False, None)
+
+
 def deblur_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions,
-                on_failure: Callable[[Job, Exception], None], progress=None) -> None:
+                on_failure: Callable[[Job, Exception], None], progress=None, steps: Steps | None = None) -> None:
     """Run every job and write its output; a failed input is passed to on_failure (which may raise
-    to stop)."""
+    to stop). progress.update(n) after n jobs; steps: see Steps."""
+    steps = steps or Steps()
+    if options.compare is not None and not options.compare_label:
+        options = replace(options, compare_label=executor.describe())
     for chunk in _chunks(jobs, _run_size(executor, jobs, options)):
         if is_video(chunk[0].source):
             try:
@@ -175,8 +220,9 @@ def deblur_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions,
             except Exception as exc:  # noqa: BLE001  on_failure re-raises what is not an expected failure
                 on_failure(chunk[0], exc)
         else:
-            for done in _deblur_chunk(executor, chunk, options, on_failure):
-                write_result(done, options, on_failure)
+            for done in _deblur_chunk(executor, chunk, options, on_failure, steps):
+                with steps.step(f"writing {done.job.target.name}"):
+                    write_result(done, options, on_failure)
         if progress is not None:
             progress.update(len(chunk))
 
@@ -189,37 +235,55 @@ def deblurred_images(executor: Executor, jobs: list[Job], options: DeblurOptions
         yield from _deblur_chunk(executor, chunk, options, on_failure)
 
 
+def _tiling(options: DeblurOptions) -> Tiling:
+    """The tiling with --batch as its tiles per run (when the tiling does not set its own)."""
+    if options.tiling.batch is None and options.batch is not None:
+        return replace(options.tiling, batch=options.batch)
+    return options.tiling
+
+
 def _read_views(job: Job, options: DeblurOptions) -> tuple:
     if job.left is None and job.right is None:
         return options.left, options.right
     return tuple(read_image(p) if p else None for p in (job.left, job.right))
 
 
-def _deblur_chunk(executor: Executor, jobs: list[Job], options: DeblurOptions, fail) -> Iterator[Deblurred]:
+def _deblur_chunk(executor: Executor, jobs: list[Job], options: DeblurOptions, fail,
+                  steps: Steps | None = None) -> Iterator[Deblurred]:
     """Read the images, run those of equal size as one batch; a failure skips only the inputs it
     concerns."""
     import time
 
     from .pipeline import deblur_images
 
+    steps = steps or Steps()
     groups: dict[tuple, list] = {}  # same size and the same views: one batch
     views_of: dict[tuple, tuple] = {}
     for job in jobs:
         try:
-            image, views = read_image(job.source), _read_views(job, options)
+            with steps.step(f"reading {job.source.name}"):
+                image, views = read_image(job.source), _read_views(job, options)
         except Exception as exc:  # noqa: BLE001  fail() re-raises what is not an expected failure
             fail(job, exc)
             continue
         for note in image.notes:
             log.warning(one_line(note))
+        multiple = executor.info.size_multiple
+        if options.crop_official and min(image.size) < multiple:
+            fail(job, IfanError(f"{job.source}: {image.size[0]}x{image.size[1]} is smaller than {multiple}x{multiple}: "
+                                "--crop-official would leave nothing; drop it (inputs are then padded)"))
+            continue
         key = (image.size, id(views[0]), id(views[1]))
         views_of[key] = views
         groups.setdefault(key, []).append((job, image))
     for key, group in groups.items():
         try:
             start = time.perf_counter()
-            results = deblur_images(executor, [image for _, image in group], *views_of[key],
-                                    crop_official=options.crop_official, tiling=options.tiling)
+            name = group[0][0].source.name + (f" and {len(group) - 1} more" if len(group) > 1 else "")
+            tiling = replace(_tiling(options), progress=lambda done, total: steps.tiles(name, done, total))
+            with steps.step(f"deblurring {name} ({key[0][0]}x{key[0][1]})"):
+                results = deblur_images(executor, [image for _, image in group], *views_of[key],
+                                        crop_official=options.crop_official, tiling=tiling)
             seconds = (time.perf_counter() - start) / len(group)
         except Exception as exc:  # noqa: BLE001
             for job, image in group:
@@ -235,10 +299,13 @@ def write_result(done: Deblurred, options: DeblurOptions, fail) -> None:
         return
     try:
         data = encode_image(done.result, done.job.target)
-        done.job.target.parent.mkdir(parents=True, exist_ok=True)
+        for target in (done.job.target, options.compare):  # folders as -o's (checked before any work)
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(done.job.target, data, options.overwrite)
         if options.compare is not None:
-            write_image(options.compare, side_by_side(done.image, done.result), options.overwrite)
+            write_image(options.compare, comparison(done.image, done.result, options.compare_label),
+                        options.overwrite)
     except Exception as exc:  # noqa: BLE001
         fail(done.job, exc)
 
@@ -254,7 +321,7 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
         with AtomicVideoWriter(job.target, reader.fps, reader.size, options.overwrite, audio_from=job.source) as writer, \
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
-            for outs in deblur_stream(executor, reader.batches(size), options.tiling):
+            for outs in deblur_stream(executor, reader.batches(size), _tiling(options)):
                 for out in outs:
                     writer.write(out)
                 frames_bar.update(len(outs))

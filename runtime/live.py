@@ -1,6 +1,7 @@
 """The live demo's engine room: capture, inference and display in three threads joined by
 one-slot mailboxes (the newest frame wins, so latency stays bounded and every frame is either
-processed or counted as dropped). Live sources reconnect when they drop; files end at EOF;
+processed or counted as dropped). Live sources reconnect when they fail; files and finite
+pipelines end at their end; a source that delivers no frame within a time limit is an error;
 Ctrl-C stops cleanly. The window (or, headless, the recording) is driven from the main thread."""
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class DemoOptions:
     max_frames: int | None = None
     pace: bool = True  # play files at their frame rate, like a camera
     reconnect_wait_s: float = 2.0
-    reconnect_tries: int | None = 10  # failed reopenings in a row before giving up (None: no limit)
+    reconnect_tries: int | None = 10  # reopenings before giving up (None: no limit)
+    reconnect_stable_s: float = 10.0  # the count starts again once a reopened source ran this long
+    source_timeout_s: float | None = 15.0  # no frame this long after opening: an error (None: wait)
     tiling: Tiling | None = None
     size: tuple[int, int] | None = None  # (width, height) asked of cameras
     fps: int | None = None
@@ -103,6 +106,8 @@ class Demo:
         self.error: BaseException | None = None
         self.gave_up = False  # a live source lost for good (reconnect_tries failed in a row)
         self._attempts = 0
+        self._steady_since: float | None = None  # when the source last came back (or first opened)
+        self._waiting_since: float | None = None  # opening or opened without a frame since then
         self.backend = ""  # "onnxruntime-cpu fp32": the overlay's words for backend and precision
         self.backend_name, self.precision = "", ""
         self.memory_path: str | None = None  # TensorRT: "copy" or "zero-copy"
@@ -115,11 +120,55 @@ class Demo:
     # --- capture thread -------------------------------------------------------------------
     def _open(self) -> cv2.VideoCapture:
         size = self.opt.size or (None, None)
+        self._waiting_since = time.monotonic()
         return self.capture_factory(self.source, size[0], size[1], self.opt.fps)
 
+    def _open_first(self) -> cv2.VideoCapture:
+        """The first opening, within source_timeout_s (a capture may block for ever, e.g. OpenCV on
+        a GStreamer source that never starts): past it, an error; the opening thread is left behind."""
+        limit = self.opt.source_timeout_s
+        if limit is None:
+            return self._open()
+        result: list = []
+
+        def target():
+            try:
+                result.append(self._open())
+            except BaseException as exc:  # noqa: BLE001  raised below, in the caller's thread
+                result.append(exc)
+
+        opener = threading.Thread(target=target, name="ifan-open", daemon=True)
+        opener.start()
+        opener.join(limit)
+        if not result:
+            raise IfanError(f"{self.source.label}: did not open within {limit:g} s; {self._timeout_hint()}")
+        if isinstance(result[0], BaseException):
+            raise result[0]
+        return result[0]
+
+    def _timeout_hint(self) -> str:
+        if self.source.uses_gstreamer:
+            return "check the pipeline with gst-launch-1.0 (is the camera or sender running?)"
+        return "is the camera or stream sending?"
+
+    def _stalled(self) -> bool:
+        """No frame within source_timeout_s of the latest opening: sets the error, stops."""
+        since, limit = self._waiting_since, self.opt.source_timeout_s
+        if since is None or limit is None or time.monotonic() - since < limit or self.stop.is_set():
+            return False
+        self.error = self.error or IfanError(f"{self.source.label}: opened, but no frame arrived within {limit:g} s; "
+                                             f"{self._timeout_hint()}")
+        self.stop.set()
+        return True
+
     def _reconnect(self, cap) -> cv2.VideoCapture | None:
-        """Reopen a live source; attempts count until a frame arrives again, at most reconnect_tries."""
+        """Reopen a live source that failed. Attempts count up to reconnect_tries; the count starts
+        again only after the source has run steadily for reconnect_stable_s, so a source that
+        delivers a frame or two and fails again still runs out of attempts."""
         cap.release()
+        if self._steady_since is not None and time.monotonic() - self._steady_since >= self.opt.reconnect_stable_s:
+            self._attempts = 0
+        self._steady_since = None
         limit = self.opt.reconnect_tries
         if limit == 0:
             log.warning(f"{self.source.label}: the stream ended (--reconnect 0: not reopened)")
@@ -138,6 +187,7 @@ class Demo:
             try:
                 return self._open()
             except IfanError:
+                self._waiting_since = None  # not opened: nothing to wait for
                 continue
         return None
 
@@ -155,7 +205,9 @@ class Demo:
                     if cap is None:
                         break
                     continue
-                self._attempts = 0  # the source is back
+                self._waiting_since = None
+                if self._steady_since is None:
+                    self._steady_since = time.monotonic()  # running since this frame
                 self.stats.capture_ms.append((time.perf_counter() - t_capture) * 1e3)
                 self.frames.put((frame, time.perf_counter(), self.stats.read))  # seq: the frame's place
                 self.stats.read += 1
@@ -320,7 +372,7 @@ class Demo:
             while True:
                 item = self.results.get(timeout=0.03)
                 if item is None:
-                    if self.results.closed:
+                    if self.results.closed or self._stalled():
                         break
                     if not self.opt.headless:
                         if picture is not None and self.paused.is_set():
@@ -370,7 +422,7 @@ class Demo:
     def run(self) -> DemoStats:
         if not self.opt.headless:
             self._open_window()
-        cap = self._open()
+        cap = self._open_first()
         record_fps = cap.get(cv2.CAP_PROP_FPS) or float(self.opt.fps or 30)
         if not 1 <= record_fps <= 240:
             record_fps = 30.0
@@ -384,6 +436,7 @@ class Demo:
         self.ready.wait()
         capture = threading.Thread(target=self._capture, args=(cap,), name="ifan-capture", daemon=True)
         if self.error is None:
+            self._waiting_since = time.monotonic()  # the model's loading does not count
             capture.start()
         else:
             cap.release()
@@ -392,8 +445,8 @@ class Demo:
             self._display(record_fps)
         finally:
             self.stop.set()
-            if capture.is_alive() or capture.ident:
-                capture.join()
+            if capture.is_alive() or capture.ident:  # a capture stuck in a read that never returns is left
+                capture.join(None if self._waiting_since is None else 2.0)
             infer.join()
             if in_main:
                 signal.signal(signal.SIGINT, previous)

@@ -3,7 +3,8 @@ run whole or tiled, crop back, restore the format."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 
@@ -20,11 +21,15 @@ DEFAULT_MAX_PIXELS = 16_000_000  # larger inputs are tiled: a 16 MP frame stays 
 
 @dataclass(frozen=True)
 class Tiling:
-    """When to tile: an explicit tile size, a pixel budget, or (always) beyond the engine's limits."""
+    """When to tile: an explicit tile size, a pixel budget, or (always) beyond the engine's limits;
+    batch: tiles per run (None: runtime.tiling.tile_batch decides); progress(done, total) after
+    each run of tiles."""
 
     tile: tuple[int, int] | None = None
     max_pixels: int | None = None
     overlap: int = DEFAULT_OVERLAP
+    batch: int | None = None
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
 
 
 def network_input(executor: Executor, frames: list[np.ndarray]) -> np.ndarray:
@@ -73,8 +78,9 @@ def infer(executor: Executor, x: np.ndarray, left: np.ndarray | None = None, rig
     overlap = tiling.overlap
     if executor.limits.max_hw == tile:  # a static model's own size: keep at least half of each tile new
         overlap = min(overlap, min(tile) // 2)
-    return np.concatenate([run_tiled(executor, x[i:i + 1], tile, overlap, pick(left, i), pick(right, i))
-                           for i in range(b)])
+    outs = [run_tiled(executor, x[i:i + 1], tile, overlap, pick(left, i), pick(right, i),
+                      tiling.batch, tiling.max_pixels, tiling.progress) for i in range(b)]
+    return outs[0] if b == 1 else np.concatenate(outs)  # one image: no full-size copy
 
 
 # ---------------------------------------------------------------- uint8 models (export --io uint8)

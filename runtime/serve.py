@@ -14,6 +14,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -135,6 +136,43 @@ def _start(handlers: list[ImageHandler], options: ServeOptions, workspace: Path,
             raise
 
 
+MODELS_READY_S = 300.0  # how long the models may take to load after Triton started
+
+
+def _local_host(host: str) -> str:
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def wait_models_ready(host: str, port: int, names, timeout_s: float = MODELS_READY_S, alive=lambda: True) -> None:
+    """Until Triton's per-model readiness (GET /v2/models/NAME/ready, 200) holds for every name;
+    IfanError after timeout_s, or when alive() says the server has gone."""
+    import http.client
+
+    host = _local_host(host)
+    deadline = time.monotonic() + timeout_s
+    waiting = list(names)
+    while waiting:
+        name = waiting[0]
+        try:
+            connection = http.client.HTTPConnection(host, port, timeout=5)
+            try:
+                connection.request("GET", f"/v2/models/{name}/ready")
+                ready = connection.getresponse().status == 200
+            finally:
+                connection.close()
+        except OSError:
+            ready = False
+        if ready:
+            waiting.pop(0)
+            continue
+        if not alive():
+            raise IfanError("Triton stopped while the models loaded; --verbose shows its log")
+        if time.monotonic() > deadline:
+            raise IfanError(f"the model {', '.join(waiting)} is not ready {timeout_s:g} s after Triton started; "
+                            "--verbose shows Triton's log")
+        time.sleep(0.1)
+
+
 def _check_ports(options: ServeOptions) -> None:
     """A port in use is found before the models load, and named."""
     import socket
@@ -184,6 +222,8 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
         try:
             _stop_on_sigterm()
             triton = _start(handlers, options, Path(workspace))
+            # said only once Triton serves every model (it answers /v2/health/ready before they load)
+            wait_models_ready(options.host, options.http_port, MODELS.values(), alive=triton.is_alive)
             announce(f"ifan serve: {options.addresses()}; models {', '.join(MODELS.values())}: "
                      f"{model or executors[0].info.variant} on {executors[0].describe()}, "
                      f"{options.instances} instance(s), batches up to {options.max_batch}")

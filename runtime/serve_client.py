@@ -4,11 +4,14 @@ a local run (atomic writes, never over an input, a bad file skipped in one line)
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Callable
 from urllib.parse import urlparse
 
 from ifan_trt.errors import IfanError
@@ -21,6 +24,8 @@ from .serve_protocol import MODELS, TENSOR, TRITON_TYPES, from_wire, model_for, 
 log = get_logger(__name__)
 
 _SCHEMES = {"http": 8000, "grpc": 8001}
+READY_WAIT_S = 60.0  # how long a client waits for a server whose models are still loading
+_log = logging.getLogger("ifan")
 # what the deblur command runs locally and a server decides for itself
 _LOCAL_ONLY = ("checkpoint", "onnx", "engine", "plugin", "batch", "tile", "max_pixels", "overlap", "in_bit",
                "iac_mode", "left", "right", "crop_official", "compare", "threads")
@@ -36,13 +41,13 @@ def server_message(exc: Exception) -> str:
 class RemoteModel:
     """One tritonclient client (per thread: the HTTP client is not thread-safe) to a server URL."""
 
-    def __init__(self, url: str, timeout_s: float = 600.0):
+    def __init__(self, url: str, timeout_s: float = 600.0, ready_wait_s: float = READY_WAIT_S):
         parsed = urlparse(url)
         if parsed.scheme not in _SCHEMES or not parsed.hostname:
             raise IfanError(f"--server {url}: expected http://HOST[:PORT] or grpc://HOST[:PORT]")
         self.url, self.scheme = url, parsed.scheme
         self.address = f"{parsed.hostname}:{parsed.port or _SCHEMES[parsed.scheme]}"
-        self.timeout_s = timeout_s
+        self.timeout_s, self.ready_wait_s = timeout_s, ready_wait_s
         self._local = threading.local()
 
     def _module_client(self):
@@ -62,15 +67,30 @@ class RemoteModel:
             self._local.client = (module, client)
         return self._local.client
 
-    def check_ready(self) -> None:
+    def _not_ready(self) -> list[str]:
         module, client = self._module_client()
         try:
-            missing = [m for m in MODELS.values() if not client.is_model_ready(m)]
+            return [m for m in MODELS.values() if not client.is_model_ready(m)]
         except Exception as exc:  # connection refused, DNS, protocol: whatever the transport raises
             raise IfanError(f"{self.url}: no Triton server answers ({server_message(exc)}); "
                             "start one with `ifan serve`") from None
+
+    def check_ready(self, say: Callable[[str], None] | None = None) -> None:
+        """Return once the server's models are ready. A server that answers while its models
+        are still loading (they load after Triton starts) is waited for, up to ready_wait_s,
+        said once through `say` (default: the ifan logger)."""
+        missing = self._not_ready()
+        if not missing:
+            return
+        (say or _log.warning)(f"{self.url}: waiting up to {self.ready_wait_s:g} s for the model "
+                              f"{', '.join(missing)} to load")
+        deadline = time.monotonic() + self.ready_wait_s
+        while missing and time.monotonic() < deadline:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+            missing = self._not_ready()
         if missing:
-            raise IfanError(f"{self.url}: the server has no ready model {', '.join(missing)}; is it `ifan serve`?")
+            raise IfanError(f"{self.url}: the model {', '.join(missing)} is not ready after {self.ready_wait_s:g} s; "
+                            "is the server `ifan serve`, and did it start (its log says why not)?")
 
     def deblur(self, image: Image) -> Image:
         """The server's result for one image, restored to the image's own format."""
@@ -115,7 +135,7 @@ def deblur_remote(args, jobs) -> int:
     if args.concurrency < 1:
         raise IfanError(f"--concurrency {args.concurrency}: must be >= 1")
     model = RemoteModel(args.server)
-    model.check_ready()
+    model.check_ready(say=lambda text: print(f"ifan deblur: {text}", file=sys.stderr, flush=True))
     failures = 0
     pool = ThreadPoolExecutor(args.concurrency)
     try:

@@ -1,10 +1,19 @@
 """Where live frames come from: a camera index or /dev/videoN (V4L2), a Jetson CSI camera
 (GStreamer nvarguscamerasrc), a GStreamer pipeline, an RTSP/HTTP URL, an RTP stream
-(rtp://:PORT, as `--output rtp://` sends it), or a video file."""
+(rtp://:PORT, as `--output rtp://` sends it), or a video file.
+
+A source is live (a camera, a network stream: when it stops, that is a failure, and the demo
+reopens it) or finite (a file, or a pipeline that reads a file or has `num-buffers=`: its end is
+the end of the demo). A GStreamer pipeline's first element is looked up before the pipeline is
+opened: OpenCV waits forever on a pipeline whose source element does not exist.
+"""
 
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +30,7 @@ from .stream_output import parse_rtp, rtp_receive_pipeline
 class Source:
     kind: str  # camera, v4l2, csi, gstreamer, rtp, url, file
     target: str | int  # what cv2.VideoCapture opens
-    live: bool  # a live source reconnects when it drops; a file ends
+    live: bool  # a live source reconnects when it drops; a file (or a finite pipeline) ends
 
     @property
     def label(self) -> str:
@@ -53,7 +62,7 @@ def parse_source(text: str, width: int = 1280, height: int = 720, fps: int = 30)
     if match:
         return Source("csi", csi_pipeline(int(match.group(1) or 0), width, height, fps), True)
     if "!" in text:  # a GStreamer pipeline given verbatim (must end in appsink)
-        return Source("gstreamer", text, True)
+        return Source("gstreamer", text, not pipeline_is_finite(text))
     rtp = parse_rtp(text)
     if rtp is not None:
         return Source("rtp", rtp_receive_pipeline(rtp[1], rtp[0]), True)
@@ -64,6 +73,89 @@ def parse_source(text: str, width: int = 1280, height: int = 720, fps: int = 30)
         raise IfanError(f"{text}: no such video file, and not a camera (0, /dev/video0, csi, csi:1), "
                         "an RTSP/HTTP URL or a GStreamer pipeline")
     return Source("file", str(path), False)
+
+
+# source elements that read something with an end (a file): the pipeline ends at its end of stream
+FINITE_SOURCES = ("filesrc", "multifilesrc", "splitmuxsrc", "imagesequencesrc")
+
+# where the source elements a pipeline commonly starts with come from (Debian/Ubuntu packages;
+# JetPack installs NVIDIA's with nvidia-l4t-gstreamer)
+ELEMENT_PACKAGES = {
+    "nvarguscamerasrc": "NVIDIA's JetPack Argus camera plugin (nvidia-l4t-gstreamer, on a Jetson only)",
+    "nvv4l2camerasrc": "NVIDIA's JetPack V4L2 camera plugin (nvidia-l4t-gstreamer, on a Jetson only)",
+    "nvv4l2decoder": "NVIDIA's JetPack video decoder plugin (nvidia-l4t-gstreamer, on a Jetson only)",
+    "v4l2src": "gstreamer1.0-plugins-good",
+    "udpsrc": "gstreamer1.0-plugins-good",
+    "rtspsrc": "gstreamer1.0-plugins-good",
+    "souphttpsrc": "gstreamer1.0-plugins-good",
+    "multifilesrc": "gstreamer1.0-plugins-good",
+    "splitmuxsrc": "gstreamer1.0-plugins-good",
+    "ximagesrc": "gstreamer1.0-plugins-good",
+    "videotestsrc": "gstreamer1.0-plugins-base",
+    "uridecodebin": "gstreamer1.0-plugins-base",
+    "playbin": "gstreamer1.0-plugins-base",
+    "tcpclientsrc": "gstreamer1.0-plugins-base",
+    "appsrc": "gstreamer1.0-plugins-base",
+    "filesrc": "GStreamer itself (libgstreamer1.0-0)",
+    "fakesrc": "GStreamer itself (libgstreamer1.0-0)",
+    "libcamerasrc": "gstreamer1.0-libcamera",
+    "pipewiresrc": "gstreamer1.0-pipewire",
+    "imagesequencesrc": "gstreamer1.0-plugins-bad",
+    "srtsrc": "gstreamer1.0-plugins-bad",
+}
+
+
+def first_element(pipeline: str) -> tuple[str, dict[str, str]]:
+    """The first element of a gst-launch pipeline description and its properties."""
+    head = pipeline.split("!", 1)[0].strip()
+    try:
+        words = shlex.split(head)
+    except ValueError:  # unbalanced quotes: GStreamer's parser will say so
+        words = head.split()
+    if not words:
+        return "", {}
+    props = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+    return words[0], props
+
+
+def pipeline_is_finite(pipeline: str) -> bool:
+    """Whether a pipeline ends by itself: it reads a file, or its source stops after num-buffers."""
+    name, props = first_element(pipeline)
+    buffers = props.get("num-buffers", "-1")
+    return name in FINITE_SOURCES or (buffers.isdigit() and int(buffers) >= 0)
+
+
+def gstreamer_has_element(name: str) -> bool | None:
+    """Whether GStreamer's registry has the element (GObject introspection, else gst-inspect-1.0);
+    None when neither can tell."""
+    try:
+        import gi
+
+        gi.require_version("Gst", "1.0")
+        from gi.repository import Gst
+
+        Gst.init(None)
+        return Gst.ElementFactory.find(name) is not None
+    except (ImportError, ValueError):
+        pass
+    inspect = shutil.which("gst-inspect-1.0")
+    if inspect is None:
+        return None
+    try:
+        done = subprocess.run([inspect, name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.returncode == 0
+
+
+def check_first_element(source: Source) -> None:
+    """IfanError naming the missing source element of a pipeline and the package that has it."""
+    name, _ = first_element(str(source.target))
+    if not name or "/" in name or gstreamer_has_element(name) is not False:  # caps, or cannot tell
+        return
+    package = ELEMENT_PACKAGES.get(name)
+    where = f"it comes with {package}" if package else f"install the GStreamer plugin that has it (gst-inspect-1.0 {name})"
+    raise IfanError(f"{source.label}: GStreamer has no element '{name}'; {where}")
 
 
 def gstreamer_available() -> bool:
@@ -78,6 +170,7 @@ def open_capture(source: Source, width: int | None = None, height: int | None = 
         if not gstreamer_available():
             raise IfanError(f"{source.label}: this OpenCV was built without GStreamer; {GSTREAMER_FIX} "
                             "(or use a camera through V4L2: /dev/video0)")
+        check_first_element(source)
         cap = cv2.VideoCapture(source.target, cv2.CAP_GSTREAMER)
     elif source.kind == "v4l2" and not Path(source.target).exists():
         raise IfanError(f"{source.target}: no such device; ls /dev/video* lists the cameras "

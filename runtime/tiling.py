@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -111,23 +112,53 @@ def parse_tile(text: str) -> tuple[int, int]:
     return parse_size(text, "--tile", multiple=SIZE_MULTIPLE, minimum=SIZE_MULTIPLE, square_ok=True)
 
 
+def tile_batch(executor: Executor, th: int, tw: int, requested: int | None = None,
+               max_pixels: int | None = None) -> int:
+    """Tiles of th x tw per run: the memory budget of a tiled run. As asked (within what the
+    executor takes); else one on CPU backends (batching gains them nothing and costs a tile's
+    activations per extra tile), up to the profile's largest batch on engines; without a request
+    the batch also keeps within the pixel budget (at least one tile)."""
+    limit = max(1, executor.max_batch(th, tw))
+    if requested:
+        return min(requested, limit)
+    if executor.limits.max_batch is None:  # CPU backends: no batch limit, and no gain from batching
+        return 1
+    if max_pixels:
+        limit = min(limit, max(1, max_pixels // (th * tw)))
+    return limit
+
+
 def run_tiled(executor: Executor, input: np.ndarray, tile_hw: tuple[int, int], overlap: int = DEFAULT_OVERLAP,
-              left: np.ndarray | None = None, right: np.ndarray | None = None) -> np.ndarray:
-    """The network's output for a [1,3,H,W] input computed tile by tile and blended; tiles are
-    batched as far as the executor accepts."""
+              left: np.ndarray | None = None, right: np.ndarray | None = None, batch: int | None = None,
+              max_pixels: int | None = None, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The network's output for a [1,3,H,W] input computed tile by tile and blended.
+
+    Tiles run `tile_batch` at a time (batch: the number asked for) and each run's outputs are
+    blended into the result before the next run, so the memory a tiled run needs beyond the
+    image itself is one batch of tiles: it falls with the tile size. progress(done, total) is
+    called after each run."""
     _, c, h, w = input.shape
     tiles = plan_tiles(h, w, tile_hw[0], tile_hw[1], overlap, executor.info.size_multiple)
     out = np.zeros((c, h, w), np.float32)
-    weight = np.zeros((h, w), np.float32)
+    # the tiles form a full grid (every row start with every column start), so the sum of their
+    # weights is separable: one weight per row times one per column (no H x W array)
+    weight_y, weight_x = np.zeros(h, np.float32), np.zeros(w, np.float32)
+    for y in sorted({t.y for t in tiles}):
+        weight_y[y:y + tiles[0].h] += _ramp(tiles[0].h, y, y + tiles[0].h, h, overlap)
+    for x in sorted({t.x for t in tiles}):
+        weight_x[x:x + tiles[0].w] += _ramp(tiles[0].w, x, x + tiles[0].w, w, overlap)
     th, tw = tiles[0].h, tiles[0].w
-    batch = max(1, min(executor.max_batch(th, tw), len(tiles)))
+    step = max(1, min(tile_batch(executor, th, tw, batch, max_pixels), len(tiles)))
     cut = lambda a, group: None if a is None else np.concatenate(
         [a[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in group])
-    for i in range(0, len(tiles), batch):
-        group = tiles[i:i + batch]
+    for i in range(0, len(tiles), step):
+        group = tiles[i:i + step]
         result = executor.run_filled(cut(input, group), cut(left, group), cut(right, group))
         for t, r in zip(group, result):
-            wt = blend_weights(t, h, w, overlap)
-            out[:, t.y:t.y + t.h, t.x:t.x + t.w] += r * wt
-            weight[t.y:t.y + t.h, t.x:t.x + t.w] += wt
-    return (out / weight)[None]
+            out[:, t.y:t.y + t.h, t.x:t.x + t.w] += r * blend_weights(t, h, w, overlap)
+        del result
+        if progress is not None:
+            progress(i + len(group), len(tiles))
+    out /= weight_y[None, :, None]  # in place: no second full-size copy
+    out /= weight_x[None, None, :]
+    return out[None]

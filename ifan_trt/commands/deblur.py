@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from ifan_trt.imageio import read_image
 from ifan_trt.options import add_decode_budget, positive_int
 
 from . import args as arg_groups
+from .progress import Progress
 from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
 
 if TYPE_CHECKING:
@@ -112,14 +114,18 @@ def run(args: argparse.Namespace) -> int:
 
         return deblur_remote(args, jobs)
     options = _options(args)
-    executor = open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit,
-                             iac_mode=args.iac_mode, threads=args.threads, onnx=args.onnx, engine=args.engine,
-                             device=args.device, plugin=args.plugin)
+    steps = Progress("ifan deblur", getattr(args, "verbose", False))
+    with steps.step("opening the model"):
+        executor = open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit,
+                                 iac_mode=args.iac_mode, threads=args.threads, onnx=args.onnx, engine=args.engine,
+                                 device=args.device, plugin=args.plugin)
     if (options.left or options.right) and not executor.info.dual:
         executor.close()
         raise IfanError(f"--left/--right: {executor.info.variant} is not a dual-pixel model (IFAN_dual); "
                         "drop them or pass a dual checkpoint")
     summary = run_summary(executor)  # said once, after the work (a single failing input gets one error line)
+    if options.compare is not None:  # what ran, under the output in the comparison
+        options = replace(options, compare_label=summary)
     failures = 0
 
     def fail(job: Job, exc: Exception, size: tuple[int, int] | None = None) -> None:
@@ -136,7 +142,10 @@ def run(args: argparse.Namespace) -> int:
 
     with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or not sys.stderr.isatty(),
                         file=sys.stderr) as progress:
-        deblur_jobs(executor, jobs, options, fail, progress)
+        try:
+            deblur_jobs(executor, jobs, options, fail, progress, steps)
+        finally:
+            steps.close()
     print(f"ifan deblur: {summary}", file=sys.stderr)
     if failures:
         print(f"ifan deblur: {failures} of {len(jobs)} inputs failed", file=sys.stderr)

@@ -39,9 +39,12 @@ def register(subparsers) -> None:
     p.add_argument("--height", type=int_range(1, 16384), default=720, help="camera height to request (default 720)")
     p.add_argument("--fps", type=int_range(1, 1000), default=30, help="camera frame rate to request (default 30)")
     p.add_argument("--reconnect", type=int_range(0, 1000), default=10, metavar="N",
-                   help="reopen a live source that ends or fails up to N times in a row (default 10)")
+                   help="reopen a live source that fails up to N times (default 10; the count starts again once "
+                        "it has run for 10 s). Files and pipelines that end (filesrc, num-buffers=) are not reopened")
     p.add_argument("--reconnect-wait", type=float_range(0, 3600), default=2.0, metavar="S",
                    help="seconds between reconnection attempts (default 2)")
+    p.add_argument("--source-timeout", type=float_range(0.1, 3600), default=15.0, metavar="S",
+                   help="a source that opens but delivers no frame for S seconds is an error (default 15)")
     p.add_argument("--no-pace", action="store_true",
                    help="read video files as fast as possible instead of at their frame rate")
     arg_groups.add_tiling(p, overlap=False)
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     options = DemoOptions(view=args.view, headless=args.headless, record=record, output=args.output,
                           snapshot_dir=Path(args.snapshot_dir), max_frames=args.max_frames, pace=not args.no_pace,
                           reconnect_wait_s=args.reconnect_wait, reconnect_tries=args.reconnect,
+                          source_timeout_s=args.source_timeout,
                           tiling=arg_groups.tiling_from(args),
                           size=(args.width, args.height), fps=args.fps, overwrite=args.overwrite)
 
@@ -104,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if json_path is not None:
         _write_json(json_path, demo, args, build.describe())
     if demo.gave_up:
-        raise IfanError(f"{source.label}: lost, and {args.reconnect} reconnection attempts in a row failed")
+        raise IfanError(f"{source.label}: lost, and {args.reconnect} reconnection attempts did not bring it back to "
+                        "steady running")
     return 0
 
 

@@ -319,10 +319,13 @@ def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...
 
 def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int, int, int, int]],
                photos: tuple[str, ...] = TRAIN_PHOTOS, max_radius: float = 10.0, noise: bool = True,
-               jpeg_prob: float = 0.0, dual: bool = False, srgb_blur_prob: float = 0.5) -> list[Sample]:
+               jpeg_prob: float = 0.0, dual: bool = False, srgb_blur_prob: float = 0.5,
+               small_blur_prob: float = 0.0) -> list[Sample]:
     """(defocused, sharp) pairs of windows (y, x, height, width) of one h x w scene: training
     patches keep the scale of full-size images (objects, textures and CoC relative to them) while
-    only the windows are rendered. Focus and lens are chosen for the whole scene."""
+    only the windows are rendered. Focus and lens are chosen for the whole scene. With probability
+    small_blur_prob the largest CoC radius is drawn in [0, 2] px instead (nearly sharp scenes, below
+    0.25 px exactly sharp: what the model must pass through or only touch up)."""
     scene = make_scene(rng, h, w, photos)
     sharp, inv = composite_sharp(scene)
     if rng.random() < 0.5:
@@ -330,7 +333,8 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
     else:
         inv_focus = float(rng.uniform(0.0, 1.0))
     spread = max(abs(float(inv.max()) - inv_focus), abs(float(inv.min()) - inv_focus), 0.05)
-    strength = float(rng.uniform(0.5, max_radius)) / spread
+    small = small_blur_prob > 0 and bool(rng.random() < small_blur_prob)  # no draw when off: old seeds keep their images
+    strength = float(rng.uniform(0.0, 2.0) if small else rng.uniform(0.5, max_radius)) / spread
     blades = int(rng.choice([0, 0, 0, 5, 6, 7, 8, -1, -1]))  # disc, polygon or soft (Gaussian)
     rotation = float(rng.uniform(0, 2 * np.pi))
     # A lens blurs linear light (blurred highlights come out brighter in sRGB); blurs made in

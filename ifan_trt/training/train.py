@@ -49,16 +49,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
     p.add_argument("--crops-per-scene", type=positive_int, default=2, help="patches cut from one scene (saves rendering)")
     p.add_argument("--lr", type=positive_float, default=5e-4)
+    p.add_argument("--lr-warmup", type=positive_int, default=200, metavar="N", help="steps of linear learning-rate warm-up")
     p.add_argument("--loss", choices=tuple(LOSSES), default="l2",
                    help="l2: mean squared error; psnr: minus the mean per-patch PSNR, the test metric (keeps "
                         "nearly sharp inputs intact); psnr-scene: the same with the MSE pooled over the crops "
                         "of a scene, as the PSNR of a whole image pools it; Charbonnier (~L1) spent a small "
                         "model on denoising flat areas and measured worse PSNR than the input after 900 steps")
+    p.add_argument("--loss-disp", type=nonneg_float, default=1.0, metavar="W",
+                   help="weight of the disparity loss (the DME's map warps the right dual-pixel view onto the left, "
+                        "at 1/8 scale); 0 disables it and the dual-pixel views are not rendered (official: 1)")
+    p.add_argument("--loss-reblur", type=nonneg_float, default=1.0, metavar="W",
+                   help="weight of the reblurring loss (a reblurring network, kept only in OUT.state.pt, blurs the "
+                        "sharp image with the predicted filters; compared with the input at 1/8 scale); 0 disables "
+                        "it (official: 1)")
+    p.add_argument("--reblur-warmup", type=nonneg_int, default=0, metavar="N",
+                   help="for the first N steps the reblurring loss trains only the reblurring network, not the "
+                        "model (use with --init: a new reblurring network would first pull a trained model's "
+                        "filters towards its random start)")
+    p.add_argument("--dual", action="store_true", help="train IFAN_dual (reads the left and right views too)")
     p.add_argument("--steps", type=positive_int, default=100000, help="step cap (the budget usually ends first)")
     p.add_argument("--budget-min", type=positive_float, default=80.0, help="wall-clock training budget, minutes")
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--max-radius", type=nonneg_float, default=10.0, help="largest CoC radius in px")
     p.add_argument("--jpeg-prob", type=probability, default=0.2)
+    p.add_argument("--small-blur-prob", type=probability, default=0.0, metavar="P",
+                   help="share of scenes whose largest CoC radius is drawn in [0, 2] px instead of "
+                        "[0.5, --max-radius] (nearly sharp and exactly sharp inputs)")
     p.add_argument("--threads", type=threads, default=2, help="CPU threads for PyTorch (default 2)")
     p.add_argument("--ckpt-every-min", type=positive_float, default=5.0)
     p.add_argument("--log-every", type=positive_int, default=50)
@@ -106,9 +122,15 @@ LOSSES = {  # loss(output, target, crops_per_scene), description
 
 
 def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, jpeg_prob: float,
-               scene: tuple[int, int] | None = None, crops_per_scene: int = 1):
+               scene: tuple[int, int] | None = None, crops_per_scene: int = 1, dual: bool = False,
+               small_blur_prob: float = 0.0):
     """Batch `step` of run `seed`: patches of scenes of size scene=(h, w) (None: the patch and its
-    margin are a whole scene), `crops_per_scene` from each."""
+    margin are a whole scene), `crops_per_scene` from each. (blurry, sharp), and with dual=True
+    (blurry, sharp, left, right): the dual-pixel views of the same scene and lens.
+
+    Scene k of a run (k counts scenes over the steps) is drawn from the seed (seed, k), as image k
+    of `ifan synth --seed SEED --photos train` is: with scene=None and no JPEG the patches are the
+    centres of that set's images (and of its views with --dual). The windows come from (seed, k, 1)."""
     import torch
 
     from ifan_trt.training.synthetic import TRAIN_PHOTOS, make_crops
@@ -118,17 +140,24 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
     h, w = scene or (side, side)
     if h < side or w < side:
         raise IfanError(f"--scene {h}x{w}: smaller than the patch plus its {margin} px margin ({side})")
-    src, tgt = [], []
-    for j in range(0, batch, crops_per_scene):
-        rng = np.random.default_rng([seed, step, j])
-        n = min(crops_per_scene, batch - j)
-        windows = [(int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1)), side, side)
-                   for _ in range(n)]
-        for s in make_crops(rng, h, w, windows, TRAIN_PHOTOS, max_radius, noise=True, jpeg_prob=jpeg_prob):
-            src.append(s.source[margin:-margin, margin:-margin])
-            tgt.append(s.target[margin:-margin, margin:-margin])
+    scenes_per_step = -(-batch // crops_per_scene)
+    views: tuple[list, ...] = ([], [], [], [])
+    for j in range(scenes_per_step):
+        k = step * scenes_per_step + j
+        n = min(crops_per_scene, batch - j * crops_per_scene)
+        if scene is None:
+            windows = [(0, 0, side, side)] * n
+        else:
+            place = np.random.default_rng([seed, k, 1])
+            windows = [(int(place.integers(0, h - side + 1)), int(place.integers(0, w - side + 1)), side, side)
+                       for _ in range(n)]
+        for s in make_crops(np.random.default_rng([seed, k]), h, w, windows, TRAIN_PHOTOS, max_radius,
+                            noise=True, jpeg_prob=jpeg_prob, dual=dual, small_blur_prob=small_blur_prob):
+            for out, img in zip(views, (s.source, s.target, s.left, s.right)):
+                if img is not None:
+                    out.append(img[margin:-margin, margin:-margin])
     to_t = lambda a: torch.from_numpy(np.ascontiguousarray(np.stack(a))).permute(0, 3, 1, 2)
-    return to_t(src), to_t(tgt)
+    return tuple(to_t(v) for v in views[:4 if dual else 2])
 
 
 def parse_scene(text: str) -> tuple[int, int] | None:
@@ -150,8 +179,8 @@ def validate(model, val) -> dict:
 
     with torch.no_grad():
         p_in, p_out = [], []
-        for x, y in val:
-            out = model(x)
+        for x, y, *views in val:
+            out = model(x, *views[::-1]) if model.config.dual else model(x)  # views: (left, right)
             p_in.append(psnr(x[0].permute(1, 2, 0).numpy(), y[0].permute(1, 2, 0).numpy()))
             p_out.append(psnr(out[0].permute(1, 2, 0).numpy(), y[0].permute(1, 2, 0).numpy()))
     return {"val_psnr_input": float(np.mean(p_in)), "val_psnr_model": float(np.mean(p_out))}
@@ -189,6 +218,8 @@ def load_state(path: Path) -> dict:
     kinds = {"model": dict, "optimizer": dict, "step": int, "elapsed": (int, float), "history": list}
     if not isinstance(st, dict):
         raise IfanError(f"{path}: not a training state (holds a {type(st).__name__})")
+    if "reblur" in st and not isinstance(st["reblur"], dict):
+        raise IfanError(f"{path}: not a training state ('reblur' of the wrong type)")
     for key, kind in kinds.items():
         if not isinstance(st.get(key), kind) or isinstance(st.get(key), bool):
             raise IfanError(f"{path}: not a training state ({key!r} missing or of the wrong type)")
@@ -223,11 +254,16 @@ class Training:
         import torch
 
         from ifan_trt.model import IFAN, IFANConfig
+        from ifan_trt.training.objective import Objective, ReblurNet
 
         self.args, self.out, self.state_path = args, out, state_path
-        self.config = IFANConfig(n_iters=args.n_iters, ch=args.ch, iac_mode="official")
+        self.config = IFANConfig(n_iters=args.n_iters, ch=args.ch, iac_mode="official", dual=args.dual)
         self.model = IFAN(self.config)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=args.lr)
+        # the reblurring network is trained with the model but saved only in the training state
+        self.reblur_net = (ReblurNet(self.model.F[-1].out_channels, self.config.feat_channels, args.n_iters)
+                           if args.loss_reblur > 0 else None)
+        self.objective = Objective(self.model, LOSSES[args.loss][0], args.loss_disp, args.loss_reblur, self.reblur_net)
+        self.opt = torch.optim.Adam(list(self.objective.parameters()), lr=args.lr)
         self.step, self.elapsed, self.history = 0, 0.0, []
         self.command = full_command(args)
         self.init_record = self._init() if args.init else None
@@ -236,7 +272,7 @@ class Training:
         self.budget = args.budget_min * 60
         self.scene = parse_scene(args.scene)
         # fixed validation set: seed + 1, never a training seed
-        self.val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, self.scene)
+        self.val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, self.scene, dual=args.dual)
                     for i in range(args.val_count)]
 
     def _init(self) -> dict:
@@ -254,7 +290,12 @@ class Training:
             raise IfanError(f"{self.state_path}: no training state to resume; drop --resume")
         st = load_state(self.state_path)
         try:
+            if (self.reblur_net is None) != ("reblur" not in st):
+                raise ValueError("the state was saved with" + (" " if "reblur" in st else "out ") + "a reblurring "
+                                 "network (--loss-reblur)")
             self.model.load_state_dict(st["model"])
+            if self.reblur_net is not None:
+                self.reblur_net.load_state_dict(st["reblur"])
             self.opt.load_state_dict(st["optimizer"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise IfanError(f"{self.state_path}: does not match this model and optimizer "
@@ -271,14 +312,15 @@ class Training:
         return {
             "what": "ifan-trt default model, trained on synthetic defocus (ifan_trt.training.synthetic)",
             "command": self.command, "seed": args.seed, "config": self.config.to_dict(), "why_this_size": WHY,
-            "data": {"generator": "ifan_trt.training.synthetic.make_sample, batch (seed, step, j)",
+            "data": {"generator": "ifan_trt.training.synthetic.make_crops, scene k of the run from (seed, k), windows from (seed, k, 1)",
+                     "dual_pixel_views": self.objective.needs_views,
                      "photos": "skimage.data " + ", ".join(TRAIN_PHOTOS)
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
                      "patch": args.patch, "scene": args.scene, "crops_per_scene": args.crops_per_scene,
                      "render_margin": 16, "max_radius_px": args.max_radius,
-                     "jpeg_prob": args.jpeg_prob, "noise": "shot + read, sigma <= 0.01 each"},
-            "loss": LOSSES[args.loss][1] + " between output and sharp target (the paper's auxiliary losses not used)",
-            "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0, 200-step warmup, cosine to 2% over max(step/steps, time/budget)",
+                     "jpeg_prob": args.jpeg_prob, "small_blur_prob": args.small_blur_prob, "noise": "shot + read, sigma <= 0.01 each"},
+            "loss": self.loss_record(),
+            "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0 (network and reblurring network together), {args.lr_warmup}-step warmup, cosine to 2% over max(step/steps, time/budget)",
             "batch": args.batch, "steps": self.step, "train_minutes": round(self.elapsed / 60, 2),
             "budget_min": args.budget_min, "threads": args.threads,
             "final": final, "history": self.history[-40:], "metrics": metrics or {},
@@ -287,6 +329,16 @@ class Training:
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
+    def loss_record(self) -> str:
+        args = self.args
+        text = LOSSES[args.loss][1] + " between the unclipped output and the sharp target"
+        if args.loss_disp > 0:
+            text += f" + {args.loss_disp:g} * L_disp (right view warped by the DME's disparity vs left view, 1/8 scale)"
+        if args.loss_reblur > 0:
+            text += f" + {args.loss_reblur:g} * L_reblur (reblurring network on the sharp image vs the input, 1/8 scale"
+            text += f"; the first {args.reblur_warmup} steps train the reblurring network only)" if args.reblur_warmup else ")"
+        return text
+
     def checkpoint(self, final: bool, metrics: dict | None = None) -> None:
         import torch
 
@@ -294,26 +346,32 @@ class Training:
 
         save_checkpoint(self.model, self.out, self.meta(final, metrics), overwrite=True)
         with atomic_write(self.state_path, overwrite=True) as fh:  # plain containers: loads with weights_only=True
-            torch.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
-                        "elapsed": self.elapsed, "history": self.history}, fh)
+            state = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
+                     "elapsed": self.elapsed, "history": self.history}
+            if self.reblur_net is not None:
+                state["reblur"] = self.reblur_net.state_dict()
+            torch.save(state, fh)
 
-    def one_step(self) -> tuple[float, float]:
-        """One optimisation step; (loss, learning rate)."""
+    def one_step(self) -> tuple[dict[str, float], float]:
+        """One optimisation step; (the objective's terms, learning rate)."""
         import torch
 
         args = self.args
-        x, y = make_batch(args.seed, self.step, args.batch, args.patch, args.max_radius, args.jpeg_prob, self.scene,
-                          args.crops_per_scene)
-        lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step)
+        batch = make_batch(args.seed, self.step, args.batch, args.patch, args.max_radius, args.jpeg_prob, self.scene,
+                           args.crops_per_scene, dual=self.objective.needs_views,
+                           small_blur_prob=args.small_blur_prob)
+        lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step, args.lr_warmup)
         for g in self.opt.param_groups:
             g["lr"] = lr
-        loss = LOSSES[args.loss][0](self.model(x), y, args.crops_per_scene)
+        self.objective.reblur_trains_network = self.step >= args.reblur_warmup
+        terms = self.objective(*batch, crops_per_scene=args.crops_per_scene)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)  # one bad synthetic batch must not derail a short run
+        terms["total"].backward()
+        # one bad synthetic batch must not derail a short run
+        torch.nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], 1.0)
         self.opt.step()
         self.step += 1
-        return float(loss.detach()), lr
+        return {k: float(v.detach()) for k, v in terms.items()}, lr
 
     def validate(self) -> dict:
         self.model.eval()
@@ -329,13 +387,14 @@ class Training:
         self.model.train()
         t_last, last_ckpt, losses = time.time(), time.time(), []
         while self.step < args.steps and self.elapsed < self.budget:
-            loss, lr = self.one_step()
-            losses.append(loss)
+            terms, lr = self.one_step()
+            losses.append(terms)
             now = time.time()
             self.elapsed += now - t_last
             t_last = now
             if self.step % args.log_every == 0:
-                log(f"step {self.step} loss {np.mean(losses):.6f} lr {lr:.2e} "
+                mean = {k: np.mean([t[k] for t in losses]) for k in losses[0]}
+                log(f"step {self.step} loss " + " ".join(f"{k} {v:.6f}" for k, v in mean.items()) + f" lr {lr:.2e} "
                     f"{self.elapsed / self.step:.2f} s/step, {self.elapsed / 60:.1f}/{args.budget_min:.0f} min")
                 losses = []
             if now - last_ckpt > args.ckpt_every_min * 60:

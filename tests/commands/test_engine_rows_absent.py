@@ -112,7 +112,7 @@ def test_benchmark_says_why_engine_rows_are_absent(models, tiny_data, tmp_path, 
 
 
 def test_benchmark_checks_the_data_before_preparing(models, tmp_path, capsys, monkeypatch):
-    from ifan_trt.commands import benchmark
+    from ifan_trt.jobs import benchmark
 
     monkeypatch.setattr(benchmark, "fp32_source", lambda *a: pytest.fail("prepared before checking --data"))
     (tmp_path / "data" / "source").mkdir(parents=True)

@@ -32,8 +32,9 @@ class ServerProcess:
     """`ifan serve ARGS` as a child process; stopped with SIGTERM (then SIGKILL) at the end.
     launcher: what runs the CLI in place of `python -m ifan_trt.cli` (e.g. with stand-ins installed)."""
 
-    def __init__(self, args: list[str], log: Path, ready_s: float = 150.0, launcher: list[str] | None = None,
+    def __init__(self, args: list[str], log: Path, ready_s: float | None = 150.0, launcher: list[str] | None = None,
                  env: dict | None = None):
+        """ready_s: wait until the server is ready (None: return once it is started)."""
         self.http, self.grpc, self.metrics = free_ports(3)
         self.log = log
         cmd = [*(launcher or [sys.executable, "-m", "ifan_trt.cli"]), "serve", *args, "--host", HOST,
@@ -41,7 +42,8 @@ class ServerProcess:
         self._out = open(log, "w")
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
                                      env=env)
-        self._wait_ready(ready_s)
+        if ready_s is not None:
+            self._wait_ready(ready_s)
 
     def _wait_ready(self, timeout_s: float) -> None:
         import tritonclient.http as httpclient

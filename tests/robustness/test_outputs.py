@@ -258,3 +258,20 @@ def test_synth_overwrite_of_the_same_set_replaces_it(sandbox):
     for name in changed:
         result.before.pop(name)
     check_invariants(result, sandbox.root, changed)
+
+
+def test_compare_in_a_new_folder_is_made_like_the_output(sandbox):
+    """-o and --compare follow one rule: a missing folder is made (checked before any work)."""
+    result = sandbox.run(*_deblur(sandbox, "-o", "res/out.png", "--compare", "cmp/side.png"))
+    assert result.code == 0, result.err
+    h.read_back(sandbox.root / "res/out.png")
+    assert h.read_back(sandbox.root / "cmp/side.png").shape[1] > 2 * 16  # input | output
+    check_invariants(result, sandbox.root, {"res/out.png", "cmp/side.png"})
+
+
+@pytest.mark.parametrize("hw", [(5, 5), (5, 40), (40, 7)])
+def test_crop_official_of_an_image_smaller_than_the_multiple_is_one_line(sandbox, hw):
+    h.image(sandbox.path("tiny.png"), *hw)
+    result = sandbox.run("deblur", "tiny.png", "-o", "out.png", "--checkpoint", sandbox.ck, "--crop-official")
+    error_line(result, "deblur", "tiny.png", f"{hw[0]}x{hw[1]} is smaller than 8x8", "--crop-official")
+    check_invariants(result, sandbox.root)

@@ -58,6 +58,41 @@ def test_sources(tmp_path):
     assert parse_source(str(tmp_path / "v.mp4")) == Source("file", str(tmp_path / "v.mp4"), False)
     with pytest.raises(IfanError, match="no such video file, and not a camera"):
         parse_source(str(tmp_path / "missing.mp4"))
+    # pipelines: live unless they read a file or stop after num-buffers (then their end ends the demo)
+    assert parse_source("videotestsrc ! videoconvert ! appsink").live
+    assert not parse_source("videotestsrc num-buffers=60 ! videoconvert ! appsink").live
+    assert not parse_source('filesrc location="a b.mp4" ! decodebin ! videoconvert ! appsink').live
+    assert parse_source("v4l2src device=/dev/video0 ! videoconvert ! appsink").live and parse_source("csi").live
+
+
+def test_a_missing_first_element_is_one_line_before_opening(monkeypatch):
+    """OpenCV blocks for ever on a pipeline whose source element does not exist: it is looked up
+    first, and the message names the element and where it comes from."""
+    from ifan_trt.runtime import sources
+
+    looked_up, opened = [], []
+    monkeypatch.setattr(sources, "gstreamer_available", lambda: True)
+    monkeypatch.setattr(sources, "gstreamer_has_element", lambda name: looked_up.append(name) or False)
+    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda *a: opened.append(a))
+    with pytest.raises(IfanError) as err:
+        open_capture(parse_source("csi"))
+    assert str(err.value) == ("CSI camera: GStreamer has no element 'nvarguscamerasrc'; it comes with NVIDIA's "
+                              "JetPack Argus camera plugin (nvidia-l4t-gstreamer, on a Jetson only)")
+    with pytest.raises(IfanError, match=r"GStreamer pipeline: GStreamer has no element 'mysrc'; install the "
+                                        r"GStreamer plugin that has it \(gst-inspect-1.0 mysrc\)"):
+        open_capture(parse_source("mysrc pattern=1 ! videoconvert ! appsink"))
+    assert looked_up == ["nvarguscamerasrc", "mysrc"] and opened == []
+
+
+def test_gstreamer_registry_lookup_with_gst_inspect(monkeypatch):
+    import shutil
+
+    from ifan_trt.runtime import sources
+
+    if shutil.which("gst-inspect-1.0") is None:
+        pytest.skip("needs gst-inspect-1.0 (gstreamer1.0-tools)")
+    assert sources.gstreamer_has_element("fakesrc") is True
+    assert sources.gstreamer_has_element("nosuchelementanywhere") is False
 
 
 def test_csi_without_gstreamer_says_so(monkeypatch):
@@ -165,9 +200,80 @@ def test_live_source_reconnects_after_a_drop():
         return FlakyCamera(3)
 
     options = DemoOptions(headless=True, reconnect_wait_s=0.01, reconnect_tries=2)
-    stats = Demo(Source("camera", 0, True), FakeExecutor, options, capture_factory=factory).run()
-    assert len(opened) == 4 and stats.reconnects == 3  # dropped twice; after the second, two reopens failed
+    demo = Demo(Source("camera", 0, True), FakeExecutor, options, capture_factory=factory)
+    stats = demo.run()
+    # dropped twice: attempt 1 reopened it, but 3 frames do not make it steady again: attempt 2 is the last
+    assert len(opened) == 3 and stats.reconnects == 2 and demo.gave_up
     assert stats.read == 6 and stats.processed + stats.dropped == 6 and stats.shown + stats.not_shown == stats.processed
+
+
+def test_the_attempt_count_starts_again_once_the_source_ran_steadily():
+    opened = []
+
+    def factory(source, *args):
+        opened.append(source)
+        return FlakyCamera(3)
+
+    options = DemoOptions(headless=True, reconnect_wait_s=0.01, reconnect_tries=1, max_frames=12,
+                          reconnect_stable_s=0.0)  # every frame counts as steady
+    demo = Demo(Source("camera", 0, True), FakeExecutor, options, capture_factory=factory)
+    stats = demo.run()
+    assert stats.read == 12 and stats.reconnects == 3 and len(opened) == 4 and not demo.gave_up
+
+
+def test_a_finite_source_ends_the_demo_without_reconnecting(capsys):
+    """A pipeline with num-buffers (or a file) ends at its end: no reopening, no error."""
+    opened = []
+
+    def factory(source, *args):
+        opened.append(source)
+        return FlakyCamera(5)
+
+    source = parse_source("videotestsrc num-buffers=5 ! videoconvert ! appsink")
+    demo = Demo(source, FakeExecutor, DemoOptions(headless=True, reconnect_wait_s=0.01), capture_factory=factory)
+    stats = demo.run()
+    assert len(opened) == 1 and stats.read == 5 and stats.reconnects == 0 and not demo.gave_up
+    assert "reconnecting" not in capsys.readouterr().err
+
+
+class SilentCamera:
+    """Opens, then never delivers: read() blocks (as OpenCV's does on a stalled pipeline)."""
+
+    def __init__(self):
+        self.released = threading.Event()
+
+    def read(self):
+        self.released.wait(30)
+        return False, None
+
+    def get(self, prop):
+        return 0.0
+
+    def release(self):
+        self.released.set()
+
+
+def test_a_source_that_delivers_nothing_times_out_in_one_line():
+    camera = SilentCamera()
+    options = DemoOptions(headless=True, source_timeout_s=0.5)
+    start = time.monotonic()
+    with pytest.raises(IfanError) as err:
+        Demo(Source("camera", 0, True), FakeExecutor, options, capture_factory=lambda *a: camera).run()
+    assert time.monotonic() - start < 5
+    assert str(err.value) == "camera 0: opened, but no frame arrived within 0.5 s; is the camera or stream sending?"
+
+
+def test_a_source_that_does_not_open_times_out_in_one_line():
+    def factory(*args):
+        time.sleep(30)
+
+    options = DemoOptions(headless=True, source_timeout_s=0.3)
+    start = time.monotonic()
+    with pytest.raises(IfanError) as err:
+        Demo(parse_source("videotestsrc ! appsink"), FakeExecutor, options, capture_factory=factory).run()
+    assert time.monotonic() - start < 5
+    assert str(err.value) == ("GStreamer pipeline: did not open within 0.3 s; check the pipeline with gst-launch-1.0 "
+                              "(is the camera or sender running?)")
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_the_recording(models, tmp_path):

@@ -99,5 +99,8 @@ def test_eval_runs_through_the_same_batching(monkeypatch, tmp_path):
     saved = cv2.imread(str(tmp_path / "saved" / "p3.png"))
     np.testing.assert_array_equal(saved, cv2.imread(str(tmp_path / "set" / "target" / "p3.png")))
     fake.calls.clear()
-    assert main(["eval", "--data", str(tmp_path / "set"), "--tile", "16x16", "--overlap", "0", "--batch", "1"]) == 0
+    assert main(["eval", "--data", str(tmp_path / "set"), "--tile", "16x16", "--overlap", "0"]) == 0
     assert fake.calls[0] == (4, 3, 16, 16)  # the first 24x32 pair as four 16x16 tiles in one run
+    fake.calls.clear()
+    assert main(["eval", "--data", str(tmp_path / "set"), "--tile", "16x16", "--overlap", "0", "--batch", "1"]) == 0
+    assert fake.calls[:4] == [(1, 3, 16, 16)] * 4  # --batch 1: one tile per run (the memory budget)

@@ -70,3 +70,45 @@ def test_default_overlap_keeps_tiles_within_40_db_of_the_full_frame(models):
     results = tiled_psnr(ex, defocused_image(128, 192, seed=3), (96, 96), overlaps=(0, DEFAULT_OVERLAP))
     assert results[DEFAULT_OVERLAP] >= MIN_PSNR
     assert results[DEFAULT_OVERLAP] > results[0] + 2  # the overlap is what buys the accuracy
+
+
+@pytest.mark.parametrize("limits,requested,budget,expected", [
+    (ShapeLimits(), None, 16_000_000, 1),  # CPU backends: one tile at a time
+    (ShapeLimits(), 3, 16_000_000, 3),  # unless --batch asks for more
+    (ShapeLimits(max_batch=4), None, 16_000_000, 4),  # engines: up to the profile's batch
+    (ShapeLimits(max_batch=4), None, 2 * 48 * 56, 2),  # ... within the pixel budget
+    (ShapeLimits(max_batch=4), 9, None, 4),  # a request never exceeds the profile
+])
+def test_tiles_run_in_batches_within_the_memory_budget(limits, requested, budget, expected):
+    """The executor sees batches of at most the budget, and the tiled result is the untiled one
+    (identity network: blending exact; the small model: within the tiling tolerance below)."""
+    x = np.random.default_rng(1).random((1, 3, 200, 232)).astype(np.float32)
+    ex = FakeExecutor(limits=limits)
+    done = []
+    out = run_tiled(ex, x, (48, 56), overlap=16, batch=requested, max_pixels=budget,
+                    progress=lambda n, total: done.append((n, total)))
+    n_tiles = len(plan_tiles(200, 232, 48, 56, 16))
+    assert max(c[0] for c in ex.calls) == min(expected, n_tiles)
+    assert sum(c[0] for c in ex.calls) == n_tiles
+    assert done[-1] == (n_tiles, n_tiles) and len(done) == len(ex.calls)
+    assert np.abs(out - x).max() <= 1e-6
+
+
+def test_a_tiled_image_through_the_cpu_backend_runs_one_tile_at_a_time(models):
+    """The pipeline on ONNX Runtime (no batch limit): each run is one tile, and the result equals
+    the whole frame within the tiling tolerance (MIN_PSNR)."""
+    pytest.importorskip("onnxruntime")
+    from ifan_trt.runtime.ort_executor import OrtExecutor
+    from ifan_trt.runtime.pipeline import Tiling, infer
+    from bench.tiling_check import psnr
+
+    ex = OrtExecutor(models("onnx"), threads=1)
+    shapes = []
+    run = ex.run
+    ex.run = lambda a, l=None, r=None: shapes.append(a.shape) or run(a, l, r)
+    x = np.ascontiguousarray(defocused_image(192, 256, seed=5).transpose(2, 0, 1)[None], np.float32)
+    whole = infer(ex, x)
+    tiled = infer(ex, x, tiling=Tiling(tile=(96, 96)))
+    assert shapes[0] == (1, 3, 192, 256) and len(shapes) > 2
+    assert all(s == (1, 3, 96, 96) for s in shapes[1:])
+    assert psnr(tiled, whole) >= MIN_PSNR

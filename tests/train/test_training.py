@@ -118,3 +118,84 @@ def test_psnr_scene_loss_needs_whole_scenes_in_a_batch(tmp_path, capsys):
                  "--crops-per-scene", "4", "--steps", "1"]) == 1
     assert "--loss psnr-scene: --batch 6 is not a multiple of --crops-per-scene 4" in capsys.readouterr().err
     assert not (tmp_path / "m.pth").exists()
+
+
+def test_training_views_are_those_of_synth_dual(tmp_path):
+    """The generator's dual-pixel views (and blurry/sharp pair) for seed S are the centres of the
+    images `ifan synth --dual --seed S --photos train` writes: same scene, same CoC map, each half
+    of the aperture. Tolerance: the PNG's 8-bit rounding (0.5/255) plus float noise."""
+    import numpy as np
+
+    from ifan_trt.imageio import read_image
+    from ifan_trt.training.train import make_batch
+
+    out = tmp_path / "set"
+    assert cli_main(["synth", "--out", str(out), "--dual", "--seed", "7", "--count", "3", "--size", "64x64",
+                     "--photos", "train", "--max-radius", "5"]) == 0
+    blurry, sharp, left, right = make_batch(7, 0, 3, 32, 5.0, 0.0, None, 1, dual=True)
+    assert left.shape == right.shape == blurry.shape == (3, 3, 32, 32)
+    folders = {"c": out / "test_c" / "source", "gt": out / "test_c" / "target",
+               "l": out / "test_l" / "source", "r": out / "test_r" / "source"}
+    for i in range(3):
+        for key, batch in (("c", blurry), ("gt", sharp), ("l", left), ("r", right)):
+            written = read_image(folders[key] / f"{i:05d}.png").rgb[16:48, 16:48]
+            np.testing.assert_allclose(batch[i].permute(1, 2, 0).numpy(), written, atol=0.5 / 255 + 1e-6,
+                                       err_msg=f"image {i} view {key}")
+        # the views differ from each other where there is blur (not one image three times)
+        assert np.abs(left[i].numpy() - right[i].numpy()).max() > 0.02
+    # the next step continues the same set: scene 3 and 4 of the seed
+    later = make_batch(7, 1, 3, 32, 5.0, 0.0, None, 1, dual=True)
+    again = make_batch(7, 1, 3, 32, 5.0, 0.0, None, 1, dual=True)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(later, again))
+    assert not np.allclose(later[0][0].numpy(), blurry[0].numpy())
+
+
+def test_reblurring_network_lives_only_in_the_training_state(tmp_path, capsys):
+    """With --loss-reblur the RBN is trained and resumed from OUT.state.pt, but the checkpoint holds
+    the deblurring network alone (it loads strictly: an RBN key there would be refused)."""
+    import torch
+
+    out = tmp_path / "m.pth"
+    args = ["--out", str(out), "--ch", "4", "--n-iters", "2", "--patch", "32", "--batch", "1", "--val-count", "1",
+            "--threads", "1", "--loss-disp", "0.5", "--loss-reblur", "2", "--reblur-warmup", "1"]
+    assert main(args + ["--steps", "2"]) == 0
+    ckpt = load_checkpoint(out)
+    assert not [k for k in torch.load(out, weights_only=True)["state_dict"] if "RBF" in k or "reblur" in k.lower()]
+    assert "0.5 * L_disp" in ckpt.meta["loss"] and "2 * L_reblur" in ckpt.meta["loss"]
+    assert "the first 1 steps train the reblurring network only" in ckpt.meta["loss"]
+    state = torch.load(tmp_path / "m.pth.state.pt", weights_only=True)
+    assert any(k.startswith("RBF.") for k in state["reblur"])
+    before = {k: v.clone() for k, v in state["reblur"].items()}
+    assert main(args + ["--steps", "3", "--resume"]) == 0
+    after = torch.load(tmp_path / "m.pth.state.pt", weights_only=True)["reblur"]
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # resumed and trained on
+    capsys.readouterr()
+    assert main(args[:-4] + ["--loss-reblur", "0", "--steps", "4", "--resume"]) == 1
+    assert "the state was saved with a reblurring network (--loss-reblur)" in capsys.readouterr().err
+
+
+def test_dual_model_trains_on_the_views(tmp_path):
+    out = tmp_path / "d.pth"
+    assert main(["--out", str(out), "--ch", "4", "--n-iters", "2", "--patch", "32", "--batch", "1", "--val-count", "1",
+                 "--threads", "1", "--dual", "--loss-reblur", "0", "--steps", "2"]) == 0
+    ckpt = load_checkpoint(out)
+    assert ckpt.config.dual and ckpt.meta["data"]["dual_pixel_views"] is True
+    assert ckpt.model.kconv1_1[0].weight.shape[1] == 6
+
+
+def test_small_blur_scenes_are_nearly_sharp():
+    """--small-blur-prob 1: every scene's largest CoC radius is in [0, 2] px (the default draws
+    [0.5, --max-radius]); prob 0 leaves every image of a seed as it was."""
+    import numpy as np
+
+    from ifan_trt.training.synthetic import make_crops
+
+    radii = [make_crops(np.random.default_rng([9, k]), 64, 64, [(0, 0, 64, 64)], max_radius=10.0,
+                        small_blur_prob=1.0)[0].params["max_radius_px"] for k in range(12)]
+    assert max(radii) <= 2.0 + 1e-6 and min(radii) >= 0.0
+    plain = [make_crops(np.random.default_rng([9, k]), 64, 64, [(0, 0, 64, 64)], max_radius=10.0)[0]
+             .params["max_radius_px"] for k in range(12)]
+    assert max(plain) > 2.0
+    off = make_crops(np.random.default_rng([9, 0]), 64, 64, [(0, 0, 64, 64)], small_blur_prob=0.0)[0]
+    default = make_crops(np.random.default_rng([9, 0]), 64, 64, [(0, 0, 64, 64)])[0]
+    assert np.array_equal(off.source, default.source)
