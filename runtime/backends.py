@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
@@ -152,3 +153,27 @@ def run_summary(executor: Executor) -> str:
     if limits.max_batch is not None and limits.min_batch == limits.max_batch and limits.max_batch > 1:
         line += f"; fixed batch {limits.max_batch}"
     return line
+
+
+def _importable(name: str) -> bool:
+    """name can be imported (a module already in sys.modules counts, with or without a spec)."""
+    if name in sys.modules:
+        return sys.modules[name] is not None
+    return importlib.util.find_spec(name) is not None
+
+
+def engines_unavailable() -> str | None:
+    """Why TensorRT engines cannot run here, in one line (no TensorRT, no CUDA binding, a binding
+    that cannot reach the driver, no GPU), or None when they can. Imports no TensorRT."""
+    if not _importable("tensorrt"):
+        return "TensorRT is not installed (pip install 'ifan-trt[trt]'; on a Jetson it comes with JetPack)"
+    from ifan_trt.runtime.tensorrt.cuda import available_implementations, probe_gpus
+
+    if not available_implementations():
+        return "no CUDA binding is installed (cuda-python or pycuda; see the install instructions)"
+    probe = probe_gpus()
+    if probe.count > 0:
+        return None
+    if probe.problem:
+        return f"the CUDA binding cannot reach the driver ({probe.problem})"
+    return "no CUDA GPU visible"

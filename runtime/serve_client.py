@@ -4,7 +4,6 @@ a local run (atomic writes, never over an input, a bad file skipped in one line)
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 import threading
@@ -25,7 +24,6 @@ log = get_logger(__name__)
 
 _SCHEMES = {"http": 8000, "grpc": 8001}
 READY_WAIT_S = 60.0  # how long a client waits for a server whose models are still loading
-_log = logging.getLogger("ifan")
 # what the deblur command runs locally and a server decides for itself
 _LOCAL_ONLY = ("checkpoint", "onnx", "engine", "plugin", "batch", "tile", "max_pixels", "overlap", "in_bit",
                "iac_mode", "left", "right", "crop_official", "compare", "threads")
@@ -82,7 +80,7 @@ class RemoteModel:
         missing = self._not_ready()
         if not missing:
             return
-        (say or _log.warning)(f"{self.url}: waiting up to {self.ready_wait_s:g} s for the model "
+        (say or log.info)(f"{self.url}: waiting up to {self.ready_wait_s:g} s for the model "
                               f"{', '.join(missing)} to load")
         deadline = time.monotonic() + self.ready_wait_s
         while missing and time.monotonic() < deadline:
@@ -135,7 +133,7 @@ def deblur_remote(args, jobs) -> int:
     if args.concurrency < 1:
         raise IfanError(f"--concurrency {args.concurrency}: must be >= 1")
     model = RemoteModel(args.server)
-    model.check_ready(say=lambda text: print(f"ifan deblur: {text}", file=sys.stderr, flush=True))
+    model.check_ready()
     failures = 0
     pool = ThreadPoolExecutor(args.concurrency)
     try:

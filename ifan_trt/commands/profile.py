@@ -65,7 +65,7 @@ def _runnable(models: list[tuple[str, str, dict]]) -> tuple[list, dict[str, str]
     engines = [m[0] for m in models if m[1] == "tensorrt"]
     if not engines:
         return models, {}
-    from ifan_trt.runtime.profiler import engines_unavailable
+    from ifan_trt.runtime.backends import engines_unavailable
 
     why = engines_unavailable()
     if why is None:

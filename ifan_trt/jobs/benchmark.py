@@ -101,7 +101,7 @@ def engines_absent(s: Settings) -> str | None:
         return "--no-engines"
     if s.build_engines:
         return None
-    from ifan_trt.runtime.profiler import engines_unavailable
+    from ifan_trt.runtime.backends import engines_unavailable
 
     return engines_unavailable()
 

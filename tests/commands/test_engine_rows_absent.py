@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from ifan_trt.cli import main  # noqa: E402
-from ifan_trt.runtime import profiler  # noqa: E402
+from ifan_trt.runtime import backends, profiler  # noqa: E402
 from ifan_trt.runtime.tensorrt import cuda  # noqa: E402
 
 NO_DRIVER = "cuda-python: CUDA driver version is insufficient for CUDA runtime version (35)"
@@ -26,19 +26,19 @@ def _find_spec_with_tensorrt(real=importlib.util.find_spec):
 
 def test_each_reason_engines_cannot_run(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    assert profiler.engines_unavailable() == ("TensorRT is not installed (pip install 'ifan-trt[trt]'; "
+    assert backends.engines_unavailable() == ("TensorRT is not installed (pip install 'ifan-trt[trt]'; "
                                               "on a Jetson it comes with JetPack)")
     monkeypatch.setattr(importlib.util, "find_spec", _find_spec_with_tensorrt())
     monkeypatch.setattr(cuda, "available_implementations", lambda: [])
-    assert profiler.engines_unavailable() == ("no CUDA binding is installed (cuda-python or pycuda; "
+    assert backends.engines_unavailable() == ("no CUDA binding is installed (cuda-python or pycuda; "
                                               "see the install instructions)")
     monkeypatch.setattr(cuda, "available_implementations", lambda: ["cuda-python"])
     monkeypatch.setattr(cuda, "probe_gpus", lambda: cuda.GpuProbe(0, None, (NO_DRIVER,)))
-    assert profiler.engines_unavailable() == f"the CUDA binding cannot reach the driver ({NO_DRIVER})"
+    assert backends.engines_unavailable() == f"the CUDA binding cannot reach the driver ({NO_DRIVER})"
     monkeypatch.setattr(cuda, "probe_gpus", lambda: cuda.GpuProbe(0, "cuda-python", ()))
-    assert profiler.engines_unavailable() == "no CUDA GPU visible"
+    assert backends.engines_unavailable() == "no CUDA GPU visible"
     monkeypatch.setattr(cuda, "probe_gpus", lambda: cuda.GpuProbe(1, "cuda-python", ()))
-    assert profiler.engines_unavailable() is None
+    assert backends.engines_unavailable() is None
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_profile_says_why_engines_are_absent(models, tmp_path, capsys, monkeypat
     engine.write_bytes(b"plan")
     monkeypatch.setattr(sidecar, "read_sidecar", lambda path: {})  # a valid sidecar: not what is tested here
     why = f"the CUDA binding cannot reach the driver ({NO_DRIVER})"
-    monkeypatch.setattr(profiler, "engines_unavailable", lambda: why)
+    monkeypatch.setattr(backends, "engines_unavailable", lambda: why)
     report = tmp_path / "profile.json"
     code = main(["profile", "--onnx", str(models("onnx")), "--engine", str(engine), "--shape", "1x3x16x16",
                  "--iterations", "2", "--warmup", "0", "--json", str(report)])
@@ -97,7 +97,7 @@ def tiny_data(tmp_path):
                                        (["--no-engines"], "--no-engines")])
 def test_benchmark_says_why_engine_rows_are_absent(models, tiny_data, tmp_path, capsys, monkeypatch, flags, why):
     pytest.importorskip("torch")
-    monkeypatch.setattr(profiler, "engines_unavailable", lambda: "TensorRT is not installed (pip install 'ifan-trt[trt]')")
+    monkeypatch.setattr(backends, "engines_unavailable", lambda: "TensorRT is not installed (pip install 'ifan-trt[trt]')")
     out = tmp_path / "out"
     code = main(["benchmark", "--onnx", str(models("onnx")), "--data", str(tiny_data), "--out-dir", str(out),
                  "--precisions", "fp32", "--iterations", "1", "--warmup", "0", "--shape", "1x3x16x24", *flags])
