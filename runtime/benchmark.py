@@ -41,7 +41,7 @@ class Settings:
     precisions: tuple[str, ...] = PRECISIONS
     calib_images: Path | None = None
     calib_count: int = 32
-    calib_size: tuple[int, int] = (256, 256)
+    calib_size: tuple[int, int] | None = (256, 256)
     warmup: int = 2
     iterations: int = 10
     limit: int | None = None

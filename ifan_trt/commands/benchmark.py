@@ -53,7 +53,7 @@ def run(args) -> int:
         data=args.data, out_dir=args.out_dir, checkpoint=args.checkpoint, onnx=args.onnx,
         shape=parse_tensor_shape(args.shape, "--shape"), precisions=tuple(args.precisions),
         calib_images=args.calib_images, calib_count=args.calib_count,
-        calib_size=arg_groups.calib_size(args) or (256, 256), warmup=args.warmup, iterations=args.iterations,
+        calib_size=arg_groups.calib_size(args), size_option="--calib-size", warmup=args.warmup, iterations=args.iterations,
         limit=args.limit, threads=args.threads, device=args.device, build_engines=False if args.no_engines else None,
         progress=sys.stderr.isatty()))
     print(format_table(list(HEADER), table_rows(bench)))

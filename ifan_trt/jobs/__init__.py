@@ -1,5 +1,5 @@
 """The jobs: each thing a user does that crosses floors (export, prepare a precision, build an
-engine, benchmark, profile, inspect) as one function that takes a frozen request and returns a
+engine, benchmark) as one function that takes a frozen request and returns a
 typed result. The commands turn flags into these requests; the Python API (`ifan_trt.Model`) calls
 the same functions. A job raises IfanError with messages that name its request's fields and logs
 to the `ifan` logger; it never prints.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ifan_trt.precisions import BY_NAME, NAMES, get as precisions_get, graph_file
@@ -27,7 +27,7 @@ class BenchmarkRequest:
     precisions: tuple[str, ...] = NAMES
     calib_images: str | os.PathLike | None = None
     calib_count: int = 32
-    calib_size: tuple[int, int] = (256, 256)
+    calib_size: tuple[int, int] | None = None  # None: a fixed-size graph's own HxW, else 256x256
     warmup: int = 2
     iterations: int = 10
     limit: int | None = None
@@ -35,6 +35,7 @@ class BenchmarkRequest:
     device: str = "cpu"
     build_engines: bool | None = None
     progress: bool = False
+    size_option: str = field(default="calib_size", compare=False)  # how errors name calib_size (the CLI: its flag)
 
 
 def benchmark(request: BenchmarkRequest) -> Bench:
@@ -43,11 +44,12 @@ def benchmark(request: BenchmarkRequest) -> Bench:
     settings = Settings(data=Path(request.data), out_dir=Path(request.out_dir), shape=tuple(request.shape),
                         precisions=tuple(request.precisions),
                         calib_images=None if request.calib_images is None else Path(request.calib_images),
-                        calib_count=request.calib_count, calib_size=tuple(request.calib_size),
+                        calib_count=request.calib_count,
+                        calib_size=None if request.calib_size is None else tuple(request.calib_size),
                         warmup=request.warmup, iterations=request.iterations, limit=request.limit,
                         threads=request.threads, device=request.device, build_engines=request.build_engines,
                         progress=request.progress)
-    return run_benchmark(settings, checkpoint=request.checkpoint, onnx=request.onnx)
+    return run_benchmark(settings, checkpoint=request.checkpoint, onnx=request.onnx, size_option=request.size_option)
 
 
 def fp32_source(checkpoint: str | None, onnx: str | None, out_dir: Path) -> Path:
@@ -114,7 +116,10 @@ def build_engine(graph: Path, precision: str, s: Settings, max_hw: tuple[int, in
     b, c, h, w = s.shape
     big = (max(h, max_hw[0]), max(w, max_hw[1]))
     shapes = f"min=1x{c}x64x64,opt={b}x{c}x{h}x{w},max={b}x{c}x{big[0]}x{big[1]}"
-    return build(BuildRequest(onnx=graph, output=graph.with_suffix(".engine"), shapes=(shapes,))).engine
+    # in the run's working folder (never beside the user's or the bundled FP32 export), replaced on every run
+    output = s.out_dir / "models" / f"{graph.stem}.engine"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return build(BuildRequest(onnx=graph, output=output, shapes=(shapes,), overwrite=True)).engine
 
 
 def plan_models(src: Path, s: Settings, state: dict) -> list[Model]:
@@ -140,13 +145,18 @@ def _max_hw(s: Settings) -> tuple[int, int]:
     return pad(max(h for h, _ in sizes)), pad(max(w for _, w in sizes))
 
 
-def run_benchmark(s: Settings, checkpoint: str | None = None, onnx: str | None = None) -> Bench:
+def run_benchmark(s: Settings, checkpoint: str | None = None, onnx: str | None = None,
+                  size_option: str = "calib_size") -> Bench:
     """Prepare every model, then measure each row (reusing finished rows)."""
     s.out_dir.mkdir(parents=True, exist_ok=True)
     s.calib_images = s.calib_images or s.data
     s.precisions = ("fp32",) + tuple(p for p in dict.fromkeys(s.precisions) if p != "fp32")  # FP32 first: the reference
     data_pairs(s)  # the data set and the named model are checked before any work
     src = fp32_source(checkpoint, onnx, s.out_dir)
+    from ifan_trt.calib.images import graph_size
+    from ifan_trt.export.graph import load_model
+
+    s.calib_size = graph_size(load_model(src), s.calib_size, (256, 256), size_option)  # a fixed-size export's own
     previous = previous_state(s)
     state = previous.get("prepared", {})
     absent = engines_absent(s)

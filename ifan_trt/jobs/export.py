@@ -27,7 +27,7 @@ class ExportRequest:
     iac_mode: str | None = None
     overwrite: bool = False
     io: str = "float"  # "uint8": frames in and out, conversions inside the graph (export/uint8_io.py)
-    channel_order: str = "rgb"  # with io="uint8": the frames' channel order, "rgb" or "bgr"
+    channel_order: str = "bgr"  # with io="uint8": the frames' channel order, "bgr" (OpenCV's) or "rgb"
 
 
 @dataclass(frozen=True)

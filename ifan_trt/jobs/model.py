@@ -39,14 +39,17 @@ class Model:
 
     def export(self, output: str | os.PathLike, iac: str = "plugin", shape: tuple[int, int] | None = None,
                batch: int | None = None, opset: int | None = None, iac_split: bool = False, prune: bool = True,
-               overwrite: bool = False) -> "Model":
+               overwrite: bool = False, io: str = "float", channel_order: str = "bgr", in_bit: int | None = None,
+               iac_mode: str | None = None) -> "Model":
         """The checkpoint as ONNX (iac: "plugin" for TensorRT or "onnx" for standard ops; shape:
-        a static (H, W); batch: a static batch); `ifan export`'s job."""
+        a static (H, W); batch: a static batch; io: "uint8" for frames in and out with the
+        conversions inside the graph, in channel_order); `ifan export`'s job."""
         from .export import ExportRequest, export
 
         self._need("export", "checkpoint")
         result = export(ExportRequest(self.path, output, iac, shape, batch, opset, iac_split, prune,
-                                      overwrite=overwrite))
+                                      in_bit=in_bit, iac_mode=iac_mode, overwrite=overwrite, io=io,
+                                      channel_order=channel_order))
         return Model(result.path)
 
     def precision(self, name: str, calib_images: str | os.PathLike | None = None,

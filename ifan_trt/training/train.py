@@ -180,7 +180,7 @@ def validate(model, val) -> dict:
     with torch.no_grad():
         p_in, p_out = [], []
         for x, y, *views in val:
-            out = model(x, *views[::-1]) if model.config.dual else model(x)  # views: (left, right)
+            out = model(x, *views) if model.config.dual else model(x)  # views: (left, right)
             p_in.append(psnr(x[0].permute(1, 2, 0).numpy(), y[0].permute(1, 2, 0).numpy()))
             p_out.append(psnr(out[0].permute(1, 2, 0).numpy(), y[0].permute(1, 2, 0).numpy()))
     return {"val_psnr_input": float(np.mean(p_in)), "val_psnr_model": float(np.mean(p_out))}

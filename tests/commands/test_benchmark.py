@@ -130,7 +130,10 @@ def test_engines_are_built_by_the_build_job_not_a_parser(tmp_path, monkeypatch):
     seen = []
     monkeypatch.setattr(engine, "build_engine",
                         lambda request: seen.append(request) or engine.BuildResult(Path(request.output), {}, request.onnx))
-    s = Settings(data=tmp_path, out_dir=tmp_path, shape=(1, 3, 32, 48))
-    assert benchmark.build_engine(tmp_path / "m.int8.onnx", "int8", s, (64, 96)) == tmp_path / "m.int8.engine"
-    assert seen == [engine.BuildRequest(onnx=tmp_path / "m.int8.onnx", output=tmp_path / "m.int8.engine",
+    out_dir = tmp_path / "run"
+    s = Settings(data=tmp_path, out_dir=out_dir, shape=(1, 3, 32, 48))
+    user_graph = tmp_path / "user" / "m.onnx"  # an FP32 export of the user's: its engine stays in the run's folder
+    engine_path = out_dir / "models" / "m.engine"
+    assert benchmark.build_engine(user_graph, "fp32", s, (64, 96)) == engine_path
+    assert seen == [engine.BuildRequest(onnx=user_graph, output=engine_path, overwrite=True,
                                         shapes=("min=1x3x64x64,opt=1x3x32x48,max=1x3x64x96",))]

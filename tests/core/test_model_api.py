@@ -88,3 +88,19 @@ def test_default_is_the_bundled_export_and_inspect_reads_it():
     m = ifan_trt.Model()
     facts = m.inspect()
     assert m.default and m.kind == "onnx" and facts["kind"] == "onnx" and facts["precision"] == "fp32"
+
+
+def test_model_export_takes_every_export_option_the_command_has(monkeypatch, tmp_path):
+    """Model.export passes uint8 I/O, channel order, input bit depth and IAC mode to the export job,
+    with the command's defaults (BGR frames)."""
+    from ifan_trt import Model
+    from ifan_trt.jobs import export as export_job
+
+    seen = []
+    monkeypatch.setattr(export_job, "export", lambda request: seen.append(request) or pytest.fail("stop"))
+    checkpoint = tmp_path / "m.pth"
+    checkpoint.write_bytes(b"")
+    with pytest.raises(pytest.fail.Exception):
+        Model(checkpoint).export(tmp_path / "m.onnx", io="uint8", in_bit=16, iac_mode="official")
+    (request,) = seen
+    assert (request.io, request.channel_order, request.in_bit, request.iac_mode) == ("uint8", "bgr", 16, "official")

@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 
-from ifan_trt.runtime.sidecar import make_sidecar, sidecar_bytes
+from ifan_trt.runtime.sidecar import sidecar_bytes
 from ifan_trt.errors import IfanError
 from ifan_trt.export.ort_plugin import ort_session
 from ifan_trt.runtime.tensorrt import executor as trt_executor
