@@ -140,8 +140,10 @@ def wrap(model, order: str = "rgb"):
     del graph.input[:], graph.output[:]
     graph.input.append(helper.make_tensor_value_info(INPUT, TensorProto.UINT8, [batch, *frame_hw, 3]))
     graph.output.append(helper.make_tensor_value_info(OUTPUT, TensorProto.UINT8, [batch, *frame_hw, 3]))
-    _set(out, META.io, "uint8")
-    _set(out, META.channel_order, order)
+    from .graph import set_metadata
+
+    set_metadata(out, META.io, "uint8")
+    set_metadata(out, META.channel_order, order)
     return out
 
 
@@ -191,11 +193,3 @@ def rewrap_like(core, original):
 def _dims(value_info) -> list:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
             for d in value_info.type.tensor_type.shape.dim]
-
-
-def _set(model, key: str, value: str) -> None:
-    for prop in model.metadata_props:
-        if prop.key == key:
-            prop.value = value
-            return
-    model.metadata_props.add(key=key, value=value)
