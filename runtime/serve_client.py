@@ -80,7 +80,7 @@ class RemoteModel:
         missing = self._not_ready()
         if not missing:
             return
-        (say or log.info)(f"{self.url}: waiting up to {self.ready_wait_s:g} s for the model "
+        (say or log.warning)(f"{self.url}: waiting up to {self.ready_wait_s:g} s for the model "
                               f"{', '.join(missing)} to load")
         deadline = time.monotonic() + self.ready_wait_s
         while missing and time.monotonic() < deadline:

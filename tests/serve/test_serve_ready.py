@@ -108,7 +108,7 @@ def test_a_client_that_comes_while_the_models_load_says_it_waits(models, tmp_pat
             err = capsys.readouterr().err.splitlines()
             waiting = [line for line in err if "waiting up to 60 s for the model" in line]
             if loading:
-                assert len(waiting) == 1 and waiting[0].startswith(f"ifan deblur: http://{HOST}:{server.http}: ")
+                assert len(waiting) == 1 and waiting[0].startswith(f"ifan deblur: warning: http://{HOST}:{server.http}: ")
             else:
                 pytest.skip("the models were ready when Triton first answered: no window to test")
         finally:
