@@ -347,14 +347,18 @@ def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(sta
     assert stats.processed >= 1 and stats.processed + stats.dropped == stats.read == 12
     assert len(stats.capture_ms) == 12
     assert len(stats.host_ms) == len(stats.queue_ms) == len(stats.device_ms) == stats.processed
-    assert set(stats.device_ms) == {4.0}  # zero-copy: the compute alone, in simulated ms; no copies
+    # Zero-copy: no copies, so a frame's device time is its compute (4 simulated ms), plus the
+    # compute of the other frame in flight when the reader thread queued both at once.
+    assert set(stats.device_ms) <= {4.0, 8.0} and 4.0 in stats.device_ms
     assert gpu.copies["h2d"] == gpu.copies["d2h"] == 0
     report = demo_report(stats, source=str(clip), model="tiny.plan", backend=demo.backend_name,
                          precision=demo.precision, opencv="test", memory_path=demo.memory_path,
                          frames_in_flight=demo.frames_in_flight)
     assert (report["memory_path"], report["frames_in_flight"]) == ("zero-copy", 2)
     assert set(report["stages_ms"]) == {"capture", "host", "queue", "device"}
-    assert report["stages_ms"]["device"] == {"p50": 4.0, "p90": 4.0, "p99": 4.0}
+    device = np.asarray(stats.device_ms)
+    assert report["stages_ms"]["device"] == {f"p{q}": pytest.approx(float(np.percentile(device, q)), abs=0.01)
+                                             for q in (50, 90, 99)}
     assert "zero-copy" in demo.backend and "2 frames in flight" in demo.backend
-    assert "device 4.0" in stats.percentiles()
+    assert f"device {float(np.percentile(device, 50)):.1f}" in stats.percentiles()
     assert gpu.live() == {}
