@@ -12,6 +12,7 @@ from typing import Iterator, TextIO
 
 ROOT = "ifan"
 SKIPPED = "skipped"  # extra={"verdict": SKIPPED}: an input left out of a run (kept under --quiet)
+SUMMARY = "summary"  # extra={"verdict": SUMMARY}: an error-level total (`N of M inputs failed`), worded bare
 
 logging.getLogger(ROOT).addHandler(logging.NullHandler())  # the API never prints
 
@@ -25,7 +26,8 @@ def get(module: str) -> logging.Logger:
 
 class CommandFormatter(logging.Formatter):
     """Records as the command words them: information as it is, warnings and errors prefixed with
-    the command (`ifan build: warning: ...`), skipped inputs as `ifan deblur: skipped ...`."""
+    the command (`ifan build: warning: ...`), skipped inputs as `ifan deblur: skipped ...`, an
+    error-level total as `ifan deblur: 2 of 9 inputs failed`."""
 
     def __init__(self, prog: str):
         super().__init__()
@@ -34,6 +36,8 @@ class CommandFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = record.getMessage()
         verdict = getattr(record, "verdict", None)
+        if verdict == SUMMARY:
+            return f"{self.prog}: {text}"
         if verdict:
             return f"{self.prog}: {verdict} {text}"
         if record.levelno >= logging.ERROR:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import sysconfig
 import tempfile
 import threading
@@ -22,10 +21,14 @@ from typing import Callable
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.log import get as get_logger
 
 from .executor import Executor
 from .pipeline import Tiling, deblur_images
-from .serve_protocol import DEFAULT_MAX_IMAGE_PIXELS, MODELS, TENSOR, from_wire, to_wire
+from .serve_protocol import (DEFAULT_MAX_IMAGE_PIXELS, MODELS, TENSOR, from_wire, models_not_ready, to_wire,
+                             wait_until_ready)
+
+log = get_logger(__name__)
 
 # Triton endpoints only a local admin needs; health, metadata, inference and statistics stay open
 _RESTRICTED = ["shared-memory", "model-repository", "trace", "logging"]
@@ -43,6 +46,7 @@ class ServeOptions:
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     tiling: Tiling = field(default_factory=Tiling)
     verbose: bool = False
+    names: Callable[[str], str] = field(default=lambda name: name, compare=False)  # how messages name the fields
 
     def addresses(self) -> str:
         return (f"http://{self.host}:{self.http_port} grpc://{self.host}:{self.grpc_port} "
@@ -139,46 +143,23 @@ def _start(handlers: list[ImageHandler], options: ServeOptions, workspace: Path,
 MODELS_READY_S = 300.0  # how long the models may take to load after Triton started
 
 
-def _local_host(host: str) -> str:
-    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-
-
 def wait_models_ready(host: str, port: int, names, timeout_s: float = MODELS_READY_S, alive=lambda: True) -> None:
-    """Until Triton's per-model readiness (GET /v2/models/NAME/ready, 200) holds for every name;
-    IfanError after timeout_s, or when alive() says the server has gone."""
-    import http.client
-
-    host = _local_host(host)
-    deadline = time.monotonic() + timeout_s
-    waiting = list(names)
-    while waiting:
-        name = waiting[0]
-        try:
-            connection = http.client.HTTPConnection(host, port, timeout=5)
-            try:
-                connection.request("GET", f"/v2/models/{name}/ready")
-                ready = connection.getresponse().status == 200
-            finally:
-                connection.close()
-        except OSError:
-            ready = False
-        if ready:
-            waiting.pop(0)
-            continue
-        if not alive():
-            raise IfanError("Triton stopped while the models loaded; --verbose shows its log")
-        if time.monotonic() > deadline:
-            raise IfanError(f"the model {', '.join(waiting)} is not ready {timeout_s:g} s after Triton started; "
-                            "--verbose shows Triton's log")
-        time.sleep(0.1)
+    """Until Triton's per-model readiness holds for every name; IfanError after timeout_s, or when
+    alive() says the server has gone."""
+    waiting = wait_until_ready(lambda: models_not_ready(host, port, names), timeout_s, alive=alive)
+    if waiting and not alive():
+        raise IfanError("Triton stopped while the models loaded; --verbose shows its log")
+    if waiting:
+        raise IfanError(f"the model {', '.join(waiting)} is not ready {timeout_s:g} s after Triton started; "
+                        "--verbose shows Triton's log")
 
 
 def _check_ports(options: ServeOptions) -> None:
     """A port in use is found before the models load, and named."""
     import socket
 
-    for flag, port in (("--http-port", options.http_port), ("--grpc-port", options.grpc_port),
-                       ("--metrics-port", options.metrics_port)):
+    for flag, port in ((options.names("http_port"), options.http_port), (options.names("grpc_port"), options.grpc_port),
+                       (options.names("metrics_port"), options.metrics_port)):
         with socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -195,9 +176,25 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What a started server serves, said once every model is ready."""
+    addresses: str  # http://HOST:PORT grpc://HOST:PORT metrics http://HOST:PORT/metrics
+    models: tuple[str, ...]  # the Triton model names
+    model: str  # the model file (or variant) behind them
+    runs_on: str  # the backend and precision
+    instances: int
+    max_batch: int
+
+    def line(self) -> str:
+        return (f"{self.addresses}; models {', '.join(self.models)}: {self.model} on {self.runs_on}, "
+                f"{self.instances} instance(s), batches up to {self.max_batch}")
+
+
 def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: str = "",
-          announce: Callable[[str], None] = print) -> None:
-    """Open `instances` executors, start Triton with the two models, serve until SIGINT/SIGTERM."""
+          on_ready: Callable[[Serving], None] | None = None) -> None:
+    """Open `instances` executors, start Triton with the two models, serve until SIGINT/SIGTERM.
+    on_ready(Serving) once every model is ready (default: logged)."""
     if not options.verbose:  # PyTriton leaves its shared memory to multiprocessing's tracker, which warns at exit
         os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
     try:
@@ -206,7 +203,8 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
         raise IfanError("serving needs PyTriton: pip install 'ifan-trt[serve]' "
                         "(it requires numpy<2: use a separate environment)") from None
     if options.instances < 1 or options.max_batch < 1 or options.max_queue_delay_us < 0:
-        raise IfanError("--instances and --max-batch must be >= 1, --max-queue-delay-us >= 0")
+        name = options.names
+        raise IfanError(f"{name('instances')} and {name('max_batch')} must be >= 1, {name('max_queue_delay_us')} >= 0")
     _check_ports(options)
     executors = [open_executor() for _ in range(options.instances)]
     if executors[0].info.dual:
@@ -224,10 +222,9 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
             triton = _start(handlers, options, Path(workspace))
             # said only once Triton serves every model (it answers /v2/health/ready before they load)
             wait_models_ready(options.host, options.http_port, MODELS.values(), alive=triton.is_alive)
-            announce(f"ifan serve: {options.addresses()}; models {', '.join(MODELS.values())}: "
-                     f"{model or executors[0].info.variant} on {executors[0].describe()}, "
-                     f"{options.instances} instance(s), batches up to {options.max_batch}")
-            sys.stdout.flush()
+            serving = Serving(options.addresses(), tuple(MODELS.values()), model or executors[0].info.variant,
+                              executors[0].describe(), options.instances, options.max_batch)
+            (on_ready or (lambda s: log.info("serving %s", s.line())))(serving)
             triton.serve()
         except KeyboardInterrupt:
             pass

@@ -1,32 +1,27 @@
-"""The client side of `ifan serve`: `ifan deblur INPUT... --server URL` sends each image to a Triton
-server (tritonclient, HTTP or gRPC) with K requests in flight and writes the results by the rules of
-a local run (atomic writes, never over an input, a bad file skipped in one line)."""
+"""The client side of `ifan serve`: the deblur job (`ifan deblur INPUT... --server URL`) sends each
+image to a Triton server (tritonclient, HTTP or gRPC) with K requests in flight and writes the
+results by the rules of a local run (atomic writes; a failed input goes to the job's policy)."""
 
 from __future__ import annotations
 
 import re
-import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 from urllib.parse import urlparse
 
 from ifan_trt.errors import IfanError
-from ifan_trt.log import SKIPPED, get as get_logger
+from ifan_trt.log import get as get_logger
 from ifan_trt.files import write_bytes
 from ifan_trt.imageio import Image, encode_image, read_image
 
-from .serve_protocol import MODELS, TENSOR, TRITON_TYPES, from_wire, model_for, to_wire
+from .serve_protocol import MODELS, TENSOR, TRITON_TYPES, from_wire, model_for, to_wire, wait_until_ready
 
 log = get_logger(__name__)
 
 _SCHEMES = {"http": 8000, "grpc": 8001}
 READY_WAIT_S = 60.0  # how long a client waits for a server whose models are still loading
-# what the deblur command runs locally and a server decides for itself
-_LOCAL_ONLY = ("checkpoint", "onnx", "engine", "plugin", "batch", "tile", "max_pixels", "overlap", "in_bit",
-               "iac_mode", "left", "right", "crop_official", "compare", "threads")
 
 
 def server_message(exc: Exception) -> str:
@@ -39,10 +34,10 @@ def server_message(exc: Exception) -> str:
 class RemoteModel:
     """One tritonclient client (per thread: the HTTP client is not thread-safe) to a server URL."""
 
-    def __init__(self, url: str, timeout_s: float = 600.0, ready_wait_s: float = READY_WAIT_S):
+    def __init__(self, url: str, timeout_s: float = 600.0, ready_wait_s: float = READY_WAIT_S, url_name: str = "url"):
         parsed = urlparse(url)
         if parsed.scheme not in _SCHEMES or not parsed.hostname:
-            raise IfanError(f"--server {url}: expected http://HOST[:PORT] or grpc://HOST[:PORT]")
+            raise IfanError(f"{url_name} {url}: expected http://HOST[:PORT] or grpc://HOST[:PORT]")
         self.url, self.scheme = url, parsed.scheme
         self.address = f"{parsed.hostname}:{parsed.port or _SCHEMES[parsed.scheme]}"
         self.timeout_s, self.ready_wait_s = timeout_s, ready_wait_s
@@ -60,8 +55,9 @@ class RemoteModel:
                     import tritonclient.grpc as module
 
                     client = module.InferenceServerClient(self.address)
-            except ImportError:
-                raise IfanError("--server needs tritonclient: pip install 'tritonclient[http,grpc]'") from None
+            except (ImportError, RuntimeError):  # tritonclient without its http/grpc extra raises RuntimeError
+                raise IfanError(f"{self.url}: a server client needs tritonclient: "
+                                "pip install 'tritonclient[http,grpc]'") from None
             self._local.client = (module, client)
         return self._local.client
 
@@ -77,15 +73,9 @@ class RemoteModel:
         """Return once the server's models are ready. A server that answers while its models
         are still loading (they load after Triton starts) is waited for, up to ready_wait_s,
         said once through `say` (default: the ifan logger)."""
-        missing = self._not_ready()
-        if not missing:
-            return
-        (say or log.warning)(f"{self.url}: waiting up to {self.ready_wait_s:g} s for the model "
-                              f"{', '.join(missing)} to load")
-        deadline = time.monotonic() + self.ready_wait_s
-        while missing and time.monotonic() < deadline:
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-            missing = self._not_ready()
+        say = say or log.warning
+        missing = wait_until_ready(self._not_ready, self.ready_wait_s, poll_s=0.2, on_wait=lambda missing: say(
+            f"{self.url}: waiting up to {self.ready_wait_s:g} s for the model {', '.join(missing)} to load"))
         if missing:
             raise IfanError(f"{self.url}: the model {', '.join(missing)} is not ready after {self.ready_wait_s:g} s; "
                             "is the server `ifan serve`, and did it start (its log says why not)?")
@@ -111,48 +101,39 @@ class RemoteModel:
         return replace(image, rgb=from_wire(out[0], max_pixels=out[0].shape[0] * out[0].shape[1]).rgb)
 
 
-def _one(model: RemoteModel, job) -> None:
+def _one(model: RemoteModel, job, overwrite: bool) -> None:
     image = read_image(job.source)
     data = encode_image(model.deblur(image), job.target)
     job.target.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(job.target, data, overwrite=True)
+    write_bytes(job.target, data, overwrite=overwrite)
 
 
-def deblur_remote(args, jobs) -> int:
-    """Every job through the server at args.server with args.concurrency requests in flight."""
-    from tqdm import tqdm
+@dataclass(frozen=True)
+class RemoteRun:
+    """A run through a server: its URL, the requests in flight, whether outputs may be replaced
+    (checked before the run), and how messages name the URL."""
+    url: str
+    concurrency: int = 4
+    overwrite: bool = False
+    url_name: str = "server"
 
-    from ifan_trt.runtime.video import is_video
 
-    given = [f"--{k.replace('_', '-')}" for k in _LOCAL_ONLY if getattr(args, k, None)]
-    given += [f"--{k}" for k in ("backend", "device") if getattr(args, k, "auto") != "auto"]
-    if given:
-        raise IfanError(f"{' '.join(given)}: the server runs its own model and settings; drop them with --server")
-    if any(is_video(j.source) for j in jobs):
-        raise IfanError("--server takes images; deblur videos locally (without --server)")
-    if args.concurrency < 1:
-        raise IfanError(f"--concurrency {args.concurrency}: must be >= 1")
-    model = RemoteModel(args.server)
+def deblur_remote(run: RemoteRun, jobs, on_failure: Callable, progress=None) -> None:
+    """Every image job through the server with run.concurrency requests in flight; a failed input
+    goes to on_failure(job, exc) (the deblur job's policy), progress.update(1) after each."""
+    if run.concurrency < 1:
+        raise IfanError(f"concurrency {run.concurrency}: must be >= 1")
+    model = RemoteModel(run.url, url_name=run.url_name)
     model.check_ready()
-    failures = 0
-    pool = ThreadPoolExecutor(args.concurrency)
+    pool = ThreadPoolExecutor(run.concurrency)
     try:
-        with tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
-            futures = {pool.submit(_one, model, job): job for job in jobs}
-            for future, job in futures.items():
-                try:
-                    future.result()
-                except (IfanError, ValueError, OSError) as exc:
-                    message = str(exc) if str(exc).startswith(str(job.source)) else f"{job.source}: {exc}"
-                    if len(jobs) == 1:
-                        raise IfanError(message) from None
-                    failures += 1
-                    log.error(message, extra={"verdict": SKIPPED})
+        futures = {pool.submit(_one, model, job, run.overwrite): job for job in jobs}
+        for future, job in futures.items():
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001  on_failure re-raises what is not an expected failure
+                on_failure(job, exc)
+            if progress is not None:
                 progress.update(1)
     finally:  # on Ctrl-C: drop the requests not sent yet, finish the K in flight (their writes are atomic)
         pool.shutdown(wait=False, cancel_futures=True)
-    if failures:
-        log.error(f"{failures} of {len(jobs)} inputs failed", extra={"verdict": ""})
-        return 1
-    print(f"wrote {jobs[0].target}" if len(jobs) == 1 else f"wrote {len(jobs)} images to {args.output}")
-    return 0

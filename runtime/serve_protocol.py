@@ -5,6 +5,9 @@ images go to two models of the same network."""
 
 from __future__ import annotations
 
+import time
+from typing import Callable, Iterable
+
 import numpy as np
 
 from ifan_trt.errors import IfanError
@@ -58,3 +61,43 @@ def from_wire(a: np.ndarray, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Imag
     colour = np.repeat(a[:, :, :1], 3, axis=2) if c == 1 else a[:, :, :3]
     alpha = a[:, :, 3].copy() if c == 4 else None
     return Image(np.ascontiguousarray(colour, np.float32) / scale, a.dtype, c == 1, alpha)
+
+
+def wait_until_ready(not_ready: Callable[[], list[str]], timeout_s: float, alive: Callable[[], bool] = lambda: True,
+                     on_wait: Callable[[list[str]], None] | None = None, poll_s: float = 0.1) -> list[str]:
+    """The one wait for a server's models (Triton answers before they load): poll not_ready() (the
+    model names not ready yet) until it gives none, for at most timeout_s, or until alive() says
+    the server is gone. on_wait(missing) is called once, when the first poll finds models loading.
+    Returns the models still not ready ([]: all ready); the caller words the failure."""
+    missing = not_ready()
+    if not missing:
+        return []
+    if on_wait is not None:
+        on_wait(missing)
+    deadline = time.monotonic() + timeout_s
+    while missing and alive() and time.monotonic() < deadline:
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+        missing = not_ready()
+    return missing
+
+
+def models_not_ready(host: str, port: int, names: Iterable[str] = MODELS.values()) -> list[str]:
+    """The names whose Triton readiness (GET /v2/models/NAME/ready over HTTP) is not 200; a server
+    that does not answer yet has none ready."""
+    import http.client
+
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # where a local client reaches it
+    waiting = []
+    for name in names:
+        try:
+            connection = http.client.HTTPConnection(host, port, timeout=5)
+            try:
+                connection.request("GET", f"/v2/models/{name}/ready")
+                ready = connection.getresponse().status == 200
+            finally:
+                connection.close()
+        except OSError:
+            ready = False
+        if not ready:
+            waiting.append(name)
+    return waiting

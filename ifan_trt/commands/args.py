@@ -197,3 +197,30 @@ def check_model_options(args: argparse.Namespace) -> None:
             if value is not None:
                 raise IfanError(f"{flag}: applies to checkpoints only; an ONNX model or engine records it "
                                 "(export again with the checkpoint to change it)")
+
+
+# a request field whose flag is not --FIELD-WITH-DASHES
+_FLAG_OF = {"output": "-o", "inputs": "INPUT", "optimization_level": "--builder-optimization-level"}
+
+
+def flag(field_name: str) -> str:
+    """How the command names a job request's field in a message (the jobs' `names`)."""
+    return _FLAG_OF.get(field_name) or "--" + field_name.replace("_", "-")
+
+
+def run_model_from(args: argparse.Namespace):
+    """The model group's flags (add_model) as the jobs' RunModel."""
+    from ifan_trt.jobs.requests import RunModel
+
+    get = lambda name, default=None: getattr(args, name, default)  # noqa: E731
+    return RunModel(checkpoint=get("checkpoint"), onnx=get("onnx"), engine=get("engine"), backend=get("backend", "auto"),
+                    device=get("device", "auto"), plugin=get("plugin"), threads=get("threads"), in_bit=get("in_bit"),
+                    iac_mode=get("iac_mode"))
+
+
+def tiling_fields(args: argparse.Namespace) -> dict:
+    """The tiling group's flags as the requests' tile, max_pixels and overlap fields (None: default)."""
+    from ifan_trt.runtime.tiling import parse_tile
+
+    return {"tile": parse_tile(args.tile) if args.tile else None, "max_pixels": args.max_pixels,
+            "overlap": getattr(args, "overlap", None)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ifan_trt.calib import images
@@ -10,10 +9,13 @@ from ifan_trt.calib.audit import HEADER, audit, write_json, write_plot
 from ifan_trt.table import format_table
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, same_file
+from ifan_trt.log import SUMMARY, get as get_logger
 from ifan_trt.options import add_decode_budget, float_range, positive_int
 from ifan_trt.sizes import parse_model_size
 
 from . import args as arg_groups
+
+log = get_logger(__name__)
 
 
 def register(subparsers) -> None:
@@ -55,6 +57,7 @@ def run(args) -> int:
     print(f"{verdict}: worst PSNR {result.worst_psnr:.2f} dB, mean {result.mean.psnr:.2f} dB "
           f"(threshold {args.min_psnr:g} dB, {len(paths)} image(s), size {result.size})")
     if not result.passed:
-        print(f"ifan audit: {args.candidate}: PSNR below {args.min_psnr:g} dB", file=sys.stderr)
+        # an error-level fact: --quiet keeps it
+        log.error(f"{args.candidate}: PSNR below {args.min_psnr:g} dB", extra={"verdict": SUMMARY})
         return 1
     return 0

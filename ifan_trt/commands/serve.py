@@ -33,21 +33,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.serve import ServeOptions, serve
+    from ifan_trt.jobs.serve import ServeRequest, serve
 
     arg_groups.check_model_options(args)
-    options = ServeOptions(host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
-                           metrics_port=args.metrics_port, instances=args.instances, max_batch=args.max_batch,
-                           max_queue_delay_us=args.max_queue_delay_us, max_image_pixels=args.max_image_pixels,
-                           tiling=arg_groups.tiling_from(args),
-                           verbose=getattr(args, "verbose", False))  # the shared --verbose also shows Triton's logs
-
-    def executor():
-        return open_executor(args.backend, checkpoint=args.checkpoint, in_bit=args.in_bit, iac_mode=args.iac_mode,
-                             threads=args.threads, onnx=args.onnx, engine=args.engine, device=args.device,
-                             plugin=args.plugin)  # either binding: each call makes its CUDA current in its thread
-
-    serve(executor, options, model=args.engine or args.onnx or args.checkpoint or "the bundled model")
+    request = ServeRequest(arg_groups.run_model_from(args), args.host, args.http_port, args.grpc_port, args.metrics_port,
+                           args.instances, args.max_batch, args.max_queue_delay_us, args.max_image_pixels,
+                           **arg_groups.tiling_fields(args),
+                           verbose=getattr(args, "verbose", False),  # the shared --verbose also shows Triton's logs
+                           names=arg_groups.flag)
+    serve(request, on_ready=lambda serving: print(f"ifan serve: {serving.line()}", flush=True))
     print("ifan serve: stopped")
     return 0
