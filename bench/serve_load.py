@@ -42,21 +42,18 @@ def _free_ports(n: int) -> list[int]:
 
 
 def start_server(serve_args: list[str], log: Path, timeout_s: float = 300.0):
-    import tritonclient.http as httpclient
+    from ifan_trt.runtime.serve_protocol import models_not_ready, wait_until_ready
 
     http, grpc, metrics = _free_ports(3)
     cmd = [sys.executable, "-m", "ifan_trt.cli", "serve", *serve_args, "--host", HOST, "--http-port", str(http),
            "--grpc-port", str(grpc), "--metrics-port", str(metrics)]
     proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    client = httpclient.InferenceServerClient(f"{HOST}:{http}")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if client.is_model_ready("ifan") and "ifan serve: " in log.read_text():
-                return proc, http
-        except Exception:  # not listening yet
-            pass
-        time.sleep(0.5)
+
+    def not_ready() -> list[str]:  # the model, and the start line (it comes once Triton is up)
+        return models_not_ready(HOST, http, ["ifan"]) + ([] if "ifan serve: " in log.read_text() else ["start line"])
+
+    if not wait_until_ready(not_ready, timeout_s, alive=lambda: proc.poll() is None, poll_s=0.5):
+        return proc, http
     proc.kill()
     sys.exit(f"serve_load: the server did not start:\n{log.read_text()}")
 

@@ -46,22 +46,17 @@ class ServerProcess:
             self._wait_ready(ready_s)
 
     def _wait_ready(self, timeout_s: float) -> None:
-        import tritonclient.http as httpclient
+        from ifan_trt.runtime.serve_protocol import models_not_ready, wait_until_ready
 
-        client = httpclient.InferenceServerClient(f"{HOST}:{self.http}")
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ifan serve exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if client.is_server_ready() and client.is_model_ready("ifan") and client.is_model_ready("ifan_uint16") \
-                        and "ifan serve: " in self.output():  # the start line comes once Triton is up
-                    return
-            except Exception:  # not listening yet
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"ifan serve not ready after {timeout_s} s:\n{self.output()}")
+        def not_ready() -> list[str]:  # both models, and the start line (it comes once Triton is up)
+            return models_not_ready(HOST, self.http) + ([] if "ifan serve: " in self.output() else ["start line"])
+
+        missing = wait_until_ready(not_ready, timeout_s, alive=lambda: self.proc.poll() is None, poll_s=0.5)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"ifan serve exited with {self.proc.returncode}:\n{self.output()}")
+        if missing:
+            self.stop()
+            raise RuntimeError(f"ifan serve not ready after {timeout_s} s ({', '.join(missing)}):\n{self.output()}")
 
     def output(self) -> str:
         if not self._out.closed:
