@@ -1,10 +1,10 @@
-"""`ifan eval`: PSNR/SSIM/MAE on DPDD, RealDOF or source/target folders (ifan_trt.training.evaluate)."""
+"""`ifan eval`: PSNR/SSIM/MAE on DPDD, RealDOF or source/target folders (the job: ifan_trt.jobs.evaluate)."""
 
 from __future__ import annotations
 
-from ifan_trt.files import check_not_input, check_output_file, write_bytes
+import sys
+
 from ifan_trt.options import add_decode_budget, positive_int
-from ifan_trt.training.evaluate import evaluate_folder, format_table
 
 from . import args as arg_groups
 
@@ -28,22 +28,17 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    if args.table:  # before any image is scored
-        check_not_input(args.table, [args.checkpoint, args.onnx, args.engine, args.csv], what="--table")
-        check_output_file(args.table, args.overwrite, create_parent=True, what="--table")
+    from ifan_trt.jobs.evaluate import EvaluateRequest, evaluate
+
     arg_groups.check_json(args, [args.checkpoint, args.onnx, args.engine, args.csv, args.table])
     arg_groups.check_model_options(args)
-    summary = evaluate_folder(args.data, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
-                              csv_path=args.csv, save_dir=args.save_dir, official_crop=args.crop_official,
-                              threads=args.threads, limit=args.limit, backend=args.backend, device=args.device,
-                              plugin=args.plugin, in_bit=args.in_bit, iac_mode=args.iac_mode,
-                              overwrite=args.overwrite, tiling=arg_groups.tiling_from(args), batch=args.batch)
-    table = format_table(summary)
-    print(table, end="")
+    result = evaluate(EvaluateRequest(args.data, arg_groups.run_model_from(args), args.csv, args.table, args.save_dir,
+                                      args.limit, args.crop_official, **arg_groups.tiling_fields(args),
+                                      batch=args.batch, overwrite=args.overwrite, progress=sys.stderr.isatty(),
+                                      names=arg_groups.flag))
+    print(result.table, end="")
     if args.json:
         from ifan_trt.reports import write_json
 
-        write_json(args.json, summary)
-    if args.table:
-        write_bytes(args.table, table, args.overwrite)
+        write_json(args.json, result.summary)
     return 0
