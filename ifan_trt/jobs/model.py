@@ -7,6 +7,8 @@
     int8 = onnx.precision("int8", calib_images="photos/")
     engine = fp16.build("ifan.fp16.engine", shapes="min=1x3x256x256,opt=1x3x720x1280,max=1x3x1080x1920")
     sharp = m(image)                           # (H,W[,3|4]) uint8/uint16/float32, same shape back
+    m.deblur("photos/", "sharp/")              # files, folders, videos: a DeblurResult
+    print(engine.profile().table())            # per-stage latency; m.evaluate("DPDD/"), m.serve()
 
 Each method calls the function its command calls (ifan_trt.jobs.*) and returns a Model of the file
 it made; errors are IfanError with messages that name the parameters; nothing is printed (the
@@ -81,15 +83,64 @@ class Model:
 
         return inspect_model(str(self.path))
 
-    def profile(self, shape: str = "1x3x720x1280", warmup: int = 3, iterations: int = 20, backend: str = "auto",
-                **open_options):
-        """Per-stage latency of the pipeline on synthetic frames (`ifan profile`); a ProfileResult."""
-        from ifan_trt.runtime.backends import open_executor
-        from ifan_trt.runtime.profiler import parse_shape, profile
+    def _run_model(self, **options):
+        from .requests import RunModel
 
-        with open_executor(backend, **{self.kind: str(self.path)}, **open_options) as executor:
-            return profile(executor, parse_shape(shape), Path(self.path).name, warmup=warmup,
-                           iterations=iterations, progress=False)
+        return RunModel(**({} if self.default else {self.kind: self.path}), **options)
+
+    def deblur(self, inputs, output: str | os.PathLike | None = None, **options):
+        """Deblur files (`ifan deblur`): inputs, a path or a list of image files, folders, globs and
+        videos; output: a file for one input, else a folder. options: the fields of
+        ifan_trt.jobs.deblur.DeblurRequest (tile, max_pixels, batch, overwrite, recursive, compare,
+        server, ...) and of RunModel (backend, device, threads, ...). A DeblurResult: an input that
+        fails among several is skipped and listed in .failed (.status 1)."""
+        from dataclasses import fields
+
+        from .deblur import DeblurRequest, deblur
+        from .requests import RunModel
+
+        inputs = (inputs,) if isinstance(inputs, (str, os.PathLike)) else tuple(inputs)
+        run = {f.name for f in fields(RunModel)}
+        model = {} if options.get("server") else {"model": self._run_model(**{k: options.pop(k) for k in list(options)
+                                                                               if k in run})}
+        return deblur(DeblurRequest(inputs, output, **model, **options))
+
+    def profile(self, shape: str | tuple[int, int, int, int] = (1, 3, 720, 1280), warmup: int = 3,
+                iterations: int | None = None, **options):
+        """Per-stage latency of the pipeline on synthetic frames of shape BxCxHxW (`ifan profile`).
+        options: the fields of ifan_trt.jobs.profile.ProfileRequest (duration, shapes, device, json,
+        ...). A ProfileReport: .results (one per shape), .table()."""
+        from ifan_trt.runtime.profiler import parse_shape
+
+        from .profile import ProfileRequest, profile
+
+        if self.kind not in ("onnx", "engine", "checkpoint"):
+            self._need("profile", "onnx", "engine", "checkpoint")
+        shapes = options.pop("shapes", None) or ((parse_shape(shape) if isinstance(shape, str) else tuple(shape)),)
+        model = {self.kind: ("default" if self.default else self.path,)}
+        return profile(ProfileRequest(**model, shapes=tuple(shapes), warmup=warmup, iterations=iterations, **options))
+
+    def evaluate(self, data: str | os.PathLike, **options):
+        """PSNR, SSIM and MAE on a test set with ground truth (`ifan eval`). options: the fields of
+        ifan_trt.jobs.evaluate.EvaluateRequest (csv, table, save_dir, limit, tile, ...) and of
+        RunModel (backend, device, threads). An Evaluation: .summary, .table."""
+        from dataclasses import fields
+
+        from .evaluate import EvaluateRequest, evaluate
+        from .requests import RunModel
+
+        run = {f.name for f in fields(RunModel)}
+        model = self._run_model(**{k: options.pop(k) for k in list(options) if k in run})
+        return evaluate(EvaluateRequest(data, model, **options))
+
+    def serve(self, **options) -> None:
+        """Serve this model on Triton Inference Server (`ifan serve`; needs PyTriton) until SIGINT or
+        SIGTERM. options: the fields of ifan_trt.jobs.serve.ServeRequest (host, http_port, instances,
+        max_batch, ...) and on_ready(Serving), called once the server answers."""
+        from .serve import ServeRequest, serve
+
+        on_ready = options.pop("on_ready", None)
+        serve(ServeRequest(self._run_model(), **options), on_ready=on_ready)
 
     def benchmark(self, data: str | os.PathLike, out_dir: str | os.PathLike, **settings):
         """Every precision of this model in one table (`ifan benchmark`); data: a test set with
