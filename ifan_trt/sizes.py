@@ -66,3 +66,18 @@ def parse_tensor_shape(text: str, option: str, *, channels: int | None = 3,
         raise IfanError(f"{option} {text!r}: IFAN inputs have {channels} channels (RGB), not {dims[1]}")
     check_size((dims[2], dims[3]), option, multiple=multiple)
     return tuple(dims)  # type: ignore[return-value]
+
+
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def parse_bytes(text: str, option: str, minimum: int = 1 << 20) -> int:
+    """A memory size: '512M', '4G', '1.5g', a plain number in MiB -> bytes, at least minimum."""
+    m = _BYTES.match(str(text))
+    if not m:
+        raise IfanError(f"{option} {text!r}: expected a size such as 512M or 4G")
+    value, unit = float(m.group(1)), (m.group(2) or "m").lower()
+    size = int(value * {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit])
+    if size < minimum:
+        raise IfanError(f"{option} {text}: at least {minimum >> 20}M")
+    return size

@@ -200,7 +200,7 @@ def check_model_options(args: argparse.Namespace) -> None:
 
 
 # a request field whose flag is not --FIELD-WITH-DASHES
-_FLAG_OF = {"output": "-o", "inputs": "INPUT", "optimization_level": "--builder-optimization-level"}
+_FLAG_OF = {"output": "-o", "inputs": "INPUT", "optimization_level": "--builder-optimization-level", "report": "--json"}
 
 
 def flag(field_name: str) -> str:

@@ -7,20 +7,16 @@ the option checks work without TensorRT.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
-from ifan_trt.errors import IfanError
 from ifan_trt.jobs.engine import IAC_SPLIT_MODES, BuildRequest, build_engine
 from ifan_trt.models import ModelRef
 from ifan_trt.options import add_decode_budget, int_range
 from ifan_trt.precisions import ENGINE as PRECISIONS
+from ifan_trt.sizes import parse_bytes
 from ifan_trt.runtime.optimization_profiles import DEFAULT_SHAPES
 
 from . import args as arg_groups
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
-
 
 def register(subparsers) -> None:
     p = arg_groups.add_command(subparsers, "build", "build a TensorRT engine (FP32/FP16/INT8) from an ONNX export",
@@ -58,35 +54,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="FP32 layers without TF32 math (Ampere and newer use TF32 by default, as TensorRT does)")
 
 
-def parse_workspace(text: str) -> int:
-    """'512M', '4G', '1.5g', plain numbers in MiB -> bytes."""
-    m = _SIZE.match(str(text))
-    if not m:
-        raise IfanError(f"--workspace {text!r}: expected a size such as 512M or 4G")
-    value, unit = float(m.group(1)), (m.group(2) or "m").lower()
-    size = int(value * {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit])
-    if size < (1 << 20):
-        raise IfanError(f"--workspace {text}: at least 1M")
-    return size
-
-
 def request_from(args) -> BuildRequest:
     return BuildRequest(
         onnx=ModelRef.parse(args.onnx, "onnx", "--onnx").path, output=args.output, precision=args.precision, shapes=tuple(args.shapes or ()) or None,
         calib_images=args.calib_images, calib_method=args.calib_method, calib_count=args.calib_count,
-        calib_size=arg_groups.calib_size(args), size_option="--calib-size", workspace=parse_workspace(args.workspace),
+        calib_size=arg_groups.calib_size(args), size_option="--calib-size", workspace=parse_bytes(args.workspace, "--workspace"),
         plugin=args.plugin, timing_cache=args.timing_cache, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, iac_split=args.iac_split, tf32=args.tf32,
         overwrite=getattr(args, "overwrite", False), report=getattr(args, "json", None),
-        dla_core=getattr(args, "dla_core", None))
+        dla_core=getattr(args, "dla_core", None), names=arg_groups.flag)
 
 
 def run(args) -> int:
-    request = request_from(args)
-    if args.json and Path(args.json).resolve() == Path(f"{args.output}.json").resolve():
-        raise IfanError(f"--json {args.json}: is the engine's sidecar; choose another file")
-    arg_groups.check_json(args, [args.onnx, args.plugin, args.timing_cache, args.output], [args.calib_images])
-    result = build_engine(request)
+    result = build_engine(request_from(args))  # --json is checked with the outputs, before any work
     if getattr(args, "json", None):
         from ifan_trt.reports import write_json
 

@@ -15,6 +15,7 @@ from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
 from ifan_trt.log import get as get_logger
 from ifan_trt.models import ModelRef
+from ifan_trt.jobs.requests import Naming, as_is
 from ifan_trt.runtime.optimization_profiles import ProfileShapes, check_against_graph, frame_layout, parse_profiles
 
 log = get_logger(__name__)
@@ -49,6 +50,7 @@ class BuildRequest:
     overwrite: bool = False
     report: str | os.PathLike | None = None  # a JSON report path, checked with the outputs
     dla_core: int | None = None  # build for this DLA core with GPU fallback (Jetson AGX Orin, Orin NX)
+    names: Naming = field(default=as_is, compare=False)  # how messages name the fields (the CLI: its flags)
 
 
 @dataclass(frozen=True)
@@ -130,10 +132,11 @@ def check_outputs(request: BuildRequest, onnx: Path, output: Path) -> None:
         check_output_file(path, request.overwrite)
     if request.report is not None and str(request.report) != "-":  # "-": standard output
         report = Path(request.report)
+        name = request.names("report")
         if report.resolve() == Path(f"{output}.json").resolve():
-            raise IfanError(f"{report}: is the engine's sidecar; choose another report file")
-        check_not_input(report, inputs + [output], [request.calib_images], what="report")
-        check_output_file(report, request.overwrite, what="report")
+            raise IfanError(f"{name} {report}: is the engine's sidecar; choose another file")
+        check_not_input(report, inputs + [output], [request.calib_images], what=name)
+        check_output_file(report, request.overwrite, what=name)
 
 
 def iac_kind(model) -> str:

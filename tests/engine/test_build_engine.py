@@ -124,11 +124,15 @@ def test_request_checks():
     assert "newer than" in engine_build.check_request((12, 0, 0), "fp32", False, False, None)[0]
     assert "serialised into the plan" in engine_build.check_request((10, 3, 0), "fp32", True, True, None)[0]
     assert engine_build.parse_version("10.3.0.26") == (10, 3, 0)
-    assert build_cmd.parse_workspace("512M") == 512 << 20
-    assert build_cmd.parse_workspace("4g") == 4 << 30
-    assert build_cmd.parse_workspace("1024") == 1 << 30
+    from ifan_trt.sizes import parse_bytes
+
+    assert parse_bytes("512M", "--workspace") == 512 << 20
+    assert parse_bytes("4g", "--workspace") == 4 << 30
+    assert parse_bytes("1024", "--workspace") == 1 << 30
     with pytest.raises(IfanError, match="--workspace 'lots'"):
-        build_cmd.parse_workspace("lots")
+        parse_bytes("lots", "--workspace")
+    with pytest.raises(IfanError, match="^--workspace 512K: at least 1M$"):
+        parse_bytes("512K", "--workspace")
 
 
 def _args(onnx_path, out, *extra):
