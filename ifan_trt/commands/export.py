@@ -37,22 +37,10 @@ def register(subparsers) -> None:
                    help="then check the file and compare ONNX Runtime with PyTorch (as `ifan verify`)")
 
 
-def peak_line(path, shape, batch: int) -> str:
-    """The export's liveness line: at its static shape, else at 720x1280; as exported (FP32) and
-    as the FP16 engine will hold it."""
-    from ifan_trt.export.graph import load_model
-    from ifan_trt.export.liveness import format_peak, peak_report
-
-    model = load_model(path)
-    shape = shape or (720, 1280)
-    return format_peak(peak_report(model, shape, batch), peak_report(model, shape, batch, "float16"))
-
-
 def run(args: argparse.Namespace) -> int:
+    from ifan_trt.errors import IfanError
     from ifan_trt.jobs.export import ExportRequest, export
     from ifan_trt.sizes import parse_model_size as parse_shape
-
-    from ifan_trt.errors import IfanError
 
     if args.channel_order and args.io != "uint8":
         raise IfanError("--channel-order: applies to --io uint8 only")
@@ -60,23 +48,9 @@ def run(args: argparse.Namespace) -> int:
     done = export(ExportRequest(args.checkpoint or "default", args.output, args.iac, shape, args.batch, args.opset,
                                 args.iac_split, not args.no_prune, args.in_bit, args.iac_mode, args.overwrite,
                                 io=args.io, channel_order=args.channel_order or "bgr"))
-    result, loaded = done.result, done.loaded
-    cfg = result.config
-    dims = "x".join([str(args.batch or "B"), "3", *(map(str, shape) if shape else ("H", "W"))])
-    if args.io == "uint8":
-        dims = "x".join([str(args.batch or "B"), *(map(str, shape) if shape else ("H", "W")), "3"]) + \
-            f" uint8 {(args.channel_order or 'bgr').upper()}"
-    form = result.iac_form + (", one node per iteration" if result.iac_split else "")
-    print(f"{result.path}: {cfg.variant} (N={cfg.n_iters}, {cfg.iac_mode} IAC as {form}, "
-          f"{result.filter_layout} filter layout), input {dims}, opset {result.opset}, "
-          f"exported in {result.seconds:.1f} s")
-    full, ours = result.filter_bytes_full, result.filter_bytes_exported
-    note = f"-{100 * (full - ours) / full:.1f}%, pruned losslessly" if ours < full else "not pruned"
-    print(f"filter tensor F at 720x1280 (FP32, batch 1): {full / 1e6:.1f} MB full -> {ours / 1e6:.1f} MB ({note})"
-          + ("; never written (split IAC)" if result.iac_split else ""))
-    print(peak_line(result.path, shape, args.batch or 1))
+    print("\n".join(done.lines()))
     if args.verify:
         from .verify import report_and_status
 
-        return report_and_status(result.path, loaded, shape, args.batch or 1, None)
+        return report_and_status(done.path, done.loaded, shape, args.batch or 1, None)
     return 0
