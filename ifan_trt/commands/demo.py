@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ifan_trt.errors import IfanError
-from ifan_trt.files import check_not_input, check_output_file
 from ifan_trt.options import float_range, int_range, positive_int
 
 from . import args as arg_groups
@@ -50,77 +48,26 @@ def register(subparsers) -> None:
     arg_groups.add_tiling(p, overlap=False)
 
 
-def _check_outputs(args) -> tuple[Path | None, Path | None]:
-    from ifan_trt.opencv import GSTREAMER_FIX, opencv_build
-    from ifan_trt.runtime.stream_output import output_pipeline
-    from ifan_trt.runtime.video import is_video
-
-    record = Path(args.record) if args.record else None
-    if record is not None:
-        if not is_video(record):
-            raise IfanError(f"{record}: --record needs a video file name (.mp4, .avi, .mkv, .mov, .m4v)")
-        check_output_file(record, args.overwrite, what="--record")
-    if args.output is not None:
-        if output_pipeline(args.output) is None:
-            raise IfanError(f"--output {args.output}: not a stream; give rtp://HOST:PORT or a GStreamer pipeline "
-                            "starting with appsrc (files go to --record)")
-        if not opencv_build().gstreamer:
-            raise IfanError(f"--output {args.output}: streaming needs an OpenCV built with GStreamer; {GSTREAMER_FIX}")
-    arg_groups.check_json(args)
-    return record, Path(args.json) if args.json else None
-
-
 def run(args: argparse.Namespace) -> int:
-    from ifan_trt.opencv import opencv_build
-    from ifan_trt.runtime.backends import open_executor, resolve_backend
-    from ifan_trt.runtime.live import Demo, DemoOptions
-    from ifan_trt.runtime.sources import parse_source
-
-    record, json_path = _check_outputs(args)
-    if args.headless and not (record or args.output):
-        print("ifan demo: --headless without --record or --output shows nothing; only the summary is printed",
-              file=sys.stderr)
-    source = parse_source(args.source, args.width, args.height, args.fps)
-    if source.kind == "file" and record is not None:
-        check_not_input(record, [source.target], what="--record")
-    arg_groups.check_model_options(args)  # option errors before any camera opens
-    resolve_backend(args.backend, args.checkpoint, args.onnx, args.engine)
-    build = opencv_build()
-    print(f"ifan demo: {build.describe()}; source: {source.label}", file=sys.stderr)
-    options = DemoOptions(view=args.view, headless=args.headless, record=record, output=args.output,
-                          snapshot_dir=Path(args.snapshot_dir), max_frames=args.max_frames, pace=not args.no_pace,
-                          reconnect_wait_s=args.reconnect_wait, reconnect_tries=args.reconnect,
-                          source_timeout_s=args.source_timeout,
-                          tiling=arg_groups.tiling_from(args),
-                          size=(args.width, args.height), fps=args.fps, overwrite=args.overwrite)
-
-    def open_model():
-        return open_executor(args.backend, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
-                             threads=args.threads, device=args.device, plugin=args.plugin, in_bit=args.in_bit,
-                             iac_mode=args.iac_mode)
-
-    demo = Demo(source, open_model, options)
-    stats = demo.run()
-    print(f"ifan demo: {stats.summary()}")
-    print(f"ifan demo: {stats.percentiles()}")
-    if record is not None and stats.shown:
-        print(f"wrote {record}")
-    if json_path is not None:
-        _write_json(json_path, demo, args, build.describe())
-    if demo.gave_up:
-        raise IfanError(f"{source.label}: lost, and {args.reconnect} reconnection attempts did not bring it back to "
-                        "steady running")
-    return 0
-
-
-def _write_json(path: Path, demo, args, opencv: str) -> None:
+    from ifan_trt.jobs.demo import DemoRequest, demo
     from ifan_trt.reports import to_stdout, write_json
-    from ifan_trt.runtime.latency import demo_report
 
-    model = args.engine or args.onnx or args.checkpoint or "default (bundled checkpoint)"
-    report = demo_report(demo.stats, source=args.source, model=str(model), backend=demo.backend_name,
-                         precision=demo.precision, opencv=opencv, memory_path=demo.memory_path,
-                         frames_in_flight=demo.frames_in_flight)
-    write_json(path, report)  # the envelope of every --json: machine, versions, command
-    if not to_stdout(path):
-        print(f"wrote {path}")
+    arg_groups.check_json(args)
+    arg_groups.check_model_options(args)
+    request = DemoRequest(args.source, arg_groups.run_model_from(args), args.view, args.headless, args.record,
+                          args.output, args.snapshot_dir, args.max_frames, args.width, args.height, args.fps,
+                          args.reconnect, args.reconnect_wait, args.source_timeout, not args.no_pace,
+                          **{k: v for k, v in arg_groups.tiling_fields(args).items() if k != "overlap"},
+                          overwrite=args.overwrite, names=lambda f: "--output" if f == "stream" else arg_groups.flag(f))
+    result = demo(request, on_start=lambda line: print(f"ifan demo: {line}", file=sys.stderr))
+    print(f"ifan demo: {result.stats.summary()}")
+    print(f"ifan demo: {result.stats.percentiles()}")
+    if result.record is not None:
+        print(f"wrote {result.record}")
+    if args.json:
+        write_json(args.json, result.report)  # the envelope of every --json: machine, versions, command
+        if not to_stdout(args.json):
+            print(f"wrote {args.json}")
+    if result.lost:
+        raise IfanError(result.lost)
+    return 0
