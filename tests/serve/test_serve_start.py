@@ -56,3 +56,69 @@ def test_other_failures_are_not_retried(monkeypatch, tmp_path):
     with pytest.raises(IfanError, match="unexpected shape"):
         serve._start([], serve.ServeOptions(), tmp_path)
     assert len(made) == 1
+
+
+class ServingTriton(FakeTriton):
+    """A started server: serve() returns at once (as on SIGTERM)."""
+
+    def __init__(self):
+        super().__init__(None)
+
+    def is_alive(self):
+        return True
+
+    def serve(self):
+        pass
+
+
+def _started(monkeypatch):
+    import signal
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "pytriton", types.ModuleType("pytriton"))
+    monkeypatch.setattr(serve, "_triton", lambda options, folder: ServingTriton())
+    monkeypatch.setattr(serve, "_bind", lambda triton, handlers, options: None)
+    monkeypatch.setattr(serve, "wait_models_ready", lambda *args, **kwargs: None)
+    monkeypatch.setattr(serve, "use_own_libpython", lambda: None)
+    monkeypatch.setattr(serve, "_stop_on_sigterm", lambda: None)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+
+
+def _ports():
+    import socket
+
+    sockets = [socket.socket() for _ in range(3)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_the_server_says_where_it_serves_through_a_callback_and_the_command_prints_it(monkeypatch, models, capsys,
+                                                                                       caplog):
+    import logging
+
+    from ifan_trt.cli import main
+    from ifan_trt.jobs.requests import RunModel
+    from ifan_trt.jobs.serve import ServeRequest, serve as serve_job
+
+    _started(monkeypatch)
+    onnx = str(models("onnx"))
+    http, grpc, metrics = _ports()
+    seen = []
+    request = ServeRequest(RunModel(onnx=onnx), http_port=http, grpc_port=grpc, metrics_port=metrics)
+    serve_job(request, on_ready=seen.append)
+    (serving,) = seen
+    assert serving.addresses == (f"http://127.0.0.1:{http} grpc://127.0.0.1:{grpc} "
+                                 f"metrics http://127.0.0.1:{metrics}/metrics")
+    assert serving.models == ("ifan", "ifan_uint16") and serving.model == onnx and serving.instances == 1
+    with caplog.at_level(logging.INFO, logger="ifan"):
+        serve_job(request)  # no callback: the logger says it
+    assert [r.getMessage() for r in caplog.records if r.name == "ifan.runtime.serve"] == [f"serving {serving.line()}"]
+    assert capsys.readouterr() == ("", "")  # the library never prints
+    assert main(["serve", "--onnx", onnx, "--http-port", str(http), "--grpc-port", str(grpc),
+                 "--metrics-port", str(metrics)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"ifan serve: {serving.line()}", "ifan serve: stopped"]
