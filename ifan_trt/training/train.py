@@ -72,6 +72,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--max-radius", type=nonneg_float, default=10.0, help="largest CoC radius in px")
     p.add_argument("--jpeg-prob", type=probability, default=0.2)
+    p.add_argument("--noise", type=nonneg_float, default=0.01, metavar="SIGMA",
+                   help="largest sigma of the read and of the shot noise added to the blurred input "
+                        "(0: none; with noise the model also learns to denoise, and so alters noisy "
+                        "sharp photos)")
     p.add_argument("--small-blur-prob", type=probability, default=0.0, metavar="P",
                    help="share of scenes whose largest CoC radius is drawn in [0, 2] px instead of "
                         "[0.5, --max-radius] (nearly sharp and exactly sharp inputs)")
@@ -123,7 +127,7 @@ LOSSES = {  # loss(output, target, crops_per_scene), description
 
 def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, jpeg_prob: float,
                scene: tuple[int, int] | None = None, crops_per_scene: int = 1, dual: bool = False,
-               small_blur_prob: float = 0.0):
+               small_blur_prob: float = 0.0, noise: float = 0.01):
     """Batch `step` of run `seed`: patches of scenes of size scene=(h, w) (None: the patch and its
     margin are a whole scene), `crops_per_scene` from each. (blurry, sharp), and with dual=True
     (blurry, sharp, left, right): the dual-pixel views of the same scene and lens.
@@ -152,7 +156,7 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
             windows = [(int(place.integers(0, h - side + 1)), int(place.integers(0, w - side + 1)), side, side)
                        for _ in range(n)]
         for s in make_crops(np.random.default_rng([seed, k]), h, w, windows, TRAIN_PHOTOS, max_radius,
-                            noise=True, jpeg_prob=jpeg_prob, dual=dual, small_blur_prob=small_blur_prob):
+                            noise=noise, jpeg_prob=jpeg_prob, dual=dual, small_blur_prob=small_blur_prob):
             for out, img in zip(views, (s.source, s.target, s.left, s.right)):
                 if img is not None:
                     out.append(img[margin:-margin, margin:-margin])
@@ -272,7 +276,8 @@ class Training:
         self.budget = args.budget_min * 60
         self.scene = parse_scene(args.scene)
         # fixed validation set: seed + 1, never a training seed
-        self.val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, self.scene, dual=args.dual)
+        self.val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, self.scene, dual=args.dual,
+                               noise=args.noise)
                     for i in range(args.val_count)]
 
     def _init(self) -> dict:
@@ -318,7 +323,7 @@ class Training:
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
                      "patch": args.patch, "scene": args.scene, "crops_per_scene": args.crops_per_scene,
                      "render_margin": 16, "max_radius_px": args.max_radius,
-                     "jpeg_prob": args.jpeg_prob, "small_blur_prob": args.small_blur_prob, "noise": "shot + read, sigma <= 0.01 each"},
+                     "jpeg_prob": args.jpeg_prob, "small_blur_prob": args.small_blur_prob, "noise": f"shot + read, sigma <= {args.noise} each"},
             "loss": self.loss_record(),
             "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0 (network and reblurring network together), {args.lr_warmup}-step warmup, cosine to 2% over max(step/steps, time/budget)",
             "batch": args.batch, "steps": self.step, "train_minutes": round(self.elapsed / 60, 2),
@@ -359,7 +364,7 @@ class Training:
         args = self.args
         batch = make_batch(args.seed, self.step, args.batch, args.patch, args.max_radius, args.jpeg_prob, self.scene,
                            args.crops_per_scene, dual=self.objective.needs_views,
-                           small_blur_prob=args.small_blur_prob)
+                           small_blur_prob=args.small_blur_prob, noise=args.noise)
         lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step, args.lr_warmup)
         for g in self.opt.param_groups:
             g["lr"] = lr

@@ -61,6 +61,25 @@ def test_patches_are_crops_of_full_size_scenes():
     assert np.abs(crop.source - crop.target).mean() > 1e-3  # it is blurred
 
 
+def test_noise_is_added_to_the_input_only_up_to_its_sigma():
+    """--noise SIGMA: the input is the clean rendering plus read and shot noise, each sigma drawn in
+    [0, SIGMA]; 0 leaves the clean rendering (so noisy sharp photos are not "denoised" away)."""
+    import numpy as np
+
+    from ifan_trt.training.synthetic import make_sample
+
+    clean = make_sample(np.random.default_rng([9, 2]), 64, 96, max_radius=3.0, noise=0.0)
+    noisy = make_sample(np.random.default_rng([9, 2]), 64, 96, max_radius=3.0, noise=0.05)
+    np.testing.assert_array_equal(noisy.target, clean.target)
+    assert clean.params["read_noise"] == clean.params["shot_noise"] == 0.0
+    read, shot = noisy.params["read_noise"], noisy.params["shot_noise"]
+    assert 0 < read <= 0.05 and 0 < shot <= 0.05
+    inside = (clean.source > 0.05) & (clean.source < 0.95)  # away from the clip at 0 and 1
+    residual = (noisy.source - clean.source)[inside]
+    sigma = np.sqrt(read ** 2 + shot ** 2 * clean.source[inside])
+    assert np.std(residual / sigma) == pytest.approx(1.0, abs=0.05)  # standard normal once scaled
+
+
 def test_batches_from_scenes_are_deterministic_and_checked():
     import numpy as np
 
