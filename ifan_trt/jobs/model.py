@@ -100,10 +100,10 @@ class Model:
         from .requests import RunModel
 
         inputs = (inputs,) if isinstance(inputs, (str, os.PathLike)) else tuple(inputs)
-        run = {f.name for f in fields(RunModel)}
-        model = {} if options.get("server") else {"model": self._run_model(**{k: options.pop(k) for k in list(options)
-                                                                               if k in run})}
-        return deblur(DeblurRequest(inputs, output, **model, **options))
+        run = {k: options.pop(k) for k in list(options) if k in {f.name for f in fields(RunModel)}}
+        # through a server, the server's model runs (run options are refused there, by the job)
+        model = RunModel(**run) if options.get("server") else self._run_model(**run)
+        return deblur(DeblurRequest(inputs, output, model, **options))
 
     def profile(self, shape: str | tuple[int, int, int, int] = (1, 3, 720, 1280), warmup: int = 3,
                 iterations: int | None = None, **options):
@@ -114,8 +114,6 @@ class Model:
 
         from .profile import ProfileRequest, profile
 
-        if self.kind not in ("onnx", "engine", "checkpoint"):
-            self._need("profile", "onnx", "engine", "checkpoint")
         shapes = options.pop("shapes", None) or ((parse_shape(shape) if isinstance(shape, str) else tuple(shape)),)
         model = {self.kind: ("default" if self.default else self.path,)}
         return profile(ProfileRequest(**model, shapes=tuple(shapes), warmup=warmup, iterations=iterations, **options))
