@@ -171,6 +171,9 @@ def lr_at(progress: float, base: float, step: int, warmup: int = 200) -> float:
     return base * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
+VAL_PSNR_CAP = 80.0  # dB
+
+
 def validate(model, val) -> dict:
     import torch
 
@@ -180,8 +183,9 @@ def validate(model, val) -> dict:
         p_in, p_out = [], []
         for x, y, *views in val:
             out = model(x, *views) if model.config.dual else model(x)  # views: (left, right)
-            p_in.append(psnr(x[0].permute(1, 2, 0).numpy(), y[0].permute(1, 2, 0).numpy()))
-            p_out.append(psnr(out[0].permute(1, 2, 0).numpy(), y[0].permute(1, 2, 0).numpy()))
+            # an exactly sharp input (no noise, in focus) is infinitely close: capped, so the mean stays finite
+            p_in.append(min(VAL_PSNR_CAP, psnr(x[0].permute(1, 2, 0).numpy(), y[0].permute(1, 2, 0).numpy())))
+            p_out.append(min(VAL_PSNR_CAP, psnr(out[0].permute(1, 2, 0).numpy(), y[0].permute(1, 2, 0).numpy())))
     return {"val_psnr_input": float(np.mean(p_in)), "val_psnr_model": float(np.mean(p_out))}
 
 
