@@ -148,7 +148,7 @@ WRITERS = {
     "fp16": (["fp16", "m.onnx", "-o", "o.onnx"], ["m.onnx", "o.onnx"], "o.onnx"),
     "calibrate": (["calibrate", "m.onnx", "--images", "pics"], ["m.onnx", "m.int8.onnx"], "m.int8.onnx"),
     "build": (["build", "--onnx", "m.onnx", "-o", "m.plan"], ["m.onnx", "m.plan"], "m.plan"),
-    "train": (["train", "-o", "m.pth"], ["m.pth"], "--output m.pth"),
+    "train": (["train", "-o", "m.pth"], ["m.pth"], "m.pth"),
     "verify": (["verify", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
     "inspect": (["inspect", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
     "audit": (["audit", "--fp32", "a.onnx", "--candidate", "b.onnx", "--json", "r.json"],
