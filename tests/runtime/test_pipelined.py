@@ -132,7 +132,8 @@ def test_streams_events_and_buffers_are_counted_and_released(standin, binding):
     alone = gpu.live()
     assert alone == {"device": 2, "host": 2, "stream": 1, "event": 4}
     pipe = ex.pipeline(3)
-    assert gpu.live() == {"device": 2 + 3 * 2, "host": 2 + 3 * 2, "stream": 1 + 3, "event": 4 + 3 * 4}
+    # per slot: an input and an output buffer, a stream, 4 events; one activation block for all slots
+    assert gpu.live() == {"device": 2 + 3 * 2 + 1, "host": 2 + 3 * 2, "stream": 1 + 3, "event": 4 + 3 * 4}
     for x in _frames(2):
         pipe.submit(x)  # closed with frames in flight: they finish first
     pipe.close()
@@ -140,6 +141,76 @@ def test_streams_events_and_buffers_are_counted_and_released(standin, binding):
     ex.pipeline(2).submit(_frames(1)[0])  # left open: the executor closes it
     ex.close()
     assert gpu.live() == {}
+
+
+def test_slots_share_one_activation_block_instead_of_one_per_context(standin):
+    """A context made the default way (kSTATIC) holds the engine's device memory size of its own:
+    depth such contexts would hold depth blocks. The pipeline's contexts are kUSER_MANAGED and run
+    in one block of that size, and the stand-in finds no execution using it while another may."""
+    engine, gpu, _ = standin()
+    with TrtExecutor(engine) as ex:
+        size = ex.engine.device_memory_size_v2
+        assert size == 16 * 2 * 3 * 64 * 64 * 4  # the stand-in's figure: 16 bytes per byte of the largest input
+        assert gpu.activation_bytes() == size  # the executor's own (serial) context
+        per_context = [ex.engine.create_execution_context() for _ in range(3)]
+        assert gpu.activation_bytes() == 4 * size  # what a context per frame in flight would cost
+        del per_context
+        assert gpu.activation_bytes() == size
+        before = {p: a.buffer.nbytes for p, a in gpu.allocations.items() if a.kind == "device"}
+        with ex.pipeline(3) as pipe:
+            added = sorted(a.buffer.nbytes for p, a in gpu.allocations.items() if a.kind == "device" and p not in before)
+            assert gpu.activation_bytes() == size  # TensorRT holds nothing more for the slots' contexts
+            assert added.count(size) == 1 and len(added) == 1 + 3 * 2  # one block, and the buffer sets
+            assert pipe.memory() == {"memory_path": "copy", "frames_in_flight": 3, "activation_bytes": size,
+                                     "activation_shared_by_slots": True,
+                                     "io_bytes_per_slot": 2 * (2 * 3 * 64 * 64 * 4)}
+            list(pipe.map(_frames(9, shapes=((1, 3, 16, 24), (2, 3, 32, 16)))))
+    assert gpu.unordered_block_uses == []
+
+
+def test_standin_refuses_what_tensorrt_refuses_of_user_managed_memory(standin):
+    """No block, a block below the active profile's size, host memory as the block: enqueueV3
+    fails (False, and TensorRT's error in its log); two contexts in one block without an order
+    between their executions are found."""
+    engine, gpu, _ = standin()
+    import tensorrt as trt
+
+    with TrtExecutor(engine) as ex:
+        user = trt.ExecutionContextAllocationStrategy.USER_MANAGED
+        x = np.zeros((1, 3, 16, 16), np.float32)
+        out = gpu.allocate("device", 1 * 3 * 16 * 16 * 4).ptr
+        inp = gpu.allocate("device", x.nbytes).ptr
+        block = gpu.allocate("device", ex.engine.device_memory_size_v2).ptr
+        small = gpu.allocate("device", 256).ptr
+        host = gpu.allocate("host", ex.engine.device_memory_size_v2).ptr
+        streams = [gpu.create_stream(), gpu.create_stream()]
+        with pytest.raises(TypeError, match="incompatible function arguments"):
+            ex.engine.create_execution_context(2)
+
+        def context(memory=None, size=0):
+            c = ex.engine.create_execution_context(user)
+            if memory is not None:
+                c.set_device_memory(memory, size)
+            c.set_input_shape("input", x.shape)
+            c.set_tensor_address("input", inp)
+            c.set_tensor_address("output", out)
+            return c
+
+        assert context().execute_async_v3(streams[0].handle) is False
+        assert context(small, 256).execute_async_v3(streams[0].handle) is False
+        assert context(host, ex.engine.device_memory_size_v2).execute_async_v3(streams[0].handle) is False
+        assert gpu.unordered_block_uses == []
+        size = ex.engine.device_memory_size_v2
+        a, b = context(block, size), context(block, size)
+        assert a.execute_async_v3(streams[0].handle) is True
+        assert b.execute_async_v3(streams[1].handle) is True  # nothing orders b after a: undefined in TensorRT
+        assert len(gpu.unordered_block_uses) == 1
+        gpu.drain_all()
+        for ptr in (out, inp, block, small):
+            gpu.free("device", ptr, "cudaFree")
+        gpu.free("host", host, "cudaFreeHost")
+        for stream in streams:
+            del gpu.streams[stream.handle]
 
 
 def test_pipeline_refuses_misuse_in_one_line(standin):
