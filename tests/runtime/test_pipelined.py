@@ -25,14 +25,22 @@ BINDINGS = ("cuda-python", "pycuda")
 @pytest.fixture
 def standin(tmp_path, monkeypatch):
     """make(binding, **FakeGpu options) -> (engine path, GPU stand-in, ORT session of the engine's graph)."""
-    def make(binding="cuda-python", **gpu_options):
+    def make(binding="cuda-python", io="float", **gpu_options):
+        """io="uint8": the graph wrapped as `ifan export --io uint8` wraps it (BGR frames in and out)."""
         from ifan_trt.runtime.sidecar import read_sidecar
 
         gpu_options.setdefault("simulated", SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0))
         trt = fake_tensorrt.install(monkeypatch, "10.3.0.26", FakeGpu(**gpu_options), bindings=(binding,))
         monkeypatch.setenv("IFAN_TRT_PLUGIN", str(fake_tensorrt.write_plugin_library(tmp_path, 10)))
         onnx_path = tiny_graph(tmp_path / "tiny.onnx", plugin=True, n_iters=2)
-        engine = fake_tensorrt.build(onnx_path, tmp_path / "tiny.plan", "--iac-split", "off", *DYNAMIC)
+        if io == "uint8":
+            import onnx
+
+            from ifan_trt.export.uint8_io import wrap
+
+            onnx.save(wrap(onnx.load(onnx_path), "bgr"), tmp_path / "tiny_u8.onnx")
+            onnx_path = tmp_path / "tiny_u8.onnx"
+        engine = fake_tensorrt.build(onnx_path, tmp_path / f"tiny_{io}.plan", "--iac-split", "off", *DYNAMIC)
         return engine, trt._gpu, ort_session(read_sidecar(engine)["onnx"]["path"])
 
     return make
@@ -402,6 +410,69 @@ def test_video_batches_through_the_pipeline_equal_the_serial_path(standin):
         assert gpu.live() == {"device": 2, "host": 2, "stream": 1, "event": 4}  # the pipeline was closed
     assert [len(b) for b in got] == [len(b) for b in batches]
     assert all(np.array_equal(a, b) for wb, gb in zip(want, got) for a, b in zip(wb, gb))
+
+
+def _bgr_batches(sizes, shape=(40, 56, 3), seed=3):
+    rng = np.random.default_rng(seed)
+    return [[rng.integers(0, 256, shape, np.uint8) for _ in range(n)] for n in sizes]
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_uint8_frames_through_the_pipeline_equal_the_serial_uint8_path_code_for_code(standin, binding, monkeypatch):
+    from ifan_trt.runtime.pipeline import deblur_bgr_frames
+    from ifan_trt.runtime.tensorrt.pipelined import TrtPipeline
+    from ifan_trt.runtime.video import deblur_stream
+
+    engine, gpu, _ = standin(binding, io="uint8")
+    submitted = []
+    submit = TrtPipeline.submit
+    monkeypatch.setattr(TrtPipeline, "submit", lambda self, x, tag=None: (submitted.append(x.dtype), submit(self, x, tag))[1])
+    batches = _bgr_batches((2, 1, 2, 2, 1)) + _bgr_batches((1, 2), shape=(24, 33, 3), seed=4)  # size changes
+    with TrtExecutor(engine, cuda=binding) as ex:
+        assert ex.info.io == "uint8"
+        want = [deblur_bgr_frames(ex, b) for b in batches]  # the serial uint8 path: run_frames per batch
+        kernels, uploads = gpu.kernels, gpu.copies["h2d"]
+        got = list(deblur_stream(ex, iter(batches), depth=3))
+        assert submitted == [np.dtype(np.uint8)] * len(batches)  # every batch through the pipeline, as frames
+        assert gpu.kernels - kernels == len(batches)  # one enqueue per batch
+        # the uploads are the frames as they are: one byte per sample, not float32
+        assert gpu.copies["h2d"] - uploads == len(batches)
+    assert [len(b) for b in got] == [len(b) for b in batches]
+    for wb, gb in zip(want, got):
+        for a, b in zip(wb, gb):
+            assert b.dtype == np.uint8 and b.shape == a.shape and np.array_equal(a, b)
+    assert gpu.live() == {}
+
+
+def test_uint8_pipeline_reaches_1_8x_the_serial_uint8_frame_rate(standin):
+    """Simulated device time (upload + compute + download) equal to the host time per frame."""
+    from ifan_trt.runtime.pipeline import run_uint8_frames
+    from ifan_trt.runtime.streaming import prepare_bgr_frames
+
+    sim = SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0)
+    host_ms = sim.h2d_ms + sim.compute_ms + sim.d2h_ms
+    engine, gpu, _ = standin(simulated=sim, io="uint8")
+    frames = [b[0] for b in _bgr_batches([1] * 30)]
+    with TrtExecutor(engine) as ex:
+        def serial(xs, h):
+            for f in xs:
+                gpu.spend_host(h)
+                run_uint8_frames(ex, [f], "bgr")
+
+        def pipelined(xs, h):
+            with ex.pipeline(3) as pipe:
+                for f in xs:
+                    gpu.spend_host(h)
+                    prepared = prepare_bgr_frames(ex, [f])
+                    if pipe.full:
+                        pipe.collect()
+                    pipe.submit(prepared.input)
+                while pipe.in_flight:
+                    pipe.collect()
+
+        serial_fps, pipelined_fps = _fps(gpu, frames, host_ms, serial), _fps(gpu, frames, host_ms, pipelined)
+    assert serial_fps == pytest.approx(1e3 / (2 * host_ms))
+    assert pipelined_fps >= 1.8 * serial_fps
 
 
 def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(standin, tmp_path):
