@@ -223,6 +223,9 @@ class TrtPipeline:
                 self.cuda.event_synchronize(slot.events[3])
             self._order.clear()
             self._release()
+        owned = getattr(self.executor, "_pipelines", [])
+        if self in owned:  # closed here: the executor's close has nothing left to do for it
+            owned.remove(self)
 
     def _release(self) -> None:
         for slot in self._slots:
