@@ -111,6 +111,7 @@ class Demo:
         self.backend_name, self.precision = "", ""
         self.memory_path: str | None = None  # TensorRT: "copy" or "zero-copy"
         self.frames_in_flight = 1
+        self.device_memory: dict | None = None  # TensorRT pipeline: activation block and I/O bytes per slot
         self.wipe_at: float | None = None  # wipe position chosen with the mouse (None: sweeping)
         self._picture_width = 0
         self._window_up = False  # shown once: from then on a hidden window means it was closed
@@ -238,6 +239,7 @@ class Demo:
         try:
             with executor, open_pipeline(executor, self.opt.frames_in_flight) as pipe:
                 self.backend, self.frames_in_flight = pipe.describe(), pipe.depth
+                self.device_memory = pipe.memory() if callable(getattr(pipe, "memory", None)) else None
                 self.ready.set()
                 in_flight = deque()  # (frame, t_read, seq, start, host ms so far, finish), oldest first
                 while True:  # while frames are in flight, a missing new frame means: collect the oldest

@@ -29,10 +29,10 @@ import numpy as np
 from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 
+from ifan_trt.runtime.streaming import MAX_DEPTH
+
 from .buffers import BufferSet
 from .executor import TrtExecutor, _ok, apply_shapes
-
-MAX_DEPTH = 8
 
 
 @dataclass

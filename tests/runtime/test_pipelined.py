@@ -495,8 +495,11 @@ def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(sta
     assert gpu.copies["h2d"] == gpu.copies["d2h"] == 0
     report = demo_report(stats, source=str(clip), model="tiny.plan", backend=demo.backend_name,
                          precision=demo.precision, opencv="test", memory_path=demo.memory_path,
-                         frames_in_flight=demo.frames_in_flight)
+                         frames_in_flight=demo.frames_in_flight, device_memory=demo.device_memory)
     assert (report["memory_path"], report["frames_in_flight"]) == ("zero-copy", 2)
+    block = 16 * 2 * 3 * 64 * 64 * 4  # the stand-in engine's device memory size (its largest input x 16)
+    assert (report["activation_bytes"], report["activation_bytes_per_slot"]) == (block, block // 2)
+    assert report["io_bytes_per_slot"] == 2 * (2 * 3 * 64 * 64 * 4)  # input and output at the largest shape
     assert set(report["stages_ms"]) == {"capture", "host", "queue", "device"}
     device = np.asarray(stats.device_ms)
     assert report["stages_ms"]["device"] == {f"p{q}": pytest.approx(float(np.percentile(device, q)), abs=0.01)

@@ -78,7 +78,7 @@ def test_engine_instances_answer_concurrent_clients_with_either_binding(engine, 
     server = ServerProcess(["--engine", str(path), "--instances", "2", "--max-batch", "2"],
                            folder / f"serve-{binding}.log", launcher=launcher, env=env)
     try:
-        assert "2 instance(s)" in server.output()
+        assert "2 instance(s)" in server.output() and "2 batches in flight per instance" in server.output()
         arrays = [make_array(24, 40, 3, np.uint8, seed=10 + i) for i in range(10)]  # same size: Triton batches them
         arrays += [make_array(35, 41, 3, np.uint16, seed=1), make_array(19, 27, 1, np.uint8, seed=2)]
         results: list = [None] * len(arrays)
@@ -108,7 +108,9 @@ def test_engine_instances_answer_concurrent_clients_with_either_binding(engine, 
         assert np.abs(got.astype(np.int64) - want).max() <= 1
     served = json.loads(report.read_text())
     assert served["bindings"] == [binding]
-    assert len({handler for handler, _ in served["calls"]}) == 2, served["calls"]  # both instances answered
+    # 2 instances x 2 batches in flight (--in-flight's default): four Triton model instances, each
+    # engine's two sharing its pipeline; at least one of each engine's answered
+    assert len({handler for handler, _ in served["calls"]}) >= 2, served["calls"]
     threads = {thread for _, thread in served["calls"]}
     assert len(threads) >= 2 and "MainThread" not in threads, threads  # from Triton's threads, not the opener's
     assert served["live"] == {}, "the executors' CUDA resources outlived the server"
