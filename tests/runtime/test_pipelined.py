@@ -176,6 +176,18 @@ def test_slots_share_one_activation_block_instead_of_one_per_context(standin):
     assert gpu.unordered_block_uses == []
 
 
+def test_sharing_the_block_rests_on_the_computes_waiting_for_each_other(standin, monkeypatch):
+    """Without the wait for the previous frame's compute, two contexts would run in the shared
+    block at once: the stand-in finds it (so the test above would catch a pipeline that lost it)."""
+    from ifan_trt.runtime.tensorrt.cuda import CudaPython
+
+    engine, gpu, _ = standin()
+    monkeypatch.setattr(CudaPython, "wait_event", lambda self, event, stream=None: None)
+    with TrtExecutor(engine) as ex, ex.pipeline(2) as pipe:
+        list(pipe.map(_frames(4)))
+    assert gpu.unordered_block_uses
+
+
 def test_standin_refuses_what_tensorrt_refuses_of_user_managed_memory(standin):
     """No block, a block below the active profile's size, host memory as the block: enqueueV3
     fails (False, and TensorRT's error in its log); two contexts in one block without an order
@@ -506,4 +518,22 @@ def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(sta
                                              for q in (50, 90, 99)}
     assert "zero-copy" in demo.backend and "2 frames in flight" in demo.backend
     assert f"device {float(np.percentile(device, 50)):.1f}" in stats.percentiles()
+    assert gpu.live() == {}
+
+
+def test_demo_pipelines_a_uint8_engine_too(standin, tmp_path):
+    """Frames of a uint8-I/O engine go through the pipeline (device time per frame from its
+    events), not one at a time."""
+    from ifan_trt.runtime.live import Demo, DemoOptions
+    from ifan_trt.runtime.sources import Source
+    from tests.helpers.runtime import write_video
+
+    engine, gpu, _ = standin(io="uint8")
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, frames=8, size=(48, 64))
+    demo = Demo(Source("file", str(clip), False), lambda: TrtExecutor(engine), DemoOptions(headless=True, pace=False))
+    stats = demo.run()
+    assert stats.processed >= 1 and len(stats.device_ms) == stats.processed
+    assert "uint8-io" in demo.backend and "2 frames in flight" in demo.backend
+    assert demo.device_memory["frames_in_flight"] == 2
     assert gpu.live() == {}
