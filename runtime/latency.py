@@ -60,7 +60,8 @@ def machine() -> dict:
 def demo_report(stats, *, source: str, model: str, backend: str, precision: str, opencv: str,
                 memory_path: str | None = None, frames_in_flight: int = 1, device_memory: dict | None = None) -> dict:
     """What `ifan demo --json` writes: the run's counts and percentiles with what produced them.
-    memory_path: "copy" or "zero-copy" for TensorRT (None for CPU backends); device_memory: the
+    memory_path: "copy" or "zero-copy" for TensorRT, "pageable" for ONNX Runtime on a GPU (None
+    on the CPU); device_memory: the
     TensorRT pipeline's activation block (shared by its slots) and I/O bytes per slot."""
     memory = device_memory or {}
     return {

@@ -109,7 +109,7 @@ class Demo:
         self._waiting_since: float | None = None  # opening or opened without a frame since then
         self.backend = ""  # "onnxruntime-cpu fp32": the overlay's words for backend and precision
         self.backend_name, self.precision = "", ""
-        self.memory_path: str | None = None  # TensorRT: "copy" or "zero-copy"
+        self.memory_path: str | None = None  # "copy", "zero-copy" (TensorRT), "pageable" (ONNX Runtime on a GPU)
         self.frames_in_flight = 1
         self.device_memory: dict | None = None  # TensorRT pipeline: activation block and I/O bytes per slot
         self.wipe_at: float | None = None  # wipe position chosen with the mouse (None: sweeping)

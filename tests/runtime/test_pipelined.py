@@ -537,3 +537,18 @@ def test_demo_pipelines_a_uint8_engine_too(standin, tmp_path):
     assert "uint8-io" in demo.backend and "2 frames in flight" in demo.backend
     assert demo.device_memory["frames_in_flight"] == 2
     assert gpu.live() == {}
+
+
+def test_every_backend_names_its_memory_path(standin, tmp_path, monkeypatch):
+    """TensorRT: copy (pinned buffers) or zero-copy; ONNX Runtime on a GPU provider: pageable
+    (it copies NumPy's arrays itself); ONNX Runtime on the CPU: none (nothing crosses to a device)."""
+    from ifan_trt.runtime.ort_executor import OrtExecutor
+
+    engine, _, _ = standin()
+    with TrtExecutor(engine) as ex:
+        assert ex.memory_path == "copy" and ex.describe().endswith(", copy)")
+    ort_ex = OrtExecutor(tiny_graph(tmp_path / "plain.onnx"))
+    assert ort_ex.memory_path is None and ort_ex.describe() == "onnxruntime-cpu fp32"
+    monkeypatch.setattr(ort_ex.session, "get_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert ort_ex.memory_path == "pageable" and ort_ex.describe() == "onnxruntime-cuda fp32 (pageable)"
+    assert "on onnxruntime-cuda fp32 (pageable)" in run_summary(ort_ex)
