@@ -109,8 +109,9 @@ def test_engine_instances_answer_concurrent_clients_with_either_binding(engine, 
     served = json.loads(report.read_text())
     assert served["bindings"] == [binding]
     # 2 instances x 2 batches in flight (--in-flight's default): four Triton model instances, each
-    # engine's two sharing its pipeline; at least one of each engine's answered
-    assert len({handler for handler, _ in served["calls"]}) >= 2, served["calls"]
-    threads = {thread for _, thread in served["calls"]}
+    # engine's two sharing its pipeline; both engines answered
+    assert len({executor for _, _, executor in served["calls"]}) == 2, served["calls"]
+    assert len({handler for handler, _, _ in served["calls"]}) >= 2, served["calls"]
+    threads = {thread for _, thread, _ in served["calls"]}
     assert len(threads) >= 2 and "MainThread" not in threads, threads  # from Triton's threads, not the opener's
     assert served["live"] == {}, "the executors' CUDA resources outlived the server"
