@@ -19,7 +19,14 @@ registration of that plugin in one process. An execution context needs set_input
 the active profile and set_tensor_address for every I/O tensor before execute_async_v3, which
 runs the plan's graph with ONNX Runtime (the IFAN_IAC node through the project's NumPy IAC,
 export/ort_plugin.py) on the CUDA stand-in's stream, reading and writing the device buffers
-that the addresses name (tests/helpers/fake_cuda.py).
+that the addresses name (tests/helpers/fake_cuda.py). Activation memory as 10.3 and 11.x give it:
+``device_memory_size_v2`` (the stand-in's figure: ACTIVATION_FACTOR bytes per byte of the largest
+input); a context created with STATIC (the default) or ON_PROFILE_CHANGE books its own block
+(``FakeGpu.context_memory``, released with the context); a USER_MANAGED one runs only in the
+block ``set_device_memory(ptr, size)`` gave it (no block, one below the active profile's size or
+one that is not device memory fail the enqueue), and an execution that could start, by its
+dependencies, while another is still using the same block is recorded in
+``FakeGpu.unordered_block_uses`` (TensorRT calls that undefined behaviour).
 
 ``install(monkeypatch, ...)`` puts it (and the CUDA stand-in) in sys.modules and points
 Polygraphy's lazily imported tensorrt at it, so the product's build and executor run unchanged.
