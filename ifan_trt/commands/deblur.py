@@ -24,6 +24,7 @@ def register(subparsers) -> None:
                              "the current folder)")
     arg_groups.add_model(p)
     arg_groups.add_batch(p)
+    arg_groups.add_in_flight(p)
     arg_groups.add_tiling(p)
     add_decode_budget(p)
     p.add_argument("--left", help="left dual-pixel view (IFAN_dual, one input)")
@@ -39,17 +40,23 @@ def register(subparsers) -> None:
                    help="requests in flight with --server (default 4)")
 
 
+def request_from(args: argparse.Namespace):
+    from ifan_trt.jobs.deblur import DeblurRequest
+
+    return DeblurRequest(tuple(args.inputs), args.output, arg_groups.run_model_from(args), args.batch,
+                         **arg_groups.tiling_fields(args), crop_official=args.crop_official, left=args.left,
+                         right=args.right, compare=args.compare, recursive=args.recursive, overwrite=args.overwrite,
+                         in_flight=args.in_flight, server=args.server, concurrency=args.concurrency,
+                         names=arg_groups.flag)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ifan_trt.jobs.deblur import DeblurRequest, deblur
+    from ifan_trt.jobs.deblur import deblur
 
     arg_groups.check_model_options(args)
-    request = DeblurRequest(tuple(args.inputs), args.output, arg_groups.run_model_from(args), args.batch,
-                            **arg_groups.tiling_fields(args), crop_official=args.crop_official, left=args.left,
-                            right=args.right, compare=args.compare, recursive=args.recursive,
-                            overwrite=args.overwrite, server=args.server, concurrency=args.concurrency,
-                            names=arg_groups.flag)
+    request = request_from(args)
     steps = Progress("ifan deblur", getattr(args, "verbose", False))
     try:
         with tqdm(unit="img", disable=not sys.stderr.isatty(), file=sys.stderr, delay=0.5) as bar:

@@ -45,6 +45,7 @@ def register(subparsers) -> None:
                    help="a source that opens but delivers no frame for S seconds is an error (default 15)")
     p.add_argument("--no-pace", action="store_true",
                    help="read video files as fast as possible instead of at their frame rate")
+    arg_groups.add_in_flight(p)
     arg_groups.add_tiling(p, overlap=False)
 
 
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                           args.output, args.snapshot_dir, args.max_frames, args.width, args.height, args.fps,
                           args.reconnect, args.reconnect_wait, args.source_timeout, not args.no_pace,
                           **{k: v for k, v in arg_groups.tiling_fields(args).items() if k != "overlap"},
-                          overwrite=args.overwrite, names=lambda f: "--output" if f == "stream" else arg_groups.flag(f))
+                          frames_in_flight=args.in_flight, overwrite=args.overwrite,
+                          names=lambda f: "--output" if f == "stream" else arg_groups.flag(f))
     result = demo(request, on_start=lambda line: print(f"ifan demo: {line}", file=sys.stderr))
     print(f"ifan demo: {result.stats.summary()}")
     print(f"ifan demo: {result.stats.percentiles()}")

@@ -29,6 +29,7 @@ def register(subparsers) -> None:
                    help="how long a request may wait for others to batch with, microseconds (default 2000)")
     p.add_argument("--max-image-pixels", type=positive_int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
                    help=f"refuse requests with images above N pixels (default {DEFAULT_MAX_IMAGE_PIXELS})")
+    arg_groups.add_in_flight(p)
     arg_groups.add_tiling(p)
 
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     arg_groups.check_model_options(args)
     request = ServeRequest(arg_groups.run_model_from(args), args.host, args.http_port, args.grpc_port, args.metrics_port,
                            args.instances, args.max_batch, args.max_queue_delay_us, args.max_image_pixels,
-                           **arg_groups.tiling_fields(args),
+                           **arg_groups.tiling_fields(args), in_flight=args.in_flight,
                            verbose=getattr(args, "verbose", False),  # the shared --verbose also shows Triton's logs
                            names=arg_groups.flag)
     serve(request, on_ready=lambda serving: print(f"ifan serve: {serving.line()}", flush=True))

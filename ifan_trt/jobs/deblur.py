@@ -22,6 +22,7 @@ log = get_logger(__name__)
 
 # what a local run decides and a server decides for itself, in the order an error names them
 _LOCAL_ONLY = ("batch", "tile", "max_pixels", "overlap", "left", "right", "crop_official", "compare")
+# in_flight is left out: its default is set by the command too, and a server has its own
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class DeblurRequest:
     compare: str | os.PathLike | None = None
     recursive: bool = False
     overwrite: bool = False
+    in_flight: int | None = None  # video batches in flight on a TensorRT engine (None: runtime.streaming's default)
     server: str | None = None
     concurrency: int = 4
     names: Naming = field(default=as_is, compare=False)
@@ -194,6 +196,7 @@ def _deblur_here(request: DeblurRequest, jobs, policy: FailedInputs, progress, s
     from ifan_trt.runtime.batch import DeblurOptions, Steps, deblur_jobs
     from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling
     from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
+    from ifan_trt.runtime.video import is_video
 
     name = request.names
     tiling = Tiling(tile=request.tile, max_pixels=request.max_pixels or DEFAULT_MAX_PIXELS,
@@ -201,7 +204,8 @@ def _deblur_here(request: DeblurRequest, jobs, policy: FailedInputs, progress, s
     compare = Path(request.compare) if request.compare else None
     options = DeblurOptions(batch=request.batch, tiling=tiling, crop_official=request.crop_official,
                             left=_read_view(request.left, name("left")), right=_read_view(request.right, name("right")),
-                            compare=compare, overwrite=request.overwrite)
+                            compare=compare, overwrite=request.overwrite,
+                            **({} if request.in_flight is None else {"in_flight": request.in_flight}))
     steps = steps or Steps()
     with steps.step("opening the model"):
         executor = request.model.open()
@@ -210,6 +214,9 @@ def _deblur_here(request: DeblurRequest, jobs, policy: FailedInputs, progress, s
             raise IfanError(f"{name('left')}/{name('right')}: {executor.info.variant} is not a dual-pixel model "
                             "(IFAN_dual); drop them or pass a dual checkpoint")
         ran = run_summary(executor)
+        if options.in_flight > 1 and callable(getattr(executor, "pipeline", None)) and any(is_video(j.source)
+                                                                                          for j in jobs):
+            ran += f"; video batches {options.in_flight} in flight"
         if compare is not None:  # what ran, under the output in the comparison
             options = replace(options, compare_label=ran)
         deblur_jobs(executor, jobs, options, policy, progress, steps)

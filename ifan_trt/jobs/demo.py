@@ -111,7 +111,8 @@ def demo(request: DemoRequest, on_start: Callable[[str], None] | None = None) ->
     stats = run.run()
     report = demo_report(stats, source=request.source, model=model.given or "default (bundled checkpoint)",
                          backend=run.backend_name, precision=run.precision, opencv=build.describe(),
-                         memory_path=run.memory_path, frames_in_flight=run.frames_in_flight)
+                         memory_path=run.memory_path, frames_in_flight=run.frames_in_flight,
+                         device_memory=run.device_memory)
     lost = (f"{source.label}: lost, and {request.reconnect} reconnection attempts did not bring it back to steady "
             "running") if run.gave_up else None
     return DemoResult(stats, record if record is not None and stats.shown else None, report, lost)

@@ -14,8 +14,8 @@ class ServeRequest:
     """model: what each instance runs (None of its files: the bundled model); host: the address to
     listen on (127.0.0.1: local connections only); instances: executors, each its own; max_batch:
     the largest batch Triton forms from same-size requests, waiting up to max_queue_delay_us;
-    max_image_pixels: larger requests are refused; tile, max_pixels, overlap: tiling, as a local
-    run; verbose: Triton's own log on the terminal."""
+    max_image_pixels: larger requests are refused; in_flight: batches in flight per engine; tile,
+    max_pixels, overlap: tiling, as a local run; verbose: Triton's own log on the terminal."""
     model: RunModel = RunModel()
     host: str = "127.0.0.1"
     http_port: int = 8000
@@ -28,6 +28,7 @@ class ServeRequest:
     tile: tuple[int, int] | None = None
     max_pixels: int | None = None
     overlap: int | None = None
+    in_flight: int | None = None  # TensorRT: batches in flight per executor (None: runtime.streaming's default)
     verbose: bool = False
     names: Naming = field(default=as_is, compare=False)
 
@@ -47,6 +48,7 @@ def serve(request: ServeRequest, on_ready: Callable | None = None) -> None:
                            metrics_port=request.metrics_port, instances=request.instances, max_batch=request.max_batch,
                            max_queue_delay_us=request.max_queue_delay_us,
                            max_image_pixels=request.max_image_pixels or DEFAULT_MAX_IMAGE_PIXELS, tiling=tiling,
-                           verbose=request.verbose, names=request.names)
+                           verbose=request.verbose, names=request.names,
+                           **({} if request.in_flight is None else {"in_flight": request.in_flight}))
     # each call opens its own executor (either CUDA binding makes its context current in its thread)
     run_server(request.model.open, options, model=request.model.given or "the bundled model", on_ready=on_ready)
