@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
-from ifan_trt.jobs.engine import IAC_SPLIT_MODES, BuildRequest, build_engine
+from ifan_trt.jobs.engine import BuildRequest, build_engine
 from ifan_trt.models import ModelRef
 from ifan_trt.options import add_decode_budget, int_range
 from ifan_trt.precisions import ENGINE as PRECISIONS
@@ -29,12 +29,12 @@ def register(subparsers) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--onnx", required=True, help="IFAN ONNX export (FP32, or already FP16/INT8)")
-    arg_groups.add_output(p, "engine file to write (a .json sidecar goes beside it)", required=True, metavar="ENGINE")
+    p.add_argument("--onnx", required=True, metavar="MODEL", help="IFAN ONNX export (FP32, or already FP16/INT8)")
+    arg_groups.add_output(p, "engine file to write (a .json sidecar goes beside it)", required=True)
     p.add_argument("--precision", choices=PRECISIONS,
                    help="engine precision; an FP32 graph is converted first (default: the graph's own)")
     arg_groups.add_calibration(p, images_help="images for INT8 calibration (and FP16 measurement; default "
-                                              "there: the bundled samples)", count=32)
+                                              "there: the bundled samples)")
     p.add_argument("--shapes", action="append", metavar="min=NxCxHxW,opt=...,max=...",
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
     arg_groups.add_plugin(p)
@@ -45,10 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
     p.add_argument("--version-compatible", action="store_true",
                    help="version-compatible engine; the plugin library is serialised into the plan")
-    p.add_argument("--iac-split", choices=IAC_SPLIT_MODES, default="auto",
-                   help="build the IAC as one IFAN_IAC layer per iteration, each fed by its own slice of the "
-                        "filter conv, so the filters F are never written: auto when that lowers the peak of "
-                        "live activations at the largest profile shape, on, off (default: %(default)s)")
+    arg_groups.add_iac_split(p, "build", default="auto")
     arg_groups.add_overwrite(p)
     add_decode_budget(p)
     p.add_argument("--dla-core", type=int_range(0, 15), metavar="N",
@@ -73,7 +70,7 @@ def parse_workspace(text: str) -> int:
 def request_from(args) -> BuildRequest:
     return BuildRequest(
         onnx=ModelRef.parse(args.onnx, "onnx", "--onnx").path, output=args.output, precision=args.precision, shapes=tuple(args.shapes or ()) or None,
-        calib_images=args.calib_images, calib_method=args.calib_method, calib_count=args.calib_count,
+        calib_images=args.calib_images, calib_method=args.calib_method, calib_count=arg_groups.calib_count(args),
         calib_size=arg_groups.calib_size(args), size_option="--calib-size", workspace=parse_workspace(args.workspace),
         plugin=args.plugin, timing_cache=args.timing_cache, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, iac_split=args.iac_split, tf32=args.tf32,

@@ -18,7 +18,7 @@ from . import args as arg_groups
 def register(subparsers) -> None:
     p = arg_groups.add_command(subparsers, "demo", "live deblurring from a camera, stream or video file",
                                "Live deblurring demo. SOURCE: a camera index (0), /dev/videoN, csi or csi:N (Jetson "
-                               "CSI camera via GStreamer), an rtsp:// or http:// URL, rtp://:PORT (what --output "
+                               "CSI camera via GStreamer), an rtsp:// or http:// URL, rtp://:PORT (what --stream "
                                "rtp:// sends), a GStreamer pipeline ending in appsink, or a video file. Keys: q "
                                "quits, s saves a snapshot, space pauses.", run)
     p.add_argument("source", nargs="?", default="0", help="video source (default: camera 0)")
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("--headless", action="store_true", help="no window (use with --record)")
     p.add_argument("--record", metavar="FILE", help="record what is shown to a video file (.mp4, .avi, ...), "
                                                     "one picture per source frame (it lasts as long as the source)")
-    p.add_argument("--output", metavar="STREAM", help="stream what is shown: rtp://HOST:PORT (Motion-JPEG over "
+    p.add_argument("--stream", metavar="URL", help="stream what is shown: rtp://HOST:PORT (Motion-JPEG over "
                                                       "RTP/UDP) or a GStreamer pipeline starting with appsrc")
     arg_groups.add_json(p, "the latency percentiles, frame counts, source, model, backend and precision", stdout=True)
     arg_groups.add_overwrite(p)
@@ -60,12 +60,12 @@ def _check_outputs(args) -> tuple[Path | None, Path | None]:
         if not is_video(record):
             raise IfanError(f"{record}: --record needs a video file name (.mp4, .avi, .mkv, .mov, .m4v)")
         check_output_file(record, args.overwrite, what="--record")
-    if args.output is not None:
-        if output_pipeline(args.output) is None:
-            raise IfanError(f"--output {args.output}: not a stream; give rtp://HOST:PORT or a GStreamer pipeline "
+    if args.stream is not None:
+        if output_pipeline(args.stream) is None:
+            raise IfanError(f"--stream {args.stream}: not a stream; give rtp://HOST:PORT or a GStreamer pipeline "
                             "starting with appsrc (files go to --record)")
         if not opencv_build().gstreamer:
-            raise IfanError(f"--output {args.output}: streaming needs an OpenCV built with GStreamer; {GSTREAMER_FIX}")
+            raise IfanError(f"--stream {args.stream}: streaming needs an OpenCV built with GStreamer; {GSTREAMER_FIX}")
     arg_groups.check_json(args)
     return record, Path(args.json) if args.json else None
 
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from ifan_trt.runtime.sources import parse_source
 
     record, json_path = _check_outputs(args)
-    if args.headless and not (record or args.output):
+    if args.headless and not (record or args.stream):
         print("ifan demo: --headless without --record or --output shows nothing; only the summary is printed",
               file=sys.stderr)
     source = parse_source(args.source, args.width, args.height, args.fps)
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     resolve_backend(args.backend, args.checkpoint, args.onnx, args.engine)
     build = opencv_build()
     print(f"ifan demo: {build.describe()}; source: {source.label}", file=sys.stderr)
-    options = DemoOptions(view=args.view, headless=args.headless, record=record, output=args.output,
+    options = DemoOptions(view=args.view, headless=args.headless, record=record, output=args.stream,
                           snapshot_dir=Path(args.snapshot_dir), max_frames=args.max_frames, pace=not args.no_pace,
                           reconnect_wait_s=args.reconnect_wait, reconnect_tries=args.reconnect,
                           source_timeout_s=args.source_timeout,

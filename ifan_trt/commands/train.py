@@ -11,6 +11,6 @@ from . import args as arg_groups
 def register(subparsers) -> None:
     p = arg_groups.add_command(subparsers, "train", "train IFAN on synthetic defocus on the CPU", train.__doc__,
                                train.run, formatter_class=argparse.RawDescriptionHelpFormatter)
-    arg_groups.add_output(p, "checkpoint to write (our format)", required=True, aliases=("--out",))
+    arg_groups.add_output(p, "checkpoint to write (our format)", required=True)
     arg_groups.add_overwrite(p)
     train.add_arguments(p)

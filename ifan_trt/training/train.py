@@ -26,7 +26,7 @@ import numpy as np
 from ifan_trt.errors import IfanError
 from ifan_trt.log import get as get_logger
 from ifan_trt.files import atomic_write, check_not_input, check_output_file, require_regular_file as read_input_path
-from ifan_trt.options import int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
+from ifan_trt.options import float_range, int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
 from ifan_trt.sizes import parse_size
 
 _logger = get_logger(__name__)
@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ch", type=int_range(1, 128), default=16, help="base width ch1 (official 32)")
     p.add_argument("--n-iters", type=int_range(1, 64), default=8, help="IAC iterations N (official 17)")
     p.add_argument("--patch", type=positive_int, default=128, help="training patch size (multiple of 8)")
-    p.add_argument("--batch", type=positive_int, default=4)
+    p.add_argument("--batch", type=positive_int, default=4, help="images per training step (default 4)")
     p.add_argument("--scene", default="384x512",
                    help="HxW of the scenes patches are cut from: the size of the images the model is for "
                         "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
@@ -69,9 +69,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dual", action="store_true", help="train IFAN_dual (reads the left and right views too)")
     p.add_argument("--steps", type=positive_int, default=100000, help="step cap (the budget usually ends first)")
     p.add_argument("--budget-min", type=positive_float, default=80.0, help="wall-clock training budget, minutes")
-    p.add_argument("--seed", type=nonneg_int, default=0)
-    p.add_argument("--max-radius", type=nonneg_float, default=10.0, help="largest CoC radius in px")
-    p.add_argument("--jpeg-prob", type=probability, default=0.2)
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0; validation uses seed+1)")
+    p.add_argument("--max-radius", type=float_range(0.0, 200.0), default=10.0, help="largest CoC radius in pixels")
+    p.add_argument("--jpeg-prob", type=probability, default=0.2, help="share of sources JPEG-compressed (default 0.2)")
     p.add_argument("--small-blur-prob", type=probability, default=0.0, metavar="P",
                    help="share of scenes whose largest CoC radius is drawn in [0, 2] px instead of "
                         "[0.5, --max-radius] (nearly sharp and exactly sharp inputs)")
