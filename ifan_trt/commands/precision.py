@@ -62,10 +62,9 @@ def run(args) -> int:
         not_here += ["--keep-fp32"] if args.keep_fp32 else []
     if not_here:
         raise IfanError(f"{', '.join(not_here)}: not used by --to {row.name}")
-    result = make_precision(PrecisionRequest(
+    make_precision(PrecisionRequest(
         args.model, row.name, args.output, args.calib_images, args.calib_method, args.calib_count,
         arg_groups.calib_size(args), size_option="--calib-size", keep_fp32=tuple(args.keep_fp32),
         max_rel_error=args.max_rel_error, measure=not args.no_measure, show_all=args.all, cache=args.cache,
-        overwrite=args.overwrite))
-    print(f"wrote {result.path} ({row.label}, from {result.source})")
+        overwrite=args.overwrite))  # the precision step logs what it wrote
     return 0

@@ -100,6 +100,6 @@ def test_plugin_without_an_engine_is_refused(sandbox):
 
 
 def test_train_eval_data_is_checked_before_training(sandbox):
-    result = sandbox.run("train", "--out", "m.pth", "--eval-data", "nope")
+    result = sandbox.run("train", "-o", "m.pth", "--eval-data", "nope")
     error_line(result, "train", "--eval-data nope", "no such folder")
     check_invariants(result, sandbox.root)

@@ -169,22 +169,22 @@ CASES = {
     "eval_saved_image_exists": (lambda sb: (argv := _eval(sb, "--save-dir", "res"), _files(sb, "res/a.png"))[0],
                                 "res/a.png", "exists"),
     # synth
-    "synth_set_exists": (lambda sb: (_set(sb), ["synth", "--out", "set", "--count", "1", "--photos", "none",
+    "synth_set_exists": (lambda sb: (_set(sb), ["synth", "-o", "set", "--count", "1", "--photos", "none",
                                                 "--size", "16x16"])[1], "--output set/source", "--overwrite"),
     "synth_would_mix": (lambda sb: (_set(sb), h.image(sb.path("set/source/00007.png")),
-                                    ["synth", "--out", "set", "--count", "1", "--photos", "none", "--size", "16x16",
+                                    ["synth", "-o", "set", "--count", "1", "--photos", "none", "--size", "16x16",
                                      "--overwrite"])[2], "--output set/source", "would mix"),
-    "synth_out_is_file": (lambda sb: (_files(sb, "set"), ["synth", "--out", "set", "--count", "1"])[1],
+    "synth_out_is_file": (lambda sb: (_files(sb, "set"), ["synth", "-o", "set", "--count", "1"])[1],
                           "set", "is a file, not a folder"),
     # train
-    "train_out_is_init": (lambda sb: ["train", "--out", sb.ck, "--init", sb.ck], "--output ck.pth", "is an input"),
+    "train_out_is_init": (lambda sb: ["train", "-o", sb.ck, "--init", sb.ck], "--output ck.pth", "is an input"),
     "train_out_hard_link_of_init": (lambda sb: (ck := sb.ck, os.link(sb.root / ck, sb.root / "hl.pth"),
-                                                ["train", "--out", "hl.pth", "--init", ck, "--overwrite"])[2],
+                                                ["train", "-o", "hl.pth", "--init", ck, "--overwrite"])[2],
                                     "--output hl.pth", "is an input"),
-    "train_out_exists": (lambda sb: (_files(sb, "m.pth"), ["train", "--out", "m.pth"])[1], "--output m.pth", "exists"),
-    "train_out_folder": (lambda sb: (sb.path("m.pth/keep").write_text("x"), ["train", "--out", "m.pth"])[1],
+    "train_out_exists": (lambda sb: (_files(sb, "m.pth"), ["train", "-o", "m.pth"])[1], "--output m.pth", "exists"),
+    "train_out_folder": (lambda sb: (sb.path("m.pth/keep").write_text("x"), ["train", "-o", "m.pth"])[1],
                          "--output m.pth", "is a folder"),
-    "train_state_exists": (lambda sb: (_files(sb, "m.pth.state.pt"), ["train", "--out", "m.pth"])[1],
+    "train_state_exists": (lambda sb: (_files(sb, "m.pth.state.pt"), ["train", "-o", "m.pth"])[1],
                            "m.pth.state.pt", "exists"),
     # profile
     "profile_json_is_model": (lambda sb: (_files(sb, "m.onnx"), ["profile", "--onnx", "m.onnx", "--json", "m.onnx"])[1],
@@ -249,7 +249,7 @@ def test_overwrite_replaces_only_the_output(sandbox):
 
 
 def test_synth_overwrite_of_the_same_set_replaces_it(sandbox):
-    argv = ["synth", "--out", "set", "--count", "1", "--photos", "none", "--size", "16x16", "--seed", "3"]
+    argv = ["synth", "-o", "set", "--count", "1", "--photos", "none", "--size", "16x16", "--seed", "3"]
     assert sandbox.run(*argv).code == 0
     result = sandbox.run(*argv[:-1], "4", "--overwrite")
     assert result.code == 0, result.err
