@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     record, json_path = _check_outputs(args)
     if args.headless and not (record or args.stream):
-        print("ifan demo: --headless without --record or --output shows nothing; only the summary is printed",
+        print("ifan demo: --headless without --record or --stream shows nothing; only the summary is printed",
               file=sys.stderr)
     source = parse_source(args.source, args.width, args.height, args.fps)
     if source.kind == "file" and record is not None:

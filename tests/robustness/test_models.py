@@ -267,12 +267,12 @@ def test_fixed_shape_onnx_is_tiled_or_padded_to_its_size(sandbox, hw):
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev_zero", "junk", "missing"])
-def test_verify_reads_only_regular_onnx_files(sandbox, kind):
+def test_check_reads_only_regular_onnx_files(sandbox, kind):
     path = sandbox.root / "m.onnx"
     {"fifo": lambda: h.fifo(path), "dev_zero": lambda: path.symlink_to("/dev/zero"),
      "junk": lambda: path.write_bytes(b"junk"), "missing": lambda: None}[kind]()
-    result = sandbox.run("verify", "m.onnx")
-    error_line(result, "verify", "m.onnx")
+    result = sandbox.run("check", "m.onnx")
+    error_line(result, "check", "m.onnx")
     check_invariants(result, sandbox.root)
 
 
