@@ -116,12 +116,32 @@ def check_json(args: argparse.Namespace, inputs=(), data_folders=()) -> None:
         check_output_file(args.json, args.overwrite, what="--json")
 
 
-def add_size(p, flag: str, what: str, default: str | None = None, metavar: str = "HxW", **kwargs) -> None:
-    """An image size (HxW, rows first; every *-size flag and --tile) or a tensor shape (BxCxHxW;
-    --shape), kept as text and read by ifan_trt.sizes when used, so that its errors name the
-    option and show an example."""
+def _size_type(metavar: str, square_ok: bool = False):
+    """The parse-time check of a size's form (HxW, or BxCxHxW for a tensor shape; positive
+    numbers): a malformed one is a usage line. The text is kept: the command checks what its job
+    needs (multiples of 8, a limit) when it reads it with ifan_trt.sizes, naming the option."""
+    from ifan_trt.sizes import parse_size, parse_tensor_shape
+
+    def size(text: str) -> str:
+        try:
+            if metavar == "BxCxHxW":
+                parse_tensor_shape(text, "")
+            else:
+                parse_size(text, "", square_ok=square_ok)
+        except IfanError as exc:
+            raise argparse.ArgumentTypeError(str(exc).strip()) from None
+        return text
+    size.__name__ = metavar
+    return size
+
+
+def add_size(p, flag: str, what: str, default: str | None = None, metavar: str = "HxW", square_ok: bool = False,
+             **kwargs) -> None:
+    """An image size (HxW, rows first; every *-size flag and --tile, which also takes one number
+    for a square) or a tensor shape (BxCxHxW; --shape)."""
     tail = f" (default: {default})" if default else ""
-    p.add_argument(flag, default=default, metavar=metavar, help=f"{what}{tail}", **kwargs)
+    p.add_argument(flag, default=default, metavar=metavar, type=_size_type(metavar, square_ok), help=f"{what}{tail}",
+                   **kwargs)
 
 
 def add_calibration(p: argparse.ArgumentParser, *, images_help: str, method: bool = True) -> None:
@@ -169,7 +189,7 @@ def add_batch(p: argparse.ArgumentParser) -> None:
 
 def add_tiling(p: argparse.ArgumentParser, *, overlap: bool = True) -> None:
     group = p.add_argument_group("tiling")
-    add_size(group, "--tile", "run in tiles of this size (multiples of 8)")
+    add_size(group, "--tile", "run in tiles of this size (multiples of 8; one number for a square)", square_ok=True)
     group.add_argument("--max-pixels", type=positive_int, metavar="N",
                        help=f"tile inputs larger than N pixels (memory budget; default {DEFAULT_MAX_PIXELS})")
     if overlap:

@@ -56,7 +56,9 @@ def run(args) -> int:
     if given:
         needs = "an FP32 ONNX graph (--against MODEL.onnx)" if kind == "export" else "a checkpoint (--against .pth)"
         raise IfanError(f"{', '.join(given)}: for a check against {needs}")
-    inputs = [p for p in (args.model, args.against) if p not in (None, "default")]
+    from ifan_trt.models import is_default
+
+    inputs = [p for p in (args.model, args.against) if p is not None and not is_default(p)]
     arg_groups.check_json(args, inputs, [args.images])
     if args.plot is not None:
         check_not_input(args.plot, inputs, [args.images], what="--plot")

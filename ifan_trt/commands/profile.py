@@ -21,8 +21,8 @@ def register(subparsers) -> None:
                                "Measure end-to-end latency (decode, preprocess, H2D, compute, D2H, postprocess) of "
                                "each model given; all are compared in one report.", run)
     arg_groups.add_model(p, repeat=True, backend=False, title="models (each runs on its own backend)")
-    p.add_argument("--shape", action="append", metavar="BxCxHxW",
-                   help="input shape (default 1x3x720x1280); repeat to profile every model at several shapes")
+    arg_groups.add_size(p, "--shape", "input shape (default 1x3x720x1280); repeat to profile every model at several "
+                                      "shapes", metavar="BxCxHxW", action="append")
     group = arg_groups.add_timing(p)
     group.add_argument("--duration", type=float_range(0.0, 86400.0, low_open=True), help="time each model for this many seconds instead")
     p.add_argument("--no-layers", dest="layers", action="store_false",

@@ -29,7 +29,7 @@ BAD = [
     ("profile", "--duration", "nan"), ("profile", "--threads", "-2"),
     ("synth", "--count", "0"), ("synth", "--count", "-1"), ("synth", "--jpeg-prob", "2"),
     ("synth", "--max-radius", "-5"), ("synth", "--seed", "-1"), ("synth", "--size", "0x0"),
-    ("synth", "--size", "100000x100000"),
+    ("synth", "--size", "big"), ("check", "--size", "12x"), ("profile", "--shape", "1x3x7"),
     ("precision", "--calib-count", "0"), ("precision", "--max-rel-error", "-1"), ("precision", "--max-rel-error", "nan"),
     ("precision", "--calib-count", "-4"), ("precision", "--to", "int4"),
     ("check", "--limit", "0"), ("check", "--min-psnr", "nan"),
@@ -96,6 +96,14 @@ def test_plugin_without_an_engine_is_refused(sandbox):
     sandbox.path("lib.so").write_bytes(b"x")
     result = sandbox.run("deblur", "in.png", "-o", "out.png", "--onnx", "m.onnx", "--plugin", "lib.so")
     error_line(result, "deblur", "--plugin", "engines only")
+    check_invariants(result, sandbox.root)
+
+
+def test_a_size_beyond_the_command_s_limit_is_one_line(sandbox):
+    """The form of a size is checked at parse time; what a command can take (synth: 64 MP) when it
+    reads it, before any work."""
+    result = sandbox.run("synth", "-o", "set", "--size", "100000x100000")
+    error_line(result, "synth", "--size 100000x100000", "at most 64 MP")
     check_invariants(result, sandbox.root)
 
 
