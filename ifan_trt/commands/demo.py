@@ -11,6 +11,7 @@ from pathlib import Path
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file
 from ifan_trt.options import float_range, int_range, positive_int
+from ifan_trt.sizes import parse_size
 
 from . import args as arg_groups
 
@@ -35,8 +36,7 @@ def register(subparsers) -> None:
     arg_groups.add_overwrite(p)
     p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default .)")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames from the source")
-    p.add_argument("--width", type=int_range(1, 16384), default=1280, help="camera width to request (default 1280)")
-    p.add_argument("--height", type=int_range(1, 16384), default=720, help="camera height to request (default 720)")
+    arg_groups.add_size(p, "--capture-size", "camera frame size to request", "720x1280")
     p.add_argument("--fps", type=int_range(1, 1000), default=30, help="camera frame rate to request (default 30)")
     p.add_argument("--reconnect", type=int_range(0, 1000), default=10, metavar="N",
                    help="reopen a live source that fails up to N times (default 10; the count starts again once "
@@ -80,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
     if args.headless and not (record or args.stream):
         print("ifan demo: --headless without --record or --stream shows nothing; only the summary is printed",
               file=sys.stderr)
-    source = parse_source(args.source, args.width, args.height, args.fps)
+    height, width = parse_size(args.capture_size, "--capture-size", minimum=1)
+    if max(height, width) > 16384:
+        raise IfanError(f"--capture-size {args.capture_size}: at most 16384 on a side")
+    source = parse_source(args.source, width, height, args.fps)
     if source.kind == "file" and record is not None:
         check_not_input(record, [source.target], what="--record")
     arg_groups.check_model_options(args)  # option errors before any camera opens
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                           reconnect_wait_s=args.reconnect_wait, reconnect_tries=args.reconnect,
                           source_timeout_s=args.source_timeout,
                           tiling=arg_groups.tiling_from(args),
-                          size=(args.width, args.height), fps=args.fps, overwrite=args.overwrite)
+                          size=(width, height), fps=args.fps, overwrite=args.overwrite)
 
     def open_model():
         return open_executor(args.backend, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,

@@ -34,7 +34,7 @@ BAD = [
     ("precision", "--calib-count", "-4"), ("precision", "--to", "int4"),
     ("check", "--limit", "0"), ("check", "--min-psnr", "nan"),
     ("build", "--calib-count", "0"), ("build", "--builder-optimization-level", "9"),
-    ("demo", "--max-frames", "0"), ("demo", "--width", "0"), ("demo", "--fps", "0"), ("demo", "--threads", "0"),
+    ("demo", "--max-frames", "0"), ("demo", "--capture-size", "0x720"), ("demo", "--fps", "0"), ("demo", "--threads", "0"),
     ("deblur", "--concurrency", "0"), ("check", "--batch", "0"), ("check", "--tol", "nan"),
     ("serve", "--http-port", "0"), ("serve", "--grpc-port", "70000"), ("serve", "--instances", "0"),
     ("serve", "--max-batch", "0"), ("serve", "--max-queue-delay-us", "-1"), ("serve", "--max-image-pixels", "0"),
