@@ -5,6 +5,7 @@ groups it needs (with parameters where it needs a subset), then its own options.
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,6 +117,7 @@ def check_json(args: argparse.Namespace, inputs=(), data_folders=()) -> None:
         check_output_file(args.json, args.overwrite, what="--json")
 
 
+@functools.cache  # one type object per form: the same flag has the very same type in every command
 def _size_type(metavar: str, square_ok: bool = False):
     """The parse-time check of a size's form (HxW, or BxCxHxW for a tensor shape; positive
     numbers): a malformed one is a usage line. The text is kept: the command checks what its job
