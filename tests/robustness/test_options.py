@@ -109,5 +109,5 @@ def test_a_size_beyond_the_command_s_limit_is_one_line(sandbox):
 
 def test_train_eval_data_is_checked_before_training(sandbox):
     result = sandbox.run("train", "-o", "m.pth", "--eval-data", "nope")
-    error_line(result, "train", "--eval-data nope", "no such folder")
+    error_line(result, "train", "eval_data nope", "no such folder")
     check_invariants(result, sandbox.root)
