@@ -179,13 +179,13 @@ CASES = {
     "synth_out_is_file": (lambda sb: (_files(sb, "set"), ["synth", "-o", "set", "--count", "1"])[1],
                           "set", "is a file, not a folder"),
     # train
-    "train_out_is_init": (lambda sb: ["train", "-o", sb.ck, "--init", sb.ck], "--output ck.pth", "is an input"),
+    "train_out_is_init": (lambda sb: ["train", "-o", sb.ck, "--init", sb.ck], "ck.pth", "is an input"),
     "train_out_hard_link_of_init": (lambda sb: (ck := sb.ck, os.link(sb.root / ck, sb.root / "hl.pth"),
                                                 ["train", "-o", "hl.pth", "--init", ck, "--overwrite"])[2],
-                                    "--output hl.pth", "is an input"),
-    "train_out_exists": (lambda sb: (_files(sb, "m.pth"), ["train", "-o", "m.pth"])[1], "--output m.pth", "exists"),
+                                    "hl.pth", "is an input"),
+    "train_out_exists": (lambda sb: (_files(sb, "m.pth"), ["train", "-o", "m.pth"])[1], "m.pth", "exists"),
     "train_out_folder": (lambda sb: (sb.path("m.pth/keep").write_text("x"), ["train", "-o", "m.pth"])[1],
-                         "--output m.pth", "is a folder"),
+                         "m.pth", "is a folder"),
     "train_state_exists": (lambda sb: (_files(sb, "m.pth.state.pt"), ["train", "-o", "m.pth"])[1],
                            "m.pth.state.pt", "exists"),
     # profile
