@@ -71,7 +71,8 @@ def add_model(p: argparse.ArgumentParser, *, kinds: tuple[str, ...] = MODEL_KIND
     if "engine" in kinds:
         add_plugin(group)
     if threads_option:
-        group.add_argument("--threads", type=threads, help="CPU threads for ONNX Runtime / PyTorch (default: the library's own choice)")
+        group.add_argument("--threads", type=threads,
+                           help="CPU threads for ONNX Runtime / PyTorch (default: the library's own choice)")
     if checkpoint_options and "checkpoint" in kinds:
         add_checkpoint_options(group)
     return group
@@ -163,7 +164,7 @@ def add_calibration(p: argparse.ArgumentParser, *, images_help: str, method: boo
                                     "it (`ifan export --static-size`), else 256x256)")
     if method:
         group.add_argument("--calib-method", choices=METHODS, default="percentile",
-                               help="INT8 range method (default: %(default)s, the most accurate and fastest in the "
+                           help="INT8 range method (default: %(default)s, the most accurate and fastest in the "
                                 "bench/README.md measurements)")
 
 

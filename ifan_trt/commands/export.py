@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
         raise IfanError("--channel-order: applies to --io uint8 only")
     shape = parse_shape(args.static_size, "--static-size") if args.static_size else None
     batch = args.static_batch
+    split = {"on": True, "off": False, "auto": "auto"}[args.iac_split]  # the export's iac_split values
     done = export(ExportRequest(args.checkpoint or "default", args.output, args.iac, shape, batch, args.opset,
-                                {"on": True, "off": False}.get(args.iac_split, args.iac_split), not args.no_prune, args.in_bit, args.iac_mode, args.overwrite,
+                                split, not args.no_prune, args.in_bit, args.iac_mode, args.overwrite,
                                 io=args.io, channel_order=args.channel_order or "bgr"))
     result, loaded = done.result, done.loaded
     cfg = result.config
