@@ -1,4 +1,4 @@
-"""Row e's accuracy, the way `ifan audit` measures it (ifan_trt.calib.audit): the INT8 graph
+"""Row e's accuracy, the way `ifan check --against FP32.onnx` measures it (ifan_trt.calib.audit): the INT8 graph
 against the FP32 graph (row c) on synthetic images made with seeds the calibration never saw.
 Run in a child process by bench.cpu_speed; prints one JSON line."""
 

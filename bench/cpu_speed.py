@@ -39,7 +39,7 @@ LABELS = {
     "b": "PyTorch eager, ifan_trt.model.IFAN",
     "c": "ORT FP32: ifan export + the runtime's CPU path (standard-op IAC, streamed F, sub-pixel upconv)",
     "d": "ORT FP32, native fused IAC op (plugin form)",
-    "e": "ORT INT8: ifan calibrate --target cpu (u8 activations, DQ-op-Q), IAC float, runtime's CPU path",
+    "e": "ORT INT8: ifan precision --to int8-cpu (u8 activations, DQ-op-Q), IAC float, runtime's CPU path",
     "f-unfold": "IAC alone: unfold (PyTorch)",
     "f-ours": "IAC alone: ifan_trt.iac (PyTorch)",
     "f-native": "IAC alone: native fused C++",

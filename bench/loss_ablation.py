@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def train_arm(work: Path, name: str, disp: float, reblur: float, args) -> Path:
     out = work / f"{name.strip('+')}.pth"
-    cmd = [sys.executable, "-m", "ifan_trt", "train", "--out", str(out), "--overwrite",
+    cmd = [sys.executable, "-m", "ifan_trt", "train", "-o", str(out), "--overwrite",
            "--ch", str(args.ch), "--n-iters", str(args.n_iters), "--patch", str(args.patch), "--batch", str(args.batch),
            "--scene", "0", "--crops-per-scene", "1", "--loss", "l2", "--lr", str(args.lr), "--lr-warmup", str(args.lr_warmup),
            "--steps", str(args.steps), "--budget-min", str(args.budget_min), "--seed", str(args.seed),
@@ -51,7 +51,7 @@ def synthetic_set(work: Path, count: int, size: str) -> list[tuple[np.ndarray, n
 
     folder = work / "heldout"
     if not (folder / "source").is_dir():
-        subprocess.run([sys.executable, "-m", "ifan_trt", "synth", "--out", str(folder), "--seed", "1000", "--count",
+        subprocess.run([sys.executable, "-m", "ifan_trt", "synth", "-o", str(folder), "--seed", "1000", "--count",
                         str(count), "--size", size, "--photos", "all"], cwd=ROOT, check=True)
     names = sorted(p.name for p in (folder / "source").iterdir())
     to8 = lambda p: np.round(read_image(p).rgb * 255).astype(np.uint8)

@@ -6,7 +6,7 @@
 - ONNX graphs from ifan_trt.export: the standard-op IAC form (kernel2 pruned, and unpruned for
   the ablation), the plugin form (for the native IAC), and the CPU-optimised FP32 graph
   (export/cpu_rewrites.py: streamed filters, sub-pixel upconvs);
-- the INT8 graph `ifan calibrate --target cpu` makes (ifan_trt.calib.cpu_int8).
+- the INT8 graph `ifan precision --to int8-cpu` makes (ifan_trt.calib.cpu_int8).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def optimised(work: Path, source: Path, stream: bool = True, subpixel: bool = Tr
 
 def calibration_images(work: Path) -> Path:
     """Synthetic defocused PNGs for calibration (seeds the audit never uses), as a folder, the way
-    `ifan calibrate --images DIR` takes them."""
+    `ifan precision --calib-images DIR` takes them."""
     import cv2
 
     folder = work / f"calib_{CALIB_SIZE[0]}x{CALIB_SIZE[1]}"
@@ -104,7 +104,7 @@ def calibration_images(work: Path) -> Path:
 
 
 def int8(work: Path, fp32: Path, target: str = "cpu", quantize_filters: bool = True) -> Path:
-    """The INT8 graph `ifan calibrate` makes from the FP32 export (percentile, the command's default
+    """The INT8 graph `ifan precision --to int8` makes from the FP32 export (percentile, the command's default
     method): target "cpu" (row e; quantize_filters=False keeps the streamed filter convs float) or
     "tensorrt" (the graph for TensorRT, run here on the CPU for comparison)."""
     from ifan_trt.calib import images as calib_images
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = Path(out["checkpoint"])
     if "c" in want:  # the product: `ifan export`'s default graph; the runtime rewrites it for the CPU
         out["c"] = str(exported(work, ckpt, "plugin", prune=True))
-    if "e" in want:  # `ifan calibrate --target cpu` on the same export
+    if "e" in want:  # `ifan precision --to int8-cpu` on the same export
         out["e"] = str(int8(work, exported(work, ckpt, "plugin", prune=True)))
     if "d" in want:
         out["d"] = str(optimised(work, exported(work, ckpt, "plugin", prune=True), stream=False))

@@ -6,5 +6,5 @@
 - audit: PSNR/SSIM/max error of a prepared graph against the FP32 graph
 - emulate: FP16 graphs run on the CPU with every FP16 tensor rounded, as a GPU stores them
 - twin: the standard-op twin of a plugin-form graph (same tensor names outside the IAC)
-- prepare: the steps end to end, as `ifan fp16`, `ifan calibrate` and `ifan build` run them
+- prepare: the steps end to end, as `ifan precision` and `ifan build` run them
 """

@@ -1,4 +1,4 @@
-"""INT8 for ONNX Runtime's CPU provider (`ifan calibrate --target cpu`).
+"""INT8 for ONNX Runtime's CPU provider (`ifan precision --to int8-cpu`).
 
 The TensorRT graph (calib/int8.py) has Q/DQ on convolution inputs only. ONNX Runtime's CPU
 provider runs a convolution in INT8 (QLinearConv) only when its output is quantized too
@@ -107,7 +107,7 @@ def _calibrated_tensors(model, ops) -> set[str]:
 
 def make_cpu_int8(src: Path, out: Path, image_dir, method: str, count: int, size: tuple[int, int] | None = None,
                   progress: bool = True, size_option: str = "size") -> Path:
-    """`ifan calibrate --target cpu`: read the FP32 export at src, calibrate, write out. size: the
+    """`ifan precision --to int8-cpu`: read the FP32 export at src, calibrate, write out. size: the
     calibration crop (None: the graph's fixed HxW, or 256x256 where H and W are dynamic)."""
     from .prepare import DEFAULT_CALIB_SIZE, read_fp32
 

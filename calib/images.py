@@ -35,7 +35,7 @@ def find_images(folder: str | os.PathLike | None, count: int | None = None, requ
         bundled = bundled_images_dir()
         if bundled is None:
             if required:
-                raise IfanError("no images given and the bundled sample images are missing; pass --images DIR")
+                raise IfanError("no images given and the bundled sample images are missing; give a folder of images")
             return []
         folder = bundled
     if not required and not Path(folder).is_dir():

@@ -133,7 +133,7 @@ def write_cache(path: Path, data: dict) -> None:
 
 def _calibration_method(method: str):
     if method not in METHODS:
-        raise IfanError(f"--method {method}: expected one of {', '.join(METHODS)}")
+        raise IfanError(f"calibration method {method!r}: expected one of {', '.join(METHODS)}")
     from onnxruntime.quantization import CalibrationMethod
 
     return {"entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile,

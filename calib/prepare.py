@@ -1,5 +1,5 @@
-"""The precision steps end to end, as the `ifan fp16`, `ifan calibrate` and `ifan build`
-commands run them: read the FP32 export, measure or calibrate on images, write the graph."""
+"""The precision steps end to end, as `ifan precision` and `ifan build` run them: read the FP32
+export, measure or calibrate on images, write the graph."""
 
 from __future__ import annotations
 

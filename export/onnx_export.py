@@ -219,7 +219,7 @@ def export_onnx(model, path, iac_form: str = "plugin", shape: tuple[int, int] | 
         raise IfanError(f"opset {opset}: the export needs opset {MIN_OPSET} or newer")
     if shape is not None:
         shape = (int(shape[0]), int(shape[1]))
-        check_size(shape, "--shape", multiple=SIZE_MULTIPLE, minimum=SIZE_MULTIPLE)
+        check_size(shape, "shape", multiple=SIZE_MULTIPLE, minimum=SIZE_MULTIPLE)
     if batch is not None and batch < 1:
         raise IfanError(f"batch {batch}: must be >= 1")
     if iac_split == "auto":

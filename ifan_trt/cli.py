@@ -25,13 +25,11 @@ COMMANDS = [
     ".commands.demo",
     ".commands.profile",
     ".commands.export",
-    ".commands.verify",
+    ".commands.check",
     ".commands.synth",
     ".commands.train",
     ".commands.eval",
-    ".commands.fp16",
-    ".commands.calibrate",
-    ".commands.audit",
+    ".commands.precision",
     ".commands.build",
     ".commands.serve",
     ".commands.triton_repo",
@@ -49,7 +47,12 @@ class Terminated(BaseException):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with usage errors as one line, `ifan CMD: error: <message>`."""
+    """argparse with usage errors as one line, `ifan CMD: error: <message>`, and one spelling per
+    option (no abbreviations: `--out` is not `--output`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         raise UsageError(f"{self.prog}: error: {message}")

@@ -1,4 +1,5 @@
-"""Image folders, one set of rules for every command that takes `--images` or `--data`.
+"""Image folders, one set of rules for every command that takes a folder of images (`--images`,
+`--calib-images`) or a test set (`--data`).
 
 A folder is one of:
   plain          images directly inside it (no targets: fine for deblur, fp16, calibrate, audit)
@@ -64,7 +65,7 @@ def find_images(folder: str | os.PathLike, count: int | None = None) -> list[Pat
     images = images_in(layout.source)
     if count is not None:
         if count < 1:
-            raise IfanError(f"--count {count}: must be at least 1")
+            raise IfanError(f"count {count}: must be at least 1")
         images = images[:count]
     if not images:
         where = "" if layout.name == "plain" else f" ({layout.name} layout: {layout.source})"

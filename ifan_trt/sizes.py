@@ -45,7 +45,7 @@ def check_size(hw: tuple[int, int], what: str, *, multiple: int = 1, minimum: in
                         "pad the image, the runtime crops back")
 
 
-def parse_model_size(text: str, option: str = "--shape") -> tuple[int, int]:
+def parse_model_size(text: str, option: str = "size") -> tuple[int, int]:
     """An HxW the network takes as it is: positive multiples of the size multiple (8)."""
     return parse_size(text, option, multiple=SIZE_MULTIPLE, minimum=SIZE_MULTIPLE)
 

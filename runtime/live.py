@@ -400,7 +400,7 @@ class Demo:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             # checked here: Qt aborts the process when it finds no display
             raise IfanError("no display to open a window on (DISPLAY is not set); run with --headless --record "
-                            "out.mp4, or --output rtp://HOST:PORT to watch it elsewhere")
+                            "out.mp4, or --stream rtp://HOST:PORT to watch it elsewhere")
         try:
             # GUI_NORMAL: no toolbar or status bar (Qt), the window holds the picture only
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)

@@ -148,7 +148,7 @@ def _create_session(path: str, providers: list[str], threads: int | None, cpu_re
             except ImportError as exc:
                 raise IfanError(f"{path}: holds the IFAN_IAC plugin node; running it on ONNX Runtime needs "
                                 f"onnx and onnxruntime-extensions ({exc.name} is missing), or export with "
-                                "--iac-form onnx") from None
+                                "--iac onnx") from None
             return ort_session(path, providers=providers, threads=threads)
         return ort.InferenceSession(path, sess_options=session_options(ort, threads), providers=providers)
     except IfanError:

@@ -1,6 +1,6 @@
 """Where live frames come from: a camera index or /dev/videoN (V4L2), a Jetson CSI camera
 (GStreamer nvarguscamerasrc), a GStreamer pipeline, an RTSP/HTTP URL, an RTP stream
-(rtp://:PORT, as `--output rtp://` sends it), or a video file.
+(rtp://:PORT, as `--stream rtp://` sends it), or a video file.
 
 A source is live (a camera, a network stream: when it stops, that is a failure, and the demo
 reopens it) or finite (a file, or a pipeline that reads a file or has `num-buffers=`: its end is

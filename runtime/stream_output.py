@@ -40,7 +40,7 @@ def rtp_receive_pipeline(port: int, host: str = "") -> str:
 
 
 def output_pipeline(text: str) -> str | None:
-    """The GStreamer pipeline for an --output value, or None when it is not a stream."""
+    """The GStreamer pipeline for a --stream value, or None when it is not a stream."""
     rtp = parse_rtp(text)
     if rtp is not None:
         return rtp_send_pipeline(*rtp)
@@ -56,7 +56,7 @@ class StreamWriter:
         self.text, self.size = text, size
         pipeline = output_pipeline(text)
         if pipeline is None:
-            raise IfanError(f"{text}: not a stream; --output takes rtp://HOST:PORT or a GStreamer pipeline "
+            raise IfanError(f"{text}: not a stream; --stream takes rtp://HOST:PORT or a GStreamer pipeline "
                             "starting with appsrc")
         if not opencv_build().gstreamer:
             raise IfanError(f"{text}: streaming needs an OpenCV built with GStreamer; {GSTREAMER_FIX}")

@@ -5,6 +5,7 @@ groups it needs (with parameters where it needs a subset), then its own options.
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,14 +71,15 @@ def add_model(p: argparse.ArgumentParser, *, kinds: tuple[str, ...] = MODEL_KIND
     if "engine" in kinds:
         add_plugin(group)
     if threads_option:
-        group.add_argument("--threads", type=threads, help="CPU threads for ONNX Runtime / PyTorch")
+        group.add_argument("--threads", type=threads,
+                           help="CPU threads for ONNX Runtime / PyTorch (default: the library's own choice)")
     if checkpoint_options and "checkpoint" in kinds:
         add_checkpoint_options(group)
     return group
 
 
 def add_plugin(group) -> None:
-    group.add_argument("--plugin", "--plugin-lib", dest="plugin", metavar="LIB",
+    group.add_argument("--plugin", metavar="LIB",
                        help="IFAN_IAC plugin library for engines (default: the one found in build/)")
 
 
@@ -88,11 +90,10 @@ def add_checkpoint_options(group) -> None:
                        help="IAC mode for official checkpoints (default: official, what they were trained with)")
 
 
-def add_output(p: argparse.ArgumentParser, help: str, *, required: bool = False, metavar: str = "OUT",
-               aliases: tuple[str, ...] = ()) -> None:
-    """-o / --output: what the command writes (older spellings stay accepted as aliases)."""
-    p.add_argument("-o", "--output", *aliases, dest="output", type=Path, required=required, metavar=metavar,
-                   help=help)
+def add_output(p: argparse.ArgumentParser, help: str, *, required: bool = False) -> None:
+    """-o / --output OUT: the file or folder the command writes (help says which). A stream the
+    command sends is not an output file: it has its own flag (`ifan demo --stream`)."""
+    p.add_argument("-o", "--output", type=Path, required=required, metavar="OUT", help=help)
 
 
 def add_overwrite(p: argparse.ArgumentParser) -> None:
@@ -118,33 +119,61 @@ def check_json(args: argparse.Namespace, inputs=(), data_folders=()) -> None:
         check_output_file(args.json, args.overwrite, what="--json")
 
 
-def add_size(p, flag: str, what: str, default: str | None = None, metavar: str = "HxW", type=None) -> None:
-    """An image size (HxW, rows first) or tensor shape (BxCxHxW), read by ifan_trt.sizes (when used,
-    or at parse time through type), so that its errors name the option and show an example."""
+@functools.cache  # one type object per form: the same flag has the very same type in every command
+def _size_type(metavar: str, square_ok: bool = False):
+    """The parse-time check of a size's form (HxW, or BxCxHxW for a tensor shape; positive
+    numbers): a malformed one is a usage line. The text is kept: the command checks what its job
+    needs (multiples of 8, a limit) when it reads it with ifan_trt.sizes, naming the option."""
+    from ifan_trt.sizes import parse_size, parse_tensor_shape
+
+    def size(text: str) -> str:
+        try:
+            if metavar == "BxCxHxW":
+                parse_tensor_shape(text, "")
+            else:
+                parse_size(text, "", square_ok=square_ok)
+        except IfanError as exc:
+            raise argparse.ArgumentTypeError(str(exc).strip()) from None
+        return text
+    size.__name__ = metavar
+    return size
+
+
+def add_size(p, flag: str, what: str, default: str | None = None, metavar: str = "HxW", square_ok: bool = False,
+             **kwargs) -> None:
+    """An image size (HxW, rows first; every *-size flag and --tile, which also takes one number
+    for a square) or a tensor shape (BxCxHxW; --shape)."""
     tail = f" (default: {default})" if default else ""
-    p.add_argument(flag, default=default, metavar=metavar, type=type, help=f"{what}{tail}")
+    p.add_argument(flag, default=default, metavar=metavar, type=_size_type(metavar, square_ok), help=f"{what}{tail}",
+                   **kwargs)
 
 
-def add_calibration(p: argparse.ArgumentParser, *, images_help: str, count: int, required: bool = False,
-                    method: bool = True, short: bool = False, what: str = "calibration") -> None:
-    """The images precision is decided on: --calib-images, --calib-count, --calib-size (and
-    --calib-method for INT8), the same in calibrate, fp16, build and benchmark; `short` keeps the
-    older --images/--count/--size/--method of calibrate and fp16 as aliases."""
+def add_calibration(p: argparse.ArgumentParser, *, images_help: str, method: bool = True) -> None:
+    """The images a precision is decided on: --calib-images, --calib-count, --calib-size and (where
+    the command lets the user choose it) --calib-method, the same in precision, build and benchmark."""
     from ifan_trt.calib.int8 import METHODS
+    from ifan_trt.calib.prepare import DEFAULT_CALIB_COUNT, DEFAULT_MEASURE_COUNT
 
-    alias = lambda name: (f"--{name}",) if short else ()  # noqa: E731
-    group = p.add_argument_group(what)
-    group.add_argument("--calib-images", *alias("images"), dest="calib_images", type=Path, required=required,
-                       metavar="DIR", help=images_help)
-    group.add_argument("--calib-count", *alias("count"), dest="calib_count", type=positive_int, default=count,
-                       help="images to use, first by name (default: %(default)s)")
-    group.add_argument("--calib-size", *alias("size"), dest="calib_size", metavar="HxW",
-                       help=f"{what} crop (default: the graph's input size where the export fixed it "
-                            "(`ifan export --shape`), else 256x256)")
+    group = p.add_argument_group("calibration", "the images INT8 scales are calibrated on, and FP16 measures "
+                                                "which nodes stay FP32 on")
+    group.add_argument("--calib-images", type=Path, metavar="DIR", help=images_help)
+    group.add_argument("--calib-count", type=positive_int, metavar="N",
+                       help=f"images to use, first by name (default: {DEFAULT_CALIB_COUNT} to calibrate INT8, "
+                            f"{DEFAULT_MEASURE_COUNT} to measure FP16)")
+    add_size(group, "--calib-size", "crop of each image (default: the graph's input size where the export fixed "
+                                    "it (`ifan export --static-size`), else 256x256)")
     if method:
-        group.add_argument("--calib-method", *alias("method"), dest="calib_method", choices=METHODS,
-                           default="percentile", help="INT8 range method (default: %(default)s, the most accurate "
-                                                      "and fastest in the bench/README.md measurements)")
+        group.add_argument("--calib-method", choices=METHODS, default="percentile",
+                           help="INT8 range method (default: %(default)s, the most accurate and fastest in the "
+                                "bench/README.md measurements)")
+
+
+def calib_count(args) -> int:
+    """--calib-count, or the INT8 default (FP16 measurement inside a build or benchmark takes at
+    most its own smaller default of these)."""
+    from ifan_trt.calib.prepare import DEFAULT_CALIB_COUNT
+
+    return args.calib_count or DEFAULT_CALIB_COUNT
 
 
 def calib_size(args) -> tuple[int, int] | None:
@@ -176,7 +205,7 @@ def add_in_flight(p: argparse.ArgumentParser) -> None:
 
 def add_tiling(p: argparse.ArgumentParser, *, overlap: bool = True) -> None:
     group = p.add_argument_group("tiling")
-    add_size(group, "--tile", "run in tiles of this size (multiples of 8)")
+    add_size(group, "--tile", "run in tiles of this size (multiples of 8; one number for a square)", square_ok=True)
     group.add_argument("--max-pixels", type=positive_int, metavar="N",
                        help=f"tile inputs larger than N pixels (memory budget; default {DEFAULT_MAX_PIXELS})")
     if overlap:
@@ -195,8 +224,42 @@ def tiling_from(args: argparse.Namespace):
                   overlap=DEFAULT_OVERLAP if overlap is None else overlap)
 
 
+IAC_SPLIT_HELP = {
+    "export": "export the IAC as one node per iteration, each fed by its own slice of the filter predictor's 1x1 "
+              "conv, so the filter tensor F is never written: on, off, or auto when that lowers the peak of live "
+              "activations at the static size (else 720x1280)",
+    "build": "build the IAC as one IFAN_IAC layer per iteration, each fed by its own slice of the filter conv, so the "
+             "filters F are never written: on, off, or auto when that lowers the peak of live activations at the "
+             "largest profile shape",
+}
+
+
+def add_iac_split(p, command: str, default: str) -> None:
+    """--iac-split auto|on|off: the split IAC form, chosen at export or at build."""
+    p.add_argument("--iac-split", choices=("auto", "on", "off"), default=default,
+                   help=f"{IAC_SPLIT_HELP[command]} (default: %(default)s)")
+
+
+DEFAULT_WARMUP, DEFAULT_ITERATIONS = 3, 20
+
+
+def add_timing(p: argparse.ArgumentParser):
+    """--warmup and --iterations of the commands that time models (profile, benchmark); returns the
+    group --iterations is in, for a command's alternative to it (profile's --duration)."""
+    p.add_argument("--warmup", type=nonneg_int, default=DEFAULT_WARMUP, metavar="N",
+                   help="untimed runs first (default %(default)s)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--iterations", type=positive_int, metavar="N",
+                       help=f"timed runs per model (default {DEFAULT_ITERATIONS})")
+    return group
+
+
+def iterations(args: argparse.Namespace) -> int:
+    return args.iterations or DEFAULT_ITERATIONS
+
+
 def add_crop_official(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--crop-official", "--official-crop", dest="crop_official", action="store_true",
+    p.add_argument("--crop-official", action="store_true",
                    help="crop to a multiple of 8 as the official evaluation does, instead of pad and crop back")
 
 

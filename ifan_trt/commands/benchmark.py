@@ -10,7 +10,7 @@ from pathlib import Path
 from ifan_trt.errors import IfanError
 from ifan_trt.jobs.benchmark import BenchmarkRequest, benchmark
 from ifan_trt.log import get as get_logger
-from ifan_trt.options import nonneg_int, positive_int
+from ifan_trt.options import positive_int
 from ifan_trt.precisions import NAMES as PRECISIONS
 
 from . import args as arg_groups
@@ -25,17 +25,16 @@ def register(subparsers) -> None:
                                "are reused.", run)
     arg_groups.add_model(p, kinds=("checkpoint", "onnx"), backend=False, device="cpu", checkpoint_options=False,
                          description="none given: the bundled model; a checkpoint is exported first")
-    p.add_argument("--data", required=True, type=Path,
+    p.add_argument("--data", required=True, type=Path, metavar="DIR",
                    help="test set with ground truth: source/target (as `ifan synth` writes), DPDD or RealDOF")
     arg_groups.add_size(p, "--shape", "latency shape", "1x3x384x512", metavar="BxCxHxW")
     p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
                    help="precisions to prepare and run (default: all; fp32 always runs, it is the reference)")
-    p.add_argument("--out-dir", required=True, type=Path, help="folder for the models, outputs and reports")
+    p.add_argument("--out-dir", required=True, type=Path, metavar="DIR", help="folder for the models, outputs and reports")
     arg_groups.add_calibration(p, images_help="calibration/measurement images (default: --data's sources; better "
-                                              "a separate set)", count=32, method=False)
-    p.add_argument("--warmup", type=nonneg_int, default=2, help="untimed runs first (default %(default)s)")
-    p.add_argument("--iterations", type=positive_int, default=10, help="timed runs per model (default %(default)s)")
-    p.add_argument("--limit", type=positive_int, help="only the first N image pairs")
+                                              "a separate set)", method=False)
+    arg_groups.add_timing(p)
+    p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N image pairs")
     p.add_argument("--no-engines", action="store_true", help="skip TensorRT engines even where a GPU is present")
     arg_groups.add_json(p, "benchmark.json's content", stdout=True)
     arg_groups.add_overwrite(p)
@@ -52,8 +51,8 @@ def run(args) -> int:
     bench = benchmark(BenchmarkRequest(
         data=args.data, out_dir=args.out_dir, checkpoint=args.checkpoint, onnx=args.onnx,
         shape=parse_tensor_shape(args.shape, "--shape"), precisions=tuple(args.precisions),
-        calib_images=args.calib_images, calib_count=args.calib_count,
-        calib_size=arg_groups.calib_size(args), size_option="--calib-size", warmup=args.warmup, iterations=args.iterations,
+        calib_images=args.calib_images, calib_count=arg_groups.calib_count(args),
+        calib_size=arg_groups.calib_size(args), size_option="--calib-size", warmup=args.warmup, iterations=arg_groups.iterations(args),
         limit=args.limit, threads=args.threads, device=args.device, build_engines=False if args.no_engines else None,
         progress=sys.stderr.isatty()))
     print(format_table(list(HEADER), table_rows(bench)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ifan_trt.jobs.engine import IAC_SPLIT_MODES, BuildRequest, build_engine
+from ifan_trt.jobs.engine import BuildRequest, build_engine
 from ifan_trt.models import ModelRef
 from ifan_trt.options import add_decode_budget, int_range
 from ifan_trt.precisions import ENGINE as PRECISIONS
@@ -18,6 +18,7 @@ from ifan_trt.runtime.optimization_profiles import DEFAULT_SHAPES
 
 from . import args as arg_groups
 
+
 def register(subparsers) -> None:
     p = arg_groups.add_command(subparsers, "build", "build a TensorRT engine (FP32/FP16/INT8) from an ONNX export",
                                __doc__.split("\n\n")[0], run)
@@ -25,12 +26,12 @@ def register(subparsers) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--onnx", required=True, help="IFAN ONNX export (FP32, or already FP16/INT8)")
-    arg_groups.add_output(p, "engine file to write (a .json sidecar goes beside it)", required=True, metavar="ENGINE")
+    p.add_argument("--onnx", required=True, metavar="MODEL", help="IFAN ONNX export (FP32, or already FP16/INT8)")
+    arg_groups.add_output(p, "engine file to write (a .json sidecar goes beside it)", required=True)
     p.add_argument("--precision", choices=PRECISIONS,
                    help="engine precision; an FP32 graph is converted first (default: the graph's own)")
     arg_groups.add_calibration(p, images_help="images for INT8 calibration (and FP16 measurement; default "
-                                              "there: the bundled samples)", count=32)
+                                              "there: the bundled samples)")
     p.add_argument("--shapes", action="append", metavar="min=NxCxHxW,opt=...,max=...",
                    help=f"one optimisation profile (repeat for more); HxW means batch 1 (default: {DEFAULT_SHAPES})")
     arg_groups.add_plugin(p)
@@ -41,10 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="TensorRT builder optimisation level (TensorRT's default: 3)")
     p.add_argument("--version-compatible", action="store_true",
                    help="version-compatible engine; the plugin library is serialised into the plan")
-    p.add_argument("--iac-split", choices=IAC_SPLIT_MODES, default="auto",
-                   help="build the IAC as one IFAN_IAC layer per iteration, each fed by its own slice of the "
-                        "filter conv, so the filters F are never written: auto when that lowers the peak of "
-                        "live activations at the largest profile shape, on, off (default: %(default)s)")
+    arg_groups.add_iac_split(p, "build", default="auto")
     arg_groups.add_overwrite(p)
     add_decode_budget(p)
     p.add_argument("--dla-core", type=int_range(0, 15), metavar="N",
@@ -57,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def request_from(args) -> BuildRequest:
     return BuildRequest(
         onnx=ModelRef.parse(args.onnx, "onnx", "--onnx").path, output=args.output, precision=args.precision, shapes=tuple(args.shapes or ()) or None,
-        calib_images=args.calib_images, calib_method=args.calib_method, calib_count=args.calib_count,
+        calib_images=args.calib_images, calib_method=args.calib_method, calib_count=arg_groups.calib_count(args),
         calib_size=arg_groups.calib_size(args), size_option="--calib-size", workspace=parse_bytes(args.workspace, "--workspace"),
         plugin=args.plugin, timing_cache=args.timing_cache, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, iac_split=args.iac_split, tf32=args.tf32,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from ifan_trt.options import add_decode_budget, positive_int
 
@@ -13,16 +14,16 @@ def register(subparsers) -> None:
     p = arg_groups.add_command(subparsers, "eval", "PSNR/SSIM/MAE of a model on DPDD, RealDOF or source/target folders",
                                "PSNR, SSIM and MAE of a model on a test set, per image and as a paper-style table "
                                "with the input's row.", run)
-    p.add_argument("--data", required=True, help="test set folder (DPDD root, RealDOF root or source/target)")
+    p.add_argument("--data", required=True, type=Path, metavar="DIR", help="test set folder (DPDD root, RealDOF root or source/target)")
     arg_groups.add_model(p)
-    p.add_argument("--csv", help="per-image metrics CSV (default: none)")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="per-image metrics CSV (default: none)")
     p.add_argument("--table", help="also write the Markdown table to this file")
     p.add_argument("--save-dir", help="write the deblurred images here")
     arg_groups.add_json(p, "the summary", stdout=True)
     arg_groups.add_crop_official(p)
     arg_groups.add_tiling(p)
     arg_groups.add_batch(p)
-    p.add_argument("--limit", type=positive_int, default=None, help="only the first N pairs")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N image pairs")
     arg_groups.add_overwrite(p)
     add_decode_budget(p)
 

@@ -15,26 +15,24 @@ def register(subparsers) -> None:
     arg_groups.add_model(p, kinds=("checkpoint",), backend=False, device=None, threads_option=False,
                          description="none given: the bundled model")
     arg_groups.add_output(p, "ONNX file to write", required=True)
-    p.add_argument("--iac", "--iac-form", dest="iac", choices=("plugin", "onnx"), default="plugin",
+    p.add_argument("--iac", choices=("plugin", "onnx"), default="plugin",
                    help="IAC as one IFAN_IAC plugin node (TensorRT plugin) or as standard ONNX ops "
                         "(runs anywhere) (default: plugin)")
-    p.add_argument("--iac-split", action="store_true",
-                   help="one IAC node per iteration, each fed by its own slice of the filter predictor's "
-                        "1x1 conv, so the filter tensor F is never written (lower peak memory)")
+    arg_groups.add_iac_split(p, "export", default="off")
     p.add_argument("--io", choices=("float", "uint8"), default="float",
                    help="float: the network's own I/O (Bx3xHxW float in [0, 1], H and W multiples of 8); uint8: "
                         "frames as they arrive (BxHxWx3 uint8, any H and W), converted, padded and cropped back "
                         "inside the graph (default: float)")
     p.add_argument("--channel-order", choices=("bgr", "rgb"), default=None,
                    help="with --io uint8: the frames' channel order (default: bgr, OpenCV's)")
-    arg_groups.add_size(p, "--shape", "static height and width (multiples of 8); default dynamic")
-    p.add_argument("--batch", type=positive_int, metavar="B", help="static batch size; default dynamic")
+    arg_groups.add_size(p, "--static-size", "fix the graph's height and width (multiples of 8; default: dynamic)")
+    p.add_argument("--static-batch", type=positive_int, metavar="N", help="fix the graph's batch (default: dynamic)")
     p.add_argument("--no-prune", action="store_true",
                    help="keep the filter predictor's never-read kernel2 rows (full filter layout)")
     p.add_argument("--opset", type=opset, default=None, help="ONNX opset (18 to 23; default 19)")
     arg_groups.add_overwrite(p)
-    p.add_argument("--verify", action="store_true",
-                   help="then check the file and compare ONNX Runtime with PyTorch (as `ifan verify`)")
+    p.add_argument("--check", action="store_true",
+                   help="then check the file and compare ONNX Runtime with PyTorch (as `ifan check`)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,13 +42,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.channel_order and args.io != "uint8":
         raise IfanError("--channel-order: applies to --io uint8 only")
-    shape = parse_shape(args.shape) if args.shape else None
-    done = export(ExportRequest(args.checkpoint or "default", args.output, args.iac, shape, args.batch, args.opset,
-                                args.iac_split, not args.no_prune, args.in_bit, args.iac_mode, args.overwrite,
+    shape = parse_shape(args.static_size, "--static-size") if args.static_size else None
+    split = {"on": True, "off": False, "auto": "auto"}[args.iac_split]  # the export's iac_split values
+    done = export(ExportRequest(args.checkpoint or "default", args.output, args.iac, shape, args.static_batch,
+                                args.opset, split, not args.no_prune, args.in_bit, args.iac_mode, args.overwrite,
                                 io=args.io, channel_order=args.channel_order or "bgr"))
     print("\n".join(done.lines()))
-    if args.verify:
-        from .verify import report_and_status
+    if args.check:
+        from ifan_trt.jobs.check import CheckRequest, check
 
-        return report_and_status(done.path, done.loaded, shape, args.batch or 1, None)
+        checked = check(CheckRequest(done.path, done.loaded, shape, args.static_batch))
+        print("\n".join(checked.lines()))
+        return 0 if checked.passed else 1
     return 0

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from ifan_trt.options import float_range, int_range
+from ifan_trt.options import float_range
 
 from . import args as arg_groups
 
@@ -17,11 +18,9 @@ def register(subparsers) -> None:
                                "Measure end-to-end latency (decode, preprocess, H2D, compute, D2H, postprocess) of "
                                "each model given; all are compared in one report.", run)
     arg_groups.add_model(p, repeat=True, backend=False, title="models (each runs on its own backend)")
-    p.add_argument("--shape", action="append", metavar="BxCxHxW",
-                   help="input shape (default 1x3x720x1280); repeat to profile every model at several shapes")
-    p.add_argument("--warmup", type=int_range(0, 100000), default=3, help="untimed runs first (default 3)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--iterations", type=int_range(1, 10_000_000), default=None, help="timed runs (default 20)")
+    arg_groups.add_size(p, "--shape", "input shape (default 1x3x720x1280); repeat to profile every model at several "
+                                      "shapes", metavar="BxCxHxW", action="append")
+    group = arg_groups.add_timing(p)
     group.add_argument("--duration", type=float_range(0.0, 86400.0, low_open=True), help="time each model for this many seconds instead")
     p.add_argument("--no-layers", dest="layers", action="store_false",
                    help="skip the per-layer pass (engines: TensorRT's IProfiler, after the timed runs)")
@@ -30,9 +29,9 @@ def register(subparsers) -> None:
                         "report watts and millijoules per frame with the power mode and clock lock (default: auto, "
                         "where the rails are readable)")
     arg_groups.add_json(p)
-    p.add_argument("--csv", metavar="FILE", help="write one CSV row per model")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write one CSV row per model")
     p.add_argument("--png", metavar="FILE", help="write the latency histogram and stage breakdown")
-    p.add_argument("--out-dir", metavar="DIR", help="write profile.json, profile.csv and profile.png here")
+    p.add_argument("--out-dir", type=Path, metavar="DIR", help="write profile.json, profile.csv and profile.png here")
     arg_groups.add_overwrite(p)
 
 

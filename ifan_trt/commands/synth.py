@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from ifan_trt.errors import IfanError
 from ifan_trt.options import float_range, int_range, nonneg_int, probability
 from ifan_trt.sizes import parse_size
@@ -13,12 +11,9 @@ from . import args as arg_groups
 
 def _size(text: str) -> tuple[int, int]:
     """--size HxW (rows first, as every size), at least 16x16."""
-    try:
-        h, w = parse_size(text, "--size", minimum=16)
-    except IfanError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--size ")) from None
+    h, w = parse_size(text, "--size", minimum=16)
     if h * w > 64_000_000:  # a set of such images would not fit in memory while rendering
-        raise argparse.ArgumentTypeError(f"{text!r}: at most 64 MP")
+        raise IfanError(f"--size {text}: at most 64 MP")
     return h, w
 
 
@@ -28,12 +23,14 @@ def register(subparsers) -> None:
                                "defocus with a disc or polygonal aperture, occlusion-aware compositing, sensor noise "
                                "and optional JPEG. Deterministic from --seed.", run)
     arg_groups.add_output(p, "output folder (an existing set of the same size is replaced only with --overwrite)",
-                          required=True, metavar="DIR", aliases=("--out",))
-    p.add_argument("--count", type=int_range(1, 1_000_000), default=30)
-    arg_groups.add_size(p, "--size", "image size", "384x512", type=_size)
-    p.add_argument("--seed", type=nonneg_int, default=1000, help="training uses seed 0 (and 1 for validation)")
+                          required=True)
+    p.add_argument("--count", type=int_range(1, 1_000_000), default=30, metavar="N",
+                   help="image pairs to write (default %(default)s)")
+    arg_groups.add_size(p, "--size", "image size", "384x512")
+    p.add_argument("--seed", type=nonneg_int, default=1000,
+                   help="random seed (default 1000: training uses seed 0 and 1 for validation)")
     p.add_argument("--max-radius", type=float_range(0.0, 200.0), default=10.0, help="largest CoC radius in pixels")
-    p.add_argument("--jpeg-prob", type=probability, default=0.0, help="share of sources JPEG-compressed")
+    p.add_argument("--jpeg-prob", type=probability, default=0.0, help="share of sources JPEG-compressed (default 0)")
     p.add_argument("--photos", default="all",
                    help="comma-separated skimage photos, 'all', 'train' (coffee held out) or 'none'")
     p.add_argument("--dual", action="store_true",
@@ -57,7 +54,7 @@ def run(args) -> int:
         unknown = [p for p in photos if p not in synthetic.PHOTOS]
         if unknown:
             raise IfanError(f"--photos: unknown {', '.join(unknown)}; choose from {', '.join(synthetic.PHOTOS)}")
-    out = synthetic.write_dataset(args.output, args.count, args.size, args.seed, photos,
+    out = synthetic.write_dataset(args.output, args.count, _size(args.size), args.seed, photos,
                                   args.max_radius, args.jpeg_prob, args.dual, overwrite=args.overwrite)
     print(f"wrote {args.count} pairs to {out}")
     return 0

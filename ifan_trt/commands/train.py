@@ -3,7 +3,7 @@
 import argparse
 from dataclasses import fields
 
-from ifan_trt.options import int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
+from ifan_trt.options import float_range, int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
 from ifan_trt.training import train
 
 from . import args as arg_groups
@@ -12,7 +12,7 @@ from . import args as arg_groups
 def register(subparsers) -> None:
     p = arg_groups.add_command(subparsers, "train", "train IFAN on synthetic defocus on the CPU", train.__doc__,
                                run, formatter_class=argparse.RawDescriptionHelpFormatter)
-    arg_groups.add_output(p, "checkpoint to write (our format)", required=True, aliases=("--out",))
+    arg_groups.add_output(p, "checkpoint to write (our format)", required=True)
     arg_groups.add_overwrite(p)
     add_training_options(p)
 
@@ -26,7 +26,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ch", type=int_range(1, 128), default=16, help="base width ch1 (official 32)")
     p.add_argument("--n-iters", type=int_range(1, 64), default=8, help="IAC iterations N (official 17)")
     p.add_argument("--patch", type=positive_int, default=128, help="training patch size (multiple of 8)")
-    p.add_argument("--batch", type=positive_int, default=4)
+    p.add_argument("--batch", type=positive_int, default=4, help="images per training step (default 4)")
     p.add_argument("--scene", default="384x512",
                    help="HxW of the scenes patches are cut from: the size of the images the model is for "
                         "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
@@ -52,9 +52,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dual", action="store_true", help="train IFAN_dual (reads the left and right views too)")
     p.add_argument("--steps", type=positive_int, default=100000, help="step cap (the budget usually ends first)")
     p.add_argument("--budget-min", type=positive_float, default=80.0, help="wall-clock training budget, minutes")
-    p.add_argument("--seed", type=nonneg_int, default=0)
-    p.add_argument("--max-radius", type=nonneg_float, default=10.0, help="largest CoC radius in px")
-    p.add_argument("--jpeg-prob", type=probability, default=0.2)
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0; validation uses seed+1)")
+    p.add_argument("--max-radius", type=float_range(0.0, 200.0), default=10.0, help="largest CoC radius in pixels")
+    p.add_argument("--jpeg-prob", type=probability, default=0.2, help="share of sources JPEG-compressed (default 0.2)")
     p.add_argument("--noise", type=nonneg_float, default=0.01, metavar="SIGMA",
                    help="largest sigma of the read and of the shot noise added to the blurred input "
                         "(0: none; with noise the model also learns to denoise, and so alters noisy "

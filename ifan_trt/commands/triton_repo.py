@@ -18,8 +18,7 @@ def register(subparsers) -> None:
                                "onnx`; platform onnxruntime_onnx). The repository serves the raw network: FP32 NCHW "
                                "in [0, 1], height and width multiples of 8.", run)
     p.add_argument("model", metavar="MODEL", type=Path, help="engine (.engine/.plan) or ONNX model (.onnx)")
-    arg_groups.add_output(p, "model repository folder (a model already in it is never replaced)", required=True,
-                          metavar="REPO")
+    arg_groups.add_output(p, "model repository folder (a model already in it is never replaced)", required=True)
     p.add_argument("--name", default="ifan", help="model name in the repository (default ifan)")
     p.add_argument("--max-batch", type=positive_int,
                    help="largest batch Triton's dynamic batcher forms (default 8, or the engine's largest)")

@@ -65,6 +65,17 @@ class Model:
         model = "default" if self.default else self.path
         return Model(make_precision(PrecisionRequest(model, name, output, calib_images, **options)).path)
 
+    def check(self, against: str | os.PathLike | None = None, **options):
+        """This ONNX graph against its reference: a checkpoint (or None: the bundled one when the
+        graph came from it), compared with PyTorch; an FP32 ONNX graph (or "default"), scored on
+        images. options: the fields of ifan_trt.jobs.check.CheckRequest (size, images, limit,
+        min_psnr, batch, tolerance). Returns the CheckResult (passed, report, lines(), to_dict())."""
+        from .check import CheckRequest, check
+
+        self._need("check", "onnx")
+        model = "default" if self.default else self.path
+        return check(CheckRequest(model, against, progress=False, **options))
+
     def build(self, output: str | os.PathLike | None = None, shapes: str | list[str] | None = None,
               precision: str | None = None, **options) -> "Model":
         """A TensorRT engine of this ONNX graph (output default MODEL.engine beside it; shapes: one

@@ -2,8 +2,8 @@
 defocus (ifan_trt.training.synthetic, `ifan train`); its training record is the checkpoint's meta.
 
 It ships three ways: the checkpoint (PyTorch), its FP32 ONNX export and the INT8 graph for ONNX
-Runtime's CPU provider (both made from the checkpoint with `ifan export` and `ifan calibrate
---target cpu`, see docs/training.md), so that a torch-free install runs it too."""
+Runtime's CPU provider (both made from the checkpoint with `ifan export` and `ifan precision
+--to int8-cpu`, see docs/training.md), so that a torch-free install runs it too."""
 
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ def test_engines_go_through_the_cli(tmp_path, monkeypatch, with_tensorrt):
     monkeypatch.setattr(gpu_check, "_run_cli", fake_cli)
     rows = gpu_check.time_engines(tmp_path, tmp_path, ["fp32", "fp16"])
     assert [c[0] for c in calls] == ["export", "build", "profile", "build", "profile"]
-    assert "--shape" not in calls[0] and "--batch" not in calls[0]
+    assert "--static-size" not in calls[0] and "--static-batch" not in calls[0]
     build = calls[1]
     assert build[build.index("--shapes") + 1] == "min=1x3x720x1280,opt=1x3x720x1280,max=1x3x720x1280"
     assert [(r["name"], r["ms"], r["figure"]) for r in rows] == [

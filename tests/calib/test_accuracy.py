@@ -86,7 +86,7 @@ def test_int8_graph_meets_33_db(trained, fp16_too):
 
 
 def test_cpu_int8_graph_meets_33_db(trained):
-    """`ifan calibrate --target cpu` (ONNX Runtime's INT8 layout, UINT8 activations) on the same
+    """`ifan precision --to int8-cpu` (ONNX Runtime's INT8 layout, UINT8 activations) on the same
     images and threshold."""
     from ifan_trt.calib.cpu_int8 import make_cpu_int8
 

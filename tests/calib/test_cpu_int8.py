@@ -1,4 +1,4 @@
-"""`ifan calibrate --target cpu`'s recipe on a tiny graph: RGB convs stay float, the middle conv is fused to
+"""`ifan precision --to int8-cpu`'s recipe on a tiny graph: RGB convs stay float, the middle conv is fused to
 QLinearConv by ONNX Runtime, the IAC-named nodes stay float, and the output stays close."""
 
 import numpy as np

@@ -120,8 +120,8 @@ def test_cli_fp16_writes_graph_and_keeps_user_choice(small_exports, calib_images
     from ifan_trt.cli import main
 
     out = tmp_path / "m.fp16.onnx"
-    code = main(["fp16", str(small_exports["onnx"]), "-o", str(out), "--images", str(calib_images),
-                 "--size", "32x32", "--count", "2", "--keep-fp32", "ConvTranspose"])
+    code = main(["precision", str(small_exports["onnx"]), "--to", "fp16", "-o", str(out), "--calib-images",
+                 str(calib_images), "--calib-size", "32x32", "--calib-count", "2", "--keep-fp32", "ConvTranspose"])
     assert code == 0
     err = capsys.readouterr().err
     assert "float nodes measured" in err and "FP16 graph vs FP32" in err
@@ -130,5 +130,5 @@ def test_cli_fp16_writes_graph_and_keeps_user_choice(small_exports, calib_images
     assert all(types[n.output[0]] == TensorProto.FLOAT for n in g.graph.node if n.op_type == "ConvTranspose")
     assert graphs.metadata(g)["ifan.fp32_nodes"].startswith("ConvTranspose")
     # an FP16 graph is not an input for another conversion
-    assert main(["fp16", str(out), "-o", str(tmp_path / "again.onnx"), "--no-measure"]) == 1
+    assert main(["precision", str(out), "--to", "fp16", "-o", str(tmp_path / "again.onnx"), "--no-measure"]) == 1
     assert "is a fp16 graph; start from the FP32 export" in capsys.readouterr().err

@@ -199,13 +199,13 @@ def test_wrong_weight_axis_is_recomputed_on_output_channels():
     assert not [p for p in qdq.qdq_problems(model) if "axis" in p]
 
 
-def test_cli_calibrate_and_audit(small_exports, calib_images, heldout_images, tmp_path, capsys):
+def test_cli_precision_and_check(small_exports, calib_images, heldout_images, tmp_path, capsys):
     from ifan_trt.cli import main
 
     out = tmp_path / "m.int8.onnx"
     # a checkpoint is exported first (plugin form, beside the output), then calibrated
-    args = ["calibrate", str(small_exports["checkpoint"]), "--images", str(calib_images), "--method", "minmax",
-            "--size", "32x32", "-o", str(out)]
+    args = ["precision", str(small_exports["checkpoint"]), "--to", "int8", "--calib-images", str(calib_images),
+            "--calib-method", "minmax", "--calib-size", "32x32", "-o", str(out)]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert f"exporting {small_exports['checkpoint']}" in err
@@ -218,17 +218,17 @@ def test_cli_calibrate_and_audit(small_exports, calib_images, heldout_images, tm
     assert "reused from the cache" in err and "exporting" not in err  # export reused too
     report = tmp_path / "audit.json"
     plot = ["--plot", str(tmp_path / "audit.png")] if _has("matplotlib") else []
-    ok = main(["audit", "--fp32", str(fp32), "--candidate", str(out), "--images",
+    ok = main(["check", str(out), "--against", str(fp32), "--images",
                str(heldout_images), "--min-psnr", "30", "--json", str(report), *plot])
     text = capsys.readouterr().out
     assert ok == 0 and "PASS" in text and "mean" in text
     data = json.loads(report.read_text())
-    assert len(data["images"]) == 3 and data["passed"] and data["mean"]["psnr"] > 30
+    assert len(data["images"]) == 3 and data["passed"] and data["mean"]["psnr"] > 30 and data["check"] == "precision"
     assert data["size"].startswith("native")
     assert all(0 <= row["correction_error"] < 0.5 for row in data["images"])
     if plot:
         assert (tmp_path / "audit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    bad = main(["audit", "--fp32", str(small_exports["plugin"]), "--candidate", str(out), "--images",
+    bad = main(["check", str(out), "--against", str(small_exports["plugin"]), "--images",
                 str(heldout_images), "--min-psnr", "99"])
     captured = capsys.readouterr()
     assert bad == 1 and "FAIL" in captured.out and "PSNR below 99 dB" in captured.err
@@ -251,14 +251,14 @@ def test_calibrate_refuses_bad_inputs(small_exports, calib_images, tmp_path):
         prepare.make_int8(small_exports["onnx"], small_exports["onnx"], calib_images, progress=False)
     with pytest.raises(IfanError, match="no images"):
         prepare.make_int8(small_exports["onnx"], tmp_path / "x.onnx", tmp_path, progress=False)
-    with pytest.raises(IfanError, match="--method fancy"):
+    with pytest.raises(IfanError, match="calibration method 'fancy'"):
         int8.calibrate(onnx.load(small_exports["onnx"]), [], None, "fancy")
 
 
 @pytest.mark.parametrize("method", ["minmax", "percentile"])
 def test_cpu_target_is_laid_out_for_onnx_runtime(small_exports, calib_images, heldout_images, tmp_path, capsys,
                                                   method):
-    """--target cpu: the CPU rewrites, then DQ -> Conv -> Q units (UINT8 activations, per-channel
+    """--to int8-cpu: the CPU rewrites, then DQ -> Conv -> Q units (UINT8 activations, per-channel
     INT8 weights) so ONNX Runtime runs the convs in INT8; the IAC's own ops and the RGB convs
     float; close to the FP32 graph; refused by `ifan build`."""
     from ifan_trt.cli import build_parser
@@ -267,8 +267,8 @@ def test_cpu_target_is_laid_out_for_onnx_runtime(small_exports, calib_images, he
     from ifan_trt.cli import main
 
     out = tmp_path / "m.int8-cpu.onnx"
-    assert main(["calibrate", str(small_exports["plugin"]), "--images", str(calib_images), "--method", method,
-                 "--size", "32x32", "--target", "cpu", "-o", str(out)]) == 0
+    assert main(["precision", str(small_exports["plugin"]), "--to", "int8-cpu", "--calib-images", str(calib_images),
+                 "--calib-method", method, "--calib-size", "32x32", "-o", str(out)]) == 0
     assert f"wrote {out} (INT8 for ONNX Runtime's CPU provider, {method} on 4 image(s) at 32x32" in capsys.readouterr().err
     q = onnx.load(out)
     meta = graphs.metadata(q)
@@ -306,7 +306,13 @@ def test_cpu_target_is_laid_out_for_onnx_runtime(small_exports, calib_images, he
 def test_cpu_target_refuses_tensorrt_options(small_exports, calib_images, tmp_path, capsys):
     from ifan_trt.cli import main
 
-    assert main(["calibrate", str(small_exports["onnx"]), "--images", str(calib_images), "--target", "cpu",
-                 "--fp16", "-o", str(tmp_path / "x.onnx")]) == 1
-    assert "--fp16, --keep-fp32 and --cache are for the TensorRT graph, not --target cpu" in capsys.readouterr().err
+    assert main(["precision", str(small_exports["onnx"]), "--to", "int8-cpu", "--calib-images", str(calib_images),
+                 "--keep-fp32", "Conv", "--cache", "c.json", "-o", str(tmp_path / "x.onnx")]) == 1
+    assert capsys.readouterr().err == "ifan precision: error: --keep-fp32, --cache: not used by --to int8-cpu\n"
+    assert main(["precision", str(small_exports["onnx"]), "--to", "int8", "-o", str(tmp_path / "x.onnx")]) == 1
+    assert capsys.readouterr().err == ("ifan precision: error: --to int8: needs --calib-images DIR (images to "
+                                       "calibrate the INT8 scales on)\n")
+    assert main(["precision", str(small_exports["onnx"]), "--to", "int8", "--calib-images", str(calib_images),
+                 "--no-measure", "-o", str(tmp_path / "x.onnx")]) == 1
+    assert capsys.readouterr().err == "ifan precision: error: --no-measure: not used by --to int8\n"
     assert not (tmp_path / "x.onnx").exists()

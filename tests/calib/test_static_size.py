@@ -54,7 +54,7 @@ def test_cli_fp16_of_a_static_export_measures_at_its_size(static_export, calib_i
     from ifan_trt.cli import main
 
     out = tmp_path / "s.fp16.onnx"
-    code = main(["fp16", str(static_export), "-o", str(out), "--calib-images", str(calib_images),
+    code = main(["precision", str(static_export), "--to", "fp16", "-o", str(out), "--calib-images", str(calib_images),
                  "--calib-count", "2"])
     err = capsys.readouterr().err
     assert code == 0, err
@@ -65,8 +65,8 @@ def test_cli_fp16_of_a_static_export_measures_at_its_size(static_export, calib_i
 def test_cli_refuses_a_calib_size_the_static_export_cannot_take(static_export, calib_images, tmp_path, capsys):
     from ifan_trt.cli import main
 
-    for command in (["fp16", str(static_export)], ["calibrate", str(static_export)],
-                    ["calibrate", str(static_export), "--target", "cpu"]):
+    for command in (["precision", str(static_export), "--to", "fp16"], ["precision", str(static_export), "--to", "int8"],
+                    ["precision", str(static_export), "--to", "int8-cpu"]):
         out = tmp_path / "refused.onnx"
         code = main([*command, "-o", str(out), "--calib-images", str(calib_images), "--calib-size", "64x64"])
         lines = capsys.readouterr().err.strip().splitlines()
@@ -76,11 +76,11 @@ def test_cli_refuses_a_calib_size_the_static_export_cannot_take(static_export, c
         assert not out.exists()
 
 
-def test_cli_calibrate_a_static_export_at_its_size(static_export, calib_images, tmp_path, capsys):
+def test_cli_int8_of_a_static_export_at_its_size(static_export, calib_images, tmp_path, capsys):
     from ifan_trt.cli import main
 
     out = tmp_path / "s.int8.onnx"
-    code = main(["calibrate", str(static_export), "-o", str(out), "--calib-images", str(calib_images),
+    code = main(["precision", str(static_export), "--to", "int8", "-o", str(out), "--calib-images", str(calib_images),
                  "--calib-count", "2"])
     assert code == 0, capsys.readouterr().err
     cache = json.loads(out.with_name("s.int8.calib.json").read_text())

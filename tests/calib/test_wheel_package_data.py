@@ -1,5 +1,5 @@
 """A normal (non-editable) wheel install finds its package data: the bundled model and the sample
-images that `ifan fp16` measures on when no --images is given."""
+images that `ifan precision --to fp16` measures on when no --calib-images is given."""
 
 from __future__ import annotations
 
@@ -56,8 +56,8 @@ def test_installed_wheel_uses_its_bundled_images(wheel, small_exports, tmp_path)
             "import ifan_trt; assert ifan_trt.__file__.startswith(sys.argv[2]), ifan_trt.__file__; "
             "from ifan_trt.cli import main; sys.exit(main(sys.argv[3:]))")
     out = tmp_path / "m.fp16.onnx"
-    run = subprocess.run([sys.executable, "-S", "-c", code, path, str(target), "fp16", str(small_exports["onnx"]),
-                          "-o", str(out), "--size", "32x32", "--count", "2"],
+    run = subprocess.run([sys.executable, "-S", "-c", code, path, str(target), "precision", str(small_exports["onnx"]),
+                          "--to", "fp16", "-o", str(out), "--calib-size", "32x32", "--calib-count", "2"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     assert out.is_file()

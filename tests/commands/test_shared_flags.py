@@ -1,7 +1,7 @@
 """One CLI: every shared flag has the same spelling, destination, type and help in every command
 that takes it (args.py owns them); a bad value gives the same one-line usage error everywhere; the
-older spellings stay accepted; every writer refuses an existing output without --overwrite in the
-same words."""
+older spellings are gone; every writer refuses an existing output without --overwrite in the same
+words."""
 
 from __future__ import annotations
 
@@ -19,14 +19,8 @@ SAME_HELP = ["--checkpoint", "--onnx", "--engine", "--backend", "--plugin", "--i
              "--crop-official", "--tile", "--max-pixels", "--overlap", "--verbose", "--quiet", "--debug", "--in-flight"]
 SHARED = SAME_HELP + ["--device", "--threads", "--json", "--output", "--calib-images", "--calib-count",
                       "--calib-size", "--calib-method"]
-# declared by the command itself, on purpose: build's ONNX is required; demo's --output is a
-# stream, not a file (it has no -o)
-OWN = {("build", "--onnx"), ("demo", "--output")}
-
-
-# older spellings kept where they were: synth's and train's --out, calibrate's and fp16's
-# --images/--count/--size/--method
-LOCAL_ALIASES = {"--out", "--images", "--count", "--size", "--method"}
+# declared by the command itself, on purpose: build's ONNX is required
+OWN = {("build", "--onnx")}
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
@@ -51,8 +45,7 @@ def test_every_command_is_covered():
 def test_a_shared_flag_is_the_same_everywhere(flag):
     found = _occurrences(flag)
     assert len(found) >= 2, (flag, sorted(found))
-    signatures = {name: (tuple(s for s in a.option_strings if s not in LOCAL_ALIASES), a.dest, a.type, a.choices,
-                         a.const) for name, a in found.items()}
+    signatures = {name: (tuple(a.option_strings), a.dest, a.type, a.choices, a.const) for name, a in found.items()}
     assert len(set(signatures.values())) == 1, signatures
     if flag in SAME_HELP:
         helps = {name: a.help.removesuffix("; repeatable") for name, a in found.items()}
@@ -60,15 +53,14 @@ def test_a_shared_flag_is_the_same_everywhere(flag):
 
 
 def test_the_shared_spellings():
-    assert _occurrences("--plugin")["deblur"].option_strings == ["--plugin", "--plugin-lib"]
-    assert _occurrences("--crop-official")["eval"].option_strings == ["--crop-official", "--official-crop"]
-    assert _occurrences("--output")["train"].option_strings == ["-o", "--output", "--out"]
-    assert _occurrences("--output")["synth"].option_strings == ["-o", "--output", "--out"]
-    assert _occurrences("--output")["fp16"].option_strings == ["-o", "--output"]
-    assert _occurrences("--calib-images")["calibrate"].option_strings == ["--calib-images", "--images"]
-    assert _occurrences("--calib-images")["build"].option_strings == ["--calib-images"]
-    assert sorted(_occurrences("--calib-size")) == ["benchmark", "build", "calibrate", "fp16"]
-    assert _occurrences("--json")["verify"].help == "write the report as JSON (with machine, versions, command; - for standard output)"
+    assert _occurrences("--plugin")["deblur"].option_strings == ["--plugin"]
+    assert _occurrences("--crop-official")["eval"].option_strings == ["--crop-official"]
+    assert _occurrences("--output")["train"].option_strings == ["-o", "--output"]
+    assert _occurrences("--output")["synth"].option_strings == ["-o", "--output"]
+    assert _occurrences("--output")["precision"].option_strings == ["-o", "--output"]
+    assert _occurrences("--calib-images")["precision"].option_strings == ["--calib-images"]
+    assert sorted(_occurrences("--calib-size")) == ["benchmark", "build", "precision"]
+    assert _occurrences("--json")["check"].help == "write the report as JSON (with machine, versions, command; - for standard output)"
 
 
 def test_in_flight_on_the_commands_that_stream_reaches_their_options(monkeypatch, tmp_path):
@@ -122,21 +114,13 @@ def test_a_bad_value_is_the_same_usage_line_everywhere(capsys, flag, value, mess
     assert len(set(lines.values())) == 1, lines
 
 
-@pytest.mark.parametrize("old,new,value", [
-    ("--plugin-lib", "--plugin", "lib.so"),
-    ("--official-crop", "--crop-official", None),
-    ("--out", "--output", "x"),
-    ("--iac-form", "--iac", "onnx"),
-    ("--method", "--calib-method", "entropy"),
+@pytest.mark.parametrize("old,command", [
+    ("--plugin-lib", "deblur"), ("--official-crop", "eval"), ("--out", "synth"), ("--iac-form", "export"),
+    ("--method", "precision"), ("--images", "precision"), ("--count", "precision"), ("--size", "precision"),
 ])
-def test_old_spellings_are_still_accepted(old, new, value):
-    parser = build_parser()
-    commands = [name for name, p in _commands().items() if any(old in a.option_strings for a in p._actions)]
-    assert commands
-    for name in commands:
-        tail = [value] if value is not None else []
-        base = BASE[name][:1] if new == "--output" else BASE[name]  # the output is the flag under test
-        assert vars(parser.parse_args([*base, old, *tail])) == vars(parser.parse_args([*base, new, *tail])), name
+def test_old_spellings_are_refused(capsys, old, command):
+    assert main([*BASE[command], old, "x"]) == 2
+    assert capsys.readouterr().err.startswith(f"ifan {command}: error: unrecognized arguments: {old}")
 
 
 def test_options_for_no_named_model_are_refused():
@@ -171,14 +155,12 @@ def _touch(*paths):
 WRITERS = {
     "deblur": (["deblur", "in.png", "-o", "out.png"], ["out.png"], "out.png"),
     "export": (["export", "--checkpoint", "c.pth", "-o", "m.onnx"], ["c.pth", "m.onnx"], "m.onnx"),
-    "fp16": (["fp16", "m.onnx", "-o", "o.onnx"], ["m.onnx", "o.onnx"], "o.onnx"),
-    "calibrate": (["calibrate", "m.onnx", "--images", "pics"], ["m.onnx", "m.int8.onnx"], "m.int8.onnx"),
+    "precision": (["precision", "m.onnx", "--to", "int8", "--calib-images", "pics"], ["m.onnx", "m.int8.onnx"],
+                  "m.int8.onnx"),
     "build": (["build", "--onnx", "m.onnx", "-o", "m.plan"], ["m.onnx", "m.plan"], "m.plan"),
     "train": (["train", "-o", "m.pth"], ["m.pth"], "m.pth"),
-    "verify": (["verify", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
+    "check": (["check", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
     "inspect": (["inspect", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
-    "audit": (["audit", "--fp32", "a.onnx", "--candidate", "b.onnx", "--json", "r.json"],
-              ["a.onnx", "b.onnx", "r.json"], "--json r.json"),
     "profile": (["profile", "--onnx", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
     "eval": (["eval", "--data", "set", "--json", "r.json"], ["r.json"], "--json r.json"),
     "demo": (["demo", "clip.avi", "--headless", "--json", "r.json"], ["r.json"], "--json r.json"),

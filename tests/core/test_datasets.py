@@ -42,7 +42,7 @@ def test_synth_folder_is_accepted(tmp_path):
     pytest.importorskip("skimage")
     from ifan_trt.cli import main
 
-    assert main(["synth", "--out", str(tmp_path / "set"), "--count", "2", "--seed", "3"]) == 0
+    assert main(["synth", "-o", str(tmp_path / "set"), "--count", "2", "--seed", "3"]) == 0
     assert len(calib_images.find_images(tmp_path / "set")) == 2
     assert len(datasets.find_pairs(tmp_path / "set")[1]) == 2
 

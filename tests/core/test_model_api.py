@@ -51,8 +51,8 @@ def test_round_trip_equals_the_commands(models, pics, tmp_path, capsys):
 
     size = ["--calib-size", "32x32", "--calib-count", "4", "--calib-images", str(pics)]
     assert main(["export", "--checkpoint", str(checkpoint), "-o", str(cli / "small.onnx")]) == 0
-    assert main(["fp16", str(cli / "small.onnx"), *size]) == 0
-    assert main(["calibrate", str(cli / "small.onnx"), "--target", "cpu", *size]) == 0
+    assert main(["precision", str(cli / "small.onnx"), "--to", "fp16", *size]) == 0
+    assert main(["precision", str(cli / "small.onnx"), "--to", "int8-cpu", *size]) == 0
     for name in ("small.onnx", "small.fp16.onnx", "small.int8-cpu.onnx"):
         assert _same_graph(api / name, cli / name), name
 

@@ -32,6 +32,6 @@ def test_eval_and_verify_json(tmp_path):
     assert doc["command"] == f"ifan eval --data {tmp_path / 'd'} --onnx default --json {tmp_path / 'e.json'}"
     assert doc["backend"] == "onnxruntime"
     assert doc["input"]["psnr"] == pytest.approx(10 * np.log10(1 / (10 / 255) ** 2), abs=1e-6)
-    assert main(["verify", "default", "--shape", "16x16", "--json", str(tmp_path / "v.json")]) == 0
+    assert main(["check", "default", "--size", "16x16", "--json", str(tmp_path / "v.json")]) == 0
     doc = json.loads((tmp_path / "v.json").read_text())
     assert {"machine", "versions", "command", "checks"} <= set(doc) and doc["shape"] == [1, 16, 16]

@@ -37,7 +37,7 @@ def _child(*args, cwd=REPO):
 def test_help_works_without_tensorrt():
     r = _child("--help")
     assert r.returncode == 0, r.stderr
-    for option in ("--onnx", "--precision", "--shapes", "--plugin-lib", "--workspace", "--timing-cache",
+    for option in ("--onnx", "--precision", "--shapes", "--plugin", "--workspace", "--timing-cache",
                    "--builder-optimization-level", "--version-compatible", "--calib-images", "--iac-split"):
         assert option in r.stdout
 

@@ -30,7 +30,7 @@ DYNAMIC_SHAPES = ("--shapes", "min=1x3x16x16,opt=1x3x32x48,max=2x3x64x64",
 def exports(models, tmp_path_factory):
     """The small model's plugin export, made before any stand-in is in sys.modules (torch.export trips
     on a fake tensorrt), and its static twin: the same graph with input and output fixed at 1x3x32x48
-    (what `ifan export --shape 32x48 --batch 1` declares, without a second export)."""
+    (what `ifan export --static-size 32x48 --static-batch 1` declares, without a second export)."""
     import onnx
 
     folder = tmp_path_factory.mktemp("gpu_path_exports")

@@ -1,6 +1,6 @@
 """The split IAC form (one one-iteration IAC node per iteration, each fed by its own slice of the
 filter conv): equal to the one-node form in ONNX Runtime, F never written, a lower peak of live
-activations where F dominated it, and `ifan export --iac-split`."""
+activations where F dominated it, and `ifan export --iac-split on`."""
 
 import numpy as np
 import onnx
@@ -130,8 +130,8 @@ def test_export_cli_iac_split(tmp_path, capsys):
     ckpt = tmp_path / "small.pth"
     torch.save({f"module.Network.{k}": v for k, v in small_model(n_iters=3, seed=9).state_dict().items()}, ckpt)
     out = tmp_path / "split.onnx"
-    code = main(["export", "--checkpoint", str(ckpt), "-o", str(out), "--iac-split", "--iac", "onnx",
-                 "--shape", "32x48", "--batch", "1"])
+    code = main(["export", "--checkpoint", str(ckpt), "-o", str(out), "--iac-split", "on", "--iac", "onnx",
+                 "--static-size", "32x48", "--static-batch", "1"])
     stdout = capsys.readouterr().out
     assert code == 0
     assert "(N=3, official IAC as onnx, one node per iteration, compact filter layout)" in stdout

@@ -162,7 +162,7 @@ def test_int8_of_a_uint8_model_is_the_int8_float_model_wrapped(models, uint8_exp
 
 
 def test_cpu_int8_of_a_uint8_model_keeps_the_frames_io(models, uint8_exports, tmp_path):
-    """`ifan calibrate --target cpu` quantizes the float network inside and wraps it again."""
+    """`ifan precision --to int8-cpu` quantizes the float network inside and wraps it again."""
     import cv2
 
     from ifan_trt.calib.cpu_int8 import make_cpu_int8

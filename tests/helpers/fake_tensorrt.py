@@ -64,7 +64,7 @@ _LAYER_TYPES = {"Conv": "CaskConvolution", "ConvTranspose": "CaskDeconvolution",
 def _session_for(model):
     """An ONNX Runtime session of the plan's graph. TensorRT's plugin takes half inputs in either
     IAC form, ORT's IFAN_IAC op not in the split form's: a graph ORT refuses for that runs through
-    the FP16 emulation (calib/emulate.py, as `ifan audit` runs FP16 graphs)."""
+    the FP16 emulation (calib/emulate.py, as `ifan check --against` runs FP16 graphs)."""
     from ifan_trt.export.ort_plugin import ort_session
 
     try:

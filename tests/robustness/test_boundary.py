@@ -88,10 +88,10 @@ def test_a_bug_is_one_line_and_debug_shows_the_traceback(sandbox, monkeypatch):
         return {}["missing"]
 
     monkeypatch.setattr(synth, "run", broken)
-    result = sandbox.run("synth", "--out", "set")
+    result = sandbox.run("synth", "-o", "set")
     error_line(result, "synth", "internal error (KeyError", "--debug")
     check_invariants(result, sandbox.root)
-    result = sandbox.run("synth", "--out", "set", "--debug")
+    result = sandbox.run("synth", "-o", "set", "--debug")
     assert result.code == 1 and "Traceback" in result.err and "internal error" in result.err_lines[-1]
 
 
@@ -111,7 +111,7 @@ def test_missing_extra_is_one_line(sandbox, monkeypatch):
         raise ModuleNotFoundError("No module named 'skimage'", name="skimage")
 
     monkeypatch.setattr(synth, "run", needs)
-    error_line(sandbox.run("synth", "--out", "set"), "synth", "'skimage'", "not installed")
+    error_line(sandbox.run("synth", "-o", "set"), "synth", "'skimage'", "not installed")
 
 
 def test_ctrl_c_in_process_removes_temps(sandbox, monkeypatch):
@@ -124,7 +124,7 @@ def test_ctrl_c_in_process_removes_temps(sandbox, monkeypatch):
             raise KeyboardInterrupt
 
     monkeypatch.setattr(synth, "run", interrupted)
-    result = sandbox.run("synth", "--out", "set")
+    result = sandbox.run("synth", "-o", "set")
     assert result.code == 130 and result.err_lines == ["ifan synth: interrupted"]
     check_invariants(result, sandbox.root)
 

@@ -106,7 +106,7 @@ def test_malformed_checkpoint_is_one_line(sandbox, name):
 def test_pickle_payload_never_runs_in_any_loader(sandbox, command):
     h.torch_file(sandbox.path("bad.pth"), {"state_dict": Payload(sandbox.root / h.MARKER)})
     argv = {"export": ["export", "--checkpoint", "bad.pth", "-o", "m.onnx"],
-            "train-init": ["train", "--out", "new.pth", "--init", "bad.pth", "--ch", "8", "--n-iters", "2"],
+            "train-init": ["train", "-o", "new.pth", "--init", "bad.pth", "--ch", "8", "--n-iters", "2"],
             "eval": ["eval", "--data", "set", "--checkpoint", "bad.pth"]}[command]
     if command == "eval":
         h.image(sandbox.path("set/source/a.png"))
@@ -128,14 +128,14 @@ def test_training_state_loads_without_code_and_is_checked(sandbox, state):
                "missing_step": {k: v for k, v in good.items() if k != "step"}, "text_step": {**good, "step": "3"},
                "negative_step": {**good, "step": -1}}[state]
     h.torch_file(sandbox.path("m.pth.state.pt"), content)
-    result = sandbox.run("train", "--out", "m.pth", "--resume", "--ch", "8", "--n-iters", "2", "--steps", "1")
+    result = sandbox.run("train", "-o", "m.pth", "--resume", "--ch", "8", "--n-iters", "2", "--steps", "1")
     error_line(result, "train", "m.pth.state.pt")
     check_invariants(result, sandbox.root)
 
 
 def test_training_state_written_by_train_loads_with_weights_only(sandbox):
     """The state train writes holds only plain containers and tensors."""
-    result = sandbox.run("train", "--out", "m.pth", "--ch", "8", "--n-iters", "2", "--steps", "1", "--patch", "16",
+    result = sandbox.run("train", "-o", "m.pth", "--ch", "8", "--n-iters", "2", "--steps", "1", "--patch", "16",
                          "--batch", "1", "--scene", "0", "--val-count", "1", "--threads", "1")
     assert result.code == 0, result.err
     state = torch.load(sandbox.root / "m.pth.state.pt", weights_only=True)
@@ -267,12 +267,12 @@ def test_fixed_shape_onnx_is_tiled_or_padded_to_its_size(sandbox, hw):
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev_zero", "junk", "missing"])
-def test_verify_reads_only_regular_onnx_files(sandbox, kind):
+def test_check_reads_only_regular_onnx_files(sandbox, kind):
     path = sandbox.root / "m.onnx"
     {"fifo": lambda: h.fifo(path), "dev_zero": lambda: path.symlink_to("/dev/zero"),
      "junk": lambda: path.write_bytes(b"junk"), "missing": lambda: None}[kind]()
-    result = sandbox.run("verify", "m.onnx")
-    error_line(result, "verify", "m.onnx")
+    result = sandbox.run("check", "m.onnx")
+    error_line(result, "check", "m.onnx")
     check_invariants(result, sandbox.root)
 
 

@@ -27,7 +27,7 @@ def _ifan(*argv, cwd, **kwargs):
 @pytest.mark.parametrize("sig,code,word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
 def test_a_signal_mid_run_leaves_only_complete_files(tmp_path, sig, code, word):
     pytest.importorskip("skimage")
-    proc = subprocess.Popen([sys.executable, "-m", "ifan_trt.cli", "synth", "--out", "set", "--count", "5000",
+    proc = subprocess.Popen([sys.executable, "-m", "ifan_trt.cli", "synth", "-o", "set", "--count", "5000",
                              "--size", "64x64", "--photos", "none"], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     source = tmp_path / "set" / "source"
@@ -53,7 +53,7 @@ def test_a_fifo_input_never_blocks(tmp_path):
 
 
 @pytest.mark.parametrize("argv,line", [
-    (["-m", "ifan_trt.cli", "train", "--out", "m.pth", "--ch", "0"],
+    (["-m", "ifan_trt.cli", "train", "-o", "m.pth", "--ch", "0"],
      "ifan train: error: argument --ch: must be between 1 and 128, got 0"),
     (["-m", "ifan_trt.cli", "deblur", "a.png", "-o", "b.png", "--batch", "0"],
      "ifan deblur: error: argument --batch: must be >= 1, got 0"),

@@ -453,9 +453,9 @@ def test_missing_capabilities_are_refused_in_one_line(tmp_path, capsys, monkeypa
 
     write_video(tmp_path / "clip.mp4", frames=2)
     monkeypatch.setattr(opencv, "opencv_build", lambda: opencv.parse_build_information(PIP_INFO, "4.11", "pip"))
-    assert main(["demo", str(tmp_path / "clip.mp4"), "--headless", "--output", "rtp://127.0.0.1:5000"]) == 1
+    assert main(["demo", str(tmp_path / "clip.mp4"), "--headless", "--stream", "rtp://127.0.0.1:5000"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["ifan demo: error: --output rtp://127.0.0.1:5000: streaming needs an OpenCV built with GStreamer; "
+    assert err == ["ifan demo: error: --stream rtp://127.0.0.1:5000: streaming needs an OpenCV built with GStreamer; "
                    "pip's opencv-python wheels lack it: use the system's OpenCV (JetPack's, or apt install "
                    "python3-opencv) in a venv made with --system-site-packages, without the opencv extra"]
     assert main(["demo", "/dev/video63", "--headless"]) == 1

@@ -182,7 +182,7 @@ def test_a_window_without_a_display_is_one_line(model):
     code, out, err = finish(demo([BARS + " ! appsink", "--onnx", model]))  # no DISPLAY
     assert code == 1 and err.strip().splitlines()[-1] == (
         "ifan demo: error: no display to open a window on (DISPLAY is not set); run with --headless --record "
-        "out.mp4, or --output rtp://HOST:PORT to watch it elsewhere")
+        "out.mp4, or --stream rtp://HOST:PORT to watch it elsewhere")
 
 
 def test_rtp_stream_from_a_gstreamer_sender(model, tmp_path):
@@ -248,7 +248,7 @@ def test_view_streamed_over_rtp_to_localhost(model):
     receiver.start()
     time.sleep(0.5)  # udpsrc bound before the first packet
     code, out, err = finish(demo([f"{BARS.replace('is-live=true', 'is-live=true num-buffers=90')} ! appsink",
-                                  "--onnx", model, "--headless", "--output", f"rtp://127.0.0.1:{port}",
+                                  "--onnx", model, "--headless", "--stream", f"rtp://127.0.0.1:{port}",
                                   "--reconnect", "0"]))
     receiver.join(timeout=10)
     done.set()
@@ -261,7 +261,7 @@ def test_appsrc_pipeline_output_gets_one_picture_per_source_frame(model, tmp_pat
     pattern = tmp_path / "out_%03d.png"
     code, out, err = finish(demo([f"videotestsrc num-buffers=15 pattern=smpte75 ! video/x-raw,width={W},height={H},"
                                   "framerate=30/1 ! videoconvert ! appsink", "--onnx", model, "--headless",
-                                  "--output", f"appsrc ! videoconvert ! pngenc ! multifilesink location={pattern}",
+                                  "--stream", f"appsrc ! videoconvert ! pngenc ! multifilesink location={pattern}",
                                   "--reconnect", "0"]))
     assert code == 0, err
     written = sorted(tmp_path.glob("out_*.png"))
@@ -272,9 +272,9 @@ def test_appsrc_pipeline_output_gets_one_picture_per_source_frame(model, tmp_pat
 
 
 def test_output_that_is_not_a_stream_is_refused(model):
-    code, out, err = finish(demo([BARS + " ! appsink", "--onnx", model, "--headless", "--output", "out.mp4"]))
+    code, out, err = finish(demo([BARS + " ! appsink", "--onnx", model, "--headless", "--stream", "out.mp4"]))
     assert code == 1 and err.strip().splitlines()[-1] == (
-        "ifan demo: error: --output out.mp4: not a stream; give rtp://HOST:PORT or a GStreamer pipeline starting "
+        "ifan demo: error: --stream out.mp4: not a stream; give rtp://HOST:PORT or a GStreamer pipeline starting "
         "with appsrc (files go to --record)")
 
 

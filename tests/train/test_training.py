@@ -17,7 +17,7 @@ def main(argv):
 
 def test_tiny_run_records_and_resumes(tmp_path):
     out = tmp_path / "m.pth"
-    args = ["--out", str(out), "--ch", "8", "--n-iters", "2", "--patch", "32", "--batch", "1",
+    args = ["-o", str(out), "--ch", "8", "--n-iters", "2", "--patch", "32", "--batch", "1",
             "--log-every", "1", "--val-count", "1", "--seed", "3", "--threads", "1"]
     assert main(args + ["--steps", "2"]) == 0
     first = load_checkpoint(out)
@@ -34,7 +34,7 @@ def test_tiny_run_records_and_resumes(tmp_path):
 
 
 def test_resume_without_state_is_an_error(tmp_path, capsys):
-    assert main(["--out", str(tmp_path / "x.pth"), "--resume", "--steps", "1"]) == 1
+    assert main(["-o", str(tmp_path / "x.pth"), "--resume", "--steps", "1"]) == 1
     assert "no training state to resume" in capsys.readouterr().err
 
 
@@ -170,7 +170,7 @@ def test_psnr_scene_loss_pools_the_mse_of_a_scenes_crops():
 
 
 def test_psnr_scene_loss_needs_whole_scenes_in_a_batch(tmp_path, capsys):
-    assert main(["--out", str(tmp_path / "m.pth"), "--loss", "psnr-scene", "--batch", "6",
+    assert main(["-o", str(tmp_path / "m.pth"), "--loss", "psnr-scene", "--batch", "6",
                  "--crops-per-scene", "4", "--steps", "1"]) == 1
     assert "loss psnr-scene: batch 6 is not a multiple of crops_per_scene 4" in capsys.readouterr().err
     assert not (tmp_path / "m.pth").exists()
@@ -186,7 +186,7 @@ def test_training_views_are_those_of_synth_dual(tmp_path):
     from ifan_trt.training.train import make_batch
 
     out = tmp_path / "set"
-    assert cli_main(["synth", "--out", str(out), "--dual", "--seed", "7", "--count", "3", "--size", "64x64",
+    assert cli_main(["synth", "-o", str(out), "--dual", "--seed", "7", "--count", "3", "--size", "64x64",
                      "--photos", "train", "--max-radius", "5"]) == 0
     blurry, sharp, left, right = make_batch(7, 0, 3, 32, 5.0, 0.0, None, 1, dual=True)
     assert left.shape == right.shape == blurry.shape == (3, 3, 32, 32)
@@ -212,7 +212,7 @@ def test_reblurring_network_lives_only_in_the_training_state(tmp_path, capsys):
     import torch
 
     out = tmp_path / "m.pth"
-    args = ["--out", str(out), "--ch", "4", "--n-iters", "2", "--patch", "32", "--batch", "1", "--val-count", "1",
+    args = ["-o", str(out), "--ch", "4", "--n-iters", "2", "--patch", "32", "--batch", "1", "--val-count", "1",
             "--threads", "1", "--loss-disp", "0.5", "--loss-reblur", "2", "--reblur-warmup", "1"]
     assert main(args + ["--steps", "2"]) == 0
     ckpt = load_checkpoint(out)
@@ -232,7 +232,7 @@ def test_reblurring_network_lives_only_in_the_training_state(tmp_path, capsys):
 
 def test_dual_model_trains_on_the_views(tmp_path):
     out = tmp_path / "d.pth"
-    assert main(["--out", str(out), "--ch", "4", "--n-iters", "2", "--patch", "32", "--batch", "1", "--val-count", "1",
+    assert main(["-o", str(out), "--ch", "4", "--n-iters", "2", "--patch", "32", "--batch", "1", "--val-count", "1",
                  "--threads", "1", "--dual", "--loss-reblur", "0", "--steps", "2"]) == 0
     ckpt = load_checkpoint(out)
     assert ckpt.config.dual and ckpt.meta["data"]["dual_pixel_views"] is True
