@@ -5,7 +5,6 @@ a local run (atomic writes, never over an input, a bad file skipped in one line)
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from ifan_trt.errors import IfanError
 from ifan_trt.log import SKIPPED, get as get_logger
 from ifan_trt.files import write_bytes
 from ifan_trt.imageio import Image, encode_image, read_image
+from ifan_trt.progress import Bars, bar
 
 from .serve_protocol import MODELS, TENSOR, TRITON_TYPES, from_wire, model_for, to_wire
 
@@ -118,10 +118,9 @@ def _one(model: RemoteModel, job) -> None:
     write_bytes(job.target, data, overwrite=True)
 
 
-def deblur_remote(args, jobs) -> int:
-    """Every job through the server at args.server with args.concurrency requests in flight."""
-    from tqdm import tqdm
-
+def deblur_remote(args, jobs, progress: Bars | None = None) -> int:
+    """Every job through the server at args.server with args.concurrency requests in flight;
+    progress: a bar for several jobs (ifan_trt.progress)."""
     from ifan_trt.runtime.video import is_video
 
     given = [f"--{k.replace('_', '-')}" for k in _LOCAL_ONLY if getattr(args, k, None)]
@@ -137,7 +136,7 @@ def deblur_remote(args, jobs) -> int:
     failures = 0
     pool = ThreadPoolExecutor(args.concurrency)
     try:
-        with tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2, file=sys.stderr) as progress:
+        with bar(progress if len(jobs) > 1 else None, total=len(jobs), unit="img") as jobs_bar:
             futures = {pool.submit(_one, model, job): job for job in jobs}
             for future, job in futures.items():
                 try:
@@ -148,7 +147,7 @@ def deblur_remote(args, jobs) -> int:
                         raise IfanError(message) from None
                     failures += 1
                     log.error(message, extra={"verdict": SKIPPED})
-                progress.update(1)
+                jobs_bar.update(1)
     finally:  # on Ctrl-C: drop the requests not sent yet, finish the K in flight (their writes are atomic)
         pool.shutdown(wait=False, cancel_futures=True)
     if failures:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ifan_trt.commands.progress import bars
 from ifan_trt.calib import images
 from ifan_trt.calib.audit import HEADER, audit, write_json, write_plot
 from ifan_trt.table import format_table
@@ -45,7 +46,8 @@ def run(args) -> int:
     if args.json is not None and args.plot is not None and same_file(args.json, args.plot):
         raise IfanError(f"--plot {args.plot}: is the --json file; choose another")
     paths = images.find_images(args.images, args.count)
-    result = audit(args.fp32, args.candidate, paths, parse_model_size(args.size, "--size") if args.size else None, args.min_psnr)
+    result = audit(args.fp32, args.candidate, paths, parse_model_size(args.size, "--size") if args.size else None, args.min_psnr,
+                   progress=bars())
     print(format_table(HEADER, result.table_rows()))
     if args.json:
         write_json(result, args.json, args.overwrite)

@@ -10,6 +10,7 @@ import argparse
 import re
 from pathlib import Path
 
+from ifan_trt.commands.progress import bars
 from ifan_trt.errors import IfanError
 from ifan_trt.jobs.engine import IAC_SPLIT_MODES, BuildRequest, build_engine
 from ifan_trt.models import ModelRef
@@ -78,7 +79,7 @@ def request_from(args) -> BuildRequest:
         plugin=args.plugin, timing_cache=args.timing_cache, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, iac_split=args.iac_split, tf32=args.tf32,
         overwrite=getattr(args, "overwrite", False), report=getattr(args, "json", None),
-        dla_core=getattr(args, "dla_core", None))
+        dla_core=getattr(args, "dla_core", None), progress=bars())
 
 
 def run(args) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ifan_trt.commands.progress import bars
 from ifan_trt.calib import prepare
 from ifan_trt.errors import IfanError
 from ifan_trt.jobs.precision import PrecisionRequest, make_precision
@@ -41,5 +42,5 @@ def run(args) -> int:
     make_precision(PrecisionRequest(
         args.model, precision, args.output, args.calib_images, args.calib_method, args.calib_count,
         arg_groups.calib_size(args), size_option="--calib-size", keep_fp32=tuple(args.keep_fp32), cache=args.cache,
-        overwrite=args.overwrite))
+        overwrite=args.overwrite, progress=bars()))
     return 0

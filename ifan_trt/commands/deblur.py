@@ -18,7 +18,7 @@ from ifan_trt.imageio import read_image
 from ifan_trt.options import add_decode_budget, positive_int
 
 from . import args as arg_groups
-from .progress import Progress
+from .progress import Progress, bars
 from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
 
 if TYPE_CHECKING:
@@ -100,8 +100,6 @@ def _default_output(inputs: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ifan_trt.runtime.backends import open_executor, run_summary
     from ifan_trt.runtime.batch import Job, collect_jobs, deblur_jobs
 
@@ -112,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if args.server:
         from ifan_trt.runtime.serve_client import deblur_remote
 
-        return deblur_remote(args, jobs)
+        return deblur_remote(args, jobs, bars())
     options = _options(args)
     steps = Progress("ifan deblur", getattr(args, "verbose", False))
     with steps.step("opening the model"):
@@ -140,10 +138,9 @@ def run(args: argparse.Namespace) -> int:
         failures += 1
         log.error(one_line(message), extra={"verdict": SKIPPED})
 
-    with executor, tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or not sys.stderr.isatty(),
-                        file=sys.stderr) as progress:
+    with executor:
         try:
-            deblur_jobs(executor, jobs, options, fail, progress, steps)
+            deblur_jobs(executor, jobs, options, fail, bars(), steps)
         finally:
             steps.close()
     print(f"ifan deblur: {summary}", file=sys.stderr)

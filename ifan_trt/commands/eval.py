@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ifan_trt.commands.progress import bars
 from ifan_trt.files import check_not_input, check_output_file, write_bytes
 from ifan_trt.options import add_decode_budget, positive_int
 from ifan_trt.training.evaluate import evaluate_folder, format_table
@@ -33,7 +34,7 @@ def run(args) -> int:
         check_output_file(args.table, args.overwrite, create_parent=True, what="--table")
     arg_groups.check_json(args, [args.checkpoint, args.onnx, args.engine, args.csv, args.table])
     arg_groups.check_model_options(args)
-    summary = evaluate_folder(args.data, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
+    summary = evaluate_folder(args.data, progress=bars(), checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
                               csv_path=args.csv, save_dir=args.save_dir, official_crop=args.crop_official,
                               threads=args.threads, limit=args.limit, backend=args.backend, device=args.device,
                               plugin=args.plugin, in_bit=args.in_bit, iac_mode=args.iac_mode,

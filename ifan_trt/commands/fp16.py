@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ifan_trt.commands.progress import bars
 from ifan_trt.calib import prepare
 from ifan_trt.calib.fp16 import DEFAULT_MAX_REL_ERROR
 from ifan_trt.jobs.precision import PrecisionRequest, make_precision
@@ -36,5 +37,6 @@ def run(args) -> int:
     make_precision(PrecisionRequest(
         args.model, "fp16", args.output, args.calib_images, calib_count=args.calib_count,
         calib_size=arg_groups.calib_size(args), size_option="--calib-size", keep_fp32=tuple(args.keep_fp32),
-        max_rel_error=args.max_rel_error, measure=not args.no_measure, show_all=args.all, overwrite=args.overwrite))
+        max_rel_error=args.max_rel_error, measure=not args.no_measure, show_all=args.all, overwrite=args.overwrite,
+        progress=bars()))
     return 0

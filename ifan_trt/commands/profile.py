@@ -8,6 +8,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from ifan_trt.commands.progress import bars
 from ifan_trt.errors import IfanError
 from ifan_trt.log import get as get_logger
 from ifan_trt.files import check_not_input, check_output_file, check_output_folder
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"profiling {label} ({executor.describe()}) at {text}", file=sys.stderr)
                 name = label if len(shapes) == 1 else f"{label} @{text}"
                 result = profile(executor, shape, name, warmup=args.warmup, iterations=iterations,
-                                 duration=args.duration, layers=args.layers, progress=sys.stderr.isatty(),
+                                 duration=args.duration, layers=args.layers, progress=bars(),
                                  power=sampler)
                 if result.power is not None:
                     result.power["board"] = board

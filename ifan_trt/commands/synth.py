@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ifan_trt.commands.progress import bars
 from ifan_trt.errors import IfanError
 from ifan_trt.options import float_range, int_range, nonneg_int, probability
 from ifan_trt.sizes import parse_size
@@ -58,6 +59,7 @@ def run(args) -> int:
         if unknown:
             raise IfanError(f"--photos: unknown {', '.join(unknown)}; choose from {', '.join(synthetic.PHOTOS)}")
     out = synthetic.write_dataset(args.output, args.count, args.size, args.seed, photos,
-                                  args.max_radius, args.jpeg_prob, args.dual, overwrite=args.overwrite)
+                                  args.max_radius, args.jpeg_prob, args.dual, progress=bars(),
+                                  overwrite=args.overwrite)
     print(f"wrote {args.count} pairs to {out}")
     return 0

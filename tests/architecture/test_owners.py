@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ifan_trt.precisions import NAMES as PRECISION_NAMES
 
-from .test_floors import ROOT, module_name, source_files
+from .test_floors import ROOT, imports_of, module_name, source_files
 
 GRAPH = "ifan_trt.export.graph"
 
@@ -141,10 +141,12 @@ def test_the_scans_find_what_they_look_for():
     probe.write_text("import onnx\nm = onnx.load('x')\nok = str(m) == 'default'\n"
                      "p = [n for n in m.graph.node if n.op_type == PLUGIN_OP]\n"
                      "i = [v for v in m.graph.input if v.name not in inits]\n"
-                     "P = ('fp16', 'int8')\nq = 'cpu-int8'\nfeeds = {'input': 1}\nprint('x', file=sys.stderr)\n")
+                     "P = ('fp16', 'int8')\nq = 'cpu-int8'\nfeeds = {'input': 1}\nprint('x', file=sys.stderr)\n"
+                     "from tqdm import tqdm\n")
     try:
         found = {scan.__name__: [v for v in scan() if "_owners_probe" in v]
-                 for scan in (onnx_loads, default_comparisons, graph_walks, precision_lists, io_names, stderr_prints)}
+                 for scan in (onnx_loads, default_comparisons, graph_walks, precision_lists, io_names, stderr_prints,
+                                 tqdm_imports)}
     finally:
         probe.unlink()
     assert found == {"onnx_loads": ["ifan_trt/_owners_probe.py:2"],
@@ -154,7 +156,8 @@ def test_the_scans_find_what_they_look_for():
                      "precision_lists": ["ifan_trt/_owners_probe.py:6: ['fp16', 'int8']",
                                          "ifan_trt/_owners_probe.py:7: cpu-int8"],
                      "io_names": ["ifan_trt/_owners_probe.py:8"],
-                     "stderr_prints": ["ifan_trt/_owners_probe.py:9"]}
+                     "stderr_prints": ["ifan_trt/_owners_probe.py:9"],
+                     "tqdm_imports": ["ifan_trt/_owners_probe.py:10"]}
 
 
 def stderr_prints() -> list[str]:
@@ -178,3 +181,15 @@ def stderr_prints() -> list[str]:
 
 def test_library_code_logs_instead_of_printing_to_stderr():
     assert stderr_prints() == []
+
+
+def tqdm_imports() -> list[str]:
+    """tqdm imported outside the command floor (the owner of what is drawn on the terminal:
+    ifan_trt/commands/progress.py hands it to library code as `progress`, ifan_trt/progress.py)."""
+    return sorted({f"{path.relative_to(ROOT)}:{line}" for path in source_files()
+                   if not module_name(path).startswith(("ifan_trt.commands", "ifan_trt.cli"))
+                   for line, name in imports_of(path) if name.split(".")[0] == "tqdm"})
+
+
+def test_library_code_draws_progress_only_when_given_bars():
+    assert tqdm_imports() == []
