@@ -24,6 +24,7 @@ import numpy as np
 from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 
+from ..executor import backend_boundary
 from .buffers import BufferSet
 from .executor import TrtExecutor, _ok, apply_shapes
 
@@ -67,8 +68,12 @@ class FrameTimes:
 
 class TrtPipeline:
     """submit() frames (network inputs [B,3,H,W]), collect() outputs in the same order; or map()
-    over an iterable. Not thread-safe: one thread submits and collects (the one that opened it)."""
+    over an iterable. Not thread-safe: one thread submits and collects (the one that opened it).
+    Its public calls are the executor's boundary: what TensorRT or CUDA raises leaves as BackendError."""
 
+    backend = "tensorrt"
+
+    @backend_boundary
     def __init__(self, executor: TrtExecutor, depth: int = 2):
         if not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
             raise IfanError(f"depth={depth!r}: frames in flight must be an integer from 1 to {MAX_DEPTH}")
@@ -119,6 +124,7 @@ class TrtPipeline:
     def describe(self) -> str:
         return f"{self.executor.describe()}, {self.depth} frames in flight"
 
+    @backend_boundary
     def submit(self, input: np.ndarray, tag=None) -> None:
         """Queue one network input; returns at once (after copying it into the slot's pinned
         memory). When `full`, collect() first."""
@@ -160,6 +166,7 @@ class TrtPipeline:
         slot.out_shape = out_shape
         self._last_computed = computed
 
+    @backend_boundary
     def collect(self):
         """(tag, output) of the oldest frame in flight, waiting for it; output [B,3,H,W] float32."""
         if not self._order:
@@ -188,6 +195,7 @@ class TrtPipeline:
         while self._order:
             yield self.collect()[1]
 
+    @backend_boundary
     def close(self) -> None:
         """Wait for the frames in flight, then release every context, stream, event and buffer."""
         if not self._slots:

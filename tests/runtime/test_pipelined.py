@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ifan_trt.errors import IfanError
+from ifan_trt.errors import BackendError, IfanError
 from ifan_trt.export.ort_plugin import ort_session
 from ifan_trt.runtime.backends import run_summary
 from ifan_trt.runtime.streaming import SerialPipeline, open_pipeline
@@ -154,6 +154,30 @@ def test_pipeline_refuses_misuse_in_one_line(standin):
             pipe.submit(_frames(1)[0])
             with pytest.raises(IfanError, match="2 frames are already in flight: collect\\(\\) one first"):
                 pipe.submit(_frames(1)[0])
+
+
+def test_tensorrt_failures_in_the_pipeline_leave_as_backend_errors(standin, monkeypatch):
+    """TensorRT reports a failed enqueue or context creation by returning False or None (the
+    stand-in as TensorRT): the pipeline's calls raise BackendError naming the call, never a bare
+    RuntimeError, and a pipeline that could not open releases what it had."""
+    engine, gpu, _ = standin()
+    with TrtExecutor(engine) as ex:
+        alone = gpu.live()
+        with ex.pipeline(2) as pipe:
+            monkeypatch.setattr(pipe._slots[0].context, "execute_async_v3", lambda stream: False)
+            with pytest.raises(BackendError, match=r"^tensorrt error: TensorRT: execute_async_v3 failed"):
+                pipe.submit(_frames(1)[0])
+        made = []
+        real = ex.engine.create_execution_context
+
+        def second_fails():
+            made.append(1)
+            return real() if len(made) < 2 else None
+
+        monkeypatch.setattr(ex.engine, "create_execution_context", second_fails)
+        with pytest.raises(BackendError, match=r"^tensorrt error: TensorRT: creating an execution context failed"):
+            ex.pipeline(2)
+        assert gpu.live() == alone
 
 
 @pytest.mark.parametrize("binding", BINDINGS)
