@@ -1,6 +1,7 @@
 """The rows of `ifan benchmark`: every prepared model (ONNX graphs, engines) run on its backend,
 one table of format x precision x speed x accuracy (the question "which one do I ship"); the
-graphs and engines themselves are prepared by the command (ifan_trt.commands.benchmark).
+graphs and engines themselves are prepared by the benchmark job (ifan_trt.jobs.benchmark). The run's
+settings are one frozen BenchmarkRequest, defined here and taken by the job.
 
 Per row: file size, end-to-end latency (median, p90) at one shape,
 PSNR and SSIM against the data set's ground truth (plus the blurry input's row), PSNR against

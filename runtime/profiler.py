@@ -17,9 +17,8 @@ from ifan_trt.sizes import parse_tensor_shape
 
 from . import stats
 from .executor import Executor
-from .pipeline import (batch_to_frames, frames_to_batch, infer, network_input, network_output, run_frame_batch,
-                       takes_frames)
-from .video import bgr_to_rgb_float, rgb_float_to_bgr
+from .pipeline import (batch_to_frames, bgr_to_rgb_float, frames_to_batch, infer, network_input, network_output,
+                       rgb_float_to_bgr, run_frame_batch, takes_frames)
 
 LAYER_RUNS = 5  # profiled runs averaged for the per-layer times
 STAGES = ("decode", "preprocess", "h2d", "compute", "d2h", "other", "postprocess")

@@ -1,6 +1,7 @@
 """Benchmark every precision of one model: the graphs prepared as the precision job makes them,
 engines built by the build job where TensorRT and a GPU are present, each run and measured by
-ifan_trt.runtime.benchmark into one table (finished rows reused)."""
+ifan_trt.runtime.benchmark into one table (finished rows reused). The request is
+runtime.benchmark's BenchmarkRequest (one definition; importable from here)."""
 
 from __future__ import annotations
 

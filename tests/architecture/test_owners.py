@@ -193,3 +193,39 @@ def tqdm_imports() -> list[str]:
 
 def test_library_code_draws_progress_only_when_given_bars():
     assert tqdm_imports() == []
+
+
+# a name docs/ARCHITECTURE.md gives one owner -> the owner module (the only one that defines it)
+OWNED = {"engines_unavailable": "ifan_trt.runtime.backends", "bar": "ifan_trt.progress",
+         "backend_boundary": "ifan_trt.runtime.executor", "bgr_to_rgb_float": "ifan_trt.runtime.pipeline",
+         "rgb_float_to_bgr": "ifan_trt.runtime.pipeline", "FrameFlow": "ifan_trt.runtime.frames",
+         "BenchmarkRequest": "ifan_trt.runtime.benchmark"}
+
+
+def definitions(names) -> dict[str, list[str]]:
+    """name -> the modules that define it (def, class or a module-level assignment)."""
+    found = {name: [] for name in names}
+    for _, module, tree in _trees():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in found:
+                found[node.name].append(module)
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and target.id in found:
+                        found[target.id].append(module)
+    return found
+
+
+def test_each_named_owner_is_the_only_definer():
+    assert definitions(OWNED) == {name: [owner] for name, owner in OWNED.items()}
+
+
+def test_the_architecture_page_names_each_owner():
+    page = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    folders = {"ifan_trt.runtime": "runtime", "ifan_trt": "ifan_trt"}
+    for name, owner in OWNED.items():
+        package, _, leaf = owner.rpartition(".")
+        path = f"{folders[package]}/{leaf}.py"
+        rows = [line for line in page.splitlines() if line.startswith("|") and f"`{path}`" in line]
+        assert any(f"`{name}`" in row for row in rows), f"no owner row names `{name}` with `{path}`"

@@ -342,7 +342,8 @@ def test_standin_orders_streams_by_events(monkeypatch):
 
 def test_video_batches_through_the_pipeline_equal_the_serial_path(standin):
     from ifan_trt.runtime.pipeline import deblur_frames
-    from ifan_trt.runtime.video import bgr_to_rgb_float, deblur_stream, rgb_float_to_bgr
+    from ifan_trt.runtime.pipeline import bgr_to_rgb_float, rgb_float_to_bgr
+    from ifan_trt.runtime.video import deblur_stream
 
     engine, gpu, _ = standin()
     rng = np.random.default_rng(3)
