@@ -109,8 +109,9 @@ class Demo:
         self._waiting_since: float | None = None  # opening or opened without a frame since then
         self.backend = ""  # "onnxruntime-cpu fp32": the overlay's words for backend and precision
         self.backend_name, self.precision = "", ""
-        self.memory_path: str | None = None  # TensorRT: "copy" or "zero-copy"
+        self.memory_path: str | None = None  # "copy", "zero-copy" (TensorRT), "pageable" (ONNX Runtime on a GPU)
         self.frames_in_flight = 1
+        self.device_memory: dict | None = None  # TensorRT pipeline: activation block and I/O bytes per slot
         self.wipe_at: float | None = None  # wipe position chosen with the mouse (None: sweeping)
         self._picture_width = 0
         self._window_up = False  # shown once: from then on a hidden window means it was closed
@@ -237,7 +238,9 @@ class Demo:
         self.memory_path = getattr(executor, "memory_path", None)
         try:
             with executor, FrameFlow(executor, self.opt.frames_in_flight, self.opt.tiling) as flow:
-                self.backend, self.frames_in_flight = flow.pipeline.describe(), flow.pipeline.depth
+                pipe = flow.pipeline
+                self.backend, self.frames_in_flight = pipe.describe(), pipe.depth
+                self.device_memory = pipe.memory() if callable(getattr(pipe, "memory", None)) else None
                 self.ready.set()
                 while True:  # while frames are in flight, a missing new frame means: collect the oldest
                     item = self.frames.get(timeout=0.0 if flow.in_flight else 0.1)

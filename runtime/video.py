@@ -124,8 +124,11 @@ class AtomicVideoWriter:
 
 def deblur_stream(executor, batches: Iterable[list[np.ndarray]], tiling=None, depth: int = DEFAULT_DEPTH
                   ) -> Iterator[list[np.ndarray]]:
-    """Lists of same-size BGR uint8 frames in, their deblurred BGR frames out, in order (how each
-    batch is sent: runtime/frames.py; TensorRT keeps up to `depth` batches in flight)."""
+    """Lists of same-size BGR uint8 frames in, their deblurred BGR frames out, in order. Batches
+    that run whole (float, or as they are through a uint8-I/O model) go through the executor's
+    pipeline (TensorRT: up to `depth` batches in flight, so the upload, compute and download of
+    consecutive batches overlap); batches that need tiles or a split run one at a time, after the
+    ones in flight (runtime/frames.py sends them)."""
     if executor.info.dual:
         raise IfanError(f"{executor.info.variant} needs dual-pixel views; video input is not supported for it")
     with FrameFlow(executor, depth, tiling) as flow:
