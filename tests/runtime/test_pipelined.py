@@ -261,9 +261,9 @@ def test_tensorrt_failures_in_the_pipeline_leave_as_backend_errors(standin, monk
         made = []
         real = ex.engine.create_execution_context
 
-        def second_fails():
+        def second_fails(*strategy):
             made.append(1)
-            return real() if len(made) < 2 else None
+            return real(*strategy) if len(made) < 2 else None
 
         monkeypatch.setattr(ex.engine, "create_execution_context", second_fails)
         with pytest.raises(BackendError, match=r"^tensorrt error: TensorRT: creating an execution context failed"):
