@@ -19,6 +19,7 @@ import numpy as np
 from ifan_trt.contract import INPUT
 from ifan_trt.errors import IfanError
 from ifan_trt.optional import require
+from ifan_trt.progress import Bars, bar
 
 from . import images as imgs
 from ifan_trt import metrics
@@ -94,9 +95,7 @@ def _session(path: Path):
 
 
 def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: tuple[int, int] | None = None,
-          min_psnr: float | None = None, progress: bool = True) -> AuditResult:
-    from tqdm import tqdm
-
+          min_psnr: float | None = None, progress: Bars | None = None) -> AuditResult:
     ref, cand = _session(Path(fp32_path)), _session(Path(candidate_path))
     names = [i.name for i in ref.get_inputs()]
     if sorted(names) != sorted(i.name for i in cand.get_inputs()):
@@ -104,7 +103,7 @@ def audit(fp32_path: Path, candidate_path: Path, image_paths: list[Path], size: 
                         f"FP32 graph's {names}")
     out_ref, out_cand = ref.get_outputs()[0].name, cand.get_outputs()[0].name
     scores = []
-    for path in tqdm(image_paths, desc="audit", unit="img", disable=None if progress else True):
+    for path in bar(progress, image_paths, desc="audit", unit="img"):
         feeds = imgs.feeds_for(names, path, size)
         a = ref.run([out_ref], feeds)[0][0].astype(np.float32).transpose(1, 2, 0)
         b = cand.run([out_cand], feeds)[0][0].astype(np.float32).transpose(1, 2, 0)

@@ -32,6 +32,7 @@ from ifan_trt.calib import images
 from .int8 import _calibration_method, collect_ranges
 from .qdq import remove_dead_qdq
 from ifan_trt.contract import IAC_NODE_PREFIX, META
+from ifan_trt.progress import Bars
 
 log = get_logger(__name__)
 
@@ -53,7 +54,7 @@ def thin_convs(model, max_channels: int = 4) -> list[str]:
 
 
 def quantize(model, image_paths: list[Path], make_feeds, method: str = "percentile",
-             quantize_filters: bool = True, progress: bool = True):
+             quantize_filters: bool = True, progress: Bars | None = None):
     """The CPU INT8 graph of an FP32 graph (ModelProto, either IAC form)."""
     import numpy as np
     import onnx
@@ -106,7 +107,7 @@ def _calibrated_tensors(model, ops) -> set[str]:
 
 
 def make_cpu_int8(src: Path, out: Path, image_dir, method: str, count: int, size: tuple[int, int] | None = None,
-                  progress: bool = True, size_option: str = "size") -> Path:
+                  progress: Bars | None = None, size_option: str = "size") -> Path:
     """`ifan precision --to int8-cpu`: read the FP32 export at src, calibrate, write out. size: the
     calibration crop (None: the graph's fixed HxW, or 256x256 where H and W are dynamic)."""
     from .prepare import DEFAULT_CALIB_SIZE, read_fp32

@@ -32,6 +32,7 @@ import numpy as np
 from ifan_trt.contract import PLUGIN_OP
 from ifan_trt.errors import IfanError
 from ifan_trt.optional import require
+from ifan_trt.progress import Bars, bar
 
 from ifan_trt.export import graph as graphs
 
@@ -150,10 +151,9 @@ def measuring_graph(model, float_tensors: set[str]):
 
 
 def measure(model, image_feeds, session_factory=None, max_rel_error: float = DEFAULT_MAX_REL_ERROR,
-            progress: bool = True) -> list[NodeStats]:
-    """Per-node FP16 statistics of an FP32 graph over image_feeds (a list of feed dicts)."""
-    from tqdm import tqdm
-
+            progress: Bars | None = None) -> list[NodeStats]:
+    """Per-node FP16 statistics of an FP32 graph over image_feeds (a list of feed dicts);
+    progress: bars for the images (ifan_trt.progress)."""
     require("onnxconverter_common")
     require("onnxruntime")
     if session_factory is None:
@@ -166,7 +166,7 @@ def measure(model, image_feeds, session_factory=None, max_rel_error: float = DEF
     session = session_factory(g)
     wanted = sorted({n for _, a, b in pairs for n in (a, b)})
     stats = {node.name: NodeStats(node.name, node.op_type, out) for node, out, _ in pairs}
-    for feeds in tqdm(image_feeds, desc="fp16 measure", unit="img", disable=None if progress else True):
+    for feeds in bar(progress, image_feeds, desc="fp16 measure", unit="img"):
         values = dict(zip(wanted, session.run(wanted, feeds)))
         for node, out, twin_out in pairs:
             ref, sim = values[out].astype(np.float64), values[twin_out].astype(np.float64)

@@ -30,6 +30,7 @@ from ifan_trt.files import read_input_bytes, write_bytes
 from ifan_trt.optional import require
 
 from ifan_trt.contract import META
+from ifan_trt.progress import Bars, bar
 from ifan_trt.export import graph as graphs
 from ifan_trt.export.twin import standard_twin
 
@@ -151,7 +152,7 @@ def _calibrator_options(method: str, symmetric: bool = True) -> dict:
 
 
 def collect_ranges(twin_path: Path, method: str, make_feeds, image_paths: list[Path], workdir: Path,
-                   progress: bool = True, op_types=QUANTIZED_OPS, symmetric: bool = True,
+                   progress: Bars | None = None, op_types=QUANTIZED_OPS, symmetric: bool = True,
                    wanted: set[str] | None = None) -> tuple[dict[str, tuple[float, float]], int]:
     """Calibrate the input/output tensors of the op_types of the (standard-op) graph at twin_path,
     keeping those in `wanted` (default: the conv inputs). Returns (ranges, images served)."""
@@ -169,15 +170,14 @@ def collect_ranges(twin_path: Path, method: str, make_feeds, image_paths: list[P
 
 def _collect_ranges(twin_path, method, make_feeds, image_paths, workdir, progress, op_types, symmetric, wanted):
     from onnxruntime.quantization.calibrate import create_calibrator
-    from tqdm import tqdm
 
     calibrator = create_calibrator(
         twin_path, list(op_types), augmented_model_path=os.fspath(workdir / "augmented.onnx"),
         calibrate_method=_calibration_method(method), extra_options=_calibrator_options(method, symmetric))
     served = 0
-    with tqdm(total=len(image_paths), desc=f"calibrate ({method})", unit="img", disable=None if progress else True) as bar:
+    with bar(progress, total=len(image_paths), desc=f"calibrate ({method})", unit="img") as images_bar:
         for start in range(0, len(image_paths), CHUNK):
-            reader = ImageReader(make_feeds, image_paths[start:start + CHUNK], bar)
+            reader = ImageReader(make_feeds, image_paths[start:start + CHUNK], images_bar)
             calibrator.collect_data(reader)
             served += reader.served
     # the TensorRT quantizer only reads the ranges of conv inputs; histogram methods spend about
@@ -242,7 +242,7 @@ def quantize_with_ranges(twin, ranges: dict[str, tuple[float, float]], method: s
 # ---------------------------------------------------------------- the whole step
 
 def calibrate(model, image_paths: list[Path], make_feeds, method: str = "percentile",
-              size: tuple[int, int] = (256, 256), cache_path: Path | None = None, progress: bool = True):
+              size: tuple[int, int] = (256, 256), cache_path: Path | None = None, progress: Bars | None = None):
     """INT8 Q/DQ version of model (either IAC form). Returns (graph, CalibrationInfo)."""
     require("onnxruntime")
     _calibration_method(method)

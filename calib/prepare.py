@@ -20,6 +20,7 @@ from ifan_trt.calib import images, int8
 from ifan_trt.calib.qdq import to_int8_fp16
 from ifan_trt.table import format_table
 from ifan_trt.contract import META
+from ifan_trt.progress import Bars
 
 log = get_logger(__name__)
 
@@ -87,7 +88,7 @@ def _feeds(model, paths, size):
 
 def plan_fp16(model, image_dir, keep: list[str] = (), size=None, count=DEFAULT_MEASURE_COUNT,
               max_rel_error=fp16_mod.DEFAULT_MAX_REL_ERROR, measure: bool = True, show_all: bool = False,
-              progress: bool = True, size_option: str = "size") -> Fp16Plan:
+              progress: Bars | None = None, size_option: str = "size") -> Fp16Plan:
     """Which ops/nodes stay FP32: the user's list plus, when measure, what the measurement flags.
     size: the measurement crop (None: the graph's fixed HxW, else DEFAULT_MEASURE_SIZE)."""
     keep_ops, keep_nodes = fp16_mod.resolve_keep(model, list(keep))
@@ -122,7 +123,7 @@ def output_psnr(reference, candidate, feeds_list) -> list[float]:
 
 
 def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=None, count=DEFAULT_MEASURE_COUNT,
-              max_rel_error=fp16_mod.DEFAULT_MAX_REL_ERROR, measure=True, show_all=False, progress=True,
+              max_rel_error=fp16_mod.DEFAULT_MAX_REL_ERROR, measure=True, show_all=False, progress=None,
               model=None, size_option: str = "size") -> Path:
     """FP16 graph of the FP32 export at src (model: that graph already loaded, or rewritten from it).
     size: the measurement crop; None measures at the graph's fixed HxW, or DEFAULT_MEASURE_SIZE
@@ -149,7 +150,7 @@ def make_fp16(src: Path, out: Path, image_dir=None, keep=(), size=None, count=DE
 
 def make_int8(src: Path, out: Path, image_dir, method="percentile", count=DEFAULT_CALIB_COUNT,
               size=None, cache: Path | None = None, fp16: bool = False, keep=(),
-              progress=True, model=None, size_option: str = "size") -> Path:
+              progress=None, model=None, size_option: str = "size") -> Path:
     """INT8 Q/DQ graph (fp16=True: the int8-fp16 graph) from the FP32 export at src (model: that
     graph already loaded, or rewritten from it). size: the calibration crop; None calibrates at
     the graph's fixed HxW, or DEFAULT_CALIB_SIZE where H and W are dynamic."""
@@ -208,7 +209,7 @@ def _prepared_earlier(target: Path, onnx: Path, model, want: str) -> bool:
 
 def graph_for(onnx: Path, output: Path, precision: str, calib_images: Path | None = None,
               calib_method: str = "percentile", calib_count: int = DEFAULT_CALIB_COUNT,
-              calib_size: tuple[int, int] | None = None, progress: bool = True,
+              calib_size: tuple[int, int] | None = None, progress: Bars | None = None,
               source=None, overwrite: bool = False, iac_split: bool = False,
               size_option: str = "calib_size") -> tuple[Path, str, dict[str, str]]:
     """(graph to build, its precision, its metadata): onnx itself when it has the requested

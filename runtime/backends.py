@@ -1,12 +1,13 @@
 """Choosing and opening an executor from what the user gave (checkpoint, ONNX, engine).
 
-`auto`: TensorRT when an engine and a GPU are there; an ONNX model on ONNX Runtime (on the CPU
+`auto`: TensorRT when an engine is given and engines can run here (`engines_unavailable`, the one
+judge: TensorRT, a CUDA binding and a GPU); an ONNX model on ONNX Runtime (on the CPU
 unless its CUDA provider is installed); a checkpoint on PyTorch. With no model, the bundled one on
 the fastest installed backend: its ONNX export on ONNX Runtime, else its checkpoint on PyTorch.
 
 Nothing is substituted silently: a named model that is missing or unreadable is an error, and the
-one fallback (an engine on a machine without a GPU runs the ONNX model its sidecar records) happens
-only under `auto` and is announced in one line.
+one fallback (an engine where engines cannot run runs the ONNX model its sidecar records) happens
+only under `auto` and is announced in one line, with the reason.
 """
 
 from __future__ import annotations
@@ -33,15 +34,6 @@ def default_checkpoint() -> str:
     return str(bundled("checkpoint"))
 
 
-def _probe_gpu() -> tuple[bool, str | None]:
-    """(a GPU is usable, why not when a binding failed): a GPU behind a broken binding or an old
-    driver is named, so that auto does not fall to the CPU silently."""
-    from ifan_trt.runtime.tensorrt.cuda import probe_gpus
-
-    probe = probe_gpus()
-    return probe.count > 0, probe.problem or None
-
-
 def gpu_count() -> int:
     """CUDA devices visible (0 without a driver or a working binding)."""
     from ifan_trt.runtime.tensorrt.cuda import gpu_count as count
@@ -63,19 +55,16 @@ def named_model(kind: str, path: str | os.PathLike | None, option: str | None = 
     return str(ref.path) if ref.default else str(path)
 
 
-def _auto_engine(engine: str, gpu: bool | None) -> tuple[str, str]:
-    why = None
-    if gpu is None:
-        gpu, why = _probe_gpu()
-    if gpu:
+def _auto_engine(engine: str) -> tuple[str, str]:
+    why = engines_unavailable()
+    if why is None:
         return "tensorrt", engine
-    missing = f"no usable GPU ({why})" if why else "no GPU"
     fallback = recorded_onnx(engine)
     if not fallback:
-        raise IfanError(f"{engine}: a TensorRT engine needs an NVIDIA GPU: {missing}; "
+        raise IfanError(f"{engine}: a TensorRT engine cannot run here: {why}; "
                         "pass the ONNX model with --onnx to run on the CPU")
-    log.warning(f"{missing} for {engine}; --backend auto runs the ONNX model it was built from, {fallback}, "
-                "on ONNX Runtime instead")
+    log.warning(f"{engine} cannot run here: {why}; --backend auto runs the ONNX model it was built from, "
+                f"{fallback}, on ONNX Runtime instead")
     return "onnxruntime", fallback
 
 
@@ -89,9 +78,9 @@ def _no_model(backend: str) -> tuple[str, str]:
     return "torch", default_checkpoint()
 
 
-def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engine: str | None,
-                    gpu: bool | None = None) -> tuple[str, str]:
-    """(backend, model path) for a request; `gpu` is probed when None."""
+def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engine: str | None) -> tuple[str, str]:
+    """(backend, model path) for a request. Under `auto` an engine runs on TensorRT only where
+    `engines_unavailable()` finds nothing missing."""
     backend = _ALIASES.get(backend, backend)
     if backend not in BACKENDS:
         raise IfanError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
@@ -109,7 +98,7 @@ def resolve_backend(backend: str, checkpoint: str | None, onnx: str | None, engi
     if backend == "torch" and not checkpoint:
         raise IfanError("--backend torch runs a checkpoint: pass --checkpoint FILE, not an ONNX model or engine")
     if engine:
-        return _auto_engine(engine, gpu) if backend == "auto" else ("tensorrt", engine)
+        return _auto_engine(engine) if backend == "auto" else ("tensorrt", engine)
     return ("onnxruntime", onnx) if onnx else ("torch", checkpoint)
 
 

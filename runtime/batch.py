@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,6 +16,7 @@ from ifan_trt.failures import describe, one_line
 from ifan_trt.log import get as get_logger
 from ifan_trt.files import check_not_input, check_output_file, write_bytes
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
+from ifan_trt.progress import Bars, bar
 
 from .executor import Executor
 from .pipeline import Tiling
@@ -208,25 +208,27 @@ def comparison(before, after, label: str):
 
 
 def deblur_jobs(executor: Executor, jobs: list[Job], options: DeblurOptions,
-                on_failure: Callable[[Job, Exception], None], progress=None, steps: Steps | None = None) -> None:
+                on_failure: Callable[[Job, Exception], None], progress: Bars | None = None,
+                steps: Steps | None = None) -> None:
     """Run every job and write its output; a failed input is passed to on_failure (which may raise
-    to stop). progress.update(n) after n jobs; steps: see Steps."""
+    to stop). progress: bars for several jobs and for a video's frames (ifan_trt.progress); steps:
+    see Steps."""
     steps = steps or Steps()
     if options.compare is not None and not options.compare_label:
         options = replace(options, compare_label=executor.describe())
-    for chunk in _chunks(jobs, _run_size(executor, jobs, options)):
-        if is_video(chunk[0].source):
-            try:
-                chunk[0].target.parent.mkdir(parents=True, exist_ok=True)
-                deblur_video(executor, chunk[0], options)
-            except Exception as exc:  # noqa: BLE001  on_failure re-raises what is not an expected failure
-                on_failure(chunk[0], exc)
-        else:
-            for done in _deblur_chunk(executor, chunk, options, on_failure, steps):
-                with steps.step(f"writing {done.job.target.name}"):
-                    write_result(done, options, on_failure)
-        if progress is not None:
-            progress.update(len(chunk))
+    with bar(progress if len(jobs) > 1 else None, total=len(jobs), unit="img") as jobs_bar:
+        for chunk in _chunks(jobs, _run_size(executor, jobs, options)):
+            if is_video(chunk[0].source):
+                try:
+                    chunk[0].target.parent.mkdir(parents=True, exist_ok=True)
+                    deblur_video(executor, chunk[0], options, progress)
+                except Exception as exc:  # noqa: BLE001  on_failure re-raises what is not an expected failure
+                    on_failure(chunk[0], exc)
+            else:
+                for done in _deblur_chunk(executor, chunk, options, on_failure, steps):
+                    with steps.step(f"writing {done.job.target.name}"):
+                        write_result(done, options, on_failure)
+            jobs_bar.update(len(chunk))
 
 
 def deblurred_images(executor: Executor, jobs: list[Job], options: DeblurOptions,
@@ -312,17 +314,14 @@ def write_result(done: Deblurred, options: DeblurOptions, fail) -> None:
         fail(done.job, exc)
 
 
-def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
+def deblur_video(executor: Executor, job: Job, options: DeblurOptions, progress: Bars | None = None) -> None:
     """Every frame through the executor, in batches; written to a temporary file, then renamed."""
-    from tqdm import tqdm
-
     from .video import AtomicVideoWriter, VideoReader, deblur_stream
 
     with VideoReader(job.source) as reader:
         size = batch_size(executor, options.batch, *reader.size)
         with AtomicVideoWriter(job.target, reader.fps, reader.size, options.overwrite, audio_from=job.source) as writer, \
-                tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
-                     file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
+                bar(progress, total=reader.frame_count or None, unit="frame", desc=job.source.name) as frames_bar:
             for outs in deblur_stream(executor, reader.batches(size), _tiling(options), options.in_flight):
                 for out in outs:
                     writer.write(out)

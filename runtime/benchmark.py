@@ -1,6 +1,7 @@
 """The rows of `ifan benchmark`: every prepared model (ONNX graphs, engines) run on its backend,
 one table of format x precision x speed x accuracy (the question "which one do I ship"); the
-graphs and engines themselves are prepared by the command (ifan_trt.commands.benchmark).
+graphs and engines themselves are prepared by the benchmark job (ifan_trt.jobs.benchmark). The run's
+settings are one frozen BenchmarkRequest, defined here and taken by the job.
 
 Per row: file size, end-to-end latency (median, p90) at one shape,
 PSNR and SSIM against the data set's ground truth (plus the blurry input's row), PSNR against
@@ -17,7 +18,7 @@ import csv
 import hashlib
 import io
 import json
-import sys
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 from ifan_trt.files import sha256_file
 from ifan_trt.log import get as get_logger
 from ifan_trt.precisions import NAMES as PRECISIONS
+from ifan_trt.progress import Bars, bar
 
 log = get_logger(__name__)
 
@@ -33,22 +35,41 @@ COLUMNS = ("format", "precision", "backend", "bytes", "latency_ms_median", "late
            "psnr_vs_fp32", "correction_kept")
 
 
-@dataclass
-class Settings:
+@dataclass(frozen=True)
+class BenchmarkRequest:
+    """One benchmark run, as asked (ifan_trt.jobs.benchmark.benchmark) and as measured here, its
+    open fields then decided (`dataclasses.replace`). data: a test set with ground truth; out_dir:
+    models, outputs and reports; the model: a checkpoint or an ONNX export (neither: the bundled
+    model); shape: BxCxHxW of the latency runs; calib_images: None calibrates on data; calib_size:
+    None is a fixed-size graph's own HxW, else 256x256; build_engines: None builds engines where
+    engines can run here; progress: bars (ifan_trt.progress), None draws none."""
     data: Path
     out_dir: Path
+    checkpoint: str | os.PathLike | None = None
+    onnx: str | os.PathLike | None = None
     shape: tuple[int, int, int, int] = (1, 3, 384, 512)
     precisions: tuple[str, ...] = PRECISIONS
     calib_images: Path | None = None
     calib_count: int = 32
-    calib_size: tuple[int, int] | None = (256, 256)
+    calib_size: tuple[int, int] | None = None
     warmup: int = 2
     iterations: int = 10
     limit: int | None = None
     threads: int | None = None
     device: str = "cpu"
-    build_engines: bool | None = None  # None: when TensorRT and a GPU are present
-    progress: bool = True
+    build_engines: bool | None = None
+    progress: Bars | None = field(default=None, compare=False)
+    size_option: str = field(default="calib_size", compare=False)  # how errors name calib_size (the CLI: its flag)
+
+    def __post_init__(self):  # paths and tuples whatever the caller gave (str, PathLike, list)
+        for name in ("data", "out_dir", "calib_images"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value))
+        for name in ("shape", "precisions", "calib_size"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
 
 
 @dataclass
@@ -61,7 +82,7 @@ class Model:
 
 @dataclass
 class Bench:
-    settings: Settings
+    settings: BenchmarkRequest
     rows: list[dict] = field(default_factory=list)
     engines_absent: str | None = None  # why the table has no engine rows (None: it has them)
 
@@ -81,25 +102,25 @@ def content_key(*parts) -> str:
 
 # ---------------------------------------------------------------- measuring
 
-def data_pairs(s: Settings):
+def data_pairs(s: BenchmarkRequest):
     from ifan_trt.datasets import find_pairs
 
     pairs = find_pairs(s.data)[1]
     return pairs[: s.limit] if s.limit else pairs
 
 
-def _outputs_dir(s: Settings, model: Model) -> Path:
+def _outputs_dir(s: BenchmarkRequest, model: Model) -> Path:
     return s.out_dir / "outputs" / f"{model.format}-{model.precision}"
 
 
-def _open(model: Model, s: Settings):
+def _open(model: Model, s: BenchmarkRequest):
     from .backends import open_executor
 
     kwargs = {"onnx": str(model.path)} if model.format == "onnx" else {"engine": str(model.path)}
     return open_executor(model.backend, threads=s.threads, device=s.device, **kwargs)
 
 
-def measure(model: Model, s: Settings, fp32_dir: Path | None) -> dict:
+def measure(model: Model, s: BenchmarkRequest, fp32_dir: Path | None) -> dict:
     """One row: latency at the shape, accuracy on the data set (outputs kept as .npy so that the
     PSNR against FP32 of a later row can be computed without rerunning FP32)."""
     from ifan_trt.imageio import read_image
@@ -133,7 +154,7 @@ def measure(model: Model, s: Settings, fp32_dir: Path | None) -> dict:
             **{k: mean(v) for k, v in scores.items()}}
 
 
-def input_row(s: Settings) -> dict:
+def input_row(s: BenchmarkRequest) -> dict:
     from ifan_trt.imageio import read_image
     from ifan_trt.metrics import psnr, ssim
 
@@ -145,23 +166,21 @@ def input_row(s: Settings) -> dict:
             "ssim": float(np.mean([ssim(a, b) for a, b in images])), "psnr_vs_fp32": None, "correction_kept": None}
 
 
-def _row_key(model: Model, s: Settings, data_hash: str, fp32_key: str | None) -> str:
+def _row_key(model: Model, s: BenchmarkRequest, data_hash: str, fp32_key: str | None) -> str:
     return content_key(sha256_file(model.path), data_hash, model.format, model.backend, s.shape, s.warmup,
                 s.iterations, s.threads, s.device, fp32_key)
 
 
-def measure_rows(models: list[Model], s: Settings, src: Path, previous: dict, state: dict,
+def measure_rows(models: list[Model], s: BenchmarkRequest, src: Path, previous: dict, state: dict,
                  engines_absent: str | None = None) -> Bench:
     """A row per model after the input's, FP32 first (the reference); a row whose key (model,
     data and settings hashes) an earlier run stored is reused. The JSON is saved after each row.
     engines_absent: why there are no engine rows (kept in every report)."""
-    from tqdm import tqdm
-
     data_hash = content_key([(sha256_file(p.source), sha256_file(p.target)) for p in data_pairs(s)])
     done = {r.get("key"): r for r in previous.get("rows", []) if r.get("key")}
     bench, fp32_key = Bench(s, [input_row(s)], engines_absent), None
     reference = _outputs_dir(s, Model("onnx", "fp32", src, "onnxruntime"))  # the FP32 model every row is held to
-    for model in tqdm(models, desc="benchmark", unit="model", disable=not s.progress, file=sys.stderr):
+    for model in bar(s.progress, models, desc="benchmark", unit="model"):
         is_reference = (model.format, model.precision) == ("onnx", "fp32")
         key = _row_key(model, s, data_hash, fp32_key)
         row = done.get(key)
@@ -177,7 +196,7 @@ def measure_rows(models: list[Model], s: Settings, src: Path, previous: dict, st
     return bench
 
 
-def previous_state(s: Settings) -> dict:
+def previous_state(s: BenchmarkRequest) -> dict:
     return _previous(s.out_dir / "benchmark.json")
 
 
@@ -189,14 +208,14 @@ def _previous(path: Path) -> dict:
         return {}
 
 
-def save_state(s: Settings, bench: Bench, state: dict) -> None:
+def save_state(s: BenchmarkRequest, bench: Bench, state: dict) -> None:
     from ifan_trt.reports import write_json
 
     write_json(s.out_dir / "benchmark.json", {"settings": _settings_dict(s), "rows": bench.rows, "prepared": state,
                                               "engines_absent": bench.engines_absent})
 
 
-def _settings_dict(s: Settings) -> dict:
+def _settings_dict(s: BenchmarkRequest) -> dict:
     return {"data": str(s.data), "shape": "x".join(map(str, s.shape)), "precisions": list(s.precisions),
             "calib_images": str(s.calib_images), "calib_count": s.calib_count,
             "calib_size": "x".join(map(str, s.calib_size)), "warmup": s.warmup, "iterations": s.iterations,

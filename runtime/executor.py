@@ -46,10 +46,12 @@ class ShapeLimits:
         return self.max_hw is None or (h <= self.max_hw[0] and w <= self.max_hw[1])
 
 
-def _backend_boundary(run):
+def backend_boundary(method):
+    """method of an object with a `backend` name, as a boundary: what the backend raises in it
+    leaves as BackendError (our IfanErrors and out-of-memory failures pass unchanged)."""
     def wrapped(self, *args, **kwargs):
         try:
-            return run(self, *args, **kwargs)
+            return method(self, *args, **kwargs)
         except (IfanError, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001  the backend refused this batch
@@ -57,7 +59,7 @@ def _backend_boundary(run):
                 raise  # reported with the size and the tiling hint (ifan_trt.failures)
             raise backend_error(exc, self.backend or "backend") from exc
 
-    wrapped.__wrapped__, wrapped.__doc__, wrapped.__name__ = run, run.__doc__, run.__name__
+    wrapped.__wrapped__, wrapped.__doc__, wrapped.__name__ = method, method.__doc__, method.__name__
     return wrapped
 
 
@@ -79,7 +81,7 @@ class Executor(ABC):
         super().__init_subclass__(**kwargs)
         for name in ("run", "run_frames"):
             if name in cls.__dict__:
-                setattr(cls, name, _backend_boundary(cls.__dict__[name]))
+                setattr(cls, name, backend_boundary(cls.__dict__[name]))
 
     @abstractmethod
     def run(self, input: np.ndarray, left: np.ndarray | None = None,

@@ -11,7 +11,6 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -28,8 +27,9 @@ from .executor import Executor
 from .mailbox import Mailbox
 from .latency import stages_line, summary_line
 from .overlay import compose, draw_labels, draw_overlay, split_x, status_lines
-from .pipeline import Tiling, deblur_bgr_frames
-from .streaming import DEFAULT_DEPTH, open_pipeline, prepare_bgr_frames
+from .frames import Finished, FrameFlow
+from .pipeline import Tiling
+from .streaming import DEFAULT_DEPTH
 from .sources import Source, open_capture
 from .stream_output import StreamWriter
 from .video import AtomicVideoWriter
@@ -237,16 +237,16 @@ class Demo:
         self.backend_name, self.precision = executor.backend, executor.info.precision
         self.memory_path = getattr(executor, "memory_path", None)
         try:
-            with executor, open_pipeline(executor, self.opt.frames_in_flight) as pipe:
+            with executor, FrameFlow(executor, self.opt.frames_in_flight, self.opt.tiling) as flow:
+                pipe = flow.pipeline
                 self.backend, self.frames_in_flight = pipe.describe(), pipe.depth
                 self.device_memory = pipe.memory() if callable(getattr(pipe, "memory", None)) else None
                 self.ready.set()
-                in_flight = deque()  # (frame, t_read, seq, start, host ms so far, finish), oldest first
                 while True:  # while frames are in flight, a missing new frame means: collect the oldest
-                    item = self.frames.get(timeout=0.0 if in_flight else 0.1)
+                    item = self.frames.get(timeout=0.0 if flow.in_flight else 0.1)
                     if item is None:
-                        if in_flight:
-                            self._finish(pipe, in_flight)
+                        if flow.in_flight:
+                            self._deliver(flow.collect())
                             continue
                         if self.frames.closed or (self.stop.is_set() and self.error):
                             break
@@ -256,21 +256,10 @@ class Demo:
                             self.stats.dropped += 1
                         continue
                     frame, t_read, seq = item
-                    start = time.perf_counter()
-                    prepared = prepare_bgr_frames(executor, [frame], self.opt.tiling)
-                    if prepared is None:  # tiled or split: one at a time, after the frames ahead
-                        while in_flight:
-                            self._finish(pipe, in_flight)
-                        out = deblur_bgr_frames(executor, [frame], self.opt.tiling)[0]
-                        self._deliver(frame, out, t_read, seq, start, None, None)
-                        continue
-                    pre_ms = (time.perf_counter() - start) * 1e3
-                    if pipe.full:
-                        self._finish(pipe, in_flight)
-                    pipe.submit(prepared.input)
-                    in_flight.append((frame, t_read, seq, start, pre_ms, prepared.finish))
-                while in_flight:
-                    self._finish(pipe, in_flight)
+                    for done in flow.put([frame], (frame, t_read, seq, time.perf_counter())):
+                        self._deliver(done)
+                for done in flow.drain():
+                    self._deliver(done)
         except BaseException as exc:  # noqa: BLE001
             self.error = self.error or exc
             self.stop.set()
@@ -278,18 +267,10 @@ class Demo:
             self.ready.set()
             self.results.close()
 
-    def _finish(self, pipe, in_flight) -> None:
-        """Collect the oldest frame in flight, convert it and hand it to the display."""
-        frame, t_read, seq, start, pre_ms, finish = in_flight.popleft()
-        _, out = pipe.collect()
-        t_out = time.perf_counter()
-        picture = finish(out)[0]
-        host_ms = pre_ms + (time.perf_counter() - t_out) * 1e3
-        stages = pipe.last_times.as_dict() if pipe.last_times is not None else pipe.executor.stage_ms
-        device_ms = stages.get("device", stages.get("compute"))
-        self._deliver(frame, picture, t_read, seq, start, host_ms, device_ms)
-
-    def _deliver(self, frame, picture, t_read, seq, start, host_ms, device_ms) -> None:
+    def _deliver(self, done: Finished) -> None:
+        """A finished frame to the display, with its times."""
+        (frame, t_read, seq, start), picture = done.tag, done.frames[0]
+        host_ms, device_ms = done.host_ms, done.device_ms
         now = time.perf_counter()
         inference_ms = (now - start) * 1e3
         with self._lock:

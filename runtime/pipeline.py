@@ -138,12 +138,20 @@ def run_uint8_frames(executor: Executor, frames: list[np.ndarray], order: str) -
     return batch_to_frames(executor, run_frame_batch(executor, frames_to_batch(executor, frames, order)), order)
 
 
+def bgr_to_rgb_float(frame: np.ndarray) -> np.ndarray:
+    """An 8-bit BGR frame (OpenCV's) as the network's RGB float in [0, 1]."""
+    return np.ascontiguousarray(frame[:, :, ::-1], np.float32) / 255.0
+
+
+def rgb_float_to_bgr(rgb: np.ndarray) -> np.ndarray:
+    """The network's RGB float output as an 8-bit BGR frame (clipped, rounded)."""
+    return np.ascontiguousarray((np.clip(rgb, 0.0, 1.0)[:, :, ::-1] * 255.0 + 0.5).astype(np.uint8))
+
+
 def deblur_bgr_frames(executor: Executor, frames: list[np.ndarray], tiling: Tiling | None = None) -> list[np.ndarray]:
     """Same-size 8-bit BGR frames (OpenCV's: camera, video) to deblurred 8-bit BGR frames: as they
     are through a uint8 model that runs them whole, else through the float path (RGB float on the
     host, split or tiled as the engine needs)."""
-    from .video import bgr_to_rgb_float, rgb_float_to_bgr
-
     h, w = frames[0].shape[:2]
     if takes_frames(executor, h, w, tiling):
         return run_uint8_frames(executor, frames, "bgr")

@@ -12,13 +12,13 @@ import cv2
 import numpy as np
 
 from ifan_trt.errors import IfanError
+from ifan_trt.progress import Bars, bar
 from ifan_trt.sizes import parse_tensor_shape
 
 from . import stats
 from .executor import Executor
-from .pipeline import (batch_to_frames, frames_to_batch, infer, network_input, network_output, run_frame_batch,
-                       takes_frames)
-from .video import bgr_to_rgb_float, rgb_float_to_bgr
+from .pipeline import (batch_to_frames, bgr_to_rgb_float, frames_to_batch, infer, network_input, network_output,
+                       rgb_float_to_bgr, run_frame_batch, takes_frames)
 
 LAYER_RUNS = 5  # profiled runs averaged for the per-layer times
 STAGES = ("decode", "preprocess", "h2d", "compute", "d2h", "other", "postprocess")
@@ -116,12 +116,10 @@ def _one(executor: Executor, jpegs: list[bytes], h: int, w: int) -> dict[str, fl
 
 def profile(executor: Executor, shape: tuple[int, int, int, int], label: str, warmup: int = 3,
             iterations: int | None = 20, duration: float | None = None, layers: bool = False,
-            progress: bool = True, power=None) -> ProfileResult:
+            progress: Bars | None = None, power=None) -> ProfileResult:
     """Warm up, then measure `iterations` runs or as many as fit in `duration` seconds. power: a
     runtime.power.PowerSampler, sampling the board's rails during the timed runs (not the warm-up
-    or the per-layer pass)."""
-    from tqdm import tqdm
-
+    or the per-layer pass). progress: a bar for the timed runs (ifan_trt.progress)."""
     b, _, h, w = shape
     if b > executor.max_batch(h, w):
         raise IfanError(f"--shape {'x'.join(map(str, shape))}: {label} accepts at most batch "
@@ -134,7 +132,7 @@ def profile(executor: Executor, shape: tuple[int, int, int, int], label: str, wa
     total = None if deadline else iterations
     if power is not None:
         power.start()
-    with tqdm(total=total, desc=label, unit="it", disable=None if progress else True, leave=False) as bar:
+    with bar(progress, total=total, desc=label, unit="it") as runs_bar:
         while (deadline and time.perf_counter() < deadline) or (not deadline and len(result.e2e_ms) < iterations):
             stage = _one(executor, jpegs, h, w)
             result.e2e_ms.append(stage.pop("e2e"))
@@ -142,7 +140,7 @@ def profile(executor: Executor, shape: tuple[int, int, int, int], label: str, wa
                 result.gpu_ms.append(stage.pop("gpu_compute"))
             for name, value in stage.items():
                 result.stage_ms[name].append(value)
-            bar.update()
+            runs_bar.update()
     if power is not None:
         result.power = power.stop(frames=len(result.e2e_ms) * b).to_dict()
     result.stage_ms = {k: v for k, v in result.stage_ms.items() if v}

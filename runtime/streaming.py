@@ -47,8 +47,8 @@ def prepare_bgr_frames(executor: Executor, frames: list[np.ndarray], tiling=None
     """Same-size 8-bit BGR frames (video, camera) as one pipeline batch giving 8-bit BGR frames:
     as they are for a uint8-I/O model that runs them whole, else RGB float; None when the batch
     runs on the serial path (pipeline.deblur_bgr_frames)."""
-    from .pipeline import Tiling, batch_to_frames, frames_to_batch, network_input, network_output, takes_frames
-    from .video import bgr_to_rgb_float, rgb_float_to_bgr
+    from .pipeline import (Tiling, batch_to_frames, bgr_to_rgb_float, frames_to_batch, network_input, network_output,
+                           rgb_float_to_bgr, takes_frames)
 
     tiling = tiling or Tiling()
     h, w = frames[0].shape[:2]

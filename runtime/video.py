@@ -9,7 +9,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from ifan_trt.log import get as get_logger
 from ifan_trt.files import atomic_path, require_regular_file
 from ifan_trt.noise import c_stderr_silenced
 
-from .streaming import DEFAULT_DEPTH, open_pipeline, prepare_bgr_frames
+from .frames import FrameFlow
+from .streaming import DEFAULT_DEPTH
 
 log = get_logger(__name__)
 
@@ -128,39 +128,15 @@ def deblur_stream(executor, batches: Iterable[list[np.ndarray]], tiling=None, de
     that run whole (float, or as they are through a uint8-I/O model) go through the executor's
     pipeline (TensorRT: up to `depth` batches in flight, so the upload, compute and download of
     consecutive batches overlap); batches that need tiles or a split run one at a time, after the
-    ones in flight."""
-    from .pipeline import deblur_bgr_frames
-
+    ones in flight (runtime/frames.py sends them)."""
     if executor.info.dual:
         raise IfanError(f"{executor.info.variant} needs dual-pixel views; video input is not supported for it")
-    pipeline, finishes = None, deque()
-    try:
+    with FrameFlow(executor, depth, tiling) as flow:
         for frames in batches:
-            prepared = prepare_bgr_frames(executor, frames, tiling)
-            if prepared is None:  # tiles or a split: one at a time, after the batches in flight
-                while pipeline is not None and pipeline.in_flight:
-                    yield finishes.popleft()(pipeline.collect()[1])
-                yield deblur_bgr_frames(executor, frames, tiling)
-                continue
-            if pipeline is None:
-                pipeline = open_pipeline(executor, depth)
-            if pipeline.full:
-                yield finishes.popleft()(pipeline.collect()[1])
-            pipeline.submit(prepared.input)
-            finishes.append(prepared.finish)
-        while pipeline is not None and pipeline.in_flight:
-            yield finishes.popleft()(pipeline.collect()[1])
-    finally:
-        if pipeline is not None:
-            pipeline.close()
-
-
-def bgr_to_rgb_float(frame: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(frame[:, :, ::-1], np.float32) / 255.0
-
-
-def rgb_float_to_bgr(rgb: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray((np.clip(rgb, 0.0, 1.0)[:, :, ::-1] * 255.0 + 0.5).astype(np.uint8))
+            for done in flow.put(frames):
+                yield done.frames
+        for done in flow.drain():
+            yield done.frames
 
 
 def audio_dropped_line(source: str | os.PathLike, target: str | os.PathLike, why: str) -> str:

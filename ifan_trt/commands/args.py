@@ -16,8 +16,8 @@ from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS
 from ifan_trt.runtime.streaming import DEFAULT_DEPTH, MAX_DEPTH
 from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
 
-BACKEND_HELP = ("auto, tensorrt, onnxruntime or torch (default auto: TensorRT for an engine on a GPU, "
-                "else ONNX Runtime, else PyTorch for a checkpoint)")
+BACKEND_HELP = ("auto, tensorrt, onnxruntime or torch (default auto: TensorRT for an engine where TensorRT and "
+                "a GPU are present, else ONNX Runtime, else PyTorch for a checkpoint)")
 MODEL_KINDS = ("checkpoint", "onnx", "engine")
 MODEL_HELP = {
     "checkpoint": "official IFAN or ifan-trt checkpoint, or 'default' (the bundled model)",

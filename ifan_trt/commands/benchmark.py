@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from ifan_trt.commands.progress import bars
 from ifan_trt.errors import IfanError
 from ifan_trt.jobs.benchmark import BenchmarkRequest, benchmark
 from ifan_trt.log import get as get_logger
@@ -54,7 +55,7 @@ def run(args) -> int:
         calib_images=args.calib_images, calib_count=arg_groups.calib_count(args),
         calib_size=arg_groups.calib_size(args), size_option="--calib-size", warmup=args.warmup, iterations=arg_groups.iterations(args),
         limit=args.limit, threads=args.threads, device=args.device, build_engines=False if args.no_engines else None,
-        progress=sys.stderr.isatty()))
+        progress=bars()))
     print(format_table(list(HEADER), table_rows(bench)))
     print(caption(bench))
     note = engines_note(bench)

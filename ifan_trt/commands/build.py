@@ -17,6 +17,7 @@ from ifan_trt.sizes import parse_bytes
 from ifan_trt.runtime.optimization_profiles import DEFAULT_SHAPES
 
 from . import args as arg_groups
+from .progress import bars
 
 
 def register(subparsers) -> None:
@@ -60,7 +61,7 @@ def request_from(args) -> BuildRequest:
         plugin=args.plugin, timing_cache=args.timing_cache, optimization_level=args.builder_optimization_level,
         version_compatible=args.version_compatible, iac_split=args.iac_split, tf32=args.tf32,
         overwrite=getattr(args, "overwrite", False), report=getattr(args, "json", None),
-        dla_core=getattr(args, "dla_core", None), names=arg_groups.flag)
+        dla_core=getattr(args, "dla_core", None), names=arg_groups.flag, progress=bars())
 
 
 def run(args) -> int:

@@ -9,6 +9,7 @@ from ifan_trt.jobs.check import DEFAULT_MIN_PSNR, CheckRequest, check
 from ifan_trt.options import add_decode_budget, float_range, nonneg_float, positive_int
 
 from . import args as arg_groups
+from .progress import bars
 
 EXPORT_FLAGS = {"--batch": "batch", "--tol": "tol"}
 PRECISION_FLAGS = {"--images": "images", "--limit": "limit", "--min-psnr": "min_psnr", "--plot": "plot"}
@@ -66,7 +67,7 @@ def run(args) -> int:
         if args.json is not None and same_file(args.json, args.plot):
             raise IfanError(f"--plot {args.plot}: is the --json file; choose another")
     result = check(CheckRequest(args.model, args.against, parse_model_size(args.size, "--size") if args.size else None,
-                                args.batch, args.tol, args.images, args.limit, args.min_psnr))
+                                args.batch, args.tol, args.images, args.limit, args.min_psnr, progress=bars()))
     for line in result.lines():
         print(line)
     if args.json:
@@ -78,9 +79,10 @@ def run(args) -> int:
 
         write_plot(result.report, args.plot, args.overwrite)
     if not result.passed:
-        from ifan_trt.log import get as get_logger
+        from ifan_trt.log import SUMMARY, get as get_logger
 
         get_logger(__name__).error(f"{result.model}: " + ("above the tolerance" if kind == "export"
-                                                          else f"PSNR below {result.report.min_psnr:g} dB"))
+                                                          else f"PSNR below {result.report.min_psnr:g} dB"),
+                                   extra={"verdict": SUMMARY})  # a verdict: it survives --quiet
         return 1
     return 0

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ifan_trt.options import add_decode_budget, positive_int
 
 from . import args as arg_groups
+from .progress import bars
 
 
 def register(subparsers) -> None:
@@ -35,7 +35,7 @@ def run(args) -> int:
     arg_groups.check_model_options(args)
     result = evaluate(EvaluateRequest(args.data, arg_groups.run_model_from(args), args.csv, args.table, args.save_dir,
                                       args.limit, args.crop_official, **arg_groups.tiling_fields(args),
-                                      batch=args.batch, overwrite=args.overwrite, progress=sys.stderr.isatty(),
+                                      batch=args.batch, overwrite=args.overwrite, progress=bars(),
                                       names=arg_groups.flag))
     print(result.table, end="")
     if args.json:

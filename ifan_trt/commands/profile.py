@@ -5,12 +5,12 @@ ifan_trt.jobs.profile."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ifan_trt.options import float_range
 
 from . import args as arg_groups
+from .progress import bars
 
 
 def register(subparsers) -> None:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         tuple(args.onnx), tuple(args.engine), tuple(args.checkpoint),
         tuple(parse_shape(text) for text in (args.shape or ["1x3x720x1280"])), args.warmup, args.iterations,
         args.duration, args.layers, args.power == "auto", args.device, args.threads, args.plugin, args.in_bit,
-        args.iac_mode, args.json, args.csv, args.png, args.out_dir, args.overwrite, progress=sys.stderr.isatty(),
+        args.iac_mode, args.json, args.csv, args.png, args.out_dir, args.overwrite, progress=bars(),
         names=arg_groups.flag))
     print(report.table())
     for name, why in report.skipped.items():

@@ -3,7 +3,9 @@ every step that runs longer than a few seconds (reading, running a whole frame, 
 
 On a terminal these are transient tqdm bars, cleared when the work is done; elsewhere (a pipe, a
 log file) nothing, unless --verbose asks for plain lines. --quiet hides them (its stderr is no
-terminal). The library reports through the `tiles` and `step` calls of runtime.batch.Steps.
+terminal). The library reports through the `tiles` and `step` calls of runtime.batch.Steps,
+and draws counted bars (images, frames, models, runs) with the tqdm that `bars()` hands it
+(ifan_trt.progress): library code and the Python API draw none unless given one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ import threading
 import time
 
 DELAY = 3.0  # seconds: shorter steps show nothing
+
+
+def bars(stream=None):
+    """tqdm as the library's `progress` (ifan_trt.progress): transient bars on stderr, drawn only
+    when it is a terminal."""
+    import functools
+
+    from tqdm import tqdm
+
+    return functools.partial(tqdm, file=stream if stream is not None else sys.stderr, disable=None, leave=False,
+                             dynamic_ncols=True)
 
 
 class Progress:

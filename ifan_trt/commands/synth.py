@@ -7,6 +7,7 @@ from ifan_trt.options import float_range, int_range, nonneg_int, probability
 from ifan_trt.sizes import parse_size
 
 from . import args as arg_groups
+from .progress import bars
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -55,6 +56,7 @@ def run(args) -> int:
         if unknown:
             raise IfanError(f"--photos: unknown {', '.join(unknown)}; choose from {', '.join(synthetic.PHOTOS)}")
     out = synthetic.write_dataset(args.output, args.count, _size(args.size), args.seed, photos,
-                                  args.max_radius, args.jpeg_prob, args.dual, overwrite=args.overwrite)
+                                  args.max_radius, args.jpeg_prob, args.dual, progress=bars(),
+                                  overwrite=args.overwrite)
     print(f"wrote {args.count} pairs to {out}")
     return 0

@@ -1,55 +1,25 @@
 """Benchmark every precision of one model: the graphs prepared as the precision job makes them,
 engines built by the build job where TensorRT and a GPU are present, each run and measured by
-ifan_trt.runtime.benchmark into one table (finished rows reused)."""
+ifan_trt.runtime.benchmark into one table (finished rows reused). The request is
+runtime.benchmark's BenchmarkRequest (one definition; importable from here)."""
 
 from __future__ import annotations
 
-import os
-import sys
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
-from ifan_trt.precisions import BY_NAME, NAMES, get as precisions_get, graph_file
-from ifan_trt.runtime.benchmark import (Bench, Model, Settings, content_key, data_pairs, log_step, measure_rows,
+from ifan_trt.precisions import BY_NAME, get as precisions_get, graph_file
+from ifan_trt.progress import bar
+from ifan_trt.runtime.benchmark import (Bench, BenchmarkRequest, Model, content_key, data_pairs, log_step, measure_rows,
                                         previous_state, sha256_file)
 
 
-@dataclass(frozen=True)
-class BenchmarkRequest:
-    """data: a test set with ground truth; out_dir: models, outputs and reports; the model: a
-    checkpoint or an ONNX export (neither: the bundled model); shape: BxCxHxW of the latency runs;
-    build_engines: None builds engines where TensorRT and a GPU are present."""
-    data: str | os.PathLike
-    out_dir: str | os.PathLike
-    checkpoint: str | os.PathLike | None = None
-    onnx: str | os.PathLike | None = None
-    shape: tuple[int, int, int, int] = (1, 3, 384, 512)
-    precisions: tuple[str, ...] = NAMES
-    calib_images: str | os.PathLike | None = None
-    calib_count: int = 32
-    calib_size: tuple[int, int] | None = None  # None: a fixed-size graph's own HxW, else 256x256
-    warmup: int = 2
-    iterations: int = 10
-    limit: int | None = None
-    threads: int | None = None
-    device: str = "cpu"
-    build_engines: bool | None = None
-    progress: bool = False
-    size_option: str = field(default="calib_size", compare=False)  # how errors name calib_size (the CLI: its flag)
-
-
 def benchmark(request: BenchmarkRequest) -> Bench:
+    """Every precision of the request's model measured into one table (rows an earlier run
+    finished with the same files and settings are reused)."""
     for name in request.precisions:
         precisions_get(name, "precisions")
-    settings = Settings(data=Path(request.data), out_dir=Path(request.out_dir), shape=tuple(request.shape),
-                        precisions=tuple(request.precisions),
-                        calib_images=None if request.calib_images is None else Path(request.calib_images),
-                        calib_count=request.calib_count,
-                        calib_size=None if request.calib_size is None else tuple(request.calib_size),
-                        warmup=request.warmup, iterations=request.iterations, limit=request.limit,
-                        threads=request.threads, device=request.device, build_engines=request.build_engines,
-                        progress=request.progress)
-    return run_benchmark(settings, checkpoint=request.checkpoint, onnx=request.onnx, size_option=request.size_option)
+    return run_benchmark(request)
 
 
 def fp32_source(checkpoint: str | None, onnx: str | None, out_dir: Path) -> Path:
@@ -66,7 +36,7 @@ def fp32_source(checkpoint: str | None, onnx: str | None, out_dir: Path) -> Path
     return prepare.source_onnx(Path(DEFAULT) if ref.default else ref.path, out_dir / "models" / "x.onnx")
 
 
-def prepare_graph(src: Path, precision: str, s: Settings, state: dict) -> Path:
+def prepare_graph(src: Path, precision: str, s: BenchmarkRequest, state: dict) -> Path:
     """The graph of one precision in out_dir/models, made unless an earlier run made it from the
     same FP32 file, calibration images and settings."""
     from ifan_trt.calib import images, prepare
@@ -95,7 +65,7 @@ def prepare_graph(src: Path, precision: str, s: Settings, state: dict) -> Path:
     return out
 
 
-def engines_absent(s: Settings) -> str | None:
+def engines_absent(s: BenchmarkRequest) -> str | None:
     """Why this run builds no engines, in one line (None: it builds them): build_engines False, or
     (build_engines None) no TensorRT, no CUDA binding, a binding that cannot reach the driver,
     no GPU."""
@@ -108,7 +78,7 @@ def engines_absent(s: Settings) -> str | None:
     return engines_unavailable()
 
 
-def build_engine(graph: Path, precision: str, s: Settings, max_hw: tuple[int, int]) -> Path:
+def build_engine(graph: Path, precision: str, s: BenchmarkRequest, max_hw: tuple[int, int]) -> Path:
     """An engine of the prepared graph (strongly typed, precision from the graph), one profile
     from 64x64 to the largest data image, optimised for the benchmark shape: the build job's."""
     from ifan_trt.jobs.engine import BuildRequest, build_engine as build
@@ -122,14 +92,12 @@ def build_engine(graph: Path, precision: str, s: Settings, max_hw: tuple[int, in
     return build(BuildRequest(onnx=graph, output=output, shapes=(shapes,), overwrite=True)).engine
 
 
-def plan_models(src: Path, s: Settings, state: dict) -> list[Model]:
+def plan_models(src: Path, s: BenchmarkRequest, state: dict) -> list[Model]:
     """Every model of the run: the ONNX graph of each precision (ONNX Runtime) and, where
     TensorRT and a GPU are present, an engine of each TensorRT precision."""
-    from tqdm import tqdm
-
     models = []
     engines = bool(s.build_engines)
-    for precision in tqdm(s.precisions, desc="prepare", unit="model", disable=not s.progress, file=sys.stderr):
+    for precision in bar(s.progress, s.precisions, desc="prepare", unit="model"):
         graph = prepare_graph(src, precision, s, state)
         models.append(Model("onnx", precision, graph, "onnxruntime"))
         if engines and BY_NAME[precision].buildable:
@@ -137,7 +105,7 @@ def plan_models(src: Path, s: Settings, state: dict) -> list[Model]:
     return models
 
 
-def _max_hw(s: Settings) -> tuple[int, int]:
+def _max_hw(s: BenchmarkRequest) -> tuple[int, int]:
     from ifan_trt.imageio import read_image
 
     sizes = [read_image(p.source).size for p in data_pairs(s)]
@@ -145,21 +113,22 @@ def _max_hw(s: Settings) -> tuple[int, int]:
     return pad(max(h for h, _ in sizes)), pad(max(w for _, w in sizes))
 
 
-def run_benchmark(s: Settings, checkpoint: str | None = None, onnx: str | None = None,
-                  size_option: str = "calib_size") -> Bench:
-    """Prepare every model, then measure each row (reusing finished rows)."""
-    s.out_dir.mkdir(parents=True, exist_ok=True)
-    s.calib_images = s.calib_images or s.data
-    s.precisions = ("fp32",) + tuple(p for p in dict.fromkeys(s.precisions) if p != "fp32")  # FP32 first: the reference
-    data_pairs(s)  # the data set and the named model are checked before any work
-    src = fp32_source(checkpoint, onnx, s.out_dir)
+def run_benchmark(request: BenchmarkRequest) -> Bench:
+    """Prepare every model, then measure each row (reusing finished rows). The request's open
+    fields are decided first: calibration images (the data), FP32 first (the reference), the
+    calibration size (a fixed-size export's own), whether engines are built."""
+    request.out_dir.mkdir(parents=True, exist_ok=True)
+    data_pairs(request)  # the data set and the named model are checked before any work
+    src = fp32_source(request.checkpoint, request.onnx, request.out_dir)
     from ifan_trt.calib.images import graph_size
     from ifan_trt.export.graph import load_model
 
-    s.calib_size = graph_size(load_model(src), s.calib_size, (256, 256), size_option)  # a fixed-size export's own
+    s = replace(request, calib_images=request.calib_images or request.data,
+                precisions=("fp32",) + tuple(p for p in dict.fromkeys(request.precisions) if p != "fp32"),
+                calib_size=graph_size(load_model(src), request.calib_size, (256, 256), request.size_option))
     previous = previous_state(s)
     state = previous.get("prepared", {})
     absent = engines_absent(s)
-    s.build_engines = absent is None
+    s = replace(s, build_engines=absent is None)
     models = plan_models(src, s, state)
     return measure_rows(models, s, src, previous, state, absent)

@@ -7,9 +7,10 @@ the reference (ifan_trt.models: `default` is the bundled FP32 export) decides wh
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ifan_trt.progress import Bars
 from ifan_trt.errors import IfanError
 from ifan_trt.models import ModelRef, kind_of
 
@@ -32,7 +33,7 @@ class CheckRequest:
     images: str | os.PathLike | None = None
     limit: int | None = None
     min_psnr: float | None = None
-    progress: bool = True
+    progress: Bars | None = field(default=None, compare=False)  # bars (ifan_trt.progress); None: none
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from ifan_trt.files import check_not_input, check_output_file, require_regular_f
 from ifan_trt.log import get as get_logger
 from ifan_trt.models import ModelRef
 from ifan_trt.jobs.requests import Naming, as_is
+from ifan_trt.progress import Bars
 from ifan_trt.runtime.optimization_profiles import ProfileShapes, check_against_graph, frame_layout, parse_profiles
 
 log = get_logger(__name__)
@@ -51,6 +52,7 @@ class BuildRequest:
     report: str | os.PathLike | None = None  # a JSON report path, checked with the outputs
     dla_core: int | None = None  # build for this DLA core with GPU fallback (Jetson AGX Orin, Orin NX)
     names: Naming = field(default=as_is, compare=False)  # how messages name the fields (the CLI: its flags)
+    progress: Bars | None = field(default=None, compare=False)  # bars for calibration (ifan_trt.progress)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ def build_engine(request: BuildRequest) -> BuildResult:
         trt_build.check_dla(trt, request.dla_core, want)  # before any preparation
     onnx_path, precision, metadata = graph_for(onnx, output, want, request.calib_images, request.calib_method,
                                                request.calib_count, request.calib_size, source=source, size_option=request.size_option,
-                                               overwrite=request.overwrite, iac_split=form.rewrite)
+                                               overwrite=request.overwrite, iac_split=form.rewrite,
+                                               progress=request.progress)
     for line in form.lines:
         (log.warning if line.startswith("warning: ") else log.info)(line.removeprefix("warning: "))
     plugin_lib = None

@@ -28,7 +28,7 @@ class EvaluateRequest:
     overlap: int | None = None
     batch: int | None = None
     overwrite: bool = False
-    progress: bool = False  # a progress bar on stderr
+    progress: Bars | None = field(default=None, compare=False)  # bars (ifan_trt.progress); None: none
     names: Naming = field(default=as_is, compare=False)
 
 

@@ -12,6 +12,7 @@ from ifan_trt import precisions
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file
 from ifan_trt.models import DEFAULT, is_default
+from ifan_trt.progress import Bars
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class PrecisionRequest:
     cache: str | os.PathLike | None = None  # INT8 for TensorRT: calibration cache (default OUTPUT.calib.json)
     overwrite: bool = False
     inputs: tuple = field(default=(), compare=False)  # more files the output must not be (checked too)
+    progress: Bars | None = field(default=None, compare=False)  # bars for the images (ifan_trt.progress)
 
 
 @dataclass(frozen=True)
@@ -78,15 +80,16 @@ def make_precision(request: PrecisionRequest) -> PrecisionResult:
         prepare.make_fp16(source, out, request.calib_images, list(request.keep_fp32), request.calib_size,
                           request.calib_count or prepare.DEFAULT_MEASURE_COUNT,
                           request.max_rel_error or DEFAULT_MAX_REL_ERROR, request.measure, request.show_all,
-                          size_option=request.size_option)
+                          progress=request.progress, size_option=request.size_option)
     elif row.target == "cpu":
         from ifan_trt.calib.cpu_int8 import make_cpu_int8
 
         make_cpu_int8(source, out, request.calib_images, request.calib_method,
                       request.calib_count or prepare.DEFAULT_CALIB_COUNT, request.calib_size,
-                      size_option=request.size_option)
+                      progress=request.progress, size_option=request.size_option)
     else:
         prepare.make_int8(source, out, request.calib_images, request.calib_method,
                           request.calib_count or prepare.DEFAULT_CALIB_COUNT, request.calib_size, cache,
-                          row.name == "int8-fp16", list(request.keep_fp32), size_option=request.size_option)
+                          row.name == "int8-fp16", list(request.keep_fp32), progress=request.progress,
+                          size_option=request.size_option)
     return PrecisionResult(out, row.name, Path(source))

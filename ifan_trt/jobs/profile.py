@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ifan_trt.progress import Bars
 from ifan_trt.errors import IfanError
 from ifan_trt.log import get as get_logger
 
@@ -45,7 +46,7 @@ class ProfileRequest:
     png: str | os.PathLike | None = None
     out_dir: str | os.PathLike | None = None
     overwrite: bool = False
-    progress: bool = False  # a progress bar on stderr while each model is timed
+    progress: Bars | None = field(default=None, compare=False)  # bars while each model is timed (ifan_trt.progress)
     names: Naming = field(default=as_is, compare=False)
 
 

@@ -25,6 +25,7 @@ from ifan_trt.datasets import Pair, find_pairs  # noqa: F401  (one owner of the 
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, check_output_folder, write_bytes
 from ifan_trt.metrics import mae, psnr, ssim
+from ifan_trt.progress import Bars, bar
 
 
 METRICS = ("psnr", "ssim", "mae")
@@ -95,14 +96,13 @@ def _scores(prefix: str, img: np.ndarray, target: np.ndarray, scorer) -> dict[st
 def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx: str | None = None,
                     engine: str | None = None, csv_path: str | os.PathLike | None = None,
                     save_dir: str | os.PathLike | None = None, official_crop: bool = False,
-                    threads: int | None = None, progress: bool = True, limit: int | None = None,
+                    threads: int | None = None, progress: Bars | None = None, limit: int | None = None,
                     overwrite: bool = False, backend: str = "auto", tiling=None, batch: int | None = None,
                     **model_options) -> dict:
     """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}.
     The images run through the deblur orchestration (ifan_trt.runtime.batch): same-size images
-    batched where the backend batches, tiled above the pixel budget."""
-    from tqdm import tqdm
-
+    batched where the backend batches, tiled above the pixel budget. progress: bars for the pairs
+    (ifan_trt.progress)."""
     from ifan_trt.runtime.backends import model_label, open_executor
     from ifan_trt.runtime.batch import DeblurOptions, Job, deblurred_images, raise_failure, write_result
     from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling
@@ -119,11 +119,11 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
         jobs = [Job(pair.source, Path(save_dir) / f"{pair.name}.png" if save_dir else None, pair.left, pair.right)
                 for pair in pairs]
         rows = []
-        with tqdm(total=len(jobs), desc="eval", unit="img", disable=None if progress else True) as bar:
+        with bar(progress, total=len(jobs), desc="eval", unit="img") as pairs_bar:
             for done in deblurred_images(executor, jobs, options, raise_failure):
                 rows.append(_score_pair(by_source[done.job.source], done, official_crop, scorer))
                 write_result(done, options, raise_failure)
-                bar.update(1)
+                pairs_bar.update(1)
 
         keys = list(METRICS) + (["lpips"] if scorer is not None else [])
         summary = {

@@ -32,6 +32,7 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 from ifan_trt.files import check_output_folder, write_bytes
+from ifan_trt.progress import Bars, bar
 
 GAMMA = 2.2
 # skimage.data photos we may redistribute derived images of, with their licence (skimage docs)
@@ -406,12 +407,11 @@ def check_dataset_folder(dirs: dict[str, Path], count: int, overwrite: bool) -> 
 
 def write_dataset(out: str | os.PathLike, count: int, size: tuple[int, int], seed: int,
                   photos: tuple[str, ...] = tuple(PHOTOS), max_radius: float = 10.0,
-                  jpeg_prob: float = 0.0, dual: bool = False, progress: bool = True, overwrite: bool = False) -> Path:
+                  jpeg_prob: float = 0.0, dual: bool = False, progress: Bars | None = None, overwrite: bool = False) -> Path:
     """DPDD-style folders. Single view: OUT/source, OUT/target (RealDOF layout); dual: OUT/test_c/
     source, OUT/test_c/target, OUT/test_l/source, OUT/test_r/source (DPDD layout). Image i is
-    drawn from seed (seed, i), so any subset can be regenerated alone."""
-    from tqdm import tqdm
-
+    drawn from seed (seed, i), so any subset can be regenerated alone. progress: bars for the
+    images (ifan_trt.progress)."""
     out = Path(out)
     h, w = size
     base = out / "test_c" if dual else out
@@ -421,7 +421,7 @@ def write_dataset(out: str | os.PathLike, count: int, size: tuple[int, int], see
     check_dataset_folder(dirs, count, overwrite)
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(count), desc="synth", disable=None if progress else True, unit="img"):
+    for i in bar(progress, range(count), desc="synth", unit="img"):
         s = make_sample(np.random.default_rng([seed, i]), h, w, photos, max_radius,
                         jpeg_prob=jpeg_prob, dual=dual)
         name = f"{i:05d}.png"

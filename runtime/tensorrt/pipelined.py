@@ -29,6 +29,7 @@ import numpy as np
 from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 
+from ifan_trt.runtime.executor import backend_boundary
 from ifan_trt.runtime.streaming import MAX_DEPTH
 
 from .buffers import BufferSet
@@ -72,8 +73,12 @@ class FrameTimes:
 
 class TrtPipeline:
     """submit() frames (network inputs [B,3,H,W]), collect() outputs in the same order; or map()
-    over an iterable. Not thread-safe: one thread submits and collects (the one that opened it)."""
+    over an iterable. Not thread-safe: one thread submits and collects (the one that opened it).
+    Its public calls are the executor's boundary: what TensorRT or CUDA raises leaves as BackendError."""
 
+    backend = "tensorrt"
+
+    @backend_boundary
     def __init__(self, executor: TrtExecutor, depth: int = 2):
         if not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
             raise IfanError(f"depth={depth!r}: frames in flight must be an integer from 1 to {MAX_DEPTH}")
@@ -140,6 +145,7 @@ class TrtPipeline:
                 "activation_bytes": self.activation_bytes, "activation_shared_by_slots": True,
                 "io_bytes_per_slot": io}
 
+    @backend_boundary
     def submit(self, input: np.ndarray, tag=None) -> None:
         """Queue one network input; returns at once (after copying it into the slot's pinned
         memory). When `full`, collect() first."""
@@ -181,6 +187,7 @@ class TrtPipeline:
         slot.out_shape = out_shape
         self._last_computed = computed
 
+    @backend_boundary
     def collect(self):
         """(tag, output) of the oldest frame in flight, waiting for it; output [B,3,H,W] float32
         (a uint8-I/O engine: its [B,H,W,3] uint8 frames)."""
@@ -211,6 +218,7 @@ class TrtPipeline:
         while self._order:
             yield self.collect()[1]
 
+    @backend_boundary
     def close(self) -> None:
         """Wait for the frames in flight, then release every context, stream, event and buffer."""
         if not self._slots:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ifan_trt.precisions import NAMES as PRECISION_NAMES
 
-from .test_floors import ROOT, module_name, source_files
+from .test_floors import ROOT, imports_of, module_name, source_files
 
 GRAPH = "ifan_trt.export.graph"
 
@@ -141,10 +141,12 @@ def test_the_scans_find_what_they_look_for():
     probe.write_text("import onnx\nm = onnx.load('x')\nok = str(m) == 'default'\n"
                      "p = [n for n in m.graph.node if n.op_type == PLUGIN_OP]\n"
                      "i = [v for v in m.graph.input if v.name not in inits]\n"
-                     "P = ('fp16', 'int8')\nq = 'cpu-int8'\nfeeds = {'input': 1}\nprint('x', file=sys.stderr)\n")
+                     "P = ('fp16', 'int8')\nq = 'cpu-int8'\nfeeds = {'input': 1}\nprint('x', file=sys.stderr)\n"
+                     "from tqdm import tqdm\n")
     try:
         found = {scan.__name__: [v for v in scan() if "_owners_probe" in v]
-                 for scan in (onnx_loads, default_comparisons, graph_walks, precision_lists, io_names, stderr_prints)}
+                 for scan in (onnx_loads, default_comparisons, graph_walks, precision_lists, io_names, stderr_prints,
+                                 tqdm_imports)}
     finally:
         probe.unlink()
     assert found == {"onnx_loads": ["ifan_trt/_owners_probe.py:2"],
@@ -154,7 +156,8 @@ def test_the_scans_find_what_they_look_for():
                      "precision_lists": ["ifan_trt/_owners_probe.py:6: ['fp16', 'int8']",
                                          "ifan_trt/_owners_probe.py:7: cpu-int8"],
                      "io_names": ["ifan_trt/_owners_probe.py:8"],
-                     "stderr_prints": ["ifan_trt/_owners_probe.py:9"]}
+                     "stderr_prints": ["ifan_trt/_owners_probe.py:9"],
+                     "tqdm_imports": ["ifan_trt/_owners_probe.py:10"]}
 
 
 def stderr_prints() -> list[str]:
@@ -178,3 +181,51 @@ def stderr_prints() -> list[str]:
 
 def test_library_code_logs_instead_of_printing_to_stderr():
     assert stderr_prints() == []
+
+
+def tqdm_imports() -> list[str]:
+    """tqdm imported outside the command floor (the owner of what is drawn on the terminal:
+    ifan_trt/commands/progress.py hands it to library code as `progress`, ifan_trt/progress.py)."""
+    return sorted({f"{path.relative_to(ROOT)}:{line}" for path in source_files()
+                   if not module_name(path).startswith(("ifan_trt.commands", "ifan_trt.cli"))
+                   for line, name in imports_of(path) if name.split(".")[0] == "tqdm"})
+
+
+def test_library_code_draws_progress_only_when_given_bars():
+    assert tqdm_imports() == []
+
+
+# a name docs/ARCHITECTURE.md gives one owner -> the owner module (the only one that defines it)
+OWNED = {"engines_unavailable": "ifan_trt.runtime.backends", "bar": "ifan_trt.progress",
+         "backend_boundary": "ifan_trt.runtime.executor", "bgr_to_rgb_float": "ifan_trt.runtime.pipeline",
+         "rgb_float_to_bgr": "ifan_trt.runtime.pipeline", "FrameFlow": "ifan_trt.runtime.frames",
+         "BenchmarkRequest": "ifan_trt.runtime.benchmark"}
+
+
+def definitions(names) -> dict[str, list[str]]:
+    """name -> the modules that define it (def, class or a module-level assignment)."""
+    found = {name: [] for name in names}
+    for _, module, tree in _trees():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in found:
+                found[node.name].append(module)
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and target.id in found:
+                        found[target.id].append(module)
+    return found
+
+
+def test_each_named_owner_is_the_only_definer():
+    assert definitions(OWNED) == {name: [owner] for name, owner in OWNED.items()}
+
+
+def test_the_architecture_page_names_each_owner():
+    page = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    folders = {"ifan_trt.runtime": "runtime", "ifan_trt": "ifan_trt"}
+    for name, owner in OWNED.items():
+        package, _, leaf = owner.rpartition(".")
+        path = f"{folders[package]}/{leaf}.py"
+        rows = [line for line in page.splitlines() if line.startswith("|") and f"`{path}`" in line]
+        assert any(f"`{name}`" in row for row in rows), f"no owner row names `{name}` with `{path}`"

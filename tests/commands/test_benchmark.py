@@ -106,14 +106,15 @@ def test_engines_for_tensorrt_precisions_only(setup, monkeypatch):
     from its prepared graph, with a profile covering the benchmark shape and the largest image;
     the CPU INT8 graph gets none (TensorRT cannot take it)."""
     from ifan_trt.jobs import benchmark
-    from ifan_trt.runtime.benchmark import Settings
+    from ifan_trt.jobs.benchmark import BenchmarkRequest
 
     root, onnx = setup
     built = []
     monkeypatch.setattr(benchmark, "build_engine", lambda graph, precision, s, max_hw: built.append(
         (graph.name, precision, max_hw)) or graph.with_suffix(".engine"))
-    s = Settings(data=root / "data", out_dir=root / "engines", shape=(1, 3, 32, 32), precisions=("fp32", "int8-cpu"),
-                 calib_images=root / "data", calib_count=3, calib_size=(32, 32), build_engines=True, progress=False)
+    s = BenchmarkRequest(data=root / "data", out_dir=root / "engines", shape=(1, 3, 32, 32),
+                         precisions=("fp32", "int8-cpu"), calib_images=root / "data", calib_count=3, calib_size=(32, 32),
+                         build_engines=True)
     models = benchmark.plan_models(onnx, s, {})
     assert [(m.format, m.precision, m.backend) for m in models] == [
         ("onnx", "fp32", "onnxruntime"), ("engine", "fp32", "tensorrt"), ("onnx", "int8-cpu", "onnxruntime")]
@@ -125,13 +126,13 @@ def test_engines_are_built_by_the_build_job_not_a_parser(tmp_path, monkeypatch):
 
     from ifan_trt.jobs import benchmark
     from ifan_trt.jobs import engine
-    from ifan_trt.runtime.benchmark import Settings
+    from ifan_trt.jobs.benchmark import BenchmarkRequest
 
     seen = []
     monkeypatch.setattr(engine, "build_engine",
                         lambda request: seen.append(request) or engine.BuildResult(Path(request.output), {}, request.onnx))
     out_dir = tmp_path / "run"
-    s = Settings(data=tmp_path, out_dir=out_dir, shape=(1, 3, 32, 48))
+    s = BenchmarkRequest(data=tmp_path, out_dir=out_dir, shape=(1, 3, 32, 48))
     user_graph = tmp_path / "user" / "m.onnx"  # an FP32 export of the user's: its engine stays in the run's folder
     engine_path = out_dir / "models" / "m.engine"
     assert benchmark.build_engine(user_graph, "fp32", s, (64, 96)) == engine_path

@@ -67,3 +67,18 @@ def test_ifan_deblur_reports_the_tiles_of_a_large_image_under_verbose(tmp_path, 
     assert main(["deblur", str(tmp_path / "big.png"), "-o", str(tmp_path / "out.png"), "--tile", "64x64",
                  "--overwrite"]) == 0
     assert "tiles" not in capsys.readouterr().err  # not a terminal, no --verbose: nothing
+
+
+def test_the_commands_hand_the_library_bars_drawn_on_a_terminal_only(tmp_path, monkeypatch):
+    from ifan_trt.commands.progress import bars
+    from ifan_trt.progress import bar
+
+    terminal, pipe = _Terminal(), io.StringIO()
+    for item in bar(bars(terminal), range(3), desc="images", unit="img"):
+        pass
+    assert "images:   0%|" in terminal.getvalue() and "0/3" in terminal.getvalue()  # drawn, then cleared
+    assert list(bar(bars(pipe), range(3), desc="images")) == [0, 1, 2] and pipe.getvalue() == ""
+    # a command passes them: `ifan synth` on a terminal draws its images' bar
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main(["synth", "-o", str(tmp_path / "set"), "--count", "2", "--size", "32x32"]) == 0
+    assert "synth:   0%|" in terminal.getvalue() and "0/2" in terminal.getvalue()

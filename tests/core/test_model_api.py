@@ -104,3 +104,51 @@ def test_model_export_takes_every_export_option_the_command_has(monkeypatch, tmp
         Model(checkpoint).export(tmp_path / "m.onnx", io="uint8", in_bit=16, iac_mode="official")
     (request,) = seen
     assert (request.io, request.channel_order, request.in_bit, request.iac_mode) == ("uint8", "bgr", 16, "official")
+
+
+class _Terminal:
+    """A stderr that says it is a terminal: where tqdm draws its bars unless told not to."""
+
+    def __init__(self):
+        self.text = []
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text.append(text)
+
+    def flush(self):
+        pass
+
+
+def test_the_api_draws_no_progress_unless_given_bars(models, pics, tmp_path, monkeypatch):
+    import functools
+
+    import cv2
+    from tqdm import tqdm
+
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    data = tmp_path / "data"
+    for sub in ("source", "target"):
+        (data / sub).mkdir(parents=True)
+        for i in range(2):
+            cv2.imwrite(str(data / sub / f"{i}.png"), cv2.imread(str(pics / f"{i}.png")))
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (40, 32))
+    for i in range(3):
+        writer.write(np.full((32, 40, 3), 40 * i + 30, np.uint8))
+    writer.release()
+
+    m = ifan_trt.Model(models("onnx"))
+    m.precision("fp16", pics, tmp_path / "a.fp16.onnx", calib_count=2, calib_size=(32, 32))
+    ifan_trt.Deblurrer(models("onnx")).deblur_video(clip, tmp_path / "out.avi")
+    bench = m.benchmark(data, tmp_path / "bench", precisions=("fp32",), shape=(1, 3, 32, 40), warmup=0, iterations=1,
+                        build_engines=False)
+    assert [r["format"] for r in bench.rows] == ["input", "onnx"]
+    assert terminal.text == []
+    # asked for, the same calls draw on the terminal
+    m.precision("fp16", pics, tmp_path / "b.fp16.onnx", calib_count=2, calib_size=(32, 32),
+                progress=functools.partial(tqdm, file=terminal))
+    assert any("fp16 measure" in t for t in terminal.text), terminal.text

@@ -4,6 +4,7 @@ memory kinds, copies, stream capture, threads and leaks (no GPU needed)."""
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -14,6 +15,7 @@ from ifan_trt.runtime import backends
 from ifan_trt.runtime.tensorrt import cuda as cuda_memory
 from tests.helpers import fake_cuda
 from tests.helpers.fake_cuda import INSUFFICIENT
+from tests.helpers.fake_tensorrt import make_tensorrt
 
 
 @pytest.fixture
@@ -121,7 +123,7 @@ def test_pycuda_insufficient_driver_and_other_failures_are_reported(bindings):
     assert cuda_memory.probe_gpus().problem == "pycuda: cuInit failed: unknown error"
 
 
-def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindings, tmp_path, caplog):
+def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindings, tmp_path, caplog, monkeypatch):
     from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes, sidecar_path
 
     engine, onnx = tmp_path / "m.engine", tmp_path / "m.onnx"
@@ -130,14 +132,16 @@ def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindin
     sidecar_path(engine).write_bytes(sidecar_bytes(Sidecar(
         engine=engine, precision="fp32", inputs=["input"], metadata={}, tensorrt_version="10.3.0", onnx_path=onnx,
         profiles=[{"input": {"min": [1, 3, 8, 8], "opt": [1, 3, 8, 8], "max": [1, 3, 8, 8]}}]).as_dict()))
+    monkeypatch.setitem(sys.modules, "tensorrt", make_tensorrt())  # installed: the binding is what fails
     bindings(cudart=fake_cudart(**CU13_ON_JETPACK6))
     assert backends.resolve_backend("auto", None, None, str(engine)) == ("onnxruntime", str(onnx))
     err = caplog.messages
-    assert len(err) == 1 and err[0].startswith(f"no usable GPU ({DRIVER_LINE}")
-    assert err[0].endswith(f"for {engine}; --backend auto runs the ONNX model it was built from, {onnx}, "
+    assert len(err) == 1 and err[0].startswith(
+        f"{engine} cannot run here: the CUDA binding cannot reach the driver ({DRIVER_LINE}")
+    assert err[0].endswith(f"; --backend auto runs the ONNX model it was built from, {onnx}, "
                            "on ONNX Runtime instead")
     onnx.unlink()
-    with pytest.raises(IfanError, match=r"needs an NVIDIA GPU: no usable GPU \(cuda-python 13\.0\.1 needs"):
+    with pytest.raises(IfanError, match=r"cannot run here: the CUDA binding cannot reach the driver \(cuda-python 13\.0\.1 needs"):
         backends.resolve_backend("auto", None, None, str(engine))
     bindings(cudart=fake_cudart(**CU13_ON_JETPACK6), pycuda=fake_pycuda())
     assert backends.resolve_backend("auto", None, None, str(engine)) == ("tensorrt", str(engine))

@@ -122,7 +122,7 @@ def test_headless_run_on_a_video(models, tmp_path, capsys):
     from ifan_trt.imageio import Image
     from ifan_trt.runtime.ort_executor import OrtExecutor
     from ifan_trt.runtime.pipeline import deblur_image
-    from ifan_trt.runtime.video import rgb_float_to_bgr
+    from ifan_trt.runtime.pipeline import rgb_float_to_bgr
 
     clip = tmp_path / "clip.mp4"
     write_video(clip, frames=10, size=(48, 64), fps=25)

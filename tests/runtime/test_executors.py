@@ -92,16 +92,20 @@ def test_providers():
         providers_for("tensorrt", ["CPUExecutionProvider"])
 
 
-def test_backend_resolution(tmp_path):
+def test_backend_resolution(tmp_path, monkeypatch):
+    from ifan_trt.runtime import backends
+
+    monkeypatch.setattr(backends, "engines_unavailable", lambda: None)
     engine, onnx, ckpt = tmp_path / "m.engine", tmp_path / "m.onnx", tmp_path / "c.pth"
     for path in (engine, onnx, ckpt):
         path.write_bytes(b"x")
-    assert resolve_backend("auto", None, None, str(engine), gpu=True) == ("tensorrt", str(engine))
+    assert resolve_backend("auto", None, None, str(engine)) == ("tensorrt", str(engine))
     assert resolve_backend("auto", None, str(onnx), None) == ("onnxruntime", str(onnx))
     assert resolve_backend("auto", str(ckpt), None, None) == ("torch", str(ckpt))
     assert resolve_backend("ort", None, str(onnx), None) == ("onnxruntime", str(onnx))
-    with pytest.raises(IfanError, match="needs an NVIDIA GPU.*--onnx"):
-        resolve_backend("auto", None, None, str(engine), gpu=False)  # an ONNX beside it is not a record
+    monkeypatch.setattr(backends, "engines_unavailable", lambda: "no CUDA GPU visible")
+    with pytest.raises(IfanError, match="cannot run here: no CUDA GPU visible; pass the ONNX model with --onnx"):
+        resolve_backend("auto", None, None, str(engine))  # an ONNX beside it is not a record
     with pytest.raises(IfanError, match="give one model"):
         resolve_backend("auto", str(ckpt), str(onnx), None)
     with pytest.raises(IfanError, match="--backend tensorrt runs an engine"):

@@ -54,21 +54,43 @@ def test_unreadable_and_folder_models(tmp_path):
         resolve_backend("auto", None, str(locked), None)
 
 
-def test_engine_fallback_only_under_auto(tmp_path, caplog):
+@pytest.fixture
+def no_gpu(monkeypatch):
+    from ifan_trt.runtime import backends
+
+    monkeypatch.setattr(backends, "engines_unavailable", lambda: "no CUDA GPU visible")
+
+
+def test_engine_fallback_only_under_auto(tmp_path, caplog, no_gpu):
     engine, onnx = _engine_with_record(tmp_path)
-    assert resolve_backend("auto", None, None, str(engine), gpu=False) == ("onnxruntime", str(onnx))
-    err = caplog.messages
-    assert len(err) == 1 and "no GPU for" in err[0] and str(onnx) in err[0] and "--backend auto" in err[0]
+    assert resolve_backend("auto", None, None, str(engine)) == ("onnxruntime", str(onnx))
+    assert caplog.messages == [f"{engine} cannot run here: no CUDA GPU visible; --backend auto runs the ONNX model "
+                               f"it was built from, {onnx}, on ONNX Runtime instead"]
     with pytest.raises(IfanError, match=f"--backend onnxruntime runs an ONNX model: pass --onnx FILE \\({engine} was built from"):
-        resolve_backend("onnxruntime", None, None, str(engine), gpu=False)
-    assert resolve_backend("tensorrt", None, None, str(engine), gpu=False) == ("tensorrt", str(engine))
+        resolve_backend("onnxruntime", None, None, str(engine))
+    assert resolve_backend("tensorrt", None, None, str(engine)) == ("tensorrt", str(engine))
 
 
-def test_engine_fallback_refuses_a_changed_onnx(tmp_path):
+def test_engine_fallback_refuses_a_changed_onnx(tmp_path, no_gpu):
     engine, onnx = _engine_with_record(tmp_path, sha="0" * 64)
     assert recorded_onnx(str(engine)) is None
-    with pytest.raises(IfanError, match="needs an NVIDIA GPU"):
-        resolve_backend("auto", None, None, str(engine), gpu=False)
+    with pytest.raises(IfanError, match="cannot run here: no CUDA GPU visible; pass the ONNX model with --onnx"):
+        resolve_backend("auto", None, None, str(engine))
+
+
+def test_auto_runs_an_engine_on_tensorrt_only_where_tensorrt_is_installed(tmp_path, monkeypatch, caplog):
+    import sys
+
+    from tests.helpers import fake_cuda, fake_tensorrt
+
+    engine, onnx = _engine_with_record(tmp_path)
+    fake_cuda.install(monkeypatch)  # a GPU and both CUDA bindings, but no TensorRT
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    assert resolve_backend("auto", None, None, str(engine)) == ("onnxruntime", str(onnx))
+    assert len(caplog.messages) == 1 and caplog.messages[0].startswith(
+        f"{engine} cannot run here: TensorRT is not installed")
+    fake_tensorrt.install(monkeypatch)
+    assert resolve_backend("auto", None, None, str(engine)) == ("tensorrt", str(engine))
 
 
 def test_default_names_the_bundled_model():

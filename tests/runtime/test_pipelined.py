@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ifan_trt.errors import IfanError
+from ifan_trt.errors import BackendError, IfanError
 from ifan_trt.export.ort_plugin import ort_session
 from ifan_trt.runtime.backends import run_summary
 from ifan_trt.runtime.streaming import SerialPipeline, open_pipeline
@@ -247,6 +247,30 @@ def test_pipeline_refuses_misuse_in_one_line(standin):
                 pipe.submit(_frames(1)[0])
 
 
+def test_tensorrt_failures_in_the_pipeline_leave_as_backend_errors(standin, monkeypatch):
+    """TensorRT reports a failed enqueue or context creation by returning False or None (the
+    stand-in as TensorRT): the pipeline's calls raise BackendError naming the call, never a bare
+    RuntimeError, and a pipeline that could not open releases what it had."""
+    engine, gpu, _ = standin()
+    with TrtExecutor(engine) as ex:
+        alone = gpu.live()
+        with ex.pipeline(2) as pipe:
+            monkeypatch.setattr(pipe._slots[0].context, "execute_async_v3", lambda stream: False)
+            with pytest.raises(BackendError, match=r"^tensorrt error: TensorRT: execute_async_v3 failed"):
+                pipe.submit(_frames(1)[0])
+        made = []
+        real = ex.engine.create_execution_context
+
+        def second_fails(*strategy):
+            made.append(1)
+            return real(*strategy) if len(made) < 2 else None
+
+        monkeypatch.setattr(ex.engine, "create_execution_context", second_fails)
+        with pytest.raises(BackendError, match=r"^tensorrt error: TensorRT: creating an execution context failed"):
+            ex.pipeline(2)
+        assert gpu.live() == alone
+
+
 @pytest.mark.parametrize("binding", BINDINGS)
 def test_zero_copy_on_an_integrated_gpu_moves_no_bytes(standin, binding):
     engine, gpu, ort = standin(binding, integrated=True)
@@ -409,7 +433,8 @@ def test_standin_orders_streams_by_events(monkeypatch):
 
 def test_video_batches_through_the_pipeline_equal_the_serial_path(standin):
     from ifan_trt.runtime.pipeline import deblur_frames
-    from ifan_trt.runtime.video import bgr_to_rgb_float, deblur_stream, rgb_float_to_bgr
+    from ifan_trt.runtime.pipeline import bgr_to_rgb_float, rgb_float_to_bgr
+    from ifan_trt.runtime.video import deblur_stream
 
     engine, gpu, _ = standin()
     rng = np.random.default_rng(3)

@@ -43,7 +43,7 @@ def test_video_frames_match_the_image_path(models, tmp_path):
     from ifan_trt.imageio import Image
     from ifan_trt.runtime.ort_executor import OrtExecutor
     from ifan_trt.runtime.pipeline import deblur_image
-    from ifan_trt.runtime.video import rgb_float_to_bgr
+    from ifan_trt.runtime.pipeline import rgb_float_to_bgr
 
     clip = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (40, 24))
