@@ -15,6 +15,7 @@ from ifan_trt.errors import IfanError
 from ifan_trt.log import get as get_logger
 from ifan_trt.files import write_bytes
 from ifan_trt.imageio import Image, encode_image, read_image
+from ifan_trt.progress import Bars, bar
 
 from .serve_protocol import MODELS, TENSOR, TRITON_TYPES, from_wire, model_for, to_wire, wait_until_ready
 
@@ -118,9 +119,10 @@ class RemoteRun:
     url_name: str = "server"
 
 
-def deblur_remote(run: RemoteRun, jobs, on_failure: Callable, progress=None) -> None:
+def deblur_remote(run: RemoteRun, jobs, on_failure: Callable, progress: Bars | None = None) -> None:
     """Every image job through the server with run.concurrency requests in flight; a failed input
-    goes to on_failure(job, exc) (the deblur job's policy), progress.update(1) after each."""
+    goes to on_failure(job, exc) (the deblur job's policy); progress: a bar over several jobs
+    (ifan_trt.progress)."""
     if run.concurrency < 1:
         raise IfanError(f"concurrency {run.concurrency}: must be >= 1")
     model = RemoteModel(run.url, url_name=run.url_name)
@@ -128,12 +130,12 @@ def deblur_remote(run: RemoteRun, jobs, on_failure: Callable, progress=None) -> 
     pool = ThreadPoolExecutor(run.concurrency)
     try:
         futures = {pool.submit(_one, model, job, run.overwrite): job for job in jobs}
-        for future, job in futures.items():
-            try:
-                future.result()
-            except Exception as exc:  # noqa: BLE001  on_failure re-raises what is not an expected failure
-                on_failure(job, exc)
-            if progress is not None:
-                progress.update(1)
+        with bar(progress if len(jobs) > 1 else None, total=len(jobs), unit="img") as jobs_bar:
+            for future, job in futures.items():
+                try:
+                    future.result()
+                except Exception as exc:  # noqa: BLE001  on_failure re-raises what is not an expected failure
+                    on_failure(job, exc)
+                jobs_bar.update(1)
     finally:  # on Ctrl-C: drop the requests not sent yet, finish the K in flight (their writes are atomic)
         pool.shutdown(wait=False, cancel_futures=True)

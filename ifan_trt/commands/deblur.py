@@ -11,7 +11,7 @@ from ifan_trt.options import add_decode_budget, positive_int
 from ifan_trt.runtime.video import VIDEO_EXTENSIONS
 
 from . import args as arg_groups
-from .progress import Progress
+from .progress import Progress, bars
 
 
 def register(subparsers) -> None:
@@ -51,16 +51,13 @@ def request_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ifan_trt.jobs.deblur import deblur
 
     arg_groups.check_model_options(args)
     request = request_from(args)
     steps = Progress("ifan deblur", getattr(args, "verbose", False))
     try:
-        with tqdm(unit="img", disable=not sys.stderr.isatty(), file=sys.stderr, delay=0.5) as bar:
-            result = deblur(request, lambda done, total: total > 1 and _advance(bar, done, total), steps)
+        result = deblur(request, bars(), steps)
     finally:
         steps.close()
     if request.server is None:
@@ -72,8 +69,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {result.total} {'files' if result.videos else 'images'} to {result.output}")
     return 0
-
-
-def _advance(bar, done: int, total: int) -> None:
-    bar.total = total
-    bar.update(done - bar.n)

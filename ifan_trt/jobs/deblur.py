@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ifan_trt.errors import IfanError
+from ifan_trt.progress import Bars
 from ifan_trt.failures import MEMORY_HINT, describe, one_line
 from ifan_trt.log import SKIPPED, SUMMARY, get as get_logger
 
@@ -152,21 +153,10 @@ def _read_view(path, name: str):
         raise IfanError(f"{name} {exc}") from None
 
 
-class _Count:
-    """progress(done, total) as the update(n) calls the run loops make."""
-
-    def __init__(self, total: int, progress):
-        self.done, self.total, self.progress = 0, total, progress
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.progress is not None:
-            self.progress(self.done, self.total)
-
-
-def deblur(request: DeblurRequest, progress: Callable[[int, int], None] | None = None, steps=None) -> DeblurResult:
-    """Deblur every input (see DeblurRequest). progress(done, total) after each input or batch;
-    steps: the long steps of a local run (ifan_trt.runtime.batch.Steps)."""
+def deblur(request: DeblurRequest, progress: Bars | None = None, steps=None) -> DeblurResult:
+    """Deblur every input (see DeblurRequest). progress: bars over the inputs and a video's frames
+    (ifan_trt.progress; None draws nothing); steps: the long steps of a local run
+    (ifan_trt.runtime.batch.Steps)."""
     from ifan_trt.runtime.batch import collect_jobs
     from ifan_trt.runtime.video import is_video
 
@@ -176,7 +166,6 @@ def deblur(request: DeblurRequest, progress: Callable[[int, int], None] | None =
     jobs = collect_jobs([str(i) for i in request.inputs], str(output), request.recursive)
     _check(request, jobs, output)
     policy = FailedInputs(len(jobs))
-    progress = _Count(len(jobs), progress)
     if request.server is not None:
         from ifan_trt.runtime.serve_client import RemoteRun, deblur_remote
 

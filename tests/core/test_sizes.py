@@ -27,7 +27,7 @@ def test_size_errors_name_the_option(text, option, kwargs, message):
 
 def test_model_size_needs_multiples_of_eight():
     assert parse_model_size("64x72") == (64, 72)
-    with pytest.raises(IfanError, match="--shape 4x8: height and width must be at least 8"):
+    with pytest.raises(IfanError, match="^size 4x8: height and width must be at least 8$"):
         parse_model_size("4x8")
 
 
