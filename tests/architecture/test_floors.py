@@ -144,14 +144,14 @@ def test_a_command_reaches_at_most_one_floor_below_jobs():
 def test_the_scanner_sees_imports_inside_functions_and_importlib(tmp_path):
     # a real file of the tree is parsed; a planted violation must be reported with its line
     probe = ROOT / "ifan_trt" / "_floors_probe.py"
-    probe.write_text("def f():\n    from ifan_trt.runtime import pipeline\n"
+    probe.write_text("def f():\n    from ifan_trt.runtime import tensorrt\n"
                      "import importlib\nimportlib.import_module('ifan_trt.calib.fp16')\n")
     try:
         bad = [v for v in violations() if "_floors_probe" in v]
     finally:
         probe.unlink()
     assert bad == ["ifan_trt/_floors_probe.py:2: ifan_trt._floors_probe (core) imports ifan_trt.runtime (runtime)",
-                   "ifan_trt/_floors_probe.py:2: ifan_trt._floors_probe (core) imports ifan_trt.runtime.pipeline (runtime)",
+                   "ifan_trt/_floors_probe.py:2: ifan_trt._floors_probe (core) imports ifan_trt.runtime.tensorrt (tensorrt)",
                    "ifan_trt/_floors_probe.py:4: ifan_trt._floors_probe (core) imports ifan_trt.calib.fp16 (calib)"]
 
 
