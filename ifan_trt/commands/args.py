@@ -11,8 +11,8 @@ from pathlib import Path
 from ifan_trt.contract import MODES
 from ifan_trt.errors import IfanError
 from ifan_trt.options import nonneg_int, positive_int, threads
-from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS
-from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
+from ifan_trt.runtime.images.pipeline import DEFAULT_MAX_PIXELS
+from ifan_trt.runtime.images.tiling import DEFAULT_OVERLAP
 
 BACKEND_HELP = ("auto, tensorrt, onnxruntime or torch (default auto: TensorRT for an engine on a GPU, "
                 "else ONNX Runtime, else PyTorch for a checkpoint)")
@@ -155,7 +155,7 @@ def calib_size(args) -> tuple[int, int] | None:
 
 
 def add_batch(p: argparse.ArgumentParser) -> None:
-    """--batch of the commands that run runtime/batch.py (deblur, eval)."""
+    """--batch of the commands that run runtime/images/batch.py (deblur, eval)."""
     p.add_argument("--batch", type=positive_int,
                    help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
                         "1 on CPU backends)")
@@ -174,8 +174,8 @@ def add_tiling(p: argparse.ArgumentParser, *, overlap: bool = True) -> None:
 def tiling_from(args: argparse.Namespace):
     """The Tiling that the tiling group's flags ask for; the pixel budget and the overlap take
     their defaults when not given."""
-    from ifan_trt.runtime.pipeline import Tiling
-    from ifan_trt.runtime.tiling import parse_tile
+    from ifan_trt.runtime.images.pipeline import Tiling
+    from ifan_trt.runtime.images.tiling import parse_tile
 
     overlap = getattr(args, "overlap", None)
     return Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,

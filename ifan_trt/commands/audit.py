@@ -33,7 +33,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ifan_trt.runtime.backends import named_model
+    from ifan_trt.runtime.executors.backends import named_model
 
     args.fp32 = Path(named_model("onnx", args.fp32, "--fp32"))
     args.candidate = Path(named_model("onnx", args.candidate, "--candidate"))

@@ -1,6 +1,6 @@
 """`ifan deblur INPUT... -o OUT`: images, folders, globs and video files through any backend
 (PyTorch checkpoint, ONNX model, TensorRT engine), tiled when an input exceeds the engine or a
-pixel budget. The work itself is ifan_trt.runtime.batch."""
+pixel budget. The work itself is ifan_trt.runtime.images.batch."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from ifan_trt.options import add_decode_budget, positive_int
 
 from . import args as arg_groups
 from .progress import Progress
-from ifan_trt.runtime.video import VIDEO_EXTENSIONS, is_video
+from ifan_trt.runtime.images.video import VIDEO_EXTENSIONS, is_video
 
 if TYPE_CHECKING:
-    from ifan_trt.runtime.batch import DeblurOptions
+    from ifan_trt.runtime.images.batch import DeblurOptions
 
 log = get_logger(__name__)
 
@@ -53,7 +53,7 @@ def register(subparsers) -> None:
 
 
 def _options(args) -> DeblurOptions:
-    from ifan_trt.runtime.batch import DeblurOptions
+    from ifan_trt.runtime.images.batch import DeblurOptions
 
     return DeblurOptions(batch=args.batch, tiling=arg_groups.tiling_from(args), crop_official=args.crop_official,
                          left=_read_view(args.left, "--left"), right=_read_view(args.right, "--right"),
@@ -71,7 +71,7 @@ def _read_view(path: str | None, flag: str):
 
 def _check_request(args, jobs) -> None:
     """Every output and option problem, before any model is opened."""
-    from ifan_trt.runtime.batch import Job, check_targets
+    from ifan_trt.runtime.images.batch import Job, check_targets
 
     views = (args.left, args.right)
     check_targets(jobs, args.overwrite, views)
@@ -102,15 +102,15 @@ def _default_output(inputs: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ifan_trt.runtime.backends import open_executor, run_summary
-    from ifan_trt.runtime.batch import Job, collect_jobs, deblur_jobs
+    from ifan_trt.runtime.executors.backends import open_executor, run_summary
+    from ifan_trt.runtime.images.batch import Job, collect_jobs, deblur_jobs
 
     if args.output is None:
         args.output = _default_output(args.inputs)
     jobs = collect_jobs(args.inputs, args.output, args.recursive)
     _check_request(args, jobs)
     if args.server:
-        from ifan_trt.runtime.serve_client import deblur_remote
+        from ifan_trt.runtime.serving.serve_client import deblur_remote
 
         return deblur_remote(args, jobs)
     options = _options(args)

@@ -52,8 +52,8 @@ def register(subparsers) -> None:
 
 def _check_outputs(args) -> tuple[Path | None, Path | None]:
     from ifan_trt.opencv import GSTREAMER_FIX, opencv_build
-    from ifan_trt.runtime.stream_output import output_pipeline
-    from ifan_trt.runtime.video import is_video
+    from ifan_trt.runtime.demo.stream_output import output_pipeline
+    from ifan_trt.runtime.images.video import is_video
 
     record = Path(args.record) if args.record else None
     if record is not None:
@@ -72,9 +72,9 @@ def _check_outputs(args) -> tuple[Path | None, Path | None]:
 
 def run(args: argparse.Namespace) -> int:
     from ifan_trt.opencv import opencv_build
-    from ifan_trt.runtime.backends import open_executor, resolve_backend
-    from ifan_trt.runtime.live import Demo, DemoOptions
-    from ifan_trt.runtime.sources import parse_source
+    from ifan_trt.runtime.executors.backends import open_executor, resolve_backend
+    from ifan_trt.runtime.demo.live import Demo, DemoOptions
+    from ifan_trt.runtime.demo.sources import parse_source
 
     record, json_path = _check_outputs(args)
     if args.headless and not (record or args.output):
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_json(path: Path, demo, args, opencv: str) -> None:
     from ifan_trt.reports import to_stdout, write_json
-    from ifan_trt.runtime.latency import demo_report
+    from ifan_trt.runtime.demo.latency import demo_report
 
     model = args.engine or args.onnx or args.checkpoint or "default (bundled checkpoint)"
     report = demo_report(demo.stats, source=args.source, model=str(model), backend=demo.backend_name,

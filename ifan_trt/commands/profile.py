@@ -44,8 +44,8 @@ def _models(args) -> list[tuple[str, str, dict]]:
     """(name as given, backend, open_executor's model argument) of every model, each checked
     before any work: the file exists and is readable (`default`: the bundled one), and an
     engine's sidecar is there and valid."""
-    from ifan_trt.runtime.backends import named_model
-    from ifan_trt.runtime.sidecar import read_sidecar
+    from ifan_trt.runtime.executors.backends import named_model
+    from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
     models = []
     for kind, backend in (("onnx", "onnxruntime"), ("engine", "tensorrt"), ("checkpoint", "torch")):
@@ -65,7 +65,7 @@ def _runnable(models: list[tuple[str, str, dict]]) -> tuple[list, dict[str, str]
     engines = [m[0] for m in models if m[1] == "tensorrt"]
     if not engines:
         return models, {}
-    from ifan_trt.runtime.backends import engines_unavailable
+    from ifan_trt.runtime.executors.backends import engines_unavailable
 
     why = engines_unavailable()
     if why is None:
@@ -84,9 +84,9 @@ def _labels(paths: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.profile_report import table, write_reports
-    from ifan_trt.runtime.profiler import parse_shape, profile
+    from ifan_trt.runtime.executors.backends import open_executor
+    from ifan_trt.runtime.measure.profile_report import table, write_reports
+    from ifan_trt.runtime.measure.profiler import parse_shape, profile
 
     shapes = [parse_shape(text) for text in (args.shape or ["1x3x720x1280"])]
     iterations = args.iterations or 20
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     models, skipped = _runnable(models)
     sampler, board = None, None
     if args.power == "auto":
-        from ifan_trt.runtime.power import board_state, open_sampler, state_line
+        from ifan_trt.runtime.measure.power import board_state, open_sampler, state_line
 
         sampler = open_sampler()
         if sampler is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ifan_trt.options import nonneg_int, port, positive_int
-from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
+from ifan_trt.runtime.serving.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
 
 from . import args as arg_groups
 
@@ -33,8 +33,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.serve import ServeOptions, serve
+    from ifan_trt.runtime.executors.backends import open_executor
+    from ifan_trt.runtime.serving.serve import ServeOptions, serve
 
     arg_groups.check_model_options(args)
     options = ServeOptions(host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,

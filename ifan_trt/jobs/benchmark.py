@@ -1,6 +1,6 @@
 """Benchmark every precision of one model: the graphs prepared as the precision job makes them,
 engines built by the build job where TensorRT and a GPU are present, each run and measured by
-ifan_trt.runtime.benchmark into one table (finished rows reused)."""
+ifan_trt.runtime.measure.benchmark into one table (finished rows reused)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ifan_trt.precisions import BY_NAME, NAMES, get as precisions_get, graph_file
-from ifan_trt.runtime.benchmark import (Bench, Model, Settings, content_key, data_pairs, log_step, measure_rows,
-                                        previous_state, sha256_file)
+from ifan_trt.runtime.measure.benchmark import (Bench, Model, Settings, content_key, data_pairs, log_step, measure_rows,
+                                                previous_state, sha256_file)
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def engines_absent(s: Settings) -> str | None:
         return "--no-engines"
     if s.build_engines:
         return None
-    from ifan_trt.runtime.backends import engines_unavailable
+    from ifan_trt.runtime.executors.backends import engines_unavailable
 
     return engines_unavailable()
 

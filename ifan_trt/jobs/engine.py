@@ -15,7 +15,8 @@ from ifan_trt.errors import IfanError
 from ifan_trt.files import check_not_input, check_output_file, require_regular_file, same_file
 from ifan_trt.log import get as get_logger
 from ifan_trt.models import ModelRef
-from ifan_trt.runtime.optimization_profiles import ProfileShapes, check_against_graph, frame_layout, parse_profiles
+from ifan_trt.runtime.model_files.optimization_profiles import (ProfileShapes, check_against_graph, frame_layout,
+                                                                parse_profiles)
 
 log = get_logger(__name__)
 

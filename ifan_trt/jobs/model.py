@@ -77,15 +77,15 @@ class Model:
 
     def inspect(self) -> dict:
         """What the file is: variant, N, IAC mode and form, precision, shapes, hashes (`ifan inspect`)."""
-        from ifan_trt.runtime.model_facts import inspect_model
+        from ifan_trt.runtime.model_files.model_facts import inspect_model
 
         return inspect_model(str(self.path))
 
     def profile(self, shape: str = "1x3x720x1280", warmup: int = 3, iterations: int = 20, backend: str = "auto",
                 **open_options):
         """Per-stage latency of the pipeline on synthetic frames (`ifan profile`); a ProfileResult."""
-        from ifan_trt.runtime.backends import open_executor
-        from ifan_trt.runtime.profiler import parse_shape, profile
+        from ifan_trt.runtime.executors.backends import open_executor
+        from ifan_trt.runtime.measure.profiler import parse_shape, profile
 
         with open_executor(backend, **{self.kind: str(self.path)}, **open_options) as executor:
             return profile(executor, parse_shape(shape), Path(self.path).name, warmup=warmup,
@@ -103,7 +103,7 @@ class Model:
     def __call__(self, image, bgr: bool = False):
         """The deblurred image: same shape, dtype and channel order (RGB; bgr=True for OpenCV frames)."""
         if self._deblurrer is None:
-            from ifan_trt.runtime.deblurrer import Deblurrer
+            from ifan_trt.runtime.images.deblurrer import Deblurrer
 
             self._deblurrer = Deblurrer("default" if self.default else self.path)
         return self._deblurrer(image, bgr=bgr)

@@ -48,8 +48,8 @@ def _run(root, onnx, capsys):
 
 
 def _independent(model_path, pairs):
-    from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.pipeline import deblur_image
+    from ifan_trt.runtime.executors.backends import open_executor
+    from ifan_trt.runtime.images.pipeline import deblur_image
 
     with open_executor("onnxruntime", onnx=str(model_path), device="cpu") as executor:
         return [deblur_image(executor, read_image(s)).rgb for s, _ in pairs]
@@ -106,7 +106,7 @@ def test_engines_for_tensorrt_precisions_only(setup, monkeypatch):
     from its prepared graph, with a profile covering the benchmark shape and the largest image;
     the CPU INT8 graph gets none (TensorRT cannot take it)."""
     from ifan_trt.jobs import benchmark
-    from ifan_trt.runtime.benchmark import Settings
+    from ifan_trt.runtime.measure.benchmark import Settings
 
     root, onnx = setup
     built = []
@@ -125,7 +125,7 @@ def test_engines_are_built_by_the_build_job_not_a_parser(tmp_path, monkeypatch):
 
     from ifan_trt.jobs import benchmark
     from ifan_trt.jobs import engine
-    from ifan_trt.runtime.benchmark import Settings
+    from ifan_trt.runtime.measure.benchmark import Settings
 
     seen = []
     monkeypatch.setattr(engine, "build_engine",

@@ -10,8 +10,8 @@ import pytest
 
 from ifan_trt.errors import IfanError
 from ifan_trt.export.ort_plugin import ort_session
-from ifan_trt.runtime.backends import run_summary
-from ifan_trt.runtime.streaming import SerialPipeline, open_pipeline
+from ifan_trt.runtime.executors.backends import run_summary
+from ifan_trt.runtime.images.streaming import SerialPipeline, open_pipeline
 from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 from tests.helpers import fake_tensorrt
 from tests.helpers.build import tiny_graph
@@ -26,7 +26,7 @@ BINDINGS = ("cuda-python", "pycuda")
 def standin(tmp_path, monkeypatch):
     """make(binding, **FakeGpu options) -> (engine path, GPU stand-in, ORT session of the engine's graph)."""
     def make(binding="cuda-python", **gpu_options):
-        from ifan_trt.runtime.sidecar import read_sidecar
+        from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
         gpu_options.setdefault("simulated", SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0))
         trt = fake_tensorrt.install(monkeypatch, "10.3.0.26", FakeGpu(**gpu_options), bindings=(binding,))
@@ -317,8 +317,8 @@ def test_standin_orders_streams_by_events(monkeypatch):
 # ---------------------------------------------------------------- the stream consumers
 
 def test_video_batches_through_the_pipeline_equal_the_serial_path(standin):
-    from ifan_trt.runtime.pipeline import deblur_frames
-    from ifan_trt.runtime.video import bgr_to_rgb_float, deblur_stream, rgb_float_to_bgr
+    from ifan_trt.runtime.images.pipeline import deblur_frames
+    from ifan_trt.runtime.images.video import bgr_to_rgb_float, deblur_stream, rgb_float_to_bgr
 
     engine, gpu, _ = standin()
     rng = np.random.default_rng(3)
@@ -334,9 +334,9 @@ def test_video_batches_through_the_pipeline_equal_the_serial_path(standin):
 
 
 def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(standin, tmp_path):
-    from ifan_trt.runtime.latency import demo_report
-    from ifan_trt.runtime.live import Demo, DemoOptions
-    from ifan_trt.runtime.sources import Source
+    from ifan_trt.runtime.demo.latency import demo_report
+    from ifan_trt.runtime.demo.live import Demo, DemoOptions
+    from ifan_trt.runtime.demo.sources import Source
     from tests.helpers.runtime import write_video
 
     engine, gpu, _ = standin(integrated=True, simulated=SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0))

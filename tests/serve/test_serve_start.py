@@ -9,7 +9,7 @@ import pytest
 utils = pytest.importorskip("tritonclient.utils", reason="tritonclient not installed (the dev extra)")
 
 from ifan_trt.errors import IfanError  # noqa: E402
-from ifan_trt.runtime import serve  # noqa: E402
+from ifan_trt.runtime.serving import serve  # noqa: E402
 
 
 class FakeTriton:

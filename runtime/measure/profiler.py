@@ -15,10 +15,10 @@ from ifan_trt.errors import IfanError
 from ifan_trt.sizes import parse_tensor_shape
 
 from . import stats
-from .executor import Executor
-from .pipeline import (batch_to_frames, frames_to_batch, infer, network_input, network_output, run_frame_batch,
-                       takes_frames)
-from .video import bgr_to_rgb_float, rgb_float_to_bgr
+from ..interface.executor import Executor
+from ..images.pipeline import (batch_to_frames, frames_to_batch, infer, network_input, network_output, run_frame_batch,
+                               takes_frames)
+from ..images.video import bgr_to_rgb_float, rgb_float_to_bgr
 
 LAYER_RUNS = 5  # profiled runs averaged for the per-layer times
 STAGES = ("decode", "preprocess", "h2d", "compute", "d2h", "other", "postprocess")
@@ -33,7 +33,7 @@ class ProfileResult:
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     gpu_ms: list[float] = field(default_factory=list)
     layer_ms: dict[str, float] = field(default_factory=dict)
-    power: dict | None = None  # runtime/power.py's report over the timed runs (Jetson), with the board state
+    power: dict | None = None  # runtime/measure/power.py's report over the timed runs (Jetson), with the board state
 
     @property
     def summary(self) -> stats.Summary:
@@ -118,7 +118,7 @@ def profile(executor: Executor, shape: tuple[int, int, int, int], label: str, wa
             iterations: int | None = 20, duration: float | None = None, layers: bool = False,
             progress: bool = True, power=None) -> ProfileResult:
     """Warm up, then measure `iterations` runs or as many as fit in `duration` seconds. power: a
-    runtime.power.PowerSampler, sampling the board's rails during the timed runs (not the warm-up
+    runtime.measure.power.PowerSampler, sampling the board's rails during the timed runs (not the warm-up
     or the per-layer pass)."""
     from tqdm import tqdm
 

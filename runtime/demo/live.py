@@ -24,16 +24,16 @@ from ifan_trt.log import get as get_logger
 from ifan_trt.files import write_bytes
 from ifan_trt.opencv import GUI_FIX, opencv_build
 
-from .executor import Executor
+from ..interface.executor import Executor
 from .mailbox import Mailbox
 from .latency import stages_line, summary_line
 from .overlay import compose, draw_labels, draw_overlay, split_x, status_lines
-from .pipeline import (Tiling, choose_tile, deblur_bgr_frames, deblur_frames, network_input, network_output,
-                       takes_frames)
-from .streaming import DEFAULT_DEPTH, fits_whole, open_pipeline
+from ..images.pipeline import (Tiling, choose_tile, deblur_bgr_frames, deblur_frames, network_input, network_output,
+                               takes_frames)
+from ..images.streaming import DEFAULT_DEPTH, fits_whole, open_pipeline
 from .sources import Source, open_capture
 from .stream_output import StreamWriter
-from .video import AtomicVideoWriter, bgr_to_rgb_float, rgb_float_to_bgr
+from ..images.video import AtomicVideoWriter, bgr_to_rgb_float, rgb_float_to_bgr
 
 log = get_logger(__name__)
 

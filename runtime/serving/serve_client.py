@@ -122,7 +122,7 @@ def deblur_remote(args, jobs) -> int:
     """Every job through the server at args.server with args.concurrency requests in flight."""
     from tqdm import tqdm
 
-    from ifan_trt.runtime.video import is_video
+    from ifan_trt.runtime.images.video import is_video
 
     given = [f"--{k.replace('_', '-')}" for k in _LOCAL_ONLY if getattr(args, k, None)]
     given += [f"--{k}" for k in ("backend", "device") if getattr(args, k, "auto") != "auto"]

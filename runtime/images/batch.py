@@ -18,7 +18,7 @@ from ifan_trt.log import get as get_logger
 from ifan_trt.files import check_not_input, check_output_file, write_bytes
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
 
-from .executor import Executor
+from ..interface.executor import Executor
 from .pipeline import Tiling
 from .video import VIDEO_EXTENSIONS, is_video
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from .executor import Executor
-from .pipeline import Tiling, deblur_images
+from ..interface.executor import Executor
+from ..images.pipeline import Tiling, deblur_images
 from .serve_protocol import DEFAULT_MAX_IMAGE_PIXELS, MODELS, TENSOR, from_wire, to_wire
 
 # Triton endpoints only a local admin needs; health, metadata, inference and statistics stay open
@@ -88,7 +88,7 @@ def _triton_callable(handler: ImageHandler):
 def _triton(options: ServeOptions, workspace: Path):
     from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
 
-    from .backends import gpu_count
+    from ..executors.backends import gpu_count
 
     config = TritonConfig(http_address=options.host, http_port=options.http_port,
                           grpc_address=options.host, grpc_port=options.grpc_port,
