@@ -310,7 +310,7 @@ def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 
 
 def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...] = TRAIN_PHOTOS,
-                max_radius: float = 10.0, noise: bool = True, jpeg_prob: float = 0.0,
+                max_radius: float = 10.0, noise: float = 0.01, jpeg_prob: float = 0.0,
                 dual: bool = False, srgb_blur_prob: float = 0.5) -> Sample:
     """One (defocused, sharp) pair. The largest CoC radius in the image is drawn in
     [0.5, max_radius] px; the focus sits on an object or the background half of the time."""
@@ -318,14 +318,15 @@ def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...
 
 
 def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int, int, int, int]],
-               photos: tuple[str, ...] = TRAIN_PHOTOS, max_radius: float = 10.0, noise: bool = True,
+               photos: tuple[str, ...] = TRAIN_PHOTOS, max_radius: float = 10.0, noise: float = 0.01,
                jpeg_prob: float = 0.0, dual: bool = False, srgb_blur_prob: float = 0.5,
                small_blur_prob: float = 0.0) -> list[Sample]:
     """(defocused, sharp) pairs of windows (y, x, height, width) of one h x w scene: training
     patches keep the scale of full-size images (objects, textures and CoC relative to them) while
     only the windows are rendered. Focus and lens are chosen for the whole scene. With probability
     small_blur_prob the largest CoC radius is drawn in [0, 2] px instead (nearly sharp scenes, below
-    0.25 px exactly sharp: what the model must pass through or only touch up)."""
+    0.25 px exactly sharp: what the model must pass through or only touch up). noise: the largest
+    sigma of the read and of the shot noise (each drawn in [0, noise]); 0 adds none."""
     scene = make_scene(rng, h, w, photos)
     sharp, inv = composite_sharp(scene)
     if rng.random() < 0.5:
@@ -351,7 +352,7 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
         params = {"inv_focus": inv_focus, "strength": strength, "blades": blades, "srgb_blur": srgb_blur,
                   "max_radius_px": strength * spread}
         out = {}
-        read, shot = (float(rng.uniform(0, 0.01)), float(rng.uniform(0, 0.01))) if noise else (0.0, 0.0)
+        read, shot = (float(rng.uniform(0, noise)), float(rng.uniform(0, noise))) if noise else (0.0, 0.0)
         quality = int(rng.integers(70, 96)) if rng.random() < jpeg_prob else 0
         for v, lin in views.items():
             img = np.clip(lin, 0, 1) if srgb_blur else to_srgb(lin)
@@ -415,7 +416,7 @@ def write_dataset(out: str | os.PathLike, count: int, size: tuple[int, int], see
         d.mkdir(parents=True, exist_ok=True)
     for i in tqdm(range(count), desc="synth", disable=None if progress else True, unit="img"):
         s = make_sample(np.random.default_rng([seed, i]), h, w, photos, max_radius,
-                        noise=True, jpeg_prob=jpeg_prob, dual=dual)
+                        jpeg_prob=jpeg_prob, dual=dual)
         name = f"{i:05d}.png"
         for key, rgb in (("source", s.source), ("target", s.target), ("left", s.left), ("right", s.right)):
             if key in dirs:

@@ -12,13 +12,14 @@ seed, data, steps, time, validation and test metrics) is the checkpoint's meta.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
+import os
 import platform
 import shlex
 import time
 import zipfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,6 @@ import numpy as np
 from ifan_trt.errors import IfanError
 from ifan_trt.log import get as get_logger
 from ifan_trt.files import atomic_write, check_not_input, check_output_file, require_regular_file as read_input_path
-from ifan_trt.options import int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
 from ifan_trt.sizes import parse_size
 
 _logger = get_logger(__name__)
@@ -38,59 +38,56 @@ WHY = ("ch=16 (feature width 64) and N=8: a quarter of the official width and ha
        "like the released checkpoints")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The training options (`ifan train` adds -o/--output and --overwrite, shared by every command)."""
-    p.add_argument("--ch", type=int_range(1, 128), default=16, help="base width ch1 (official 32)")
-    p.add_argument("--n-iters", type=int_range(1, 64), default=8, help="IAC iterations N (official 17)")
-    p.add_argument("--patch", type=positive_int, default=128, help="training patch size (multiple of 8)")
-    p.add_argument("--batch", type=positive_int, default=4)
-    p.add_argument("--scene", default="384x512",
-                   help="HxW of the scenes patches are cut from: the size of the images the model is for "
-                        "(content scale relative to the CoC); 0 renders each patch as a whole small scene")
-    p.add_argument("--crops-per-scene", type=positive_int, default=2, help="patches cut from one scene (saves rendering)")
-    p.add_argument("--lr", type=positive_float, default=5e-4)
-    p.add_argument("--lr-warmup", type=positive_int, default=200, metavar="N", help="steps of linear learning-rate warm-up")
-    p.add_argument("--loss", choices=tuple(LOSSES), default="l2",
-                   help="l2: mean squared error; psnr: minus the mean per-patch PSNR, the test metric (keeps "
-                        "nearly sharp inputs intact); psnr-scene: the same with the MSE pooled over the crops "
-                        "of a scene, as the PSNR of a whole image pools it; Charbonnier (~L1) spent a small "
-                        "model on denoising flat areas and measured worse PSNR than the input after 900 steps")
-    p.add_argument("--loss-disp", type=nonneg_float, default=1.0, metavar="W",
-                   help="weight of the disparity loss (the DME's map warps the right dual-pixel view onto the left, "
-                        "at 1/8 scale); 0 disables it and the dual-pixel views are not rendered (official: 1)")
-    p.add_argument("--loss-reblur", type=nonneg_float, default=1.0, metavar="W",
-                   help="weight of the reblurring loss (a reblurring network, kept only in OUT.state.pt, blurs the "
-                        "sharp image with the predicted filters; compared with the input at 1/8 scale); 0 disables "
-                        "it (official: 1)")
-    p.add_argument("--reblur-warmup", type=nonneg_int, default=0, metavar="N",
-                   help="for the first N steps the reblurring loss trains only the reblurring network, not the "
-                        "model (use with --init: a new reblurring network would first pull a trained model's "
-                        "filters towards its random start)")
-    p.add_argument("--dual", action="store_true", help="train IFAN_dual (reads the left and right views too)")
-    p.add_argument("--steps", type=positive_int, default=100000, help="step cap (the budget usually ends first)")
-    p.add_argument("--budget-min", type=positive_float, default=80.0, help="wall-clock training budget, minutes")
-    p.add_argument("--seed", type=nonneg_int, default=0)
-    p.add_argument("--max-radius", type=nonneg_float, default=10.0, help="largest CoC radius in px")
-    p.add_argument("--jpeg-prob", type=probability, default=0.2)
-    p.add_argument("--small-blur-prob", type=probability, default=0.0, metavar="P",
-                   help="share of scenes whose largest CoC radius is drawn in [0, 2] px instead of "
-                        "[0.5, --max-radius] (nearly sharp and exactly sharp inputs)")
-    p.add_argument("--threads", type=threads, default=2, help="CPU threads for PyTorch (default 2)")
-    p.add_argument("--ckpt-every-min", type=positive_float, default=5.0)
-    p.add_argument("--log-every", type=positive_int, default=50)
-    p.add_argument("--val-count", type=positive_int, default=8, help="fixed validation images (seed+1)")
-    p.add_argument("--eval-data", help="folder for `ifan eval` on the final model (recorded in meta)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT.state.pt")
-    p.add_argument("--init", help="start from this checkpoint's weights (fine-tuning: new optimizer "
-                                  "and schedule; its training record is kept in meta['init_record'])")
+@dataclass(frozen=True)
+class TrainRequest:
+    """One training run (`ifan train`): output is the checkpoint to write (OUT.state.pt beside it);
+    the defaults are the bundled model's size (ch 16, N 8) and the generator's defaults."""
+    output: str | os.PathLike
+    overwrite: bool = False
+    ch: int = 16  # base width ch1 (official 32)
+    n_iters: int = 8  # IAC iterations N (official 17)
+    patch: int = 128  # training patch size, a multiple of 8
+    batch: int = 4
+    scene: str = "384x512"  # HxW of the scenes patches are cut from; "0": each patch a whole small scene
+    crops_per_scene: int = 2
+    lr: float = 5e-4
+    lr_warmup: int = 200
+    loss: str = "l2"  # a key of LOSSES
+    loss_disp: float = 1.0
+    loss_reblur: float = 1.0
+    reblur_warmup: int = 0
+    dual: bool = False
+    steps: int = 100000
+    budget_min: float = 80.0
+    seed: int = 0
+    max_radius: float = 10.0
+    jpeg_prob: float = 0.2
+    noise: float = 0.01
+    small_blur_prob: float = 0.0
+    threads: int = 2
+    ckpt_every_min: float = 5.0
+    log_every: int = 50
+    val_count: int = 8
+    eval_data: str | os.PathLike | None = None
+    resume: bool = False
+    init: str | os.PathLike | None = None
 
 
-def full_command(args) -> str:
+@dataclass(frozen=True)
+class TrainResult:
+    checkpoint: Path
+    state: Path
+    steps: int
+    minutes: float
+    validation: dict  # {"val_psnr_input", "val_psnr_model"} in dB
+
+
+def full_command(args: TrainRequest) -> str:
     """The run as one `ifan train` command with every option spelled out (defaults included), so
     the record reproduces the run even if defaults change; --resume is not part of the recipe."""
     parts = ["ifan", "train"]
-    for key, value in vars(args).items():
-        if key in ("func", "command", "resume", "overwrite", "verbose", "quiet", "debug") or value is None or value is False:
+    for key, value in asdict(args).items():
+        if key in ("resume", "overwrite") or value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
         parts += [flag] if value is True else [flag, shlex.quote(str(value))]
@@ -123,7 +120,7 @@ LOSSES = {  # loss(output, target, crops_per_scene), description
 
 def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, jpeg_prob: float,
                scene: tuple[int, int] | None = None, crops_per_scene: int = 1, dual: bool = False,
-               small_blur_prob: float = 0.0):
+               small_blur_prob: float = 0.0, noise: float = 0.01):
     """Batch `step` of run `seed`: patches of scenes of size scene=(h, w) (None: the patch and its
     margin are a whole scene), `crops_per_scene` from each. (blurry, sharp), and with dual=True
     (blurry, sharp, left, right): the dual-pixel views of the same scene and lens.
@@ -139,7 +136,7 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
     side = patch + 2 * margin
     h, w = scene or (side, side)
     if h < side or w < side:
-        raise IfanError(f"--scene {h}x{w}: smaller than the patch plus its {margin} px margin ({side})")
+        raise IfanError(f"scene {h}x{w}: smaller than the patch plus its {margin} px margin ({side})")
     scenes_per_step = -(-batch // crops_per_scene)
     views: tuple[list, ...] = ([], [], [], [])
     for j in range(scenes_per_step):
@@ -152,7 +149,7 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
             windows = [(int(place.integers(0, h - side + 1)), int(place.integers(0, w - side + 1)), side, side)
                        for _ in range(n)]
         for s in make_crops(np.random.default_rng([seed, k]), h, w, windows, TRAIN_PHOTOS, max_radius,
-                            noise=True, jpeg_prob=jpeg_prob, dual=dual, small_blur_prob=small_blur_prob):
+                            noise=noise, jpeg_prob=jpeg_prob, dual=dual, small_blur_prob=small_blur_prob):
             for out, img in zip(views, (s.source, s.target, s.left, s.right)):
                 if img is not None:
                     out.append(img[margin:-margin, margin:-margin])
@@ -164,7 +161,7 @@ def parse_scene(text: str) -> tuple[int, int] | None:
     """'HxW' (rows first, as every size), or '0' for a whole small scene per patch."""
     if text == "0":
         return None
-    return parse_size(text, "--scene")
+    return parse_size(text, "scene")
 
 
 def lr_at(progress: float, base: float, step: int, warmup: int = 200) -> float:
@@ -190,16 +187,16 @@ def log(msg: str) -> None:
     _logger.info(f"{time.strftime('%H:%M:%S')} {msg}")
 
 
-def check_outputs(args) -> tuple[Path, Path]:
-    """OUT and OUT.state.pt: new unless --resume or --overwrite, never the --init checkpoint."""
+def check_outputs(args: TrainRequest) -> tuple[Path, Path]:
+    """OUT and OUT.state.pt: new unless resume or overwrite, never the init checkpoint."""
     out = Path(args.output)
     state_path = out.with_name(out.name + ".state.pt")
     replace = args.resume or args.overwrite
     if args.eval_data and not Path(args.eval_data).is_dir():  # found now, not after the training
-        raise IfanError(f"--eval-data {args.eval_data}: no such folder")
+        raise IfanError(f"eval_data {args.eval_data}: no such folder")
     for path in (out, state_path):
-        check_not_input(path, [args.init], [args.eval_data], what="--output")
-        check_output_file(path, overwrite=replace, create_parent=True, what="--output")
+        check_not_input(path, [args.init], [args.eval_data], what="output")
+        check_output_file(path, overwrite=replace, create_parent=True, what="output")
     return out, state_path
 
 
@@ -228,13 +225,17 @@ def load_state(path: Path) -> dict:
     return st
 
 
-def run(args) -> int:
+def run(args: TrainRequest) -> TrainResult:
+    """Train (or resume, or fine-tune from init) until the step cap or the budget; the checkpoint
+    is usable at every checkpoint and final at the end."""
     import torch
 
+    if args.loss not in LOSSES:
+        raise IfanError(f"loss {args.loss!r}: expected one of {', '.join(LOSSES)}")
     if args.patch % 8:
-        raise IfanError(f"--patch {args.patch}: must be a multiple of 8")
+        raise IfanError(f"patch {args.patch}: must be a multiple of 8")
     if args.loss == "psnr-scene" and args.batch % args.crops_per_scene:
-        raise IfanError(f"--loss psnr-scene: --batch {args.batch} is not a multiple of --crops-per-scene "
+        raise IfanError(f"loss psnr-scene: batch {args.batch} is not a multiple of crops_per_scene "
                         f"{args.crops_per_scene}")
     out, state_path = check_outputs(args)
     torch.set_num_threads(args.threads)
@@ -242,15 +243,15 @@ def run(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     training = Training(args, out, state_path)
     training.train()
-    training.finish()
-    return 0
+    v = training.finish()
+    return TrainResult(out, state_path, training.step, round(training.elapsed / 60, 2), v)
 
 
 class Training:
     """One run of `ifan train`: the model and optimizer (from --init or --resume), the loop over
     the wall-clock budget, checkpoints with their training record."""
 
-    def __init__(self, args, out: Path, state_path: Path):
+    def __init__(self, args: TrainRequest, out: Path, state_path: Path):
         import torch
 
         from ifan_trt.model import IFAN, IFANConfig
@@ -272,7 +273,8 @@ class Training:
         self.budget = args.budget_min * 60
         self.scene = parse_scene(args.scene)
         # fixed validation set: seed + 1, never a training seed
-        self.val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, self.scene, dual=args.dual)
+        self.val = [make_batch(args.seed + 1, i, 1, 192, args.max_radius, 0.0, self.scene, dual=args.dual,
+                               noise=args.noise)
                     for i in range(args.val_count)]
 
     def _init(self) -> dict:
@@ -281,18 +283,18 @@ class Training:
         start = load_checkpoint(self.args.init)
         if start.config != self.config:
             raise IfanError(f"{self.args.init}: is {start.config.variant}, not {self.config.variant}; "
-                            "match --ch/--n-iters")
+                            "match ch and n_iters")
         self.model.load_state_dict(start.model.state_dict())
         return {"sha256": start.sha256, **start.meta}
 
     def _resume(self) -> None:
         if not self.state_path.is_file():
-            raise IfanError(f"{self.state_path}: no training state to resume; drop --resume")
+            raise IfanError(f"{self.state_path}: no training state to resume; start without resume")
         st = load_state(self.state_path)
         try:
             if (self.reblur_net is None) != ("reblur" not in st):
                 raise ValueError("the state was saved with" + (" " if "reblur" in st else "out ") + "a reblurring "
-                                 "network (--loss-reblur)")
+                                 "network (loss_reblur)")
             self.model.load_state_dict(st["model"])
             if self.reblur_net is not None:
                 self.reblur_net.load_state_dict(st["reblur"])
@@ -318,7 +320,7 @@ class Training:
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
                      "patch": args.patch, "scene": args.scene, "crops_per_scene": args.crops_per_scene,
                      "render_margin": 16, "max_radius_px": args.max_radius,
-                     "jpeg_prob": args.jpeg_prob, "small_blur_prob": args.small_blur_prob, "noise": "shot + read, sigma <= 0.01 each"},
+                     "jpeg_prob": args.jpeg_prob, "small_blur_prob": args.small_blur_prob, "noise": f"shot + read, sigma <= {args.noise} each"},
             "loss": self.loss_record(),
             "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0 (network and reblurring network together), {args.lr_warmup}-step warmup, cosine to 2% over max(step/steps, time/budget)",
             "batch": args.batch, "steps": self.step, "train_minutes": round(self.elapsed / 60, 2),
@@ -359,7 +361,7 @@ class Training:
         args = self.args
         batch = make_batch(args.seed, self.step, args.batch, args.patch, args.max_radius, args.jpeg_prob, self.scene,
                            args.crops_per_scene, dual=self.objective.needs_views,
-                           small_blur_prob=args.small_blur_prob)
+                           small_blur_prob=args.small_blur_prob, noise=args.noise)
         lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step, args.lr_warmup)
         for g in self.opt.param_groups:
             g["lr"] = lr
@@ -403,14 +405,14 @@ class Training:
                 self.checkpoint(False)
                 last_ckpt = t_last = time.time()  # validation time is not training time
 
-    def finish(self) -> None:
+    def finish(self) -> dict:
         v = self.validate()
         self.model.eval()
         log(f"done: {self.step} steps in {self.elapsed / 60:.1f} min; "
             f"val {v['val_psnr_input']:.2f} -> {v['val_psnr_model']:.2f} dB")
         self.checkpoint(True, {"validation": v})
         if not self.args.eval_data:
-            return
+            return v
         try:
             from ifan_trt.training.evaluate import evaluate_folder
 
@@ -419,3 +421,4 @@ class Training:
             log("test: " + json.dumps(table))
         except Exception as exc:  # the weights are saved either way; the record says why not
             log(f"final evaluation failed: {exc!r}")
+        return v

@@ -101,5 +101,5 @@ def test_plugin_without_an_engine_is_refused(sandbox):
 
 def test_train_eval_data_is_checked_before_training(sandbox):
     result = sandbox.run("train", "--out", "m.pth", "--eval-data", "nope")
-    error_line(result, "train", "--eval-data nope", "no such folder")
+    error_line(result, "train", "eval_data nope", "no such folder")
     check_invariants(result, sandbox.root)

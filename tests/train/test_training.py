@@ -61,6 +61,25 @@ def test_patches_are_crops_of_full_size_scenes():
     assert np.abs(crop.source - crop.target).mean() > 1e-3  # it is blurred
 
 
+def test_noise_is_added_to_the_input_only_up_to_its_sigma():
+    """--noise SIGMA: the input is the clean rendering plus read and shot noise, each sigma drawn in
+    [0, SIGMA]; 0 leaves the clean rendering (so noisy sharp photos are not "denoised" away)."""
+    import numpy as np
+
+    from ifan_trt.training.synthetic import make_sample
+
+    clean = make_sample(np.random.default_rng([9, 2]), 64, 96, max_radius=3.0, noise=0.0)
+    noisy = make_sample(np.random.default_rng([9, 2]), 64, 96, max_radius=3.0, noise=0.05)
+    np.testing.assert_array_equal(noisy.target, clean.target)
+    assert clean.params["read_noise"] == clean.params["shot_noise"] == 0.0
+    read, shot = noisy.params["read_noise"], noisy.params["shot_noise"]
+    assert 0 < read <= 0.05 and 0 < shot <= 0.05
+    inside = (clean.source > 0.05) & (clean.source < 0.95)  # away from the clip at 0 and 1
+    residual = (noisy.source - clean.source)[inside]
+    sigma = np.sqrt(read ** 2 + shot ** 2 * clean.source[inside])
+    assert np.std(residual / sigma) == pytest.approx(1.0, abs=0.05)  # standard normal once scaled
+
+
 def test_batches_from_scenes_are_deterministic_and_checked():
     import numpy as np
 
@@ -72,9 +91,9 @@ def test_batches_from_scenes_are_deterministic_and_checked():
     assert a[0].shape == (3, 3, 32, 32) and np.array_equal(a[0].numpy(), b[0].numpy())
     assert not np.array_equal(a[0][0].numpy(), a[0][1].numpy())  # two different windows of one scene
     assert parse_scene("384x512") == (384, 512) and parse_scene("0") is None
-    with pytest.raises(IfanError, match=r"--scene '5x5x': expected HxW"):
+    with pytest.raises(IfanError, match=r"scene '5x5x': expected HxW"):
         parse_scene("5x5x")
-    with pytest.raises(IfanError, match=r"--scene 40x40: smaller than the patch plus its 16 px margin \(64\)"):
+    with pytest.raises(IfanError, match=r"scene 40x40: smaller than the patch plus its 16 px margin \(64\)"):
         make_batch(0, 0, 1, 32, 6.0, 0.0, (40, 40))
 
 
@@ -116,7 +135,7 @@ def test_psnr_scene_loss_pools_the_mse_of_a_scenes_crops():
 def test_psnr_scene_loss_needs_whole_scenes_in_a_batch(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "m.pth"), "--loss", "psnr-scene", "--batch", "6",
                  "--crops-per-scene", "4", "--steps", "1"]) == 1
-    assert "--loss psnr-scene: --batch 6 is not a multiple of --crops-per-scene 4" in capsys.readouterr().err
+    assert "loss psnr-scene: batch 6 is not a multiple of crops_per_scene 4" in capsys.readouterr().err
     assert not (tmp_path / "m.pth").exists()
 
 
@@ -171,7 +190,7 @@ def test_reblurring_network_lives_only_in_the_training_state(tmp_path, capsys):
     assert any(not torch.equal(before[k], after[k]) for k in before)  # resumed and trained on
     capsys.readouterr()
     assert main(args[:-4] + ["--loss-reblur", "0", "--steps", "4", "--resume"]) == 1
-    assert "the state was saved with a reblurring network (--loss-reblur)" in capsys.readouterr().err
+    assert "the state was saved with a reblurring network (loss_reblur)" in capsys.readouterr().err
 
 
 def test_dual_model_trains_on_the_views(tmp_path):
@@ -181,6 +200,25 @@ def test_dual_model_trains_on_the_views(tmp_path):
     ckpt = load_checkpoint(out)
     assert ckpt.config.dual and ckpt.meta["data"]["dual_pixel_views"] is True
     assert ckpt.model.kconv1_1[0].weight.shape[1] == 6
+
+
+def test_training_is_one_python_call_with_a_typed_request(tmp_path):
+    """ifan_trt.training.train.run(TrainRequest) is what `ifan train` calls: no argparse, a typed
+    result that agrees with the checkpoint's record, errors naming parameters."""
+    from ifan_trt.errors import IfanError
+    from ifan_trt.training.train import TrainRequest, run
+
+    request = TrainRequest(tmp_path / "m.pth", ch=4, n_iters=2, patch=32, batch=1, val_count=1, threads=1,
+                           loss_reblur=0, steps=2, seed=3)
+    result = run(request)
+    meta = load_checkpoint(result.checkpoint).meta
+    assert (result.steps, result.state) == (meta["steps"], tmp_path / "m.pth.state.pt") and result.steps == 2
+    assert result.validation == meta["metrics"]["validation"]
+    assert meta["command"].startswith(f"ifan train --output {tmp_path / 'm.pth'} --ch 4 --n-iters 2 --patch 32 ")
+    with pytest.raises(IfanError, match=r"^patch 30: must be a multiple of 8$"):
+        run(TrainRequest(tmp_path / "n.pth", patch=30))
+    with pytest.raises(IfanError, match=r"^loss 'l3': expected one of l2, "):
+        run(TrainRequest(tmp_path / "n.pth", loss="l3"))
 
 
 def test_small_blur_scenes_are_nearly_sharp():
