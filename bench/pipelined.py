@@ -7,6 +7,10 @@ overlaps with what), not a GPU's speed.
 
     python -m bench.pipelined                      # host time = device time = 6 ms per frame
     python -m bench.pipelined --host-ms 12 --compute-ms 8 --integrated
+
+The "serving" rows run the loop of `ifan serve`'s pipeline worker (runtime/images/pipeline_worker.py)
+with a batch always waiting, as on a loaded server, each batch's wire conversions counted as the
+host time.
 """
 
 from __future__ import annotations
@@ -70,7 +74,29 @@ def frame_rates(frames: int = 60, host_ms: float = 6.0, h2d_ms: float = 1.0, com
                         pipe.collect()
                 rows.append({"path": "pipelined", "depth": depth, "memory": ex.memory_path,
                              "fps": frames / (gpu.host_ms - start) * 1e3})
+            for depth in depths:
+                rows.append({"path": "serving batches", "depth": depth, "memory": ex.memory_path,
+                             "fps": _serving_rate(ex, gpu, x, frames, host_ms, depth)})
     return rows
+
+
+def _serving_rate(ex, gpu, x, frames: int, host_ms: float, depth: int) -> float:
+    """Batches per second of the serving worker's loop (run_jobs) in simulated time."""
+    from ifan_trt.runtime.images.pipeline_worker import _STOP, Job, run_jobs
+
+    issued = []
+
+    def next_job(block):
+        if len(issued) == frames:
+            return _STOP
+        gpu.spend_host(host_ms)
+        issued.append(Job(input=x))
+        return issued[-1]
+
+    start = gpu.host_ms
+    with ex.pipeline(depth) as pipe:
+        run_jobs(pipe, next_job)
+    return frames / (gpu.host_ms - start) * 1e3
 
 
 def table(rows: list[dict]) -> str:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from ifan_trt.contract import MODES
 from ifan_trt.errors import IfanError
-from ifan_trt.options import nonneg_int, positive_int, threads
+from ifan_trt.options import int_range, nonneg_int, positive_int, threads
 from ifan_trt.runtime.images.pipeline import DEFAULT_MAX_PIXELS
+from ifan_trt.runtime.images.streaming import DEFAULT_DEPTH, MAX_DEPTH
 from ifan_trt.runtime.images.tiling import DEFAULT_OVERLAP
 
 BACKEND_HELP = ("auto, tensorrt, onnxruntime or torch (default auto: TensorRT for an engine on a GPU, "
@@ -159,6 +160,18 @@ def add_batch(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=positive_int,
                    help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
                         "1 on CPU backends)")
+
+
+IN_FLIGHT = int_range(1, MAX_DEPTH)  # one parser object: the same type in every command
+
+
+def add_in_flight(p: argparse.ArgumentParser) -> None:
+    """--in-flight of the commands that stream (deblur's videos, demo, serve): one meaning, type
+    and default everywhere (runtime.images.streaming owns the default and the limit)."""
+    p.add_argument("--in-flight", type=IN_FLIGHT, default=DEFAULT_DEPTH, metavar="N",
+                   help=f"batches of frames in flight on a TensorRT engine, so that the upload, compute and download "
+                        f"of consecutive ones overlap (default {DEFAULT_DEPTH}; 1: one at a time; at most {MAX_DEPTH}; "
+                        "other backends run one at a time)")
 
 
 def add_tiling(p: argparse.ArgumentParser, *, overlap: bool = True) -> None:

@@ -37,6 +37,7 @@ def register(subparsers) -> None:
                              "the current folder)")
     arg_groups.add_model(p)
     arg_groups.add_batch(p)
+    arg_groups.add_in_flight(p)
     arg_groups.add_tiling(p)
     add_decode_budget(p)
     p.add_argument("--left", help="left dual-pixel view (IFAN_dual, one input)")
@@ -57,7 +58,8 @@ def _options(args) -> DeblurOptions:
 
     return DeblurOptions(batch=args.batch, tiling=arg_groups.tiling_from(args), crop_official=args.crop_official,
                          left=_read_view(args.left, "--left"), right=_read_view(args.right, "--right"),
-                         compare=Path(args.compare) if args.compare else None, overwrite=args.overwrite)
+                         compare=Path(args.compare) if args.compare else None, overwrite=args.overwrite,
+                         in_flight=args.in_flight)
 
 
 def _read_view(path: str | None, flag: str):
@@ -124,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         raise IfanError(f"--left/--right: {executor.info.variant} is not a dual-pixel model (IFAN_dual); "
                         "drop them or pass a dual checkpoint")
     summary = run_summary(executor)  # said once, after the work (a single failing input gets one error line)
+    if args.in_flight > 1 and callable(getattr(executor, "pipeline", None)) and any(is_video(j.source) for j in jobs):
+        summary += f"; video batches {args.in_flight} in flight"
     if options.compare is not None:  # what ran, under the output in the comparison
         options = replace(options, compare_label=summary)
     failures = 0

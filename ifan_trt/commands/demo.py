@@ -47,6 +47,7 @@ def register(subparsers) -> None:
                    help="a source that opens but delivers no frame for S seconds is an error (default 15)")
     p.add_argument("--no-pace", action="store_true",
                    help="read video files as fast as possible instead of at their frame rate")
+    arg_groups.add_in_flight(p)
     arg_groups.add_tiling(p, overlap=False)
 
 
@@ -92,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
                           reconnect_wait_s=args.reconnect_wait, reconnect_tries=args.reconnect,
                           source_timeout_s=args.source_timeout,
                           tiling=arg_groups.tiling_from(args),
-                          size=(args.width, args.height), fps=args.fps, overwrite=args.overwrite)
+                          size=(args.width, args.height), fps=args.fps, overwrite=args.overwrite,
+                          frames_in_flight=args.in_flight)
 
     def open_model():
         return open_executor(args.backend, checkpoint=args.checkpoint, onnx=args.onnx, engine=args.engine,
@@ -120,7 +122,7 @@ def _write_json(path: Path, demo, args, opencv: str) -> None:
     model = args.engine or args.onnx or args.checkpoint or "default (bundled checkpoint)"
     report = demo_report(demo.stats, source=args.source, model=str(model), backend=demo.backend_name,
                          precision=demo.precision, opencv=opencv, memory_path=demo.memory_path,
-                         frames_in_flight=demo.frames_in_flight)
+                         frames_in_flight=demo.frames_in_flight, device_memory=demo.device_memory)
     write_json(path, report)  # the envelope of every --json: machine, versions, command
     if not to_stdout(path):
         print(f"wrote {path}")

@@ -29,6 +29,7 @@ def register(subparsers) -> None:
                    help="how long a request may wait for others to batch with, microseconds (default 2000)")
     p.add_argument("--max-image-pixels", type=positive_int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
                    help=f"refuse requests with images above N pixels (default {DEFAULT_MAX_IMAGE_PIXELS})")
+    arg_groups.add_in_flight(p)
     arg_groups.add_tiling(p)
 
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     options = ServeOptions(host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
                            metrics_port=args.metrics_port, instances=args.instances, max_batch=args.max_batch,
                            max_queue_delay_us=args.max_queue_delay_us, max_image_pixels=args.max_image_pixels,
-                           tiling=arg_groups.tiling_from(args),
+                           tiling=arg_groups.tiling_from(args), in_flight=args.in_flight,
                            verbose=getattr(args, "verbose", False))  # the shared --verbose also shows Triton's logs
 
     def executor():

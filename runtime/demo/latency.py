@@ -58,12 +58,19 @@ def machine() -> dict:
 
 
 def demo_report(stats, *, source: str, model: str, backend: str, precision: str, opencv: str,
-                memory_path: str | None = None, frames_in_flight: int = 1) -> dict:
+                memory_path: str | None = None, frames_in_flight: int = 1, device_memory: dict | None = None) -> dict:
     """What `ifan demo --json` writes: the run's counts and percentiles with what produced them.
-    memory_path: "copy" or "zero-copy" for TensorRT (None for CPU backends)."""
+    memory_path: "copy" or "zero-copy" for TensorRT, "pageable" for ONNX Runtime on a GPU (None
+    on the CPU); device_memory: the
+    TensorRT pipeline's activation block (shared by its slots) and I/O bytes per slot."""
+    memory = device_memory or {}
     return {
         "source": source, "model": model, "backend": backend, "precision": precision,
         "memory_path": memory_path, "frames_in_flight": frames_in_flight,
+        "activation_bytes": memory.get("activation_bytes"),
+        "activation_bytes_per_slot": (memory["activation_bytes"] // frames_in_flight
+                                      if memory.get("activation_shared_by_slots") else memory.get("activation_bytes")),
+        "io_bytes_per_slot": memory.get("io_bytes_per_slot"),
         "machine": machine(), "opencv": opencv,
         "frames": {"read": stats.read, "processed": stats.processed, "dropped": stats.dropped,
                    "shown": stats.shown, "not_shown": stats.not_shown, "reconnects": stats.reconnects},

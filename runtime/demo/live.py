@@ -28,12 +28,11 @@ from ..interface.executor import Executor
 from .mailbox import Mailbox
 from .latency import stages_line, summary_line
 from .overlay import compose, draw_labels, draw_overlay, split_x, status_lines
-from ..images.pipeline import (Tiling, choose_tile, deblur_bgr_frames, deblur_frames, network_input, network_output,
-                               takes_frames)
-from ..images.streaming import DEFAULT_DEPTH, fits_whole, open_pipeline
+from ..images.pipeline import Tiling, deblur_bgr_frames
+from ..images.streaming import DEFAULT_DEPTH, open_pipeline, prepare_bgr_frames
 from .sources import Source, open_capture
 from .stream_output import StreamWriter
-from ..images.video import AtomicVideoWriter, bgr_to_rgb_float, rgb_float_to_bgr
+from ..images.video import AtomicVideoWriter
 
 log = get_logger(__name__)
 
@@ -110,8 +109,9 @@ class Demo:
         self._waiting_since: float | None = None  # opening or opened without a frame since then
         self.backend = ""  # "onnxruntime-cpu fp32": the overlay's words for backend and precision
         self.backend_name, self.precision = "", ""
-        self.memory_path: str | None = None  # TensorRT: "copy" or "zero-copy"
+        self.memory_path: str | None = None  # "copy", "zero-copy" (TensorRT), "pageable" (ONNX Runtime on a GPU)
         self.frames_in_flight = 1
+        self.device_memory: dict | None = None  # TensorRT pipeline: activation block and I/O bytes per slot
         self.wipe_at: float | None = None  # wipe position chosen with the mouse (None: sweeping)
         self._picture_width = 0
         self._window_up = False  # shown once: from then on a hidden window means it was closed
@@ -239,8 +239,9 @@ class Demo:
         try:
             with executor, open_pipeline(executor, self.opt.frames_in_flight) as pipe:
                 self.backend, self.frames_in_flight = pipe.describe(), pipe.depth
+                self.device_memory = pipe.memory() if callable(getattr(pipe, "memory", None)) else None
                 self.ready.set()
-                in_flight = deque()  # (frame, t_read, seq, start, host ms so far, h, w), oldest first
+                in_flight = deque()  # (frame, t_read, seq, start, host ms so far, finish), oldest first
                 while True:  # while frames are in flight, a missing new frame means: collect the oldest
                     item = self.frames.get(timeout=0.0 if in_flight else 0.1)
                     if item is None:
@@ -256,25 +257,18 @@ class Demo:
                         continue
                     frame, t_read, seq = item
                     start = time.perf_counter()
-                    h, w = frame.shape[:2]
-                    if takes_frames(executor, h, w, self.opt.tiling):  # a uint8 model: the frame as it is
+                    prepared = prepare_bgr_frames(executor, [frame], self.opt.tiling)
+                    if prepared is None:  # tiled or split: one at a time, after the frames ahead
                         while in_flight:
                             self._finish(pipe, in_flight)
                         out = deblur_bgr_frames(executor, [frame], self.opt.tiling)[0]
                         self._deliver(frame, out, t_read, seq, start, None, None)
                         continue
-                    x = network_input(executor, [bgr_to_rgb_float(frame)])
-                    if not self._whole(executor, x):  # tiled or split: one at a time, after the frames ahead
-                        while in_flight:
-                            self._finish(pipe, in_flight)
-                        out = deblur_frames(executor, [bgr_to_rgb_float(frame)], self.opt.tiling)[0]
-                        self._deliver(frame, rgb_float_to_bgr(out), t_read, seq, start, None, None)
-                        continue
                     pre_ms = (time.perf_counter() - start) * 1e3
                     if pipe.full:
                         self._finish(pipe, in_flight)
-                    pipe.submit(x)
-                    in_flight.append((frame, t_read, seq, start, pre_ms, h, w))
+                    pipe.submit(prepared.input)
+                    in_flight.append((frame, t_read, seq, start, pre_ms, prepared.finish))
                 while in_flight:
                     self._finish(pipe, in_flight)
         except BaseException as exc:  # noqa: BLE001
@@ -284,17 +278,12 @@ class Demo:
             self.ready.set()
             self.results.close()
 
-    def _whole(self, executor: Executor, x: np.ndarray) -> bool:
-        tiling = self.opt.tiling or Tiling()
-        return fits_whole(executor, x) and choose_tile(x.shape[2], x.shape[3], executor.limits, tiling.tile,
-                                                       tiling.max_pixels, executor.info.size_multiple) is None
-
     def _finish(self, pipe, in_flight) -> None:
         """Collect the oldest frame in flight, convert it and hand it to the display."""
-        frame, t_read, seq, start, pre_ms, h, w = in_flight.popleft()
+        frame, t_read, seq, start, pre_ms, finish = in_flight.popleft()
         _, out = pipe.collect()
         t_out = time.perf_counter()
-        picture = rgb_float_to_bgr(network_output(out, h, w)[0])
+        picture = finish(out)[0]
         host_ms = pre_ms + (time.perf_counter() - t_out) * 1e3
         stages = pipe.last_times.as_dict() if pipe.last_times is not None else pipe.executor.stage_ms
         device_ms = stages.get("device", stages.get("compute"))

@@ -54,10 +54,17 @@ class OrtExecutor(Executor):
         except UnicodeDecodeError:
             raise IfanError(f"{path}: malformed input shape (a dimension name is not UTF-8 text)") from None
 
+    @property
+    def memory_path(self) -> str | None:
+        """"pageable" on a GPU provider: run() hands ONNX Runtime NumPy arrays in pageable host
+        memory, which it copies to and from the device itself; None on the CPU provider."""
+        return None if self.session.get_providers()[0] == "CPUExecutionProvider" else "pageable"
+
     def describe(self) -> str:
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "")
         io = " uint8-io" if self.info.io == "uint8" else ""
-        return f"onnxruntime-{provider.lower()} {self.info.precision}{io}"
+        memory = f" ({self.memory_path})" if self.memory_path else ""
+        return f"onnxruntime-{provider.lower()} {self.info.precision}{io}{memory}"
 
     def run_frames(self, frames):
         if self.info.io != "uint8":

@@ -20,6 +20,7 @@ from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side,
 
 from ..interface.executor import Executor
 from .pipeline import Tiling
+from .streaming import DEFAULT_DEPTH
 from .video import VIDEO_EXTENSIONS, is_video
 
 log = get_logger(__name__)
@@ -55,6 +56,7 @@ class DeblurOptions:
     compare: Path | None = None
     compare_label: str = ""  # what ran, under the output in the comparison (default: the backend and precision)
     overwrite: bool = False  # replace existing outputs (checked before, refused at the rename otherwise)
+    in_flight: int = DEFAULT_DEPTH  # video batches in flight on a TensorRT engine (1: one at a time)
 
 
 class Steps:
@@ -321,7 +323,7 @@ def deblur_video(executor: Executor, job: Job, options: DeblurOptions) -> None:
         with AtomicVideoWriter(job.target, reader.fps, reader.size, options.overwrite, audio_from=job.source) as writer, \
                 tqdm(total=reader.frame_count or None, unit="frame", desc=job.source.name, leave=False,
                      file=sys.stderr, disable=not sys.stderr.isatty()) as frames_bar:
-            for outs in deblur_stream(executor, reader.batches(size), _tiling(options)):
+            for outs in deblur_stream(executor, reader.batches(size), _tiling(options), options.in_flight):
                 for out in outs:
                     writer.write(out)
                 frames_bar.update(len(outs))

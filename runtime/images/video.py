@@ -21,7 +21,7 @@ from ifan_trt.log import get as get_logger
 from ifan_trt.files import atomic_path, require_regular_file
 from ifan_trt.noise import c_stderr_silenced
 
-from .streaming import DEFAULT_DEPTH, fits_whole, open_pipeline
+from .streaming import DEFAULT_DEPTH, open_pipeline, prepare_bgr_frames
 
 log = get_logger(__name__)
 
@@ -125,41 +125,31 @@ class AtomicVideoWriter:
 def deblur_stream(executor, batches: Iterable[list[np.ndarray]], tiling=None, depth: int = DEFAULT_DEPTH
                   ) -> Iterator[list[np.ndarray]]:
     """Lists of same-size BGR uint8 frames in, their deblurred BGR frames out, in order. Batches
-    that run whole go through the executor's pipeline (TensorRT: up to `depth` batches in flight,
-    so the upload, compute and download of consecutive batches overlap); batches that need tiles
-    or a split run one at a time, after the ones in flight."""
-    from .pipeline import (Tiling, choose_tile, deblur_bgr_frames, deblur_frames, network_input, network_output,
-                           takes_frames)
+    that run whole (float, or as they are through a uint8-I/O model) go through the executor's
+    pipeline (TensorRT: up to `depth` batches in flight, so the upload, compute and download of
+    consecutive batches overlap); batches that need tiles or a split run one at a time, after the
+    ones in flight."""
+    from .pipeline import deblur_bgr_frames
 
     if executor.info.dual:
         raise IfanError(f"{executor.info.variant} needs dual-pixel views; video input is not supported for it")
-    tiling = tiling or Tiling()
-    pipeline, sizes = None, deque()
+    pipeline, finishes = None, deque()
     try:
         for frames in batches:
-            h, w = frames[0].shape[:2]
-            if takes_frames(executor, h, w, tiling):  # a uint8 model: the frames as they are, one batch at a time
+            prepared = prepare_bgr_frames(executor, frames, tiling)
+            if prepared is None:  # tiles or a split: one at a time, after the batches in flight
                 while pipeline is not None and pipeline.in_flight:
-                    yield [rgb_float_to_bgr(o) for o in network_output(pipeline.collect()[1], *sizes.popleft())]
+                    yield finishes.popleft()(pipeline.collect()[1])
                 yield deblur_bgr_frames(executor, frames, tiling)
-                continue
-            x = network_input(executor, [bgr_to_rgb_float(f) for f in frames])
-            whole = fits_whole(executor, x) and choose_tile(x.shape[2], x.shape[3], executor.limits, tiling.tile,
-                                                            tiling.max_pixels, executor.info.size_multiple) is None
-            if not whole:
-                while pipeline is not None and pipeline.in_flight:
-                    yield [rgb_float_to_bgr(o) for o in network_output(pipeline.collect()[1], *sizes.popleft())]
-                yield [rgb_float_to_bgr(o) for o in deblur_frames(executor, [bgr_to_rgb_float(f) for f in frames],
-                                                                  tiling)]
                 continue
             if pipeline is None:
                 pipeline = open_pipeline(executor, depth)
             if pipeline.full:
-                yield [rgb_float_to_bgr(o) for o in network_output(pipeline.collect()[1], *sizes.popleft())]
-            pipeline.submit(x)
-            sizes.append((h, w))
+                yield finishes.popleft()(pipeline.collect()[1])
+            pipeline.submit(prepared.input)
+            finishes.append(prepared.finish)
         while pipeline is not None and pipeline.in_flight:
-            yield [rgb_float_to_bgr(o) for o in network_output(pipeline.collect()[1], *sizes.popleft())]
+            yield finishes.popleft()(pipeline.collect()[1])
     finally:
         if pipeline is not None:
             pipeline.close()

@@ -3,6 +3,10 @@
 Triton does the serving: HTTP/gRPC, health and readiness, dynamic batching of same-shape requests,
 metrics. Each batch it forms reaches `ImageHandler` as [N, H, W, C] and goes through `deblur_images`, the same
 code `ifan deblur` runs (padding, tiling past the budget, gray, alpha, 16-bit, static-shape models).
+
+With a TensorRT engine and in_flight > 1, each executor serves in_flight Triton model instances
+through one PipelineWorker: Triton's threads convert their batches on their own, the worker's
+thread keeps up to in_flight of them in flight on the engine (pipeline_worker.py).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from ifan_trt.errors import IfanError
 
 from ..interface.executor import Executor
 from ..images.pipeline import Tiling, deblur_images
+from ..images.pipeline_worker import PipelineWorker
 from .serve_protocol import DEFAULT_MAX_IMAGE_PIXELS, MODELS, TENSOR, from_wire, to_wire
+from ..images.streaming import DEFAULT_DEPTH, prepare_images
 
 # Triton endpoints only a local admin needs; health, metadata, inference and statistics stay open
 _RESTRICTED = ["shared-memory", "model-repository", "trace", "logging"]
@@ -43,6 +49,7 @@ class ServeOptions:
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     tiling: Tiling = field(default_factory=Tiling)
     verbose: bool = False
+    in_flight: int = DEFAULT_DEPTH  # batches in flight per executor (TensorRT); 1: one at a time
 
     def addresses(self) -> str:
         return (f"http://{self.host}:{self.http_port} grpc://{self.host}:{self.grpc_port} "
@@ -62,17 +69,62 @@ def use_own_libpython() -> None:
 
 class ImageHandler:
     """One model instance's work: a Triton batch of same-shape images through one executor.
-    The 8- and 16-bit models share the executors, hence the lock."""
+    The 8- and 16-bit models share the executors, hence the lock; with a worker (a pipelined
+    engine) the batch goes to the worker's pipeline instead, with other instances' batches in
+    flight beside it, and the results equal those of the serial path."""
 
-    def __init__(self, executor: Executor, tiling: Tiling, max_image_pixels: int):
+    def __init__(self, executor: Executor, tiling: Tiling, max_image_pixels: int,
+                 worker: PipelineWorker | None = None, lock: threading.Lock | None = None):
         self.executor, self.tiling, self.max_image_pixels = executor, tiling, max_image_pixels
-        self._lock = threading.Lock()
+        self.worker = worker
+        self._lock = lock or threading.Lock()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         images = [from_wire(a, self.max_image_pixels) for a in batch]
-        with self._lock:
-            results = deblur_images(self.executor, images, tiling=self.tiling)
+        if self.worker is None:
+            with self._lock:
+                results = deblur_images(self.executor, images, tiling=self.tiling)
+        else:
+            prepared = prepare_images(self.executor, images, self.tiling)
+            if prepared is None:  # tiles, a split, what only the serial path takes (or refuses)
+                results = self.worker.call(lambda: deblur_images(self.executor, images, tiling=self.tiling))
+            else:
+                results = prepared.finish(self.worker.run(prepared.input))
         return np.stack([to_wire(r) for r in results])
+
+
+def open_handlers(executors: list[Executor], options: ServeOptions) -> tuple[list[ImageHandler], list[PipelineWorker]]:
+    """The model instances Triton calls: per executor one handler, or in_flight handlers sharing
+    one PipelineWorker where the executor pipelines (TensorRT) and in_flight > 1."""
+    handlers, workers = [], []
+    try:
+        for executor in executors:
+            if options.in_flight > 1 and callable(getattr(executor, "pipeline", None)):
+                worker = PipelineWorker(executor, options.in_flight)
+                workers.append(worker)
+                handlers += [ImageHandler(executor, options.tiling, options.max_image_pixels, worker)
+                             for _ in range(options.in_flight)]
+            else:
+                handlers.append(ImageHandler(executor, options.tiling, options.max_image_pixels))
+    except BaseException:
+        for worker in workers:
+            worker.close()
+        raise
+    return handlers, workers
+
+
+def pipelining_line(workers: list[PipelineWorker], options: ServeOptions) -> str:
+    """How batches run, for the start line: in flight per executor and the memory path."""
+    if not workers:
+        return "one batch at a time per instance"
+    memory = workers[0].memory
+    line = f"{options.in_flight} batches in flight per instance"
+    if memory.get("memory_path"):
+        line += f", memory path {memory['memory_path']}"
+    if memory.get("activation_bytes"):
+        line += f", activation memory {memory['activation_bytes'] / 2**20:.1f} MiB shared by its slots"
+    return line
+
 
 
 def _triton_callable(handler: ImageHandler):
@@ -205,8 +257,8 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
     except ImportError:
         raise IfanError("serving needs PyTriton: pip install 'ifan-trt[serve]' "
                         "(it requires numpy<2: use a separate environment)") from None
-    if options.instances < 1 or options.max_batch < 1 or options.max_queue_delay_us < 0:
-        raise IfanError("--instances and --max-batch must be >= 1, --max-queue-delay-us >= 0")
+    if options.instances < 1 or options.max_batch < 1 or options.max_queue_delay_us < 0 or options.in_flight < 1:
+        raise IfanError("--instances, --max-batch and --in-flight must be >= 1, --max-queue-delay-us >= 0")
     _check_ports(options)
     executors = [open_executor() for _ in range(options.instances)]
     if executors[0].info.dual:
@@ -216,7 +268,12 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
     use_own_libpython()
     if not options.verbose:
         logging.getLogger("pytriton").setLevel(logging.ERROR)
-    handlers = [ImageHandler(e, options.tiling, options.max_image_pixels) for e in executors]
+    try:
+        handlers, workers = open_handlers(executors, options)
+    except BaseException:
+        for executor in executors:
+            executor.close()
+        raise
     triton = None
     with tempfile.TemporaryDirectory(prefix="ifan_serve_") as workspace:
         try:
@@ -226,7 +283,8 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
             wait_models_ready(options.host, options.http_port, MODELS.values(), alive=triton.is_alive)
             announce(f"ifan serve: {options.addresses()}; models {', '.join(MODELS.values())}: "
                      f"{model or executors[0].info.variant} on {executors[0].describe()}, "
-                     f"{options.instances} instance(s), batches up to {options.max_batch}")
+                     f"{options.instances} instance(s), batches up to {options.max_batch}, "
+                     f"{pipelining_line(workers, options)}")
             sys.stdout.flush()
             triton.serve()
         except KeyboardInterrupt:
@@ -234,5 +292,7 @@ def serve(open_executor: Callable[[], Executor], options: ServeOptions, model: s
         finally:
             if triton is not None:
                 triton.stop()
+            for worker in workers:  # their pipelines close on their own threads, before the engines go
+                worker.close()
             for executor in executors:
                 executor.close()

@@ -8,8 +8,13 @@ compute and download are ordered by its stream; its compute also waits for the p
 the oldest frame, and outputs come back in submission order. The profile/shape decisions are the
 executor's (apply_shapes, trt_plan); the memory path (copy or zero-copy) is the executor's too.
 
-Each slot's context holds its own activation memory: depth slots cost depth times the engine's
-device memory plus depth buffer sets, which is why the depth is small (2 or 3).
+Activation memory: a context created the default way (kSTATIC) holds its own block of the
+engine's device memory size, so depth slots would cost depth blocks. The slots' contexts are
+created with kUSER_MANAGED instead and all run in ONE block (setDeviceMemoryV2), which TensorRT
+allows for contexts that do not execute at the same time: a block is in use from enqueueV3 until
+that execution ends, and each compute here waits for the previous frame's "computed" event. The
+cost of a slot is then its buffer set alone (its I/O tensors at the largest profile shape).
+Both calls, and the engine's device_memory_size_v2, are the same in TensorRT 10.3 and 11.x.
 """
 
 from __future__ import annotations
@@ -24,10 +29,10 @@ import numpy as np
 from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 
+from ifan_trt.runtime.images.streaming import MAX_DEPTH
+
 from .buffers import BufferSet
 from .executor import TrtExecutor, _ok, apply_shapes
-
-MAX_DEPTH = 8
 
 
 @dataclass
@@ -80,8 +85,13 @@ class TrtPipeline:
         self._next = 0
         self._last_computed = None  # the previous frame's "computed" event
         self.last_times: FrameTimes | None = None
+        self._io_dtype = {t.name: t.dtype for t in executor.tensors}
+        self._activation = None  # the one activation block every slot's context runs in
+        self.activation_bytes = int(executor.engine.device_memory_size_v2)
         with self.cuda.current():
             try:
+                if self.activation_bytes > 0:
+                    self._activation = self.cuda.device_alloc(self.activation_bytes)
                 for _ in range(depth):
                     self._slots.append(self._open_slot())
             except BaseException:
@@ -95,7 +105,10 @@ class TrtPipeline:
         try:
             events = [cuda.event() for _ in range(4)]
             buffers = BufferSet(cuda, ex._sizes, self.memory_path)
-            context = _ok(ex.engine.create_execution_context(), "creating an execution context")
+            strategy = ex.trt.ExecutionContextAllocationStrategy.USER_MANAGED
+            context = _ok(ex.engine.create_execution_context(strategy), "creating an execution context")
+            if self._activation is not None:
+                context.set_device_memory(self._activation, self.activation_bytes)  # void: checked at enqueue
             for name, ptr in buffers.device.items():
                 _ok(context.set_tensor_address(name, ptr), f"set_tensor_address({name})")
         except BaseException:
@@ -118,6 +131,14 @@ class TrtPipeline:
 
     def describe(self) -> str:
         return f"{self.executor.describe()}, {self.depth} frames in flight"
+
+    def memory(self) -> dict:
+        """What the pipeline holds on the device, for reports: the memory path, the activation
+        block its slots share and the I/O buffers of each slot (bytes)."""
+        io = sum(self.executor._sizes.values())
+        return {"memory_path": self.memory_path, "frames_in_flight": self.depth,
+                "activation_bytes": self.activation_bytes, "activation_shared_by_slots": True,
+                "io_bytes_per_slot": io}
 
     def submit(self, input: np.ndarray, tag=None) -> None:
         """Queue one network input; returns at once (after copying it into the slot's pinned
@@ -161,7 +182,8 @@ class TrtPipeline:
         self._last_computed = computed
 
     def collect(self):
-        """(tag, output) of the oldest frame in flight, waiting for it; output [B,3,H,W] float32."""
+        """(tag, output) of the oldest frame in flight, waiting for it; output [B,3,H,W] float32
+        (a uint8-I/O engine: its [B,H,W,3] uint8 frames)."""
         if not self._order:
             raise IfanError("no frame in flight: submit() one first")
         slot = self._order.popleft()
@@ -169,8 +191,9 @@ class TrtPipeline:
         with cuda.current():
             start, uploaded, computed, done = slot.events
             cuda.event_synchronize(done)
-            spec = next(t for t in self.executor.tensors if t.name == OUTPUT)
-            out = slot.buffers.view(OUTPUT, spec.dtype, slot.out_shape).astype(np.float32, copy=True)
+            dtype = self._io_dtype[OUTPUT]
+            out = slot.buffers.view(OUTPUT, dtype, slot.out_shape)
+            out = out.copy() if dtype == np.uint8 else out.astype(np.float32, copy=True)
             h2d, compute = cuda.elapsed_ms(start, uploaded), cuda.elapsed_ms(uploaded, computed)
             d2h, span = cuda.elapsed_ms(computed, done), cuda.elapsed_ms(start, done)
         in_flight = (time.perf_counter() - slot.submitted) * 1e3
@@ -200,6 +223,9 @@ class TrtPipeline:
                 self.cuda.event_synchronize(slot.events[3])
             self._order.clear()
             self._release()
+        owned = getattr(self.executor, "_pipelines", [])
+        if self in owned:  # closed here: the executor's close has nothing left to do for it
+            owned.remove(self)
 
     def _release(self) -> None:
         for slot in self._slots:
@@ -209,6 +235,9 @@ class TrtPipeline:
                 self.cuda.free(event)
             self.cuda.free(slot.stream)
         self._slots = []
+        if self._activation is not None:
+            self.cuda.free(self._activation)
+            self._activation = None
         self._last_computed = None
 
     def __enter__(self):

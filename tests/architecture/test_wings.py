@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .test_floors import ROOT, _known, imports_of, module_name
+from .test_floors import ROOT, _known, imports_of, module_name, source_files
 
 RUNTIME = ROOT / "runtime"
 RUNTIME_PACKAGE = "ifan_trt.runtime"
@@ -91,15 +91,32 @@ def test_architecture_page_lists_each_wing_with_its_modules():
         assert listed == present, wing
 
 
+def missing_runtime_imports() -> list[str]:
+    """Imports of ifan_trt.runtime.* that name no module (the floors scan skips them): a lazy
+    `from .pipeline import x` left in a wing that has no pipeline.py fails only when it runs."""
+    bad = []
+    for path in source_files():
+        for line, target in imports_of(path):
+            if target.startswith(RUNTIME_PACKAGE) and not (_known(target) or _known(target.rpartition(".")[0])):
+                bad.append(f"{path.relative_to(ROOT)}:{line}: {target}")
+    return bad
+
+
+def test_every_runtime_import_names_a_module():
+    assert missing_runtime_imports() == []
+
+
 def test_a_planted_upward_import_and_a_loose_module_are_reported():
     probe = RUNTIME / "interface" / "_wings_probe.py"
     loose = RUNTIME / "_loose_probe.py"
     probe.write_text("def f():\n    from ifan_trt.runtime.images import pipeline\n"
-                     "import importlib\nimportlib.import_module('ifan_trt.runtime.serving.serve_protocol')\n")
+                     "import importlib\nimportlib.import_module('ifan_trt.runtime.serving.serve_protocol')\n"
+                     "def g():\n    from .pipeline import Tiling\n")
     loose.write_text("")
     try:
         bad = [v for v in wing_violations() if "_wings_probe" in v]
         stray = loose_modules()
+        missing = [m for m in missing_runtime_imports() if "_wings_probe" in m]
     finally:
         probe.unlink()
         loose.unlink()
@@ -109,6 +126,7 @@ def test_a_planted_upward_import_and_a_loose_module_are_reported():
                    f"{where}:2: {here} imports ifan_trt.runtime.images.pipeline (images)",
                    f"{where}:4: {here} imports ifan_trt.runtime.serving.serve_protocol (serving)"]
     assert stray == ["_loose_probe.py"]
+    assert missing == [f"{where}:6: ifan_trt.runtime.interface.pipeline.Tiling"]  # no interface/pipeline.py
 
 
 def test_wing_names():

@@ -16,7 +16,7 @@ from tests.helpers.cli import COMMAND_LINES as BASE
 
 # flags whose help is the same text everywhere (a repeatable model flag adds "; repeatable")
 SAME_HELP = ["--checkpoint", "--onnx", "--engine", "--backend", "--plugin", "--in-bit", "--iac-mode", "--overwrite",
-             "--crop-official", "--tile", "--max-pixels", "--overlap", "--verbose", "--quiet", "--debug"]
+             "--crop-official", "--tile", "--max-pixels", "--overlap", "--verbose", "--quiet", "--debug", "--in-flight"]
 SHARED = SAME_HELP + ["--device", "--threads", "--json", "--output", "--calib-images", "--calib-count",
                       "--calib-size", "--calib-method"]
 # declared by the command itself, on purpose: build's ONNX is required; demo's --output is a
@@ -71,6 +71,31 @@ def test_the_shared_spellings():
     assert _occurrences("--json")["verify"].help == "write the report as JSON (with machine, versions, command; - for standard output)"
 
 
+def test_in_flight_on_the_commands_that_stream_reaches_their_options(monkeypatch, tmp_path):
+    """--in-flight: deblur (videos), demo and serve, default 2; the value reaches the options of
+    the run (DeblurOptions, DemoOptions, ServeOptions)."""
+    assert sorted(_occurrences("--in-flight")) == ["deblur", "demo", "serve"]
+    assert {a.default for a in _occurrences("--in-flight").values()} == {2}
+    from ifan_trt.commands import deblur, demo, serve
+
+    args = build_parser().parse_args(["deblur", "in.mp4", "-o", "out.mp4", "--in-flight", "3"])
+    args.compare = args.left = args.right = None
+    assert deblur._options(args).in_flight == 3
+    seen = {}
+    monkeypatch.setattr("ifan_trt.runtime.demo.live.Demo.__init__", lambda self, source, open_model, options: (
+        seen.setdefault("demo", options.frames_in_flight), (_ for _ in ()).throw(KeyboardInterrupt))[1])
+    monkeypatch.setattr("ifan_trt.runtime.serving.serve.serve", lambda open_executor, options, model="": (
+        seen.setdefault("serve", options.in_flight), (_ for _ in ()).throw(KeyboardInterrupt))[1])
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"")
+    for argv in (["demo", "0", "--headless", "--in-flight", "1", "--onnx", str(model)],
+                 ["serve", "--in-flight", "4", "--onnx", str(model)]):
+        args = build_parser().parse_args(argv)
+        with pytest.raises(KeyboardInterrupt):
+            args.func(args)
+    assert seen == {"demo": 1, "serve": 4}
+
+
 def test_messages_options_on_every_command():
     for name, parser in _commands().items():
         flags = {s for a in parser._actions for s in a.option_strings}
@@ -82,6 +107,7 @@ def test_messages_options_on_every_command():
     ("--threads", "many", "argument --threads: expected an integer, got 'many'"),
     ("--in-bit", "12", "argument --in-bit: invalid choice: 12 (choose from "),  # argparse quotes by version
     ("--iac-mode", "exact", "argument --iac-mode: invalid choice: 'exact' (choose from "),
+    ("--in-flight", "0", "argument --in-flight: must be between 1 and 8, got 0"),
 ])
 def test_a_bad_value_is_the_same_usage_line_everywhere(capsys, flag, value, message):
     commands = sorted({name for name, parser in _commands().items()
@@ -148,7 +174,7 @@ WRITERS = {
     "fp16": (["fp16", "m.onnx", "-o", "o.onnx"], ["m.onnx", "o.onnx"], "o.onnx"),
     "calibrate": (["calibrate", "m.onnx", "--images", "pics"], ["m.onnx", "m.int8.onnx"], "m.int8.onnx"),
     "build": (["build", "--onnx", "m.onnx", "-o", "m.plan"], ["m.onnx", "m.plan"], "m.plan"),
-    "train": (["train", "-o", "m.pth"], ["m.pth"], "--output m.pth"),
+    "train": (["train", "-o", "m.pth"], ["m.pth"], "m.pth"),
     "verify": (["verify", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
     "inspect": (["inspect", "m.onnx", "--json", "r.json"], ["m.onnx", "r.json"], "--json r.json"),
     "audit": (["audit", "--fp32", "a.onnx", "--candidate", "b.onnx", "--json", "r.json"],

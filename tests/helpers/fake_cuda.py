@@ -152,6 +152,13 @@ class FakeGpu:
         self._thread = threading.local()
         self.launches = self.captures = self.pageable_copies = 0
         self.lock = threading.RLock()
+        # TensorRT's own activation memory (contexts created with the STATIC or ON_PROFILE_CHANGE
+        # strategy): context id -> bytes; fake_tensorrt books and releases it
+        self.context_memory: dict[int, int] = {}
+        # user-managed activation blocks (setDeviceMemoryV2): device pointer -> simulated time at
+        # which the last execution using it ends, and the uses that were not ordered after it
+        self.block_busy_until: dict[int, float] = {}
+        self.unordered_block_uses: list[str] = []
 
     # ---------------------------------------------------------------- threads and devices
     @property
@@ -480,7 +487,18 @@ class FakeGpu:
             return end.time - start.time
         return (end.time - start.time) * 1e3
 
+    def dependency_ready(self, stream: Stream | None) -> float:
+        """When work queued now on stream may start by its dependencies alone (its stream, its
+        event waits, the host), ignoring that the engine it needs is busy: on a GPU that runs
+        kernels of several streams at once, only the dependencies order them."""
+        ready = stream.ready if stream is not None else max([s.ready for s in self.streams.values()] + [0.0])
+        return max(ready, self.host_ms)
+
     # ---------------------------------------------------------------- accounting
+    def activation_bytes(self) -> int:
+        """Activation memory TensorRT holds for its contexts (not user-managed blocks)."""
+        return sum(self.context_memory.values())
+
     def live(self) -> dict[str, int]:
         """What is still allocated, by kind (empty: nothing leaked)."""
         counts = {"device": sum(a.kind == "device" for a in self.allocations.values()),

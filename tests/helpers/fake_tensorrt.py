@@ -19,7 +19,14 @@ registration of that plugin in one process. An execution context needs set_input
 the active profile and set_tensor_address for every I/O tensor before execute_async_v3, which
 runs the plan's graph with ONNX Runtime (the IFAN_IAC node through the project's NumPy IAC,
 export/ort_plugin.py) on the CUDA stand-in's stream, reading and writing the device buffers
-that the addresses name (tests/helpers/fake_cuda.py).
+that the addresses name (tests/helpers/fake_cuda.py). Activation memory as 10.3 and 11.x give it:
+``device_memory_size_v2`` (the stand-in's figure: ACTIVATION_FACTOR bytes per byte of the largest
+input); a context created with STATIC (the default) or ON_PROFILE_CHANGE books its own block
+(``FakeGpu.context_memory``, released with the context); a USER_MANAGED one runs only in the
+block ``set_device_memory(ptr, size)`` gave it (no block, one below the active profile's size or
+one that is not device memory fail the enqueue), and an execution that could start, by its
+dependencies, while another is still using the same block is recorded in
+``FakeGpu.unordered_block_uses`` (TensorRT calls that undefined behaviour).
 
 ``install(monkeypatch, ...)`` puts it (and the CUDA stand-in) in sys.modules and points
 Polygraphy's lazily imported tensorrt at it, so the product's build and executor run unchanged.
@@ -35,6 +42,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +56,7 @@ IAC_FIELDS = {"N": "INT32", "k": "INT32", "mode": "INT32", "layout": "INT32", "s
 _ONNX_TO_TRT = {1: "FLOAT", 10: "HALF", 3: "INT8", 2: "UINT8", 6: "INT32", 7: "INT64", 9: "BOOL", 16: "BF16"}
 _NP = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "UINT8": np.uint8, "INT32": np.int32,
        "INT64": np.int64, "BOOL": np.bool_}
+ACTIVATION_FACTOR = 16  # the stand-in's activation memory: bytes per byte of the largest input
 _LAYER_TYPES = {"Conv": "CaskConvolution", "ConvTranspose": "CaskDeconvolution", "IFAN_IAC": "PluginV3",
                 "QuantizeLinear": "Quantize", "DequantizeLinear": "Dequantize", "Cast": "Cast"}
 
@@ -131,6 +140,9 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
     trt.OnnxParserFlag = enum_of("OnnxParserFlag", {"NATIVE_INSTANCENORM": 0})
     trt.LayerType = enum_of("LayerType", {"CONVOLUTION": 0, "PLUGIN_V3": 1, "SHAPE": 2, "ELEMENTWISE": 3})
     trt.QuantizationFlag = enum_of("QuantizationFlag", {"CALIBRATE_BEFORE_FUSION": 0})
+    # the same three strategies on 10.3 and 11.x (NvInferRuntime.h, ExecutionContextAllocationStrategy)
+    trt.ExecutionContextAllocationStrategy = enum_of("ExecutionContextAllocationStrategy",
+                                                     {"STATIC": 0, "ON_PROFILE_CHANGE": 1, "USER_MANAGED": 2})
     trt.Severity = enum_of("Severity", {"INTERNAL_ERROR": 0, "ERROR": 1, "WARNING": 2, "INFO": 3, "VERBOSE": 4})
 
     class ILogger:
@@ -728,11 +740,38 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
                 return []
             return [tuple(s) for s in self.header["profiles"][index][name]]
 
-        def create_execution_context(self):
+        if major < 11:
+            @property
+            def device_memory_size(self):  # deprecated in 10.1, gone in 11
+                return self.device_memory_size_v2
+
+            def get_device_memory_size_for_profile(self, profile_index):
+                return self.get_device_memory_size_for_profile_v2(profile_index)
+
+        # Activation memory: the stand-in's figure is ACTIVATION_FACTOR bytes per byte of the
+        # profile's largest float input (a real engine's comes from its layers). 10.x keeps the
+        # members deprecated in 10.1 (device_memory_size, get_device_memory_size_for_profile); 11.x
+        # has only the _v2 ones.
+        def get_device_memory_size_for_profile_v2(self, profile_index):
+            if not 0 <= profile_index < self.num_optimization_profiles:
+                error(self.logger, f"getDeviceMemorySizeForProfileV2: profile index {profile_index} out of range")
+                return 0
+            profile = self.header["profiles"][profile_index]
+            largest = sum(int(np.prod(profile[t["name"]][2])) * 4 for t in self.io if t["input"])
+            return (largest * ACTIVATION_FACTOR + 255) // 256 * 256
+
+        @property
+        def device_memory_size_v2(self):
+            return max(self.get_device_memory_size_for_profile_v2(p) for p in range(self.num_optimization_profiles))
+
+        def create_execution_context(self, strategy=None):
+            strategy = trt.ExecutionContextAllocationStrategy.STATIC if strategy is None else strategy
+            if not isinstance(strategy, trt.ExecutionContextAllocationStrategy):  # pybind11 refuses other types
+                raise TypeError(f"create_execution_context(): incompatible function arguments: {strategy!r}")
             if gpu.runtime_device() != self.device:
                 error(self.logger, "createExecutionContext: Error Code 1: Cuda Runtime (invalid resource handle)")
                 return None
-            return IExecutionContext(self)
+            return IExecutionContext(self, strategy)
 
         def create_engine_inspector(self):
             return IEngineInspector(self)
@@ -772,13 +811,47 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
             return json.dumps({"Layers": layers, "Bindings": [t["name"] for t in engine.io]})
 
     class IExecutionContext:
-        def __init__(self, engine):
-            self.engine = engine
+        def __init__(self, engine, strategy):
+            self.engine, self.strategy = engine, strategy
             self.active_optimization_profile = 0
             self.shapes: dict[str, tuple] = {}
             self.addresses: dict[str, int] = {}
             self.profiler = None
             self._warm = set()  # input shapes already run once outside a capture
+            self._memory: tuple[int, int] | None = None  # user-managed (pointer, size)
+            self._book()
+
+        def _book(self):
+            """TensorRT's own activation memory: the largest over all profiles (STATIC), the
+            active profile's (ON_PROFILE_CHANGE); none for USER_MANAGED."""
+            kinds = trt.ExecutionContextAllocationStrategy
+            if self.strategy == kinds.USER_MANAGED:
+                return
+            size = (self.engine.device_memory_size_v2 if self.strategy == kinds.STATIC
+                    else self.engine.get_device_memory_size_for_profile_v2(self.active_optimization_profile))
+            key = id(self)
+            gpu.context_memory[key] = size
+            if not hasattr(self, "_release"):  # freed with the context, as its destructor does
+                self._release = weakref.finalize(self, gpu.context_memory.pop, key, None)
+
+        def set_device_memory(self, memory, size):
+            """setDeviceMemoryV2: the block a USER_MANAGED context runs in (checked at enqueue,
+            where TensorRT uses it)."""
+            if self.strategy != trt.ExecutionContextAllocationStrategy.USER_MANAGED:
+                error(self.engine.logger, "IExecutionContext::setDeviceMemoryV2: Error Code 3: API Usage Error "
+                                          "(the context was not created with ExecutionContextAllocationStrategy::"
+                                          "kUSER_MANAGED)")
+                return
+            self._memory = (int(memory), int(size))
+
+        if major < 11:
+            @property
+            def device_memory(self):
+                raise AttributeError("unreadable attribute")  # write-only in the bindings
+
+            @device_memory.setter
+            def device_memory(self, memory):  # deprecated in 10.1: no size to check
+                self.set_device_memory(memory, self.engine.device_memory_size_v2)
 
         def set_optimization_profile_async(self, index, stream):
             if not 0 <= index < self.engine.num_optimization_profiles:
@@ -787,6 +860,8 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
             gpu.stream(stream)
             self.active_optimization_profile = index
             self.shapes = {}
+            if self.strategy == trt.ExecutionContextAllocationStrategy.ON_PROFILE_CHANGE:
+                self._book()
             return True
 
         def set_input_shape(self, name, shape):
@@ -850,6 +925,9 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
             except fake_cuda.CudaFailure:
                 error(log, "IExecutionContext::enqueueV3: Error Code 1: Cuda Runtime (invalid resource handle)")
                 return False
+            block = self._memory_check(log)
+            if block is False:
+                return False
             key = (self.active_optimization_profile, tuple(sorted(self.shapes.items())))
             if stream is not None and stream.capture is not None and key not in self._warm:
                 # TensorRT sets up lazily on the first enqueue of a shape: that must not be captured
@@ -887,14 +965,47 @@ def make_tensorrt(version: str = "10.3.0.26", gpu: fake_cuda.FakeGpu | None = No
                     for layer in layers:
                         profiler.report_layer_time(layer, ms / len(layers))
 
+            if block is not None and gpu.simulated is not None and (stream is None or stream.capture is None):
+                # the block is in use until this execution ends: one that starts earlier by its
+                # dependencies would share it with another context running in parallel
+                if gpu.dependency_ready(stream) < gpu.block_busy_until.get(block, 0.0):
+                    gpu.unordered_block_uses.append(f"context {id(self):#x} at {gpu.dependency_ready(stream):g} ms")
             try:
                 gpu.enqueue(stream, run, "execute_async_v3")
             except fake_cuda.CudaFailure as exc:
                 error(log, f"IExecutionContext::enqueueV3: Error Code 1: Cuda Runtime ({exc})")
                 return False
+            if block is not None and stream is not None and stream.capture is None:
+                gpu.block_busy_until[block] = stream.ready
             if stream is None or stream.capture is None:
                 self._warm.add(key)
             return True
+
+        def _memory_check(self, log):
+            """A USER_MANAGED context's block: None for the other strategies, False (after the
+            error) when it is missing, too small for the active profile or not device memory."""
+            if self.strategy != trt.ExecutionContextAllocationStrategy.USER_MANAGED:
+                return None
+            need = self.engine.get_device_memory_size_for_profile_v2(self.active_optimization_profile)
+            if self._memory is None:
+                if need == 0:
+                    return None
+                error(log, "IExecutionContext::enqueueV3: Error Code 3: API Usage Error (Parameter check failed, "
+                           "condition: mContext.deviceMemory. Device memory is not set for a context created with "
+                           "kUSER_MANAGED; call setDeviceMemoryV2 before enqueue)")
+                return False
+            ptr, size = self._memory
+            if size < need:
+                error(log, f"IExecutionContext::enqueueV3: Error Code 3: API Usage Error (the device memory set is "
+                           f"{size} bytes; the active profile needs {need})")
+                return False
+            try:
+                gpu.device_bytes(ptr, need, self.engine.device)
+            except fake_cuda.CudaFailure as exc:
+                error(log, f"IExecutionContext::enqueueV3: Error Code 1: Cuda Runtime (an illegal memory access "
+                           f"was encountered: {exc})")
+                return False
+            return ptr
 
     class IProfiler:
         def __init__(self):

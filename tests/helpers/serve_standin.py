@@ -4,7 +4,7 @@
 
 BINDINGS is a comma-separated list of the CUDA bindings the stand-in offers (cuda-python, pycuda;
 one left out counts as not installed), VERSION the TensorRT personality. When `ifan serve` returns
-(SIGTERM), REPORT gets JSON: the exit code, each handler call as [handler id, thread name], the
+(SIGTERM), REPORT gets JSON: the exit code, each handler call as [handler id, thread name, executor id], the
 binding each executor used, and what the stand-in GPU still holds (empty: nothing leaked)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     answer = serve.ImageHandler.__call__
 
     def recorded(self, batch):
-        calls.append([id(self), threading.current_thread().name])
+        calls.append([id(self), threading.current_thread().name, id(self.executor)])
         used[id(self)] = getattr(self.executor, "cuda_binding", None)
         return answer(self, batch)
 

@@ -25,14 +25,22 @@ BINDINGS = ("cuda-python", "pycuda")
 @pytest.fixture
 def standin(tmp_path, monkeypatch):
     """make(binding, **FakeGpu options) -> (engine path, GPU stand-in, ORT session of the engine's graph)."""
-    def make(binding="cuda-python", **gpu_options):
+    def make(binding="cuda-python", io="float", **gpu_options):
+        """io="uint8": the graph wrapped as `ifan export --io uint8` wraps it (BGR frames in and out)."""
         from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
         gpu_options.setdefault("simulated", SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0))
         trt = fake_tensorrt.install(monkeypatch, "10.3.0.26", FakeGpu(**gpu_options), bindings=(binding,))
         monkeypatch.setenv("IFAN_TRT_PLUGIN", str(fake_tensorrt.write_plugin_library(tmp_path, 10)))
         onnx_path = tiny_graph(tmp_path / "tiny.onnx", plugin=True, n_iters=2)
-        engine = fake_tensorrt.build(onnx_path, tmp_path / "tiny.plan", "--iac-split", "off", *DYNAMIC)
+        if io == "uint8":
+            import onnx
+
+            from ifan_trt.export.uint8_io import wrap
+
+            onnx.save(wrap(onnx.load(onnx_path), "bgr"), tmp_path / "tiny_u8.onnx")
+            onnx_path = tmp_path / "tiny_u8.onnx"
+        engine = fake_tensorrt.build(onnx_path, tmp_path / f"tiny_{io}.plan", "--iac-split", "off", *DYNAMIC)
         return engine, trt._gpu, ort_session(read_sidecar(engine)["onnx"]["path"])
 
     return make
@@ -132,7 +140,8 @@ def test_streams_events_and_buffers_are_counted_and_released(standin, binding):
     alone = gpu.live()
     assert alone == {"device": 2, "host": 2, "stream": 1, "event": 4}
     pipe = ex.pipeline(3)
-    assert gpu.live() == {"device": 2 + 3 * 2, "host": 2 + 3 * 2, "stream": 1 + 3, "event": 4 + 3 * 4}
+    # per slot: an input and an output buffer, a stream, 4 events; one activation block for all slots
+    assert gpu.live() == {"device": 2 + 3 * 2 + 1, "host": 2 + 3 * 2, "stream": 1 + 3, "event": 4 + 3 * 4}
     for x in _frames(2):
         pipe.submit(x)  # closed with frames in flight: they finish first
     pipe.close()
@@ -140,6 +149,88 @@ def test_streams_events_and_buffers_are_counted_and_released(standin, binding):
     ex.pipeline(2).submit(_frames(1)[0])  # left open: the executor closes it
     ex.close()
     assert gpu.live() == {}
+
+
+def test_slots_share_one_activation_block_instead_of_one_per_context(standin):
+    """A context made the default way (kSTATIC) holds the engine's device memory size of its own:
+    depth such contexts would hold depth blocks. The pipeline's contexts are kUSER_MANAGED and run
+    in one block of that size, and the stand-in finds no execution using it while another may."""
+    engine, gpu, _ = standin()
+    with TrtExecutor(engine) as ex:
+        size = ex.engine.device_memory_size_v2
+        assert size == 16 * 2 * 3 * 64 * 64 * 4  # the stand-in's figure: 16 bytes per byte of the largest input
+        assert gpu.activation_bytes() == size  # the executor's own (serial) context
+        per_context = [ex.engine.create_execution_context() for _ in range(3)]
+        assert gpu.activation_bytes() == 4 * size  # what a context per frame in flight would cost
+        del per_context
+        assert gpu.activation_bytes() == size
+        before = {p: a.buffer.nbytes for p, a in gpu.allocations.items() if a.kind == "device"}
+        with ex.pipeline(3) as pipe:
+            added = sorted(a.buffer.nbytes for p, a in gpu.allocations.items() if a.kind == "device" and p not in before)
+            assert gpu.activation_bytes() == size  # TensorRT holds nothing more for the slots' contexts
+            assert added.count(size) == 1 and len(added) == 1 + 3 * 2  # one block, and the buffer sets
+            assert pipe.memory() == {"memory_path": "copy", "frames_in_flight": 3, "activation_bytes": size,
+                                     "activation_shared_by_slots": True,
+                                     "io_bytes_per_slot": 2 * (2 * 3 * 64 * 64 * 4)}
+            list(pipe.map(_frames(9, shapes=((1, 3, 16, 24), (2, 3, 32, 16)))))
+    assert gpu.unordered_block_uses == []
+
+
+def test_sharing_the_block_rests_on_the_computes_waiting_for_each_other(standin, monkeypatch):
+    """Without the wait for the previous frame's compute, two contexts would run in the shared
+    block at once: the stand-in finds it (so the test above would catch a pipeline that lost it)."""
+    from ifan_trt.runtime.tensorrt.cuda import CudaPython
+
+    engine, gpu, _ = standin()
+    monkeypatch.setattr(CudaPython, "wait_event", lambda self, event, stream=None: None)
+    with TrtExecutor(engine) as ex, ex.pipeline(2) as pipe:
+        list(pipe.map(_frames(4)))
+    assert gpu.unordered_block_uses
+
+
+def test_standin_refuses_what_tensorrt_refuses_of_user_managed_memory(standin):
+    """No block, a block below the active profile's size, host memory as the block: enqueueV3
+    fails (False, and TensorRT's error in its log); two contexts in one block without an order
+    between their executions are found."""
+    engine, gpu, _ = standin()
+    import tensorrt as trt
+
+    with TrtExecutor(engine) as ex:
+        user = trt.ExecutionContextAllocationStrategy.USER_MANAGED
+        x = np.zeros((1, 3, 16, 16), np.float32)
+        out = gpu.allocate("device", 1 * 3 * 16 * 16 * 4).ptr
+        inp = gpu.allocate("device", x.nbytes).ptr
+        block = gpu.allocate("device", ex.engine.device_memory_size_v2).ptr
+        small = gpu.allocate("device", 256).ptr
+        host = gpu.allocate("host", ex.engine.device_memory_size_v2).ptr
+        streams = [gpu.create_stream(), gpu.create_stream()]
+        with pytest.raises(TypeError, match="incompatible function arguments"):
+            ex.engine.create_execution_context(2)
+
+        def context(memory=None, size=0):
+            c = ex.engine.create_execution_context(user)
+            if memory is not None:
+                c.set_device_memory(memory, size)
+            c.set_input_shape("input", x.shape)
+            c.set_tensor_address("input", inp)
+            c.set_tensor_address("output", out)
+            return c
+
+        assert context().execute_async_v3(streams[0].handle) is False
+        assert context(small, 256).execute_async_v3(streams[0].handle) is False
+        assert context(host, ex.engine.device_memory_size_v2).execute_async_v3(streams[0].handle) is False
+        assert gpu.unordered_block_uses == []
+        size = ex.engine.device_memory_size_v2
+        a, b = context(block, size), context(block, size)
+        assert a.execute_async_v3(streams[0].handle) is True
+        assert b.execute_async_v3(streams[1].handle) is True  # nothing orders b after a: undefined in TensorRT
+        assert len(gpu.unordered_block_uses) == 1
+        gpu.drain_all()
+        for ptr in (out, inp, block, small):
+            gpu.free("device", ptr, "cudaFree")
+        gpu.free("host", host, "cudaFreeHost")
+        for stream in streams:
+            del gpu.streams[stream.handle]
 
 
 def test_pipeline_refuses_misuse_in_one_line(standin):
@@ -333,6 +424,69 @@ def test_video_batches_through_the_pipeline_equal_the_serial_path(standin):
     assert all(np.array_equal(a, b) for wb, gb in zip(want, got) for a, b in zip(wb, gb))
 
 
+def _bgr_batches(sizes, shape=(40, 56, 3), seed=3):
+    rng = np.random.default_rng(seed)
+    return [[rng.integers(0, 256, shape, np.uint8) for _ in range(n)] for n in sizes]
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_uint8_frames_through_the_pipeline_equal_the_serial_uint8_path_code_for_code(standin, binding, monkeypatch):
+    from ifan_trt.runtime.images.pipeline import deblur_bgr_frames
+    from ifan_trt.runtime.tensorrt.pipelined import TrtPipeline
+    from ifan_trt.runtime.images.video import deblur_stream
+
+    engine, gpu, _ = standin(binding, io="uint8")
+    submitted = []
+    submit = TrtPipeline.submit
+    monkeypatch.setattr(TrtPipeline, "submit", lambda self, x, tag=None: (submitted.append(x.dtype), submit(self, x, tag))[1])
+    batches = _bgr_batches((2, 1, 2, 2, 1)) + _bgr_batches((1, 2), shape=(24, 33, 3), seed=4)  # size changes
+    with TrtExecutor(engine, cuda=binding) as ex:
+        assert ex.info.io == "uint8"
+        want = [deblur_bgr_frames(ex, b) for b in batches]  # the serial uint8 path: run_frames per batch
+        kernels, uploads = gpu.kernels, gpu.copies["h2d"]
+        got = list(deblur_stream(ex, iter(batches), depth=3))
+        assert submitted == [np.dtype(np.uint8)] * len(batches)  # every batch through the pipeline, as frames
+        assert gpu.kernels - kernels == len(batches)  # one enqueue per batch
+        # the uploads are the frames as they are: one byte per sample, not float32
+        assert gpu.copies["h2d"] - uploads == len(batches)
+    assert [len(b) for b in got] == [len(b) for b in batches]
+    for wb, gb in zip(want, got):
+        for a, b in zip(wb, gb):
+            assert b.dtype == np.uint8 and b.shape == a.shape and np.array_equal(a, b)
+    assert gpu.live() == {}
+
+
+def test_uint8_pipeline_reaches_1_8x_the_serial_uint8_frame_rate(standin):
+    """Simulated device time (upload + compute + download) equal to the host time per frame."""
+    from ifan_trt.runtime.images.pipeline import run_uint8_frames
+    from ifan_trt.runtime.images.streaming import prepare_bgr_frames
+
+    sim = SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0)
+    host_ms = sim.h2d_ms + sim.compute_ms + sim.d2h_ms
+    engine, gpu, _ = standin(simulated=sim, io="uint8")
+    frames = [b[0] for b in _bgr_batches([1] * 30)]
+    with TrtExecutor(engine) as ex:
+        def serial(xs, h):
+            for f in xs:
+                gpu.spend_host(h)
+                run_uint8_frames(ex, [f], "bgr")
+
+        def pipelined(xs, h):
+            with ex.pipeline(3) as pipe:
+                for f in xs:
+                    gpu.spend_host(h)
+                    prepared = prepare_bgr_frames(ex, [f])
+                    if pipe.full:
+                        pipe.collect()
+                    pipe.submit(prepared.input)
+                while pipe.in_flight:
+                    pipe.collect()
+
+        serial_fps, pipelined_fps = _fps(gpu, frames, host_ms, serial), _fps(gpu, frames, host_ms, pipelined)
+    assert serial_fps == pytest.approx(1e3 / (2 * host_ms))
+    assert pipelined_fps >= 1.8 * serial_fps
+
+
 def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(standin, tmp_path):
     from ifan_trt.runtime.demo.latency import demo_report
     from ifan_trt.runtime.demo.live import Demo, DemoOptions
@@ -353,8 +507,11 @@ def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(sta
     assert gpu.copies["h2d"] == gpu.copies["d2h"] == 0
     report = demo_report(stats, source=str(clip), model="tiny.plan", backend=demo.backend_name,
                          precision=demo.precision, opencv="test", memory_path=demo.memory_path,
-                         frames_in_flight=demo.frames_in_flight)
+                         frames_in_flight=demo.frames_in_flight, device_memory=demo.device_memory)
     assert (report["memory_path"], report["frames_in_flight"]) == ("zero-copy", 2)
+    block = 16 * 2 * 3 * 64 * 64 * 4  # the stand-in engine's device memory size (its largest input x 16)
+    assert (report["activation_bytes"], report["activation_bytes_per_slot"]) == (block, block // 2)
+    assert report["io_bytes_per_slot"] == 2 * (2 * 3 * 64 * 64 * 4)  # input and output at the largest shape
     assert set(report["stages_ms"]) == {"capture", "host", "queue", "device"}
     device = np.asarray(stats.device_ms)
     assert report["stages_ms"]["device"] == {f"p{q}": pytest.approx(float(np.percentile(device, q)), abs=0.01)
@@ -362,3 +519,36 @@ def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(sta
     assert "zero-copy" in demo.backend and "2 frames in flight" in demo.backend
     assert f"device {float(np.percentile(device, 50)):.1f}" in stats.percentiles()
     assert gpu.live() == {}
+
+
+def test_demo_pipelines_a_uint8_engine_too(standin, tmp_path):
+    """Frames of a uint8-I/O engine go through the pipeline (device time per frame from its
+    events), not one at a time."""
+    from ifan_trt.runtime.demo.live import Demo, DemoOptions
+    from ifan_trt.runtime.demo.sources import Source
+    from tests.helpers.runtime import write_video
+
+    engine, gpu, _ = standin(io="uint8")
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, frames=8, size=(48, 64))
+    demo = Demo(Source("file", str(clip), False), lambda: TrtExecutor(engine), DemoOptions(headless=True, pace=False))
+    stats = demo.run()
+    assert stats.processed >= 1 and len(stats.device_ms) == stats.processed
+    assert "uint8-io" in demo.backend and "2 frames in flight" in demo.backend
+    assert demo.device_memory["frames_in_flight"] == 2
+    assert gpu.live() == {}
+
+
+def test_every_backend_names_its_memory_path(standin, tmp_path, monkeypatch):
+    """TensorRT: copy (pinned buffers) or zero-copy; ONNX Runtime on a GPU provider: pageable
+    (it copies NumPy's arrays itself); ONNX Runtime on the CPU: none (nothing crosses to a device)."""
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
+
+    engine, _, _ = standin()
+    with TrtExecutor(engine) as ex:
+        assert ex.memory_path == "copy" and ex.describe().endswith(", copy)")
+    ort_ex = OrtExecutor(tiny_graph(tmp_path / "plain.onnx"))
+    assert ort_ex.memory_path is None and ort_ex.describe() == "onnxruntime-cpu fp32"
+    monkeypatch.setattr(ort_ex.session, "get_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert ort_ex.memory_path == "pageable" and ort_ex.describe() == "onnxruntime-cuda fp32 (pageable)"
+    assert "on onnxruntime-cuda fp32 (pageable)" in run_summary(ort_ex)
