@@ -73,7 +73,7 @@ def psnr8(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _deblurrer(checkpoint: str | None, threads: int):
-    from ifan_trt.runtime.deblurrer import Deblurrer
+    from ifan_trt.runtime.images.deblurrer import Deblurrer
 
     return Deblurrer(model=checkpoint or "default", backend="torch", device="cpu", threads=threads)
 

@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from ifan_trt.runtime.executor import Executor, ModelInfo
+from ifan_trt.runtime.interface.executor import Executor, ModelInfo
 
 from .report import cpu_model, format_table
 
@@ -75,9 +75,9 @@ def _median_ms(fn, repeats: int) -> float:
 
 def measure_paths(h: int, w: int, repeats: int) -> dict:
     """Milliseconds per frame of each host stage, float and uint8 paths, and the memcpy floor."""
-    from ifan_trt.runtime.padding import padded_size
-    from ifan_trt.runtime.pipeline import batch_to_frames, frames_to_batch, network_input, network_output
-    from ifan_trt.runtime.pipeline import bgr_to_rgb_float, rgb_float_to_bgr
+    from ifan_trt.runtime.images.padding import padded_size
+    from ifan_trt.runtime.images.pipeline import batch_to_frames, frames_to_batch, network_input, network_output
+    from ifan_trt.runtime.images.pipeline import bgr_to_rgb_float, rgb_float_to_bgr
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)

@@ -36,7 +36,7 @@ def _session(path: Path, threads: int, prefix: str):
     import onnxruntime as ort
 
     from ifan_trt.export.cpu_rewrites import optimise_for_cpu
-    from ifan_trt.runtime.ort_session import session_options
+    from ifan_trt.runtime.executors.ort_session import session_options
 
     model, _ = optimise_for_cpu(onnx.load(os.fspath(path)))
     options = session_options(ort, threads)

@@ -8,7 +8,7 @@ overlaps with what), not a GPU's speed.
     python -m bench.pipelined                      # host time = device time = 6 ms per frame
     python -m bench.pipelined --host-ms 12 --compute-ms 8 --integrated
 
-The "serving" rows run the loop of `ifan serve`'s pipeline worker (runtime/pipeline_worker.py)
+The "serving" rows run the loop of `ifan serve`'s pipeline worker (runtime/images/pipeline_worker.py)
 with a batch always waiting, as on a loaded server, each batch's wire conversions counted as the
 host time.
 """
@@ -82,7 +82,7 @@ def frame_rates(frames: int = 60, host_ms: float = 6.0, h2d_ms: float = 1.0, com
 
 def _serving_rate(ex, gpu, x, frames: int, host_ms: float, depth: int) -> float:
     """Batches per second of the serving worker's loop (run_jobs) in simulated time."""
-    from ifan_trt.runtime.pipeline_worker import _STOP, Job, run_jobs
+    from ifan_trt.runtime.images.pipeline_worker import _STOP, Job, run_jobs
 
     issued = []
 

@@ -42,7 +42,7 @@ def _free_ports(n: int) -> list[int]:
 
 
 def start_server(serve_args: list[str], log: Path, timeout_s: float = 300.0):
-    from ifan_trt.runtime.serve_protocol import models_not_ready, wait_until_ready
+    from ifan_trt.runtime.serving.serve_protocol import models_not_ready, wait_until_ready
 
     http, grpc, metrics = _free_ports(3)
     cmd = [sys.executable, "-m", "ifan_trt.cli", "serve", *serve_args, "--host", HOST, "--http-port", str(http),

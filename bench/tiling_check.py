@@ -12,8 +12,8 @@ import sys
 
 import numpy as np
 
-from ifan_trt.runtime.executor import Executor
-from ifan_trt.runtime.tiling import DEFAULT_OVERLAP, parse_tile, run_tiled
+from ifan_trt.runtime.interface.executor import Executor
+from ifan_trt.runtime.images.tiling import DEFAULT_OVERLAP, parse_tile, run_tiled
 
 OVERLAPS = (0, 16, 32, 48, 64, 96)
 
@@ -44,8 +44,8 @@ def defocused_image(h: int, w: int, seed: int = 0, photos: bool = False) -> np.n
 def main(argv: list[str] | None = None) -> int:
     from ifan_trt.imageio import read_image
 
-    from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.padding import pad_to_multiple
+    from ifan_trt.runtime.executors.backends import open_executor
+    from ifan_trt.runtime.images.padding import pad_to_multiple
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint")

@@ -83,7 +83,7 @@ def _ort_model(spec):
 def _product_model(spec):
     """What `ifan deblur --onnx MODEL` runs on the CPU: the runtime's executor on the plain export,
     rewriting it (export/cpu_rewrites.py) and setting its session options itself."""
-    from ifan_trt.runtime.ort_executor import OrtExecutor
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
 
     return OrtExecutor(spec["onnx"], device="cpu", threads=spec["threads"]).run
 

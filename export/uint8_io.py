@@ -5,7 +5,7 @@ A uint8 model's ``input`` is B x H x W x 3 uint8 (any H and W, channel order RGB
 unchanged float network (the "core"): Cast to float, NHWC -> NCHW, reorder the channels to RGB,
 divide by 255, edge-pad H and W up to the size multiple. Behind it: crop back, the channel order
 of the input, clip to [0, 1], x 255, + 0.5, Floor, NCHW -> NHWC, Cast to uint8. The float path
-of the pipeline does the same on the host (runtime/video.py), so both give the same code values
+of the pipeline does the same on the host (runtime/images/video.py), so both give the same code values
 up to the last bit of float rounding. Round and clip come before the Cast on purpose: TensorRT's
 float -> uint8 cast truncates and is undefined outside [0, 256).
 

@@ -1,7 +1,7 @@
 """ifan-trt: IFAN single-image defocus deblurring, from PyTorch checkpoints to TensorRT engines.
 
 The Python API: `ifan_trt.Model` (ifan_trt.jobs.model: export, precision, build, inspect, profile,
-benchmark, and deblurring by calling it) and `ifan_trt.Deblurrer` (ifan_trt.runtime.deblurrer: a
+benchmark, and deblurring by calling it) and `ifan_trt.Deblurrer` (ifan_trt.runtime.images.deblurrer: a
 model opened once on a backend, for images, files, videos and frame streams). Both are imported
 on first use, so `import ifan_trt` stays light (no torch, no ONNX Runtime)."""
 
@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     if name == "Deblurrer":
-        from .runtime.deblurrer import Deblurrer  # the package's one upward import: a lazy facade
+        from .runtime.images.deblurrer import Deblurrer  # the package's one upward import: a lazy facade
 
         return Deblurrer
     if name == "Model":

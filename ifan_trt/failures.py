@@ -1,7 +1,7 @@
 """Which exceptions are expected failures (bad files, exhausted memory, backend refusals), and their
 one-line description; anything else is a bug. The CLI boundary and per-file loops (a bad file in a
 folder is skipped) share this one classification. Backend refusals arrive as BackendError, wrapped
-where our code calls the backend (runtime/executor.py for every executor's run, the calibrator,
+where our code calls the backend (runtime/interface/executor.py for every executor's run, the calibrator,
 the engine build); an exception type that a backend package defines counts too."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one logger hierarchy, `ifan`: library code logs to `log.get(__name__)` (ifan.runtime.batch,
+"""The one logger hierarchy, `ifan`: library code logs to `log.get(__name__)` (ifan.runtime.images.batch,
 ifan.calib.prepare, ...) and never prints. Nothing reaches the terminal unless a program attaches a
 handler: the `ifan` command does (`to_terminal`), with the level its --quiet / --verbose set, and
 words each record `ifan CMD: warning: ...` / `ifan CMD: error: ...`. A Python user sees the

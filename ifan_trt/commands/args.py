@@ -12,9 +12,9 @@ from pathlib import Path
 from ifan_trt.contract import MODES
 from ifan_trt.errors import IfanError
 from ifan_trt.options import int_range, nonneg_int, positive_int, threads
-from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS
-from ifan_trt.runtime.streaming import DEFAULT_DEPTH, MAX_DEPTH
-from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
+from ifan_trt.runtime.images.pipeline import DEFAULT_MAX_PIXELS
+from ifan_trt.runtime.images.streaming import DEFAULT_DEPTH, MAX_DEPTH
+from ifan_trt.runtime.images.tiling import DEFAULT_OVERLAP
 
 BACKEND_HELP = ("auto, tensorrt, onnxruntime or torch (default auto: TensorRT for an engine where TensorRT and "
                 "a GPU are present, else ONNX Runtime, else PyTorch for a checkpoint)")
@@ -185,7 +185,7 @@ def calib_size(args) -> tuple[int, int] | None:
 
 
 def add_batch(p: argparse.ArgumentParser) -> None:
-    """--batch of the commands that run runtime/batch.py (deblur, eval)."""
+    """--batch of the commands that run runtime/images/batch.py (deblur, eval)."""
     p.add_argument("--batch", type=positive_int,
                    help="video frames or same-size images per run (default: the engine's largest batch, up to 8; "
                         "1 on CPU backends)")
@@ -196,7 +196,7 @@ IN_FLIGHT = int_range(1, MAX_DEPTH)  # one parser object: the same type in every
 
 def add_in_flight(p: argparse.ArgumentParser) -> None:
     """--in-flight of the commands that stream (deblur's videos, demo, serve): one meaning, type
-    and default everywhere (runtime.streaming owns the default and the limit)."""
+    and default everywhere (runtime.images.streaming owns the default and the limit)."""
     p.add_argument("--in-flight", type=IN_FLIGHT, default=DEFAULT_DEPTH, metavar="N",
                    help=f"batches of frames in flight on a TensorRT engine, so that the upload, compute and download "
                         f"of consecutive ones overlap (default {DEFAULT_DEPTH}; 1: one at a time; at most {MAX_DEPTH}; "
@@ -216,8 +216,8 @@ def add_tiling(p: argparse.ArgumentParser, *, overlap: bool = True) -> None:
 def tiling_from(args: argparse.Namespace):
     """The Tiling that the tiling group's flags ask for; the pixel budget and the overlap take
     their defaults when not given."""
-    from ifan_trt.runtime.pipeline import Tiling
-    from ifan_trt.runtime.tiling import parse_tile
+    from ifan_trt.runtime.images.pipeline import Tiling
+    from ifan_trt.runtime.images.tiling import parse_tile
 
     overlap = getattr(args, "overlap", None)
     return Tiling(tile=parse_tile(args.tile) if args.tile else None, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
@@ -296,7 +296,7 @@ def run_model_from(args: argparse.Namespace):
 
 def tiling_fields(args: argparse.Namespace) -> dict:
     """The tiling group's flags as the requests' tile, max_pixels and overlap fields (None: default)."""
-    from ifan_trt.runtime.tiling import parse_tile
+    from ifan_trt.runtime.images.tiling import parse_tile
 
     return {"tile": parse_tile(args.tile) if args.tile else None, "max_pixels": args.max_pixels,
             "overlap": getattr(args, "overlap", None)}

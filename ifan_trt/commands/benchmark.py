@@ -1,5 +1,5 @@
 """`ifan benchmark`: every precision of one model in one table (ifan_trt.jobs.benchmark does the
-work; ifan_trt.runtime.benchmark writes the reports)."""
+work; ifan_trt.runtime.measure.benchmark writes the reports)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ifan_trt.runtime.benchmark import HEADER, caption, engines_note, table_rows, write_reports
+    from ifan_trt.runtime.measure.benchmark import HEADER, caption, engines_note, table_rows, write_reports
     from ifan_trt.sizes import parse_tensor_shape
     from ifan_trt.table import format_table
 

@@ -14,7 +14,7 @@ from ifan_trt.models import ModelRef
 from ifan_trt.options import add_decode_budget, int_range
 from ifan_trt.precisions import ENGINE as PRECISIONS
 from ifan_trt.sizes import parse_bytes
-from ifan_trt.runtime.optimization_profiles import DEFAULT_SHAPES
+from ifan_trt.runtime.model_files.optimization_profiles import DEFAULT_SHAPES
 
 from . import args as arg_groups
 from .progress import bars

@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from ifan_trt.options import add_decode_budget, positive_int
-from ifan_trt.runtime.video import VIDEO_EXTENSIONS
+from ifan_trt.runtime.images.video import VIDEO_EXTENSIONS
 
 from . import args as arg_groups
 from .progress import Progress, bars

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ifan_trt.models import ModelRef, kind_of
-    from ifan_trt.runtime.model_facts import format_facts, inspect_model
+    from ifan_trt.runtime.model_files.model_facts import format_facts, inspect_model
 
     model = str(ModelRef.parse(args.model, kind_of(args.model, "checkpoint"), "MODEL").path)
     arg_groups.check_json(args, [model, f"{model}.json"])  # an engine's sidecar is an input too

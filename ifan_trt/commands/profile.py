@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ifan_trt.jobs.profile import ProfileRequest, profile
-    from ifan_trt.runtime.profiler import parse_shape
+    from ifan_trt.runtime.measure.profiler import parse_shape
 
     arg_groups.check_model_options(args)
     report = profile(ProfileRequest(

@@ -3,7 +3,7 @@ every step that runs longer than a few seconds (reading, running a whole frame, 
 
 On a terminal these are transient tqdm bars, cleared when the work is done; elsewhere (a pipe, a
 log file) nothing, unless --verbose asks for plain lines. --quiet hides them (its stderr is no
-terminal). The library reports through the `tiles` and `step` calls of runtime.batch.Steps,
+terminal). The library reports through the `tiles` and `step` calls of runtime.images.batch.Steps,
 and draws counted bars (images, frames, models, runs) with the tqdm that `bars()` hands it
 (ifan_trt.progress): library code and the Python API draw none unless given one.
 """

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ifan_trt.runtime.triton_repo import write_repository
+    from ifan_trt.runtime.serving.triton_repo import write_repository
 
     kind = {"gpu": "KIND_GPU", "cpu": "KIND_CPU", None: None}[args.kind]
     model = write_repository(args.model, args.output, name=args.name, max_batch=args.max_batch,

@@ -1,7 +1,7 @@
 """Benchmark every precision of one model: the graphs prepared as the precision job makes them,
 engines built by the build job where TensorRT and a GPU are present, each run and measured by
-ifan_trt.runtime.benchmark into one table (finished rows reused). The request is
-runtime.benchmark's BenchmarkRequest (one definition; importable from here)."""
+ifan_trt.runtime.measure.benchmark into one table (finished rows reused). The request is
+runtime.measure.benchmark's BenchmarkRequest (one definition; importable from here)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ifan_trt.precisions import BY_NAME, get as precisions_get, graph_file
 from ifan_trt.progress import bar
-from ifan_trt.runtime.benchmark import (Bench, BenchmarkRequest, Model, content_key, data_pairs, log_step, measure_rows,
-                                        previous_state, sha256_file)
+from ifan_trt.runtime.measure.benchmark import (Bench, BenchmarkRequest, Model, content_key, data_pairs, log_step,
+                                                measure_rows, previous_state, sha256_file)
 
 
 def benchmark(request: BenchmarkRequest) -> Bench:
@@ -73,7 +73,7 @@ def engines_absent(s: BenchmarkRequest) -> str | None:
         return "--no-engines"
     if s.build_engines:
         return None
-    from ifan_trt.runtime.backends import engines_unavailable
+    from ifan_trt.runtime.executors.backends import engines_unavailable
 
     return engines_unavailable()
 

@@ -1,5 +1,5 @@
-"""Deblur files: images, folders, globs and videos, on a model here (runtime/batch.py) or through an
-`ifan serve` server (runtime/serve_client.py). Both follow one failed-input policy, FailedInputs:
+"""Deblur files: images, folders, globs and videos, on a model here (runtime/images/batch.py) or through an
+`ifan serve` server (runtime/serving/serve_client.py). Both follow one failed-input policy, FailedInputs:
 an expected failure (ifan_trt.failures.describe) of one input among several is logged as skipped
 and the others go on; the run then logs `N of M inputs failed` at error level and its result says
 so (exit status 1); with a single input the failure is the job's error; anything else is a bug and
@@ -47,7 +47,7 @@ class DeblurRequest:
     compare: str | os.PathLike | None = None
     recursive: bool = False
     overwrite: bool = False
-    in_flight: int | None = None  # video batches in flight on a TensorRT engine (None: runtime.streaming's default)
+    in_flight: int | None = None  # video batches in flight on a TensorRT engine (None: runtime.images.streaming's default)
     server: str | None = None
     concurrency: int = 4
     names: Naming = field(default=as_is, compare=False)
@@ -108,8 +108,8 @@ def default_output(request: DeblurRequest) -> Path:
 def _check(request: DeblurRequest, jobs, output: Path) -> None:
     """Every output and option problem, before any model is opened or server asked."""
     from ifan_trt.files import check_not_input
-    from ifan_trt.runtime.batch import Job, check_targets
-    from ifan_trt.runtime.video import is_video
+    from ifan_trt.runtime.images.batch import Job, check_targets
+    from ifan_trt.runtime.images.video import is_video
 
     name = request.names
     views = (request.left, request.right)
@@ -156,9 +156,9 @@ def _read_view(path, name: str):
 def deblur(request: DeblurRequest, progress: Bars | None = None, steps=None) -> DeblurResult:
     """Deblur every input (see DeblurRequest). progress: bars over the inputs and a video's frames
     (ifan_trt.progress; None draws nothing); steps: the long steps of a local run
-    (ifan_trt.runtime.batch.Steps)."""
-    from ifan_trt.runtime.batch import collect_jobs
-    from ifan_trt.runtime.video import is_video
+    (ifan_trt.runtime.images.batch.Steps)."""
+    from ifan_trt.runtime.images.batch import collect_jobs
+    from ifan_trt.runtime.images.video import is_video
 
     if not request.inputs:
         raise IfanError(f"{request.names('inputs')}: no input given")
@@ -167,7 +167,7 @@ def deblur(request: DeblurRequest, progress: Bars | None = None, steps=None) -> 
     _check(request, jobs, output)
     policy = FailedInputs(len(jobs))
     if request.server is not None:
-        from ifan_trt.runtime.serve_client import RemoteRun, deblur_remote
+        from ifan_trt.runtime.serving.serve_client import RemoteRun, deblur_remote
 
         deblur_remote(RemoteRun(request.server, request.concurrency, request.overwrite, request.names("server")),
                       jobs, policy, progress)
@@ -181,11 +181,11 @@ def deblur(request: DeblurRequest, progress: Bars | None = None, steps=None) -> 
 
 
 def _deblur_here(request: DeblurRequest, jobs, policy: FailedInputs, progress, steps) -> tuple[str, tuple]:
-    from ifan_trt.runtime.backends import run_summary
-    from ifan_trt.runtime.batch import DeblurOptions, Steps, deblur_jobs
-    from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling
-    from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
-    from ifan_trt.runtime.video import is_video
+    from ifan_trt.runtime.executors.backends import run_summary
+    from ifan_trt.runtime.images.batch import DeblurOptions, Steps, deblur_jobs
+    from ifan_trt.runtime.images.pipeline import DEFAULT_MAX_PIXELS, Tiling
+    from ifan_trt.runtime.images.tiling import DEFAULT_OVERLAP
+    from ifan_trt.runtime.images.video import is_video
 
     name = request.names
     tiling = Tiling(tile=request.tile, max_pixels=request.max_pixels or DEFAULT_MAX_PIXELS,

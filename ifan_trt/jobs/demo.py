@@ -1,5 +1,5 @@
 """The live demo (`ifan demo`): frames from a camera, a Jetson CSI camera, a stream or a video file,
-deblurred and shown side by side or as a wipe (runtime/live.py), optionally recorded to a video
+deblurred and shown side by side or as a wipe (runtime/demo/live.py), optionally recorded to a video
 file or streamed; the outputs are checked before any camera opens."""
 
 from __future__ import annotations
@@ -48,17 +48,17 @@ class DemoRequest:
 
 @dataclass(frozen=True)
 class DemoResult:
-    stats: object  # runtime.live.DemoStats: counts and latencies
+    stats: object  # runtime.demo.live.DemoStats: counts and latencies
     record: Path | None  # the recording, when one was written
-    report: dict  # what `ifan demo --json` writes (runtime.latency.demo_report)
+    report: dict  # what `ifan demo --json` writes (runtime.demo.latency.demo_report)
     lost: str | None  # why a live source was given up (None: it ran to its end or was quit)
 
 
 def _check_outputs(request: DemoRequest) -> Path | None:
     from ifan_trt.files import check_output_file
     from ifan_trt.opencv import GSTREAMER_FIX, opencv_build
-    from ifan_trt.runtime.stream_output import output_pipeline
-    from ifan_trt.runtime.video import is_video
+    from ifan_trt.runtime.demo.stream_output import output_pipeline
+    from ifan_trt.runtime.images.video import is_video
 
     name = request.names
     record = Path(request.record) if request.record else None
@@ -81,11 +81,11 @@ def demo(request: DemoRequest, on_start: Callable[[str], None] | None = None) ->
     source run, said before the source opens (default: logged)."""
     from ifan_trt.files import check_not_input
     from ifan_trt.opencv import opencv_build
-    from ifan_trt.runtime.backends import resolve_backend
-    from ifan_trt.runtime.latency import demo_report
-    from ifan_trt.runtime.live import Demo, DemoOptions
-    from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling
-    from ifan_trt.runtime.sources import parse_source
+    from ifan_trt.runtime.executors.backends import resolve_backend
+    from ifan_trt.runtime.demo.latency import demo_report
+    from ifan_trt.runtime.demo.live import Demo, DemoOptions
+    from ifan_trt.runtime.images.pipeline import DEFAULT_MAX_PIXELS, Tiling
+    from ifan_trt.runtime.demo.sources import parse_source
 
     name, model = request.names, request.model
     record = _check_outputs(request)

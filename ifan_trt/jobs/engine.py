@@ -17,7 +17,8 @@ from ifan_trt.log import get as get_logger
 from ifan_trt.models import ModelRef
 from ifan_trt.jobs.requests import Naming, as_is
 from ifan_trt.progress import Bars
-from ifan_trt.runtime.optimization_profiles import ProfileShapes, check_against_graph, frame_layout, parse_profiles
+from ifan_trt.runtime.model_files.optimization_profiles import (ProfileShapes, check_against_graph, frame_layout,
+                                                                parse_profiles)
 
 log = get_logger(__name__)
 

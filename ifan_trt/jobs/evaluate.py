@@ -41,8 +41,8 @@ class Evaluation:
 
 def evaluate(request: EvaluateRequest) -> Evaluation:
     from ifan_trt.files import check_not_input, check_output_file, write_bytes
-    from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling
-    from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
+    from ifan_trt.runtime.images.pipeline import DEFAULT_MAX_PIXELS, Tiling
+    from ifan_trt.runtime.images.tiling import DEFAULT_OVERLAP
     from ifan_trt.training.evaluate import evaluate_folder, format_table
 
     model, name = request.model, request.names

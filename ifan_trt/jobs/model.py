@@ -90,7 +90,7 @@ class Model:
 
     def inspect(self) -> dict:
         """What the file is: variant, N, IAC mode and form, precision, shapes, hashes (`ifan inspect`)."""
-        from ifan_trt.runtime.model_facts import inspect_model
+        from ifan_trt.runtime.model_files.model_facts import inspect_model
 
         return inspect_model(str(self.path))
 
@@ -121,7 +121,7 @@ class Model:
         """Per-stage latency of the pipeline on synthetic frames of shape BxCxHxW (`ifan profile`).
         options: the fields of ifan_trt.jobs.profile.ProfileRequest (duration, shapes, device, json,
         ...). A ProfileReport: .results (one per shape), .table()."""
-        from ifan_trt.runtime.profiler import parse_shape
+        from ifan_trt.runtime.measure.profiler import parse_shape
 
         from .profile import ProfileRequest, profile
 
@@ -163,7 +163,7 @@ class Model:
     def __call__(self, image, bgr: bool = False):
         """The deblurred image: same shape, dtype and channel order (RGB; bgr=True for OpenCV frames)."""
         if self._deblurrer is None:
-            from ifan_trt.runtime.deblurrer import Deblurrer
+            from ifan_trt.runtime.images.deblurrer import Deblurrer
 
             self._deblurrer = Deblurrer("default" if self.default else self.path)
         return self._deblurrer(image, bgr=bgr)

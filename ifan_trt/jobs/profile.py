@@ -1,6 +1,6 @@
 """Profile models: end-to-end latency per stage (decode, preprocess, H2D, compute, D2H, postprocess)
-of each model at each shape, on synthetic frames (runtime/profiler.py), with the board's power where
-it is readable, compared in one report (runtime/profile_report.py). Engines that cannot run here
+of each model at each shape, on synthetic frames (runtime/measure/profiler.py), with the board's power where
+it is readable, compared in one report (runtime/measure/profile_report.py). Engines that cannot run here
 (no TensorRT, no GPU) are left out with the reason; the other models are still profiled."""
 
 from __future__ import annotations
@@ -52,19 +52,19 @@ class ProfileRequest:
 
 @dataclass(frozen=True)
 class ProfileReport:
-    results: tuple  # one ifan_trt.runtime.profiler.ProfileResult per model and shape
+    results: tuple  # one ifan_trt.runtime.measure.profiler.ProfileResult per model and shape
     skipped: dict  # {engine as given: why it could not run here}
     written: tuple[Path, ...]  # the report files
 
     def table(self) -> str:
         """The terminal table of every result (`ifan profile`'s)."""
-        from ifan_trt.runtime.profile_report import table
+        from ifan_trt.runtime.measure.profile_report import table
 
         return table(list(self.results))
 
 
 def profile(request: ProfileRequest) -> ProfileReport:
-    from ifan_trt.runtime.profile_report import write_reports
+    from ifan_trt.runtime.measure.profile_report import write_reports
 
     name = request.names
     if request.iterations is not None and request.duration is not None:
@@ -80,12 +80,12 @@ def profile(request: ProfileRequest) -> ProfileReport:
 
 
 def _measure(request: ProfileRequest, models: list) -> list:
-    from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.profiler import profile as profile_one
+    from ifan_trt.runtime.executors.backends import open_executor
+    from ifan_trt.runtime.measure.profiler import profile as profile_one
 
     sampler, board = None, None
     if request.power:
-        from ifan_trt.runtime.power import board_state, open_sampler, state_line
+        from ifan_trt.runtime.measure.power import board_state, open_sampler, state_line
 
         sampler = open_sampler()
         if sampler is not None:
@@ -116,8 +116,8 @@ def _models(request: ProfileRequest) -> list[tuple[str, str, dict]]:
     """(name as given, backend, open_executor's model argument) of every model, each checked
     before any work: the file exists and is readable (`default`: the bundled one), and an
     engine's sidecar is there and valid."""
-    from ifan_trt.runtime.backends import named_model
-    from ifan_trt.runtime.sidecar import read_sidecar
+    from ifan_trt.runtime.executors.backends import named_model
+    from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
     name = request.names
     models = []
@@ -140,7 +140,7 @@ def _runnable(models: list) -> tuple[list, dict[str, str]]:
     engines = [m[0] for m in models if m[1] == "tensorrt"]
     if not engines:
         return models, {}
-    from ifan_trt.runtime.backends import engines_unavailable
+    from ifan_trt.runtime.executors.backends import engines_unavailable
 
     why = engines_unavailable()
     if why is None:

@@ -52,8 +52,8 @@ class RunModel:
                                     "(export again with the checkpoint to change it)")
 
     def open(self):
-        """The executor (ifan_trt.runtime.backends.open_executor); close it, or use it in a with block."""
-        from ifan_trt.runtime.backends import open_executor
+        """The executor (ifan_trt.runtime.executors.backends.open_executor); close it, or use it in a with block."""
+        from ifan_trt.runtime.executors.backends import open_executor
 
         path = lambda p: None if p is None else str(p)  # noqa: E731
         return open_executor(self.backend, checkpoint=path(self.checkpoint), in_bit=self.in_bit,

@@ -1,4 +1,4 @@
-"""Serve a model on Triton Inference Server (runtime/serve.py, PyTriton): models `ifan` (UINT8) and
+"""Serve a model on Triton Inference Server (runtime/serving/serve.py, PyTriton): models `ifan` (UINT8) and
 `ifan_uint16` (UINT16) over HTTP and gRPC with dynamic batching, until SIGINT or SIGTERM."""
 
 from __future__ import annotations
@@ -24,22 +24,22 @@ class ServeRequest:
     instances: int = 1
     max_batch: int = 4
     max_queue_delay_us: int = 2000
-    max_image_pixels: int | None = None  # None: runtime.serve_protocol.DEFAULT_MAX_IMAGE_PIXELS
+    max_image_pixels: int | None = None  # None: runtime.serving.serve_protocol.DEFAULT_MAX_IMAGE_PIXELS
     tile: tuple[int, int] | None = None
     max_pixels: int | None = None
     overlap: int | None = None
-    in_flight: int | None = None  # TensorRT: batches in flight per executor (None: runtime.streaming's default)
+    in_flight: int | None = None  # TensorRT: batches in flight per executor (None: runtime.images.streaming's default)
     verbose: bool = False
     names: Naming = field(default=as_is, compare=False)
 
 
 def serve(request: ServeRequest, on_ready: Callable | None = None) -> None:
-    """Serve until SIGINT or SIGTERM. on_ready(ifan_trt.runtime.serve.Serving) once every model is
+    """Serve until SIGINT or SIGTERM. on_ready(ifan_trt.runtime.serving.serve.Serving) once every model is
     ready to answer (default: the `ifan` logger says where, at information level)."""
-    from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling
-    from ifan_trt.runtime.serve import ServeOptions, serve as run_server
-    from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
-    from ifan_trt.runtime.tiling import DEFAULT_OVERLAP
+    from ifan_trt.runtime.images.pipeline import DEFAULT_MAX_PIXELS, Tiling
+    from ifan_trt.runtime.serving.serve import ServeOptions, serve as run_server
+    from ifan_trt.runtime.serving.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
+    from ifan_trt.runtime.images.tiling import DEFAULT_OVERLAP
 
     request.model.check(request.names)
     tiling = Tiling(tile=request.tile, max_pixels=request.max_pixels or DEFAULT_MAX_PIXELS,

@@ -100,12 +100,12 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
                     overwrite: bool = False, backend: str = "auto", tiling=None, batch: int | None = None,
                     **model_options) -> dict:
     """Score the model and the input on every pair; returns {"input": {...}, "model": {...}, ...}.
-    The images run through the deblur orchestration (ifan_trt.runtime.batch): same-size images
+    The images run through the deblur orchestration (ifan_trt.runtime.images.batch): same-size images
     batched where the backend batches, tiled above the pixel budget. progress: bars for the pairs
     (ifan_trt.progress)."""
-    from ifan_trt.runtime.backends import model_label, open_executor
-    from ifan_trt.runtime.batch import DeblurOptions, Job, deblurred_images, raise_failure, write_result
-    from ifan_trt.runtime.pipeline import DEFAULT_MAX_PIXELS, Tiling
+    from ifan_trt.runtime.executors.backends import model_label, open_executor
+    from ifan_trt.runtime.images.batch import DeblurOptions, Job, deblurred_images, raise_failure, write_result
+    from ifan_trt.runtime.images.pipeline import DEFAULT_MAX_PIXELS, Tiling
 
     with open_executor(backend, checkpoint=checkpoint, onnx=onnx, engine=engine, threads=threads,
                        **model_options) as executor:  # closed after the run (an engine holds GPU memory)
@@ -142,7 +142,7 @@ def evaluate_folder(data: str | os.PathLike, checkpoint: str | None = None, onnx
 def _score_pair(pair: Pair, done, official_crop: bool, scorer) -> dict:
     """The CSV row of one pair: the input's and the model's scores against the target."""
     from ifan_trt.imageio import read_image
-    from ifan_trt.runtime.padding import official_crop as crop8
+    from ifan_trt.runtime.images.padding import official_crop as crop8
 
     src, tgt = done.image, read_image(pair.target)
     if src.rgb.shape != tgt.rgb.shape:

@@ -26,8 +26,8 @@ from ifan_trt.log import get as get_logger
 from ifan_trt.table import format_table
 
 from .inspect import engine_information, engine_information_in_child, layer_precisions, summary, unexpected_fp32
-from ifan_trt.runtime.optimization_profiles import profiles_to_sidecar
-from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes, sidecar_path
+from ifan_trt.runtime.model_files.optimization_profiles import profiles_to_sidecar
+from ifan_trt.runtime.model_files.sidecar import Sidecar, sidecar_bytes, sidecar_path
 
 log = get_logger(__name__)
 

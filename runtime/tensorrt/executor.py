@@ -20,13 +20,13 @@ from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 from ifan_trt.log import get as get_logger
 
-from ifan_trt.runtime.executor import Executor
-from ifan_trt.runtime.metadata import info_from_sidecar
-from ifan_trt.runtime import plan as trt_plan
+from ifan_trt.runtime.interface.executor import Executor
+from ifan_trt.runtime.model_files.metadata import info_from_sidecar
+from ifan_trt.runtime.model_files import plan as trt_plan
 from ifan_trt.runtime.tensorrt.buffers import BufferSet, choose_memory_path
 from ifan_trt.runtime.tensorrt.cuda import open_cuda
 from ifan_trt.runtime.tensorrt.importing import import_tensorrt
-from ifan_trt.runtime.sidecar import read_sidecar
+from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
 log = get_logger(__name__)
 

@@ -29,8 +29,8 @@ import numpy as np
 from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 
-from ifan_trt.runtime.executor import backend_boundary
-from ifan_trt.runtime.streaming import MAX_DEPTH
+from ifan_trt.runtime.interface.executor import backend_boundary
+from ifan_trt.runtime.images.streaming import MAX_DEPTH
 
 from .buffers import BufferSet
 from .executor import TrtExecutor, _ok, apply_shapes

@@ -2,7 +2,7 @@
 
 core (ifan_trt/*.py, weights, samples) <- export <- calib | runtime <- runtime/tensorrt <- training
 <- jobs <- commands (+ cli, __main__). runtime reaches runtime/tensorrt only through the executor
-choice (runtime/backends.py), lazily; a command imports jobs, core and at most one lower floor.
+choice (runtime/executors/backends.py), lazily; a command imports jobs, core and at most one lower floor.
 Every import is counted: module level, inside functions, and importlib.import_module("...")
 with a literal name. The package-dir mapping of pyproject.toml applies (export/ is
 ifan_trt.export, and so on), so an import is judged by the module it really reaches.
@@ -30,10 +30,10 @@ ALLOWED = {
     "commands": {"core", "export", "calib", "runtime", "tensorrt", "training", "jobs", "commands"},
 }
 # the package's lazy facade: `from ifan_trt import Deblurrer, Model` imports the Python API on first use
-FACADE = {("ifan_trt", "ifan_trt.runtime.deblurrer"), ("ifan_trt", "ifan_trt.runtime.deblurrer.Deblurrer"),
+FACADE = {("ifan_trt", "ifan_trt.runtime.images.deblurrer"), ("ifan_trt", "ifan_trt.runtime.images.deblurrer.Deblurrer"),
           ("ifan_trt", "ifan_trt.jobs.model"), ("ifan_trt", "ifan_trt.jobs.model.Model")}
 # the executor choice: the one place runtime/ reaches runtime/tensorrt (lazily, inside functions)
-EXECUTOR_CHOICE = "ifan_trt.runtime.backends"
+EXECUTOR_CHOICE = "ifan_trt.runtime.executors.backends"
 # a command imports jobs, core and at most one of these (what crosses two of them is a job)
 LOWER = ("export", "calib", "runtime", "tensorrt", "training")
 GPU_MODULES = {"tensorrt", "tensorrt_lean", "tensorrt_dispatch", "polygraphy", "cuda", "pycuda", "cupy"}
@@ -144,20 +144,20 @@ def test_a_command_reaches_at_most_one_floor_below_jobs():
 def test_the_scanner_sees_imports_inside_functions_and_importlib(tmp_path):
     # a real file of the tree is parsed; a planted violation must be reported with its line
     probe = ROOT / "ifan_trt" / "_floors_probe.py"
-    probe.write_text("def f():\n    from ifan_trt.runtime import pipeline\n"
+    probe.write_text("def f():\n    from ifan_trt.runtime import tensorrt\n"
                      "import importlib\nimportlib.import_module('ifan_trt.calib.fp16')\n")
     try:
         bad = [v for v in violations() if "_floors_probe" in v]
     finally:
         probe.unlink()
     assert bad == ["ifan_trt/_floors_probe.py:2: ifan_trt._floors_probe (core) imports ifan_trt.runtime (runtime)",
-                   "ifan_trt/_floors_probe.py:2: ifan_trt._floors_probe (core) imports ifan_trt.runtime.pipeline (runtime)",
+                   "ifan_trt/_floors_probe.py:2: ifan_trt._floors_probe (core) imports ifan_trt.runtime.tensorrt (tensorrt)",
                    "ifan_trt/_floors_probe.py:4: ifan_trt._floors_probe (core) imports ifan_trt.calib.fp16 (calib)"]
 
 
 @pytest.mark.parametrize("module,expected", [("ifan_trt.model", "core"), ("ifan_trt.export.graph", "export"),
                                              ("ifan_trt.runtime.tensorrt.build", "tensorrt"),
-                                             ("ifan_trt.runtime.sidecar", "runtime"), ("ifan_trt.jobs.engine", "jobs"),
+                                             ("ifan_trt.runtime.model_files.sidecar", "runtime"), ("ifan_trt.jobs.engine", "jobs"),
                                              ("ifan_trt.training.train", "training"), ("ifan_trt.cli", "commands"),
                                              ("ifan_trt.__main__", "commands")])
 def test_floor_names(module, expected):

@@ -48,8 +48,8 @@ def _run(root, onnx, capsys):
 
 
 def _independent(model_path, pairs):
-    from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.pipeline import deblur_image
+    from ifan_trt.runtime.executors.backends import open_executor
+    from ifan_trt.runtime.images.pipeline import deblur_image
 
     with open_executor("onnxruntime", onnx=str(model_path), device="cpu") as executor:
         return [deblur_image(executor, read_image(s)).rgb for s, _ in pairs]

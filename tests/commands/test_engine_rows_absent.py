@@ -14,7 +14,8 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from ifan_trt.cli import main  # noqa: E402
-from ifan_trt.runtime import backends, profiler  # noqa: E402
+from ifan_trt.runtime.executors import backends
+from ifan_trt.runtime.measure import profiler  # noqa: E402
 from ifan_trt.runtime.tensorrt import cuda  # noqa: E402
 
 NO_DRIVER = "cuda-python: CUDA driver version is insufficient for CUDA runtime version (35)"
@@ -60,7 +61,7 @@ def test_profile_checks_every_model_before_any_work(models, tmp_path, capsys, no
 
 
 def test_profile_says_why_engines_are_absent(models, tmp_path, capsys, monkeypatch):
-    from ifan_trt.runtime import sidecar
+    from ifan_trt.runtime.model_files import sidecar
 
     engine = tmp_path / "fp16.engine"
     engine.write_bytes(b"plan")

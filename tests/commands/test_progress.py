@@ -10,7 +10,7 @@ import numpy as np
 from ifan_trt.cli import main
 from ifan_trt.commands import progress as progress_module
 from ifan_trt.commands.progress import Progress
-from ifan_trt.runtime.tiling import DEFAULT_OVERLAP, plan_tiles
+from ifan_trt.runtime.images.tiling import DEFAULT_OVERLAP, plan_tiles
 
 
 class _Terminal(io.StringIO):

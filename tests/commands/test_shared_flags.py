@@ -74,9 +74,9 @@ def test_in_flight_on_the_commands_that_stream_reaches_their_options(monkeypatch
     args.compare = args.left = args.right = None
     assert deblur.request_from(args).in_flight == 3
     seen = {}
-    monkeypatch.setattr("ifan_trt.runtime.live.Demo.__init__", lambda self, source, open_model, options: (
+    monkeypatch.setattr("ifan_trt.runtime.demo.live.Demo.__init__", lambda self, source, open_model, options: (
         seen.setdefault("demo", options.frames_in_flight), (_ for _ in ()).throw(KeyboardInterrupt))[1])
-    monkeypatch.setattr("ifan_trt.runtime.serve.serve", lambda open_executor, options, model="", on_ready=None: (
+    monkeypatch.setattr("ifan_trt.runtime.serving.serve.serve", lambda open_executor, options, model="", on_ready=None: (
         seen.setdefault("serve", options.in_flight), (_ for _ in ()).throw(KeyboardInterrupt))[1])
     model = tmp_path / "m.onnx"
     model.write_bytes(b"")

@@ -9,7 +9,7 @@ import pytest
 
 from ifan_trt import datasets
 from ifan_trt.calib import images as calib_images
-from ifan_trt.runtime.batch import collect_jobs
+from ifan_trt.runtime.images.batch import collect_jobs
 from ifan_trt.errors import IfanError
 
 

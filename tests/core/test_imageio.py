@@ -8,7 +8,7 @@ import pytest
 
 from ifan_trt.errors import IfanError
 from ifan_trt.imageio import read_image, write_image
-from ifan_trt.runtime.padding import official_crop, pad_to_multiple
+from ifan_trt.runtime.images.padding import official_crop, pad_to_multiple
 
 rng = np.random.default_rng(0)
 

@@ -18,10 +18,10 @@ def test_module_loggers_hang_under_ifan():
 def test_without_a_handler_nothing_is_printed(capsys, caplog):
     # what the Python API gives: the records, for whoever listens; no line on stderr
     with caplog.at_level(logging.INFO, logger="ifan"):
-        log.get("ifan_trt.runtime.batch").warning("in.tif: 3 pages; only the first was read")
+        log.get("ifan_trt.runtime.images.batch").warning("in.tif: 3 pages; only the first was read")
     assert capsys.readouterr() == ("", "")
     assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
-        ("ifan.runtime.batch", "WARNING", "in.tif: 3 pages; only the first was read")]
+        ("ifan.runtime.images.batch", "WARNING", "in.tif: 3 pages; only the first was read")]
 
 
 def _terminal(level: int) -> str:

@@ -121,7 +121,7 @@ def test_dla_core_recorded_in_sidecar_report_and_inspect(tmp_path, monkeypatch, 
     assert "DLA core 1 with GPU fallback: 1 engine layer(s) on the DLA (2 network layer(s) it accepts)" in err
     rows = {line.split()[0]: line.split()[-1] for line in err.splitlines() if line.startswith(("iac ", "{Foreign"))}
     assert rows == {"{ForeignNode[conv1...act1]}": "DLA", "iac": "GPU"}  # the per-layer table's device column
-    from ifan_trt.runtime.model_facts import format_facts, inspect_model
+    from ifan_trt.runtime.model_files.model_facts import format_facts, inspect_model
 
     facts = inspect_model(str(out))
     assert facts["dla"]["core"] == 1
@@ -129,7 +129,7 @@ def test_dla_core_recorded_in_sidecar_report_and_inspect(tmp_path, monkeypatch, 
 
 
 def test_sidecar_dla_field_is_validated(tmp_path):
-    from ifan_trt.runtime.sidecar import dla_core, validate
+    from ifan_trt.runtime.model_files.sidecar import dla_core, validate
 
     base = {"format": "ifan-trt engine sidecar 1", "precision": "fp16", "metadata": {}, "tensorrt_version": "10.3",
             "profiles": [{"input": {"min": [1, 3, 8, 8], "opt": [1, 3, 8, 8], "max": [1, 3, 8, 8]}}]}

@@ -20,7 +20,7 @@ from ifan_trt.cli import build_parser
 from ifan_trt.commands import build as build_cmd
 from ifan_trt.runtime.tensorrt import build as engine_build
 from ifan_trt.runtime.tensorrt.inspect import layer_precisions, summary, unexpected_fp32
-from ifan_trt.runtime.optimization_profiles import parse_profiles
+from ifan_trt.runtime.model_files.optimization_profiles import parse_profiles
 from ifan_trt.errors import IfanError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -224,7 +224,7 @@ def test_sidecar_content(tmp_path, stubbed_build, fake_plugin, capsys):
     assert side["layer_precisions"] == {"FP16": 1, "FP32": 2, "INT8": 1}
     assert side["build_seconds"] >= 0 and side["built_at"].endswith("Z")
     # the runtime reads it
-    from ifan_trt.runtime.metadata import info_from_sidecar
+    from ifan_trt.runtime.model_files.metadata import info_from_sidecar
 
     assert info_from_sidecar(out).variant == "IFAN_tiny"
     err = capsys.readouterr().err
@@ -356,7 +356,7 @@ def _mb(n: int) -> str:
 
 def test_auto_builds_the_split_form_where_it_lowers_the_peak_and_off_keeps_one_node(tmp_path, stubbed_build,
                                                                                    fake_plugin, capsys):
-    from ifan_trt.runtime.sidecar import read_sidecar
+    from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
     onnx_path = tiny_graph(tmp_path / "tiny2.onnx", plugin=True, n_iters=2)
     out = tmp_path / "auto.plan"
@@ -392,7 +392,7 @@ def test_auto_builds_the_split_form_where_it_lowers_the_peak_and_off_keeps_one_n
 
 def test_graphs_the_build_does_not_split(tmp_path, stubbed_build, fake_plugin, capsys):
     from ifan_trt.export.iac_split import split_plugin_graph
-    from ifan_trt.runtime.sidecar import read_sidecar
+    from ifan_trt.runtime.model_files.sidecar import read_sidecar
     import onnx
 
     standard = tiny_graph(tmp_path / "standard.onnx")
@@ -433,7 +433,7 @@ def test_each_precision_is_prepared_from_the_split_graph(tmp_path, stubbed_build
 
     from ifan_trt.calib.qdq import qdq_problems
     from ifan_trt.export.graph import graph_precision, read_metadata
-    from ifan_trt.runtime.sidecar import read_sidecar
+    from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
     onnx_path = tiny_graph(tmp_path / "tiny2.onnx", plugin=True, n_iters=2)
     out = tmp_path / f"{precision}.plan"
@@ -483,7 +483,7 @@ def test_the_split_graph_the_build_uses_equals_the_one_node_graph_in_ort(small_p
 
 
 def test_sidecar_iac_fields_are_validated(tmp_path):
-    from ifan_trt.runtime.sidecar import Sidecar, read_sidecar, sidecar_bytes, validate
+    from ifan_trt.runtime.model_files.sidecar import Sidecar, read_sidecar, sidecar_bytes, validate
 
     peaks = {"input_shape": [1, 3, 64, 64], "activation_dtype": "float16", "one_node": 10, "split": None}
     data = Sidecar(engine=tmp_path / "e.plan", precision="fp16", inputs=["input"], metadata={},

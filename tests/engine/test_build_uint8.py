@@ -35,7 +35,7 @@ def test_profiles_reach_the_builder_in_the_frame_layout(tmp_path, stubbed_build)
     assert built.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
     side = json.loads(Path(f"{out}.json").read_text())
     assert side["profiles"][0]["input"]["max"] == [2, 1080, 1920, 3]
-    from ifan_trt.runtime.metadata import info_from_sidecar
+    from ifan_trt.runtime.model_files.metadata import info_from_sidecar
 
     info = info_from_sidecar(out)
     assert (info.io, info.channel_order) == ("uint8", "bgr")

@@ -47,7 +47,7 @@ def exports(models, tmp_path_factory):
 def _build_fails(trt, onnx_path, logged: str, capfd, profile="min=1x3x32x48,opt=1x3x32x48,max=1x3x32x48"):
     """The build raises one IfanError line and TensorRT's log (through Polygraphy) says why."""
     from ifan_trt.runtime.tensorrt import build as engine_build
-    from ifan_trt.runtime.optimization_profiles import parse_profiles
+    from ifan_trt.runtime.model_files.optimization_profiles import parse_profiles
 
     with pytest.raises(IfanError, match=rf"{Path(onnx_path).name}: TensorRT build failed"):
         engine_build.build_plan(trt, onnx_path, parse_profiles([profile]), ["input"], 1 << 30, None, False, None, None)
@@ -113,7 +113,7 @@ def _ort(onnx_path, x):
 
 
 def _built_from(engine) -> Path:
-    from ifan_trt.runtime.sidecar import read_sidecar
+    from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
     return Path(read_sidecar(engine)["onnx"]["path"])
 
@@ -237,7 +237,7 @@ def test_tensorrt_11_builds_strongly_typed_without_the_deprecated_flag(exports, 
     """11.x makes every network strongly typed and deprecates NetworkDefinitionCreationFlag.STRONGLY_TYPED:
     the build neither needs nor passes it; its inspector spells the type key "DataType"."""
     from ifan_trt.runtime.tensorrt.executor import TrtExecutor
-    from ifan_trt.runtime.sidecar import read_sidecar
+    from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
     trt = fake_tensorrt.install(monkeypatch, "11.1.0.5", strongly_typed_flag=False)
     assert not hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED") and not hasattr(trt.BuilderFlag, "FP16")
@@ -301,7 +301,7 @@ def _both(fp32_engine, run):
 
 
 def test_deblurrer_on_an_engine_equals_onnx_runtime(standin, fp32_engine):
-    from ifan_trt.runtime.deblurrer import Deblurrer
+    from ifan_trt.runtime.images.deblurrer import Deblurrer
 
     image = np.random.default_rng(5).random((30, 44, 3)).astype(np.float32)
     engine, graph = Deblurrer(model=fp32_engine), Deblurrer(model=_built_from(fp32_engine))
@@ -456,10 +456,10 @@ def test_serve_handlers_answer_concurrent_requests_from_worker_threads(standin, 
     the main thread, each behind its ImageHandler, called from several worker threads at once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ifan_trt.runtime.pipeline import Tiling
-    from ifan_trt.runtime.serve import ImageHandler
-    from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
-    from ifan_trt.runtime.ort_executor import OrtExecutor
+    from ifan_trt.runtime.images.pipeline import Tiling
+    from ifan_trt.runtime.serving.serve import ImageHandler
+    from ifan_trt.runtime.serving.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
     from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 
     executors = [TrtExecutor(fp32_engine, cuda=binding) for _ in range(2)]
@@ -505,7 +505,7 @@ def test_a_jetson_whose_driver_is_older_than_cuda_python_runs_the_engine_through
                                                                                       monkeypatch, caplog):
     """cuda-python 12.9 on JetPack 6 (CUDA 12.6, no minor-version compatibility on Tegra): every call
     returns cudaErrorInsufficientDriver; the executor says so in one line and runs through pycuda."""
-    from ifan_trt.runtime.deblurrer import Deblurrer
+    from ifan_trt.runtime.images.deblurrer import Deblurrer
     from tests.helpers import fake_cuda
 
     fake_cuda.install(monkeypatch, standin.gpu, status=fake_cuda.INSUFFICIENT, runtime=12090, driver=12060)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ifan_trt.runtime.optimization_profiles import (DEFAULT_SHAPES, check_against_graph, parse_profile, parse_profiles,
-                                      profiles_to_sidecar)
+from ifan_trt.runtime.model_files.optimization_profiles import (DEFAULT_SHAPES, check_against_graph, parse_profile,
+                                                                parse_profiles, profiles_to_sidecar)
 from ifan_trt.errors import IfanError
 
 
@@ -59,7 +59,7 @@ def test_sidecar_profiles_in_the_runtime_format():
     ps = parse_profiles(["min=64x64,opt=128x128,max=256x256"])
     data = {"profiles": profiles_to_sidecar(ps, ["input", "left", "right"])}
     assert data["profiles"][0]["left"] == {"min": [1, 3, 64, 64], "opt": [1, 3, 128, 128], "max": [1, 3, 256, 256]}
-    from ifan_trt.runtime.sidecar import sidecar_profiles
+    from ifan_trt.runtime.model_files.sidecar import sidecar_profiles
 
     (profile,) = sidecar_profiles(data)
     assert profile.ranges["input"] == ((1, 3, 64, 64), (1, 3, 128, 128), (1, 3, 256, 256))

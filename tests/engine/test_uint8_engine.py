@@ -37,8 +37,8 @@ def standin(exports):
 
 def test_uint8_engine_takes_frames_and_equals_the_float_path(standin, exports):
     from ifan_trt.imageio import Image
-    from ifan_trt.runtime.ort_executor import OrtExecutor
-    from ifan_trt.runtime.pipeline import deblur_bgr_frames, deblur_image
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
+    from ifan_trt.runtime.images.pipeline import deblur_bgr_frames, deblur_image
     from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 
     engine = fake_tensorrt.build(exports["uint8"], exports["folder"] / "u8.plan", "--iac-split", "off", *SHAPES)
@@ -80,7 +80,7 @@ def _frames_graph(path, cast_first: bool):
 def test_uint8_input_must_go_into_a_cast(standin, tmp_path, cast_first, capfd):
     """TensorRT converts a UINT8 network input only by a cast to FLOAT or HALF: a graph that casts
     first builds; one that transposes the uint8 tensor first is refused, as TensorRT refuses it."""
-    from ifan_trt.runtime.optimization_profiles import frame_layout, parse_profiles
+    from ifan_trt.runtime.model_files.optimization_profiles import frame_layout, parse_profiles
     from ifan_trt.runtime.tensorrt import build as engine_build
 
     path = _frames_graph(tmp_path / "frames.onnx", cast_first)

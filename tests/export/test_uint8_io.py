@@ -1,7 +1,7 @@
 """uint8 models (`ifan export --io uint8`): frames in and out, the conversions inside the graph.
 
 Checked code value by code value against the float path of the same model on the host
-(runtime/video.py's conversions, the pipeline's edge padding and crop), at sizes that are not
+(runtime/images/video.py's conversions, the pipeline's edge padding and crop), at sizes that are not
 multiples of 8, in both channel orders and both IAC forms; the float network is recovered exactly.
 """
 
@@ -37,7 +37,7 @@ def uint8_exports(models, tmp_path_factory):
 def float_path(session, frames: np.ndarray, order: str) -> np.ndarray:
     """What the pipeline's float path makes of 8-bit frames: RGB / 255, edge-padded to 8, NCHW,
     the network, cropped, x 255 rounded half up, back to the frames' order."""
-    from ifan_trt.runtime.padding import pad_to_multiple
+    from ifan_trt.runtime.images.padding import pad_to_multiple
 
     b, h, w, _ = frames.shape
     rgb = frames[..., ::-1] if order == "bgr" else frames

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ifan_trt.runtime.executor import Executor, ModelInfo, ShapeLimits
+from ifan_trt.runtime.interface.executor import Executor, ModelInfo, ShapeLimits
 
 
 def scene(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -46,7 +46,7 @@ class ServerProcess:
             self._wait_ready(ready_s)
 
     def _wait_ready(self, timeout_s: float) -> None:
-        from ifan_trt.runtime.serve_protocol import models_not_ready, wait_until_ready
+        from ifan_trt.runtime.serving.serve_protocol import models_not_ready, wait_until_ready
 
         def not_ready() -> list[str]:  # both models, and the start line (it comes once Triton is up)
             return models_not_ready(HOST, self.http) + ([] if "ifan serve: " in self.output() else ["start line"])

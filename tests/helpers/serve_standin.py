@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     mp = pytest.MonkeyPatch()
     trt = fake_tensorrt.install(mp, version, bindings=bindings)
 
-    from ifan_trt.runtime import serve
+    from ifan_trt.runtime.serving import serve
 
     calls: list = []  # list.append is atomic: safe from Triton's threads
     used: dict = {}

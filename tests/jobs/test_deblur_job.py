@@ -14,7 +14,7 @@ import pytest
 from ifan_trt.errors import IfanError
 from ifan_trt.jobs.deblur import DeblurRequest, deblur
 from ifan_trt.jobs.requests import RunModel
-from ifan_trt.runtime import serve_client
+from ifan_trt.runtime.serving import serve_client
 
 JUNK = "not a readable image (unknown format or corrupt data)"
 

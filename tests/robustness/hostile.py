@@ -211,7 +211,7 @@ class Result:
     @property
     def err_lines(self) -> list[str]:
         """The message lines on stderr, less the one line every run says about what ran
-        (`ifan deblur: MODEL on BACKEND PRECISION`, runtime.backends.run_summary)."""
+        (`ifan deblur: MODEL on BACKEND PRECISION`, runtime.executors.backends.run_summary)."""
         return [line for line in self.err.splitlines() if line.strip() and not RUN_SUMMARY.match(line)]
 
     @property

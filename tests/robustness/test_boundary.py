@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(120)
 
 def _fail_on(size_w: int, exc: BaseException):
     """A deblur_images that raises exc for images of width size_w and runs the rest."""
-    from ifan_trt.runtime import pipeline
+    from ifan_trt.runtime.images import pipeline
 
     real = pipeline.deblur_images
 
@@ -57,7 +57,7 @@ def _cuda_error():
     (lambda: OSError(28, "No space left on device"), "No space left on device"),
 ], ids=["memory", "torch-allocator", "onnxruntime", "opencv", "cuda", "disk-full"])
 def test_expected_failure_in_a_folder_skips_only_that_file(sandbox, monkeypatch, make, says):
-    from ifan_trt.runtime import pipeline
+    from ifan_trt.runtime.images import pipeline
 
     _folder(sandbox)
     monkeypatch.setattr(pipeline, "deblur_images", _fail_on(24, make()))
@@ -72,7 +72,7 @@ def test_expected_failure_in_a_folder_skips_only_that_file(sandbox, monkeypatch,
 
 
 def test_memory_error_on_one_file_names_file_size_and_option(sandbox, monkeypatch):
-    from ifan_trt.runtime import pipeline
+    from ifan_trt.runtime.images import pipeline
 
     h.image(sandbox.path("in.png"), 16, 24)
     monkeypatch.setattr(pipeline, "deblur_images", _fail_on(24, MemoryError()))
@@ -96,7 +96,7 @@ def test_a_bug_is_one_line_and_debug_shows_the_traceback(sandbox, monkeypatch):
 
 
 def test_a_bug_in_a_folder_run_is_not_hidden_as_a_skipped_file(sandbox, monkeypatch):
-    from ifan_trt.runtime import pipeline
+    from ifan_trt.runtime.images import pipeline
 
     _folder(sandbox)
     monkeypatch.setattr(pipeline, "deblur_images", _fail_on(24, TypeError("unsupported operand")))

@@ -195,7 +195,7 @@ def test_engine_sidecar_fields_are_type_checked(sandbox, sidecar):
 
 
 def _sidecar(**meta) -> str:
-    from ifan_trt.runtime.sidecar import Sidecar
+    from ifan_trt.runtime.model_files.sidecar import Sidecar
 
     shape = [1, 3, 16, 16]
     data = Sidecar(engine="m.engine", precision="fp16", profiles=[{"input": dict(min=shape, opt=shape, max=shape)}],
@@ -211,7 +211,7 @@ def _sidecar(**meta) -> str:
 ])
 def test_engine_sidecar_is_validated(sandbox, content, says):
     from ifan_trt.errors import IfanError
-    from ifan_trt.runtime.metadata import info_from_sidecar
+    from ifan_trt.runtime.model_files.metadata import info_from_sidecar
 
     text = content()
     if text is None:
@@ -246,7 +246,7 @@ def test_calibration_cache_ranges_are_checked():
 
 def test_sidecar_written_by_build_is_read_back(tmp_path):
     """The sidecar loader accepts what the writer makes (the fields the runtime reads)."""
-    from ifan_trt.runtime.metadata import info_from_sidecar
+    from ifan_trt.runtime.model_files.metadata import info_from_sidecar
 
     (tmp_path / "m.engine.json").write_text(_sidecar())
     info = info_from_sidecar(tmp_path / "m.engine")
@@ -305,7 +305,7 @@ def test_an_executor_wraps_what_its_backend_raises():
 
     from ifan_trt.errors import BackendError
     from ifan_trt.failures import describe
-    from ifan_trt.runtime.executor import Executor
+    from ifan_trt.runtime.interface.executor import Executor
 
     class Refusing(Executor):
         backend = "onnxruntime"

@@ -6,7 +6,7 @@ import numpy as np
 
 from ifan_trt.cli import main
 from ifan_trt.imageio import Image
-from ifan_trt.runtime import batch
+from ifan_trt.runtime.images import batch
 
 
 def _image(h=40, w=56, seed=0):

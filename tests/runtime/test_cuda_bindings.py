@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime import backends
+from ifan_trt.runtime.executors import backends
 from ifan_trt.runtime.tensorrt import cuda as cuda_memory
 from tests.helpers import fake_cuda
 from tests.helpers.fake_cuda import INSUFFICIENT
@@ -124,7 +124,7 @@ def test_pycuda_insufficient_driver_and_other_failures_are_reported(bindings):
 
 
 def test_backend_auto_names_the_binding_problem_before_falling_to_the_cpu(bindings, tmp_path, caplog, monkeypatch):
-    from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes, sidecar_path
+    from ifan_trt.runtime.model_files.sidecar import Sidecar, sidecar_bytes, sidecar_path
 
     engine, onnx = tmp_path / "m.engine", tmp_path / "m.onnx"
     engine.write_bytes(b"plan")

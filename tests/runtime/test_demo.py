@@ -18,10 +18,10 @@ import pytest
 from tests.helpers.runtime import FakeExecutor, write_video  # noqa: E402
 from ifan_trt.errors import IfanError
 from ifan_trt.files import is_temp
-from ifan_trt.runtime.live import Demo, DemoOptions
-from ifan_trt.runtime.mailbox import Mailbox
-from ifan_trt.runtime.overlay import band_height, compose, draw_labels, draw_overlay, split_x
-from ifan_trt.runtime.sources import Source, open_capture, parse_source
+from ifan_trt.runtime.demo.live import Demo, DemoOptions
+from ifan_trt.runtime.demo.mailbox import Mailbox
+from ifan_trt.runtime.demo.overlay import band_height, compose, draw_labels, draw_overlay, split_x
+from ifan_trt.runtime.demo.sources import Source, open_capture, parse_source
 
 SUMMARY = re.compile(r"frames read (\d+), processed (\d+), dropped (\d+), shown (\d+) \((\d+) not shown\)")
 
@@ -68,7 +68,7 @@ def test_sources(tmp_path):
 def test_a_missing_first_element_is_one_line_before_opening(monkeypatch):
     """OpenCV blocks for ever on a pipeline whose source element does not exist: it is looked up
     first, and the message names the element and where it comes from."""
-    from ifan_trt.runtime import sources
+    from ifan_trt.runtime.demo import sources
 
     looked_up, opened = [], []
     monkeypatch.setattr(sources, "gstreamer_available", lambda: True)
@@ -87,7 +87,7 @@ def test_a_missing_first_element_is_one_line_before_opening(monkeypatch):
 def test_gstreamer_registry_lookup_with_gst_inspect(monkeypatch):
     import shutil
 
-    from ifan_trt.runtime import sources
+    from ifan_trt.runtime.demo import sources
 
     if shutil.which("gst-inspect-1.0") is None:
         pytest.skip("needs gst-inspect-1.0 (gstreamer1.0-tools)")
@@ -96,7 +96,7 @@ def test_gstreamer_registry_lookup_with_gst_inspect(monkeypatch):
 
 
 def test_csi_without_gstreamer_says_so(monkeypatch):
-    from ifan_trt.runtime import sources
+    from ifan_trt.runtime.demo import sources
 
     monkeypatch.setattr(sources, "gstreamer_available", lambda: False)
     with pytest.raises(IfanError, match="built without GStreamer.*system's OpenCV.*--system-site-packages"):
@@ -120,9 +120,9 @@ def test_headless_run_on_a_video(models, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     from ifan_trt.cli import main
     from ifan_trt.imageio import Image
-    from ifan_trt.runtime.ort_executor import OrtExecutor
-    from ifan_trt.runtime.pipeline import deblur_image
-    from ifan_trt.runtime.pipeline import rgb_float_to_bgr
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
+    from ifan_trt.runtime.images.pipeline import deblur_image
+    from ifan_trt.runtime.images.pipeline import rgb_float_to_bgr
 
     clip = tmp_path / "clip.mp4"
     write_video(clip, frames=10, size=(48, 64), fps=25)
@@ -323,7 +323,7 @@ def test_recording_of_a_3_s_source_lasts_3_s(tmp_path):
 
 
 def test_the_first_frames_have_a_rate(monkeypatch, tmp_path):
-    from ifan_trt.runtime import live
+    from ifan_trt.runtime.demo import live
 
     seen = []
     original = live.status_lines
@@ -355,7 +355,7 @@ def test_labels_name_both_parts_in_both_views():
 
 
 def test_audio_that_cannot_be_kept_is_said_in_one_line(tmp_path):
-    from ifan_trt.runtime.video import keep_audio
+    from ifan_trt.runtime.images.video import keep_audio
 
     src, tmp, target = tmp_path / "in.mp4", tmp_path / ".out.part1.mp4", tmp_path / "out.mp4"
     line = keep_audio(src, tmp, target, which=lambda name: None)
@@ -384,7 +384,7 @@ def test_audio_that_cannot_be_kept_is_said_in_one_line(tmp_path):
 
 
 def test_a_recording_without_ffmpeg_says_the_audio_was_dropped(tmp_path, caplog, monkeypatch):
-    from ifan_trt.runtime import video
+    from ifan_trt.runtime.images import video
 
     monkeypatch.setattr(video.shutil, "which", lambda name: None)
     clip = tmp_path / "clip.avi"
@@ -399,8 +399,8 @@ def test_a_recording_without_ffmpeg_says_the_audio_was_dropped(tmp_path, caplog,
 # --- latency figures ---------------------------------------------------------------------------
 
 def test_latency_percentiles_and_report():
-    from ifan_trt.runtime.latency import demo_report, percentiles, summary_line
-    from ifan_trt.runtime.live import DemoStats
+    from ifan_trt.runtime.demo.latency import demo_report, percentiles, summary_line
+    from ifan_trt.runtime.demo.live import DemoStats
 
     values = [5.0, 1.0, 3.0, 2.0, 4.0, 100.0]
     p = percentiles(values)
@@ -465,7 +465,7 @@ def test_missing_capabilities_are_refused_in_one_line(tmp_path, capsys, monkeypa
 
 
 def test_stream_spellings():
-    from ifan_trt.runtime.stream_output import output_pipeline, parse_rtp
+    from ifan_trt.runtime.demo.stream_output import output_pipeline, parse_rtp
 
     assert parse_rtp("rtp://127.0.0.1:5000") == ("127.0.0.1", 5000) and parse_rtp("rtp://:6000") == ("", 6000)
     assert parse_rtp("rtsp://cam:554") is None

@@ -129,7 +129,7 @@ def test_gstreamer_pipeline_source_recorded_side_by_side(model, tmp_path):
 
 
 def test_csi_pipeline_builder_runs_with_a_test_source():
-    from ifan_trt.runtime.sources import open_capture, parse_source
+    from ifan_trt.runtime.demo.sources import open_capture, parse_source
 
     source = parse_source("csi:0", W, H, 30)
     # the same pipeline with the Jetson-only elements replaced by their desktop equivalents
@@ -231,7 +231,7 @@ def test_live_source_that_keeps_failing_gives_up(model):
 # --- stream output ---------------------------------------------------------------------------
 
 def test_view_streamed_over_rtp_to_localhost(model):
-    from ifan_trt.runtime.stream_output import rtp_receive_pipeline
+    from ifan_trt.runtime.demo.stream_output import rtp_receive_pipeline
 
     port = free_port()
     received, done = [], threading.Event()

@@ -9,9 +9,9 @@ pytest.importorskip("torch")
 
 from tests.helpers.runtime import scene  # noqa: E402
 from ifan_trt.errors import IfanError  # noqa: E402
-from ifan_trt.runtime.backends import open_executor, resolve_backend  # noqa: E402
-from ifan_trt.runtime.ort_executor import OrtExecutor
-from ifan_trt.runtime.ort_session import providers_for  # noqa: E402
+from ifan_trt.runtime.executors.backends import open_executor, resolve_backend  # noqa: E402
+from ifan_trt.runtime.executors.ort_executor import OrtExecutor
+from ifan_trt.runtime.executors.ort_session import providers_for  # noqa: E402
 
 TOL = 1e-4  # FP32, ONNX Runtime vs PyTorch on the small model
 
@@ -93,7 +93,7 @@ def test_providers():
 
 
 def test_backend_resolution(tmp_path, monkeypatch):
-    from ifan_trt.runtime import backends
+    from ifan_trt.runtime.executors import backends
 
     monkeypatch.setattr(backends, "engines_unavailable", lambda: None)
     engine, onnx, ckpt = tmp_path / "m.engine", tmp_path / "m.onnx", tmp_path / "c.pth"

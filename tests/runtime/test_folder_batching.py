@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers.runtime import FakeExecutor  # noqa: E402
 from ifan_trt.cli import main
-from ifan_trt.runtime.executor import ShapeLimits
+from ifan_trt.runtime.interface.executor import ShapeLimits
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def folder(tmp_path):
 
 def _run(monkeypatch, tmp_path, src, limits, *extra):
     fake = FakeExecutor(fn=lambda x: 1 - x, limits=limits)
-    monkeypatch.setattr("ifan_trt.runtime.backends.open_executor", lambda *a, **k: fake)
+    monkeypatch.setattr("ifan_trt.runtime.executors.backends.open_executor", lambda *a, **k: fake)
     code = main(["deblur", str(src), "-o", str(tmp_path / "out"), *extra])
     return code, fake.calls
 
@@ -66,7 +66,7 @@ def test_a_failed_batch_skips_its_images_only(monkeypatch, tmp_path, capsys, fol
         return 1 - x
 
     fake = FakeExecutor(fn=fn, limits=ShapeLimits(max_batch=8))
-    monkeypatch.setattr("ifan_trt.runtime.backends.open_executor", lambda *a, **k: fake)
+    monkeypatch.setattr("ifan_trt.runtime.executors.backends.open_executor", lambda *a, **k: fake)
     assert main(["deblur", str(src), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert f"skipped {src / 'b0.png'}: out of memory at 16x16 (out of memory for this shape)" in err
@@ -89,7 +89,7 @@ def test_eval_runs_through_the_same_batching(monkeypatch, tmp_path):
         cv2.imwrite(str(tmp_path / "set" / "source" / f"p{i}.png"), a)
         cv2.imwrite(str(tmp_path / "set" / "target" / f"p{i}.png"), 255 - a)
     fake = FakeExecutor(fn=lambda x: 1 - x, limits=ShapeLimits(max_batch=4))
-    monkeypatch.setattr("ifan_trt.runtime.backends.open_executor", lambda *a, **k: fake)
+    monkeypatch.setattr("ifan_trt.runtime.executors.backends.open_executor", lambda *a, **k: fake)
     report = tmp_path / "eval.json"
     assert main(["eval", "--data", str(tmp_path / "set"), "--json", str(report),
                  "--save-dir", str(tmp_path / "saved")]) == 0

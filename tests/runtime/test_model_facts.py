@@ -42,7 +42,7 @@ def test_checkpoint(models, capsys):
 def test_engine_sidecar(tmp_path, capsys):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"plan bytes")
-    from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes
+    from ifan_trt.runtime.model_files.sidecar import Sidecar, sidecar_bytes
 
     sidecar = Sidecar(
         engine=engine, precision="fp16", tensorrt_version="10.3.0", gpu={"name": "Orin", "compute_capability": "8.7"},

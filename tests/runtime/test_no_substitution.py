@@ -11,8 +11,8 @@ import pytest
 
 from ifan_trt.cli import main
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime.backends import resolve_backend
-from ifan_trt.runtime.sidecar import Sidecar, recorded_onnx, sidecar_bytes
+from ifan_trt.runtime.executors.backends import resolve_backend
+from ifan_trt.runtime.model_files.sidecar import Sidecar, recorded_onnx, sidecar_bytes
 
 
 def write_sidecar(engine, onnx, sha):
@@ -56,7 +56,7 @@ def test_unreadable_and_folder_models(tmp_path):
 
 @pytest.fixture
 def no_gpu(monkeypatch):
-    from ifan_trt.runtime import backends
+    from ifan_trt.runtime.executors import backends
 
     monkeypatch.setattr(backends, "engines_unavailable", lambda: "no CUDA GPU visible")
 

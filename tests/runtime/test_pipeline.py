@@ -6,8 +6,8 @@ import pytest
 
 from tests.helpers.runtime import FakeExecutor, scene  # noqa: E402
 from ifan_trt.imageio import Image
-from ifan_trt.runtime.executor import ShapeLimits
-from ifan_trt.runtime.pipeline import Tiling, deblur_frames, deblur_image, infer
+from ifan_trt.runtime.interface.executor import ShapeLimits
+from ifan_trt.runtime.images.pipeline import Tiling, deblur_frames, deblur_image, infer
 
 
 def _image(h, w, seed=0):
@@ -17,7 +17,7 @@ def _image(h, w, seed=0):
 @pytest.mark.parametrize("h,w", [(1, 1), (7, 9), (21, 30), (33, 17)])
 def test_odd_sizes_pad_and_crop_back_on_onnxruntime(models, h, w):
     pytest.importorskip("onnxruntime")
-    from ifan_trt.runtime.ort_executor import OrtExecutor
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
 
     ex = OrtExecutor(models("onnx"), threads=1)
     image = _image(h, w)

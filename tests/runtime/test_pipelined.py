@@ -10,8 +10,8 @@ import pytest
 
 from ifan_trt.errors import BackendError, IfanError
 from ifan_trt.export.ort_plugin import ort_session
-from ifan_trt.runtime.backends import run_summary
-from ifan_trt.runtime.streaming import SerialPipeline, open_pipeline
+from ifan_trt.runtime.executors.backends import run_summary
+from ifan_trt.runtime.images.streaming import SerialPipeline, open_pipeline
 from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 from tests.helpers import fake_tensorrt
 from tests.helpers.build import tiny_graph
@@ -27,7 +27,7 @@ def standin(tmp_path, monkeypatch):
     """make(binding, **FakeGpu options) -> (engine path, GPU stand-in, ORT session of the engine's graph)."""
     def make(binding="cuda-python", io="float", **gpu_options):
         """io="uint8": the graph wrapped as `ifan export --io uint8` wraps it (BGR frames in and out)."""
-        from ifan_trt.runtime.sidecar import read_sidecar
+        from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
         gpu_options.setdefault("simulated", SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0))
         trt = fake_tensorrt.install(monkeypatch, "10.3.0.26", FakeGpu(**gpu_options), bindings=(binding,))
@@ -432,9 +432,9 @@ def test_standin_orders_streams_by_events(monkeypatch):
 # ---------------------------------------------------------------- the stream consumers
 
 def test_video_batches_through_the_pipeline_equal_the_serial_path(standin):
-    from ifan_trt.runtime.pipeline import deblur_frames
-    from ifan_trt.runtime.pipeline import bgr_to_rgb_float, rgb_float_to_bgr
-    from ifan_trt.runtime.video import deblur_stream
+    from ifan_trt.runtime.images.pipeline import deblur_frames
+    from ifan_trt.runtime.images.pipeline import bgr_to_rgb_float, rgb_float_to_bgr
+    from ifan_trt.runtime.images.video import deblur_stream
 
     engine, gpu, _ = standin()
     rng = np.random.default_rng(3)
@@ -456,9 +456,9 @@ def _bgr_batches(sizes, shape=(40, 56, 3), seed=3):
 
 @pytest.mark.parametrize("binding", BINDINGS)
 def test_uint8_frames_through_the_pipeline_equal_the_serial_uint8_path_code_for_code(standin, binding, monkeypatch):
-    from ifan_trt.runtime.pipeline import deblur_bgr_frames
+    from ifan_trt.runtime.images.pipeline import deblur_bgr_frames
     from ifan_trt.runtime.tensorrt.pipelined import TrtPipeline
-    from ifan_trt.runtime.video import deblur_stream
+    from ifan_trt.runtime.images.video import deblur_stream
 
     engine, gpu, _ = standin(binding, io="uint8")
     submitted = []
@@ -483,8 +483,8 @@ def test_uint8_frames_through_the_pipeline_equal_the_serial_uint8_path_code_for_
 
 def test_uint8_pipeline_reaches_1_8x_the_serial_uint8_frame_rate(standin):
     """Simulated device time (upload + compute + download) equal to the host time per frame."""
-    from ifan_trt.runtime.pipeline import run_uint8_frames
-    from ifan_trt.runtime.streaming import prepare_bgr_frames
+    from ifan_trt.runtime.images.pipeline import run_uint8_frames
+    from ifan_trt.runtime.images.streaming import prepare_bgr_frames
 
     sim = SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0)
     host_ms = sim.h2d_ms + sim.compute_ms + sim.d2h_ms
@@ -513,9 +513,9 @@ def test_uint8_pipeline_reaches_1_8x_the_serial_uint8_frame_rate(standin):
 
 
 def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(standin, tmp_path):
-    from ifan_trt.runtime.latency import demo_report
-    from ifan_trt.runtime.live import Demo, DemoOptions
-    from ifan_trt.runtime.sources import Source
+    from ifan_trt.runtime.demo.latency import demo_report
+    from ifan_trt.runtime.demo.live import Demo, DemoOptions
+    from ifan_trt.runtime.demo.sources import Source
     from tests.helpers.runtime import write_video
 
     engine, gpu, _ = standin(integrated=True, simulated=SimulatedTime(h2d_ms=1.0, compute_ms=4.0, d2h_ms=1.0))
@@ -549,8 +549,8 @@ def test_demo_reports_capture_host_queue_and_device_time_and_the_memory_path(sta
 def test_demo_pipelines_a_uint8_engine_too(standin, tmp_path):
     """Frames of a uint8-I/O engine go through the pipeline (device time per frame from its
     events), not one at a time."""
-    from ifan_trt.runtime.live import Demo, DemoOptions
-    from ifan_trt.runtime.sources import Source
+    from ifan_trt.runtime.demo.live import Demo, DemoOptions
+    from ifan_trt.runtime.demo.sources import Source
     from tests.helpers.runtime import write_video
 
     engine, gpu, _ = standin(io="uint8")
@@ -567,7 +567,7 @@ def test_demo_pipelines_a_uint8_engine_too(standin, tmp_path):
 def test_every_backend_names_its_memory_path(standin, tmp_path, monkeypatch):
     """TensorRT: copy (pinned buffers) or zero-copy; ONNX Runtime on a GPU provider: pageable
     (it copies NumPy's arrays itself); ONNX Runtime on the CPU: none (nothing crosses to a device)."""
-    from ifan_trt.runtime.ort_executor import OrtExecutor
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
 
     engine, _, _ = standin()
     with TrtExecutor(engine) as ex:

@@ -1,4 +1,4 @@
-"""Jetson power (runtime/power.py) against fake sysfs trees laid out as the two Orin modules'
+"""Jetson power (runtime/measure/power.py) against fake sysfs trees laid out as the two Orin modules'
 (the kernel's ina3221 hwmon files, nvpmodel's status and configuration, cpufreq and devfreq)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ifan_trt.runtime import power
+from ifan_trt.runtime.measure import power
 
 
 def _monitor(sys_root: Path, device: str, hwmon: str, channels: list[tuple[str, int, int] | None]) -> Path:
@@ -118,9 +118,9 @@ def test_clocks_locked_only_when_min_equals_max_for_cpu_and_gpu(tmp_path):
 def test_profile_reports_watts_and_energy_per_frame_beside_latency(tmp_path):
     """ifan profile's numbers: the sampler runs during the timed runs; the report line and the
     CSV carry the mean watts and mJ per frame."""
-    from ifan_trt.runtime.executor import Executor, ModelInfo
-    from ifan_trt.runtime.profile_report import table, to_csv
-    from ifan_trt.runtime.profiler import profile
+    from ifan_trt.runtime.interface.executor import Executor, ModelInfo
+    from ifan_trt.runtime.measure.profile_report import table, to_csv
+    from ifan_trt.runtime.measure.profiler import profile
 
     class Identity(Executor):
         backend = "identity"

@@ -12,9 +12,9 @@ pytest.importorskip("torch")
 from tests.helpers.runtime import FakeExecutor, scene  # noqa: E402
 
 from ifan_trt.imageio import Image  # noqa: E402
-from ifan_trt.runtime.backends import open_executor, run_summary  # noqa: E402
-from ifan_trt.runtime.pipeline import _nchw, deblur_image, deblur_images  # noqa: E402
-from ifan_trt.runtime.tiling import run_tiled  # noqa: E402
+from ifan_trt.runtime.executors.backends import open_executor, run_summary  # noqa: E402
+from ifan_trt.runtime.images.pipeline import _nchw, deblur_image, deblur_images  # noqa: E402
+from ifan_trt.runtime.images.tiling import run_tiled  # noqa: E402
 
 _STATIC: dict = {}
 
@@ -69,7 +69,7 @@ def test_fixed_batch_pads_and_splits(models):
 def test_fixed_batch_engine_limits_fill_the_batch():
     """An engine whose only profile has batch 2 (TensorRT path, faked): one image and three tiles
     still run, in batches of exactly 2, with each image's own result."""
-    from ifan_trt.runtime.executor import ShapeLimits
+    from ifan_trt.runtime.interface.executor import ShapeLimits
 
     calls = []
 

@@ -11,9 +11,9 @@ import pytest
 from tests.helpers.runtime import FakeExecutor  # noqa: E402
 from ifan_trt.cli import main
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime import stats
-from ifan_trt.runtime.profile_report import table, to_csv, to_json, to_png
-from ifan_trt.runtime.profiler import STAGES, parse_shape, profile
+from ifan_trt.runtime.measure import stats
+from ifan_trt.runtime.measure.profile_report import table, to_csv, to_json, to_png
+from ifan_trt.runtime.measure.profiler import STAGES, parse_shape, profile
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 100, 1001])
@@ -51,7 +51,7 @@ def test_stage_breakdown_cpu_and_gpu():
 
 
 def test_duration_mode_and_batch_limit():
-    from ifan_trt.runtime.executor import ShapeLimits
+    from ifan_trt.runtime.interface.executor import ShapeLimits
 
     r = profile(FakeExecutor(), (1, 3, 16, 16), "d", warmup=0, iterations=None, duration=0.2, progress=False)
     assert len(r.e2e_ms) >= 2

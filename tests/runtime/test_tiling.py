@@ -6,9 +6,9 @@ import pytest
 
 from tests.helpers.runtime import FakeExecutor, scene  # noqa: E402
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime.executor import ShapeLimits
-from ifan_trt.runtime.tiling import (DEFAULT_OVERLAP, blend_weights, choose_tile, parse_tile, plan_tiles,
-                                     run_tiled)
+from ifan_trt.runtime.interface.executor import ShapeLimits
+from ifan_trt.runtime.images.tiling import (DEFAULT_OVERLAP, blend_weights, choose_tile, parse_tile, plan_tiles,
+                                            run_tiled)
 from bench.tiling_check import defocused_image, tiled_psnr
 
 MIN_PSNR = 40.0  # dB, tiled vs full frame (the bound docs/running.md states)
@@ -64,7 +64,7 @@ def test_default_overlap_keeps_tiles_within_40_db_of_the_full_frame(models):
     than in practice (96 px): no overlap shows seams, the default overlap stays above 40 dB.
     docs/running.md lists the figures for the default model (python -m bench.tiling_check)."""
     pytest.importorskip("onnxruntime")
-    from ifan_trt.runtime.ort_executor import OrtExecutor
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
 
     ex = OrtExecutor(models("onnx"), threads=1)
     results = tiled_psnr(ex, defocused_image(128, 192, seed=3), (96, 96), overlaps=(0, DEFAULT_OVERLAP))
@@ -98,8 +98,8 @@ def test_a_tiled_image_through_the_cpu_backend_runs_one_tile_at_a_time(models):
     """The pipeline on ONNX Runtime (no batch limit): each run is one tile, and the result equals
     the whole frame within the tiling tolerance (MIN_PSNR)."""
     pytest.importorskip("onnxruntime")
-    from ifan_trt.runtime.ort_executor import OrtExecutor
-    from ifan_trt.runtime.pipeline import Tiling, infer
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
+    from ifan_trt.runtime.images.pipeline import Tiling, infer
     from bench.tiling_check import psnr
 
     ex = OrtExecutor(models("onnx"), threads=1)

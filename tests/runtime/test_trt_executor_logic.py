@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 
-from ifan_trt.runtime.sidecar import sidecar_bytes
+from ifan_trt.runtime.model_files.sidecar import sidecar_bytes
 from ifan_trt.errors import IfanError
 from ifan_trt.export.ort_plugin import ort_session
 from ifan_trt.runtime.tensorrt import executor as trt_executor
@@ -30,7 +30,7 @@ def standin(tmp_path, monkeypatch):
     """make(*build_options, binding=..., devices=...) -> (engine path, tensorrt stand-in, ORT session of the
     graph the engine was built from)."""
     def make(*options, binding="cuda-python", devices=1, version="10.3.0.26"):
-        from ifan_trt.runtime.sidecar import read_sidecar
+        from ifan_trt.runtime.model_files.sidecar import read_sidecar
         from tests.helpers.fake_cuda import FakeGpu
 
         trt = fake_tensorrt.install(monkeypatch, version, FakeGpu(devices=devices), bindings=(binding,))
@@ -183,7 +183,7 @@ def test_layer_profiler_disables_graphs(standin):
 
 
 def test_profile_times_layers_in_a_separate_pass(standin):
-    from ifan_trt.runtime.profiler import LAYER_RUNS, profile
+    from ifan_trt.runtime.measure.profiler import LAYER_RUNS, profile
 
     engine, trt, ort = standin(*STATIC_16)
     ex = trt_executor.TrtExecutor(engine)

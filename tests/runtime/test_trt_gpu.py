@@ -14,7 +14,7 @@ trt = require_tensorrt_gpu(polygraphy=True)
 from ifan_trt.runtime.tensorrt.cuda import available_implementations  # noqa: E402
 
 from tests.helpers.runtime import scene  # noqa: E402
-from ifan_trt.runtime.ort_executor import OrtExecutor  # noqa: E402
+from ifan_trt.runtime.executors.ort_executor import OrtExecutor  # noqa: E402
 from ifan_trt.runtime.tensorrt.executor import TrtExecutor  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -36,7 +36,7 @@ def build_engine(onnx_path, engine_path, shapes, plugin=None):
     plan = engine_bytes_from_network(network, CreateConfig(profiles=profiles,
                                                            profiling_verbosity=trt.ProfilingVerbosity.DETAILED))
     engine_path.write_bytes(bytes(plan))
-    from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes, sidecar_path
+    from ifan_trt.runtime.model_files.sidecar import Sidecar, sidecar_bytes, sidecar_path
 
     ranges = [{"input": {"min": list(lo), "opt": list(opt), "max": list(hi)}} for lo, opt, hi in shapes]
     sidecar = Sidecar(engine=engine_path, precision="fp32", profiles=ranges, inputs=["input"],

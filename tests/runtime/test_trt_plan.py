@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime import plan as trt_plan
-from ifan_trt.runtime.metadata import info_from_sidecar
-from ifan_trt.runtime.sidecar import Sidecar, read_sidecar, sidecar_bytes, sidecar_profiles
-from ifan_trt.runtime.plan import Profile, TensorSpec
+from ifan_trt.runtime.model_files import plan as trt_plan
+from ifan_trt.runtime.model_files.metadata import info_from_sidecar
+from ifan_trt.runtime.model_files.sidecar import Sidecar, read_sidecar, sidecar_bytes, sidecar_profiles
+from ifan_trt.runtime.model_files.plan import Profile, TensorSpec
 from ifan_trt.contract import META
 
 DYNAMIC = [TensorSpec("input", True, np.dtype(np.float32), (-1, 3, -1, -1)),

@@ -17,7 +17,7 @@ from ifan_trt.errors import IfanError  # noqa: E402
 def pair(models, tmp_path_factory):
     """(float executor, uint8 executor) of the small model, standard-op IAC, uint8 in BGR."""
     from ifan_trt.export import export_onnx
-    from ifan_trt.runtime.ort_executor import OrtExecutor
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
 
     path = export_onnx(models("checkpoint"), tmp_path_factory.mktemp("u8") / "small_u8.onnx", iac_form="onnx",
                        io="uint8", channel_order="bgr").path
@@ -58,7 +58,7 @@ def test_metadata_reaches_model_info(pair):
 
 
 def test_bgr_frames_take_the_uint8_path_and_equal_the_float_path(pair):
-    from ifan_trt.runtime.pipeline import deblur_bgr_frames
+    from ifan_trt.runtime.images.pipeline import deblur_bgr_frames
 
     floating, frames = pair
     counted = Counting(frames)
@@ -74,7 +74,7 @@ def test_images_by_kind(pair):
     """8-bit RGB through the frames; 16-bit, gray and alpha through the float network inside
     (the same result as the float model's, bit for bit: it is the same network)."""
     from ifan_trt.imageio import Image
-    from ifan_trt.runtime.pipeline import deblur_image
+    from ifan_trt.runtime.images.pipeline import deblur_image
 
     floating, frames = pair
     rng = np.random.default_rng(1)
@@ -99,7 +99,7 @@ def test_float_only_input_refused_where_the_float_network_is_out_of_reach(pair):
     """A uint8 engine runs 8-bit RGB frames only: a 16-bit image is refused in one line naming the
     fix, not quantised to 8 bits behind the user's back."""
     from ifan_trt.imageio import Image
-    from ifan_trt.runtime.pipeline import deblur_bgr_frames, deblur_image
+    from ifan_trt.runtime.images.pipeline import deblur_bgr_frames, deblur_image
 
     _, frames = pair
     engine_like = Counting(frames, float_reachable=False)
@@ -107,7 +107,7 @@ def test_float_only_input_refused_where_the_float_network_is_out_of_reach(pair):
     with pytest.raises(IfanError, match=r"^a 16-bit image: this engine has uint8 I/O .*build an engine from the "
                                         r"float export"):
         deblur_image(engine_like, sixteen)
-    from ifan_trt.runtime.pipeline import Tiling
+    from ifan_trt.runtime.images.pipeline import Tiling
 
     with pytest.raises(IfanError, match=r"^32x32 frames: this engine has uint8 I/O"):
         deblur_bgr_frames(engine_like, [np.zeros((32, 32, 3), np.uint8)], Tiling(tile=(16, 16)))
@@ -115,7 +115,7 @@ def test_float_only_input_refused_where_the_float_network_is_out_of_reach(pair):
 
 
 def test_python_api_takes_uint8_arrays_as_they_are(pair, models, tmp_path):
-    from ifan_trt.runtime.deblurrer import Deblurrer
+    from ifan_trt.runtime.images.deblurrer import Deblurrer
 
     floating, frames = pair
     image = np.random.default_rng(2).integers(0, 256, (31, 47, 3), dtype=np.uint8)
@@ -130,8 +130,8 @@ def test_python_api_takes_uint8_arrays_as_they_are(pair, models, tmp_path):
 def test_bundled_default_uint8_equals_its_float_export(tmp_path):
     """The bundled model exported with --io uint8 against the bundled float export."""
     from ifan_trt.export import export_onnx
-    from ifan_trt.runtime.ort_executor import OrtExecutor
-    from ifan_trt.runtime.pipeline import deblur_bgr_frames
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
+    from ifan_trt.runtime.images.pipeline import deblur_bgr_frames
     from ifan_trt.weights import default_checkpoint_path, default_onnx_path
 
     path = export_onnx(default_checkpoint_path(), tmp_path / "default_u8.onnx", io="uint8",
@@ -145,7 +145,7 @@ def test_bundled_default_uint8_equals_its_float_export(tmp_path):
 def test_profile_of_a_uint8_model_times_the_frames_path(pair):
     """ifan profile on a uint8 model: the frames go to run_frames (the conversions inside the
     model, counted in compute); the float model's run goes through run()."""
-    from ifan_trt.runtime.profiler import profile
+    from ifan_trt.runtime.measure.profiler import profile
 
     floating, frames = pair
     for executor, entry in ((frames, "run_frames"), (floating, "run")):
@@ -156,7 +156,7 @@ def test_profile_of_a_uint8_model_times_the_frames_path(pair):
 
 
 def test_inspect_tells_a_uint8_model(pair):
-    from ifan_trt.runtime.model_facts import inspect_model
+    from ifan_trt.runtime.model_files.model_facts import inspect_model
 
     _, frames = pair
     facts = inspect_model(frames.model_path)
@@ -167,7 +167,7 @@ def test_inspect_tells_a_uint8_model(pair):
 
 def test_video_stream_of_a_uint8_model_takes_the_frames(pair):
     """deblur_stream (videos): batches of BGR frames go to a uint8 model as they are, in order."""
-    from ifan_trt.runtime.video import deblur_stream
+    from ifan_trt.runtime.images.video import deblur_stream
 
     floating, frames = pair
     counted = Counting(frames)

@@ -41,9 +41,9 @@ def test_video_keeps_frame_count_size_and_rate(models, tmp_path, ext, batch):
 def test_video_frames_match_the_image_path(models, tmp_path):
     """The video path is the image path per frame: compare with deblurring the decoded frames."""
     from ifan_trt.imageio import Image
-    from ifan_trt.runtime.ort_executor import OrtExecutor
-    from ifan_trt.runtime.pipeline import deblur_image
-    from ifan_trt.runtime.pipeline import rgb_float_to_bgr
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
+    from ifan_trt.runtime.images.pipeline import deblur_image
+    from ifan_trt.runtime.images.pipeline import rgb_float_to_bgr
 
     clip = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (40, 24))

@@ -1,4 +1,4 @@
-"""The one wait for a server's models (runtime.serve_protocol.wait_until_ready, models_not_ready),
+"""The one wait for a server's models (runtime.serving.serve_protocol.wait_until_ready, models_not_ready),
 against a small HTTP server that answers Triton's per-model readiness: a model still loading is
 waited for, said once, bounded by the timeout, and the wait ends when the server is gone."""
 
@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ifan_trt.runtime.serve_protocol import models_not_ready, wait_until_ready
+from ifan_trt.runtime.serving.serve_protocol import models_not_ready, wait_until_ready
 
 
 @pytest.fixture

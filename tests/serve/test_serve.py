@@ -19,7 +19,7 @@ grpcclient = pytest.importorskip("tritonclient.grpc", reason="tritonclient not i
 
 from tests.helpers.serve import HOST, ServerProcess, make_array, write_test_image  # noqa: E402
 
-from ifan_trt.runtime.serve_protocol import from_wire, to_wire  # noqa: E402
+from ifan_trt.runtime.serving.serve_protocol import from_wire, to_wire  # noqa: E402
 
 BUDGET = 120_000  # --max-image-pixels of the test server
 TILING = ["--max-pixels", "4096", "--overlap", "8"]  # images above 64x64 run in tiles, on the server as locally
@@ -53,8 +53,8 @@ def server(checkpoint, folder):
 @pytest.fixture(scope="module")
 def local(checkpoint):
     """local(array) -> what `ifan deblur` computes for that image, as the same [H, W, C] samples."""
-    from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.pipeline import Tiling, deblur_image
+    from ifan_trt.runtime.executors.backends import open_executor
+    from ifan_trt.runtime.images.pipeline import Tiling, deblur_image
 
     executor = open_executor("torch", checkpoint=str(checkpoint))
     tiling = Tiling(max_pixels=int(TILING[1]), overlap=int(TILING[3]))

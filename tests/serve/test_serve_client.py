@@ -8,8 +8,8 @@ import time
 import pytest
 
 from ifan_trt.errors import IfanError
-from ifan_trt.runtime.serve_client import RemoteModel
-from ifan_trt.runtime.serve_protocol import MODELS
+from ifan_trt.runtime.serving.serve_client import RemoteModel
+from ifan_trt.runtime.serving.serve_protocol import MODELS
 
 
 class LoadingServer:

@@ -64,11 +64,11 @@ def test_engine_instances_answer_concurrent_clients_with_either_binding(engine, 
     """Only `binding` installed (pycuda alone: a Jetson's install). Answers equal ONNX Runtime on the
     engine's graph to one code value (the float results agree within 1e-5; rounding to 8 or 16 bits
     may then differ by one)."""
-    from ifan_trt.runtime.ort_executor import OrtExecutor
-    from ifan_trt.runtime.pipeline import Tiling
-    from ifan_trt.runtime.serve import ImageHandler
-    from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
-    from ifan_trt.runtime.sidecar import read_sidecar
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
+    from ifan_trt.runtime.images.pipeline import Tiling
+    from ifan_trt.runtime.serving.serve import ImageHandler
+    from ifan_trt.runtime.serving.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
+    from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
     path, plugin = engine
     report = folder / f"report-{binding}.json"
@@ -137,11 +137,11 @@ def test_a_uint8_engine_serves_8_bit_frames_pipelined_and_refuses_16_bit_in_one_
     """Three batches in flight on a uint8-I/O engine: 8-bit RGB answers equal ONNX Runtime on the
     engine's graph to one code value; a 16-bit image (which needs the float network) is refused
     with the reason, and the server goes on."""
-    from ifan_trt.runtime.ort_executor import OrtExecutor
-    from ifan_trt.runtime.pipeline import Tiling
-    from ifan_trt.runtime.serve import ImageHandler
-    from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
-    from ifan_trt.runtime.sidecar import read_sidecar
+    from ifan_trt.runtime.executors.ort_executor import OrtExecutor
+    from ifan_trt.runtime.images.pipeline import Tiling
+    from ifan_trt.runtime.serving.serve import ImageHandler
+    from ifan_trt.runtime.serving.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
+    from ifan_trt.runtime.model_files.sidecar import read_sidecar
 
     path, plugin = uint8_engine
     report = folder / "report-uint8.json"

@@ -17,7 +17,7 @@ httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient not i
 
 from tests.helpers.serve import HOST, ServerProcess, make_array  # noqa: E402
 
-from ifan_trt.runtime.serve_protocol import from_wire, to_wire  # noqa: E402
+from ifan_trt.runtime.serving.serve_protocol import from_wire, to_wire  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -52,8 +52,8 @@ def _infer(server, a):
 
 
 def test_onnx_server_equals_local_onnx_runtime(server, onnx_model):
-    from ifan_trt.runtime.backends import open_executor
-    from ifan_trt.runtime.pipeline import deblur_image
+    from ifan_trt.runtime.executors.backends import open_executor
+    from ifan_trt.runtime.images.pipeline import deblur_image
 
     assert "onnxruntime-cpu fp32, 2 instance(s)" in server.output()
     executor = open_executor("onnxruntime", onnx=str(onnx_model))

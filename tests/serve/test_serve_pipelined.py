@@ -10,11 +10,11 @@ import threading
 import numpy as np
 import pytest
 
-from ifan_trt.runtime.pipeline import Tiling
-from ifan_trt.runtime.pipeline_worker import Job, run_jobs
-from ifan_trt.runtime.serve import ImageHandler, ServeOptions, open_handlers, pipelining_line
-from ifan_trt.runtime.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS, from_wire
-from ifan_trt.runtime.streaming import prepare_images
+from ifan_trt.runtime.images.pipeline import Tiling
+from ifan_trt.runtime.images.pipeline_worker import Job, run_jobs
+from ifan_trt.runtime.serving.serve import ImageHandler, ServeOptions, open_handlers, pipelining_line
+from ifan_trt.runtime.serving.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS, from_wire
+from ifan_trt.runtime.images.streaming import prepare_images
 from ifan_trt.runtime.tensorrt.executor import TrtExecutor
 from ifan_trt.runtime.tensorrt.pipelined import TrtPipeline
 from tests.helpers.fake_cuda import SimulatedTime
@@ -126,7 +126,7 @@ def test_a_loaded_server_reaches_1_8x_the_serial_batch_rate(standin):
 
 
 def _stop():
-    from ifan_trt.runtime.pipeline_worker import _STOP
+    from ifan_trt.runtime.images.pipeline_worker import _STOP
 
     return _STOP
 

@@ -12,8 +12,8 @@ import pytest
 
 from ifan_trt.errors import IfanError
 from ifan_trt.imageio import read_image, to_array
-from ifan_trt.runtime.serve import use_own_libpython
-from ifan_trt.runtime.serve_protocol import check_wire, from_wire, model_for, to_wire
+from ifan_trt.runtime.serving.serve import use_own_libpython
+from ifan_trt.runtime.serving.serve_protocol import check_wire, from_wire, model_for, to_wire
 
 
 def _stored(h, w, channels, dtype, seed=0):

@@ -9,7 +9,7 @@ import pytest
 utils = pytest.importorskip("tritonclient.utils", reason="tritonclient not installed (the dev extra)")
 
 from ifan_trt.errors import IfanError  # noqa: E402
-from ifan_trt.runtime import serve  # noqa: E402
+from ifan_trt.runtime.serving import serve  # noqa: E402
 
 
 class FakeTriton:
@@ -117,7 +117,7 @@ def test_the_server_says_where_it_serves_through_a_callback_and_the_command_prin
     assert serving.models == ("ifan", "ifan_uint16") and serving.model == onnx and serving.instances == 1
     with caplog.at_level(logging.INFO, logger="ifan"):
         serve_job(request)  # no callback: the logger says it
-    assert [r.getMessage() for r in caplog.records if r.name == "ifan.runtime.serve"] == [f"serving {serving.line()}"]
+    assert [r.getMessage() for r in caplog.records if r.name == "ifan.runtime.serving.serve"] == [f"serving {serving.line()}"]
     assert capsys.readouterr() == ("", "")  # the library never prints
     assert main(["serve", "--onnx", onnx, "--http-port", str(http), "--grpc-port", str(grpc),
                  "--metrics-port", str(metrics)]) == 0

@@ -13,7 +13,7 @@ from google.protobuf import text_format  # noqa: E402
 
 from ifan_trt.cli import main  # noqa: E402
 from ifan_trt.errors import IfanError  # noqa: E402
-from ifan_trt.runtime.triton_repo import write_repository  # noqa: E402
+from ifan_trt.runtime.serving.triton_repo import write_repository  # noqa: E402
 
 
 def parse(path) -> "model_config_pb2.ModelConfig":
@@ -64,7 +64,7 @@ def test_plugin_form_onnx_is_refused_with_the_fix(tmp_path):
 
 
 def _fake_engine(folder, profiles, plugin=None):
-    from ifan_trt.runtime.sidecar import Sidecar, sidecar_bytes, sidecar_path
+    from ifan_trt.runtime.model_files.sidecar import Sidecar, sidecar_bytes, sidecar_path
 
     engine = folder / "m.engine"
     engine.write_bytes(b"plan bytes")

@@ -128,7 +128,7 @@ def deblur_stream(executor, batches: Iterable[list[np.ndarray]], tiling=None, de
     that run whole (float, or as they are through a uint8-I/O model) go through the executor's
     pipeline (TensorRT: up to `depth` batches in flight, so the upload, compute and download of
     consecutive batches overlap); batches that need tiles or a split run one at a time, after the
-    ones in flight (runtime/frames.py sends them)."""
+    ones in flight (runtime/images/frames.py sends them)."""
     if executor.info.dual:
         raise IfanError(f"{executor.info.variant} needs dual-pixel views; video input is not supported for it")
     with FrameFlow(executor, depth, tiling) as flow:

@@ -13,8 +13,8 @@ from ifan_trt.contract import INPUT, OUTPUT
 from ifan_trt.errors import IfanError
 from ifan_trt.files import require_regular_file
 
-from .executor import Executor, ShapeLimits
-from .metadata import info_from_metadata
+from ..interface.executor import Executor, ShapeLimits
+from ..model_files.metadata import info_from_metadata
 from .ort_session import create_session, providers_for
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}

@@ -27,12 +27,12 @@ import numpy as np
 from ifan_trt.errors import IfanError
 from ifan_trt.log import get as get_logger
 
-from .executor import Executor
-from .pipeline import Tiling, deblur_images
-from .pipeline_worker import PipelineWorker
+from ..interface.executor import Executor
+from ..images.pipeline import Tiling, deblur_images
+from ..images.pipeline_worker import PipelineWorker
 from .serve_protocol import (DEFAULT_MAX_IMAGE_PIXELS, MODELS, TENSOR, from_wire, models_not_ready, to_wire,
                              wait_until_ready)
-from .streaming import DEFAULT_DEPTH, prepare_images
+from ..images.streaming import DEFAULT_DEPTH, prepare_images
 
 log = get_logger(__name__)
 
@@ -144,7 +144,7 @@ def _triton_callable(handler: ImageHandler):
 def _triton(options: ServeOptions, workspace: Path):
     from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
 
-    from .backends import gpu_count
+    from ..executors.backends import gpu_count
 
     config = TritonConfig(http_address=options.host, http_port=options.http_port,
                           grpc_address=options.host, grpc_port=options.grpc_port,

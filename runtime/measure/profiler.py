@@ -16,9 +16,9 @@ from ifan_trt.progress import Bars, bar
 from ifan_trt.sizes import parse_tensor_shape
 
 from . import stats
-from .executor import Executor
-from .pipeline import (batch_to_frames, bgr_to_rgb_float, frames_to_batch, infer, network_input, network_output,
-                       rgb_float_to_bgr, run_frame_batch, takes_frames)
+from ..interface.executor import Executor
+from ..images.pipeline import (batch_to_frames, bgr_to_rgb_float, frames_to_batch, infer, network_input, network_output,
+                               rgb_float_to_bgr, run_frame_batch, takes_frames)
 
 LAYER_RUNS = 5  # profiled runs averaged for the per-layer times
 STAGES = ("decode", "preprocess", "h2d", "compute", "d2h", "other", "postprocess")
@@ -33,7 +33,7 @@ class ProfileResult:
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     gpu_ms: list[float] = field(default_factory=list)
     layer_ms: dict[str, float] = field(default_factory=dict)
-    power: dict | None = None  # runtime/power.py's report over the timed runs (Jetson), with the board state
+    power: dict | None = None  # runtime/measure/power.py's report over the timed runs (Jetson), with the board state
 
     @property
     def summary(self) -> stats.Summary:
@@ -118,7 +118,7 @@ def profile(executor: Executor, shape: tuple[int, int, int, int], label: str, wa
             iterations: int | None = 20, duration: float | None = None, layers: bool = False,
             progress: Bars | None = None, power=None) -> ProfileResult:
     """Warm up, then measure `iterations` runs or as many as fit in `duration` seconds. power: a
-    runtime.power.PowerSampler, sampling the board's rails during the timed runs (not the warm-up
+    runtime.measure.power.PowerSampler, sampling the board's rails during the timed runs (not the warm-up
     or the per-layer pass). progress: a bar for the timed runs (ifan_trt.progress)."""
     b, _, h, w = shape
     if b > executor.max_batch(h, w):

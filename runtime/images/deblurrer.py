@@ -69,7 +69,7 @@ class Deblurrer:
     def __init__(self, model: str | os.PathLike | None = None, backend: str = "auto", device: str = "auto",
                  threads: int | None = None, tile: tuple[int, int] | None = None, max_pixels: int | None = None,
                  overlap: int | None = None, plugin: str | None = None):
-        from .backends import open_executor, run_summary
+        from ..executors.backends import open_executor, run_summary
         from .pipeline import DEFAULT_MAX_PIXELS, Tiling
         from .tiling import DEFAULT_OVERLAP
 
@@ -103,7 +103,7 @@ class Deblurrer:
         return self._deblur_path(src, dst, overwrite)
 
     def _deblur_path(self, src, dst, overwrite: bool) -> Path:
-        """A file through `ifan deblur`'s orchestration (ifan_trt.runtime.batch)."""
+        """A file through `ifan deblur`'s orchestration (ifan_trt.runtime.images.batch)."""
         from .batch import DeblurOptions, Job, check_targets, deblur_jobs, raise_failure
 
         job = Job(Path(src), Path(dst))

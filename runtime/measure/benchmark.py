@@ -114,7 +114,7 @@ def _outputs_dir(s: BenchmarkRequest, model: Model) -> Path:
 
 
 def _open(model: Model, s: BenchmarkRequest):
-    from .backends import open_executor
+    from ..executors.backends import open_executor
 
     kwargs = {"onnx": str(model.path)} if model.format == "onnx" else {"engine": str(model.path)}
     return open_executor(model.backend, threads=s.threads, device=s.device, **kwargs)
@@ -125,7 +125,7 @@ def measure(model: Model, s: BenchmarkRequest, fp32_dir: Path | None) -> dict:
     PSNR against FP32 of a later row can be computed without rerunning FP32)."""
     from ifan_trt.imageio import read_image
     from ifan_trt.metrics import psnr, ssim
-    from .pipeline import deblur_image
+    from ..images.pipeline import deblur_image
     from .profiler import profile
 
     out_dir = _outputs_dir(s, model)

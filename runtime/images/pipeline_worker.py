@@ -21,7 +21,7 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from .executor import Executor
+from ..interface.executor import Executor
 from .streaming import DEFAULT_DEPTH, open_pipeline
 
 

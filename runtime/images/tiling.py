@@ -19,7 +19,7 @@ import numpy as np
 from ifan_trt.errors import IfanError
 from ifan_trt.sizes import parse_size
 
-from .executor import Executor, ShapeLimits
+from ..interface.executor import Executor, ShapeLimits
 from .padding import SIZE_MULTIPLE
 
 DEFAULT_OVERLAP = 64  # px; measured: >= 40 dB PSNR tiled vs full frame (see module docstring)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import platform
 
-from .stats import percentile
+from ..measure.stats import percentile
 
 QUANTILES = (50, 90, 99)
 

@@ -18,7 +18,7 @@ from ifan_trt.files import check_not_input, check_output_file, write_bytes
 from ifan_trt.imageio import EXTENSIONS, encode_image, read_image, side_by_side, write_image
 from ifan_trt.progress import Bars, bar
 
-from .executor import Executor
+from ..interface.executor import Executor
 from .pipeline import Tiling
 from .streaming import DEFAULT_DEPTH
 from .video import VIDEO_EXTENSIONS, is_video

@@ -16,7 +16,7 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from .executor import Executor
+from ..interface.executor import Executor
 
 DEFAULT_DEPTH = 2  # frames in flight on a GPU: enough to overlap upload, compute and download
 MAX_DEPTH = 8  # each slot holds a buffer set: more only costs memory once the engines overlap

@@ -21,8 +21,8 @@ from ifan_trt.errors import IfanError
 from ifan_trt.log import get as get_logger
 from ifan_trt.models import ModelRef, bundled
 
-from .executor import Executor
-from .sidecar import recorded_onnx
+from ..interface.executor import Executor
+from ..model_files.sidecar import recorded_onnx
 
 log = get_logger(__name__)
 

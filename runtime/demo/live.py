@@ -23,16 +23,16 @@ from ifan_trt.log import get as get_logger
 from ifan_trt.files import write_bytes
 from ifan_trt.opencv import GUI_FIX, opencv_build
 
-from .executor import Executor
+from ..interface.executor import Executor
 from .mailbox import Mailbox
 from .latency import stages_line, summary_line
 from .overlay import compose, draw_labels, draw_overlay, split_x, status_lines
-from .frames import Finished, FrameFlow
-from .pipeline import Tiling
-from .streaming import DEFAULT_DEPTH
+from ..images.frames import Finished, FrameFlow
+from ..images.pipeline import Tiling
+from ..images.streaming import DEFAULT_DEPTH
 from .sources import Source, open_capture
 from .stream_output import StreamWriter
-from .video import AtomicVideoWriter
+from ..images.video import AtomicVideoWriter
 
 log = get_logger(__name__)
 

@@ -84,7 +84,7 @@ def _profile_dims(profiles: list[dict], name: str) -> tuple[int, tuple[int, ...]
 
 def engine_model(path: Path, max_batch: int | None) -> RepoModel:
     """A TensorRT plan with its sidecar as a tensorrt_plan model (FP32 NCHW I/O in every precision)."""
-    from .sidecar import read_sidecar
+    from ..model_files.sidecar import read_sidecar
 
     sidecar = read_sidecar(path)
     names = sidecar.get("inputs") or [INPUT]

@@ -1,9 +1,9 @@
 """Batches of 8-bit BGR frames (a video's, a camera's) through an executor, in order: the one
-loop that sends them. Each batch is prepared by runtime/streaming.py (`prepare_bgr_frames`: a
+loop that sends them. Each batch is prepared by runtime/images/streaming.py (`prepare_bgr_frames`: a
 uint8-I/O model's frames as they are, else the network's float input) and runs through the
 executor's pipeline (TensorRT: several batches in flight); a batch that needs tiles or a split
 runs one at a time after the batches already in flight (pipeline.deblur_bgr_frames).
-`ifan deblur` on a video (runtime/video.py) and the live demo (runtime/live.py) both use it.
+`ifan deblur` on a video (runtime/images/video.py) and the live demo (runtime/demo/live.py) both use it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .executor import Executor
+from ..interface.executor import Executor
 from .pipeline import Tiling, deblur_bgr_frames
 from .streaming import DEFAULT_DEPTH, open_pipeline, prepare_bgr_frames
 

@@ -11,7 +11,7 @@ import numpy as np
 from ifan_trt.errors import IfanError
 from ifan_trt.imageio import Image
 
-from .executor import Executor
+from ..interface.executor import Executor
 from .padding import official_crop, pad_to_multiple, padded_size
 from .tiling import DEFAULT_OVERLAP, choose_tile, run_tiled
 
@@ -22,7 +22,7 @@ DEFAULT_MAX_PIXELS = 16_000_000  # larger inputs are tiled: a 16 MP frame stays 
 @dataclass(frozen=True)
 class Tiling:
     """When to tile: an explicit tile size, a pixel budget, or (always) beyond the engine's limits;
-    batch: tiles per run (None: runtime.tiling.tile_batch decides); progress(done, total) after
+    batch: tiles per run (None: runtime.images.tiling.tile_batch decides); progress(done, total) after
     each run of tiles."""
 
     tile: tuple[int, int] | None = None

@@ -12,7 +12,7 @@ import numpy as np
 
 from ifan_trt.errors import IfanError
 
-from ifan_trt.runtime.executor import ShapeLimits
+from ifan_trt.runtime.interface.executor import ShapeLimits
 
 Shape = tuple[int, ...]
 

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .executor import Executor, ModelInfo
+from ..interface.executor import Executor, ModelInfo
 
 
 class TorchExecutor(Executor):

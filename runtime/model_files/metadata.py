@@ -7,7 +7,7 @@ import os
 
 from ifan_trt.errors import IfanError
 
-from .executor import ModelInfo
+from ..interface.executor import ModelInfo
 
 from ifan_trt.contract import (CHANNEL_ORDERS, IO_KINDS, META, MODES, SIZE_MULTIPLE, META_PREFIX as PREFIX,
                                normalization as normalization_of)

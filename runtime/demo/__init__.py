@@ -1,0 +1,1 @@
+"""The live demo (ifan demo): sources, capture/inference/display threads, overlay, stream output, latency."""

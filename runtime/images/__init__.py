@@ -1,0 +1,1 @@
+"""Images, frames and video through an executor: padding, tiling, batches, streams, the Deblurrer API."""

@@ -1,0 +1,1 @@
+"""The interface every executor implements: Executor, the ModelInfo it reports, its ShapeLimits."""
