@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ifan_trt.contract import MODES
 from ifan_trt.errors import IfanError
-from ifan_trt.options import int_range, nonneg_int, positive_int, threads
+from ifan_trt.commands.options import int_range, nonneg_int, positive_int, threads
 from ifan_trt.runtime.images.pipeline import DEFAULT_MAX_PIXELS
 from ifan_trt.runtime.images.streaming import DEFAULT_DEPTH, MAX_DEPTH
 from ifan_trt.runtime.images.tiling import DEFAULT_OVERLAP

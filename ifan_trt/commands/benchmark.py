@@ -11,7 +11,7 @@ from ifan_trt.commands.progress import bars
 from ifan_trt.errors import IfanError
 from ifan_trt.jobs.benchmark import BenchmarkRequest, benchmark
 from ifan_trt.log import get as get_logger
-from ifan_trt.options import positive_int
+from ifan_trt.commands.options import positive_int
 from ifan_trt.precisions import NAMES as PRECISIONS
 
 from . import args as arg_groups

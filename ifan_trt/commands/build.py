@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ifan_trt.jobs.engine import BuildRequest, build_engine
 from ifan_trt.models import ModelRef
-from ifan_trt.options import add_decode_budget, int_range
+from ifan_trt.commands.options import add_decode_budget, int_range
 from ifan_trt.precisions import ENGINE as PRECISIONS
 from ifan_trt.sizes import parse_bytes
 from ifan_trt.runtime.model_files.optimization_profiles import DEFAULT_SHAPES

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ifan_trt.jobs.check import DEFAULT_MIN_PSNR, CheckRequest, check
-from ifan_trt.options import add_decode_budget, float_range, nonneg_float, positive_int
+from ifan_trt.commands.options import add_decode_budget, float_range, nonneg_float, positive_int
 
 from . import args as arg_groups
 from .progress import bars

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ifan_trt.options import add_decode_budget, positive_int
+from ifan_trt.commands.options import add_decode_budget, positive_int
 from ifan_trt.runtime.images.video import VIDEO_EXTENSIONS
 
 from . import args as arg_groups

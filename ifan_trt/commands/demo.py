@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from ifan_trt.errors import IfanError
-from ifan_trt.options import float_range, int_range, positive_int
+from ifan_trt.commands.options import float_range, int_range, positive_int
 from ifan_trt.sizes import parse_size
 
 from . import args as arg_groups

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ifan_trt.options import add_decode_budget, positive_int
+from ifan_trt.commands.options import add_decode_budget, positive_int
 
 from . import args as arg_groups
 from .progress import bars

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import opset, positive_int
+from .options import opset, positive_int
 from . import args as arg_groups
 
 

@@ -9,7 +9,7 @@ from ifan_trt import precisions
 from ifan_trt.calib.fp16 import DEFAULT_MAX_REL_ERROR
 from ifan_trt.errors import IfanError
 from ifan_trt.jobs.precision import PrecisionRequest, make_precision
-from ifan_trt.options import add_decode_budget, positive_float
+from ifan_trt.commands.options import add_decode_budget, positive_float
 
 from . import args as arg_groups
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ifan_trt.options import float_range
+from ifan_trt.commands.options import float_range
 
 from . import args as arg_groups
 from .progress import bars

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ifan_trt.options import nonneg_int, port, positive_int
+from ifan_trt.commands.options import nonneg_int, port, positive_int
 from ifan_trt.runtime.serving.serve_protocol import DEFAULT_MAX_IMAGE_PIXELS
 
 from . import args as arg_groups

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ifan_trt.errors import IfanError
-from ifan_trt.options import float_range, int_range, nonneg_int, probability
+from ifan_trt.commands.options import float_range, int_range, nonneg_int, probability
 from ifan_trt.sizes import parse_size
 
 from . import args as arg_groups

@@ -3,7 +3,7 @@
 import argparse
 from dataclasses import fields
 
-from ifan_trt.options import float_range, int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
+from ifan_trt.commands.options import float_range, int_range, nonneg_float, nonneg_int, positive_float, positive_int, probability, threads
 from ifan_trt.training import train
 
 from . import args as arg_groups

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ifan_trt.options import nonneg_int, positive_int
+from ifan_trt.commands.options import nonneg_int, positive_int
 
 from . import args as arg_groups
 

@@ -50,7 +50,7 @@ def test_the_walk_sees_a_flag_with_two_meanings(monkeypatch):
     # what `--shape` was before: HxW in one command, BxCxHxW in another
     monkeypatch.setattr(cli_flags, "commands", lambda: _two_commands({"metavar": "HxW"}, {"metavar": "BxCxHxW"}))
     assert set(cli_flags.differences()) == {"--shape"}
-    from ifan_trt.options import int_range
+    from ifan_trt.commands.options import int_range
 
     # the same type name with other bounds is another type
     monkeypatch.setattr(cli_flags, "commands", lambda: _two_commands({"type": int_range(1, 8)}, {"type": int_range(0)}))
