@@ -65,6 +65,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--soft-prob", type=probability, default=0.0, metavar="P",
                    help="share of scenes whose sharp content is itself soft (low-passed, sigma 0.5-2 px), so "
                         "that softness alone is not restored past the original")
+    p.add_argument("--grain", type=nonneg_float, default=0.0, metavar="SIGMA",
+                   help="largest sigma of a grain in the sharp scenes themselves (the target keeps it, so "
+                        "grain is neither removed from sharp photos nor invented in blurred ones)")
     p.add_argument("--threads", type=threads, default=2, help="CPU threads for PyTorch (default 2)")
     p.add_argument("--ckpt-every-min", type=positive_float, default=5.0)
     p.add_argument("--log-every", type=positive_int, default=50)

@@ -43,6 +43,10 @@ PHOTOS = {
     "rocket": "public domain (SpaceX)",
     "hubble_deep_field": "public domain (NASA)",
     "immunohistochemistry": "no known copyright restrictions",
+    # smooth, low-contrast content with small bright features and dark surrounds: what a model
+    # trained on crisp scenes over-sharpens (a moon's craters, shadows in a photo)
+    "cell": "CC0 (Paul Müller et al.)",
+    "retina": "CC0 (Mikael Häggström)",
 }
 # grey CC0 textures, tinted at random
 TEXTURES = {
@@ -321,7 +325,7 @@ def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...
 def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int, int, int, int]],
                photos: tuple[str, ...] = TRAIN_PHOTOS, max_radius: float = 10.0, noise: float = 0.01,
                jpeg_prob: float = 0.0, dual: bool = False, srgb_blur_prob: float = 0.5,
-               small_blur_prob: float = 0.0, soft_prob: float = 0.0) -> list[Sample]:
+               small_blur_prob: float = 0.0, soft_prob: float = 0.0, grain: float = 0.0) -> list[Sample]:
     """(defocused, sharp) pairs of windows (y, x, height, width) of one h x w scene: training
     patches keep the scale of full-size images (objects, textures and CoC relative to them) while
     only the windows are rendered. Focus and lens are chosen for the whole scene. With probability
@@ -330,12 +334,18 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
     sigma of the read and of the shot noise (each drawn in [0, noise]); 0 adds none. With
     probability soft_prob the scene's content is itself soft (each layer's colour low-passed,
     Gaussian sigma in [0.5, 2] px): a sharp photo need not be crisp, so softness alone must not be
-    read as defocus and "restored" past the original."""
+    read as defocus and "restored" past the original. grain: the largest sigma of a luminance grain
+    in the sharp scene itself (multiplicative, drawn per scene in [0, grain]): the target carries
+    it, so a sharp photo's grain is kept and, once blurred away, not invented back."""
     scene = make_scene(rng, h, w, photos)
     if soft_prob > 0 and rng.random() < soft_prob:  # no draw when off: old seeds keep their images
         sigma = float(rng.uniform(0.5, 2.0))
         scene = [Layer(cv2.GaussianBlur(l.colour, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), l.alpha, l.inv_depth)
                  for l in scene]
+    if grain > 0:  # no draw when off
+        g = float(rng.uniform(0, grain))
+        scene = [Layer(np.clip(l.colour * (1 + g * rng.standard_normal(l.colour.shape[:2] + (1,), np.float32)), 0, 1),
+                       l.alpha, l.inv_depth) for l in scene]
     sharp, inv = composite_sharp(scene)
     if rng.random() < 0.5:
         inv_focus = float(rng.choice([float(np.median(l.inv_depth)) for l in scene]))

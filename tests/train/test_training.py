@@ -117,6 +117,26 @@ def test_soft_scenes_have_soft_sharp_targets():
     assert sum(map(detail, soft)) < 0.5 * sum(map(detail, plain))
 
 
+def test_grain_is_in_the_sharp_target_up_to_its_sigma():
+    """--grain 0.1: the sharp target itself carries a multiplicative luminance grain (the same in the
+    three channels) of a sigma drawn in [0, 0.1] per scene; 0 draws nothing, so old seeds keep their images."""
+    import numpy as np
+
+    from ifan_trt.training.synthetic import make_crops
+
+    for k in range(4):
+        grain = make_crops(np.random.default_rng([5, k]), 64, 64, [(0, 0, 64, 64)], grain=0.1)[0].target
+        plain = make_crops(np.random.default_rng([5, k]), 64, 64, [(0, 0, 64, 64)])[0].target
+        off = make_crops(np.random.default_rng([5, k]), 64, 64, [(0, 0, 64, 64)], grain=0.0)[0].target
+        assert np.array_equal(off, plain)
+        inside = (plain > 0.1) & (plain < 0.9) & (grain < 0.99)  # not clipped
+        factor = (grain[inside] / plain[inside]) ** 2.2 - 1  # back to linear light: the grain itself
+        assert 1e-3 < factor.std() < 0.1 * 1.2, (k, factor.std())
+        per_pixel = (grain / np.maximum(plain, 1e-6)) ** 2.2
+        both = inside.all(axis=2)
+        assert np.allclose(per_pixel[both, 0], per_pixel[both, 2], atol=1e-3)  # luminance, not colour
+
+
 def test_batches_from_scenes_are_deterministic_and_checked():
     import numpy as np
 
