@@ -49,6 +49,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="for the first N steps the reblurring loss trains only the reblurring network, not the "
                         "model (use with --init: a new reblurring network would first pull a trained model's "
                         "filters towards its random start)")
+    p.add_argument("--loss-no-harm", type=nonneg_float, default=0.0, metavar="W",
+                   help="weight of a no-harm term (ours, not the paper's): the mean over patches of the dB by "
+                        "which the output is further from the target than the input was; 0 disables it")
     p.add_argument("--dual", action="store_true", help="train IFAN_dual (reads the left and right views too)")
     p.add_argument("--steps", type=positive_int, default=100000, help="step cap (the budget usually ends first)")
     p.add_argument("--budget-min", type=positive_float, default=80.0, help="wall-clock training budget, minutes")

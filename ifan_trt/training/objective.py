@@ -16,6 +16,11 @@ The definitions follow the paper and its official trainer:
   network and exists only in the training state: the deblurring model never contains it.
 
 total = deblur + w_disp * L_disp + w_reblur * L_reblur (the official trainer: both weights 1).
+
+Ours, not the paper's: an optional no-harm term, the mean over patches of max(0, PSNR(input) -
+PSNR(output)) in dB against the sharp target. It is zero for every patch the network leaves at least
+as close to the target as its input was, and it weighs a damaged nearly sharp patch by the dB it
+lost, which is how a user judges a deblurring tool.
 """
 
 from __future__ import annotations
@@ -105,6 +110,17 @@ def reblur_loss(reblurred: torch.Tensor, blurry: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(reblurred, downsample_area(blurry))
 
 
+def patch_psnr(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """PSNR in dB of each patch of a batch (peak 1; eps caps it at 60 dB)."""
+    return -10 * torch.log10(((x - y) ** 2).flatten(1).mean(1) + eps)
+
+
+def harm_loss(output: torch.Tensor, blurry: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
+    """Mean over patches of the dB by which the output is further from the sharp target than the
+    input was (zero where it is not)."""
+    return F.relu(patch_psnr(blurry, sharp).detach() - patch_psnr(output, sharp)).mean()
+
+
 class Objective:
     """Runs the network for training and computes every term of the objective.
 
@@ -112,9 +128,10 @@ class Objective:
     model itself is the one that is exported (no training-only branch in it)."""
 
     def __init__(self, model: IFAN, deblur_loss, disp_weight: float = 1.0, reblur_weight: float = 1.0,
-                 reblur_net: ReblurNet | None = None):
+                 reblur_net: ReblurNet | None = None, harm_weight: float = 0.0):
         self.model, self.deblur_loss = model, deblur_loss
         self.disp_weight, self.reblur_weight = float(disp_weight), float(reblur_weight)
+        self.harm_weight = float(harm_weight)
         if self.reblur_weight > 0 and reblur_net is None:
             raise ValueError("Objective: reblur_weight > 0 needs reblur_net")
         self.reblur_net = reblur_net
@@ -138,7 +155,7 @@ class Objective:
 
     def __call__(self, blurry: torch.Tensor, sharp: torch.Tensor, left: torch.Tensor | None = None,
                  right: torch.Tensor | None = None, crops_per_scene: int = 1) -> dict[str, torch.Tensor]:
-        """{'total', 'deblur'[, 'disp'][, 'reblur']} for one batch."""
+        """{'total', 'deblur'[, 'disp'][, 'reblur'][, 'harm']} for one batch."""
         if self.needs_views and (left is None or right is None):
             raise ValueError("Objective: this objective needs the left and right dual-pixel views")
         self._seen.clear()
@@ -153,5 +170,8 @@ class Objective:
             filters = self._seen["filters"] if self.reblur_trains_network else self._seen["filters"].detach()
             terms["reblur"] = reblur_loss(self.reblur_net(sharp, filters), blurry)
             total = total + self.reblur_weight * terms["reblur"]
+        if self.harm_weight > 0:
+            terms["harm"] = harm_loss(result, blurry, sharp)
+            total = total + self.harm_weight * terms["harm"]
         terms["total"] = total
         return terms

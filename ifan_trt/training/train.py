@@ -56,6 +56,7 @@ class TrainRequest:
     loss_disp: float = 1.0
     loss_reblur: float = 1.0
     reblur_warmup: int = 0
+    loss_no_harm: float = 0.0
     dual: bool = False
     steps: int = 100000
     budget_min: float = 80.0
@@ -270,7 +271,8 @@ class Training:
         # the reblurring network is trained with the model but saved only in the training state
         self.reblur_net = (ReblurNet(self.model.F[-1].out_channels, self.config.feat_channels, args.n_iters)
                            if args.loss_reblur > 0 else None)
-        self.objective = Objective(self.model, LOSSES[args.loss][0], args.loss_disp, args.loss_reblur, self.reblur_net)
+        self.objective = Objective(self.model, LOSSES[args.loss][0], args.loss_disp, args.loss_reblur, self.reblur_net,
+                                   harm_weight=args.loss_no_harm)
         self.opt = torch.optim.Adam(list(self.objective.parameters()), lr=args.lr)
         self.step, self.elapsed, self.history = 0, 0.0, []
         self.command = full_command(args)
@@ -346,6 +348,8 @@ class Training:
         if args.loss_reblur > 0:
             text += f" + {args.loss_reblur:g} * L_reblur (reblurring network on the sharp image vs the input, 1/8 scale"
             text += f"; the first {args.reblur_warmup} steps train the reblurring network only)" if args.reblur_warmup else ")"
+        if args.loss_no_harm > 0:
+            text += f" + {args.loss_no_harm:g} * L_no_harm (mean over patches of the dB lost against the input)"
         return text
 
     def checkpoint(self, final: bool, metrics: dict | None = None) -> None:

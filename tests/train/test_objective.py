@@ -9,8 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from ifan_trt.model import IFAN, IFANConfig
-from ifan_trt.training.objective import (Objective, ReblurNet, disparity_loss, disparity_map, reblur_loss,
-                                         warp_rows)
+from ifan_trt.training.objective import (Objective, ReblurNet, disparity_loss, disparity_map, harm_loss,
+                                         reblur_loss, warp_rows)
 
 mse = lambda x, y, g: ((x - y) ** 2).mean()
 
@@ -160,3 +160,27 @@ def test_reblur_warmup_trains_the_reblurring_network_only():
     obj.reblur_trains_network = True
     obj(x, y)["reblur"].backward()
     assert float(model.F[-1].weight.grad.abs().sum()) > 0
+
+
+def test_no_harm_term_counts_only_the_db_lost_against_the_input():
+    """Patch 0: the output is closer to the target than the input (costs nothing); patch 1: its
+    error doubles in amplitude, which loses 20 log10(2) = 6.02 dB; the mean over the batch is half."""
+    rng = np.random.default_rng(3)
+    sharp = torch.from_numpy(rng.random((2, 3, 8, 8)).astype(np.float32))
+    err = torch.from_numpy(rng.normal(0, 0.05, (2, 3, 8, 8)).astype(np.float32))
+    blurry = sharp + err
+    output = torch.stack([sharp[0] + 0.5 * err[0], sharp[1] + 2 * err[1]]).requires_grad_()
+    loss = harm_loss(output, blurry, sharp)
+    assert float(loss) == pytest.approx(20 * np.log10(2) / 2, abs=1e-3)
+    loss.backward()
+    assert float(output.grad[0].abs().sum()) == 0 and float(output.grad[1].abs().sum()) > 0
+    assert float(harm_loss(blurry, blurry, sharp)) == 0
+
+
+def test_no_harm_term_is_in_the_total_with_its_weight():
+    model = small_model()
+    x, y = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    off = Objective(model, mse, 0.0, 0.0)(x, y)
+    on = Objective(model, mse, 0.0, 0.0, harm_weight=0.5)(x, y)
+    assert "harm" not in off and float(on["harm"]) >= 0
+    assert float(on["total"]) == pytest.approx(float(on["deblur"]) + 0.5 * float(on["harm"]), rel=1e-6)
