@@ -71,6 +71,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grain", type=nonneg_float, default=0.0, metavar="SIGMA",
                    help="largest sigma of a grain in the sharp scenes themselves (the target keeps it, so "
                         "grain is neither removed from sharp photos nor invented in blurred ones)")
+    p.add_argument("--low-contrast-prob", type=probability, default=0.0, metavar="P",
+                   help="share of scenes whose sRGB values are drawn towards their mean by a factor in [0.2, 0.6] "
+                        "(flat, hazy photos: their detail is small, so invented contrast costs many dB)")
     p.add_argument("--threads", type=threads, default=2, help="CPU threads for PyTorch (default 2)")
     p.add_argument("--ckpt-every-min", type=positive_float, default=5.0)
     p.add_argument("--log-every", type=positive_int, default=50)

@@ -325,7 +325,8 @@ def make_sample(rng: np.random.Generator, h: int, w: int, photos: tuple[str, ...
 def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int, int, int, int]],
                photos: tuple[str, ...] = TRAIN_PHOTOS, max_radius: float = 10.0, noise: float = 0.01,
                jpeg_prob: float = 0.0, dual: bool = False, srgb_blur_prob: float = 0.5,
-               small_blur_prob: float = 0.0, soft_prob: float = 0.0, grain: float = 0.0) -> list[Sample]:
+               small_blur_prob: float = 0.0, soft_prob: float = 0.0, grain: float = 0.0,
+               low_contrast_prob: float = 0.0) -> list[Sample]:
     """(defocused, sharp) pairs of windows (y, x, height, width) of one h x w scene: training
     patches keep the scale of full-size images (objects, textures and CoC relative to them) while
     only the windows are rendered. Focus and lens are chosen for the whole scene. With probability
@@ -336,7 +337,10 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
     Gaussian sigma in [0.5, 2] px): a sharp photo need not be crisp, so softness alone must not be
     read as defocus and "restored" past the original. grain: the largest sigma of a luminance grain
     in the sharp scene itself (multiplicative, drawn per scene in [0, grain]): the target carries
-    it, so a sharp photo's grain is kept and, once blurred away, not invented back."""
+    it, so a sharp photo's grain is kept and, once blurred away, not invented back. With probability
+    low_contrast_prob the scene's sRGB values are drawn towards their mean by a factor in [0.2, 0.6]
+    (a hazy or flat photo: small detail of small amplitude, whose blurred input is already close to
+    the target, so any invented contrast costs many dB)."""
     scene = make_scene(rng, h, w, photos)
     if soft_prob > 0 and rng.random() < soft_prob:  # no draw when off: old seeds keep their images
         sigma = float(rng.uniform(0.5, 2.0))
@@ -346,6 +350,11 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
         g = float(rng.uniform(0, grain))
         scene = [Layer(np.clip(l.colour * (1 + g * rng.standard_normal(l.colour.shape[:2] + (1,), np.float32)), 0, 1),
                        l.alpha, l.inv_depth) for l in scene]
+    if low_contrast_prob > 0 and rng.random() < low_contrast_prob:  # no draw when off
+        k = float(rng.uniform(0.2, 0.6))
+        mean = float(np.mean([to_srgb(l.colour).mean() for l in scene]))
+        scene = [Layer(to_linear(mean + k * (to_srgb(l.colour) - mean)).astype(np.float32), l.alpha, l.inv_depth)
+                 for l in scene]
     sharp, inv = composite_sharp(scene)
     if rng.random() < 0.5:
         inv_focus = float(rng.choice([float(np.median(l.inv_depth)) for l in scene]))

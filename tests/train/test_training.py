@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -294,3 +295,19 @@ def test_small_blur_scenes_are_nearly_sharp():
     off = make_crops(np.random.default_rng([9, 0]), 64, 64, [(0, 0, 64, 64)], small_blur_prob=0.0)[0]
     default = make_crops(np.random.default_rng([9, 0]), 64, 64, [(0, 0, 64, 64)])[0]
     assert np.array_equal(off.source, default.source)
+
+
+def test_low_contrast_scenes_are_the_scene_drawn_towards_its_mean():
+    """--low-contrast-prob 1: the sharp target is the same scene's target with its sRGB values drawn
+    towards their mean by one factor in [0.2, 0.6] (exact where layers do not overlap partially)."""
+    from ifan_trt.training.synthetic import TRAIN_PHOTOS, make_crops
+
+    def target(p):
+        return make_crops(np.random.default_rng([5, 2]), 96, 96, [(0, 0, 96, 96)], TRAIN_PHOTOS, 4.0, noise=0.0,
+                          low_contrast_prob=p)[0].target
+
+    full, flat = target(0.0), target(1.0)
+    a, b = np.polyfit(full.ravel(), flat.ravel(), 1)
+    assert 0.2 <= a <= 0.6
+    residual = flat.ravel() - (a * full.ravel() + b)
+    assert np.percentile(np.abs(residual), 95) < 0.01
