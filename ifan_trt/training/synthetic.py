@@ -326,7 +326,7 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
                photos: tuple[str, ...] = TRAIN_PHOTOS, max_radius: float = 10.0, noise: float = 0.01,
                jpeg_prob: float = 0.0, dual: bool = False, srgb_blur_prob: float = 0.5,
                small_blur_prob: float = 0.0, soft_prob: float = 0.0, grain: float = 0.0,
-               low_contrast_prob: float = 0.0) -> list[Sample]:
+               low_contrast_prob: float = 0.0, dof_prob: float = 0.0) -> list[Sample]:
     """(defocused, sharp) pairs of windows (y, x, height, width) of one h x w scene: training
     patches keep the scale of full-size images (objects, textures and CoC relative to them) while
     only the windows are rendered. Focus and lens are chosen for the whole scene. With probability
@@ -340,7 +340,10 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
     it, so a sharp photo's grain is kept and, once blurred away, not invented back. With probability
     low_contrast_prob the scene's sRGB values are drawn towards their mean by a factor in [0.2, 0.6]
     (a hazy or flat photo: small detail of small amplitude, whose blurred input is already close to
-    the target, so any invented contrast costs many dB)."""
+    the target, so any invented contrast costs many dB). With probability dof_prob the sharp photo has
+    its own depth of field: the target is the scene rendered in focus on one object with a largest
+    CoC radius in [1, 6] px, and the input is that target blurred again, evenly, by the drawn radius
+    (a photo with a soft background, blurred: only the added blur is to be removed)."""
     scene = make_scene(rng, h, w, photos)
     if soft_prob > 0 and rng.random() < soft_prob:  # no draw when off: old seeds keep their images
         sigma = float(rng.uniform(0.5, 2.0))
@@ -365,6 +368,12 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
     strength = float(rng.uniform(0.0, 2.0) if small else rng.uniform(0.5, max_radius)) / spread
     blades = int(rng.choice([0, 0, 0, 5, 6, 7, 8, -1, -1]))  # disc, polygon or soft (Gaussian)
     rotation = float(rng.uniform(0, 2 * np.pi))
+    dof = dof_prob > 0 and bool(rng.random() < dof_prob)  # no draw when off
+    if dof:
+        dof_focus = float(rng.choice([float(np.median(l.inv_depth)) for l in scene]))
+        dof_spread = max(abs(float(inv.max()) - dof_focus), abs(float(inv.min()) - dof_focus), 0.05)
+        dof_strength = float(rng.uniform(1.0, 6.0)) / dof_spread
+    linear_scene = scene
     # A lens blurs linear light (blurred highlights come out brighter in sRGB); blurs made in
     # software on 8-bit images usually act on sRGB values. Both, so that the model does not learn
     # "blurred means brighter" and darken what a user blurred in sRGB.
@@ -375,9 +384,18 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
     for y, x, wh, ww in windows:
         cut = (slice(y, y + wh), slice(x, x + ww))
         layers = [Layer(l.colour[cut], l.alpha[cut], l.inv_depth[cut]) for l in scene]
-        views = render_defocus(layers, inv_focus, strength, blades, rotation, dual=dual)
+        if dof:
+            lin = render_defocus([Layer(l.colour[cut], l.alpha[cut], l.inv_depth[cut]) for l in linear_scene],
+                                 dof_focus, dof_strength, blades, rotation)["c"]
+            target = to_srgb(lin).astype(np.float32)
+            # one flat layer at inverse depth 1, focus at 0: a CoC of `strength * spread` everywhere
+            layers = [Layer(target if srgb_blur else lin, np.ones((wh, ww), np.float32), np.ones((wh, ww), np.float32))]
+            views = render_defocus(layers, 0.0, strength * spread, blades, rotation, dual=dual)
+        else:
+            target = to_srgb(sharp[cut]).astype(np.float32)
+            views = render_defocus(layers, inv_focus, strength, blades, rotation, dual=dual)
         params = {"inv_focus": inv_focus, "strength": strength, "blades": blades, "srgb_blur": srgb_blur,
-                  "max_radius_px": strength * spread}
+                  "max_radius_px": strength * spread, "own_dof_max_radius_px": dof_strength * dof_spread if dof else 0.0}
         out = {}
         read, shot = (float(rng.uniform(0, noise)), float(rng.uniform(0, noise))) if noise else (0.0, 0.0)
         quality = int(rng.integers(70, 96)) if rng.random() < jpeg_prob else 0
@@ -391,7 +409,7 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
                 img = _jpeg(img, quality)
             out[v] = img.astype(np.float32)
         params.update({"read_noise": read, "shot_noise": shot, "jpeg_quality": quality})
-        samples.append(Sample(out["c"], to_srgb(sharp[cut]).astype(np.float32), inv[cut], params,
+        samples.append(Sample(out["c"], target, inv[cut], params,
                               out.get("l"), out.get("r")))
     return samples
 
