@@ -311,3 +311,28 @@ def test_low_contrast_scenes_are_the_scene_drawn_towards_its_mean():
     assert 0.2 <= a <= 0.6
     residual = flat.ravel() - (a * full.ravel() + b)
     assert np.percentile(np.abs(residual), 95) < 0.01
+
+
+def test_own_depth_of_field_input_is_the_target_blurred_again_evenly():
+    """--dof-prob 1: the target is itself defocused (largest CoC 1-6 px) and the input is that
+    target blurred once more by the drawn radius, the same aperture everywhere, in the drawn
+    domain (sRGB or linear light); checked away from the window's edges."""
+    import cv2
+
+    from ifan_trt.training.synthetic import TRAIN_PHOTOS, aperture_kernel, make_crops, to_linear, to_srgb
+
+    checked = 0
+    for k in range(12):
+        s = make_crops(np.random.default_rng([7, k]), 128, 128, [(0, 0, 128, 128)], TRAIN_PHOTOS, 6.0, noise=0.0,
+                       dof_prob=1.0)[0]
+        p = s.params
+        if p["blades"] not in (0, -1):  # polygons depend on a rotation the record does not keep
+            continue
+        assert 1.0 <= p["own_dof_max_radius_px"] <= 6.0
+        base = s.target if p["srgb_blur"] else to_linear(s.target)
+        kern = aperture_kernel(round(p["max_radius_px"] / 0.5) * 0.5, p["blades"])
+        want = cv2.filter2D(base, -1, kern, borderType=cv2.BORDER_REFLECT)
+        want = want if p["srgb_blur"] else to_srgb(want)
+        np.testing.assert_allclose(s.source[16:-16, 16:-16], want[16:-16, 16:-16], atol=2e-4)
+        checked += 1
+    assert checked >= 3
