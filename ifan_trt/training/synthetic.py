@@ -326,7 +326,7 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
                photos: tuple[str, ...] = TRAIN_PHOTOS, max_radius: float = 10.0, noise: float = 0.01,
                jpeg_prob: float = 0.0, dual: bool = False, srgb_blur_prob: float = 0.5,
                small_blur_prob: float = 0.0, soft_prob: float = 0.0, grain: float = 0.0,
-               low_contrast_prob: float = 0.0, dof_prob: float = 0.0) -> list[Sample]:
+               low_contrast_prob: float = 0.0, dof_prob: float = 0.0, dof_max_radius: float = 6.0) -> list[Sample]:
     """(defocused, sharp) pairs of windows (y, x, height, width) of one h x w scene: training
     patches keep the scale of full-size images (objects, textures and CoC relative to them) while
     only the windows are rendered. Focus and lens are chosen for the whole scene. With probability
@@ -342,7 +342,7 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
     (a hazy or flat photo: small detail of small amplitude, whose blurred input is already close to
     the target, so any invented contrast costs many dB). With probability dof_prob the sharp photo has
     its own depth of field: the target is the scene rendered in focus on one object with a largest
-    CoC radius in [1, 6] px, and the input is that target blurred again, evenly, by the drawn radius
+    CoC radius in [1, dof_max_radius] px, and the input is that target blurred again, evenly, by the drawn radius
     (a photo with a soft background, blurred: only the added blur is to be removed)."""
     scene = make_scene(rng, h, w, photos)
     if soft_prob > 0 and rng.random() < soft_prob:  # no draw when off: old seeds keep their images
@@ -372,7 +372,7 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
     if dof:
         dof_focus = float(rng.choice([float(np.median(l.inv_depth)) for l in scene]))
         dof_spread = max(abs(float(inv.max()) - dof_focus), abs(float(inv.min()) - dof_focus), 0.05)
-        dof_strength = float(rng.uniform(1.0, 6.0)) / dof_spread
+        dof_strength = float(rng.uniform(1.0, max(1.0, dof_max_radius))) / dof_spread
     linear_scene = scene
     # A lens blurs linear light (blurred highlights come out brighter in sRGB); blurs made in
     # software on 8-bit images usually act on sRGB values. Both, so that the model does not learn

@@ -69,6 +69,7 @@ class TrainRequest:
     grain: float = 0.0  # largest sigma of the grain in the sharp scenes
     low_contrast_prob: float = 0.0  # share of scenes with their contrast reduced
     dof_prob: float = 0.0  # share of scenes whose sharp photo has its own depth of field
+    dof_max_radius: float = 6.0  # largest CoC radius of that depth of field
     threads: int = 2
     ckpt_every_min: float = 5.0
     log_every: int = 50
@@ -126,7 +127,7 @@ LOSSES = {  # loss(output, target, crops_per_scene), description
 def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, jpeg_prob: float,
                scene: tuple[int, int] | None = None, crops_per_scene: int = 1, dual: bool = False,
                small_blur_prob: float = 0.0, noise: float = 0.01, soft_prob: float = 0.0, grain: float = 0.0,
-               low_contrast_prob: float = 0.0, dof_prob: float = 0.0):
+               low_contrast_prob: float = 0.0, dof_prob: float = 0.0, dof_max_radius: float = 6.0):
     """Batch `step` of run `seed`: patches of scenes of size scene=(h, w) (None: the patch and its
     margin are a whole scene), `crops_per_scene` from each. (blurry, sharp), and with dual=True
     (blurry, sharp, left, right): the dual-pixel views of the same scene and lens.
@@ -157,7 +158,7 @@ def make_batch(seed: int, step: int, batch: int, patch: int, max_radius: float, 
         for s in make_crops(np.random.default_rng([seed, k]), h, w, windows, TRAIN_PHOTOS, max_radius,
                             noise=noise, jpeg_prob=jpeg_prob, dual=dual, small_blur_prob=small_blur_prob,
                             soft_prob=soft_prob, grain=grain, low_contrast_prob=low_contrast_prob,
-                            dof_prob=dof_prob):
+                            dof_prob=dof_prob, dof_max_radius=dof_max_radius):
             for out, img in zip(views, (s.source, s.target, s.left, s.right)):
                 if img is not None:
                     out.append(img[margin:-margin, margin:-margin])
@@ -333,7 +334,7 @@ class Training:
                                + " (coffee held out) + tinted CC0 textures + dead leaves",
                      "patch": args.patch, "scene": args.scene, "crops_per_scene": args.crops_per_scene,
                      "render_margin": 16, "max_radius_px": args.max_radius,
-                     "jpeg_prob": args.jpeg_prob, "small_blur_prob": args.small_blur_prob, "soft_prob": args.soft_prob, "grain": args.grain, "low_contrast_prob": args.low_contrast_prob, "dof_prob": args.dof_prob, "noise": f"shot + read, sigma <= {args.noise} each"},
+                     "jpeg_prob": args.jpeg_prob, "small_blur_prob": args.small_blur_prob, "soft_prob": args.soft_prob, "grain": args.grain, "low_contrast_prob": args.low_contrast_prob, "dof_prob": args.dof_prob, "dof_max_radius": args.dof_max_radius, "noise": f"shot + read, sigma <= {args.noise} each"},
             "loss": self.loss_record(),
             "optimizer": f"Adam lr {args.lr}, grad-norm clip 1.0 (network and reblurring network together), {args.lr_warmup}-step warmup, cosine to 2% over max(step/steps, time/budget)",
             "batch": args.batch, "steps": self.step, "train_minutes": round(self.elapsed / 60, 2),
@@ -377,7 +378,8 @@ class Training:
         batch = make_batch(args.seed, self.step, args.batch, args.patch, args.max_radius, args.jpeg_prob, self.scene,
                            args.crops_per_scene, dual=self.objective.needs_views,
                            small_blur_prob=args.small_blur_prob, noise=args.noise, soft_prob=args.soft_prob, grain=args.grain,
-                           low_contrast_prob=args.low_contrast_prob, dof_prob=args.dof_prob)
+                           low_contrast_prob=args.low_contrast_prob, dof_prob=args.dof_prob,
+                           dof_max_radius=args.dof_max_radius)
         lr = lr_at(max(self.step / args.steps, self.elapsed / self.budget), args.lr, self.step, args.lr_warmup)
         for g in self.opt.param_groups:
             g["lr"] = lr
