@@ -69,7 +69,7 @@ def _photos():
 
 @pytest.mark.parametrize("blur", ["gaussian1.5", "gaussian2.5", "disc3", "disc5"])
 def test_improves_blur_not_made_by_our_generator(default_model, blur):
-    """The bar leaves room for BLAS noise; measured at release on the full photos: +0.28..+2.21 dB
+    """The bar leaves room for BLAS noise; measured at release on the full photos: +0.26..+2.10 dB
     (the record in the checkpoint's meta)."""
     from ifan_trt.metrics import psnr
 
@@ -99,7 +99,7 @@ def test_bundled_sample_gets_sharper(default_model):
 
 def test_held_out_synthetic_images_gain(default_model, tmp_path):
     """The quality table of docs/training.md in small: the first 8 images of the held-out set (`ifan synth
-    --count 30 --size 384x512 --seed 1000`). Measured at release on these 8: +0.84 dB (SSIM +0.035)."""
+    --count 30 --size 384x512 --seed 1000`). Measured at release on these 8: +0.83 dB (SSIM +0.032)."""
     pytest.importorskip("skimage")  # the set's photo textures
     from ifan_trt.training.evaluate import evaluate_folder
     from ifan_trt.training.synthetic import write_dataset
@@ -112,12 +112,14 @@ def test_held_out_synthetic_images_gain(default_model, tmp_path):
 
 
 def test_held_out_photos_pass_sharp_and_gain_at_radius_3_and_5():
-    """Two of the default model's goals on the photos of bench.default_model_quality (the bundled
-    sample's and scikit-image's, centre crops of 512 px): sharp photos pass at 40 dB or better and
-    the mean gain at disc radius 3 and 5 is at least +1.5 dB. The third goal (no blurred photo worse
-    than its input by more than 0.1 dB) is not met yet: docs/training.md gives the numbers."""
+    """The default model's goals on the photos of bench.default_model_quality (the bundled sample's
+    and scikit-image's, centre crops of 512 px): sharp photos pass at 40 dB or better and the mean
+    gain at disc radius 3 and 5 is at least +1.5 dB. The third goal (no blurred photo worse than its
+    input by more than 0.1 dB) is not met yet; this holds the bundled model to what it reached
+    (2 of 48 cases, worst -0.82 dB): docs/training.md gives the numbers."""
     pytest.importorskip("skimage")
     from bench.default_model_quality import _deblurrer, evaluate_model, held_out_photos, summarise
 
-    s = summarise(evaluate_model(_deblurrer(None, 2), held_out_photos(512), radii=(0, 3, 5)))
+    s = summarise(evaluate_model(_deblurrer(None, 2), held_out_photos(512)))
     assert s["sharp_min_db"] >= 40.0 and s["mean_gain_r3_db"] >= 1.5, s
+    assert s["worse_than_input_by_0.1"] <= 2 and s["worst_gain_db"] > -0.9, s
