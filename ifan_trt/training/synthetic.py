@@ -342,8 +342,8 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
     (a hazy or flat photo: small detail of small amplitude, whose blurred input is already close to
     the target, so any invented contrast costs many dB). With probability dof_prob the sharp photo has
     its own depth of field: the target is the scene rendered in focus on one object with a largest
-    CoC radius in [1, dof_max_radius] px, and the input is that target blurred again, evenly, by the drawn radius
-    (a photo with a soft background, blurred: only the added blur is to be removed)."""
+    CoC radius in [1, dof_max_radius] px, and the input is that target blurred again, evenly, by the
+    drawn radius (a photo with a soft background, blurred: only the added blur is to be removed)."""
     scene = make_scene(rng, h, w, photos)
     if soft_prob > 0 and rng.random() < soft_prob:  # no draw when off: old seeds keep their images
         sigma = float(rng.uniform(0.5, 2.0))
@@ -383,7 +383,6 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
     samples = []
     for y, x, wh, ww in windows:
         cut = (slice(y, y + wh), slice(x, x + ww))
-        layers = [Layer(l.colour[cut], l.alpha[cut], l.inv_depth[cut]) for l in scene]
         if dof:
             lin = render_defocus([Layer(l.colour[cut], l.alpha[cut], l.inv_depth[cut]) for l in linear_scene],
                                  dof_focus, dof_strength, blades, rotation)["c"]
@@ -393,6 +392,7 @@ def make_crops(rng: np.random.Generator, h: int, w: int, windows: list[tuple[int
             views = render_defocus(layers, 0.0, strength * spread, blades, rotation, dual=dual)
         else:
             target = to_srgb(sharp[cut]).astype(np.float32)
+            layers = [Layer(l.colour[cut], l.alpha[cut], l.inv_depth[cut]) for l in scene]
             views = render_defocus(layers, inv_focus, strength, blades, rotation, dual=dual)
         params = {"inv_focus": inv_focus, "strength": strength, "blades": blades, "srgb_blur": srgb_blur,
                   "max_radius_px": strength * spread, "own_dof_max_radius_px": dof_strength * dof_spread if dof else 0.0}
