@@ -75,9 +75,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="share of scenes whose sRGB values are drawn towards their mean by a factor in [0.2, 0.6] "
                         "(flat, hazy photos: their detail is small, so invented contrast costs many dB)")
     p.add_argument("--dof-prob", type=probability, default=0.0, metavar="P",
-                   help="share of scenes whose sharp photo has its own depth of field (in focus on one object, "
-                        "largest CoC radius drawn in [1, --dof-max-radius] px), blurred again evenly for the input: only the "
-                        "added blur is removed")
+                   help="share of scenes whose sharp photo has its own depth of field (in focus on one "
+                        "object, largest CoC radius drawn in [1, --dof-max-radius] px), blurred again evenly "
+                        "for the input: only the added blur is removed")
     p.add_argument("--dof-max-radius", type=float_range(1.0, 200.0), default=6.0, metavar="PX",
                    help="largest CoC radius of that depth of field (default 6)")
     p.add_argument("--threads", type=threads, default=2, help="CPU threads for PyTorch (default 2)")
